@@ -1,0 +1,172 @@
+"""The `balis` command: argument handling only; the work is done by the packages it calls."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from federator.registry import DEMO_REGISTRY, RegistryError, load_registry
+
+EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Something the person typed or configured is wrong; the message says what to do."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except (RegistryError, UsageError) as exc:
+        print(f"balis: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("balis: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--registry", metavar="FILE", default=os.environ.get("BALIS_REGISTRY"),
+                        help="member registry (TOML); default $BALIS_REGISTRY, the demo test bed's, "
+                             "or config/members.toml")
+    parser = argparse.ArgumentParser(prog="balis", description="BALIS union catalogue: federated search "
+                                     "over member OPACs (SRU and Z39.50).")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    p = sub.add_parser("members", parents=[common], help="list the members, sorted by pinyin")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_members)
+
+    p = sub.add_parser("search", parents=[common], help="search members in parallel")
+    p.add_argument("query", nargs="+", help='query: words, "phrases", ti: au: isbn: issn: su: pub: year:, '
+                   "AND/OR/NOT, parentheses; or CQL")
+    p.add_argument("--members", metavar="A,B", help="member codes to ask (default: every active member)")
+    p.add_argument("--protocol", choices=["sru", "z3950"], help="use only this protocol")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for each member")
+    p.add_argument("--max", type=int, default=10, metavar="N", help="records per member (default 10)")
+    p.add_argument("--cql", action="store_true", help="the query is CQL")
+    p.add_argument("--json", action="store_true", help="machine-readable output (docs/search.md)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("testbed", help="the demo test bed of member OPACs (Zebra on 127.0.0.1)")
+    tsub = p.add_subparsers(metavar="ACTION")
+    for name, helptext, func in (("up", "build and start the member OPACs", cmd_testbed_up),
+                                 ("status", "show the member OPACs", cmd_testbed_status),
+                                 ("down", "stop the member OPACs", cmd_testbed_down)):
+        tp = tsub.add_parser(name, help=helptext)
+        tp.add_argument("--dir", metavar="D", default=os.environ.get("BALIS_TESTBED", str(DEMO_REGISTRY.parent)),
+                        help="state folder (default var/testbed in the project)")
+        if name == "up":
+            tp.add_argument("--members", type=int, default=8, metavar="N", help="number of members (1-70)")
+            tp.add_argument("--seed", type=int, default=None, help="catalogue generator seed")
+        tp.add_argument("--json", action="store_true")
+        tp.set_defaults(func=func)
+    return parser
+
+
+def cmd_members(args) -> int:
+    from balis.output import member_json, members_text
+
+    registry = load_registry(args.registry)
+    members = registry.sorted_by_pinyin()
+    if args.json:
+        print(json.dumps({"version": 1, "registry": str(registry.path),
+                          "members": [member_json(m) for m in members]}, ensure_ascii=False, indent=2))
+    else:
+        print(members_text(members))
+        queried = sum(m.queryable for m in members)
+        print(f"\n{len(members)} members, {queried} searchable ({registry.path})")
+    return EXIT_OK
+
+
+def cmd_search(args) -> int:
+    from balis.output import outcome_text, search_json
+    from connectors.query import QueryError, parse
+    from federator.fanout import search
+
+    text = " ".join(args.query)
+    try:
+        query = parse(text, cql=True if args.cql else None)
+    except QueryError as exc:
+        raise UsageError(f"query not understood: {exc}") from None
+    if args.max < 1 or args.max > 1000:
+        raise UsageError("--max must be between 1 and 1000")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    registry = load_registry(args.registry)
+    codes = [c.strip() for c in args.members.split(",") if c.strip()] if args.members else None
+    members = registry.select(codes)
+    outcomes = asyncio.run(search(members, query, protocol=args.protocol, timeout=args.timeout,
+                                  max_records=args.max))
+    if args.json:
+        print(search_json(text, query, outcomes))
+    else:
+        for o in outcomes:
+            print(outcome_text(o))
+    answered = [o for o in outcomes if o.status == "ok"]
+    if not answered:
+        asked = [o for o in outcomes if o.status != "skipped"]
+        why = "no member could be asked" if not asked else "no member answered"
+        print(f"balis: {why}; see the errors above, or check 'balis members' and 'balis testbed status'",
+              file=sys.stderr)
+        return EXIT_NO_ANSWER
+    return EXIT_OK
+
+
+def _testbed(args):
+    from testbed.bed import Testbed
+
+    kwargs = {"seed": args.seed} if getattr(args, "seed", None) is not None else {}
+    return Testbed(Path(args.dir), **kwargs)
+
+
+def cmd_testbed_up(args) -> int:
+    if not 1 <= args.members <= 70:
+        raise UsageError("--members must be between 1 and 70")
+    bed = _testbed(args)
+    registry = bed.up(members=args.members)
+    if args.json:
+        print(json.dumps({"registry": str(registry), "members": bed.status()}, ensure_ascii=False, indent=2))
+    else:
+        _print_status(bed.status())
+        print(f"\nregistry: {registry}\n(use it with --registry {registry} or BALIS_REGISTRY={registry})")
+    return EXIT_OK
+
+
+def cmd_testbed_status(args) -> int:
+    rows = _testbed(args).status()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _print_status(rows)
+    return EXIT_OK if rows and all(r.get("running") for r in rows) else EXIT_NO_ANSWER
+
+
+def cmd_testbed_down(args) -> int:
+    _testbed(args).down()
+    print(f"test bed in {args.dir} stopped")
+    return EXIT_OK
+
+
+def _print_status(rows: list[dict]) -> None:
+    from balis.output import table
+
+    if not rows:
+        print("no test bed here; start one with 'balis testbed up'")
+        return
+    cols = ["code", "running", "port", "proxy_port", "records", "pid"]
+    print(table([tuple(cols)] + [tuple(str(r.get(c, "")) for c in cols) for r in rows]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

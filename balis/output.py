@@ -1,0 +1,135 @@
+"""Turn results into what people and scripts read: aligned text and versioned JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from federator.fanout import MemberOutcome
+from federator.registry import Member
+from records.model import Record
+
+JSON_VERSION = 1
+
+
+def record_json(r: Record) -> dict:
+    return {
+        "record_id": r.record_id,
+        "title": r.title,
+        "subtitle": r.subtitle,
+        "part": r.part,
+        "authors": [a.name for a in r.authors],
+        "edition": r.edition,
+        "publisher": r.publisher,
+        "year": r.year,
+        "isbns": [i.isbn13 or i.raw for i in r.isbns],
+        "language": r.language,
+        "material_type": r.material_type,
+        "syntax": r.syntax,
+        "holdings": [asdict(h) for h in r.holdings],
+    }
+
+
+def outcome_json(o: MemberOutcome) -> dict:
+    return {
+        "code": o.code,
+        "name": o.name,
+        "status": o.status,
+        "protocol": o.protocol,
+        "hits": o.hits,
+        "ms": o.ms,
+        "error": o.error,
+        "diagnostic": o.diagnostic,
+        "unreadable": o.unreadable,
+        "records": [record_json(r) for r in o.records],
+    }
+
+
+def search_json(query_text: str, query, outcomes: list[MemberOutcome]) -> str:
+    from connectors.query import to_cql, to_rpn
+    from connectors.rpn import pqf
+
+    doc = {
+        "version": JSON_VERSION,
+        "query": {"text": query_text, "cql": to_cql(query), "pqf": pqf(to_rpn(query))},
+        "members": [outcome_json(o) for o in outcomes],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+def member_json(m: Member) -> dict:
+    return {
+        "code": m.code,
+        "name": m.name,
+        "name_en": m.name_en,
+        "district": m.district,
+        "status": m.status,
+        "suspended_reason": m.suspended_reason,
+        "suspended_since": m.suspended_since.isoformat() if m.suspended_since else None,
+        "syntax": m.syntax,
+        "charset": m.charset,
+        "timeout": m.timeout,
+        "max_records": m.max_records,
+        "protocols": list(m.protocols),
+        "endpoints": [{"protocol": e.protocol, "host": e.host, "port": e.port, "database": e.database,
+                       "sru_version": e.sru_version if e.protocol == "sru" else None} for e in m.endpoints],
+        "contact": {k: v for k, v in asdict(m.contact).items() if v},
+    }
+
+
+def members_text(members: list[Member]) -> str:
+    rows = [("代码", "名称", "Name", "区", "状态", "协议")]
+    for m in members:
+        status = "正常 active" if m.active else "暂停服务 suspended"
+        protos = ", ".join(m.protocols) if m.endpoints else "—（未接入 no endpoint）"
+        rows.append((m.code, m.name, m.name_en, m.district or "", status, protos))
+    return table(rows)
+
+
+def display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(display_width(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for r in rows:
+        cells = [str(c) + " " * (widths[i] - display_width(str(c))) for i, c in enumerate(r)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def outcome_text(o: MemberOutcome) -> str:
+    head = f"== {o.code} {o.name} [{o.protocol or '-'}] "
+    if o.status == "ok":
+        head += f"ok: {o.hits} hits, {len(o.records)} records, {o.ms} ms"
+    elif o.status == "timeout":
+        head += f"timeout after {o.ms} ms ({o.error})"
+    elif o.status == "skipped":
+        head += f"not asked: {o.error}"
+    else:
+        head += f"error: {o.error}"
+    lines = [head]
+    for r in o.records:
+        lines.append("   " + record_line(r))
+    for u in o.unreadable:
+        lines.append(f"   ! unreadable record: {u}")
+    return "\n".join(lines)
+
+
+def record_line(r: Record) -> str:
+    title = r.title + (f" : {r.subtitle}" if r.subtitle else "") + (f". {r.part}" if r.part else "")
+    bits = [f"[{r.record_id}] {title}"]
+    if r.authors:
+        bits.append(" / " + "; ".join(a.name for a in r.authors[:3]))
+    meta = [x for x in (r.edition, r.publisher, str(r.year) if r.year else None) if x]
+    if meta:
+        bits.append(" — " + ", ".join(meta))
+    if r.isbn13s:
+        bits.append(f" ISBN {r.isbn13s[0]}")
+    if r.holdings:
+        avail = sum(h.status == "available" for h in r.holdings)
+        bits.append(f" ({len(r.holdings)} items, {avail} available)")
+    return "".join(bits)

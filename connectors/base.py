@@ -1,0 +1,48 @@
+"""What every connector offers: a member session that searches and returns pages of raw records."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from connectors.errors import Diagnostic
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One record as the member sent it, before normalisation.
+
+    `syntax` is `marc21` or `unimarc` (ISO 2709 bytes in `data`) or `marcxml` (XML bytes);
+    `charset` is the member's declared character set for ISO 2709 (`utf-8`, `marc-8`, `gbk`);
+    `position` is the 1-based position in the member's result set.
+    """
+
+    data: bytes
+    syntax: str
+    charset: str
+    position: int
+    member: str = ""
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a member's answer: the total hit count and the records of this page."""
+
+    hits: int
+    records: list[RawRecord] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    next_position: int | None = None
+
+
+class Connector(Protocol):
+    """A session with one member endpoint."""
+
+    member: str
+    protocol: str
+
+    async def search(self, query, start: int = 1, count: int = 10) -> Page: ...
+
+    def harvest(self, since=None) -> AsyncIterator[RawRecord]: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,81 @@
+"""The one record model every member's MARC is normalised into."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# Item statuses a holding can have; members' own codes are mapped onto these.
+AVAILABLE = "available"
+ON_LOAN = "on_loan"
+NOT_FOR_LOAN = "not_for_loan"
+UNKNOWN = "unknown"
+ITEM_STATUSES = (AVAILABLE, ON_LOAN, NOT_FOR_LOAN, UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One copy at one member: where it stands and whether it can circulate."""
+
+    member: str
+    call_number: str | None = None
+    location: str | None = None
+    status: str = UNKNOWN
+    due_date: str | None = None  # ISO date when on loan
+    barcode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    name: str
+    role: str | None = None  # relator term or code as catalogued (e.g. "著", "译", "aut")
+    kind: str = "person"  # person | corporate | meeting
+
+
+@dataclass(frozen=True, slots=True)
+class Isbn:
+    """An ISBN as catalogued: `isbn13` is the normalised form when valid, else None."""
+
+    raw: str
+    isbn13: str | None
+    qualifier: str | None = None  # e.g. "pbk.", "平装", "v. 1"
+    valid: bool = True
+
+
+@dataclass(slots=True)
+class Record:
+    """A member's bibliographic record with its holdings, in one shape for MARC21 and CNMARC."""
+
+    member: str
+    record_id: str
+    syntax: str  # marc21 | unimarc
+    title: str = ""
+    subtitle: str | None = None
+    part: str | None = None  # volume / part designation (上册, v. 1)
+    parallel_titles: list[str] = field(default_factory=list)
+    vernacular_titles: list[str] = field(default_factory=list)  # 880 fields
+    title_pinyin: str | None = None  # CNMARC 200$A and friends, kept apart from matching
+    authors: list[Author] = field(default_factory=list)
+    edition: str | None = None
+    publisher: str | None = None
+    place: str | None = None
+    year: int | None = None
+    date_text: str | None = None  # the date as catalogued ("2009印刷", "c1998")
+    extent: str | None = None
+    isbns: list[Isbn] = field(default_factory=list)
+    issns: list[str] = field(default_factory=list)
+    lccn: str | None = None
+    national_number: str | None = None  # CNMARC 001/ 020 national bibliography number
+    language: str | None = None  # ISO 639-2 code
+    material_type: str = "book"  # book | ebook | serial | audio | video | map | score | large_print | other
+    subjects: list[str] = field(default_factory=list)
+    classification: dict[str, list[str]] = field(default_factory=dict)  # clc / lcc / ddc
+    series: list[str] = field(default_factory=list)
+    holdings: list[Holding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what normalisation had to repair
+
+    @property
+    def isbn13s(self) -> list[str]:
+        return [i.isbn13 for i in self.isbns if i.isbn13]
+
+    def to_dict(self) -> dict:
+        return asdict(self)

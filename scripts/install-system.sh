@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian packages balis needs (Zebra, YAZ, Python venv support); does nothing when present.
+set -euo pipefail
+need=()
+command -v zebrasrv >/dev/null 2>&1 || need+=(idzebra-2.0)
+command -v yaz-client >/dev/null 2>&1 || need+=(yaz)
+command -v yaz-ztest >/dev/null 2>&1 || need+=(yaz)
+python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || need+=(python3)
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "balis needs these Debian packages: ${need[*]}; run 'sudo make deps' or install them" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "installed: ${need[*]}"
