@@ -25,6 +25,5 @@ def open_connector(member: Member, endpoint: Endpoint, *, timeout: float | None 
     if endpoint.protocol == "sru":
         from connectors.sru import SruConnector
 
-        return SruConnector(member.code, endpoint.address, version=endpoint.sru_version,
-                            syntax=member.syntax, charset=member.charset, timeout=wait, session=session)
+        return SruConnector.from_member(member, endpoint, session=session, timeout=wait)
     raise Unsupported(f"protocol {endpoint.protocol!r} is not supported", member=member.code)

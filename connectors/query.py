@@ -1,0 +1,717 @@
+"""One query model for every member: reader syntax and CQL parse to one AST, rendered as CQL or Bib-1 RPN.
+
+Reader syntax: free words, "quoted phrases", `ti:` `au:` `su:` `isbn:` `issn:` `pub:` `year:` `id:` `any:`
+prefixes (also on a parenthesised group, `ti:(war peace)`), `AND`/`OR`/`NOT` in any case (implicit AND
+between terms; NOT is and-not, as in Z39.50), parentheses, `word*` for right truncation. Chinese text without
+spaces stays one term (members segment it). Raw CQL is parsed with the maintained `cql-parser` package.
+See docs/query-syntax.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from cql.lexer import CQLLexer, CQLLexerError
+from cql.parser import CQLParser12, CQLParserError, CQLSearchClause, CQLTriple
+
+from connectors.errors import Unsupported
+from connectors.rpn import RELATION, STRUCTURE, TRUNCATION, USE, Op, Rpn, Term
+
+MAX_QUERY_LENGTH = 1000  # characters; longer input is refused rather than sent to 70 members
+MAX_CLAUSES = 64  # search clauses after parsing (before ISBN/ISSN expansion)
+MAX_DEPTH = 32  # nesting of parentheses / boolean nodes
+
+FIELDS = ("any", "title", "author", "subject", "isbn", "issn", "publisher", "year", "id")
+BOOLEANS = ("and", "or", "not")
+# Relations the AST carries (CQL names; the reader syntax only produces "=" and, for year:, < <= > >=).
+RELATIONS = ("=", "==", "all", "any", "adj", "<", "<=", ">", ">=", "<>")
+
+# Reader-syntax field prefixes → normalised field.
+READER_FIELDS = {
+    "any": "any", "kw": "any",
+    "ti": "title", "title": "title",
+    "au": "author", "author": "author",
+    "su": "subject", "subject": "subject",
+    "isbn": "isbn", "issn": "issn",
+    "pub": "publisher", "publisher": "publisher",
+    "year": "year", "py": "year",
+    "id": "id",
+}  # fmt: skip
+# The prefix each field is written with when rendering reader syntax.
+READER_PREFIX = {"any": "any", "title": "ti", "author": "au", "subject": "su", "isbn": "isbn",
+                 "issn": "issn", "publisher": "pub", "year": "year", "id": "id"}  # fmt: skip
+
+# CQL index names (lower case, context-set prefix optional) → normalised field.
+CQL_INDEXES = {
+    "cql.serverchoice": "any", "serverchoice": "any", "srw.serverchoice": "any",
+    "cql.anywhere": "any", "cql.keywords": "any", "any": "any", "anywhere": "any", "keyword": "any",
+    "dc.title": "title", "title": "title", "bath.title": "title",
+    "dc.creator": "author", "dc.author": "author", "creator": "author", "author": "author",
+    "bath.name": "author", "bath.author": "author", "bath.personalname": "author",
+    "dc.subject": "subject", "subject": "subject", "bath.subject": "subject",
+    "bath.isbn": "isbn", "isbn": "isbn", "bib.isbn": "isbn",
+    "bath.issn": "issn", "issn": "issn", "bib.issn": "issn",
+    "dc.publisher": "publisher", "publisher": "publisher",
+    "dc.date": "year", "date": "year", "year": "year", "bath.date": "year",
+    "rec.id": "id", "id": "id", "dc.resourceidentifier": "id", "bath.localnumber": "id",
+}  # fmt: skip
+# The CQL index each field is sent as (all mapped by YAZ's pqf.properties, which Zebra applies to SRU).
+CQL_INDEX = {"any": "cql.serverChoice", "title": "dc.title", "author": "dc.creator", "subject": "dc.subject",
+             "isbn": "bath.isbn", "issn": "bath.issn", "publisher": "dc.publisher", "year": "dc.date",
+             "id": "rec.id"}  # fmt: skip
+CQL_RELATIONS = {"=": "=", "scr": "=", "==": "==", "exact": "==", "all": "all", "any": "any", "adj": "adj",
+                 "<": "<", "<=": "<=", ">": ">", ">=": ">=", "<>": "<>"}  # fmt: skip
+
+# Bib-1 use attributes per field.
+BIB1_USE = {"any": 1016, "title": 4, "author": 1003, "subject": 21, "isbn": 7, "issn": 8,
+            "publisher": 1018, "year": 31, "id": 12}  # fmt: skip
+BIB1_RELATION = {"=": 3, "==": 3, "all": 3, "any": 3, "adj": 3, "<": 1, "<=": 2, ">": 5, ">=": 4, "<>": 6}
+PHRASE, WORD, YEAR = 1, 2, 4  # Bib-1 structure values
+RIGHT, LEFT, BOTH, NO_TRUNCATION = 1, 2, 3, 100  # Bib-1 truncation values
+
+_CQL_HINT = re.compile(
+    r"(?:^|[\s(])(?:cql|dc|bath|rec|srw|bib|bib1)\.[a-z]+"  # context-set index names
+    r"|[=<>]"  # relation symbols
+    r"|(?:^|[\s(])(?:" + "|".join(re.escape(k) for k in CQL_INDEXES if k != "any")
+    + r")\s+(?:all|any|adj|exact)\s+(?=\S)",  # index all|any|adj term
+    re.IGNORECASE,
+)
+_READER_YEAR = re.compile(r"[A-Za-z][A-Za-z0-9_.]*:(?:<=|>=|<>|<|>)")
+
+
+class QueryError(ValueError):
+    """The reader's query cannot be understood; `position` is the 0-based character offset of the problem."""
+
+    def __init__(self, message: str, position: int = 0) -> None:
+        super().__init__(f"{message} (at character {position + 1})")
+        self.message = message
+        self.position = position
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One search clause: a field, a CQL relation, the value as typed, and whether it is a phrase.
+
+    A leading or trailing `*` in `value` means truncation there; any other `*` is literal.
+    """
+
+    field: str
+    relation: str
+    value: str
+    phrase: bool = False
+
+    def __post_init__(self) -> None:
+        if self.field not in FIELDS:
+            raise ValueError(f"unknown field {self.field!r}; expected one of {', '.join(FIELDS)}")
+        if self.relation not in RELATIONS:
+            raise ValueError(f"unknown relation {self.relation!r}; expected one of {', '.join(RELATIONS)}")
+
+    @property
+    def truncation(self) -> str | None:
+        """`right`, `left`, `both` or None, from `*` at the ends of the value."""
+        stem = self.value.strip("*")
+        if not stem or stem == self.value:
+            return None
+        right, left = self.value.endswith("*"), self.value.startswith("*")
+        return "both" if right and left else "right" if right else "left"
+
+    @property
+    def stem(self) -> str:
+        """The value without truncation marks."""
+        return self.value.strip("*") if self.truncation else self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Bool:
+    """A boolean node: `and`, `or`, or `not` (meaning and-not)."""
+
+    op: str
+    left: Query
+    right: Query
+
+    def __post_init__(self) -> None:
+        if self.op not in BOOLEANS:
+            raise ValueError(f"unknown boolean {self.op!r}; expected and, or, not")
+
+
+Query = Clause | Bool
+
+
+def clauses(query: Query) -> Iterator[Clause]:
+    """Every clause of the query, left to right."""
+    if isinstance(query, Clause):
+        yield query
+    else:
+        yield from clauses(query.left)
+        yield from clauses(query.right)
+
+
+def parse(text: str, *, cql: bool | None = None) -> Query:
+    """Parse a reader's query or raw CQL (`cql=None` detects CQL by its index names and relations)."""
+    if not isinstance(text, str):
+        raise QueryError("the query must be text", 0)
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(
+            f"the query is {len(text)} characters long; shorten it to at most {MAX_QUERY_LENGTH}",
+            MAX_QUERY_LENGTH,
+        )
+    if not text.strip():
+        raise QueryError("the query is empty; type some words to search for", 0)
+    if cql is None:
+        cql = looks_like_cql(text)
+    query = _parse_cql(text) if cql else _ReaderParser(text).parse()
+    _check_size(query, text)
+    return query
+
+
+def looks_like_cql(text: str) -> bool:
+    """Whether the text uses CQL index names (dc.title, cql.serverChoice, bath.isbn) or CQL relations."""
+    return bool(_CQL_HINT.search(_READER_YEAR.sub(" ", _strip_quoted(text))))
+
+
+def _strip_quoted(text: str) -> str:
+    return re.sub(r'"(?:\\.|[^"\\])*"?', '""', text)
+
+
+def _check_size(query: Query, text: str) -> None:
+    n = sum(1 for _ in clauses(query))
+    if n > MAX_CLAUSES:
+        raise QueryError(f"the query has {n} search terms; use at most {MAX_CLAUSES}", len(text))
+
+
+# --------------------------------------------------------------------------- reader syntax
+
+_OPERATORS = {"and", "or", "not"}
+_SPECIAL = set('()"\\')
+_FIELD_PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_.]*):(?=[^\s:])")
+_YEAR_RELATION = re.compile(r"(<=|>=|<>|<|>)")
+
+
+@dataclass(slots=True)
+class _Token:
+    kind: str  # word | phrase | lparen | rparen | op | field
+    text: str
+    pos: int
+    escaped_start: bool = False  # the word began with a backslash escape (so `\>` is not a relation)
+
+
+class _ReaderParser:
+    """Recursive descent over reader tokens: OR < AND/NOT (implicit AND) < field/group < term."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = list(self._tokenize(text))
+        self.i = 0
+
+    # tokens ---------------------------------------------------------------
+    def _tokenize(self, text: str) -> Iterator[_Token]:
+        i, n = 0, len(text)
+        while i < n:
+            c = text[i]
+            if c.isspace():
+                i += 1
+            elif c == "(":
+                yield _Token("lparen", c, i)
+                i += 1
+            elif c == ")":
+                yield _Token("rparen", c, i)
+                i += 1
+            elif c == '"':
+                start, i, buf = i, i + 1, []
+                while i < n and text[i] != '"':
+                    if text[i] == "\\" and i + 1 < n:
+                        i += 1
+                    buf.append(text[i])
+                    i += 1
+                if i >= n:
+                    raise QueryError('a quotation mark is not closed; add the closing "', start)
+                i += 1
+                yield _Token("phrase", "".join(buf), start)
+            else:
+                m = _FIELD_PREFIX.match(text, i)
+                if m:
+                    yield _Token("field", m.group(1), i)
+                    i = m.end()
+                    continue
+                start, buf, escaped = i, [], False
+                while i < n and not text[i].isspace() and text[i] not in '()"':
+                    if text[i] == "\\":
+                        if i + 1 >= n:
+                            raise QueryError("a backslash at the end of the query escapes nothing; remove it", i)
+                        i += 1
+                        escaped = True
+                    buf.append(text[i])
+                    i += 1
+                word = "".join(buf)
+                if not escaped and word.endswith(":") and word[:-1].lower() in READER_FIELDS:
+                    raise QueryError(f"{word} needs a search term right after the colon, without a space", start)
+                if not escaped and word.lower() in _OPERATORS:
+                    yield _Token("op", word.lower(), start)
+                else:
+                    yield _Token("word", word, start, escaped_start=text[start] == "\\")
+
+    def _peek(self) -> _Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def _next(self) -> _Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    # grammar --------------------------------------------------------------
+    def parse(self) -> Query:
+        query = self._or(None, 0)
+        tok = self._peek()
+        if tok is not None:
+            if tok.kind == "rparen":
+                raise QueryError("this closing parenthesis has no opening one; remove it or add a (", tok.pos)
+            raise QueryError(f"unexpected {tok.text!r}", tok.pos)  # pragma: no cover - grammar is total
+        return query
+
+    def _or(self, default: str | None, depth: int) -> Query:
+        if depth > MAX_DEPTH:
+            raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", self._pos())
+        left = self._and(default, depth)
+        while (tok := self._peek()) is not None and tok.kind == "op" and tok.text == "or":
+            self._next()
+            self._expect_operand(tok)
+            left = Bool("or", left, self._and(default, depth))
+        return left
+
+    def _and(self, default: str | None, depth: int) -> Query:
+        left = self._primary(default, depth)
+        while (tok := self._peek()) is not None and tok.kind != "rparen" and not (
+            tok.kind == "op" and tok.text == "or"
+        ):
+            op = "and"
+            if tok.kind == "op":
+                op = self._next().text
+                self._expect_operand(tok)
+            left = Bool(op, left, self._primary(default, depth))
+        return left
+
+    def _expect_operand(self, op: _Token) -> None:
+        tok = self._peek()
+        if tok is None or tok.kind == "rparen" or tok.kind == "op":
+            where = tok.pos if tok is not None else len(self.text)
+            raise QueryError(
+                f"{op.text.upper()} has nothing after it; add a search term or remove the {op.text.upper()}", where
+            )
+
+    def _pos(self) -> int:
+        tok = self._peek()
+        return tok.pos if tok is not None else len(self.text)
+
+    def _primary(self, default: str | None, depth: int) -> Query:
+        tok = self._peek()
+        if tok is None:
+            raise QueryError("the query ends where a search term was expected", len(self.text))
+        if tok.kind == "op":
+            raise QueryError(
+                f"{tok.text.upper()} has nothing before it; add a search term before it or remove it", tok.pos
+            )
+        if tok.kind == "rparen":
+            raise QueryError("this closing parenthesis has no opening one, or the group is empty", tok.pos)
+        self._next()
+        if tok.kind == "lparen":
+            inner = self._or(default, depth + 1)
+            close = self._peek()
+            if close is None or close.kind != "rparen":
+                raise QueryError("this opening parenthesis is not closed; add a )", tok.pos)
+            self._next()
+            return inner
+        if tok.kind == "field":
+            name = tok.text.lower()
+            if name not in READER_FIELDS:
+                known = ", ".join(f"{p}:" for p in READER_PREFIX.values())
+                raise QueryError(f"unknown field {tok.text + ':'!r}; use one of {known}", tok.pos)
+            if default is not None:
+                raise QueryError("a field prefix inside a field group is not allowed; remove one of them", tok.pos)
+            target = READER_FIELDS[name]
+            nxt = self._peek()
+            if nxt is not None and nxt.kind == "lparen":
+                return self._primary(target, depth)
+            if nxt is None or nxt.kind not in ("word", "phrase"):
+                raise QueryError(f"{tok.text}: needs a search term right after the colon", tok.pos)
+            return self._term(self._next(), target)
+        return self._term(tok, default or "any")
+
+    def _term(self, tok: _Token, field: str) -> Clause:
+        value, relation = tok.text, "="
+        if field == "year" and tok.kind == "word" and not tok.escaped_start:
+            m = _YEAR_RELATION.match(value)
+            if m and len(value) > m.end():
+                relation, value = m.group(1), value[m.end():]
+        if not value.strip():
+            raise QueryError("an empty phrase searches for nothing; put words between the quotes", tok.pos)
+        return Clause(field, relation, value, phrase=tok.kind == "phrase")
+
+
+def to_text(query: Query) -> str:
+    """Render the query in reader syntax (what `parse(..., cql=False)` reads back to the same AST)."""
+    return _text(query, top=True)
+
+
+def _text(node: Query, top: bool = False) -> str:
+    if isinstance(node, Clause):
+        return _text_clause(node)
+    left = _text(node.left)
+    right = _text(node.right)
+    # Left-associative grammar: a Bool on the right always needs parentheses; on the left only OR under AND.
+    if isinstance(node.left, Bool) and node.left.op == "or" and node.op != "or":
+        left = f"({left})"
+    if isinstance(node.right, Bool):
+        right = f"({right})"
+    return f"{left} {node.op.upper()} {right}"
+
+
+def _text_clause(c: Clause) -> str:
+    year_relation = c.field == "year" and c.relation in ("<", "<=", ">", ">=", "<>")
+    if c.relation != "=" and not year_relation:
+        raise Unsupported(f"relation {c.relation!r} has no reader syntax; use CQL (to_cql) for this query")
+    prefix = ("" if c.field == "any" else READER_PREFIX[c.field] + ":") + (c.relation if year_relation else "")
+    if c.phrase:
+        return prefix + '"' + c.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if not c.value or any(ch.isspace() for ch in c.value):
+        raise Unsupported(f"the word {c.value!r} is empty or has spaces; make the clause a phrase")
+    value = "".join("\\" + ch if ch in _SPECIAL or ch == ":" else ch for ch in c.value)
+    first_is_relation = c.field == "year" and not year_relation and c.value[0] in "<>"
+    if (c.value.lower() in _OPERATORS or first_is_relation) and not value.startswith("\\"):
+        value = "\\" + value
+    return prefix + value
+
+
+# --------------------------------------------------------------------------- CQL
+
+
+class _Quoted(str):
+    """A CQL term that was written in quotes (so `=` on it is a phrase search)."""
+
+
+class _Lexer(CQLLexer):
+    """cql-parser's lexer, extended: keeps whether a term was quoted and undoes backslash escapes."""
+
+    def t_CHAR_STRING1(self, tok):  # noqa: N802 - ply naming
+        r"""[^\s()=<>"/]+"""
+        tok.type = self.reserved.get(tok.value.lower(), tok.type)
+        if tok.type == "CHAR_STRING1":
+            tok.value = _unescape(tok.value)
+        return tok
+
+    def t_CHAR_STRING2(self, tok):  # noqa: N802 - ply naming
+        r'''"(?:\\.|[^"\\])*"'''
+        tok.value = _Quoted(_unescape(tok.value[1:-1]))
+        return tok
+
+    def t_error(self, tok):
+        raise CQLLexerError(f"character {tok.value[0]!r} is not allowed here", tok.lexpos)
+
+
+def _unescape(s: str) -> str:
+    return re.sub(r"\\(.)", r"\1", s) if "\\" in s else s
+
+
+class _Parsers(threading.local):
+    """One built cql-parser per thread (ply parsers keep state while parsing)."""
+
+    def __init__(self) -> None:
+        for name in ("cql", "cql.parser", "cql.lexer"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)  # it logs every syntax error at ERROR level
+        self.lexer = _Lexer()
+        self.lexer.build()
+        self.parser = CQLParser12()
+        self.parser.build(self.lexer, debug=False)
+
+
+_parsers = _Parsers()
+
+
+def _parse_cql(text: str) -> Query:
+    p = _parsers
+    try:
+        tree = p.parser.parse(text, tracking=True)
+    except CQLLexerError as e:
+        pos = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], int) else p.lexer.lexer.lexpos
+        raise QueryError(f"CQL: {e.args[0]}", pos) from None
+    except CQLParserError as e:
+        pos = min(p.lexer.lexer.lexpos, len(text))
+        raise QueryError(f"CQL syntax error: {_cql_message(str(e))}", pos) from None
+    except RecursionError:
+        raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0) from None
+    if tree is None:
+        raise QueryError("the query is empty; type some words to search for", 0)
+    return _from_cql(tree.root, text, 0)
+
+
+_CQL_TOKENS = {"LPAREN": "(", "RPAREN": ")", "MODSTART": "/", "CHAR_STRING1": "a search term",
+               "CHAR_STRING2": "a quoted term", "AND": "AND", "OR": "OR", "NOT": "NOT", "PROX": "PROX",
+               "SORTBY": "sortBy", "$end": "the end of the query", "EQ": "=", "EQUALS": "==", "LT": "<",
+               "GT": ">", "LE": "<=", "GE": ">=", "NE": "<>"}  # fmt: skip
+
+
+def _cql_message(msg: str) -> str:
+    if "EOF" in msg:
+        return "the query ends too early (a parenthesis not closed, or an operator with nothing after it)"
+    if msg.startswith("Missing right side"):
+        return "a boolean operator has nothing after it"
+    m = re.match(r"Found symbol '([^']+)'\. Expected any of: (.*)", msg)
+    if m:
+        expected = [_CQL_TOKENS.get(t.strip(), t.strip()) for t in m.group(2).split(",")]
+        found = _CQL_TOKENS.get(m.group(1), m.group(1))
+        return f"{found} is not expected here; expected {', '.join(dict.fromkeys(expected))}"
+    return msg.replace("Syntex", "syntax")
+
+
+def _from_cql(node, text: str, depth: int) -> Query:
+    if depth > MAX_DEPTH:
+        raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0)
+    if getattr(node, "prefixes", None):
+        raise QueryError("CQL prefix assignments (> dc = ...) are not supported; use dc., bath., cql. names", 0)
+    if getattr(node, "sortSpecs", None):
+        raise QueryError("CQL sortBy is not supported; remove it (results are ranked by the federator)", 0)
+    if isinstance(node, CQLTriple):
+        op = str(node.operator.value).lower()
+        if op not in BOOLEANS:
+            raise QueryError(f"CQL boolean {op.upper()!r} is not supported; use AND, OR or NOT", _find(text, op))
+        if node.operator.modifiers:
+            raise QueryError(f"CQL boolean modifiers ({node.operator.toCQL()}) are not supported", _find(text, op))
+        return Bool(op, _from_cql(node.left, text, depth + 1), _from_cql(node.right, text, depth + 1))
+    assert isinstance(node, CQLSearchClause)
+    term = node.term
+    if node.index is None:
+        field, relation = "any", "="
+    else:
+        name = str(node.index.name)
+        field = CQL_INDEXES.get(name.lower())
+        if field is None:
+            known = ", ".join(sorted(set(CQL_INDEX.values())))
+            raise QueryError(f"unknown CQL index {name!r}; use one of {known}", _find(text, name))
+        rel_name = str(node.relation.comparitor.name).lower()
+        if rel_name.startswith("cql."):
+            rel_name = rel_name[4:]
+        relation = CQL_RELATIONS.get(rel_name)
+        if relation is None:
+            raise QueryError(f"CQL relation {rel_name!r} is not supported; use =, ==, all, any or adj",
+                             _find(text, rel_name))
+        if node.relation.modifiers:
+            mods = node.relation.toCQL()
+            raise QueryError(f"CQL relation modifiers ({mods}) are not supported; remove them", _find(text, mods))
+    value = str(term)
+    if not value.strip():
+        raise QueryError("an empty term searches for nothing", _find(text, '""'))
+    # Quotes make a phrase, unless the word had to be quoted anyway (it holds ( ) = < > / or ").
+    quoted_word = isinstance(term, _Quoted) and not _CQL_MUST_QUOTE.search(value)
+    phrase = relation in ("=", "==", "adj") and (quoted_word or any(c.isspace() for c in value))
+    return Clause(field, relation, value, phrase)
+
+
+_CQL_MUST_QUOTE = re.compile(r'[()=<>/"]|^$|^(?:and|or|not|prox|sortby)$', re.IGNORECASE)
+
+
+def _find(text: str, part: str) -> int:
+    i = text.lower().find(part.lower())
+    return max(i, 0)
+
+
+def to_cql(query: Query, *, expand: bool = True) -> str:
+    """The query as CQL with dc./bath./cql. index names (ISBN/ISSN expanded to the forms members use)."""
+    if expand:
+        query = expand_identifiers(query)
+    return _cql(query)
+
+
+def _cql(node: Query) -> str:
+    if isinstance(node, Clause):
+        return f"{CQL_INDEX[node.field]} {node.relation} {_cql_term(node)}"
+    left, right = _cql(node.left), _cql(node.right)
+    if isinstance(node.left, Bool):
+        left = f"({left})"
+    if isinstance(node.right, Bool):
+        right = f"({right})"
+    return f"{left} {node.op} {right}"
+
+
+def _cql_term(c: Clause) -> str:
+    stem = c.stem
+    body = re.sub(r'([\\"*?^])', r"\\\1", stem)
+    if c.truncation in ("left", "both"):
+        body = "*" + body
+    if c.truncation in ("right", "both"):
+        body = body + "*"
+    quote = c.phrase or any(ch.isspace() for ch in body) or bool(_CQL_MUST_QUOTE.search(body))
+    return f'"{body}"' if quote else body
+
+
+# --------------------------------------------------------------------------- ISBN / ISSN
+
+
+def isbn_forms(text: str) -> list[str]:
+    """Forms of an ISBN members may have catalogued (records.identifiers); the text itself when invalid."""
+    from records.identifiers import isbn_search_forms
+
+    return list(isbn_search_forms(text)) or [text]
+
+
+def issn_forms(text: str) -> list[str]:
+    """An ISSN with and without its hyphen (as given when it is not a valid ISSN)."""
+    from stdnum import issn
+
+    try:
+        compact = issn.validate(text)
+    except Exception:
+        return [text]
+    return [compact, issn.format(compact)]
+
+
+def expand_identifiers(query: Query) -> Query:
+    """Replace each `isbn`/`issn` equality clause by an OR of its forms; hyphenated forms become phrases."""
+    if isinstance(query, Bool):
+        return Bool(query.op, expand_identifiers(query.left), expand_identifiers(query.right))
+    if query.field not in ("isbn", "issn") or query.relation not in ("=", "==", "adj") or query.truncation:
+        return query
+    forms = isbn_forms(query.value) if query.field == "isbn" else issn_forms(query.value)
+    nodes: list[Query] = [
+        Clause(query.field, query.relation, form, phrase=query.phrase or "-" in form or " " in form)
+        for form in forms
+    ]
+    node = nodes[0]
+    for other in nodes[1:]:
+        node = Bool("or", node, other)
+    return node
+
+
+# --------------------------------------------------------------------------- RPN (Z39.50 Type-1, Bib-1)
+
+
+def to_rpn(query: Query, *, expand: bool = True) -> Rpn:
+    """The query as Type-1 RPN with Bib-1 attributes (use, relation, structure, truncation).
+
+    Chosen so that Zebra gives the same hits for this RPN over Z39.50 as for `to_cql(query)` over SRU
+    (which it maps with pqf.properties). `all`/`any` on several words become AND/OR of word terms.
+    """
+    if expand:
+        query = expand_identifiers(query)
+    return _rpn(query)
+
+
+def _rpn(node: Query) -> Rpn:
+    if isinstance(node, Bool):
+        return Op(node.op, _rpn(node.left), _rpn(node.right))
+    if node.relation in ("all", "any") and not node.phrase:
+        words = node.value.split()
+        if len(words) > 1:
+            op = "and" if node.relation == "all" else "or"
+            terms: list[Rpn] = [_rpn(Clause(node.field, "=", w)) for w in words]
+            out = terms[0]
+            for t in terms[1:]:
+                out = Op(op, out, t)
+            return out
+    return _rpn_term(node)
+
+
+def _rpn_term(c: Clause) -> Term:
+    stem = c.stem
+    if c.field == "year" and not c.phrase:
+        structure = YEAR
+    elif c.phrase or any(ch.isspace() for ch in stem):
+        structure = PHRASE
+    else:
+        structure = WORD
+    truncation = {"right": RIGHT, "left": LEFT, "both": BOTH, None: NO_TRUNCATION}[c.truncation]
+    attrs = ((USE, BIB1_USE[c.field]), (RELATION, BIB1_RELATION[c.relation]), (STRUCTURE, structure),
+             (TRUNCATION, truncation))  # fmt: skip
+    return Term(stem, attrs)
+
+
+# --------------------------------------------------------------------------- member capabilities
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a member's OPAC can search: its indexes, booleans, relations, truncation and phrases."""
+
+    fields: frozenset[str] = field(default_factory=lambda: frozenset(FIELDS))
+    booleans: frozenset[str] = field(default_factory=lambda: frozenset(BOOLEANS))
+    relations: frozenset[str] = field(default_factory=lambda: frozenset(RELATIONS))
+    truncation: frozenset[str] = field(default_factory=lambda: frozenset({"right", "left", "both"}))
+    phrase: bool = True
+
+    @classmethod
+    def from_config(cls, data: dict) -> Capabilities:
+        """From a registry table such as `{fields = ["title", "author"], not = false, truncation = ["right"]}`."""
+        kw: dict = {}
+        if "fields" in data:
+            kw["fields"] = frozenset(data["fields"])
+        if "booleans" in data:
+            kw["booleans"] = frozenset(data["booleans"])
+        if data.get("not") is False:
+            kw["booleans"] = kw.get("booleans", frozenset(BOOLEANS)) - {"not"}
+        if "relations" in data:
+            kw["relations"] = frozenset(data["relations"])
+        if "truncation" in data:
+            t = data["truncation"]
+            kw["truncation"] = frozenset(t if isinstance(t, list | tuple) else (["right"] if t else []))
+        if "phrase" in data:
+            kw["phrase"] = bool(data["phrase"])
+        return cls(**kw)
+
+
+FULL = Capabilities()
+
+
+def check(query: Query, capabilities: Capabilities = FULL) -> list[str]:
+    """What in the query this member cannot do, one sentence each (empty when it can do all of it)."""
+    problems: list[str] = []
+
+    def add(msg: str) -> None:
+        if msg not in problems:
+            problems.append(msg)
+
+    def walk(node: Query) -> None:
+        if isinstance(node, Bool):
+            if node.op not in capabilities.booleans:
+                add(f"{node.op.upper()} is not supported by this member")
+            walk(node.left)
+            walk(node.right)
+            return
+        if node.field not in capabilities.fields:
+            add(f"searching by {node.field} is not supported by this member (no {node.field} index)")
+        if node.relation not in capabilities.relations:
+            add(f"the relation {node.relation!r} ({node.field}) is not supported by this member")
+        if node.truncation and node.truncation not in capabilities.truncation:
+            add(f"{node.truncation} truncation ({node.value!r}) is not supported by this member")
+        if node.phrase and not capabilities.phrase:
+            add(f"phrase search ({node.value!r}) is not supported by this member")
+
+    walk(query)
+    return problems
+
+
+def require(query: Query, capabilities: Capabilities, member: str | None = None) -> None:
+    """Raise `Unsupported` naming every part of the query the member cannot do."""
+    problems = check(query, capabilities)
+    if problems:
+        raise Unsupported("; ".join(problems) + "; this member was not searched", member=member)
+
+
+def from_clauses(nodes: Iterable[Query], op: str = "and") -> Query:
+    """Join queries left to right with one boolean (for building queries in code)."""
+    it = iter(nodes)
+    try:
+        out = next(it)
+    except StopIteration:
+        raise QueryError("the query is empty; type some words to search for", 0) from None
+    for n in it:
+        out = Bool(op, out, n)
+    return out
+
+
+__all__ = [
+    "Bool", "Capabilities", "Clause", "FIELDS", "Query", "QueryError", "check", "clauses", "expand_identifiers",
+    "from_clauses", "isbn_forms", "issn_forms", "looks_like_cql", "parse", "require", "to_cql", "to_rpn",
+    "to_text",
+]  # fmt: skip

@@ -1,0 +1,517 @@
+"""SRU 1.1/1.2/2.0 client for one member: searchRetrieve and explain over aiohttp, responses read with lxml.
+
+Every failure leaves this module as one of the `connectors.errors` classes, mapped once in `_fetch`
+(network, HTTP, timeout) and in `parse_search_response` / `parse_explain_response` (XML, SRU diagnostics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Sequence
+
+import aiohttp
+from lxml import etree
+
+from connectors.base import Page, RawRecord
+from connectors.errors import (
+    DecodeError,
+    Diagnostic,
+    MemberError,
+    MemberTimeout,
+    MemberUnavailable,
+    ProtocolError,
+    Unsupported,
+)
+from connectors.query import FULL, Capabilities, Query, QueryError, check, parse, to_cql
+
+SRU_1 = "http://www.loc.gov/zing/srw/"
+SRU_2 = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
+DIAG_1 = "http://www.loc.gov/zing/srw/diagnostic/"
+DIAG_2 = "http://docs.oasis-open.org/ns/search-ws/diagnostic"
+MARC21_SLIM = "http://www.loc.gov/MARC21/slim"
+EXPLAIN = "http://explain.z3950.org/dtd/2.0/"
+SRU_NAMESPACES = (SRU_1, SRU_2)
+VERSIONS = ("1.1", "1.2", "2.0")
+
+# Names servers use for MARCXML; tried in order until the member accepts one (then remembered).
+MARCXML_SCHEMAS = ("marcxml", "info:srw/schema/1/marcxml-v1.1", "MARC21-xml")
+UNKNOWN_SCHEMA = {"66", "67"}  # SRU diagnostics: unknown schema for retrieval / cannot transform
+MAX_BODY = 16 * 1024 * 1024  # bytes; a larger answer is refused, not parsed
+MAX_PAGE = 500
+
+
+def _xml_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, dtd_validation=False,
+        remove_blank_text=False,
+    )  # fmt: skip
+
+
+_PARSER = _xml_parser()
+
+
+def parse_xml(body: bytes, what: str = "SRU response") -> etree._Element:
+    """Parse untrusted XML: no DTDs, no entities, no network, no huge trees; anything else is a DecodeError."""
+    if len(body) > MAX_BODY:
+        raise DecodeError(f"{what} is {len(body)} bytes, over the {MAX_BODY} byte limit; not parsed")
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except (etree.XMLSyntaxError, ValueError) as e:
+        raise DecodeError(f"{what} is not well-formed XML: {e}") from None
+    if root is None:
+        raise DecodeError(f"{what} is empty")
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.doctype:
+        raise DecodeError(f"{what} carries a DOCTYPE/DTD (entity declarations are refused)")
+    for el in root.iter(etree.Entity):
+        raise DecodeError(f"{what} uses the entity &{el.name}; entities are not expanded")
+    return root
+
+
+def _local(el: etree._Element) -> str:
+    tag = el.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _ns(el: etree._Element) -> str:
+    tag = el.tag
+    return tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
+
+
+def _child(el: etree._Element, name: str) -> etree._Element | None:
+    for c in el:
+        if _local(c) == name:
+            return c
+    return None
+
+
+def _children(el: etree._Element, name: str) -> list[etree._Element]:
+    return [c for c in el if _local(c) == name]
+
+
+def _text(el: etree._Element | None, name: str | None = None) -> str | None:
+    if el is not None and name is not None:
+        el = _child(el, name)
+    if el is None:
+        return None
+    text = "".join(el.itertext()).strip()
+    return text or None
+
+
+def _int(el: etree._Element, name: str, what: str) -> int | None:
+    text = _text(el, name)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise DecodeError(f"SRU {what} {name} is not a number: {text[:40]!r}") from None
+    if value < 0:
+        raise DecodeError(f"SRU {what} {name} is negative: {value}")
+    return value
+
+
+def _check_root(root: etree._Element, expected: str) -> None:
+    if _ns(root) not in SRU_NAMESPACES:
+        raise DecodeError(f"not an SRU response: root element {root.tag!r}")
+    if _local(root) == "diagnostic" or _local(root) == "diagnostics":
+        return
+    if _local(root) != expected:
+        raise DecodeError(f"expected an SRU {expected}, got {_local(root)!r}")
+
+
+def parse_diagnostic(el: etree._Element, member: str | None = None) -> Diagnostic:
+    """One <diagnostic> (1.x or 2.0 namespace) as a `Diagnostic` keeping the server's URI, code and details."""
+    uri = _text(el, "uri") or ""
+    message = _text(el, "message") or ""
+    details = _text(el, "details")
+    code = uri.rsplit("/", 1)[-1] if uri else "unknown"
+    if not message:
+        message = SRU_DIAGNOSTICS.get(code, "SRU diagnostic") if uri.startswith("info:srw/diagnostic/1/") else (
+            "SRU diagnostic"
+        )
+    return Diagnostic(code, message, details, uri=uri or None, member=member)
+
+
+def _diagnostics(root: etree._Element, member: str | None) -> list[Diagnostic]:
+    container = _child(root, "diagnostics")
+    if container is None:
+        return [parse_diagnostic(root, member)] if _local(root) == "diagnostic" else []
+    return [parse_diagnostic(d, member) for d in container if _local(d) == "diagnostic"]
+
+
+def _marc_record(data: etree._Element) -> etree._Element | None:
+    """The MARCXML <record> inside recordData (bare or in a <collection>; MARC21 slim, none, or another
+    namespace with the same structure, such as the NLC's CNMARC XML `http://www.nlc.cn/`)."""
+    for el in data.iter():
+        if _local(el) == "record" and _ns(el) not in SRU_NAMESPACES:
+            if _child(el, "leader") is not None or _child(el, "controlfield") is not None or (
+                _child(el, "datafield") is not None
+            ):
+                return el
+    return None
+
+
+def parse_search_response(body: bytes, member: str | None = None, start: int = 1) -> Page:
+    """A searchRetrieveResponse (any version) as a Page; a fatal diagnostic (no records) is raised."""
+    root = parse_xml(body)
+    _check_root(root, "searchRetrieveResponse")
+    diagnostics = _diagnostics(root, member)
+    hits = _int(root, "numberOfRecords", "response") if _local(root) == "searchRetrieveResponse" else None
+    records: list[RawRecord] = []
+    container = _child(root, "records")
+    if container is not None:
+        for i, rec in enumerate(_children(container, "record")):
+            raw = _record(rec, member, start + i, diagnostics)
+            if raw is not None:
+                records.append(raw)
+    if diagnostics and not records and (hits is None or hits == 0 or container is None):
+        raise diagnostics[0]
+    if hits is None:
+        raise DecodeError("SRU response has neither numberOfRecords nor a diagnostic", member=member)
+    next_position = _int(root, "nextRecordPosition", "response")
+    if next_position is None and container is not None:  # servers such as Zebra leave it out
+        last = start + len(_children(container, "record"))
+        next_position = last if 0 < last - start and last <= hits else None
+    return Page(hits=hits, records=records, diagnostics=diagnostics, next_position=next_position)
+
+
+def _record(rec: etree._Element, member: str | None, default_pos: int, diags: list[Diagnostic]) -> RawRecord | None:
+    position = _int(rec, "recordPosition", "record") or default_pos
+    packing = (_text(rec, "recordPacking") or _text(rec, "recordXMLEscaping") or "xml").lower()
+    data = _child(rec, "recordData")
+    if data is None:
+        raise DecodeError(f"SRU record {position} has no recordData", member=member)
+    if packing == "string" or (len(data) == 0 and (data.text or "").strip().startswith("<")):
+        text = (data.text or "").strip()
+        if not text:
+            raise DecodeError(f"SRU record {position} has empty recordData", member=member)
+        content = parse_xml(text.encode("utf-8"), f"SRU record {position} (packed as a string)")
+        holder = etree.Element("recordData")
+        holder.append(content)
+        data = holder
+    elif packing != "xml":
+        raise DecodeError(f"SRU record {position} has unknown packing {packing!r}", member=member)
+    for el in data.iter():
+        if _local(el) == "diagnostic" and _ns(el) in (DIAG_1, DIAG_2):
+            diag = parse_diagnostic(el, member)
+            diag.addinfo = (diag.addinfo + "; " if diag.addinfo else "") + f"record {position}"
+            diags.append(diag)  # a surrogate diagnostic: this record could not be sent
+            return None
+    marc = _marc_record(data)
+    if marc is None:
+        schema = _text(rec, "recordSchema") or "?"
+        diags.append(Diagnostic("not-marcxml", f"record {position} is not MARCXML (schema {schema})", member=member))
+        return None
+    marc = copy.deepcopy(marc)  # detached, so only the namespaces the record uses are declared
+    source_ns = _ns(marc)
+    if source_ns != MARC21_SLIM:  # one shape for the record readers: the MARCXML (slim) namespace
+        for el in marc.iter():
+            if isinstance(el.tag, str) and _ns(el) == source_ns:
+                el.tag = f"{{{MARC21_SLIM}}}{_local(el)}"
+        slim = etree.Element(f"{{{MARC21_SLIM}}}record", dict(marc.attrib), nsmap={None: MARC21_SLIM})
+        slim.text = marc.text
+        slim.extend(list(marc))
+        marc = slim
+    etree.cleanup_namespaces(marc)
+    blob = etree.tostring(marc, encoding="UTF-8", xml_declaration=False)
+    return RawRecord(data=blob, syntax="marcxml", charset="utf-8", position=position, member=member or "")
+
+
+def parse_explain_response(body: bytes, member: str | None = None) -> dict:
+    """An explainResponse as a dict: version, server, database, indexes, schemas, config."""
+    root = parse_xml(body, "SRU explain response")
+    _check_root(root, "explainResponse")
+    diagnostics = _diagnostics(root, member)
+    record = _child(root, "record")
+    explain = None
+    if record is not None:
+        data = _child(record, "recordData")
+        if data is not None:
+            if len(data) == 0 and (data.text or "").strip().startswith("<"):
+                data = parse_xml(data.text.strip().encode("utf-8"), "SRU explain record")
+            explain = data if _local(data) == "explain" else next(
+                (e for e in data.iter() if _local(e) == "explain"), None
+            )
+    if explain is None and diagnostics:
+        raise diagnostics[0]
+    out: dict = {"version": _text(root, "version") or ("2.0" if _ns(root) == SRU_2 else None),
+                 "server": {}, "database": {}, "indexes": [], "schemas": [], "config": {},
+                 "diagnostics": [d.as_dict() for d in diagnostics]}  # fmt: skip
+    if explain is None:
+        return out
+    server = _child(explain, "serverInfo")
+    if server is not None:
+        out["server"] = {
+            "protocol": server.get("protocol"), "version": server.get("version"),
+            "host": _text(server, "host"), "port": _text(server, "port"), "database": _text(server, "database"),
+        }  # fmt: skip
+    db = _child(explain, "databaseInfo")
+    if db is not None:
+        out["database"] = {name: _text(db, name) for name in ("title", "description", "author", "contact")
+                           if _text(db, name)}  # fmt: skip
+    index_info = _child(explain, "indexInfo")
+    if index_info is not None:
+        sets = {s.get("name"): s.get("identifier") for s in _children(index_info, "set")}
+        for idx in _children(index_info, "index"):
+            names = []
+            for m in _children(idx, "map"):
+                name = _child(m, "name")
+                if name is not None and (name.text or "").strip():
+                    prefix = name.get("set")
+                    names.append(f"{prefix}.{name.text.strip()}" if prefix else name.text.strip())
+            out["indexes"].append({"title": _text(idx, "title"), "names": names})
+        out["sets"] = sets
+    schema_info = _child(explain, "schemaInfo")
+    if schema_info is not None:
+        for s in _children(schema_info, "schema"):
+            out["schemas"].append({"name": s.get("name"), "identifier": s.get("identifier"),
+                                   "title": _text(s, "title")})  # fmt: skip
+    config = _child(explain, "configInfo")
+    if config is not None:
+        for el in config:
+            if _local(el) in ("default", "setting", "supports") and el.get("type"):
+                out["config"][el.get("type")] = _text(el)
+    return out
+
+
+# A few SRU diagnostic messages, used when a server sends a URI without a message.
+SRU_DIAGNOSTICS = {
+    "1": "General system error", "4": "Unsupported operation", "5": "Unsupported version",
+    "6": "Unsupported parameter value", "7": "Mandatory parameter not supplied", "8": "Unsupported parameter",
+    "10": "Query syntax error", "16": "Unsupported index", "19": "Unsupported relation",
+    "61": "First record position out of range", "66": "Unknown schema for retrieval",
+}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the shared HTTP session
+
+_shared: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, int]] = {}
+
+
+def _acquire_shared_session() -> aiohttp.ClientSession:
+    """The process's one ClientSession for this event loop (reference counted by the connectors using it)."""
+    loop = asyncio.get_running_loop()
+    session, users = _shared.get(loop, (None, 0))
+    if session is None or session.closed:
+        session, users = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, limit_per_host=8), trust_env=False,
+            headers={"User-Agent": "balis-sru/0.1"},
+        ), 0  # fmt: skip
+    _shared[loop] = (session, users + 1)
+    return session
+
+
+async def _release_shared_session(session: aiohttp.ClientSession) -> None:
+    for loop, (s, users) in list(_shared.items()):
+        if s is session:
+            if users <= 1:
+                del _shared[loop]
+                await s.close()
+            else:
+                _shared[loop] = (s, users - 1)
+            return
+
+
+# --------------------------------------------------------------------------- the connector
+
+
+class SruConnector:
+    """A session with one member's SRU endpoint (implements `connectors.base.Connector`).
+
+    Without a `session` it uses the process's shared ClientSession; `close()` closes a session only when
+    this connector holds the last reference to the shared one, never a session it was given.
+    """
+
+    def __init__(
+        self,
+        member_code: str,
+        base_url: str,
+        *,
+        version: str = "1.2",
+        syntax: str = "marc21",
+        charset: str = "utf-8",
+        timeout: float = 10.0,
+        session: aiohttp.ClientSession | None = None,
+        record_schema: str | Sequence[str] = MARCXML_SCHEMAS,
+        capabilities: Capabilities = FULL,
+        max_records: int = 50,
+        http_accept: str | None = None,
+    ) -> None:
+        if version not in VERSIONS:
+            raise ValueError(f"SRU version {version!r} for member {member_code}; use one of {', '.join(VERSIONS)}")
+        self.member = member_code
+        self.base_url = base_url
+        self.version = version
+        self.syntax = syntax
+        self.charset = charset
+        self.timeout = timeout
+        self.session = session
+        self.record_schemas = (record_schema,) if isinstance(record_schema, str) else tuple(record_schema)
+        self.capabilities = capabilities
+        self.max_records = max_records
+        self.http_accept = http_accept  # SRU 2.0 httpAccept, e.g. application/sru+xml (Zebra refuses it)
+        self.protocol = "sru"
+        self._owned = False
+        self._schema_index = 0
+
+    @classmethod
+    def from_member(cls, member, endpoint, *, session: aiohttp.ClientSession | None = None,
+                    timeout: float | None = None) -> SruConnector:
+        """Build from a registry `Member` and one of its SRU `Endpoint`s."""
+        extra = getattr(member, "extra", {}) or {}
+        schema = extra.get("sru_record_schema", MARCXML_SCHEMAS)
+        caps = Capabilities.from_config(extra["capabilities"]) if isinstance(extra.get("capabilities"), dict) else FULL
+        return cls(member.code, endpoint.address, version=endpoint.sru_version, syntax=member.syntax,
+                   charset=member.charset, timeout=timeout or member.timeout, session=session, record_schema=schema,
+                   capabilities=caps, max_records=member.max_records)  # fmt: skip
+
+    # -- HTTP ------------------------------------------------------------
+    def _session(self) -> aiohttp.ClientSession:
+        if self.session is None or self.session.closed:
+            self.session = _acquire_shared_session()
+            self._owned = True
+        return self.session
+
+    async def _fetch(self, params: dict[str, str]) -> bytes:
+        """GET the base URL with these parameters; network, timeout and HTTP errors mapped to MemberError."""
+        session = self._session()
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with session.get(self.base_url, params=params, allow_redirects=True) as resp:
+                    body = await _read_capped(resp, self.member)
+                    if resp.status >= 400:
+                        self._raise_http(resp.status, resp.reason, body)
+                    return body
+        except TimeoutError:
+            raise MemberTimeout(f"no SRU answer within {self.timeout:g} s from {self.base_url}; the member is "
+                                "slow or down, try again later or raise its timeout", member=self.member) from None
+        except aiohttp.ClientConnectorError as e:
+            raise MemberUnavailable(f"cannot connect to {self.base_url} ({e.os_error or e}); the member's "
+                                    "OPAC is down or the address is wrong", member=self.member) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
+            raise MemberUnavailable(f"the connection to {self.base_url} was closed before the answer ({e})",
+                                    member=self.member) from None
+        except aiohttp.ClientPayloadError as e:
+            raise ProtocolError(f"broken HTTP body from {self.base_url}: {e}", member=self.member) from None
+        except aiohttp.InvalidURL:
+            raise ProtocolError(f"invalid SRU address {self.base_url!r}; fix the member registry",
+                                member=self.member) from None
+        except aiohttp.ClientError as e:
+            raise ProtocolError(f"HTTP error talking to {self.base_url}: {e}", member=self.member) from None
+
+    def _raise_http(self, status: int, reason: str | None, body: bytes) -> None:
+        try:  # SRU 2.0 servers may answer a bad request with HTTP 4xx and an SRU diagnostic body
+            root = parse_xml(body)
+            diags = _diagnostics(root, self.member) if _ns(root) in SRU_NAMESPACES else []
+        except MemberError:
+            diags = []
+        if diags:
+            raise diags[0]
+        if status >= 500 or status in (404, 408, 429):
+            raise MemberUnavailable(f"HTTP {status} {reason or ''} from {self.base_url}; the member's SRU service "
+                                    "is not answering", member=self.member)
+        raise ProtocolError(f"HTTP {status} {reason or ''} from {self.base_url}", member=self.member)
+
+    def _params(self, operation: str) -> dict[str, str]:
+        params = {"operation": operation, "version": self.version}
+        if self.version == "2.0" and self.http_accept:
+            params["httpAccept"] = self.http_accept
+        return params
+
+    # -- operations ------------------------------------------------------
+    def cql(self, query: Query | str) -> str:
+        """The CQL this member is sent for a query (AST or reader/CQL text); Unsupported if it cannot do it."""
+        if isinstance(query, str):
+            try:
+                query = parse(query)
+            except QueryError as e:
+                raise Unsupported(f"the query cannot be sent: {e}", member=self.member) from None
+        problems = check(query, self.capabilities)
+        if problems:
+            raise Unsupported("; ".join(problems) + "; this member was not searched", member=self.member)
+        return to_cql(query)
+
+    async def search(self, query: Query | str, start: int = 1, count: int = 10) -> Page:
+        """searchRetrieve: `count` MARCXML records from position `start` (1-based) and the total hits."""
+        if start < 1:
+            raise ValueError("start is 1-based")
+        return await self._search_cql(self.cql(query), start, count)
+
+    async def search_cql(self, cql_text: str, start: int = 1, count: int = 10) -> Page:
+        """searchRetrieve with CQL sent verbatim (for indexes the query model does not know)."""
+        if start < 1:
+            raise ValueError("start is 1-based")
+        return await self._search_cql(cql_text, start, count)
+
+    async def explain(self) -> dict:
+        """The member's explain record: server, database, indexes, record schemas, defaults."""
+        body = await self._fetch(self._params("explain") | ({"recordPacking": "xml"} if self.version != "2.0"
+                                                            else {"recordXMLEscaping": "xml"}))  # fmt: skip
+        try:
+            return parse_explain_response(body, self.member)
+        except DecodeError as e:
+            e.member = e.member or self.member
+            raise
+
+    async def harvest(self, since=None, *, query: Query | str = "cql.allRecords = 1",
+                      page_size: int | None = None) -> AsyncIterator[RawRecord]:  # fmt: skip
+        """Every record of a result set (default: the whole catalogue), page by page."""
+        if since is not None:
+            raise Unsupported("SRU has no incremental harvest; harvest without `since` or use OAI-PMH",
+                              member=self.member)
+        if isinstance(query, str) and query.strip().lower().replace(" ", "") == "cql.allrecords=1":
+            cql_text = "cql.allRecords = 1"
+        else:
+            cql_text = self.cql(query)
+        size = page_size or self.max_records
+        start = 1
+        while True:
+            page = await self._search_cql(cql_text, start, size)
+            for rec in page.records:
+                yield rec
+            nxt = page.next_position
+            if nxt is None and page.records and start + len(page.records) <= page.hits:
+                nxt = start + len(page.records)
+            if nxt is None or nxt <= start or nxt > page.hits or not page.records:
+                return
+            start = nxt
+
+    async def _search_cql(self, cql_text: str, start: int, count: int) -> Page:
+        count = max(0, min(count, self.max_records, MAX_PAGE))
+        while True:
+            params = self._params("searchRetrieve") | {
+                "query": cql_text, "startRecord": str(start), "maximumRecords": str(count),
+                "recordSchema": self.record_schemas[self._schema_index],
+            }  # fmt: skip
+            params["recordXMLEscaping" if self.version == "2.0" else "recordPacking"] = "xml"
+            body = await self._fetch(params)
+            try:
+                return parse_search_response(body, self.member, start)
+            except Diagnostic as d:
+                if d.code in UNKNOWN_SCHEMA and self._schema_index + 1 < len(self.record_schemas):
+                    self._schema_index += 1  # try the next name this kind of server uses for MARCXML
+                    continue
+                raise
+
+    async def close(self) -> None:
+        """Release the HTTP session (the shared one is closed when its last connector lets go)."""
+        if self._owned and self.session is not None:
+            session, self.session, self._owned = self.session, None, False
+            await _release_shared_session(session)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, member: str) -> bytes:
+    length = resp.content_length
+    if length is not None and length > MAX_BODY:
+        raise DecodeError(f"SRU answer of {length} bytes is over the {MAX_BODY} byte limit", member=member)
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise DecodeError(f"SRU answer is over the {MAX_BODY} byte limit; not read further", member=member)
+        chunks.append(chunk)
+    return b"".join(chunks)

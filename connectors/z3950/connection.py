@@ -1,0 +1,246 @@
+"""One Z39.50 association over asyncio streams: open + Init, request/response, Close.
+
+This is the only place that touches sockets; every low-level failure is mapped here, once, to the
+connector error tree (`_boundary`). A connection the server dropped while idle is reported as
+`ConnectionDropped` so the connector can reopen it and redo its search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from connectors.errors import DecodeError, MemberError, MemberTimeout, MemberUnavailable, ProtocolError
+from connectors.z3950 import apdu, ber
+
+log = logging.getLogger(__name__)
+
+IMPLEMENTATION_ID = "balis"
+IMPLEMENTATION_NAME = "balis Z39.50 client"
+IMPLEMENTATION_VERSION = "0.1"
+
+DEFAULT_MESSAGE_SIZE = 8 * 1024 * 1024
+DEFAULT_MAX_PDU = 64 * 1024 * 1024
+STREAM_LIMIT = 4 * 1024 * 1024
+
+
+class ConnectionDropped(MemberUnavailable):
+    """The member closed a connection that had served earlier requests (idle timeout, restart)."""
+
+
+async def read_pdu(reader: asyncio.StreamReader, max_size: int) -> bytes:
+    """Read exactly one BER element from the stream (definite or indefinite length)."""
+    out = bytearray()
+    await _read_element(reader, out, max_size, 0)
+    return bytes(out)
+
+
+async def _read_element(reader: asyncio.StreamReader, out: bytearray, max_size: int, depth: int) -> None:
+    if depth > ber.MAX_DEPTH:
+        raise DecodeError("BER nesting too deep in the incoming PDU")
+    first = await reader.readexactly(1)
+    if depth == 0 and first[0] & 0xE0 != ber.CONTEXT | ber.CONSTRUCTED:
+        raise DecodeError(f"the answer does not start like a Z39.50 APDU (first byte {first[0]:#04x})")
+    out += first
+    if first[0] & 0x1F == 0x1F:
+        for _ in range(3):
+            b = await reader.readexactly(1)
+            out += b
+            if not b[0] & 0x80:
+                break
+        else:
+            raise DecodeError("BER tag number too large in the incoming PDU")
+    n = (await reader.readexactly(1))[0]
+    out.append(n)
+    if n & 0x80:
+        count = n & 0x7F
+        if count == 0:
+            if not first[0] & ber.CONSTRUCTED:
+                raise DecodeError("BER indefinite length on a primitive element")
+            while True:
+                mark = len(out)
+                await _read_element(reader, out, max_size, depth + 1)
+                if out[mark:] == b"\x00\x00":
+                    return
+        if count > 6:
+            raise DecodeError("BER length field too large in the incoming PDU")
+        raw = await reader.readexactly(count)
+        out += raw
+        n = int.from_bytes(raw, "big")
+    if len(out) + n > max_size:
+        raise DecodeError(f"incoming PDU of {len(out) + n} bytes exceeds the {max_size}-byte limit")
+    if n:
+        out += await reader.readexactly(n)
+
+
+class Z3950Connection:
+    """A Z39.50 association with one target; reopened on demand; one request at a time."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        member: str = "",
+        timeout: float = 10.0,
+        propose_charset: str | None = "UTF-8",
+        preferred_message_size: int = DEFAULT_MESSAGE_SIZE,
+        exceptional_record_size: int = DEFAULT_MESSAGE_SIZE,
+        max_pdu_size: int = DEFAULT_MAX_PDU,
+    ) -> None:
+        self.host, self.port, self.member, self.timeout = host, port, member, timeout
+        self.propose_charset = propose_charset
+        self.preferred_message_size = preferred_message_size
+        self.exceptional_record_size = exceptional_record_size
+        self.max_pdu_size = max_pdu_size
+        self.init: apdu.InitResponse | None = None
+        self.generation = 0  # incremented on every successful (re)open; result sets live in one generation
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._served = 0
+        self._lock = asyncio.Lock()
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None and not self._writer.is_closing() and not self._reader.at_eof()
+
+    async def open(self) -> apdu.InitResponse:
+        """Connect and Initialize (if not already open); returns what the target agreed to."""
+        async with self._lock:
+            return await self._open()
+
+    async def _open(self) -> apdu.InitResponse:
+        if self.is_open and self.init is not None:
+            return self.init
+        self._abort()
+        pdu = apdu.encode_init_request(
+            preferred_message_size=self.preferred_message_size,
+            exceptional_record_size=self.exceptional_record_size,
+            implementation_id=IMPLEMENTATION_ID,
+            implementation_name=IMPLEMENTATION_NAME,
+            implementation_version=IMPLEMENTATION_VERSION,
+            propose_charset=self.propose_charset,
+        )
+        with self._boundary("connect and init", reused=False):
+            async with asyncio.timeout(self.timeout):
+                self._reader, self._writer = await asyncio.open_connection(
+                    self.host, self.port, limit=STREAM_LIMIT
+                )
+                self._writer.write(pdu)
+                await self._writer.drain()
+                answer = apdu.decode_apdu(await read_pdu(self._reader, self.max_pdu_size))
+        if isinstance(answer, apdu.Close):
+            self._abort()
+            raise MemberUnavailable(
+                f"Z39.50 server at {self.address} closed the association during init "
+                f"({answer.reason_text}{': ' + answer.diagnostic_information if answer.diagnostic_information else ''})",
+                member=self.member,
+            )
+        if not isinstance(answer, apdu.InitResponse):
+            self._abort()
+            raise ProtocolError(f"Z39.50 server at {self.address} answered init with {type(answer).__name__}",
+                                member=self.member)
+        if not answer.accepted:
+            self._abort()
+            if answer.diagnostic is not None:
+                answer.diagnostic.member = self.member
+                raise answer.diagnostic
+            raise MemberUnavailable(
+                f"Z39.50 server at {self.address} rejected the init request; check the member's "
+                "access settings (authentication, allowed hosts)",
+                member=self.member,
+            )
+        self.init = answer
+        self.generation += 1
+        self._served = 0
+        log.debug("%s: init accepted by %s (%s %s), charset %s", self.member, self.address,
+                  answer.implementation_name, answer.implementation_version, answer.charset)
+        return answer
+
+    async def request(self, pdu: bytes, operation: str) -> apdu.Apdu:
+        """Send one request APDU and return the decoded response; (re)opens the association if needed."""
+        async with self._lock:
+            await self._open()
+            reused = self._served > 0
+            with self._boundary(operation, reused=reused):
+                async with asyncio.timeout(self.timeout):
+                    self._writer.write(pdu)
+                    await self._writer.drain()
+                    answer = apdu.decode_apdu(await read_pdu(self._reader, self.max_pdu_size))
+            self._served += 1
+            if isinstance(answer, apdu.Close):
+                self._abort()
+                text = answer.reason_text + (f": {answer.diagnostic_information}"
+                                             if answer.diagnostic_information else "")
+                if reused and answer.reason in (0, 1, 7, 9):  # finished, shutdown, lackOfActivity, unspecified
+                    raise ConnectionDropped(f"Z39.50 server at {self.address} had closed the association ({text})",
+                                            member=self.member)
+                raise MemberUnavailable(f"Z39.50 server at {self.address} closed the association during "
+                                        f"{operation} ({text})", member=self.member)
+            return answer
+
+    async def close(self) -> None:
+        """Send Close (finished) and drop the connection; never raises."""
+        async with self._lock:
+            if self.is_open:
+                try:
+                    async with asyncio.timeout(min(self.timeout, 2.0)):
+                        self._writer.write(apdu.encode_close(0))
+                        await self._writer.drain()
+                        await read_pdu(self._reader, self.max_pdu_size)
+                except (OSError, TimeoutError, asyncio.IncompleteReadError, MemberError):
+                    pass
+            self._abort()
+            if self._writer is not None:
+                with contextlib.suppress(OSError, TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._writer.wait_closed()
+            self._reader = self._writer = None
+            self.init = None
+
+    def _abort(self) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.transport.abort()
+        self.init = None
+
+    @contextlib.contextmanager
+    def _boundary(self, operation: str, *, reused: bool) -> Iterator[None]:
+        """Map socket, timeout and BER failures to the connector error tree, once."""
+        where = f"Z39.50 server at {self.address}"
+        try:
+            yield
+        except TimeoutError:
+            self._abort()
+            raise MemberTimeout(f"{where} did not answer {operation} within {self.timeout:g} s; "
+                                "the member may be overloaded; try again later or raise its timeout",
+                                member=self.member) from None
+        except ConnectionRefusedError:
+            self._abort()
+            raise MemberUnavailable(f"{where} refused the connection; the member's Z39.50 server is not "
+                                    "running or the registry's host/port is wrong", member=self.member) from None
+        except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
+            self._abort()
+            if reused:
+                raise ConnectionDropped(f"{where} dropped the association before {operation}",
+                                        member=self.member) from exc
+            raise MemberUnavailable(f"{where} closed the connection during {operation}; try again later",
+                                    member=self.member) from None
+        except OSError as exc:
+            self._abort()
+            raise MemberUnavailable(f"{where} could not be reached during {operation}: "
+                                    f"{exc.strerror or exc}; check the network and the registry",
+                                    member=self.member) from None
+        except DecodeError as exc:
+            self._abort()
+            raise DecodeError(f"{where} sent an undecodable answer to {operation}: {exc.message}; "
+                              "report this to the member's system librarian", member=self.member) from None
+        except ProtocolError as exc:
+            self._abort()
+            raise ProtocolError(f"{where} broke the protocol during {operation}: {exc.message}",
+                                member=self.member) from None

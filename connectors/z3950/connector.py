@@ -1,0 +1,237 @@
+"""The Z39.50 member connector: RPN search + chunked Present over one reused association."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from connectors.base import Page, RawRecord
+from connectors.errors import Diagnostic, ProtocolError, Unsupported
+from connectors.rpn import Op, Rpn, Term, pqf
+from connectors.z3950 import apdu
+from connectors.z3950.connection import DEFAULT_MESSAGE_SIZE, ConnectionDropped, Z3950Connection
+from connectors.z3950.diagnostics import make_diagnostic
+
+SYNTAX_NAMES = {apdu.OID_USMARC: "marc21", apdu.OID_UNIMARC: "unimarc", apdu.OID_XML: "marcxml",
+                apdu.OID_XML_APPLICATION: "marcxml"}
+RESULT_SET = "default"
+
+
+@dataclass(slots=True)
+class ResultSet:
+    """The member's result set for one query, valid within one association generation."""
+
+    key: str
+    hits: int
+    generation: int
+    name: str = RESULT_SET
+
+
+class Z3950Connector:
+    """A session with one member's Z39.50 target (implements connectors.base.Connector)."""
+
+    protocol = "z3950"
+
+    def __init__(
+        self,
+        member_code: str,
+        host: str,
+        port: int,
+        database: str = "Default",
+        *,
+        syntax: str = "marc21",
+        charset: str = "utf-8",
+        timeout: float = 10.0,
+        record_syntax: str | None = None,
+        element_set: str | None = None,
+        chunk_size: int = 100,
+        harvest_chunk_size: int = 500,
+        negotiate_charset: bool = True,
+        query_charset: str = "utf-8",
+        preferred_message_size: int = DEFAULT_MESSAGE_SIZE,
+    ) -> None:
+        """`syntax` is the member's MARC flavour (marc21|unimarc); `record_syntax` may ask for `marcxml` instead."""
+        if syntax not in ("marc21", "unimarc"):
+            raise ValueError(f"member {member_code}: syntax must be marc21 or unimarc, not {syntax!r}")
+        self.member = member_code
+        self.database = database
+        self.syntax = syntax
+        self.charset = charset
+        self.record_syntax = record_syntax or syntax
+        if self.record_syntax not in apdu.RECORD_SYNTAXES:
+            raise ValueError(f"member {member_code}: unknown record syntax {self.record_syntax!r}")
+        self.element_set = element_set or ("marcxml" if self.record_syntax in ("marcxml", "xml") else "F")
+        self.chunk_size = chunk_size
+        self.harvest_chunk_size = harvest_chunk_size
+        self.query_charset = query_charset
+        self.connection = Z3950Connection(
+            host, port, member=member_code, timeout=timeout,
+            propose_charset="UTF-8" if negotiate_charset else None,
+            preferred_message_size=preferred_message_size,
+            exceptional_record_size=preferred_message_size,
+        )
+        self._result_set: ResultSet | None = None
+        self._lock = asyncio.Lock()
+
+    # ---------------------------------------------------------------------------------------- public API
+
+    async def search(self, query, start: int = 1, count: int = 10) -> Page:
+        """Search with a `connectors.query.Query` (or an RPN node) and return one page of raw records."""
+        if isinstance(query, Term | Op):
+            rpn = query
+        else:
+            from connectors.query import to_rpn  # written by the query helper; imported lazily
+
+            rpn = to_rpn(query)
+        return await self.search_rpn(rpn, start, count)
+
+    async def search_rpn(self, rpn: Rpn, start: int = 1, count: int = 10) -> Page:
+        """Search (reusing the result set when the same query pages on) and present records start..start+count-1."""
+        if start < 1 or count < 0:
+            raise ValueError(f"start must be >= 1 and count >= 0 (got {start}, {count})")
+        async with self._lock:
+            for attempt in (1, 2):
+                try:
+                    rs = await self._ensure_result_set(rpn)
+                    return await self._present_page(rs, start, min(count, max(rs.hits - start + 1, 0)))
+                except ConnectionDropped:
+                    self._result_set = None
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    async def present(self, start: int, count: int) -> Page:
+        """Present records of the current result set as asked (no clamping: past the end is the member's 13)."""
+        async with self._lock:
+            rs = self._result_set
+            if rs is None:
+                raise Unsupported("no result set to present from; search first", member=self.member)
+            if rs.generation != self.connection.generation:
+                raise ConnectionDropped("the association that held the result set was closed; search again",
+                                        member=self.member)
+            return await self._present_page(rs, start, count)
+
+    async def harvest(self, since=None, *, query: Rpn | None = None) -> AsyncIterator[RawRecord]:
+        """Every record of the query's result set (default: all records), in chunks of `harvest_chunk_size`."""
+        if since is not None:
+            raise Unsupported("Z39.50 harvest cannot select records changed since a date; harvest all records "
+                              "(since=None) or use the member's OAI-PMH/SRU endpoint", member=self.member)
+        rpn = query if query is not None else Term("", ((1, 1016), (2, 103)))
+        position = 1
+        while True:
+            async with self._lock:
+                for attempt in (1, 2):
+                    try:
+                        rs = await self._ensure_result_set(rpn)
+                        page = await self._present_page(rs, position, min(self.harvest_chunk_size,
+                                                                         rs.hits - position + 1),
+                                                        chunk=self.harvest_chunk_size)
+                        break
+                    except ConnectionDropped:
+                        self._result_set = None
+                        if attempt == 2:
+                            raise
+            for record in page.records:
+                yield record
+            if page.next_position is None or page.next_position <= position:
+                return
+            position = page.next_position
+
+    async def close(self) -> None:
+        """End the association politely (Close APDU); the connector can be used again afterwards."""
+        async with self._lock:
+            self._result_set = None
+            await self.connection.close()
+
+    async def __aenter__(self) -> Z3950Connector:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------------------------------- internals
+
+    async def _ensure_result_set(self, rpn: Rpn) -> ResultSet:
+        key = pqf(rpn)
+        rs = self._result_set
+        if rs is not None and rs.key == key and rs.generation == self.connection.generation \
+                and self.connection.is_open:
+            return rs
+        self._result_set = None
+        init = await self.connection.open()
+        encoding = self.query_charset
+        if init.charset and init.charset.upper() != "UTF-8":
+            with contextlib.suppress(LookupError):
+                encoding = codecs.lookup(init.charset).name  # the target agreed another charset for queries
+        try:
+            pdu = apdu.encode_search_request(rpn, self.database, result_set=RESULT_SET,
+                                             record_syntax=apdu.RECORD_SYNTAXES[self.record_syntax],
+                                             term_encoding=encoding)
+        except UnicodeEncodeError:
+            raise Unsupported(f"the query {key} cannot be written in the member's query character set "
+                              f"{encoding}; search with terms in that script", member=self.member) from None
+        answer = await self.connection.request(pdu, f"search {key}")
+        if not isinstance(answer, apdu.SearchResponse):
+            raise ProtocolError(f"expected a searchResponse, got {type(answer).__name__}", member=self.member)
+        if not answer.search_status or (answer.diagnostics and answer.result_count == 0):
+            if answer.diagnostics:
+                raise self._own(answer.diagnostics[0])
+            raise Diagnostic("1", "Permanent system error", "search failed without a diagnostic",
+                             member=self.member)
+        rs = ResultSet(key=key, hits=answer.result_count, generation=self.connection.generation)
+        self._result_set = rs
+        return rs
+
+    async def _present_page(self, rs: ResultSet, start: int, count: int, chunk: int | None = None) -> Page:
+        page = Page(hits=rs.hits)
+        chunk = chunk or self.chunk_size
+        position, last = start, start + count - 1
+        syntax_oid = apdu.RECORD_SYNTAXES[self.record_syntax]
+        while position <= last:
+            n = min(chunk, last - position + 1)
+            pdu = apdu.encode_present_request(rs.name, position, n, record_syntax=syntax_oid,
+                                              element_set=self.element_set)
+            answer = await self.connection.request(pdu, f"present {position}+{n}")
+            if not isinstance(answer, apdu.PresentResponse):
+                raise ProtocolError(f"expected a presentResponse, got {type(answer).__name__}", member=self.member)
+            if answer.diagnostics and not answer.records:
+                if page.records or page.diagnostics:
+                    page.diagnostics.extend(self._own(d) for d in answer.diagnostics)
+                    break
+                raise self._own(answer.diagnostics[0])
+            for offset, rec in enumerate(answer.records):
+                self._add(page, rec, position + offset)
+            page.diagnostics.extend(self._own(d) for d in answer.diagnostics)
+            if not answer.records:
+                break
+            position += len(answer.records)
+        page.next_position = position if position <= rs.hits else None
+        return page
+
+    def _add(self, page: Page, rec: apdu.ResponseRecord, position: int) -> None:
+        if rec.diagnostic is not None:
+            d = rec.diagnostic
+            page.diagnostics.append(Diagnostic(d.code, d.diagnostic_message,
+                                               f"record {position}" + (f": {d.addinfo}" if d.addinfo else ""),
+                                               uri=d.uri, member=self.member))
+            return
+        syntax = SYNTAX_NAMES.get(rec.syntax or "")
+        if syntax is None:
+            page.diagnostics.append(make_diagnostic(238, f"record {position} came as {rec.syntax}",
+                                                    member=self.member))
+            return
+        if syntax == "marcxml":
+            charset = "utf-8"
+        elif self.connection.init and self.connection.init.charset == "UTF-8" \
+                and self.connection.init.records_in_charset:
+            charset = "utf-8"
+        else:
+            charset = self.charset
+        page.records.append(RawRecord(rec.data, syntax, charset, position, self.member))
+
+    def _own(self, d: Diagnostic) -> Diagnostic:
+        d.member = self.member
+        return d
