@@ -1,0 +1,99 @@
+"""Text folding for match and search keys: one form for the many ways members catalogue the same words.
+
+fold("《紅樓夢》 ： 上冊") == fold("红楼梦:上册"); fold("Café  Society /") == fold("cafe society").
+Keys are for comparing and indexing, never for display.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+_T2S = opencc.OpenCC("t2s")  # one converter per process: building it loads the dictionaries
+
+# Latin letters that do not decompose into base + accent.
+_LATIN_EXTRA = str.maketrans({
+    "ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "th", "Þ": "th",
+    "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ı": "i", "ʻ": "", "ʼ": "", "ʹ": "", "ʺ": "",
+})
+_KEEP_PUNCT = frozenset("#+")  # C++, C#: part of the words they are in
+_CJK_RANGES = (
+    (0x3040, 0x30FF),  # kana
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+_SPACE_BETWEEN_CJK = re.compile(
+    r"(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f])\s+"
+    r"(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f])")
+_SPACES = re.compile(r"\s+")
+
+
+def _is_cjk_char(ch: str) -> bool:
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+
+
+def is_cjk(text: str) -> bool:
+    """True when the text contains at least one Chinese, Japanese or Korean character."""
+    return any(ord(ch) >= 0x3040 and _is_cjk_char(ch) for ch in text)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters converted to simplified (OpenCC t2s); other text unchanged."""
+    return _T2S.convert(text) if text and is_cjk(text) else text
+
+
+def _strip_marks(text: str) -> str:
+    """Remove accents from Latin/Greek/Cyrillic letters; kana voicing marks and the like stay."""
+    decomposed = unicodedata.normalize("NFD", text)
+    out: list[str] = []
+    base_cp = 0
+    for ch in decomposed:
+        if unicodedata.category(ch) == "Mn":
+            if base_cp < 0x2000:
+                continue
+        else:
+            base_cp = ord(ch)
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """The match/search key of a text: NFKC (full-width → half-width), traditional → simplified,
+    punctuation (ISBD / : ; = . , [ ] and CJK 《》：，。 etc.) and control characters removed, case
+    folded, Latin accents stripped, spaces squeezed (and dropped between CJK characters).
+    """
+    if not text:
+        return ""
+    s = unicodedata.normalize("NFKC", text)
+    if not s.isascii():
+        if is_cjk(s):
+            s = _T2S.convert(s)
+        s = _strip_marks(s.translate(_LATIN_EXTRA))
+    chars = []
+    for ch in s:
+        if ch.isalnum() or ch in _KEEP_PUNCT:
+            chars.append(ch)
+        elif ch.isspace():
+            chars.append(" ")
+        else:
+            cat = unicodedata.category(ch)
+            # punctuation, controls (MARC non-sorting markers), format characters: a word break
+            if cat[0] in "PCZ":
+                chars.append(" ")
+            elif cat == "Mn":
+                chars.append(ch)
+            else:  # other symbols (©, ℗, math) carry no matching meaning either
+                chars.append(" ")
+    s = "".join(chars).casefold()
+    s = _SPACES.sub(" ", s).strip()
+    if not s.isascii():
+        s = _SPACE_BETWEEN_CJK.sub("", s)
+    return s

@@ -1,0 +1,586 @@
+"""MARC21 and UNIMARC/CNMARC records mapped onto the one `Record` model, holdings included.
+
+Pure and fast: it runs on every record of a harvest. What had to be guessed or repaired is listed in
+`Record.warnings`; a record that cannot be read at all raises `RecordError` naming member and position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+import pymarc
+
+from records.errors import RecordError
+from records.identifiers import parse_isbn, parse_issn
+from records.marc import detect_syntax, read_iso2709, read_marcxml
+from records.model import AVAILABLE, NOT_FOR_LOAN, ON_LOAN, Author, Holding, Isbn, Record
+
+__all__ = ["normalise", "from_raw", "clean", "parse_year"]
+
+# ISBD punctuation that ends a MARC subfield (and its full-width forms), and MARC non-sorting markers.
+_TRAILING = " \t/:;,=+\u3000／：；，＝、"
+_NONSORT = str.maketrans("", "", "\x88\x89\x98\x9c")
+# A final "." that belongs to an abbreviation or an initial stays ("2nd ed.", "Smith, J."); else it is ISBD.
+_ABBREVIATION_END = re.compile(
+    r"(?:\b[A-Z]|\b(?:ed|eds|edn|etc|co|inc|ltd|jr|sr|dr|no|nos|vol|vols|v|p|pp|ca|cm|mm|ill|illus|min|st|"
+    r"rev|enl|corp|dept|univ|b|d|fl|pbk|col|sd|in|ft|comp|trans|tr|repr|ser|pt|pts|bd|aufl|hrsg|éd|ms)|\.\.)\.$",
+    re.IGNORECASE)
+_INNER_SPACES = re.compile(r"\s{2,}")
+_YEAR = re.compile(r"(?<!\d)(1[4-9]\d\d|20\d\d)(?!\d)")
+_MINGUO = re.compile(r"民国\s*([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*年?")
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CONTROL_CODES = frozenset("0123456789")
+
+
+def clean(text: str | None) -> str:
+    """A subfield as displayed: ISBD trailing punctuation, non-sorting markers and spare spaces removed."""
+    if not text:
+        return ""
+    s = text.translate(_NONSORT).strip()
+    s = s.rstrip(_TRAILING)
+    if s.endswith(".") and not _ABBREVIATION_END.search(s):
+        s = s[:-1].rstrip(_TRAILING)
+    if s.endswith("。"):
+        s = s[:-1]
+    return _INNER_SPACES.sub(" ", s).strip()
+
+
+def _strip_brackets(text: str) -> str:
+    s = text.strip()
+    if s.startswith("[") and s.endswith("]") and s.count("[") == 1:
+        return s[1:-1].strip()
+    return s
+
+
+def _cn_number(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if text == "十":
+        return 10
+    if text.startswith("十"):
+        return 10 + _CN_DIGITS.get(text[1:], 0)
+    if "十" in text:
+        tens, _, units = text.partition("十")
+        return _CN_DIGITS.get(tens, 0) * 10 + (_CN_DIGITS.get(units, 0) if units else 0)
+    return _CN_DIGITS.get(text, 0)
+
+
+def parse_year(text: str | None) -> int | None:
+    """The publication year in a catalogued date: "2009印刷", "c1998", "[2001]", "2009.10", "民国25年"."""
+    if not text:
+        return None
+    m = _YEAR.search(text)
+    if m:
+        return int(m.group(1))
+    m = _MINGUO.search(text)
+    if m:
+        n = _cn_number(m.group(1))
+        return 1911 + n if 0 < n < 39 else None
+    return None
+
+
+def _fixed_year(text: str) -> int | None:
+    return int(text) if len(text) == 4 and text.isdigit() and 1400 <= int(text) <= 2100 else None
+
+
+def _subfields(field: pymarc.Field, codes: str) -> list[str]:
+    return [sf.value for sf in field.subfields if sf.code in codes and sf.value and sf.value.strip()]
+
+
+def _first(field: pymarc.Field | None, code: str) -> str | None:
+    if field is None:
+        return None
+    for sf in field.subfields:
+        if sf.code == code and sf.value and sf.value.strip():
+            return sf.value
+    return None
+
+
+def _join(parts: Iterable[str], sep: str = " ") -> str:
+    return sep.join(p for p in (clean(x) for x in parts) if p)
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item and item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+class _Fields:
+    """The record's fields by tag, gathered once (pymarc's get_fields scans every field per call)."""
+
+    __slots__ = ("by_tag",)
+
+    def __init__(self, rec: pymarc.Record) -> None:
+        by_tag: dict[str, list[pymarc.Field]] = {}
+        for f in rec.fields:
+            by_tag.setdefault(f.tag, []).append(f)
+        self.by_tag = by_tag
+
+    def all(self, *tags: str) -> list[pymarc.Field]:
+        if len(tags) == 1:
+            return self.by_tag.get(tags[0], [])
+        out: list[pymarc.Field] = []
+        for t in tags:
+            out.extend(self.by_tag.get(t, ()))
+        return out
+
+    def one(self, tag: str) -> pymarc.Field | None:
+        got = self.by_tag.get(tag)
+        return got[0] if got else None
+
+    def control(self, tag: str) -> str:
+        f = self.one(tag)
+        if f is None:
+            return ""
+        return f.data if f.is_control_field() else (_first(f, "a") or "")
+
+
+# ---------------------------------------------------------------- holdings
+
+def _status(not_for_loan: str | None, due: str | None) -> tuple[str, str | None]:
+    nfl = (not_for_loan or "").strip()
+    if nfl and nfl != "0":
+        return NOT_FOR_LOAN, None
+    due = (due or "").strip() or None
+    if due:
+        return ON_LOAN, due if _DATE.match(due) else None
+    return AVAILABLE, None
+
+
+def _item_holding(field: pymarc.Field, member: str, codes: dict[str, str], warnings: list[str]) -> Holding | None:
+    get = {k: (_first(field, c) or "").strip() or None for k, c in codes.items()}
+    if not any(get[k] for k in ("member", "location", "call_number", "barcode")):
+        return None
+    status, due = _status(get["not_for_loan"], get["due"])
+    if get["due"] and due is None and status == ON_LOAN:
+        warnings.append(f"item {get['barcode'] or '?'} has due date {get['due']!r}, not YYYY-MM-DD")
+    return Holding(member=get["member"] or member, call_number=get["call_number"], location=get["location"],
+                   status=status, due_date=due, barcode=get["barcode"])
+
+
+_MARC21_ITEM = {"member": "a", "location": "c", "call_number": "o", "barcode": "p", "not_for_loan": "7", "due": "q"}
+_UNIMARC_ITEM = {"member": "b", "location": "e", "call_number": "k", "barcode": "f", "not_for_loan": "o", "due": "n"}
+
+
+def _holdings(fs: _Fields, syntax: str, member: str, warnings: list[str]) -> list[Holding]:
+    tag, codes = ("952", _MARC21_ITEM) if syntax == "marc21" else ("995", _UNIMARC_ITEM)
+    items = [h for h in (_item_holding(f, member, codes, warnings) for f in fs.all(tag)) if h]
+    if items:
+        return items
+    out = []
+    if syntax == "marc21":
+        for f in fs.all("852"):
+            call = _join(_subfields(f, "khim")) or clean(_first(f, "j")) or None
+            location = _join(_subfields(f, "bc")) or None
+            if call or location:
+                out.append(Holding(member=member, call_number=call, location=location))
+    else:
+        for f in fs.all("905"):
+            call = clean(_first(f, "s"))
+            if not call:
+                cls, book = clean(_first(f, "d")), clean(_first(f, "e"))
+                call = "/".join(p for p in (cls, book) if p)
+            location = clean(_first(f, "c")) or None
+            if call or location:
+                out.append(Holding(member=member, call_number=call or None, location=location))
+    return out
+
+
+# ---------------------------------------------------------------- material type
+
+def _material_marc21(leader: str, fs: _Fields) -> str:
+    rtype, level = leader[6:7], leader[7:8]
+    f008 = fs.control("008")
+    f007 = fs.control("007")
+    gmd = " ".join(_subfields(fs.one("245"), "h")).lower() if fs.one("245") else ""
+    media = " ".join(v for f in fs.all("337", "338") for v in _subfields(f, "a")).lower()
+    if rtype in ("i", "j") or "sound recording" in gmd or "录音" in gmd:
+        return "audio"
+    if (rtype == "g" and (f007[:1] in ("v", "m", "") or "video" in gmd or "motion picture" in gmd)
+            and "filmstrip" not in gmd and "slide" not in gmd) or "videorecording" in gmd or "录像" in gmd:
+        return "video"
+    if rtype in ("e", "f"):
+        return "map"
+    if rtype in ("c", "d"):
+        return "score"
+    if level in ("s", "i") and rtype in ("a", ""):
+        return "serial"
+    form = f008[23:24] if rtype in ("a", "t", "c", "d", "i", "j", "m", "p") else f008[29:30]
+    electronic = (form in ("o", "s", "q") or f007[:2] == "cr" or rtype == "m"
+                  or "electronic resource" in gmd or "电子资源" in gmd or "电子图书" in gmd
+                  or "online resource" in media or "computer" in media)
+    if electronic:
+        return "ebook"
+    editions = " ".join(v for f in fs.all("250") for v in _subfields(f, "a")).lower()
+    if form == "d" or "large print" in gmd or "large print" in editions or "大字" in editions:
+        return "large_print"
+    if rtype in ("a", "t", ""):
+        return "book"
+    return "other"
+
+
+def _material_unimarc(leader: str, fs: _Fields) -> str:
+    rtype, level = leader[6:7], leader[7:8]
+    gmd = " ".join(v for f in fs.all("200") for v in _subfields(f, "b")).lower()
+    f106 = (_first(fs.one("106"), "a") or "")[:1]
+    f135 = fs.one("135")
+    if rtype in ("i", "j") or "录音" in gmd or "sound recording" in gmd:
+        return "audio"
+    if rtype == "g" or "录像" in gmd or "视频" in gmd or "videorecording" in gmd:
+        return "video"
+    if rtype in ("e", "f"):
+        return "map"
+    if rtype in ("c", "d"):
+        return "score"
+    if level == "s":
+        return "serial"
+    if (rtype == "l" or f106 == "s" or f135 is not None or "电子" in gmd
+            or "electronic" in gmd):
+        return "ebook"
+    if f106 == "d" or "大字" in gmd:
+        return "large_print"
+    if rtype in ("a", "b", ""):
+        return "book"
+    return "other"
+
+
+# ---------------------------------------------------------------- shared pieces
+
+def _isbn(raw: str, qualifier: str | None, *, cancelled: bool = False) -> Isbn:
+    text = raw.strip()
+    parsed = parse_isbn(text)
+    q = clean(qualifier).strip("()（）") if qualifier else None
+    if parsed is None:
+        return Isbn(raw=clean(text), isbn13=None, qualifier=q or None, valid=False)
+    if cancelled:
+        return Isbn(raw=parsed.raw, isbn13=None, qualifier=q or parsed.qualifier, valid=False)
+    return Isbn(raw=parsed.raw, isbn13=parsed.isbn13, qualifier=q or parsed.qualifier, valid=parsed.valid)
+
+
+def _subject(field: pymarc.Field, main: str, subdivisions: str) -> str:
+    heads, subs = [], []
+    for sf in field.subfields:
+        if sf.code in main and not subs:
+            heads.append(sf.value)
+        elif sf.code in subdivisions:
+            subs.append(sf.value)
+    parts = [_join(heads)] + [clean(s) for s in subs]
+    return " -- ".join(p for p in parts if p)
+
+
+def _language(code: str | None) -> str | None:
+    if not code:
+        return None
+    c = code.strip().lower()[:3]
+    return c if len(c) == 3 and c.isalpha() and c.isascii() and c not in ("zxx", "und") else None
+
+
+def _record_id(fs: _Fields, fallback: str | None, warnings: list[str], rec: pymarc.Record) -> str:
+    rid = fs.control("001").strip()
+    if rid:
+        return rid
+    if fallback:
+        warnings.append(f"no 001 control number; using {fallback!r} as the record id")
+        return str(fallback)
+    digest = hashlib.sha1(str(rec).encode("utf-8", "replace")).hexdigest()[:16]
+    warnings.append(f"no 001 control number and no position; using content hash {digest}")
+    return digest
+
+
+# ---------------------------------------------------------------- MARC21
+
+def _marc21_title_fields(fields: list[pymarc.Field], out: Record) -> None:
+    f = fields[0]
+    out.title = clean(" ".join(_subfields(f, "a"))) or clean(" ".join(_subfields(f, "k")))
+    out.subtitle = _join(_subfields(f, "b")) or None
+    out.part = _join(_subfields(f, "np"), ". ") or None
+
+
+def _marc21_linked(fs: _Fields) -> dict[str, list[pymarc.Field]]:
+    """880 fields by the tag they render (from $6 "245-01/$1")."""
+    out: dict[str, list[pymarc.Field]] = {}
+    for f in fs.all("880"):
+        link = _first(f, "6") or ""
+        out.setdefault(link[:3], []).append(f)
+    return out
+
+
+def _map_marc21(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
+    warnings = out.warnings
+    linked = _marc21_linked(fs)
+    titles = fs.all("245")
+    if titles:
+        _marc21_title_fields(titles, out)
+    elif linked.get("245"):
+        _marc21_title_fields(linked["245"], out)
+        warnings.append("no 245; title taken from its 880 vernacular field")
+    else:
+        alt = fs.all("240", "130", "246")
+        if alt:
+            out.title = _join(_subfields(alt[0], "a"))
+            warnings.append("no 245; title taken from a uniform/variant title")
+        else:
+            warnings.append("no title (245)")
+    for f in linked.get("245", []) + linked.get("246", []) + linked.get("240", []) + linked.get("130", []):
+        t = _join(_subfields(f, "abnp"))
+        if t:
+            out.vernacular_titles.append(t)
+    out.vernacular_titles = _dedupe(out.vernacular_titles)
+    out.parallel_titles = _dedupe(_join(_subfields(f, "ab"), " : ") for f in fs.all("246"))
+
+    roles = {"100": "person", "110": "corporate", "111": "meeting",
+             "700": "person", "710": "corporate", "711": "meeting"}
+    for f in fs.all("100", "110", "111", "700", "710", "711"):
+        kind = roles[f.tag]
+        name_codes = "abq" if kind == "person" else ("ab" if kind == "corporate" else "acn")
+        name = _join(_subfields(f, name_codes))
+        if not name:
+            continue
+        role = _join(_subfields(f, "e" if kind != "meeting" else "j"), ", ") or _join(_subfields(f, "4"), ", ") or None
+        out.authors.append(Author(name=name, role=role, kind=kind))
+    for tag in ("100", "110", "111", "700", "710", "711"):
+        for f in linked.get(tag, []):
+            name = _join(_subfields(f, "abq" if tag[1] == "0" else "ab"))
+            if name:
+                out.authors.append(Author(name=name, role=_join(_subfields(f, "e"), ", ") or None, kind=roles[tag]))
+
+    out.edition = _join(_subfields(fs.one("250"), "ab")) if fs.one("250") else None
+    out.edition = out.edition or None
+
+    imprint = fs.one("260")
+    if imprint is None:
+        f264 = fs.all("264")
+        imprint = next((f for f in f264 if f.indicator2 == "1"), f264[0] if f264 else None)
+    if imprint is not None:
+        out.place = clean(_strip_brackets(clean(_first(imprint, "a") or ""))) or None
+        out.publisher = clean(_strip_brackets(clean(_first(imprint, "b") or ""))) or None
+        date = _first(imprint, "c")
+        out.date_text = clean(date) or None
+        out.year = parse_year(date)
+    f008 = fs.control("008")
+    if out.year is None:
+        out.year = _fixed_year(f008[7:11]) if f008[6:7] not in ("n", "|", "") else None
+    out.extent = _join(v for f in fs.all("300") for v in _subfields(f, "abcef")) or None
+
+    for f in fs.all("020"):
+        qualifier = _first(f, "q")
+        for code, cancelled in (("a", False), ("z", True)):
+            for raw in _subfields(f, code):
+                out.isbns.append(_isbn(raw, qualifier, cancelled=cancelled))
+    out.issns = _dedupe(i for i in (parse_issn(v) for f in fs.all("022") for v in _subfields(f, "a")) if i)
+    lccn = _first(fs.one("010"), "a")
+    out.lccn = lccn.strip() if lccn else None
+    nbn = _first(fs.one("015"), "a")
+    out.national_number = clean(nbn) or None
+
+    lang = f008[35:38] if len(f008) >= 38 else ""
+    out.language = _language(lang) or _language(_first(fs.one("041"), "a"))
+    out.material_type = _material_marc21(str(rec.leader), fs)
+
+    subjects = [_subject(f, "abcdqt", "vxyz") for f in fs.all("600", "610", "611", "630", "647", "648",
+                                                                   "650", "651", "655")]
+    subjects += [clean(v) for f in fs.all("653") for v in _subfields(f, "a")]
+    out.subjects = _dedupe(subjects)
+
+    classification: dict[str, list[str]] = {}
+    for f in fs.all("084"):
+        scheme = (_first(f, "2") or "").strip().lower()
+        if scheme.startswith("clc") or scheme in ("zhongtufa", "ztf", "cclc"):
+            classification.setdefault("clc", []).extend(clean(v) for v in _subfields(f, "a"))
+    for f in fs.all("050", "090"):
+        classification.setdefault("lcc", []).extend(clean(v) for v in _subfields(f, "a"))
+    for f in fs.all("082"):
+        classification.setdefault("ddc", []).extend(clean(v).replace("/", "") for v in _subfields(f, "a"))
+    out.classification = {k: _dedupe(v) for k, v in classification.items() if any(v)}
+
+    series = [_join(_subfields(f, "av"), " ; ") for f in fs.all("490", "440")]
+    series += [_join(_subfields(f, "anpv"), " ; ") for f in fs.all("830", "800", "810", "811")]
+    out.series = _dedupe(series)
+
+
+# ---------------------------------------------------------------- UNIMARC / CNMARC
+
+_CN_ROLE = re.compile(r"(主编|副主编|总主编|编著|编写|编译|编辑|编纂|编选|编注|选编|合编|改编|汇编|主译|翻译|合译|译注|"
+                      r"校注|注释|校点|整理|原著|合著|撰文|撰|著|编|译|绘|摄影?|摄|口述|记录|审校|校)\s*$")
+_CN_PREFIX = re.compile(r"^\s*[\(（\[［〔【][^\)）\]］〕】]{1,8}[\)）\]］〕】]\s*")  # (清) [美] 〔英〕
+_SPLIT_NAMES = re.compile(r"\s*[,，、;；]\s*|\s+等\s*")
+
+
+def _authors_from_responsibility(statement: str) -> list[Author]:
+    """Names and roles from a CNMARC 200$f/$g statement such as "(清)曹雪芹, 高鹗著" or "国家统计局编"."""
+    text = clean(statement)
+    m = _CN_ROLE.search(text)
+    role = m.group(1) if m else None
+    if m:
+        text = text[:m.start()]
+    text = re.sub(r"等$", "", text.strip())
+    out = []
+    for piece in _SPLIT_NAMES.split(text):
+        name = _CN_PREFIX.sub("", piece).strip()
+        if name and len(name) <= 60:
+            out.append(Author(name=name, role=role, kind="person"))
+    return out
+
+
+def _embedded_titles(field: pymarc.Field) -> list[str]:
+    """Titles in a UNIMARC 4xx linking field: the $a after an embedded "$1200..", or plain $a/$t."""
+    titles, inside_200, current = [], False, []
+    has_embedded = any(sf.code == "1" for sf in field.subfields)
+    if not has_embedded:
+        return [t for t in (_join(_subfields(field, "atv"), " ; "),) if t]
+    for sf in field.subfields:
+        if sf.code == "1":
+            if current:
+                titles.append(" ; ".join(current))
+                current = []
+            inside_200 = sf.value.startswith("200")
+        elif inside_200 and sf.code in "av":
+            v = clean(sf.value)
+            if v:
+                current.append(v)
+    if current:
+        titles.append(" ; ".join(current))
+    return titles
+
+
+def _map_unimarc(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
+    warnings = out.warnings
+    f200 = fs.one("200")
+    if f200 is not None:
+        titles = _subfields(f200, "a")
+        out.title = _join(titles, " ; ")
+        out.subtitle = _join(_subfields(f200, "e"), " : ") or None
+        out.part = _join(_subfields(f200, "hi"), " ") or None
+        pinyin = _subfields(f200, "A9")
+        out.title_pinyin = clean(pinyin[0]) if pinyin else None
+        out.parallel_titles = [clean(v.lstrip("= ")) for v in _subfields(f200, "d")]
+    else:
+        warnings.append("no title (200)")
+    if out.title_pinyin is None:  # some systems put the pinyin of the title in 9xx $a / 500 $A
+        for f in fs.all("500", "517"):
+            pinyin = _subfields(f, "A9")
+            if pinyin:
+                out.title_pinyin = clean(pinyin[0])
+                break
+    out.parallel_titles = _dedupe(out.parallel_titles + [_join(_subfields(f, "ae"), " : ") for f in fs.all("510")])
+
+    kinds = {"700": "person", "701": "person", "702": "person", "710": "corporate", "711": "corporate",
+             "712": "corporate", "720": "family", "721": "family", "722": "family"}
+    for f in fs.all(*kinds):
+        kind = kinds[f.tag]
+        if kind == "corporate" and f.indicator1 == "1":
+            kind = "meeting"
+        a = clean(_first(f, "a") or "")
+        b = clean((_first(f, "b") or "").lstrip(", "))
+        if not a:
+            continue
+        name = f"{a}, {b}" if b and a.isascii() else a + b
+        role = _join(_subfields(f, "4"), ", ") or None
+        out.authors.append(Author(name=name, role=role, kind=kind))
+    if not out.authors and f200 is not None:
+        for statement in _subfields(f200, "fg"):
+            out.authors.extend(_authors_from_responsibility(statement))
+
+    out.edition = _join(v for f in fs.all("205") for v in _subfields(f, "ab")) or None
+    imprint = fs.one("210") or fs.one("214")
+    if imprint is not None:
+        out.place = clean(_strip_brackets(clean(_first(imprint, "a") or ""))) or None
+        out.publisher = clean(_strip_brackets(clean(_first(imprint, "c") or ""))) or None
+        date = _first(imprint, "d")
+        out.date_text = clean(date) or None
+        out.year = parse_year(date)
+    f100 = fs.control("100")
+    if out.year is None:
+        out.year = _fixed_year(f100[9:13])
+    out.extent = _join(v for f in fs.all("215") for v in _subfields(f, "acde")) or None
+
+    for f in fs.all("010"):
+        qualifier = _first(f, "b")
+        for code, cancelled in (("a", False), ("z", True)):
+            for raw in _subfields(f, code):
+                out.isbns.append(_isbn(raw, qualifier, cancelled=cancelled))
+    out.issns = _dedupe(i for i in (parse_issn(v) for f in fs.all("011") for v in _subfields(f, "a")) if i)
+    nbn = fs.one("020")
+    if nbn is not None:
+        out.national_number = clean(_first(nbn, "b") or "") or None
+    out.language = _language(_first(fs.one("101"), "a"))
+    out.material_type = _material_unimarc(str(rec.leader), fs)
+
+    subjects = [_subject(f, "abcdfgt", "jxyz") for f in fs.all("600", "601", "602", "604", "605", "606", "607",
+                                                                  "608", "615", "616", "617")]
+    subjects += [clean(v) for f in fs.all("610") for v in _subfields(f, "a")]
+    out.subjects = _dedupe(subjects)
+
+    classification: dict[str, list[str]] = {}
+    for f in fs.all("690"):
+        classification.setdefault("clc", []).extend(clean(v) for v in _subfields(f, "a"))
+    for f in fs.all("686"):
+        scheme = (_first(f, "2") or "").strip().lower()
+        if scheme.startswith("clc") or scheme in ("zhongtufa", "ztf", "cclc"):
+            classification.setdefault("clc", []).extend(clean(v) for v in _subfields(f, "a"))
+    for f in fs.all("676"):
+        classification.setdefault("ddc", []).extend(clean(v) for v in _subfields(f, "a"))
+    for f in fs.all("680"):
+        classification.setdefault("lcc", []).extend(clean(v) for v in _subfields(f, "a"))
+    out.classification = {k: _dedupe(v) for k, v in classification.items() if any(v)}
+
+    series = [_join(_subfields(f, "av"), " ; ") for f in fs.all("225")]
+    for f in fs.all("410", "411"):
+        series.extend(_embedded_titles(f))
+    out.series = _dedupe(series)
+
+
+# ---------------------------------------------------------------- entry points
+
+def normalise(rec: pymarc.Record, *, syntax: str, member: str = "", record_id: str | None = None) -> Record:
+    """Map a MARC21 or UNIMARC/CNMARC pymarc record (with its 952/995 items) onto `Record`.
+
+    `syntax` is `marc21`, `unimarc` or `auto` (decided by `detect_syntax`); `record_id` is the fallback
+    id (usually the position) used, with a warning, when the record has no 001.
+    """
+    if syntax not in ("marc21", "unimarc"):
+        if syntax in ("auto", "marcxml", "", None):
+            syntax = detect_syntax(rec)
+        else:
+            raise RecordError(f"unknown record syntax {syntax!r}; use marc21, unimarc or auto",
+                              member=member or None, position=record_id)
+    fs = _Fields(rec)
+    warnings = list(getattr(rec, "warnings", None) or ())
+    try:
+        rid = _record_id(fs, record_id, warnings, rec)
+        out = Record(member=member, record_id=rid, syntax=syntax, warnings=warnings)
+        if syntax == "marc21":
+            _map_marc21(rec, fs, out)
+        else:
+            _map_unimarc(rec, fs, out)
+        out.holdings = _holdings(fs, syntax, member, warnings)
+    except RecordError:
+        raise
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise RecordError(f"could not map the {syntax} record: {type(exc).__name__}: {exc}",
+                          member=member or None, position=record_id) from exc
+    return out
+
+
+def from_raw(data: bytes, *, syntax: str, charset: str, member: str, position: int) -> Record:
+    """Read and normalise one record as a connector delivered it (ISO 2709 or MARCXML bytes).
+
+    `syntax` is `marc21`, `unimarc` or `marcxml` (then MARC21 vs UNIMARC is detected from the tags).
+    Raises RecordError naming member and position when the record cannot be read.
+    """
+    if syntax == "marcxml" or (syntax not in ("marc21", "unimarc") and data.lstrip()[:1] == b"<"):
+        rec = read_marcxml(data, member=member, position=position)
+        syntax = detect_syntax(rec)
+    else:
+        rec = read_iso2709(data, charset=charset or "auto", member=member, position=position)
+        if syntax not in ("marc21", "unimarc"):
+            syntax = detect_syntax(rec)
+    return normalise(rec, syntax=syntax, member=member, record_id=str(position))
