@@ -164,8 +164,14 @@ def _print_status(rows: list[dict]) -> None:
     if not rows:
         print("no test bed here; start one with 'balis testbed up'")
         return
-    cols = ["code", "running", "port", "proxy_port", "records", "pid"]
-    print(table([tuple(cols)] + [tuple(str(r.get(c, "")) for c in cols) for r in rows]))
+    cols = ["code", "name", "syntax", "charset", "protocols", "running", "port", "proxy_port", "records", "fault"]
+
+    def cell(value) -> str:
+        if isinstance(value, (list, tuple)):
+            return ",".join(map(str, value))
+        return "" if value is None else str(value)
+
+    print(table([tuple(cols)] + [tuple(cell(r.get(c)) for c in cols) for r in rows]))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ def record_json(r: Record) -> dict:
         "title": r.title,
         "subtitle": r.subtitle,
         "part": r.part,
+        "vernacular_titles": r.vernacular_titles,
         "authors": [a.name for a in r.authors],
         "edition": r.edition,
         "publisher": r.publisher,
@@ -119,9 +120,15 @@ def outcome_text(o: MemberOutcome) -> str:
     return "\n".join(lines)
 
 
+def display_title(r: Record) -> str:
+    """The title a reader recognises: the vernacular (880) form when the record has one, else as catalogued."""
+    if r.vernacular_titles:
+        return r.vernacular_titles[0]
+    return r.title + (f" : {r.subtitle}" if r.subtitle else "") + (f". {r.part}" if r.part else "")
+
+
 def record_line(r: Record) -> str:
-    title = r.title + (f" : {r.subtitle}" if r.subtitle else "") + (f". {r.part}" if r.part else "")
-    bits = [f"[{r.record_id}] {title}"]
+    bits = [f"[{r.record_id}] {display_title(r)}"]
     if r.authors:
         bits.append(" / " + "; ".join(a.name for a in r.authors[:3]))
     meta = [x for x in (r.edition, r.publisher, str(r.year) if r.year else None) if x]

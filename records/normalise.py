@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import pymarc
@@ -39,7 +40,7 @@ def clean(text: str | None) -> str:
     """A subfield as displayed: ISBD trailing punctuation, non-sorting markers and spare spaces removed."""
     if not text:
         return ""
-    s = text.translate(_NONSORT).strip()
+    s = unicodedata.normalize("NFC", text).translate(_NONSORT).strip()
     s = s.rstrip(_TRAILING)
     if s.endswith(".") and not _ABBREVIATION_END.search(s):
         s = s[:-1].rstrip(_TRAILING)

@@ -2,7 +2,8 @@
 
 This is the only place that touches sockets; every low-level failure is mapped here, once, to the
 connector error tree (`_boundary`). A connection the server dropped while idle is reported as
-`ConnectionDropped` so the connector can reopen it and redo its search.
+`ConnectionDropped` so the connector can reopen it and redo its search. A request may be sent ahead
+(`send_ahead`) so the target prepares the next answer while the caller works on the current one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Iterator
 
 from connectors.errors import DecodeError, MemberError, MemberTimeout, MemberUnavailable, ProtocolError
@@ -24,59 +26,98 @@ IMPLEMENTATION_VERSION = "0.1"
 DEFAULT_MESSAGE_SIZE = 8 * 1024 * 1024
 DEFAULT_MAX_PDU = 64 * 1024 * 1024
 STREAM_LIMIT = 4 * 1024 * 1024
+READ_SIZE = 1024 * 1024  # bytes asked of the stream per read; the framer finds the APDU boundaries
 
 
 class ConnectionDropped(MemberUnavailable):
     """The member closed a connection that had served earlier requests (idle timeout, restart)."""
 
 
-async def read_pdu(reader: asyncio.StreamReader, max_size: int) -> bytes:
-    """Read exactly one BER element from the stream (definite or indefinite length)."""
-    out = bytearray()
-    await _read_element(reader, out, max_size, 0)
-    return bytes(out)
+class PduFramer:
+    """Cuts the byte stream from a target into whole APDUs (BER elements, definite or indefinite length).
 
+    Fed whatever the socket delivers; the scan resumes where it stopped, so a large Present response
+    that arrives in many reads is scanned once, and bytes of a following APDU (an answer to a request
+    sent ahead) stay buffered for the next call.
+    """
 
-async def _read_element(reader: asyncio.StreamReader, out: bytearray, max_size: int, depth: int) -> None:
-    if depth > ber.MAX_DEPTH:
-        raise DecodeError("BER nesting too deep in the incoming PDU")
-    first = await reader.readexactly(1)
-    if depth == 0 and first[0] & 0xE0 != ber.CONTEXT | ber.CONSTRUCTED:
-        raise DecodeError(f"the answer does not start like a Z39.50 APDU (first byte {first[0]:#04x})")
-    out += first
-    if first[0] & 0x1F == 0x1F:
-        for _ in range(3):
-            b = await reader.readexactly(1)
-            out += b
-            if not b[0] & 0x80:
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self.buffer = bytearray()
+        self._pos = 0  # the next element header to read, as an offset into the buffer
+        self._depth = 0  # indefinite-length elements open at _pos
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+
+    def next_pdu(self) -> bytes | None:
+        """The first complete APDU in the buffer (removed from it), or None until more bytes arrive."""
+        buf, pos, depth = self.buffer, self._pos, self._depth
+        n = len(buf)
+        while True:
+            if depth and pos + 1 < n and buf[pos] == 0 and buf[pos + 1] == 0:  # end-of-contents
+                pos += 2
+                depth -= 1
+                if not depth:
+                    return self._cut(pos)
+                continue
+            if pos >= n:
                 break
-        else:
-            raise DecodeError("BER tag number too large in the incoming PDU")
-    n = (await reader.readexactly(1))[0]
-    out.append(n)
-    if n & 0x80:
-        count = n & 0x7F
-        if count == 0:
-            if not first[0] & ber.CONSTRUCTED:
-                raise DecodeError("BER indefinite length on a primitive element")
-            while True:
-                mark = len(out)
-                await _read_element(reader, out, max_size, depth + 1)
-                if out[mark:] == b"\x00\x00":
-                    return
-        if count > 6:
-            raise DecodeError("BER length field too large in the incoming PDU")
-        raw = await reader.readexactly(count)
-        out += raw
-        n = int.from_bytes(raw, "big")
-    if len(out) + n > max_size:
-        raise DecodeError(f"incoming PDU of {len(out) + n} bytes exceeds the {max_size}-byte limit")
-    if n:
-        out += await reader.readexactly(n)
+            first = buf[pos]
+            if pos == 0 and first & 0xE0 != ber.CONTEXT | ber.CONSTRUCTED:
+                raise DecodeError(f"the answer does not start like a Z39.50 APDU (first byte {first:#04x})")
+            p = pos + 1
+            if first & 0x1F == 0x1F:
+                for _ in range(3):
+                    if p >= n:
+                        break
+                    p += 1
+                    if not buf[p - 1] & 0x80:
+                        break
+                else:
+                    raise DecodeError("BER tag number too large in the incoming PDU")
+            if p >= n:
+                break
+            size = buf[p]
+            p += 1
+            if size & 0x80:
+                count = size & 0x7F
+                if count == 0:
+                    if not first & ber.CONSTRUCTED:
+                        raise DecodeError("BER indefinite length on a primitive element")
+                    depth += 1
+                    if depth > ber.MAX_DEPTH:
+                        raise DecodeError("BER nesting too deep in the incoming PDU")
+                    pos = p
+                    continue
+                if count > 6:
+                    raise DecodeError("BER length field too large in the incoming PDU")
+                if p + count > n:
+                    break
+                size = int.from_bytes(buf[p:p + count], "big")
+                p += count
+            end = p + size
+            if end > self.max_size:
+                raise DecodeError(f"incoming PDU of {end} bytes exceeds the {self.max_size}-byte limit")
+            if not depth:
+                if end <= n:
+                    return self._cut(end)
+                break
+            pos = end
+        if n > self.max_size:
+            raise DecodeError(f"incoming PDU exceeds the {self.max_size}-byte limit")
+        self._pos, self._depth = pos, depth
+        return None
+
+    def _cut(self, end: int) -> bytes:
+        pdu = bytes(self.buffer[:end])
+        del self.buffer[:end]
+        self._pos = self._depth = 0
+        return pdu
 
 
 class Z3950Connection:
-    """A Z39.50 association with one target; reopened on demand; one request at a time."""
+    """A Z39.50 association with one target; reopened on demand; requests answered in order."""
 
     def __init__(
         self,
@@ -101,6 +142,9 @@ class Z3950Connection:
         self._writer: asyncio.StreamWriter | None = None
         self._served = 0
         self._lock = asyncio.Lock()
+        self._framer = PduFramer(max_pdu_size)
+        self._ahead: deque[tuple[int, str]] = deque()  # requests sent ahead, answers not read yet
+        self._tickets = 0
 
     @property
     def address(self) -> str:
@@ -132,9 +176,10 @@ class Z3950Connection:
                 self._reader, self._writer = await asyncio.open_connection(
                     self.host, self.port, limit=STREAM_LIMIT
                 )
+                self._framer = PduFramer(self.max_pdu_size)
                 self._writer.write(pdu)
                 await self._writer.drain()
-                answer = apdu.decode_apdu(await read_pdu(self._reader, self.max_pdu_size))
+                answer = apdu.decode_apdu(await self._receive())
         if isinstance(answer, apdu.Close):
             self._abort()
             raise MemberUnavailable(
@@ -164,26 +209,86 @@ class Z3950Connection:
         return answer
 
     async def request(self, pdu: bytes, operation: str) -> apdu.Apdu:
-        """Send one request APDU and return the decoded response; (re)opens the association if needed."""
+        """Send one request APDU and return the decoded response; (re)opens the association if needed.
+
+        Answers to requests sent ahead and not collected yet are read and dropped first.
+        """
         async with self._lock:
             await self._open()
+            await self._drop_ahead()
             reused = self._served > 0
             with self._boundary(operation, reused=reused):
                 async with asyncio.timeout(self.timeout):
                     self._writer.write(pdu)
                     await self._writer.drain()
-                    answer = apdu.decode_apdu(await read_pdu(self._reader, self.max_pdu_size))
-            self._served += 1
-            if isinstance(answer, apdu.Close):
-                self._abort()
-                text = answer.reason_text + (f": {answer.diagnostic_information}"
-                                             if answer.diagnostic_information else "")
-                if reused and answer.reason in (0, 1, 7, 9):  # finished, shutdown, lackOfActivity, unspecified
-                    raise ConnectionDropped(f"Z39.50 server at {self.address} had closed the association ({text})",
-                                            member=self.member)
-                raise MemberUnavailable(f"Z39.50 server at {self.address} closed the association during "
-                                        f"{operation} ({text})", member=self.member)
-            return answer
+                    answer = apdu.decode_apdu(await self._receive())
+            return self._answered(answer, operation, reused)
+
+    async def send_ahead(self, pdu: bytes, operation: str) -> int | None:
+        """Send a request now and collect its answer later with `receive_ahead(ticket)`.
+
+        The target works on it while the caller is busy (pipelining). Returns None, sending nothing,
+        when the association is not open: the caller then asks with `request` as usual.
+        """
+        async with self._lock:
+            if not self.is_open or self.init is None:
+                return None
+            with self._boundary(operation, reused=True):
+                self._writer.write(pdu)
+            self._tickets += 1
+            self._ahead.append((self._tickets, operation))
+            return self._tickets
+
+    async def receive_ahead(self, ticket: int) -> apdu.Apdu | None:
+        """The answer to a request sent ahead, or None if it is gone (another request came first, or the
+        association was reopened): then the caller asks again with `request`."""
+        async with self._lock:
+            if all(t != ticket for t, _ in self._ahead):
+                return None
+            while self._ahead:
+                t, operation = self._ahead[0]
+                with self._boundary(operation, reused=True):
+                    async with asyncio.timeout(self.timeout):
+                        answer = apdu.decode_apdu(await self._receive())
+                self._ahead.popleft()
+                answer = self._answered(answer, operation, True)
+                if t == ticket:
+                    return answer
+            return None
+
+    async def _drop_ahead(self) -> None:
+        while self._ahead:
+            _, operation = self._ahead[0]
+            with self._boundary(operation, reused=True):
+                async with asyncio.timeout(self.timeout):
+                    answer = apdu.decode_apdu(await self._receive())
+            self._ahead.popleft()
+            self._answered(answer, operation, True)
+
+    async def _receive(self) -> bytes:
+        """The next whole APDU from the target (EOF before it ends is an IncompleteReadError)."""
+        while True:
+            pdu = self._framer.next_pdu()
+            if pdu is not None:
+                return pdu
+            data = await self._reader.read(READ_SIZE)
+            if not data:
+                raise asyncio.IncompleteReadError(bytes(self._framer.buffer), None)
+            self._framer.feed(data)
+
+    def _answered(self, answer: apdu.Apdu, operation: str, reused: bool) -> apdu.Apdu:
+        """Count the answer; a Close from the target ends the association and raises."""
+        self._served += 1
+        if isinstance(answer, apdu.Close):
+            self._abort()
+            text = answer.reason_text + (f": {answer.diagnostic_information}"
+                                         if answer.diagnostic_information else "")
+            if reused and answer.reason in (0, 1, 7, 9):  # finished, shutdown, lackOfActivity, unspecified
+                raise ConnectionDropped(f"Z39.50 server at {self.address} had closed the association ({text})",
+                                        member=self.member)
+            raise MemberUnavailable(f"Z39.50 server at {self.address} closed the association during "
+                                    f"{operation} ({text})", member=self.member)
+        return answer
 
     async def close(self) -> None:
         """Send Close (finished) and drop the connection; never raises."""
@@ -191,9 +296,12 @@ class Z3950Connection:
             if self.is_open:
                 try:
                     async with asyncio.timeout(min(self.timeout, 2.0)):
+                        for _ in range(len(self._ahead)):  # answers to requests sent ahead come first
+                            await self._receive()
+                        self._ahead.clear()
                         self._writer.write(apdu.encode_close(0))
                         await self._writer.drain()
-                        await read_pdu(self._reader, self.max_pdu_size)
+                        await self._receive()
                 except (OSError, TimeoutError, asyncio.IncompleteReadError, MemberError):
                     pass
             self._abort()
@@ -208,6 +316,7 @@ class Z3950Connection:
         if self._writer is not None and not self._writer.is_closing():
             self._writer.transport.abort()
         self.init = None
+        self._ahead.clear()
 
     @contextlib.contextmanager
     def _boundary(self, operation: str, *, reused: bool) -> Iterator[None]:

@@ -115,23 +115,40 @@ class Z3950Connector:
             return await self._present_page(rs, start, count)
 
     async def harvest(self, since=None, *, query: Rpn | None = None) -> AsyncIterator[RawRecord]:
-        """Every record of the query's result set (default: all records), in chunks of `harvest_chunk_size`."""
+        """Every record of the query's result set (default: all records), in chunks of `harvest_chunk_size`.
+
+        Pipelined: the Present for the next chunk is sent before this chunk's records are yielded, so
+        the member prepares it while the caller parses.
+        """
         if since is not None:
             raise Unsupported("Z39.50 harvest cannot select records changed since a date; harvest all records "
                               "(since=None) or use the member's OAI-PMH/SRU endpoint", member=self.member)
         rpn = query if query is not None else Term("", ((1, 1016), (2, 103)))
+        chunk = self.harvest_chunk_size
         position = 1
+        ahead: tuple[int, int, int, int] | None = None  # (ticket, generation, position, count) sent ahead
         while True:
             async with self._lock:
                 for attempt in (1, 2):
                     try:
                         rs = await self._ensure_result_set(rpn)
-                        page = await self._present_page(rs, position, min(self.harvest_chunk_size,
-                                                                         rs.hits - position + 1),
-                                                        chunk=self.harvest_chunk_size)
+                        count = min(chunk, rs.hits - position + 1)
+                        answer = None
+                        if ahead is not None and ahead[1:] == (rs.generation, position, count):
+                            answer = await self.connection.receive_ahead(ahead[0])
+                        ahead = None
+                        page = await self._present_page(rs, position, count, chunk=chunk, first=answer)
+                        following = page.next_position
+                        if following is not None and following > position:
+                            n = min(chunk, rs.hits - following + 1)
+                            ticket = await self.connection.send_ahead(self._present_pdu(rs, following, n),
+                                                                      f"present {following}+{n}")
+                            if ticket is not None:
+                                ahead = (ticket, rs.generation, following, n)
                         break
                     except ConnectionDropped:
                         self._result_set = None
+                        ahead = None
                         if attempt == 2:
                             raise
             for record in page.records:
@@ -185,16 +202,24 @@ class Z3950Connector:
         self._result_set = rs
         return rs
 
-    async def _present_page(self, rs: ResultSet, start: int, count: int, chunk: int | None = None) -> Page:
+    def _present_pdu(self, rs: ResultSet, position: int, count: int) -> bytes:
+        return apdu.encode_present_request(rs.name, position, count,
+                                           record_syntax=apdu.RECORD_SYNTAXES[self.record_syntax],
+                                           element_set=self.element_set)
+
+    async def _present_page(self, rs: ResultSet, start: int, count: int, chunk: int | None = None,
+                            first: apdu.Apdu | None = None) -> Page:
+        """Records start..start+count-1 in Presents of `chunk`; `first` is the answer to the first one if
+        it was already received (sent ahead)."""
         page = Page(hits=rs.hits)
         chunk = chunk or self.chunk_size
         position, last = start, start + count - 1
-        syntax_oid = apdu.RECORD_SYNTAXES[self.record_syntax]
         while position <= last:
             n = min(chunk, last - position + 1)
-            pdu = apdu.encode_present_request(rs.name, position, n, record_syntax=syntax_oid,
-                                              element_set=self.element_set)
-            answer = await self.connection.request(pdu, f"present {position}+{n}")
+            if first is not None:
+                answer, first = first, None
+            else:
+                answer = await self.connection.request(self._present_pdu(rs, position, n), f"present {position}+{n}")
             if not isinstance(answer, apdu.PresentResponse):
                 raise ProtocolError(f"expected a presentResponse, got {type(answer).__name__}", member=self.member)
             if answer.diagnostics and not answer.records:
@@ -223,13 +248,9 @@ class Z3950Connector:
             page.diagnostics.append(make_diagnostic(238, f"record {position} came as {rec.syntax}",
                                                     member=self.member))
             return
-        if syntax == "marcxml":
-            charset = "utf-8"
-        elif self.connection.init and self.connection.init.charset == "UTF-8" \
-                and self.connection.init.records_in_charset:
-            charset = "utf-8"
-        else:
-            charset = self.charset
+        # ISO 2709 is labelled with the charset the registry declares for the member: servers agree to
+        # UTF-8 in negotiation and still send their catalogue's own encoding (the reader checks anyway).
+        charset = "utf-8" if syntax == "marcxml" else self.charset
         page.records.append(RawRecord(rec.data, syntax, charset, position, self.member))
 
     def _own(self, d: Diagnostic) -> Diagnostic:

@@ -1,0 +1,252 @@
+"""The demo test bed: N member OPACs (real Zebra servers) behind a fault-injection proxy, plus registry and truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from testbed.generate import plan_catalogues, render_member, truth, write_collection
+from testbed.members import MemberProfile, member_profiles
+from testbed.zebra import ZebraError, ZebraServer, _terminate, free_port, pid_alive, wait_for_port
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RECORDS = 300
+MODES = (None, "refuse", "drop", "garbage")
+STATE_VERSION = 1
+
+
+class Testbed:
+    """Build (seeded, deterministic), index, start and stop the member OPACs; write registry.toml and truth.json.
+
+    State lives in `state_dir`: `bed.json` (what was built and on which ports), `registry.toml`,
+    `truth.json`, `faults.json`, and one Zebra work folder per member under `members/`.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, state_dir: Path = Path("var/testbed"), seed: int = 20071130):
+        self.state_dir = Path(state_dir).resolve()
+        self.seed = seed
+        self.registry_path = self.state_dir / "registry.toml"
+        self.truth_path = self.state_dir / "truth.json"
+        self.faults_path = self.state_dir / "faults.json"
+        self._state_path = self.state_dir / "bed.json"
+
+    # -- state -------------------------------------------------------------------------------------
+    def _load_state(self) -> dict | None:
+        try:
+            return json.loads(self._state_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _save_state(self, state: dict) -> None:
+        _atomic_write(self._state_path, json.dumps(state, ensure_ascii=False, indent=1))
+
+    def _server(self, entry: dict) -> ZebraServer:
+        return ZebraServer(self.state_dir / "members" / entry["code"], syntax=entry["syntax"],
+                           charset=entry["charset"], port=entry.get("port", 0))
+
+    # -- up / down ---------------------------------------------------------------------------------
+    def up(self, members: int = 8, records: int | dict[str, int] | None = None) -> Path:
+        """Build what is missing, start every member and the proxy; returns the registry.toml path.
+
+        `records` is the catalogue size per member (an int, or {code: size}); default 300. A second
+        `up()` with the same seed, members and sizes reuses the built catalogues and the same ports.
+        """
+        records = DEFAULT_RECORDS if records is None else records
+        profiles = member_profiles(members)
+        sizes = {p.code: (records.get(p.code, 0) if isinstance(records, dict) else records) for p in profiles}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state = self._load_state()
+        wanted = {"version": STATE_VERSION, "seed": self.seed, "sizes": sizes}
+        if not state or {k: state.get(k) for k in wanted} != wanted or not self._built(state):
+            if state:
+                self.down()
+            state = self._build(profiles, sizes)
+        self._start(state)
+        return self.registry_path
+
+    def _built(self, state: dict) -> bool:
+        return all((self.state_dir / "members" / m["code"] / "records.count").exists() for m in state["members"]) \
+            and self.truth_path.exists()
+
+    def _build(self, profiles: list[MemberProfile], sizes: dict[str, int]) -> dict:
+        plan = plan_catalogues(self.seed, profiles, sizes)
+        catalogues = self.state_dir / "catalogues"
+        catalogues.mkdir(exist_ok=True)
+        entries = []
+        for p in profiles:
+            write_collection(render_member(plan, p.code), catalogues / f"{p.code}.xml")
+            entries.append({"code": p.code, "name": p.name, "name_en": p.name_en, "district": p.district,
+                            "syntax": p.syntax, "charset": p.charset, "protocols": list(p.protocols),
+                            "sru_version": p.sru_version, "timeout": p.timeout, "max_records": p.max_records,
+                            "port": 0, "proxy_port": 0})
+
+        def index(entry: dict) -> int:
+            server = self._server(entry)
+            n = server.load(catalogues / f"{entry['code']}.xml")
+            (catalogues / f"{entry['code']}.xml").unlink()
+            return n
+
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+            for entry, n in zip(entries, pool.map(index, entries), strict=True):
+                entry["records"] = n
+        _atomic_write(self.truth_path, json.dumps(truth(plan), ensure_ascii=False, indent=1))
+        state = {"version": STATE_VERSION, "seed": self.seed, "sizes": sizes, "members": entries}
+        self._save_state(state)
+        if not self.faults_path.exists():
+            _atomic_write(self.faults_path, "{}")
+        return state
+
+    def _start(self, state: dict) -> None:
+        for entry in state["members"]:
+            server = self._server(entry)
+            if server.running and wait_for_port(server.port, timeout=1.0):
+                continue
+            if entry.get("port") and not _port_free(entry["port"]):
+                server.port = 0
+            try:
+                entry["port"] = server.start()
+            except ZebraError:
+                server.port = 0  # the recorded port was taken meanwhile: one more try on a fresh port
+                entry["port"] = server.start()
+        self._start_proxy(state)
+        self._save_state(state)
+        self._write_registry(state)
+
+    def _start_proxy(self, state: dict) -> None:
+        pid = _read_pid(self.state_dir / "proxy.pid")
+        routes = {m["code"]: [m.get("proxy_port") or 0, m["port"]] for m in state["members"]}
+        current = _read_json(self.state_dir / "proxy.json")
+        if pid_alive(pid) and current == routes and all(wait_for_port(p, 1.0) for p, _ in routes.values()):
+            return
+        if pid_alive(pid):
+            _terminate(pid, 5.0)
+        for route in routes.values():
+            if not route[0] or not _port_free(route[0]):
+                route[0] = free_port()
+        _atomic_write(self.state_dir / "proxy.json", json.dumps(routes))
+        (self.state_dir / "proxy.pid").unlink(missing_ok=True)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT),
+                                                                          os.environ.get("PYTHONPATH")])))
+        with open(self.state_dir / "proxy.log", "ab") as log:
+            subprocess.Popen([sys.executable, "-m", "testbed.proxy", str(self.state_dir)], cwd=self.state_dir,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not (self.state_dir / "proxy.pid").exists():
+            time.sleep(0.05)
+        if not all(wait_for_port(p, 10.0) for p, _ in routes.values()):
+            raise ZebraError(f"the fault proxy did not start; read {self.state_dir / 'proxy.log'}")
+        for m in state["members"]:
+            m["proxy_port"] = routes[m["code"]][0]
+
+    def down(self) -> None:
+        """Stop the proxy and every member server; the built catalogues stay for the next up()."""
+        pid = _read_pid(self.state_dir / "proxy.pid")
+        if pid_alive(pid):
+            _terminate(pid, 5.0)
+        (self.state_dir / "proxy.pid").unlink(missing_ok=True)
+        state = self._load_state()
+        for entry in (state or {}).get("members", []):
+            self._server(entry).stop()
+
+    # -- inspection and faults -------------------------------------------------------------------------
+    def status(self) -> list[dict]:
+        """Per member: code, name, syntax, charset, protocols, pid, port, proxy_port, running, records, fault."""
+        state = self._load_state()
+        if not state:
+            return []
+        faults = _read_json(self.faults_path) or {}
+        proxy_up = pid_alive(_read_pid(self.state_dir / "proxy.pid"))
+        out = []
+        for entry in state["members"]:
+            server = self._server(entry)
+            out.append({
+                "code": entry["code"], "name": entry["name"], "syntax": entry["syntax"],
+                "charset": entry["charset"], "protocols": entry["protocols"], "pid": server.pid,
+                "port": entry["port"], "proxy_port": entry.get("proxy_port"),
+                "running": server.running and proxy_up, "records": entry.get("records", 0),
+                "fault": faults.get(entry["code"]) or None,
+            })
+        return out
+
+    def set_fault(self, code: str, *, latency_ms: int = 0, mode: str | None = None) -> None:
+        """Switch a member's fault (applies to the next connection): added latency and/or a failure mode."""
+        if mode not in MODES:
+            raise ValueError(f"fault mode must be one of refuse, drop, garbage or None, not {mode!r}")
+        if latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, not {latency_ms}")
+        state = self._load_state()
+        codes = [m["code"] for m in (state or {}).get("members", [])]
+        if code.upper() not in codes:
+            raise KeyError(f"no member {code!r} in the test bed at {self.state_dir}; members: {', '.join(codes)}")
+        faults = _read_json(self.faults_path) or {}
+        if latency_ms or mode:
+            faults[code.upper()] = {"latency_ms": int(latency_ms), "mode": mode}
+        else:
+            faults.pop(code.upper(), None)
+        _atomic_write(self.faults_path, json.dumps(faults, indent=1))
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        _atomic_write(self.faults_path, "{}")
+
+    def truth(self) -> dict:
+        """The ground truth written by the last build (see docs/testbed.md)."""
+        return json.loads(self.truth_path.read_text())
+
+    # -- registry ----------------------------------------------------------------------------------------
+    def _write_registry(self, state: dict) -> None:
+        lines = ["# BALIS demo test bed: generated by testbed.bed.Testbed.up(); endpoints point at the",
+                 "# fault-injection proxy; testbed_direct_port is the member's Zebra port without the proxy.", ""]
+        for m in state["members"]:
+            lines += ["[[member]]", f"code = {_q(m['code'])}", f"name = {_q(m['name'])}",
+                      f"name_en = {_q(m['name_en'])}", f"district = {_q(m['district'])}", 'status = "active"',
+                      f"syntax = {_q(m['syntax'])}", f"charset = {_q(m['charset'])}",
+                      f"timeout = {float(m['timeout'])}", f"max_records = {int(m['max_records'])}",
+                      f"testbed_direct_port = {int(m['port'])}", f"testbed_records = {int(m.get('records', 0))}", ""]
+            for proto in m["protocols"]:
+                lines += ["[[member.endpoint]]", f"protocol = {_q(proto)}", 'host = "127.0.0.1"',
+                          f"port = {int(m['proxy_port'])}", 'database = "Default"',
+                          f"sru_version = {_q(m['sru_version'])}", ""]
+        _atomic_write(self.registry_path, "\n".join(lines))
+
+
+def _q(text: str) -> str:
+    return json.dumps(str(text), ensure_ascii=False)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False

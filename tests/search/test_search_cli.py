@@ -1,0 +1,197 @@
+"""`balis search` against the real test bed: every member in parallel, each outcome reported, faults contained."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from connectors.query import parse
+from federator.fanout import search
+from federator.registry import load_registry
+from records.fold import fold
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def balis(*args: str, registry: Path | None = None) -> subprocess.CompletedProcess:
+    extra = ["--registry", str(registry)] if registry else []
+    cmd = [sys.executable, "-m", "balis.cli", args[0], *extra, *args[1:]]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "BALIS_REGISTRY": ""})
+
+
+def run_json(bed, *args: str) -> dict:
+    out = balis("search", "--json", *args, registry=bed.registry_path)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.fixture
+def bed(testbed):
+    testbed.clear_faults()
+    yield testbed
+    testbed.clear_faults()
+
+
+def records_of(truth: dict) -> dict[str, dict]:
+    """MEMBER:record_id → the edition it belongs to."""
+    return {r: ed for ed in truth["editions"] for r in ed["records"]}
+
+
+def has_cjk(text: str) -> bool:
+    return any("CJK" in unicodedata.name(c, "") for c in text)
+
+
+def test_every_member_answers_with_its_records_in_one_model(bed):
+    doc = run_json(bed, "中国", "--max", "5")
+    assert doc["version"] == 1 and doc["query"]["text"] == "中国"
+    assert "1016" in doc["query"]["pqf"]
+    members = {m["code"]: m for m in doc["members"]}
+    profiles = {m["code"]: m for m in bed.status()}
+    assert set(members) == set(profiles)
+    owners = records_of(bed.truth())
+    for code, m in members.items():
+        assert m["status"] == "ok", m
+        assert m["protocol"] == ("sru" if profiles[code]["protocols"] == ["sru"] else "z3950")
+        assert m["hits"] >= len(m["records"]) > 0
+        assert isinstance(m["ms"], int) and m["error"] is None
+        for r in m["records"]:
+            assert f"{code}:{r['record_id']}" in owners, (code, r["record_id"])
+            assert r["title"] and "\ufffd" not in r["title"]
+            assert {"record_id", "title", "authors", "year", "isbns", "holdings"} <= set(r)
+    # GBK (RUC) and CNMARC members deliver readable Chinese; every holding has a known status
+    for code in ("RUC", "PKU", "NCEPU"):
+        assert any(has_cjk(r["title"]) for r in members[code]["records"]), members[code]["records"]
+    statuses = {h["status"] for m in members.values() for r in m["records"] for h in r["holdings"]}
+    assert statuses <= {"available", "on_loan", "not_for_loan", "unknown"} and "available" in statuses
+
+
+def test_isbn_finds_the_edition_whichever_form_members_catalogued(bed):
+    truth = bed.truth()
+    owners = records_of(truth)
+    # an edition with an ISBN held by several members, some MARC21 and some CNMARC
+    syntax = {c: m["syntax"] for c, m in truth["members"].items()}
+    candidates = [ed for ed in truth["editions"] if ed["isbn13"] and
+                  len({syntax[r.split(":")[0]] for r in ed["records"]}) == 2 and len(ed["records"]) >= 4]
+    assert candidates, "the generator should produce editions held across MARC21 and CNMARC members"
+    found_any = 0
+    for ed in candidates[:3]:
+        isbn = ed["isbn13"]
+        hyphenated = f"{isbn[:3]}-{isbn[3]}-{isbn[4:8]}-{isbn[8:12]}-{isbn[12]}"
+        for form in (isbn, hyphenated):
+            doc = run_json(bed, f"isbn:{form}")
+            hits = [(m["code"], r) for m in doc["members"] for r in m["records"]]
+            for code, r in hits:
+                # every record found belongs to an edition with this ISBN (print and e-book differ)
+                assert owners[f"{code}:{r['record_id']}"]["isbn13"] == isbn
+            found_any = max(found_any, len({c for c, _ in hits}))
+    assert found_any >= 2
+
+
+def test_isbn_10_query_finds_records_catalogued_with_isbn_13(bed):
+    from stdnum import isbn as stdisbn
+
+    truth = bed.truth()
+    ed = next(e for e in truth["editions"] if e["isbn13"] and e["isbn13"].startswith("978")
+              and len(e["records"]) >= 3)
+    isbn10 = stdisbn.to_isbn10(ed["isbn13"])
+    doc = run_json(bed, f"isbn:{isbn10}")
+    found = {f"{m['code']}:{r['record_id']}" for m in doc["members"] for r in m["records"]}
+    assert found & set(ed["records"])
+
+
+def test_faults_cost_only_the_member_that_has_them(bed):
+    bed.set_fault("RUC", mode="refuse")
+    bed.set_fault("BUAA", latency_ms=4000)
+    bed.set_fault("BNU", mode="garbage")
+    bed.set_fault("NCEPU", mode="drop")
+    doc = run_json(bed, "中国", "--timeout", "2")
+    members = {m["code"]: m for m in doc["members"]}
+    assert members["RUC"]["status"] == "error" and members["RUC"]["error"]
+    assert members["BUAA"]["status"] == "timeout" and "2 s" in members["BUAA"]["error"]
+    assert members["BNU"]["status"] == "error" and members["BNU"]["error"]
+    assert members["NCEPU"]["status"] == "error" and members["NCEPU"]["error"]
+    for code in ("THU", "PKU", "USTB", "BUPT"):
+        assert members[code]["status"] == "ok" and members[code]["records"], members[code]
+
+
+def test_text_output_names_each_failure(bed):
+    bed.set_fault("RUC", mode="refuse")
+    out = balis("search", "中国", "--max", "1", registry=bed.registry_path)
+    assert out.returncode == 0
+    line = next(x for x in out.stdout.splitlines() if x.startswith("== RUC"))
+    assert "error" in line
+    assert any(x.startswith("== THU") and " ok: " in x for x in out.stdout.splitlines())
+
+
+def test_no_member_answering_exits_non_zero_with_a_message(bed):
+    for code in ("THU", "PKU"):
+        bed.set_fault(code, mode="refuse")
+    out = balis("search", "中国", "--members", "THU,PKU", registry=bed.registry_path)
+    assert out.returncode == 1
+    assert "no member answered" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("query, says", [('ti:"unclosed', "quotation"), ("(中国", "parenthes"),
+                                         ("zz:word", "zz"), ("AND", "")])
+def test_bad_query_is_refused_before_any_member_is_asked(bed, query, says):
+    out = balis("search", query, registry=bed.registry_path)
+    assert out.returncode == 2
+    assert "query not understood" in out.stderr and says in out.stderr.lower()
+    assert "Traceback" not in out.stderr and not out.stdout
+
+
+def test_unknown_member_code_is_named(bed):
+    out = balis("search", "中国", "--members", "THU,NOPE", registry=bed.registry_path)
+    assert out.returncode == 2 and "NOPE" in out.stderr
+
+
+def test_suspended_and_unreachable_members_are_reported_not_dropped(bed, tmp_path):
+    text = bed.registry_path.read_text(encoding="utf-8")
+    # suspend PKU, and add a member with no endpoint
+    text = text.replace('code = "PKU"', 'code = "PKU"\nsuspended_reason = "系统迁移"', 1)
+    head, sep, tail = text.partition('code = "PKU"')
+    tail = tail.replace('status = "active"', 'status = "suspended"', 1)
+    text = head + sep + tail + '\n[[member]]\ncode = "NLC"\nname = "国家图书馆"\n'
+    reg = tmp_path / "registry.toml"
+    reg.write_text(text, encoding="utf-8")
+    doc = run_json(bed, "中国", "--members", "THU,PKU,NLC", "--registry", str(reg))
+    members = {m["code"]: m for m in doc["members"]}
+    assert members["PKU"]["status"] == "skipped" and "系统迁移" in members["PKU"]["error"]
+    assert members["NLC"]["status"] == "skipped" and "endpoint" in members["NLC"]["error"]
+    assert members["THU"]["status"] == "ok"
+
+
+def test_protocol_choice_skips_members_without_it(bed):
+    doc = run_json(bed, "中国", "--protocol", "sru")
+    members = {m["code"]: m for m in doc["members"]}
+    assert members["RUC"]["status"] == "skipped" and "sru" in members["RUC"]["error"]
+    assert all(m["protocol"] == "sru" for m in members.values() if m["status"] == "ok")
+
+
+@pytest.mark.parametrize("text", ["中国", "ti:发展报告", "au:国家统计局", "中国 AND 报告", "history",
+                                  'ti:"中国发展报告"', "中国 NOT 统计"])
+async def test_sru_and_z3950_give_the_same_hits_and_records(testbed, text):
+    registry = load_registry(testbed.registry_path)
+    both = [m for m in registry if set(m.protocols) == {"sru", "z3950"}]
+    assert len(both) >= 4
+    query = parse(text)
+    by_z = {o.code: o for o in await search(both, query, protocol="z3950", max_records=20)}
+    by_sru = {o.code: o for o in await search(both, query, protocol="sru", max_records=20)}
+    for m in both:
+        z, s = by_z[m.code], by_sru[m.code]
+        assert z.status == s.status == "ok", (z.error, s.error)
+        assert z.hits == s.hits, (m.code, text)
+        assert [r.record_id for r in z.records] == [r.record_id for r in s.records]
+        for a, b in zip(z.records, s.records, strict=True):
+            # a MARC-8 member drops characters MARC-8 cannot carry (’), so compare the match keys
+            assert fold(a.title) == fold(b.title), (m.code, m.charset, a.title, b.title)
+            assert not a.warnings and not b.warnings, (a.warnings, b.warnings)
