@@ -13,9 +13,9 @@ from connectors.errors import DecodeError, Diagnostic, MemberError
 from connectors.sru import MAX_BODY, SRU_2, parse_explain_response, parse_search_response
 
 DATA = Path(__file__).parent / "data"
-SHARED = Path("/work/shared/data")
+SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "schemas"
 SAMPLE_CNMARC = Path(__file__).resolve().parents[2] / "testbed/data/marc/dp2-cnmarc/sample_cnmarcxml.xml"
-XSD_DIR = SHARED / "schemas/sru/xsd"
+XSD_DIR = SCHEMAS / "sru/xsd"
 
 CAPTURED = [DATA / "zebra-2.0-search.xml", DATA / "zebra-1.2-string.xml", DATA / "zebra-1.1-diag.xml",
             SAMPLE_CNMARC]  # fmt: skip
@@ -101,7 +101,7 @@ def test_oversized_body_is_refused_unparsed():
 
 
 class _LocalSchemas(etree.Resolver):
-    """Resolve the OASIS schema URLs the XSDs import to the copies under shared/data (no network)."""
+    """Resolve the OASIS schema URLs the XSDs import to the copies under tests/data/schemas (no network)."""
 
     def resolve(self, url, pubid, context):
         local = XSD_DIR / url.rsplit("/", 1)[-1]
