@@ -58,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output (docs/search.md)")
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser("dedup", help="merge the records of MARC files into editions (clusters as JSON lines)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="ISO 2709 or MARCXML files")
+    p.add_argument("--format", choices=["iso2709", "marcxml"], help="file format (default: by content)")
+    p.add_argument("--syntax", choices=["auto", "marc21", "unimarc"], default="auto")
+    p.add_argument("--encoding", metavar="E", help="ISO 2709 charset: utf-8, marc-8 or gbk (default: detect)")
+    p.add_argument("--out", required=True, metavar="FILE", help="where to write clusters.jsonl ('-' = stdout)")
+    p.set_defaults(func=cmd_dedup)
+
     p = sub.add_parser("testbed", help="the demo test bed of member OPACs (Zebra on 127.0.0.1)")
     tsub = p.add_subparsers(metavar="ACTION")
     for name, helptext, func in (("up", "build and start the member OPACs", cmd_testbed_up),
@@ -120,6 +128,32 @@ def cmd_search(args) -> int:
         print(f"balis: {why}; see the errors above, or check 'balis members' and 'balis testbed status'",
               file=sys.stderr)
         return EXIT_NO_ANSWER
+    return EXIT_OK
+
+
+def cmd_dedup(args) -> int:
+    from dedup.batch import run
+
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    if args.encoding and args.encoding.lower() not in ("utf-8", "utf8", "marc-8", "marc8", "gbk", "gb18030"):
+        raise UsageError(f"--encoding must be utf-8, marc-8 or gbk, not {args.encoding!r}")
+    if args.out == "-":
+        bad = run([Path(f) for f in args.files], fmt=args.format, syntax=args.syntax, encoding=args.encoding,
+                  out=sys.stdout, err=sys.stderr)
+    else:
+        out_path = Path(args.out)
+        tmp = out_path.with_name(out_path.name + ".part")
+        try:
+            with tmp.open("w", encoding="utf-8") as out:
+                bad = run([Path(f) for f in args.files], fmt=args.format, syntax=args.syntax,
+                          encoding=args.encoding, out=out, err=sys.stderr)
+        except OSError as exc:
+            raise UsageError(f"cannot write {out_path}: {exc.strerror}") from None
+        tmp.replace(out_path)
+    if bad:
+        print(f"balis: {bad} unreadable record(s) skipped (listed above)", file=sys.stderr)
     return EXIT_OK
 
 

@@ -1,0 +1,110 @@
+"""Clustering member records into editions: block, score the pairs in each block, union the best first.
+
+Blocking puts together records that share an identifier (ISBN-13, ISSN, LCCN, national bibliography
+number) or a folded title key, so only plausible pairs are scored. The union-find is constrained:
+two clusters join only when no record of one conflicts with any record of the other, so a record
+without an ISBN cannot chain two editions with different ISBNs (or 上册 and 下册) into one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from dedup.keys import MatchKeys, match_keys
+from dedup.score import conflict, match_score
+from records.model import Record
+
+BIG_BLOCK = 48  # a title key shared by more records than this is split by year
+
+
+def blocking_keys(k: MatchKeys) -> list[str]:
+    """The blocks a record falls into: each identifier, and its title key (with the year in a big block)."""
+    keys = [f"isbn:{i}" for i in k.isbns]
+    keys.extend(k.ids)
+    if k.title:
+        keys.append(f"title:{k.title.replace(' ', '')}")
+    return keys
+
+
+def candidate_pairs(keys: Sequence[MatchKeys]) -> set[tuple[int, int]]:
+    """Index pairs (i < j) that share a block."""
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        for b in blocking_keys(k):
+            blocks[b].append(i)
+    pairs: set[tuple[int, int]] = set()
+    for name, members in blocks.items():
+        if len(members) < 2:
+            continue
+        if len(members) > BIG_BLOCK and name.startswith("title:"):
+            by_year: dict[int | None, list[int]] = defaultdict(list)
+            for i in members:
+                by_year[keys[i].year].append(i)
+            groups = [by_year[y] + by_year.get(y + 1, []) if y is not None else by_year[y] for y in by_year]
+        else:
+            groups = [members]
+        for group in groups:
+            for x in range(len(group)):
+                for y in range(x + 1, len(group)):
+                    a, b = group[x], group[y]
+                    if a != b:
+                        pairs.add((a, b) if a < b else (b, a))
+    return pairs
+
+
+class _Clusters:
+    """Union-find whose unions are refused when the two clusters hold conflicting records."""
+
+    def __init__(self, keys: Sequence[MatchKeys]) -> None:
+        self.keys = keys
+        self.parent = list(range(len(keys)))
+        self.members: dict[int, list[int]] = {i: [i] for i in range(len(keys))}
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def compatible(self, ra: int, rb: int) -> bool:
+        keys = self.keys
+        return all(conflict(keys[x], keys[y]) is None for x in self.members[ra] for y in self.members[rb])
+
+    def union(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        if not self.compatible(ra, rb):
+            return False
+        if len(self.members[ra]) < len(self.members[rb]):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.members[ra].extend(self.members.pop(rb))
+        return True
+
+    def groups(self) -> list[list[int]]:
+        out = [sorted(m) for m in self.members.values()]
+        out.sort(key=lambda g: g[0])
+        return out
+
+
+def cluster_keys(keys: Sequence[MatchKeys]) -> list[list[int]]:
+    """Editions as lists of indexes into `keys` (every index in exactly one list, ordered by first index)."""
+    scored = []
+    for a, b in candidate_pairs(keys):
+        s = match_score(keys[a], keys[b])
+        if s is not None:
+            scored.append((-s, a, b))
+    scored.sort()
+    uf = _Clusters(keys)
+    for _s, a, b in scored:
+        uf.union(a, b)
+    return uf.groups()
+
+
+def cluster(records: list[Record]) -> list[list[int]]:
+    """Indexes of the records forming each edition; singletons included, in order of first appearance."""
+    return cluster_keys([match_keys(r) for r in records])

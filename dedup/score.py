@@ -1,0 +1,149 @@
+"""Pairwise comparison of two records' match keys: hard conflicts first, then a similarity score.
+
+A conflict is a precise rule that two records are different editions whatever else they share
+(another edition number, volume, carrier, language, translator, publisher, year or extent, or
+disjoint ISBNs). Only records without a conflict are scored; precision comes before recall, because a
+wrong merge sends an interlibrary-loan request for the wrong book.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz import fuzz
+
+from dedup.keys import MatchKeys, pinyin_key
+from records.fold import is_cjk
+
+YEAR_SLACK = 1  # a printing date a year after the publication date is the same edition
+PUBLISHER_MIN = 75.0  # rapidfuzz ratio of publisher keys below which two publishers differ
+PUBLISHER_MIN_CROSS = 55.0  # ... across scripts (pinyin of 人民出版社 vs an older Wade-Giles romanisation)
+TITLE_MIN = 0.90  # title similarity needed without a shared identifier
+TITLE_MIN_WITH_ID = 0.50  # ... and with one (an ISBN reused by a publisher for another book still fails)
+MIN_PAGES = 10  # a count under ten pages is usually the preliminaries ("3, 280 p."), not the book
+_NEUTRAL_LANGUAGES = frozenset({"und", "mul", "zxx", "", None})
+
+
+def _script_key(text: str, cjk: bool, other_cjk: bool) -> str:
+    """The text as the other side can compare it: pinyin when only one side is in CJK script."""
+    return pinyin_key(text) if cjk and not other_cjk else text.replace(" ", "")
+
+
+def publisher_similarity(a: MatchKeys, b: MatchKeys) -> float:
+    """0-100 similarity of the publishers, across scripts (人民出版社 ~ Ren min chu ban she)."""
+    if a.publisher_cjk == b.publisher_cjk:
+        return fuzz.ratio(a.publisher, b.publisher)
+    return fuzz.ratio(_script_key(a.publisher, a.publisher_cjk, b.publisher_cjk),
+                      _script_key(b.publisher, b.publisher_cjk, a.publisher_cjk))
+
+
+def title_similarity(a: MatchKeys, b: MatchKeys) -> float:
+    """0-1 similarity of the titles; a subtitle present in one record only does not count against it."""
+    if a.cjk != b.cjk:
+        fa = _script_key(a.full_title, a.cjk, b.cjk)
+        fb = _script_key(b.full_title, b.cjk, a.cjk)
+        ta = _script_key(a.title, a.cjk, b.cjk)
+        tb = _script_key(b.title, b.cjk, a.cjk)
+    else:
+        fa, fb = a.full_title, b.full_title
+        ta, tb = a.title.replace(" ", ""), b.title.replace(" ", "")
+    if not fa or not fb:
+        return 0.0
+    sim = fuzz.ratio(fa, fb) / 100.0
+    if ta and ta == tb and (fa == ta or fb == tb):
+        sim = max(sim, 0.96)  # one record omits the subtitle
+    elif ta and (fa == tb or fb == ta or fa.startswith(fb) or fb.startswith(fa)):
+        sim = max(sim, 0.95)  # the subtitle merged into the title in one record only
+    return sim
+
+
+def author_similarity(a: MatchKeys, b: MatchKeys) -> float | None:
+    """0-1: the best match between the two creator sets; None when either record names no creator.
+    A romanised surname meets a CJK name through pinyin (Shen ~ 沈起凤)."""
+    if not a.authors or not b.authors:
+        return None
+    if a.authors & b.authors:
+        return 1.0
+    best = 0.0
+    for x in a.authors:
+        x_cjk = is_cjk(x)
+        for y in b.authors:
+            y_cjk = is_cjk(y)
+            if x_cjk != y_cjk:
+                px, py = (pinyin_key(x), y.replace(" ", "")) if x_cjk else (x.replace(" ", ""), pinyin_key(y))
+                if px and py and (px.startswith(py) or py.startswith(px)):
+                    best = max(best, 0.9)
+                continue
+            if x.startswith(y) or y.startswith(x):
+                best = max(best, 0.9)
+            best = max(best, fuzz.ratio(x, y) / 100.0)
+    return best
+
+
+def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
+    """Same script: a low ratio. CJK against romanised: only Chinese publishers are compared, in pinyin
+    (Japanese or Korean readings of the same characters would not match); other scripts are not compared."""
+    if a.publisher_script == b.publisher_script:
+        return publisher_similarity(a, b) < PUBLISHER_MIN
+    if {a.publisher_script, b.publisher_script} == {"cjk", "latin"} and a.language == b.language == "chi":
+        return publisher_similarity(a, b) < PUBLISHER_MIN_CROSS
+    return False
+
+
+def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | None:
+    """Why the two records cannot be one edition, or None: carrier, edition, volume, language,
+    translator, isbn, year, publisher, extent."""
+    if a.carrier != b.carrier:
+        return "carrier"
+    if a.edition != b.edition:
+        return "edition"
+    if a.volume != b.volume:
+        return "volume"
+    if a.language != b.language and a.language not in _NEUTRAL_LANGUAGES and b.language not in _NEUTRAL_LANGUAGES:
+        return "language"
+    if a.translators and b.translators and not (a.translators & b.translators):
+        return "translator"
+    if not ignore_isbn and a.isbns and b.isbns and not (a.isbns & b.isbns):
+        return "isbn"
+    if a.year is not None and b.year is not None and abs(a.year - b.year) > YEAR_SLACK:
+        return "year"
+    if a.publisher and b.publisher and _publishers_differ(a, b):
+        return "publisher"
+    if a.pages and b.pages and a.pages != b.pages:
+        small = max(a.pages, b.pages) < MIN_PAGES  # 1 leaf vs 2 leaves
+        if small or (min(a.pages, b.pages) >= MIN_PAGES
+                     and abs(a.pages - b.pages) > max(10, 0.1 * max(a.pages, b.pages))):
+            return "extent"
+    return None
+
+
+def shares_identifier(a: MatchKeys, b: MatchKeys) -> bool:
+    return bool(a.isbns & b.isbns or a.ids & b.ids)
+
+
+def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
+    """A score > 0 when the two records describe the same edition (higher = surer), else None.
+
+    A shared identifier (ISBN-13, ISSN, LCCN, national bibliography number) is checked, not trusted:
+    any conflict still keeps the records apart, and the titles must still resemble each other.
+    """
+    if conflict(a, b) is not None:
+        return None
+    title = title_similarity(a, b)
+    if shares_identifier(a, b):
+        return 2.0 + title if title >= TITLE_MIN_WITH_ID else None
+    if title < TITLE_MIN:
+        return None
+    authors = author_similarity(a, b)
+    if authors is not None and authors < 0.85:
+        return None
+    evidence = 0
+    if authors is not None:
+        evidence += 1
+    if a.publisher and b.publisher:
+        evidence += 1
+    if a.year is not None and a.year == b.year:
+        evidence += 1
+    if a.pages and b.pages:
+        evidence += 1
+    if evidence < 2 or (authors is None and title < 0.95):
+        return None  # a title alone is not an edition
+    return title + 0.1 * (authors or 0.0) + (0.05 if a.year == b.year else 0.0)

@@ -1,0 +1,133 @@
+"""Works: one edition held by several members, with its display record, all holdings and all ISBNs.
+
+The display record is the most complete member record, with the others merged in sensibly: every
+ISBN, the longest extent, the subjects united. Editions of one work (another edition, volume,
+publisher, translator or carrier of the same title by the same creator) share a `group_id` ("other
+editions") without sharing holdings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+
+from dedup.cluster import cluster_keys
+from dedup.keys import MatchKeys, match_keys
+from records.fold import fold, is_cjk
+from records.model import Holding, Isbn, Record
+
+
+@dataclass(slots=True)
+class Work:
+    """One edition as the union catalogue shows it: member records merged, holdings from all of them."""
+
+    work_id: str  # "W" + hash of the sorted MEMBER:record_id list: stable while the members' records are
+    display: Record
+    records: list[Record]
+    holdings: list[Holding] = field(default_factory=list)
+    isbns: list[str] = field(default_factory=list)  # ISBN-13s of every member record, first seen first
+    group_id: str = ""  # the "other editions" group (same work, other editions); "G" + hash
+
+    @property
+    def members(self) -> list[str]:
+        return sorted({h.member for h in self.holdings} | {r.member for r in self.records})
+
+
+def record_key(rec: Record) -> str:
+    """MEMBER:record_id, the consortium-wide name of a member record."""
+    return f"{rec.member}:{rec.record_id}"
+
+
+def _digest(prefix: str, names: list[str]) -> str:
+    return prefix + hashlib.sha1("\n".join(sorted(names)).encode("utf-8")).hexdigest()[:16]
+
+
+def _completeness(rec: Record) -> tuple:
+    """How much a record tells: more filled fields first, then records in the book's own script."""
+    filled = sum(bool(v) for v in (rec.title, rec.subtitle, rec.edition, rec.publisher, rec.place, rec.year,
+                                   rec.extent, rec.language, rec.series, rec.classification))
+    filled += min(len(rec.authors), 3) + min(len(rec.subjects), 3) + min(len(rec.isbns), 2)
+    own_script = is_cjk(rec.title) or not any(is_cjk(v) for v in rec.vernacular_titles)
+    return (own_script, filled, -len(rec.warnings), record_key(rec))
+
+
+def _merged_display(records: list[Record]) -> Record:
+    best = max(records, key=_completeness)
+    isbns: list[Isbn] = []
+    seen: set[str] = set()
+    for r in [best] + [r for r in records if r is not best]:
+        for i in r.isbns:
+            k = i.isbn13 or i.raw
+            if k not in seen:
+                seen.add(k)
+                isbns.append(i)
+    subjects: list[str] = []
+    seen_subjects: set[str] = set()
+    for r in [best] + [r for r in records if r is not best]:
+        for s in r.subjects:
+            k = fold(s)
+            if k and k not in seen_subjects:
+                seen_subjects.add(k)
+                subjects.append(s)
+    extents = [r.extent for r in records if r.extent]
+    extent = max(extents, key=len) if extents else best.extent
+    holdings = [h for r in records for h in r.holdings]
+    return replace(best, isbns=isbns, subjects=subjects, extent=extent, holdings=holdings,
+                   authors=list(best.authors), parallel_titles=list(best.parallel_titles),
+                   vernacular_titles=list(best.vernacular_titles), classification=dict(best.classification),
+                   series=list(best.series), warnings=list(best.warnings), issns=list(best.issns))
+
+
+def build_work(records: list[Record]) -> Work:
+    """A Work from the member records of one edition."""
+    display = _merged_display(records)
+    isbns = list(dict.fromkeys(i.isbn13 for r in records for i in r.isbns if i.isbn13 and i.valid))
+    return Work(work_id=_digest("W", [record_key(r) for r in records]), display=display, records=list(records),
+                holdings=list(display.holdings), isbns=isbns)
+
+
+def _group_keys(keys: MatchKeys) -> list[str]:
+    """Keys that put editions of one work together: the title with each (non-translator) creator."""
+    title = keys.title.replace(" ", "")
+    if not title:
+        return []
+    if not keys.authors:
+        return [f"{title}|"]
+    return [f"{title}|{a}" for a in keys.authors]
+
+
+def group_editions(works: list[Work], keys_of: list[list[MatchKeys]]) -> None:
+    """Set `group_id` on every work: works sharing a title + creator key are other editions of one work."""
+    parent = list(range(len(works)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    seen: dict[str, int] = {}
+    for i, ks in enumerate(keys_of):
+        for k in {g for mk in ks for g in _group_keys(mk)}:
+            if k in seen:
+                parent[find(i)] = find(seen[k])
+            else:
+                seen[k] = i
+    members: dict[int, list[str]] = defaultdict(list)
+    for i, w in enumerate(works):
+        members[find(i)].extend(record_key(r) for r in w.records)
+    for i, w in enumerate(works):
+        w.group_id = _digest("G", members[find(i)])
+
+
+def merge(records: list[Record]) -> list[Work]:
+    """Cluster member records into editions, build one Work per edition, and group editions into works.
+
+    Works come in the order of their first record in `records`.
+    """
+    keys = [match_keys(r) for r in records]
+    groups = cluster_keys(keys)
+    works = [build_work([records[i] for i in g]) for g in groups]
+    group_editions(works, [[keys[i] for i in g] for g in groups])
+    return works
