@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -82,7 +83,10 @@ class Testbed:
         catalogues.mkdir(exist_ok=True)
         entries = []
         for p in profiles:
-            write_collection(render_member(plan, p.code), catalogues / f"{p.code}.xml")
+            records = render_member(plan, p.code)
+            if p.charset == "marc-8":  # MARC-8 carries diacritics only as combining marks: store them decomposed
+                records = (unicodedata.normalize("NFD", r.decode("utf-8")).encode("utf-8") for r in records)
+            write_collection(records, catalogues / f"{p.code}.xml")
             entries.append({"code": p.code, "name": p.name, "name_en": p.name_en, "district": p.district,
                             "syntax": p.syntax, "charset": p.charset, "protocols": list(p.protocols),
                             "sru_version": p.sru_version, "timeout": p.timeout, "max_records": p.max_records,

@@ -19,6 +19,8 @@ import opencc
 from pypinyin import lazy_pinyin
 from stdnum import isbn as stdnum_isbn
 
+from records.fold import fold
+from records.normalise import normalise
 from testbed import vocab
 from testbed.members import MemberProfile
 from testbed.seeds import Seed, read_seeds
@@ -170,15 +172,25 @@ def plan_catalogues(seed: int, members: list[MemberProfile], sizes: int | dict[s
     latin = [s for s in seed_list if not _seed_is_chinese(s)]
     rng.shuffle(latin)
     latin = latin[: int(total * latin_share / 2)]  # Latin seeds average about two holders
+    seen_seeds: set[tuple[str, int]] = set()
     for s in chinese + latin:
         if not open_members():
             break
+        ed = edition_from_seed(s, "", "")
+        # one real book catalogued in two seed files is one edition: keep the first seed only
+        identity = (fold(ed.title), ed.year)
+        if identity in seen_seeds:
+            continue
+        seen_seeds.add(identity)
         works += 1
-        ed = edition_from_seed(s, next_key(), f"W{works:06d}")
+        ed.key, ed.work = next_key(), f"W{works:06d}"
         editions[ed.key] = ed
         home = [c for c in open_members() if by_code[c].syntax == s.syntax]
         first = rng.choice(home) if home else None
-        codes = holders(holder_count())
+        if _seed_is_print(s):
+            codes = holders(holder_count())
+        else:  # a recording, e-book, serial, score...: other members would catalogue it as another carrier
+            codes = [first] if first else []
         if first:
             codes = [first] + [c for c in codes if c != first]
         add_copies(ed, codes, original_at=first)
@@ -221,6 +233,11 @@ def plan_catalogues(seed: int, members: list[MemberProfile], sizes: int | dict[s
     editions = {k: e for k, e in editions.items() if k in held}
     negatives = [n for n in negatives if n[0] in held and n[1] in held]
     return Plan(seed, members, editions, copies, negatives)
+
+
+def _seed_is_print(s: Seed) -> bool:
+    """A printed book (not a recording, e-book, serial, score, large print...), as the record reader sees it."""
+    return normalise(s.record, syntax=s.syntax).material_type == "book"
 
 
 def _seed_is_chinese(s: Seed) -> bool:
