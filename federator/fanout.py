@@ -5,15 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from connectors.errors import Diagnostic, MemberError, MemberTimeout
 from connectors.factory import open_connector
-from federator.registry import Member
+from federator.registry import Endpoint, Member
 from records.errors import RecordError
 from records.model import Record
 
 OK, TIMEOUT, ERROR, SKIPPED = "ok", "timeout", "error", "skipped"
+
+# Machine-readable reasons (MemberOutcome.reason), so the portal and the breakers need not parse text.
+SUSPENDED, NO_ENDPOINT, NO_PROTOCOL = "suspended", "no_endpoint", "no_protocol"
+CIRCUIT_OPEN, EXHAUSTED = "circuit_open", "exhausted"
+MEMBER_TIMEOUT, DEADLINE = "timeout", "deadline"
+MEMBER_ERROR, DIAGNOSTIC, INTERNAL = "member_error", "diagnostic", "internal"
 
 
 @dataclass(slots=True)
@@ -30,12 +37,16 @@ class MemberOutcome:
     diagnostic: dict | None = None
     records: list[Record] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # records that could not be read, with why
+    reason: str | None = None  # why it is not ok (one of the reason constants above)
+    cached: bool = False  # served from the federator's cache: the member was not asked this time
+    start: int = 1  # 1-based position of the first record asked for
 
 
 @dataclass(frozen=True, slots=True)
 class MemberStarted:
     member: str
     protocol: str
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,25 +66,43 @@ class MemberFailed:
     outcome: MemberOutcome
 
 
-Event = MemberStarted | RecordsArrived | MemberFinished | MemberFailed
+@dataclass(frozen=True, slots=True)
+class MergedViewUpdated:
+    """Every record so far merged into editions (dedup.Work), after a member's records arrived."""
+
+    works: list  # list[dedup.Work]
+    members: tuple[str, ...]  # members whose records are in the view
 
 
-def plan(members: Iterable[Member], protocol: str | None) -> tuple[list[tuple[Member, object]], list[MemberOutcome]]:
+Event = MemberStarted | RecordsArrived | MemberFinished | MemberFailed | MergedViewUpdated
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """One member to ask: where, and which slice of its result set (1-based start, count)."""
+
+    member: Member
+    endpoint: Endpoint
+    start: int = 1
+    count: int | None = None  # None: the member's max_records
+
+
+def plan(members: Iterable[Member], protocol: str | None) -> tuple[list[tuple[Member, Endpoint]], list[MemberOutcome]]:
     """Split members into those to ask (with the endpoint to use) and those skipped, with the reason."""
     ask, skipped = [], []
     for m in members:
-        reason = None
+        reason = why = None
         endpoint = m.endpoint(protocol)
         if not m.active:
-            reason = "暂停服务 suspended" + (f": {m.suspended_reason}" if m.suspended_reason else "")
+            reason, why = "暂停服务 suspended" + (f": {m.suspended_reason}" if m.suspended_reason else ""), SUSPENDED
             if m.suspended_since:
                 reason += f" (since {m.suspended_since.isoformat()})"
         elif not m.endpoints:
-            reason = "no OPAC endpoint in the registry"
+            reason, why = "no OPAC endpoint in the registry", NO_ENDPOINT
         elif endpoint is None:
-            reason = f"no {protocol} endpoint (offers {', '.join(m.protocols)})"
+            reason, why = f"no {protocol} endpoint (offers {', '.join(m.protocols)})", NO_PROTOCOL
         if reason:
-            skipped.append(MemberOutcome(m.code, m.name, SKIPPED, error=reason))
+            skipped.append(MemberOutcome(m.code, m.name, SKIPPED, error=reason, reason=why))
         else:
             ask.append((m, endpoint))
     return ask, skipped
@@ -81,41 +110,85 @@ def plan(members: Iterable[Member], protocol: str | None) -> tuple[list[tuple[Me
 
 async def fan_out(members: Iterable[Member], query, *, protocol: str | None = None,
                   timeout: float | None = None, max_records: int | None = None,
-                  concurrency: int = 32) -> AsyncIterator[Event]:
-    """Search every member concurrently; yield events as they happen, ending with one outcome per member."""
+                  concurrency: int = 32, deadline: float | None = None) -> AsyncIterator[Event]:
+    """Search every member concurrently; yield events as they happen, ending with one outcome per member.
+
+    One-shot: no cache, no circuit breakers, no merged view (a `federator.Federator` adds those).
+    """
     ask, skipped = plan(members, protocol)
     for outcome in skipped:
         yield MemberFailed(outcome)
-    if not ask:
+    asks = [Ask(m, ep, 1, max_records) for m, ep in ask]
+    async with aclosing(ask_members(asks, query, timeout=timeout, deadline=deadline,
+                                    gate=asyncio.Semaphore(concurrency))) as events:
+        async for event in events:
+            yield event
+
+
+async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, deadline: float | None = None,
+                      gate: asyncio.Semaphore, session=None) -> AsyncIterator[Event]:
+    """Ask each member its slice, at most `gate` at a time; yield events; stop at the overall deadline.
+
+    Members with no outcome when `deadline` seconds have passed are reported as timeouts (reason
+    `deadline`) and the stream ends. `session` is an aiohttp session for SRU (one is opened if needed).
+    """
+    if not asks:
         return
+    loop = asyncio.get_running_loop()
+    ends_at = loop.time() + deadline if deadline is not None else None
     queue: asyncio.Queue = asyncio.Queue()
-    gate = asyncio.Semaphore(concurrency)
-    session = None
-    if any(ep.protocol == "sru" for _, ep in ask):
+    own_session = None
+    if session is None and any(a.endpoint.protocol == "sru" for a in asks):
         import aiohttp
 
-        session = aiohttp.ClientSession()
-    tasks = [asyncio.create_task(_ask(m, ep, query, timeout, max_records, gate, queue, session))
-             for m, ep in ask]
+        session = own_session = aiohttp.ClientSession()
+    tasks = [asyncio.create_task(_ask(a, query, timeout, gate, queue, session)) for a in asks]
+    pending = {a.member.code: a for a in asks}
+    started: set[str] = set()
     try:
-        remaining = len(tasks)
-        while remaining:
-            event = await queue.get()
-            if isinstance(event, (MemberFinished, MemberFailed)):
-                remaining -= 1
+        while pending:
+            try:
+                if ends_at is None:
+                    event = await queue.get()
+                else:
+                    async with asyncio.timeout_at(ends_at):
+                        event = await queue.get()
+            except TimeoutError:
+                break
+            if isinstance(event, MemberStarted):
+                started.add(event.member)
+            elif isinstance(event, (MemberFinished, MemberFailed)):
+                pending.pop(event.outcome.code, None)
             yield event
+        while pending and not queue.empty():  # answers that came in before the deadline still count
+            event = queue.get_nowait()
+            if isinstance(event, (MemberFinished, MemberFailed)):
+                pending.pop(event.outcome.code, None)
+            yield event
+        for code, a in list(pending.items()):
+            outcome = MemberOutcome(code, a.member.name, TIMEOUT, protocol=a.endpoint.protocol,
+                                    reason=DEADLINE, start=a.start,
+                                    ms=round(deadline * 1000) if deadline is not None else None)
+            if code in started:
+                outcome.error = f"no answer before the overall deadline of {deadline:g} s"
+            else:
+                outcome.error = (f"not asked before the overall deadline of {deadline:g} s "
+                                 "(waiting for a free connection slot)")
+            del pending[code]
+            yield MemberFailed(outcome)
     finally:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if session is not None:
-            await session.close()
+        if own_session is not None:
+            await own_session.close()
 
 
-async def _ask(member: Member, endpoint, query, timeout, max_records, gate, queue, session) -> None:
+async def _ask(a: Ask, query, timeout, gate, queue, session) -> None:
+    member, endpoint = a.member, a.endpoint
     wait = timeout if timeout is not None else member.timeout
-    count = max_records if max_records is not None else member.max_records
-    outcome = MemberOutcome(member.code, member.name, OK, protocol=endpoint.protocol)
+    count = a.count if a.count is not None else member.max_records
+    outcome = MemberOutcome(member.code, member.name, OK, protocol=endpoint.protocol, start=a.start)
     async with gate:
         await queue.put(MemberStarted(member.code, endpoint.protocol))
         started = time.perf_counter()
@@ -123,7 +196,7 @@ async def _ask(member: Member, endpoint, query, timeout, max_records, gate, queu
         try:
             connector = open_connector(member, endpoint, timeout=wait, session=session)
             async with asyncio.timeout(wait):
-                page = await connector.search(query, 1, count)
+                page = await connector.search(query, a.start, count)
             outcome.hits = page.hits
             for raw in page.records:
                 try:
@@ -135,17 +208,24 @@ async def _ask(member: Member, endpoint, query, timeout, max_records, gate, queu
             outcome.ms = _ms(started)
             await queue.put(RecordsArrived(member.code, page.hits, outcome.records))
             await queue.put(MemberFinished(outcome))
+        except asyncio.CancelledError:  # the stream ended (deadline, reader left): close in the background
+            if connector is not None:
+                _close_later(connector)
+                connector = None
+            raise
         except (TimeoutError, MemberTimeout):
-            outcome.status, outcome.ms = TIMEOUT, _ms(started)
+            outcome.status, outcome.ms, outcome.reason = TIMEOUT, _ms(started), MEMBER_TIMEOUT
             outcome.error = f"no answer within {wait:g} s"
             await queue.put(MemberFailed(outcome))
         except MemberError as exc:
             outcome.status, outcome.ms, outcome.error = ERROR, _ms(started), exc.message
+            outcome.reason = MEMBER_ERROR
             if isinstance(exc, Diagnostic):
                 outcome.diagnostic = exc.as_dict()
+                outcome.reason = DIAGNOSTIC
             await queue.put(MemberFailed(outcome))
         except Exception as exc:  # a bug must cost one member, not the search: report it as that member's error
-            outcome.status, outcome.ms = ERROR, _ms(started)
+            outcome.status, outcome.ms, outcome.reason = ERROR, _ms(started), INTERNAL
             outcome.error = f"internal error ({type(exc).__name__}: {exc}); please report it"
             await queue.put(MemberFailed(outcome))
         finally:
@@ -154,6 +234,23 @@ async def _ask(member: Member, endpoint, query, timeout, max_records, gate, queu
                     await connector.close()
                 except Exception:
                     pass
+
+
+_closing: set[asyncio.Task] = set()
+
+
+def _close_later(connector) -> None:
+    """Close a connector without making the stream wait for a polite Z39.50 Close to a slow member."""
+
+    async def close() -> None:
+        try:
+            await connector.close()
+        except Exception:
+            pass
+
+    task = asyncio.get_running_loop().create_task(close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 def normalise_raw(raw, member: Member) -> Record:

@@ -1,0 +1,253 @@
+"""The long-lived federator: fan-out with circuit breakers, a short answer cache, paging and a merged view.
+
+One `Federator` per process (the CLI makes one per command, the portal one for its lifetime). It holds
+the members' circuit breakers, the TTL cache of their answers and hit counts, one connection-slot gate
+shared by every search, and one aiohttp session for SRU. `stream()` yields the events of
+`federator.fanout`; `run()` assembles a `FederatedResult` from the very same events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
+
+from federator.breaker import Breakers
+from federator.cache import TTLCache, query_key
+from federator.fanout import (
+    CIRCUIT_OPEN,
+    DIAGNOSTIC,
+    EXHAUSTED,
+    MEMBER_ERROR,
+    MEMBER_TIMEOUT,
+    OK,
+    SKIPPED,
+    Ask,
+    Event,
+    MemberFailed,
+    MemberFinished,
+    MemberOutcome,
+    MemberStarted,
+    MergedViewUpdated,
+    RecordsArrived,
+    ask_members,
+    plan,
+)
+from federator.registry import Member, Registry
+from records.model import Record
+
+
+@dataclass(slots=True)
+class FederatedResult:
+    """One page of a federated search: every member's outcome (registry order) and the merged editions."""
+
+    query: object
+    page: int
+    outcomes: list[MemberOutcome]
+    works: list = field(default_factory=list)  # list[dedup.Work]: the last merged view of the stream
+    ms: int = 0
+
+    @property
+    def records(self) -> list[Record]:
+        return [r for o in self.outcomes for r in o.records]
+
+    @property
+    def answered(self) -> list[MemberOutcome]:
+        return [o for o in self.outcomes if o.status == OK]
+
+    @property
+    def not_asked(self) -> list[MemberOutcome]:
+        """Members skipped, each with its reason (suspended, circuit open, no endpoint, nothing more)."""
+        return [o for o in self.outcomes if o.status == SKIPPED]
+
+    @property
+    def failed(self) -> list[MemberOutcome]:
+        return [o for o in self.outcomes if o.status not in (OK, SKIPPED)]
+
+    @property
+    def total_hits(self) -> int:
+        """The sum of the members' hit counts (before merging: an edition held by 3 members counts 3)."""
+        return sum(o.hits or 0 for o in self.outcomes)
+
+    @property
+    def has_more(self) -> bool:
+        """Whether some member that answered has records beyond this page (so a next page would ask it)."""
+        return any(o.hits is not None and o.hits > o.start - 1 + len(o.records) for o in self.answered)
+
+
+class Federator:
+    """Asks members concurrently, remembering who keeps failing and what was just asked."""
+
+    def __init__(self, members: Registry | Iterable[Member], *, concurrency: int = 16,
+                 cache_ttl: float = 120.0, cache_size: int = 2048, breaker_threshold: int = 3,
+                 breaker_cooldown: float = 60.0, deadline: float | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """`clock` (seconds since the epoch) drives the breakers and the cache; tests inject a fake one."""
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        self.members = list(members)
+        self.concurrency = concurrency
+        self.deadline = deadline
+        self.breakers = Breakers(breaker_threshold, breaker_cooldown, clock)
+        self.cache = TTLCache(cache_ttl, cache_size, clock)
+        self.asked = 0  # members actually asked (not cached, not skipped), for statistics and tests
+        self._gate: asyncio.Semaphore | None = None
+        self._session = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Close the shared SRU session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Federator:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    def _select(self, members: Iterable[Member | str] | None) -> list[Member]:
+        if members is None:
+            return list(self.members)
+        known = {m.code: m for m in self.members}
+        out = []
+        for m in members:
+            if isinstance(m, Member):
+                out.append(m)
+            elif m.upper() in known:
+                out.append(known[m.upper()])
+            else:
+                raise KeyError(f"unknown member code {m!r}; 'balis members' lists the codes")
+        return out
+
+    # -- searching ---------------------------------------------------------------------------------------
+    async def stream(self, query, members: Iterable[Member | str] | None = None, *, page: int = 1,
+                     per_member: int | None = None, timeout: float | None = None,
+                     deadline: float | None = None, protocol: str | None = None) -> AsyncIterator[Event]:
+        """Search page `page` of `members` (default: all); yield events, one outcome event per member.
+
+        Page N asks each member for records (N-1)*cap+1 … N*cap (cap: `per_member`, else the member's
+        max_records), and only members whose hit count, if known, reaches past the earlier pages.
+        `timeout` overrides each member's own; `deadline` bounds the whole search in seconds. After each
+        member's records arrive, a MergedViewUpdated carries every record so far merged into editions.
+        """
+        if page < 1:
+            raise ValueError(f"page is 1-based, not {page}")
+        if per_member is not None and per_member < 1:
+            raise ValueError(f"per_member must be at least 1, not {per_member}")
+        deadline = deadline if deadline is not None else self.deadline
+        qkey = query_key(query)
+        selected = self._select(members)
+        ask, skipped = plan(selected, protocol)
+        for outcome in skipped:
+            yield MemberFailed(outcome)
+
+        view = _MergedView([m.code for m in selected])
+        to_ask: list[Ask] = []
+        for member, endpoint in ask:
+            cap = per_member or member.max_records
+            start = (page - 1) * cap + 1
+            hits = self.cache.get(("hits", qkey, member.code, endpoint.protocol))
+            if hits is not None and hits < start:
+                yield MemberFailed(MemberOutcome(
+                    member.code, member.name, SKIPPED, protocol=endpoint.protocol, hits=hits, start=start,
+                    reason=EXHAUSTED, error=f"前页已显示全部 {hits} 条 (all {hits} hits were on earlier pages)"))
+                continue
+            cached = self.cache.get(("page", qkey, member.code, endpoint.protocol, start, cap))
+            if cached is not None:
+                outcome = replace(cached, records=list(cached.records), unreadable=list(cached.unreadable),
+                                  cached=True, ms=0)
+                yield MemberStarted(member.code, endpoint.protocol, cached=True)
+                yield RecordsArrived(member.code, outcome.hits or 0, outcome.records)
+                yield view.add(member.code, outcome.records)
+                yield MemberFinished(outcome)
+                continue
+            why = self.breakers.check(member.code)
+            if why is not None:
+                yield MemberFailed(MemberOutcome(member.code, member.name, SKIPPED, protocol=endpoint.protocol,
+                                                 start=start, reason=CIRCUIT_OPEN, error=why))
+                continue
+            to_ask.append(Ask(member, endpoint, start, cap))
+
+        if not to_ask:
+            return
+        self.asked += len(to_ask)
+        unresolved = {a.member.code for a in to_ask}
+        caps = {a.member.code: a.count for a in to_ask}
+        try:
+            async with aclosing(ask_members(to_ask, query, timeout=timeout, deadline=deadline,
+                                            gate=self._shared_gate(), session=self._sru_session(to_ask))) as events:
+                async for event in events:
+                    if isinstance(event, (MemberFinished, MemberFailed)):
+                        self._learn(qkey, event.outcome, caps[event.outcome.code])
+                        unresolved.discard(event.outcome.code)
+                    yield event
+                    if isinstance(event, RecordsArrived):
+                        yield view.add(event.member, event.records)
+        finally:
+            for code in unresolved:  # the reader left before these had an outcome: free their probes
+                self.breakers.release(code)
+
+    async def run(self, query, members: Iterable[Member | str] | None = None, **options) -> FederatedResult:
+        """The whole page at once, assembled from the same events `stream()` yields."""
+        started = time.perf_counter()
+        selected = self._select(members)
+        outcomes: dict[str, MemberOutcome] = {}
+        works: list = []
+        async for event in self.stream(query, selected, **options):
+            if isinstance(event, (MemberFinished, MemberFailed)):
+                outcomes[event.outcome.code] = event.outcome
+            elif isinstance(event, MergedViewUpdated):
+                works = event.works
+        ordered = [outcomes[m.code] for m in selected if m.code in outcomes]
+        return FederatedResult(query, options.get("page", 1), ordered, works,
+                               round((time.perf_counter() - started) * 1000))
+
+    # -- internals ---------------------------------------------------------------------------------------
+    def _learn(self, qkey: str, outcome: MemberOutcome, cap: int | None) -> None:
+        """Feed an outcome to the member's breaker and, if it answered, to the cache."""
+        code = outcome.code
+        if outcome.status == OK or outcome.reason == DIAGNOSTIC:
+            self.breakers.success(code)  # a diagnostic is an answer: the member is up
+        elif outcome.reason in (MEMBER_TIMEOUT, MEMBER_ERROR):
+            self.breakers.failure(code)
+        else:  # cut by the overall deadline, or our own bug: no verdict on the member
+            self.breakers.release(code)
+        if outcome.status == OK and outcome.hits is not None:
+            self.cache.put(("hits", qkey, code, outcome.protocol), outcome.hits)
+            self.cache.put(("page", qkey, code, outcome.protocol, outcome.start, cap),
+                           replace(outcome, records=list(outcome.records), unreadable=list(outcome.unreadable)))
+
+    def _shared_gate(self) -> asyncio.Semaphore:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.concurrency)
+        return self._gate
+
+    def _sru_session(self, asks: list[Ask]):
+        if self._session is None and any(a.endpoint.protocol == "sru" for a in asks):
+            import aiohttp
+
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+
+class _MergedView:
+    """Records of one stream so far, re-merged into editions each time a member's records arrive.
+
+    Records are merged in the order of the members asked (not of arrival), so the view, and the final
+    result, do not depend on which member happened to answer first, and a cached replay gives the same.
+    """
+
+    def __init__(self, order: list[str]) -> None:
+        self.order = {code: i for i, code in enumerate(order)}
+        self.by_member: dict[str, list[Record]] = {}
+
+    def add(self, member: str, records: list[Record]) -> MergedViewUpdated:
+        from dedup import merge
+
+        self.by_member.setdefault(member, []).extend(records)
+        members = sorted(self.by_member, key=lambda c: self.order.get(c, len(self.order)))
+        return MergedViewUpdated(merge([r for c in members for r in self.by_member[c]]), tuple(self.by_member))

@@ -1,0 +1,227 @@
+"""The Federator against the real test bed: breakers, cache, deadline, faults, paging, merged view, concurrency."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.query import parse
+from federator.fanout import (
+    CIRCUIT_OPEN,
+    DEADLINE,
+    EXHAUSTED,
+    MemberFailed,
+    MemberFinished,
+    MemberStarted,
+    MergedViewUpdated,
+    RecordsArrived,
+    fan_out,
+)
+from federator.federation import Federator
+
+pytestmark = pytest.mark.integration
+
+QUERY = parse("中国")
+
+
+def by_code(result) -> dict:
+    return {o.code: o for o in result.outcomes}
+
+
+async def test_every_member_answers_once_with_merged_editions(registry):
+    async with Federator(registry) as fed:
+        result = await fed.run(QUERY, per_member=5)
+    assert [o.code for o in result.outcomes] == [m.code for m in registry]
+    assert all(o.status == "ok" and o.records for o in result.outcomes), [(o.code, o.error) for o in result.outcomes]
+    merged = [r for w in result.works for r in w.records]
+    assert sorted(f"{r.member}:{r.record_id}" for r in merged) == \
+        sorted(f"{r.member}:{r.record_id}" for r in result.records)
+    assert len(result.works) <= len(result.records)
+
+
+async def test_breaker_opens_after_repeated_failures_skips_then_probes_after_cool_down(bed, registry, clock):
+    members = ["THU", "RUC"]
+    async with Federator(registry, breaker_threshold=3, breaker_cooldown=60, clock=clock, cache_ttl=0) as fed:
+        bed.set_fault("RUC", mode="refuse")
+        for _ in range(3):
+            outcomes = by_code(await fed.run(QUERY, members, per_member=1))
+            assert outcomes["RUC"].status == "error" and outcomes["THU"].status == "ok"
+        asked = fed.asked
+        result = await fed.run(QUERY, members, per_member=1)
+        ruc = by_code(result)["RUC"]
+        assert ruc.status == "skipped" and ruc.reason == CIRCUIT_OPEN
+        assert "连续失败 3 次，暂停询问至" in ruc.error and "(circuit open)" in ruc.error
+        assert result.not_asked == [ruc]
+        assert fed.asked == asked + 1  # only THU was asked
+
+        clock.advance(61)  # cool-down over: the next search probes RUC, which still fails
+        ruc = by_code(await fed.run(QUERY, members, per_member=1))["RUC"]
+        assert ruc.status == "error"
+        assert by_code(await fed.run(QUERY, members, per_member=1))["RUC"].reason == CIRCUIT_OPEN
+
+        bed.clear_faults()
+        clock.advance(61)  # probe again: RUC is back, so the breaker closes
+        assert by_code(await fed.run(QUERY, members, per_member=1))["RUC"].status == "ok"
+        assert fed.breakers.state("RUC") == "closed"
+        assert by_code(await fed.run(QUERY, members, per_member=1))["RUC"].status == "ok"
+
+
+async def test_repeated_query_is_answered_from_the_cache_without_asking(bed, registry, clock):
+    members = ["THU", "PKU", "BUPT"]
+    async with Federator(registry, cache_ttl=120, clock=clock) as fed:
+        first = await fed.run(QUERY, members, per_member=3)
+        assert all(o.status == "ok" and not o.cached for o in first.outcomes)
+        asked = fed.asked
+        for code in members:  # were they asked, these would now fail
+            bed.set_fault(code, mode="refuse")
+        again = await fed.run(parse(" 中国 "), members, per_member=3)
+        assert fed.asked == asked
+        for a, b in zip(first.outcomes, again.outcomes, strict=True):
+            assert b.status == "ok" and b.cached and b.ms == 0
+            assert b.hits == a.hits and [r.record_id for r in b.records] == [r.record_id for r in a.records]
+        assert [w.work_id for w in again.works] == [w.work_id for w in first.works]
+        # another query, or another page size, is not in the cache
+        other = await fed.run(parse("报告"), ["THU"], per_member=3)
+        assert other.outcomes[0].status == "error" and not other.outcomes[0].cached
+        clock.advance(121)  # expired: asked again
+        late = await fed.run(QUERY, ["THU"], per_member=3)
+        assert late.outcomes[0].status == "error" and fed.asked == asked + 2
+
+
+async def test_failures_are_not_cached(bed, registry, clock):
+    async with Federator(registry, clock=clock) as fed:
+        bed.set_fault("BNU", mode="refuse")
+        assert (await fed.run(QUERY, ["BNU"], per_member=2)).outcomes[0].status == "error"
+        bed.clear_faults()
+        o = (await fed.run(QUERY, ["BNU"], per_member=2)).outcomes[0]
+        assert o.status == "ok" and not o.cached
+
+
+async def test_overall_deadline_cuts_a_slow_member_and_keeps_the_rest(bed, registry):
+    bed.set_fault("BUAA", latency_ms=30_000)
+    async with Federator(registry) as fed:
+        events = [e async for e in fed.stream(QUERY, per_member=2, timeout=60, deadline=4)]
+    outcomes = {e.outcome.code: e.outcome for e in events if isinstance(e, (MemberFinished, MemberFailed))}
+    assert set(outcomes) == {m.code for m in registry}
+    buaa = outcomes["BUAA"]
+    assert buaa.status == "timeout" and buaa.reason == DEADLINE and "overall deadline of 4 s" in buaa.error
+    assert not buaa.records
+    for code, o in outcomes.items():
+        if code != "BUAA":
+            assert o.status == "ok" and o.records, (code, o.error)
+    assert events[-1] == MemberFailed(buaa)  # the deadline outcome ends the stream
+    # a deadline cut says nothing about the member's health: its breaker holds no failure
+    assert fed.breakers.snapshot().get("BUAA", {}).get("failures", 0) == 0
+
+
+async def test_member_dropping_mid_search_leaves_the_others_intact(bed, registry):
+    bed.set_fault("NCEPU", mode="drop")
+    async with Federator(registry) as fed:
+        result = await fed.run(QUERY, per_member=3)
+        outcomes = by_code(result)
+        assert outcomes["NCEPU"].status == "error" and outcomes["NCEPU"].error
+        assert "NCEPU" not in {r.member for r in result.records}
+        others = [o for o in result.outcomes if o.code != "NCEPU"]
+        assert all(o.status == "ok" and o.records for o in others)
+        assert {w_member for w in result.works for w_member in w.members} == {o.code for o in others}
+        assert fed.breakers.snapshot()["NCEPU"]["failures"] == 1
+
+
+async def test_page_two_asks_only_members_with_more_hits(bed, registry):
+    codes = [m.code for m in registry]
+    hits = {o.code: o.hits for o in (await Federator(registry, cache_ttl=0).run(QUERY, per_member=1)).outcomes}
+    assert all(h for h in hits.values()), hits
+    counts = sorted(set(hits.values()))
+    assert len(counts) >= 2, f"the test bed should give members different hit counts: {hits}"
+    cap = counts[len(counts) // 2 - 1]  # some members have at most `cap` hits, the others more
+    exhausted = {c for c in codes if hits[c] <= cap}
+    assert exhausted and exhausted != set(codes)
+    async with Federator(registry) as fed:
+        page1 = await fed.run(QUERY, per_member=cap)
+        assert page1.has_more
+        for code in exhausted:  # were they asked on page 2, they would now fail
+            bed.set_fault(code, mode="refuse")
+        asked = fed.asked
+        page2 = await fed.run(QUERY, per_member=cap, page=2)
+        assert fed.asked == asked + len(codes) - len(exhausted)
+        one, two = by_code(page1), by_code(page2)
+        for code in codes:
+            if code in exhausted:
+                assert two[code].status == "skipped" and two[code].reason == EXHAUSTED, two[code]
+                assert str(hits[code]) in two[code].error
+            else:
+                o = two[code]
+                assert o.status == "ok" and not o.cached and o.start == cap + 1
+                assert len(o.records) == min(cap, hits[code] - cap)
+                assert not {r.record_id for r in o.records} & {r.record_id for r in one[code].records}
+
+
+async def test_merged_view_follows_each_member_and_equals_the_final_result(registry):
+    async with Federator(registry) as fed:
+        events = [e async for e in fed.stream(QUERY, per_member=4)]
+        result = await fed.run(QUERY, per_member=4)  # from the cache: the same events, assembled
+    arrived = [i for i, e in enumerate(events) if isinstance(e, RecordsArrived)]
+    views = [i for i, e in enumerate(events) if isinstance(e, MergedViewUpdated)]
+    assert len(arrived) == len(registry) and [i + 1 for i in arrived] == views
+    seen = 0
+    for i in views:
+        view = events[i]
+        seen += len(events[i - 1].records)
+        assert sum(len(w.records) for w in view.works) == seen
+        assert view.members[-1] == events[i - 1].member
+    last = events[views[-1]].works
+    assert [w.work_id for w in result.works] == [w.work_id for w in last]
+    assert [w.display.title for w in result.works] == [w.display.title for w in last]
+
+
+async def test_concurrency_bounds_the_members_in_flight(bed, registry):
+    for m in registry:
+        bed.set_fault(m.code, latency_ms=300)
+    async with Federator(registry, concurrency=2, cache_ttl=0) as fed:
+        in_flight = peak = 0
+        finished = set()
+        async for e in fed.stream(QUERY, per_member=1):
+            if isinstance(e, MemberStarted):
+                in_flight += 1
+                peak = max(peak, in_flight)
+            elif isinstance(e, MemberFinished | MemberFailed):
+                in_flight -= 1
+                finished.add(e.outcome.code)
+                assert e.outcome.status == "ok", e.outcome.error
+    assert peak == 2 and finished == {m.code for m in registry}
+
+
+async def test_suspended_and_unknown_members_are_told_not_dropped(registry):
+    from dataclasses import replace
+
+    members = [replace(registry.get("PKU"), status="suspended", suspended_reason="系统迁移"), registry.get("THU")]
+    async with Federator(members) as fed:
+        result = await fed.run(QUERY, per_member=1)
+        with pytest.raises(KeyError, match="NOPE"):
+            await fed.run(QUERY, ["NOPE"])
+    pku = by_code(result)["PKU"]
+    assert pku.status == "skipped" and pku.reason == "suspended" and "系统迁移" in pku.error
+    assert by_code(result)["THU"].status == "ok"
+
+
+async def test_fan_out_keeps_working_and_honours_a_deadline(bed, registry):
+    bed.set_fault("USTB", latency_ms=30_000)
+    members = [registry.get(c) for c in ("THU", "USTB")]
+    events = [e async for e in fan_out(members, QUERY, max_records=1, timeout=60, deadline=3)]
+    outcomes = {e.outcome.code: e.outcome for e in events if isinstance(e, (MemberFinished, MemberFailed))}
+    assert outcomes["THU"].status == "ok" and outcomes["USTB"].reason == DEADLINE
+    assert not any(isinstance(e, MergedViewUpdated) for e in events)
+
+
+async def test_a_reader_leaving_mid_search_frees_the_probe_and_the_members(bed, registry, clock):
+    async with Federator(registry, breaker_threshold=1, breaker_cooldown=10, clock=clock, cache_ttl=0) as fed:
+        bed.set_fault("BUPT", mode="refuse")
+        assert (await fed.run(QUERY, ["BUPT"], per_member=1)).outcomes[0].status == "error"
+        assert fed.breakers.state("BUPT") == "open"
+        clock.advance(11)
+        bed.set_fault("BUPT", latency_ms=30_000)
+        stream = fed.stream(QUERY, ["BUPT", "THU"], per_member=1, timeout=60)
+        async for event in stream:
+            if isinstance(event, MemberStarted) and event.member == "BUPT":
+                break  # the reader closed the page while BUPT is being probed
+        await stream.aclose()
+        assert fed.breakers.check("BUPT") is None  # the probe is free again, not stuck "in flight"
