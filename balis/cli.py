@@ -54,7 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=["sru", "z3950"], help="use only this protocol")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for each member")
     p.add_argument("--max", type=int, default=10, metavar="N", help="records per member (default 10)")
+    p.add_argument("--deadline", type=float, metavar="S", help="overall seconds for the whole search")
+    p.add_argument("--page", type=int, default=1, metavar="N", help="result page (each member's next records)")
+    p.add_argument("--sort", choices=["relevance", "year", "year_asc", "title"], default="relevance")
+    p.add_argument("--facet", action="append", default=[], metavar="NAME=VALUE",
+                   help="keep only works with this facet value (member, year, language, material_type, clc); "
+                        "repeat to combine")
     p.add_argument("--cql", action="store_true", help="the query is CQL")
+    p.add_argument("--stream", action="store_true", help="print events as members answer")
     p.add_argument("--json", action="store_true", help="machine-readable output (docs/search.md)")
     p.set_defaults(func=cmd_search)
 
@@ -98,9 +105,11 @@ def cmd_members(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from balis.output import outcome_text, search_json
+    from balis.output import event_line, outcome_text, search_json, works_text
     from connectors.query import QueryError, parse
-    from federator.fanout import search
+    from federator import facets as facet_mod
+    from federator.federation import Federator
+    from federator.rank import rank
 
     text = " ".join(args.query)
     try:
@@ -109,20 +118,53 @@ def cmd_search(args) -> int:
         raise UsageError(f"query not understood: {exc}") from None
     if args.max < 1 or args.max > 1000:
         raise UsageError("--max must be between 1 and 1000")
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    for name, value in (("--timeout", args.timeout), ("--deadline", args.deadline)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{name} must be a positive number of seconds")
+    if args.page < 1:
+        raise UsageError("--page must be 1 or more")
+    selected: dict[str, list[str]] = {}
+    for item in args.facet:
+        name, sep, value = item.partition("=")
+        if not sep or name not in facet_mod.FACETS or not value:
+            raise UsageError(f"--facet {item!r}: use NAME=VALUE with NAME one of {', '.join(facet_mod.FACETS)}")
+        selected.setdefault(name, []).append(value)
     registry = load_registry(args.registry)
     codes = [c.strip() for c in args.members.split(",") if c.strip()] if args.members else None
     members = registry.select(codes)
-    outcomes = asyncio.run(search(members, query, protocol=args.protocol, timeout=args.timeout,
-                                  max_records=args.max))
+
+    async def go():
+        async with Federator(members, deadline=args.deadline) as fed:
+            if not args.stream:
+                return await fed.run(query, protocol=args.protocol, timeout=args.timeout,
+                                     per_member=args.max, page=args.page)
+            events = []
+            async for event in fed.stream(query, protocol=args.protocol, timeout=args.timeout,
+                                          per_member=args.max, page=args.page):
+                events.append(event)
+                line = event_line(event)
+                if line and not args.json:
+                    print(line, flush=True)
+            return fed.assemble(query, args.page, events)
+
+    result = asyncio.run(go())
+    try:
+        works = facet_mod.apply(result.works, selected) if selected else list(result.works)
+    except ValueError as exc:
+        raise UsageError(f"--facet: {exc}") from None
+    works = rank(works, query, sort=args.sort)
+    names = {m.code: m.name for m in members}
+    facets = facet_mod.compute(result.works, names=names)
+    outcomes = result.outcomes
     if args.json:
-        print(search_json(text, query, outcomes))
+        print(search_json(text, query, outcomes, works=works, facets=facets, page=args.page,
+                          has_more=result.has_more, sort=args.sort, selected=selected))
     else:
+        print(works_text(works, names))
+        print()
         for o in outcomes:
-            print(outcome_text(o))
-    answered = [o for o in outcomes if o.status == "ok"]
-    if not answered:
+            print(outcome_text(o, with_records=False))
+    if not result.answered:
         asked = [o for o in outcomes if o.status != "skipped"]
         why = "no member could be asked" if not asked else "no member answered"
         print(f"balis: {why}; see the errors above, or check 'balis members' and 'balis testbed status'",

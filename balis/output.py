@@ -40,22 +40,92 @@ def outcome_json(o: MemberOutcome) -> dict:
         "hits": o.hits,
         "ms": o.ms,
         "error": o.error,
+        "reason": o.reason,
+        "cached": o.cached,
         "diagnostic": o.diagnostic,
         "unreadable": o.unreadable,
         "records": [record_json(r) for r in o.records],
     }
 
 
-def search_json(query_text: str, query, outcomes: list[MemberOutcome]) -> str:
+def work_json(w) -> dict:
+    d = w.display
+    return {
+        "work_id": w.work_id,
+        "group_id": w.group_id,
+        "title": display_title(d),
+        "authors": [a.name for a in d.authors],
+        "year": d.year,
+        "edition": d.edition,
+        "publisher": d.publisher,
+        "isbns": list(w.isbns),
+        "language": d.language,
+        "material_type": d.material_type,
+        "members": w.members,
+        "records": [f"{r.member}:{r.record_id}" for r in w.records],
+        "holdings": [{"member": h.member, "record_id": _record_of(w, h.member), "call_number": h.call_number,
+                      "location": h.location, "status": h.status, "due_date": h.due_date}
+                     for h in w.holdings],
+    }
+
+
+def _record_of(work, member: str) -> str | None:
+    return next((r.record_id for r in work.records if r.member == member), None)
+
+
+def search_json(query_text: str, query, outcomes: list[MemberOutcome], *, works=(), facets=None, page: int = 1,
+                has_more: bool = False, sort: str = "relevance", selected=None) -> str:
     from connectors.query import to_cql, to_rpn
     from connectors.rpn import pqf
 
     doc = {
         "version": JSON_VERSION,
         "query": {"text": query_text, "cql": to_cql(query), "pqf": pqf(to_rpn(query))},
+        "page": page,
+        "has_more": has_more,
+        "sort": sort,
+        "selected_facets": selected or {},
+        "works": [work_json(w) for w in works],
+        "facets": facets or {},
         "members": [outcome_json(o) for o in outcomes],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+def works_text(works, names: dict[str, str]) -> str:
+    if not works:
+        return "没有找到 no works found"
+    lines = []
+    for i, w in enumerate(works, 1):
+        d = w.display
+        meta = [x for x in (", ".join(a.name for a in d.authors[:3]), d.edition, d.publisher,
+                            str(d.year) if d.year else None) if x]
+        isbn = f" ISBN {w.isbns[0]}" if w.isbns else ""
+        lines.append(f"{i:>3}. {display_title(d)}" + (f" / {' — '.join(meta)}" if meta else "") + isbn)
+        avail = sum(h.status == "available" for h in w.holdings)
+        lines.append(f"     {len(w.members)} 馆藏 members: {', '.join(w.members)}; {avail} available")
+    return "\n".join(lines)
+
+
+def event_line(event) -> str | None:
+    """One line per streamed event, for `balis search --stream`."""
+    from federator.fanout import (
+        MemberFailed,
+        MemberFinished,
+        MemberStarted,
+        MergedViewUpdated,
+        RecordsArrived,
+    )
+
+    if isinstance(event, MemberStarted):
+        return f"-> {event.member} asked ({event.protocol})"
+    if isinstance(event, RecordsArrived):
+        return f"<- {event.member}: {len(event.records)} records of {event.hits}"
+    if isinstance(event, (MemberFinished, MemberFailed)):
+        return outcome_text(event.outcome, with_records=False)
+    if isinstance(event, MergedViewUpdated):
+        return f"   merged view: {len(event.works)} works from {len(event.members)} members"
+    return None
 
 
 def member_json(m: Member) -> dict:
@@ -102,7 +172,7 @@ def table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def outcome_text(o: MemberOutcome) -> str:
+def outcome_text(o: MemberOutcome, *, with_records: bool = True) -> str:
     head = f"== {o.code} {o.name} [{o.protocol or '-'}] "
     if o.status == "ok":
         head += f"ok: {o.hits} hits, {len(o.records)} records, {o.ms} ms"
@@ -113,7 +183,7 @@ def outcome_text(o: MemberOutcome) -> str:
     else:
         head += f"error: {o.error}"
     lines = [head]
-    for r in o.records:
+    for r in o.records if with_records else ():
         lines.append("   " + record_line(r))
     for u in o.unreadable:
         lines.append(f"   ! unreadable record: {u}")

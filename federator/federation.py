@@ -195,16 +195,22 @@ class Federator:
         """The whole page at once, assembled from the same events `stream()` yields."""
         started = time.perf_counter()
         selected = self._select(members)
+        events = [event async for event in self.stream(query, selected, **options)]
+        return self.assemble(query, options.get("page", 1), events, selected,
+                             ms=round((time.perf_counter() - started) * 1000))
+
+    def assemble(self, query, page: int, events: Iterable, members: Iterable[Member | str] | None = None,
+                 *, ms: int = 0) -> FederatedResult:
+        """The result a stream's events add up to: each member's last outcome and the last merged view."""
         outcomes: dict[str, MemberOutcome] = {}
         works: list = []
-        async for event in self.stream(query, selected, **options):
+        for event in events:
             if isinstance(event, (MemberFinished, MemberFailed)):
                 outcomes[event.outcome.code] = event.outcome
             elif isinstance(event, MergedViewUpdated):
                 works = event.works
-        ordered = [outcomes[m.code] for m in selected if m.code in outcomes]
-        return FederatedResult(query, options.get("page", 1), ordered, works,
-                               round((time.perf_counter() - started) * 1000))
+        ordered = [outcomes[m.code] for m in self._select(members) if m.code in outcomes]
+        return FederatedResult(query, page, ordered, works, ms)
 
     # -- internals ---------------------------------------------------------------------------------------
     def _learn(self, qkey: str, outcome: MemberOutcome, cap: int | None) -> None:

@@ -195,3 +195,45 @@ async def test_sru_and_z3950_give_the_same_hits_and_records(testbed, text):
             # a MARC-8 member drops characters MARC-8 cannot carry (’), so compare the match keys
             assert fold(a.title) == fold(b.title), (m.code, m.charset, a.title, b.title)
             assert not a.warnings and not b.warnings, (a.warnings, b.warnings)
+
+
+def test_json_merges_members_records_into_works_with_facets(bed):
+    doc = run_json(bed, "中国", "--max", "20")
+    owners = records_of(bed.truth())
+    listed = [r for m in doc["members"] for r in m["records"]]
+    in_works = [key for w in doc["works"] for key in w["records"]]
+    # every member record is in exactly one work, and a work never mixes editions of the ground truth
+    assert sorted(in_works) == sorted(f"{m['code']}:{r['record_id']}" for m in doc["members"]
+                                      for r in m["records"])
+    assert len(in_works) == len(listed)
+    for w in doc["works"]:
+        assert len({owners[k]["id"] for k in w["records"]}) == 1, w["records"]
+        assert {"work_id", "title", "authors", "year", "edition", "isbns", "holdings"} <= set(w)
+        assert set(w["members"]) == {k.split(":")[0] for k in w["records"]}
+        for h in w["holdings"]:
+            assert {"member", "record_id", "call_number", "status"} <= set(h)
+    assert any(len(w["members"]) > 1 for w in doc["works"])
+    member_facet = {f["value"]: f["count"] for f in doc["facets"]["member"]}
+    for code, count in member_facet.items():
+        assert count == sum(code in w["members"] for w in doc["works"])
+
+
+def test_facet_filter_keeps_only_matching_works(bed):
+    doc = run_json(bed, "中国", "--max", "20", "--facet", "member=RUC")
+    assert doc["works"] and all("RUC" in w["members"] for w in doc["works"])
+    assert doc["selected_facets"] == {"member": ["RUC"]}
+    out = balis("search", "中国", "--facet", "colour=red", registry=bed.registry_path)
+    assert out.returncode == 2 and "--facet" in out.stderr
+
+
+def test_stream_prints_events_as_members_answer(bed):
+    out = balis("search", "中国", "--stream", "--max", "2", registry=bed.registry_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    asked = [x for x in lines if x.startswith("-> ")]
+    merged = [i for i, x in enumerate(lines) if "merged view" in x]
+    assert len(asked) == len(bed.status())
+    assert len(merged) == len(bed.status())  # one merged view after each member's records
+    first_done = next(i for i, x in enumerate(lines) if x.startswith("== "))
+    assert merged[0] < max(i for i, x in enumerate(lines) if x.startswith("== "))
+    assert first_done < len(lines) - 1
