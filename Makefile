@@ -1,10 +1,12 @@
 # balis: `make run` starts the demo test bed and searches it; `make test` runs the whole suite.
 # Both install what they need first (Debian packages as root, a .venv, the project).
+# `make bench` measures the connectors (docs/benchmarks.md); `make bench BENCH_ARGS=--quick` is a short run.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 QUERY  ?= 中国
+BENCH_ARGS ?=
 
 .PHONY: run test bench lint deps install clean testbed-down
 
@@ -22,7 +24,7 @@ test: install
 	$(BIN)/pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/connectors.py
+	$(BIN)/python benchmarks/connectors.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
