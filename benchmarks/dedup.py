@@ -24,8 +24,7 @@ from dedup import merge  # noqa: E402
 from dedup.evaluate import pair_scores  # noqa: E402
 from dedup.work import record_key  # noqa: E402
 from records.fold import fold, is_cjk  # noqa: E402
-from records.normalise import from_raw  # noqa: E402
-from testbed.generate import plan_catalogues, render_member, truth  # noqa: E402
+from testbed.generate import plan_catalogues, plan_records, truth  # noqa: E402
 from testbed.members import member_profiles  # noqa: E402
 
 
@@ -56,10 +55,7 @@ def main() -> None:
     args = ap.parse_args()
 
     plan = plan_catalogues(args.seed, member_profiles(args.members), args.records // args.members)
-    records = []
-    for m in plan.members:
-        for pos, data in enumerate(render_member(plan, m.code), 1):
-            records.append(from_raw(data, syntax="marcxml", charset="utf-8", member=m.code, position=pos))
+    records = plan_records(plan)
     tr = truth(plan)
     editions = {e["id"]: e["records"] for e in tr["editions"]}
     chinese = {x for e in tr["editions"] if is_cjk(e["title"]) for x in e["records"]}

@@ -24,8 +24,7 @@ from dedup import merge  # noqa: E402
 from federator import facets  # noqa: E402
 from federator.rank import rank  # noqa: E402
 from records.fold import is_cjk  # noqa: E402
-from records.normalise import from_raw  # noqa: E402
-from testbed.generate import plan_catalogues, render_member  # noqa: E402
+from testbed.generate import plan_catalogues, plan_records  # noqa: E402
 from testbed.members import member_profiles  # noqa: E402
 
 
@@ -54,10 +53,7 @@ def main() -> None:
     args = ap.parse_args()
 
     plan = plan_catalogues(args.seed, member_profiles(args.members), args.records // args.members)
-    records = []
-    for m in plan.members:
-        for pos, data in enumerate(render_member(plan, m.code), 1):
-            records.append(from_raw(data, syntax="marcxml", charset="utf-8", member=m.code, position=pos))
+    records = plan_records(plan)
     texts = queries(records, random.Random(args.seed))
     parsed = [parse(t) for t in texts]
 

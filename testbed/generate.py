@@ -515,6 +515,14 @@ def render_member(plan: Plan, code: str) -> Iterator[bytes]:
         yield _marcxml(fields)
 
 
+def plan_records(plan: Plan) -> list:
+    """Every member's catalogue read back through the product's normaliser (for dedup tests and benchmarks)."""
+    from records.normalise import from_raw
+
+    return [from_raw(data, syntax="marcxml", charset="utf-8", member=m.code, position=pos)
+            for m in plan.members for pos, data in enumerate(render_member(plan, m.code), 1)]
+
+
 def _seed_fields(ed: Edition, copy: Copy) -> list[Field]:
     r = ed.seed.record
     leader = str(r.leader)[:24].ljust(24)

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from records.model import Record
-from records.normalise import from_raw
-from testbed.generate import plan_catalogues, render_member, truth
+from testbed.generate import plan_catalogues, plan_records, truth
 from testbed.members import member_profiles
 
 TEST_SEED = 20071130  # the benchmark uses other seeds
@@ -41,10 +40,7 @@ def corrected_truth(records: list[Record], editions: dict[str, list[str]]) -> di
 
 def labelled(seed: int, members: int, size: int) -> Labelled:
     plan = plan_catalogues(seed, member_profiles(members), size)
-    records = []
-    for m in plan.members:
-        for pos, data in enumerate(render_member(plan, m.code), 1):
-            records.append(from_raw(data, syntax="marcxml", charset="utf-8", member=m.code, position=pos))
+    records = plan_records(plan)
     tr = truth(plan)
     editions = {e["id"]: e["records"] for e in tr["editions"]}
     synthetic = {e["id"] for e in tr["editions"] if e["seed"] is None}
