@@ -255,6 +255,16 @@ def _material_unimarc(leader: str, fs: _Fields) -> str:
 
 # ---------------------------------------------------------------- shared pieces
 
+
+def _set_imprint(out: Record, imprint, *, place: str, publisher: str, date: str) -> None:
+    """Place, publisher and date from an imprint field (MARC21 260/264, UNIMARC 210/214) by subfield code."""
+    out.place = clean(_strip_brackets(clean(_first(imprint, place) or ""))) or None
+    out.publisher = clean(_strip_brackets(clean(_first(imprint, publisher) or ""))) or None
+    text = _first(imprint, date)
+    out.date_text = clean(text) or None
+    out.year = parse_year(text)
+
+
 def _isbn(raw: str, qualifier: str | None, *, cancelled: bool = False) -> Isbn:
     text = raw.strip()
     parsed = parse_isbn(text)
@@ -361,11 +371,7 @@ def _map_marc21(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
         f264 = fs.all("264")
         imprint = next((f for f in f264 if f.indicator2 == "1"), f264[0] if f264 else None)
     if imprint is not None:
-        out.place = clean(_strip_brackets(clean(_first(imprint, "a") or ""))) or None
-        out.publisher = clean(_strip_brackets(clean(_first(imprint, "b") or ""))) or None
-        date = _first(imprint, "c")
-        out.date_text = clean(date) or None
-        out.year = parse_year(date)
+        _set_imprint(out, imprint, place="a", publisher="b", date="c")
     f008 = fs.control("008")
     if out.year is None:
         out.year = _fixed_year(f008[7:11]) if f008[6:7] not in ("n", "|", "") else None
@@ -493,11 +499,7 @@ def _map_unimarc(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
     out.edition = _join(v for f in fs.all("205") for v in _subfields(f, "ab")) or None
     imprint = fs.one("210") or fs.one("214")
     if imprint is not None:
-        out.place = clean(_strip_brackets(clean(_first(imprint, "a") or ""))) or None
-        out.publisher = clean(_strip_brackets(clean(_first(imprint, "c") or ""))) or None
-        date = _first(imprint, "d")
-        out.date_text = clean(date) or None
-        out.year = parse_year(date)
+        _set_imprint(out, imprint, place="a", publisher="c", date="d")
     f100 = fs.control("100")
     if out.year is None:
         out.year = _fixed_year(f100[9:13])
