@@ -163,7 +163,7 @@ def cmd_search(args) -> int:
         print(works_text(works, names))
         print()
         for o in outcomes:
-            print(outcome_text(o, with_records=False))
+            print(outcome_text(o))
     if not result.answered:
         asked = [o for o in outcomes if o.status != "skipped"]
         why = "no member could be asked" if not asked else "no member answered"

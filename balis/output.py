@@ -122,7 +122,7 @@ def event_line(event) -> str | None:
     if isinstance(event, RecordsArrived):
         return f"<- {event.member}: {len(event.records)} records of {event.hits}"
     if isinstance(event, (MemberFinished, MemberFailed)):
-        return outcome_text(event.outcome, with_records=False)
+        return outcome_text(event.outcome)
     if isinstance(event, MergedViewUpdated):
         return f"   merged view: {len(event.works)} works from {len(event.members)} members"
     return None
@@ -172,7 +172,7 @@ def table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def outcome_text(o: MemberOutcome, *, with_records: bool = True) -> str:
+def outcome_text(o: MemberOutcome) -> str:
     head = f"== {o.code} {o.name} [{o.protocol or '-'}] "
     if o.status == "ok":
         head += f"ok: {o.hits} hits, {len(o.records)} records, {o.ms} ms"
@@ -183,8 +183,6 @@ def outcome_text(o: MemberOutcome, *, with_records: bool = True) -> str:
     else:
         head += f"error: {o.error}"
     lines = [head]
-    for r in o.records if with_records else ():
-        lines.append("   " + record_line(r))
     for u in o.unreadable:
         lines.append(f"   ! unreadable record: {u}")
     return "\n".join(lines)
@@ -195,18 +193,3 @@ def display_title(r: Record) -> str:
     if r.vernacular_titles:
         return r.vernacular_titles[0]
     return r.title + (f" : {r.subtitle}" if r.subtitle else "") + (f". {r.part}" if r.part else "")
-
-
-def record_line(r: Record) -> str:
-    bits = [f"[{r.record_id}] {display_title(r)}"]
-    if r.authors:
-        bits.append(" / " + "; ".join(a.name for a in r.authors[:3]))
-    meta = [x for x in (r.edition, r.publisher, str(r.year) if r.year else None) if x]
-    if meta:
-        bits.append(" — " + ", ".join(meta))
-    if r.isbn13s:
-        bits.append(f" ISBN {r.isbn13s[0]}")
-    if r.holdings:
-        avail = sum(h.status == "available" for h in r.holdings)
-        bits.append(f" ({len(r.holdings)} items, {avail} available)")
-    return "".join(bits)

@@ -264,11 +264,13 @@ def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
 
+def outcomes_of(events: Iterable[Event], members: Iterable[Member]) -> list[MemberOutcome]:
+    """Each member's final outcome in a stream of events, in the members' order."""
+    final = {e.outcome.code: e.outcome for e in events if isinstance(e, (MemberFinished, MemberFailed))}
+    return [final[m.code] for m in members if m.code in final]
+
+
 async def search(members: Iterable[Member], query, **options) -> list[MemberOutcome]:
     """Run a fan-out to the end and return every member's outcome in registry order."""
     members = list(members)
-    outcomes: dict[str, MemberOutcome] = {}
-    async for event in fan_out(members, query, **options):
-        if isinstance(event, (MemberFinished, MemberFailed)):
-            outcomes[event.outcome.code] = event.outcome
-    return [outcomes[m.code] for m in members if m.code in outcomes]
+    return outcomes_of([event async for event in fan_out(members, query, **options)], members)

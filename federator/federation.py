@@ -33,6 +33,7 @@ from federator.fanout import (
     MergedViewUpdated,
     RecordsArrived,
     ask_members,
+    outcomes_of,
     plan,
 )
 from federator.registry import Member, Registry
@@ -202,15 +203,10 @@ class Federator:
     def assemble(self, query, page: int, events: Iterable, members: Iterable[Member | str] | None = None,
                  *, ms: int = 0) -> FederatedResult:
         """The result a stream's events add up to: each member's last outcome and the last merged view."""
-        outcomes: dict[str, MemberOutcome] = {}
-        works: list = []
-        for event in events:
-            if isinstance(event, (MemberFinished, MemberFailed)):
-                outcomes[event.outcome.code] = event.outcome
-            elif isinstance(event, MergedViewUpdated):
-                works = event.works
-        ordered = [outcomes[m.code] for m in self._select(members) if m.code in outcomes]
-        return FederatedResult(query, page, ordered, works, ms)
+        events = list(events)
+        views = [e for e in events if isinstance(e, MergedViewUpdated)]
+        return FederatedResult(query, page, outcomes_of(events, self._select(members)),
+                               views[-1].works if views else [], ms)
 
     # -- internals ---------------------------------------------------------------------------------------
     def _learn(self, qkey: str, outcome: MemberOutcome, cap: int | None) -> None:
