@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import sys
@@ -12,6 +13,9 @@ from pathlib import Path
 from federator.registry import DEMO_REGISTRY, RegistryError, load_registry
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE = 0, 1, 2
+
+# Command families that live in modules of their own; each has `register(subparsers, common_parent)`.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 class UsageError(Exception):
@@ -86,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
             tp.add_argument("--seed", type=int, default=None, help="catalogue generator seed")
         tp.add_argument("--json", action="store_true")
         tp.set_defaults(func=func)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub, common)
     return parser
 
 

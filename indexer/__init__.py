@@ -1,0 +1,1 @@
+"""The nightly harvest and the local full-text index of merged editions (whoosh)."""

@@ -1,0 +1,24 @@
+"""Where the local index lives: `--index DIR` > `$BALIS_INDEX` > `var/index` in the project."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from federator.registry import PROJECT_ROOT
+
+DEFAULT_INDEX_DIR = PROJECT_ROOT / "var" / "index"
+
+
+def resolve_index_dir(arg: str | os.PathLike | None = None) -> Path:
+    """The index folder chosen by the command line, then the environment, then the project default.
+
+    The folder holds `whoosh/` (the searchable index of editions) and `harvest.sqlite` (the harvested
+    member records, their content hashes and the per-member checkpoints).
+    """
+    if arg:
+        return Path(arg).expanduser().resolve()
+    env = os.environ.get("BALIS_INDEX")
+    if env:
+        return Path(env).expanduser().resolve()
+    return DEFAULT_INDEX_DIR
