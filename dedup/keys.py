@@ -124,6 +124,9 @@ _TRANSLATOR_ROLES = frozenset({"译", "譯", "翻译", "翻譯", "编译", "編�
                                "translator", "trans", "trans.", "übers", "yi"})
 _ROLE_SUFFIX = re.compile(r"(?:主编|主編|编著|編著|编译|編譯|合著|著|编|編|译|譯|撰|等)+$")
 _NAME_BRACKETS = re.compile(r"^[\s(（\[［【〔][^)）\]］】〕]{1,6}[)）\]］】〕]\s*")  # (美) (清) nationality/dynasty
+_PUB_DISTRIBUTOR = re.compile(r"\s[:;：；]\s?|[：；]")
+_SQUARE_BRACKETS = re.compile(r"[\[\]［］]")
+_TRANSLATED_SUFFIX = re.compile(r"(?:译|譯)$")
 _PUB_SUFFIX = re.compile(r"(?:出版发行|出版|发行|印行)$")
 _PUB_GENERIC = re.compile(r"(?:有限责任公司|有限公司|出版社|出版公司|出版集团|书局|书店|书社|印书馆)$")
 _PUB_GENERIC_LATIN = re.compile(r"\b(?:press|publishing|publishers?|verlag|editions?|éditions|inc|ltd|llc|co|"
@@ -136,6 +139,7 @@ def pinyin_key(text: str) -> str:
     return "".join(lazy_pinyin(text, errors="default")).replace(" ", "").casefold()
 
 
+@lru_cache(maxsize=65536)
 def name_key(name: str) -> str:
     """A person or body as a key: brackets like (美) dropped, role words (著, 主编, 译) cut from the end,
     Latin names reduced to their surname (the part before the comma)."""
@@ -146,12 +150,13 @@ def name_key(name: str) -> str:
     return fold(s.split(",")[0])
 
 
+@lru_cache(maxsize=16384)
 def publisher_key(publisher: str | None) -> str:
     """The publisher without 出版/出版发行 endings and generic words (出版社, Press), folded."""
     if not publisher:
         return ""
-    first = re.split(r"\s[:;：；]\s?|[：；]", publisher, maxsplit=1)[0]  # not the distributor after " : "
-    s = fold(re.sub(r"[\[\]［］]", "", first))
+    first = _PUB_DISTRIBUTOR.split(publisher, maxsplit=1)[0]  # not the distributor after " : "
+    s = fold(_SQUARE_BRACKETS.sub("", first))
     if is_cjk(s):
         s = _PUB_SUFFIX.sub("", s)
         return _PUB_GENERIC.sub("", s) or s
@@ -237,7 +242,7 @@ def match_keys(rec: Record) -> MatchKeys:
     for a in rec.authors:
         role = (a.role or "").casefold().strip(" .,")
         name = a.name
-        if not role and is_cjk(name) and re.search(r"(?:译|譯)$", fold(name)) and not re.search(r"著", name):
+        if not role and is_cjk(name) and _TRANSLATED_SUFFIX.search(fold(name)) and "著" not in name:
             role = "译"
         key = name_key(name)
         if not key:

@@ -8,8 +8,11 @@ editions") without sharing holdings.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from dedup.cluster import cluster_keys
@@ -121,13 +124,31 @@ def group_editions(works: list[Work], keys_of: list[list[MatchKeys]]) -> None:
         w.group_id = _digest("G", members[find(i)])
 
 
+@contextmanager
+def _without_cycle_collector() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one merge.
+
+    A merge allocates tens of thousands of small objects (keys, pairs, works) that hold no reference
+    cycles; with the collector running, its passes over them (and over every record already in memory)
+    cost a third of the merge time and make it erratic. Reference counting still frees everything.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def merge(records: list[Record]) -> list[Work]:
     """Cluster member records into editions, build one Work per edition, and group editions into works.
 
     Works come in the order of their first record in `records`.
     """
-    keys = [match_keys(r) for r in records]
-    groups = cluster_keys(keys)
-    works = [build_work([records[i] for i in g]) for g in groups]
-    group_editions(works, [[keys[i] for i in g] for g in groups])
+    with _without_cycle_collector():
+        keys = [match_keys(r) for r in records]
+        groups = cluster_keys(keys)
+        works = [build_work([records[i] for i in g]) for g in groups]
+        group_editions(works, [[keys[i] for i in g] for g in groups])
     return works

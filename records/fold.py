@@ -28,20 +28,19 @@ _CJK_RANGES = (
     (0xF900, 0xFAFF),  # CJK compatibility ideographs
     (0x20000, 0x3134F),  # CJK extensions B-G
 )
-_SPACE_BETWEEN_CJK = re.compile(
-    r"(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f])\s+"
-    r"(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f])")
+_CJK_CLASS = "[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES) + "]"
+_CJK_CHAR = re.compile(_CJK_CLASS)
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<={_CJK_CLASS})\s+(?={_CJK_CLASS})")
 _SPACES = re.compile(r"\s+")
 
 
 def _is_cjk_char(ch: str) -> bool:
-    cp = ord(ch)
-    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+    return _CJK_CHAR.match(ch) is not None
 
 
 def is_cjk(text: str) -> bool:
     """True when the text contains at least one Chinese, Japanese or Korean character."""
-    return any(ord(ch) >= 0x3040 and _is_cjk_char(ch) for ch in text)
+    return not text.isascii() and _CJK_CHAR.search(text) is not None
 
 
 def to_simplified(text: str) -> str:
