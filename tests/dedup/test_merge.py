@@ -39,20 +39,14 @@ def test_generated_editions_merge_exactly(catalogues):
 
 
 def test_all_editions_against_truth(catalogues):
-    """Against every edition (real seeds too): the only wrong merges are two real seed records of one
-    book that the generator labels as two editions (same title and year); see docs/dedup.md."""
+    """Against every edition (real seeds too): no wrong merge at all, and few missed pairs (real seed
+    records whose member copies differ too much to be sure of; see docs/dedup.md)."""
     works = merge(catalogues.records)
     predicted = [[record_key(r) for r in w.records] for w in works]
-    scores = pair_scores(predicted, catalogues.corrected.values())
-    assert scores.precision >= 0.99
-    assert scores.recall >= 0.95
-    edition_of = {x: e for e, xs in catalogues.corrected.items() for x in xs}
-    facts = {e["id"]: e for e in catalogues.truth["editions"]}
-    for cluster_keys in predicted:
-        eds = {edition_of[x].split("/")[0] for x in cluster_keys}
-        if len(eds) > 1:
-            assert not eds & catalogues.synthetic
-            assert len({(fold(facts[e]["title"]).replace(" ", ""), facts[e]["year"]) for e in eds}) == 1, eds
+    scores = pair_scores(predicted, catalogues.editions.values())
+    assert scores.false_pairs == 0
+    assert scores.precision == 1.0
+    assert scores.recall >= 0.97
 
 
 def test_hard_negatives_stay_apart(catalogues):
