@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import Executor
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from connectors.errors import Diagnostic, MemberError, MemberTimeout
-from connectors.factory import open_connector
+from connectors.errors import Diagnostic, MemberError, MemberTimeout, Unsupported
+from connectors.factory import ConnectorPool, open_connector
 from federator.registry import Endpoint, Member
 from records.errors import RecordError
 from records.model import Record
@@ -68,13 +69,26 @@ class MemberFailed:
 
 @dataclass(frozen=True, slots=True)
 class MergedViewUpdated:
-    """Every record so far merged into editions (dedup.Work), after a member's records arrived."""
+    """Every record so far merged into editions (dedup.Work): the first as soon as records arrive, then
+    coalesced (at most one merge per interval), and a last one once every member has an outcome."""
 
     works: list  # list[dedup.Work]
     members: tuple[str, ...]  # members whose records are in the view
 
 
 Event = MemberStarted | RecordsArrived | MemberFinished | MemberFailed | MergedViewUpdated
+
+
+class Tick:
+    """What a caller of `ask_members` puts in the `inbox` to be woken: `ask_members` yields it back as is."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TICK"
+
+
+TICK = Tick()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,23 +140,30 @@ async def fan_out(members: Iterable[Member], query, *, protocol: str | None = No
 
 
 async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, deadline: float | None = None,
-                      gate: asyncio.Semaphore, session=None) -> AsyncIterator[Event]:
+                      gate: asyncio.Semaphore, session=None, pool: ConnectorPool | None = None,
+                      inbox: asyncio.Queue | None = None, cpu: Executor | None = None,
+                      ) -> AsyncIterator[Event | Tick]:
     """Ask each member its slice, at most `gate` at a time; yield events; stop at the overall deadline.
 
     Members with no outcome when `deadline` seconds have passed are reported as timeouts (reason
     `deadline`) and the stream ends. `session` is an aiohttp session for SRU (one is opened if needed).
+    With a `pool`, connectors are taken from it and given back when the member answered (kept open for
+    the next search); without one, each is opened for this search and closed after it. `inbox` is the
+    queue the events are collected in: a `Tick` the caller puts there is yielded back (a timer or a
+    finished merge waking the caller). With `cpu`, records are read (normalised) on that executor, so
+    the event loop stays free to send and receive while a page of records is read.
     """
     if not asks:
         return
     loop = asyncio.get_running_loop()
     ends_at = loop.time() + deadline if deadline is not None else None
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue = inbox if inbox is not None else asyncio.Queue()
     own_session = None
     if session is None and any(a.endpoint.protocol == "sru" for a in asks):
         import aiohttp
 
         session = own_session = aiohttp.ClientSession()
-    tasks = [asyncio.create_task(_ask(a, query, timeout, gate, queue, session)) for a in asks]
+    tasks = [asyncio.create_task(_ask(a, query, timeout, gate, queue, session, pool, cpu)) for a in asks]
     pending = {a.member.code: a for a in asks}
     started: set[str] = set()
     try:
@@ -155,6 +176,9 @@ async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, d
                         event = await queue.get()
             except TimeoutError:
                 break
+            if isinstance(event, Tick):
+                yield event
+                continue
             if isinstance(event, MemberStarted):
                 started.add(event.member)
             elif isinstance(event, (MemberFinished, MemberFailed)):
@@ -162,6 +186,8 @@ async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, d
             yield event
         while pending and not queue.empty():  # answers that came in before the deadline still count
             event = queue.get_nowait()
+            if isinstance(event, Tick):
+                continue
             if isinstance(event, (MemberFinished, MemberFailed)):
                 pending.pop(event.outcome.code, None)
             yield event
@@ -184,7 +210,8 @@ async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, d
             await own_session.close()
 
 
-async def _ask(a: Ask, query, timeout, gate, queue, session) -> None:
+async def _ask(a: Ask, query, timeout, gate, queue, session, pool: ConnectorPool | None,
+               cpu: Executor | None) -> None:
     member, endpoint = a.member, a.endpoint
     wait = timeout if timeout is not None else member.timeout
     count = a.count if a.count is not None else member.max_records
@@ -194,15 +221,21 @@ async def _ask(a: Ask, query, timeout, gate, queue, session) -> None:
         started = time.perf_counter()
         connector = None
         try:
-            connector = open_connector(member, endpoint, timeout=wait, session=session)
+            if pool is not None:
+                connector = pool.take(member, endpoint, timeout=wait, session=session, fresh=a.start == 1)
+            else:
+                connector = open_connector(member, endpoint, timeout=wait, session=session)
             async with asyncio.timeout(wait):
                 page = await connector.search(query, a.start, count)
+            if pool is not None:  # the member answered: its connection is in a known state, keep it
+                pool.give_back(member, endpoint, connector)
+                connector = None
             outcome.hits = page.hits
-            for raw in page.records:
-                try:
-                    outcome.records.append(normalise_raw(raw, member))
-                except RecordError as exc:
-                    outcome.unreadable.append(str(exc))
+            if cpu is None:
+                outcome.records, outcome.unreadable = normalise_page(page.records, member)
+            else:
+                outcome.records, outcome.unreadable = await asyncio.get_running_loop().run_in_executor(
+                    cpu, normalise_page, page.records, member)
             if page.diagnostics:
                 outcome.diagnostic = page.diagnostics[0].as_dict()
             outcome.ms = _ms(started)
@@ -210,7 +243,10 @@ async def _ask(a: Ask, query, timeout, gate, queue, session) -> None:
             await queue.put(MemberFinished(outcome))
         except asyncio.CancelledError:  # the stream ended (deadline, reader left): close in the background
             if connector is not None:
-                _close_later(connector)
+                if pool is not None:
+                    pool.discard(connector)
+                else:
+                    _close_later(connector)
                 connector = None
             raise
         except (TimeoutError, MemberTimeout):
@@ -223,6 +259,9 @@ async def _ask(a: Ask, query, timeout, gate, queue, session) -> None:
             if isinstance(exc, Diagnostic):
                 outcome.diagnostic = exc.as_dict()
                 outcome.reason = DIAGNOSTIC
+            if pool is not None and connector is not None and isinstance(exc, Diagnostic | Unsupported):
+                pool.give_back(member, endpoint, connector)  # the member answered; the query was the problem
+                connector = None
             await queue.put(MemberFailed(outcome))
         except Exception as exc:  # a bug must cost one member, not the search: report it as that member's error
             outcome.status, outcome.ms, outcome.reason = ERROR, _ms(started), INTERNAL
@@ -230,10 +269,13 @@ async def _ask(a: Ask, query, timeout, gate, queue, session) -> None:
             await queue.put(MemberFailed(outcome))
         finally:
             if connector is not None:
-                try:
-                    await connector.close()
-                except Exception:
-                    pass
+                if pool is not None:
+                    pool.discard(connector)
+                else:
+                    try:
+                        await connector.close()
+                    except Exception:
+                        pass
 
 
 _closing: set[asyncio.Task] = set()
@@ -251,6 +293,17 @@ def _close_later(connector) -> None:
     task = asyncio.get_running_loop().create_task(close())
     _closing.add(task)
     task.add_done_callback(_closing.discard)
+
+
+def normalise_page(raws, member: Member) -> tuple[list[Record], list[str]]:
+    """A page of raw records read into Records, and the ones that could not be read (with why)."""
+    records, unreadable = [], []
+    for raw in raws:
+        try:
+            records.append(normalise_raw(raw, member))
+        except RecordError as exc:
+            unreadable.append(str(exc))
+    return records, unreadable
 
 
 def normalise_raw(raw, member: Member) -> Record:

@@ -2,8 +2,9 @@
 
 One `Federator` per process (the CLI makes one per command, the portal one for its lifetime). It holds
 the members' circuit breakers, the TTL cache of their answers and hit counts, one connection-slot gate
-shared by every search, and one aiohttp session for SRU. `stream()` yields the events of
-`federator.fanout`; `run()` assembles a `FederatedResult` from the very same events.
+shared by every search, the members' open connections (kept between searches, closed by `close()`), and
+one aiohttp session for SRU. `stream()` yields the events of `federator.fanout`, with merged views
+coalesced; `run()` assembles a `FederatedResult` from the very same events.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
+from connectors.factory import ConnectorPool
 from federator.breaker import Breakers
 from federator.cache import TTLCache, query_key
 from federator.fanout import (
@@ -24,6 +27,7 @@ from federator.fanout import (
     MEMBER_TIMEOUT,
     OK,
     SKIPPED,
+    TICK,
     Ask,
     Event,
     MemberFailed,
@@ -32,6 +36,7 @@ from federator.fanout import (
     MemberStarted,
     MergedViewUpdated,
     RecordsArrived,
+    Tick,
     ask_members,
     outcomes_of,
     plan,
@@ -81,25 +86,42 @@ class FederatedResult:
 class Federator:
     """Asks members concurrently, remembering who keeps failing and what was just asked."""
 
-    def __init__(self, members: Registry | Iterable[Member], *, concurrency: int = 16,
+    def __init__(self, members: Registry | Iterable[Member], *, concurrency: int = 128,
                  cache_ttl: float = 120.0, cache_size: int = 2048, breaker_threshold: int = 3,
                  breaker_cooldown: float = 60.0, deadline: float | None = None,
+                 merge_interval: float = 0.2, keep_connections: int = 2,
                  clock: Callable[[], float] = time.time) -> None:
-        """`clock` (seconds since the epoch) drives the breakers and the cache; tests inject a fake one."""
+        """`clock` (seconds since the epoch) drives the breakers and the cache; tests inject a fake one.
+
+        `merge_interval`: after the first merged view, at most one merge per this many seconds (longer
+        when merging takes long, see `_MergedView`). `keep_connections`: open connections kept per member
+        between searches (0: open and close one per search).
+        """
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        if merge_interval < 0:
+            raise ValueError(f"merge_interval must be >= 0 seconds, not {merge_interval}")
         self.members = list(members)
         self.concurrency = concurrency
         self.deadline = deadline
         self.breakers = Breakers(breaker_threshold, breaker_cooldown, clock)
         self.cache = TTLCache(cache_ttl, cache_size, clock)
         self.asked = 0  # members actually asked (not cached, not skipped), for statistics and tests
+        self.merge_interval = merge_interval
+        self.keep_connections = keep_connections
+        self.pool = ConnectorPool(idle_per_member=keep_connections)
         self._gate: asyncio.Semaphore | None = None
         self._session = None
+        self._threads: dict[str, ThreadPoolExecutor] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def close(self) -> None:
-        """Close the shared SRU session."""
+        """Close the members' kept connections and the shared SRU session (the Federator stays usable)."""
+        pool, self.pool = self.pool, ConnectorPool(idle_per_member=self.keep_connections)
+        await pool.close()
+        threads, self._threads = self._threads, {}
+        for executor in threads.values():
+            executor.shutdown(wait=False, cancel_futures=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -132,8 +154,12 @@ class Federator:
 
         Page N asks each member for records (N-1)*cap+1 … N*cap (cap: `per_member`, else the member's
         max_records), and only members whose hit count, if known, reaches past the earlier pages.
-        `timeout` overrides each member's own; `deadline` bounds the whole search in seconds. After each
-        member's records arrive, a MergedViewUpdated carries every record so far merged into editions.
+        `timeout` overrides each member's own; `deadline` bounds the whole search in seconds.
+
+        A MergedViewUpdated carries every record so far merged into editions: the first right after the
+        first records arrive, then at most one per `merge_interval` while members answer (records that
+        arrive in between are merged into the next one), and a last one, holding every record, before
+        the stream ends. No RecordsArrived follows the last MergedViewUpdated.
         """
         if page < 1:
             raise ValueError(f"page is 1-based, not {page}")
@@ -146,49 +172,62 @@ class Federator:
         for outcome in skipped:
             yield MemberFailed(outcome)
 
-        view = _MergedView([m.code for m in selected])
+        inbox: asyncio.Queue = asyncio.Queue()  # member events, and a Tick when a merge is due or done
+        view = _MergedView([m.code for m in selected], self.merge_interval, self._cpu("merge"),
+                           wake=lambda: inbox.put_nowait(TICK))
         to_ask: list[Ask] = []
-        for member, endpoint in ask:
-            cap = per_member or member.max_records
-            start = (page - 1) * cap + 1
-            hits = self.cache.get(("hits", qkey, member.code, endpoint.protocol))
-            if hits is not None and hits < start:
-                yield MemberFailed(MemberOutcome(
-                    member.code, member.name, SKIPPED, protocol=endpoint.protocol, hits=hits, start=start,
-                    reason=EXHAUSTED, error=f"前页已显示全部 {hits} 条 (all {hits} hits were on earlier pages)"))
-                continue
-            cached = self.cache.get(("page", qkey, member.code, endpoint.protocol, start, cap))
-            if cached is not None:
-                outcome = replace(cached, records=list(cached.records), unreadable=list(cached.unreadable),
-                                  cached=True, ms=0)
-                yield MemberStarted(member.code, endpoint.protocol, cached=True)
-                yield RecordsArrived(member.code, outcome.hits or 0, outcome.records)
-                yield view.add(member.code, outcome.records)
-                yield MemberFinished(outcome)
-                continue
-            why = self.breakers.check(member.code)
-            if why is not None:
-                yield MemberFailed(MemberOutcome(member.code, member.name, SKIPPED, protocol=endpoint.protocol,
-                                                 start=start, reason=CIRCUIT_OPEN, error=why))
-                continue
-            to_ask.append(Ask(member, endpoint, start, cap))
-
-        if not to_ask:
-            return
-        self.asked += len(to_ask)
-        unresolved = {a.member.code for a in to_ask}
-        caps = {a.member.code: a.count for a in to_ask}
+        unresolved: set[str] = set()
         try:
+            for member, endpoint in ask:
+                cap = per_member or member.max_records
+                start = (page - 1) * cap + 1
+                hits = self.cache.get(("hits", qkey, member.code, endpoint.protocol))
+                if hits is not None and hits < start:
+                    yield MemberFailed(MemberOutcome(
+                        member.code, member.name, SKIPPED, protocol=endpoint.protocol, hits=hits, start=start,
+                        reason=EXHAUSTED, error=f"前页已显示全部 {hits} 条 (all {hits} hits were on earlier pages)"))
+                    continue
+                cached = self.cache.get(("page", qkey, member.code, endpoint.protocol, start, cap))
+                if cached is not None:
+                    outcome = replace(cached, records=list(cached.records), unreadable=list(cached.unreadable),
+                                      cached=True, ms=0)
+                    yield MemberStarted(member.code, endpoint.protocol, cached=True)
+                    yield RecordsArrived(member.code, outcome.hits or 0, outcome.records)
+                    view.add(member.code, outcome.records)  # replayed answers: one merge for all of them
+                    yield MemberFinished(outcome)
+                    continue
+                why = self.breakers.check(member.code)
+                if why is not None:
+                    yield MemberFailed(MemberOutcome(member.code, member.name, SKIPPED, protocol=endpoint.protocol,
+                                                     start=start, reason=CIRCUIT_OPEN, error=why))
+                    continue
+                to_ask.append(Ask(member, endpoint, start, cap))
+                unresolved.add(member.code)  # its half-open probe (if any) is ours until it has an outcome
+
+            if view.dirty:  # answers replayed from the cache: one view for all of them, before asking anyone
+                yield await view.everything()
+            if not to_ask:
+                return
+            self.asked += len(to_ask)
+            caps = {a.member.code: a.count for a in to_ask}
             async with aclosing(ask_members(to_ask, query, timeout=timeout, deadline=deadline,
-                                            gate=self._shared_gate(), session=self._sru_session(to_ask))) as events:
+                                            gate=self._shared_gate(), session=self._sru_session(to_ask),
+                                            pool=self.pool, inbox=inbox, cpu=self._cpu("read"))) as events:
                 async for event in events:
-                    if isinstance(event, (MemberFinished, MemberFailed)):
-                        self._learn(qkey, event.outcome, caps[event.outcome.code])
-                        unresolved.discard(event.outcome.code)
-                    yield event
-                    if isinstance(event, RecordsArrived):
-                        yield view.add(event.member, event.records)
+                    if not isinstance(event, Tick):
+                        if isinstance(event, (MemberFinished, MemberFailed)):
+                            self._learn(qkey, event.outcome, caps[event.outcome.code])
+                            unresolved.discard(event.outcome.code)
+                        yield event
+                        if isinstance(event, RecordsArrived):
+                            view.add(event.member, event.records)
+                    update = view.step()
+                    if update is not None:
+                        yield update
+            if view.dirty or view.running is not None:  # every member has its outcome: the last view
+                yield await view.everything()
         finally:
+            view.close()
             for code in unresolved:  # the reader left before these had an outcome: free their probes
                 self.breakers.release(code)
 
@@ -223,6 +262,16 @@ class Federator:
             self.cache.put(("page", qkey, code, outcome.protocol, outcome.start, cap),
                            replace(outcome, records=list(outcome.records), unreadable=list(outcome.unreadable)))
 
+    def _cpu(self, work: str) -> ThreadPoolExecutor:
+        """Threads that read records ("read") and merge them ("merge"), so the event loop stays free for the
+        members' answers. Merging has its own threads, so the first merge does not queue behind pages
+        still being read; two, because a merge a later one made stale may still be running.
+        """
+        if work not in self._threads:
+            self._threads[work] = ThreadPoolExecutor(max_workers=2 if work == "merge" else 1,
+                                                     thread_name_prefix=f"balis-{work}")
+        return self._threads[work]
+
     def _shared_gate(self) -> asyncio.Semaphore:
         if self._gate is None:
             self._gate = asyncio.Semaphore(self.concurrency)
@@ -237,19 +286,95 @@ class Federator:
 
 
 class _MergedView:
-    """Records of one stream so far, re-merged into editions each time a member's records arrive.
+    """Records of one stream so far, merged into editions on a worker thread, with merges coalesced.
+
+    Merging all records so far costs more with every member that answers, so merging after each
+    arrival is quadratic in the number of members. Instead: the first merge starts as soon as there are
+    records; after a merge, the next waits until `interval` seconds, or twice as long as that merge took
+    if longer (merging then takes at most a third of the time), have passed; records arriving meanwhile
+    go into the next merge. Merges run on the `cpu` executor, so the event loop keeps sending and
+    receiving while they run; `wake()` is called when a merge is done or due, and the stream then
+    calls `step()`. `everything()` gives the last view, holding every record.
 
     Records are merged in the order of the members asked (not of arrival), so the view, and the final
     result, do not depend on which member happened to answer first, and a cached replay gives the same.
     """
 
-    def __init__(self, order: list[str]) -> None:
+    def __init__(self, order: list[str], interval: float, cpu: Executor, wake: Callable[[], None]) -> None:
         self.order = {code: i for i, code in enumerate(order)}
+        self.interval = interval
+        self.cpu = cpu
+        self.wake = wake
         self.by_member: dict[str, list[Record]] = {}
+        self.dirty = False  # records arrived that no merge started so far holds
+        self.running: asyncio.Future | None = None  # the merge in progress
+        self.merges = 0  # merges started
+        self._running_members: tuple[str, ...] = ()
+        self._running_started = 0.0
+        self._merged_any = False  # a merge with records has started
+        self._next_at = 0.0  # event-loop time before which no merge is started
+        self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, member: str, records: list[Record]) -> MergedViewUpdated:
+    def add(self, member: str, records: list[Record]) -> None:
+        self.by_member.setdefault(member, []).extend(records)
+        self.dirty = True
+
+    def step(self) -> MergedViewUpdated | None:
+        """Collect a merge that is done, and start the next if one is due; the view to emit, if any."""
+        loop = asyncio.get_running_loop()
+        update = self._collect() if self.running is not None and self.running.done() else None
+        if self.dirty and self.running is None:
+            first = not self._merged_any and any(self.by_member.values())
+            if first or loop.time() >= self._next_at:
+                self._start()
+            elif self._timer is None:
+                self._timer = loop.call_at(self._next_at, self._due)
+        return update
+
+    async def everything(self) -> MergedViewUpdated:
+        """The view holding every record so far: the running merge if it already does, else a new one."""
+        if self.running is not None and self.dirty:
+            _abandon(self.running)  # a later merge makes it stale
+            self.running = None
+        if self.running is None:
+            self._start(wake=False)
+        await asyncio.wait([self.running])
+        return self._collect()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.running is not None:
+            _abandon(self.running)
+            self.running = None
+
+    def _due(self) -> None:
+        self._timer = None
+        self.wake()
+
+    def _start(self, wake: bool = True) -> None:
         from dedup import merge
 
-        self.by_member.setdefault(member, []).extend(records)
+        loop = asyncio.get_running_loop()
         members = sorted(self.by_member, key=lambda c: self.order.get(c, len(self.order)))
-        return MergedViewUpdated(merge([r for c in members for r in self.by_member[c]]), tuple(self.by_member))
+        records = [r for c in members for r in self.by_member[c]]
+        self._running_members = tuple(self.by_member)
+        self._running_started = loop.time()
+        self._merged_any = self._merged_any or bool(records)
+        self.dirty = False
+        self.merges += 1
+        self.running = loop.run_in_executor(self.cpu, merge, records)
+        if wake:
+            self.running.add_done_callback(lambda _: self.wake())
+
+    def _collect(self) -> MergedViewUpdated:
+        running, self.running = self.running, None
+        ended = asyncio.get_running_loop().time()
+        self._next_at = ended + max(self.interval, 2 * (ended - self._running_started))
+        return MergedViewUpdated(running.result(), self._running_members)
+
+
+def _abandon(future: asyncio.Future) -> None:
+    """Drop a merge nobody waits for: not started if it still waits for a thread, else left to finish."""
+    future.cancel()

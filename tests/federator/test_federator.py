@@ -79,12 +79,16 @@ async def test_repeated_query_is_answered_from_the_cache_without_asking(bed, reg
             assert b.status == "ok" and b.cached and b.ms == 0
             assert b.hits == a.hits and [r.record_id for r in b.records] == [r.record_id for r in a.records]
         assert [w.work_id for w in again.works] == [w.work_id for w in first.works]
-        # another query, or another page size, is not in the cache
+        # another query, or another page size, is not in the cache: THU is asked (over the connection
+        # kept from the first search, which the fault set since does not touch)
         other = await fed.run(parse("报告"), ["THU"], per_member=3)
+        assert not other.outcomes[0].cached and fed.asked == asked + 1
+        await fed.close()  # drop the kept connections: a new one meets the fault
+        other = await fed.run(parse("报告"), ["THU"], per_member=2)
         assert other.outcomes[0].status == "error" and not other.outcomes[0].cached
         clock.advance(121)  # expired: asked again
         late = await fed.run(QUERY, ["THU"], per_member=3)
-        assert late.outcomes[0].status == "error" and fed.asked == asked + 2
+        assert late.outcomes[0].status == "error" and fed.asked == asked + 3
 
 
 async def test_failures_are_not_cached(bed, registry, clock):
@@ -128,7 +132,8 @@ async def test_member_dropping_mid_search_leaves_the_others_intact(bed, registry
 
 async def test_page_two_asks_only_members_with_more_hits(bed, registry):
     codes = [m.code for m in registry]
-    hits = {o.code: o.hits for o in (await Federator(registry, cache_ttl=0).run(QUERY, per_member=1)).outcomes}
+    async with Federator(registry, cache_ttl=0) as fed:
+        hits = {o.code: o.hits for o in (await fed.run(QUERY, per_member=1)).outcomes}
     assert all(h for h in hits.values()), hits
     counts = sorted(set(hits.values()))
     assert len(counts) >= 2, f"the test bed should give members different hit counts: {hits}"
@@ -155,22 +160,69 @@ async def test_page_two_asks_only_members_with_more_hits(bed, registry):
                 assert not {r.record_id for r in o.records} & {r.record_id for r in one[code].records}
 
 
-async def test_merged_view_follows_each_member_and_equals_the_final_result(registry):
-    async with Federator(registry) as fed:
+def record_ids(works) -> list[str]:
+    return sorted(f"{r.member}:{r.record_id}" for w in works for r in w.records)
+
+
+async def test_merged_views_are_coalesced_and_the_last_equals_merging_everything(registry):
+    from dedup import merge
+
+    async with Federator(registry, merge_interval=60) as fed:  # nothing between the first and last view
         events = [e async for e in fed.stream(QUERY, per_member=4)]
         result = await fed.run(QUERY, per_member=4)  # from the cache: the same events, assembled
     arrived = [i for i, e in enumerate(events) if isinstance(e, RecordsArrived)]
     views = [i for i, e in enumerate(events) if isinstance(e, MergedViewUpdated)]
-    assert len(arrived) == len(registry) and [i + 1 for i in arrived] == views
-    seen = 0
-    for i in views:
-        view = events[i]
-        seen += len(events[i - 1].records)
-        assert sum(len(w.records) for w in view.works) == seen
-        assert view.members[-1] == events[i - 1].member
-    last = events[views[-1]].works
-    assert [w.work_id for w in result.works] == [w.work_id for w in last]
-    assert [w.display.title for w in result.works] == [w.display.title for w in last]
+    assert len(arrived) == len(registry) and all(events[i].records for i in arrived)
+    # at most two views: the first merges the first records as they come (unless every member answered
+    # before that merge was done: then only the last is shown), the last ends the stream
+    assert len(views) in (1, 2) and arrived[0] < views[0] and views[-1] == len(events) - 1 > arrived[-1], views
+    first, last = events[views[0]], events[views[-1]]
+    if len(views) == 2:
+        assert first.members == (events[arrived[0]].member,)
+        assert record_ids(first.works) == sorted(f"{r.member}:{r.record_id}" for r in events[arrived[0]].records)
+    # the last view is exactly what merging every record (in the members' order) gives
+    by_member = {events[i].member: events[i].records for i in arrived}
+    everything = merge([r for m in registry for r in by_member[m.code]])
+    assert [w.work_id for w in last.works] == [w.work_id for w in everything]
+    assert [[f"{r.member}:{r.record_id}" for r in w.records] for w in last.works] == \
+        [[f"{r.member}:{r.record_id}" for r in w.records] for w in everything]
+    assert sorted(last.members) == sorted(m.code for m in registry)
+    # the cached replay merges once and gives the same works
+    assert [w.work_id for w in result.works] == [w.work_id for w in last.works]
+    assert [w.display.title for w in result.works] == [w.display.title for w in last.works]
+
+
+async def test_merged_views_grow_and_never_miss_records(bed, registry):
+    bed.set_fault("RUC", latency_ms=400)
+    bed.set_fault("BUAA", latency_ms=900)
+    async with Federator(registry, merge_interval=0, cache_ttl=0) as fed:
+        events = [e async for e in fed.stream(QUERY, per_member=4)]
+    arrived: list[str] = []
+    seen = None
+    for e in events:
+        if isinstance(e, RecordsArrived):
+            arrived.extend(f"{r.member}:{r.record_id}" for r in e.records)
+        elif isinstance(e, MergedViewUpdated):
+            ids = record_ids(e.works)
+            assert set(ids) <= set(arrived)  # a view holds only records that arrived, each once
+            assert len(ids) == len(set(ids))
+            assert seen is None or set(seen) <= set(ids)  # and every record of the view before it
+            seen = ids
+    assert seen == sorted(arrived)
+    last_arrival = max(i for i, e in enumerate(events) if isinstance(e, RecordsArrived))
+    assert any(isinstance(e, MergedViewUpdated) for e in events[last_arrival:])
+
+
+async def test_a_pending_view_is_not_held_back_by_a_slow_member(bed, registry):
+    bed.set_fault("BUAA", latency_ms=1500)  # three answers (init, search, present): 4.5 s
+    async with Federator(registry, merge_interval=0.3, cache_ttl=0) as fed:
+        events = [e async for e in fed.stream(QUERY, per_member=4)]
+    slow = next(i for i, e in enumerate(events) if isinstance(e, RecordsArrived) and e.member == "BUAA")
+    before = [e for e in events[:slow] if isinstance(e, MergedViewUpdated)]
+    others = {m.code for m in registry} - {"BUAA"}
+    # every other member's records were shown before BUAA answered, by a view the timer emitted
+    assert before and set(before[-1].members) == others
+    assert "BUAA" in next(e for e in events[slow:] if isinstance(e, MergedViewUpdated)).members
 
 
 async def test_concurrency_bounds_the_members_in_flight(bed, registry):
@@ -225,3 +277,22 @@ async def test_a_reader_leaving_mid_search_frees_the_probe_and_the_members(bed, 
                 break  # the reader closed the page while BUPT is being probed
         await stream.aclose()
         assert fed.breakers.check("BUPT") is None  # the probe is free again, not stuck "in flight"
+
+
+async def test_a_reader_leaving_during_a_replayed_answer_frees_a_claimed_probe(bed, registry, clock):
+    """THU's probe is claimed, then BUPT's cached answer is replayed: a reader who leaves right then
+    must not leave THU's probe taken (else THU would never be asked again)."""
+    async with Federator(registry, breaker_threshold=1, breaker_cooldown=10, clock=clock, cache_ttl=600) as fed:
+        assert (await fed.run(QUERY, ["BUPT"], per_member=1)).outcomes[0].status == "ok"  # now cached
+        bed.set_fault("THU", mode="refuse")
+        assert (await fed.run(QUERY, ["THU"], per_member=1)).outcomes[0].status == "error"
+        clock.advance(11)
+        bed.set_fault("THU")
+        assert fed.breakers.state("THU") == "half-open"
+        stream = fed.stream(QUERY, ["THU", "BUPT"], per_member=1)
+        async for event in stream:
+            if isinstance(event, MemberStarted) and event.member == "BUPT":
+                assert event.cached
+                break  # the reader left while BUPT's answer was being replayed
+        await stream.aclose()
+        assert fed.breakers.check("THU") is None  # free to probe, not stuck "in flight"

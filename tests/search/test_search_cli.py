@@ -233,7 +233,11 @@ def test_stream_prints_events_as_members_answer(bed):
     asked = [x for x in lines if x.startswith("-> ")]
     merged = [i for i, x in enumerate(lines) if "merged view" in x]
     assert len(asked) == len(bed.status())
-    assert len(merged) == len(bed.status())  # one merged view after each member's records
+    arrived = [i for i, x in enumerate(lines) if x.startswith("<- ")]
+    # merged views are coalesced: the first after the first records, the last after every member's records
+    assert 1 <= len(merged) <= len(bed.status()) and len(arrived) == len(bed.status())
+    assert arrived[0] < merged[0] and merged[-1] > arrived[-1]
+    assert f"from {len(bed.status())} members" in lines[merged[-1]]
     first_done = next(i for i, x in enumerate(lines) if x.startswith("== "))
     assert merged[0] < max(i for i, x in enumerate(lines) if x.startswith("== "))
     assert first_done < len(lines) - 1

@@ -1,0 +1,367 @@
+"""Fan-out: one federated search over 70 test bed members, against each member asked alone.
+
+The test bed (real Zebra servers behind the fault proxy; its own temporary state folder) is started with
+N members (default 70) of R records each (default 250, so that the queries below fill most members'
+cap of 50 records: about 3,000 records per search). Faults, set before any connection is opened:
+two members dead (one refuses connections, one drops the connection half-way through its first answer
+after Init), one sends garbage, and every other member gets a latency spread evenly from 20 ms to 2 s
+(assigned in a seeded random order).
+
+How the proxy's latency acts (testbed/proxy.py): it delays the first bytes of *every answer* on a
+connection, not the connection. So a Z39.50 search on a new connection pays it three times (Init,
+Search, Present), on a kept connection twice (Search, Present); an SRU search pays it once per HTTP
+request. A member's "own latency" is therefore measured, not computed: the wall time of the same
+search (same query, same connection state) by a Federator asking that member alone.
+
+Measured, per repetition: a fresh Federator (cache off, everything else at its defaults) makes
+  cold   the first search ("中国"): every connection is opened (Init) in the search
+  warm   the next search ("研究") on the same Federator: connections kept from the first search
+and right after, in the same repetition (so both see the same machine load), the candidate members are
+each asked alone in the same cold → warm sequence: the members the proxy's latency model puts slowest
+(top 4 per state) and fastest (bottom 3), plus the 4 that answered last in the first federated search.
+One throwaway search of every member comes first (module imports happen once per process, and the
+members' disk caches warm up). Wall time = first event asked for → stream exhausted, the last merged
+view included.
+  1. ratio = wall time ÷ the slowest answering member's own latency (a member's own latency: the
+     median of its repetitions; the ratio per repetition, and their median, are reported); target ≤ 1.10
+  2. time to the first MergedViewUpdated − the fastest member's own latency; target ≤ 50 ms
+  3. 4 members with no injected latency, 10 queries: complete search time per query, cold (a new
+     Federator per query) and warm (one Federator, connections kept); median, min and max over the
+     queries of each query's median over the repetitions. For comparison, YAZ's zoomsh (the ZOOM C
+     API's multi-target shell: all connections searched at once) runs the same queries against the
+     same 4 members through the same proxy, fetching up to 50 records from each as MARCXML; a new
+     process and new connections each time, so it compares with "cold".
+
+Prints the figures and writes benchmarks/results/fanout.json (fanout-quick.json with --quick).
+Usage: python benchmarks/fanout.py [--quick] [--members N] [--records N] [--reps N] [--state-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connectors.query import parse, to_rpn  # noqa: E402
+from connectors.rpn import pqf  # noqa: E402
+from federator.fanout import MemberFailed, MemberFinished, MergedViewUpdated, RecordsArrived  # noqa: E402
+from federator.federation import Federator  # noqa: E402
+from federator.registry import load_registry  # noqa: E402
+from testbed.bed import Testbed  # noqa: E402
+
+SEED = 31415  # not the tests' seed
+COLD_QUERY, WARM_QUERY = "中国", "研究"
+FOUR = ("THU", "PKU", "RUC", "BUAA")  # Z39.50 members: MARC21/UTF-8, CNMARC/UTF-8, CNMARC/GBK, MARC21/MARC-8
+FOUR_QUERIES = ("中国", "研究", "经济", "教程", "管理", "发展报告", "理论与实践", "history", "计算机", "北京")
+MIN_MS, MAX_MS = 20, 2000
+TARGET_RATIO, TARGET_FIRST_MS = 1.10, 50.0
+
+
+def uptime() -> str:
+    try:
+        load = Path("/proc/loadavg").read_text().split()[:3]
+        return "load average " + ", ".join(load)
+    except OSError:
+        return "load average unknown"
+
+
+def new_federator(members, **options) -> Federator:
+    """A Federator with the cache off; options the Federator does not know are left out (older code)."""
+    known = inspect.signature(Federator).parameters
+    return Federator(members, cache_ttl=0, **{k: v for k, v in options.items() if k in known})
+
+
+async def timed(fed: Federator, query, **options) -> dict:
+    """One complete search: wall time, first merged view, when each member's records arrived, outcomes."""
+    started = time.perf_counter()
+    first_view = None
+    views = records = works = 0
+    arrivals: dict[str, float] = {}
+    outcomes: dict[str, dict] = {}
+    async for event in fed.stream(query, **options):
+        now = time.perf_counter() - started
+        if isinstance(event, MergedViewUpdated):
+            views += 1
+            works = len(event.works)
+            if first_view is None:
+                first_view = now
+        elif isinstance(event, RecordsArrived):
+            arrivals[event.member] = now
+            records += len(event.records)
+        elif isinstance(event, MemberFinished | MemberFailed):
+            o = event.outcome
+            outcomes[o.code] = {"status": o.status, "reason": o.reason, "protocol": o.protocol, "hits": o.hits,
+                                "records": len(o.records), "error": o.error}
+    return {"wall": time.perf_counter() - started, "first_view": first_view, "views": views, "records": records,
+            "works": works, "arrivals": arrivals, "outcomes": outcomes}
+
+
+def assign_faults(bed: Testbed, codes: list[str], rng: random.Random, protected: tuple[str, ...]) -> dict:
+    """Two dead members, one sending garbage, the rest latencies spread evenly from MIN_MS to MAX_MS."""
+    bed.clear_faults()
+    bad = rng.sample([c for c in codes if c not in protected], 3)
+    modes = dict(zip(bad, ("refuse", "drop", "garbage"), strict=True))
+    answering = [c for c in codes if c not in modes]
+    rng.shuffle(answering)
+    n = len(answering)
+    latency = {c: round(MIN_MS + i * (MAX_MS - MIN_MS) / max(n - 1, 1)) for i, c in enumerate(answering)}
+    for code, mode in modes.items():
+        bed.set_fault(code, mode=mode)
+    for code, ms in latency.items():
+        bed.set_fault(code, latency_ms=ms)
+    return {"modes": modes, "latency_ms": latency}
+
+
+def model_ms(latency_ms: int, protocol: str, state: str) -> int:
+    """The proxy's latency model: answers a search waits for (Z39.50: Init+Search+Present cold, 2 warm)."""
+    if protocol == "sru":
+        return latency_ms
+    return latency_ms * (3 if state == "cold" else 2)
+
+
+async def one_federated(registry, rep: int) -> dict:
+    """A fresh Federator: the cold search, then the warm one."""
+    fed = new_federator(registry)
+    try:
+        cold = await timed(fed, parse(COLD_QUERY))
+        warm = await timed(fed, parse(WARM_QUERY))
+    finally:
+        await fed.close()
+    print(f"  rep {rep + 1}: cold {cold['wall']:.3f} s (first view {cold['first_view']:.3f} s, "
+          f"{cold['views']} views, {cold['records']} records → {cold['works']} works); "
+          f"warm {warm['wall']:.3f} s (first view {warm['first_view']:.3f} s, {warm['views']} views)", flush=True)
+    return {"cold": cold, "warm": warm}
+
+
+async def one_alone(registry, code: str) -> dict:
+    """One member asked alone by a fresh Federator, cold then warm: wall times."""
+    fed = new_federator([registry.get(code)])
+    try:
+        cold = await timed(fed, parse(COLD_QUERY))
+        warm = await timed(fed, parse(WARM_QUERY))
+    finally:
+        await fed.close()
+    for r in (cold, warm):
+        assert r["outcomes"][code]["status"] == "ok", r["outcomes"][code]
+    return {"cold": cold["wall"], "warm": warm["wall"]}
+
+
+async def four_members(registry, reps: int) -> dict:
+    members = [registry.get(c) for c in FOUR]
+    cold: dict[str, list[float]] = {q: [] for q in FOUR_QUERIES}
+    warm: dict[str, list[float]] = {q: [] for q in FOUR_QUERIES}
+    records: dict[str, int] = {}
+    for _ in range(reps):
+        for q in FOUR_QUERIES:
+            fed = new_federator(members)
+            try:
+                r = await timed(fed, parse(q))
+            finally:
+                await fed.close()
+            bad = {c: o["error"] for c, o in r["outcomes"].items() if o["status"] != "ok"}
+            assert not bad, bad
+            cold[q].append(r["wall"])
+            records[q] = r["records"]
+        fed = new_federator(members)
+        try:
+            await timed(fed, parse("大学"))  # opens the connections
+            for q in FOUR_QUERIES:
+                warm[q].append((await timed(fed, parse(q)))["wall"])
+        finally:
+            await fed.close()
+
+    def summary(times: dict[str, list[float]]) -> dict:
+        per_query = {q: round(statistics.median(t) * 1000, 1) for q, t in times.items()}
+        values = list(per_query.values())
+        return {"median_ms": round(statistics.median(values), 1), "min_ms": min(values), "max_ms": max(values),
+                "per_query_ms": per_query}
+
+    out = {"members": list(FOUR), "queries": list(FOUR_QUERIES), "records_per_query": records,
+           "cold": summary(cold), "warm": summary(warm)}
+    if shutil.which("zoomsh"):
+        zoom: dict[str, list[float]] = {q: [] for q in FOUR_QUERIES}
+        zoom_records: dict[str, int] = {}
+        for _ in range(reps):
+            for q in FOUR_QUERIES:
+                zoom[q].append(await asyncio.to_thread(zoomsh, members, q, zoom_records))
+        out["zoomsh"] = summary(zoom)
+        out["zoomsh_records_per_query"] = zoom_records
+    else:
+        out["zoomsh"] = "zoomsh not found (Debian package yaz): not compared"
+    return out
+
+
+def zoomsh(members, query: str, records: dict[str, int]) -> float:
+    """YAZ zoomsh searching the members at once and fetching up to 50 records of each: wall seconds."""
+    args = ["zoomsh", "set charset UTF-8"]
+    for m in members:
+        e = m.endpoint("z3950")
+        args.append(f"connect {e.host}:{e.port}/{e.database}")
+    args += [f"search {pqf(to_rpn(parse(query)))}", "show 0 50", "quit"]
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, check=True)
+    seconds = time.perf_counter() - started
+    records[query] = done.stdout.count(b"<record")
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="16 members, 120 records, 1 repetition")
+    ap.add_argument("--members", type=int, default=None, help="test bed members (default 70)")
+    ap.add_argument("--records", type=int, default=None, help="records per member (default 250)")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5)")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--state-dir", type=Path, default=None,
+                    help="test bed folder to build in or reuse (default: a temporary one, removed after)")
+    args = ap.parse_args(argv)
+    members = args.members or (16 if args.quick else 70)
+    records = args.records or (120 if args.quick else 250)
+    reps = args.reps or (1 if args.quick else 5)
+    if not 5 <= members <= 70:
+        ap.error("--members must be between 5 and 70")
+    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="balis-fanout-"))
+    load_before = uptime()
+    print(f"fan-out benchmark: {members} members × {records} records, {reps} repetitions; {load_before}; "
+          f"{os.cpu_count()} cores", flush=True)
+    bed = Testbed(state_dir, args.seed)
+    t = time.perf_counter()
+    bed.up(members=members, records=records)
+    print(f"test bed up in {time.perf_counter() - t:.1f} s ({state_dir})", flush=True)
+    try:
+        result = asyncio.run(run(bed, members, records, reps, random.Random(args.seed)))
+    finally:
+        bed.clear_faults()
+        if args.state_dir is None:
+            bed.down()
+            shutil.rmtree(state_dir, ignore_errors=True)
+    result.update({"load_before": load_before, "load_after": uptime(), "cpus": os.cpu_count(),
+                   "python": platform.python_version(), "command": "python benchmarks/fanout.py "
+                   + " ".join(argv if argv is not None else sys.argv[1:])})
+    out = ROOT / "benchmarks" / "results" / ("fanout-quick.json" if args.quick else "fanout.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+    print(f"written {out.relative_to(ROOT)}; {result['load_after']}")
+    return 0
+
+
+async def run(bed: Testbed, members: int, records: int, reps: int, rng: random.Random) -> dict:
+    registry = load_registry(bed.registry_path)
+    codes = [m.code for m in registry]
+    bed.clear_faults()
+    fed = new_federator(registry)  # once per process: module imports, the members' disk caches
+    try:
+        await timed(fed, parse("大学"))
+    finally:
+        await fed.close()
+    faults = assign_faults(bed, codes, rng, FOUR)
+    latency = faults["latency_ms"]
+    print(f"dead: {', '.join(f'{c} ({m})' for c, m in faults['modes'].items())}; latencies {MIN_MS}–{MAX_MS} ms "
+          f"over {len(latency)} members", flush=True)
+
+    print("federated search (all members), then the candidates alone, per repetition:", flush=True)
+    runs: list[dict] = []
+    own: list[dict[str, dict]] = []  # per repetition: member → own latency (cold, warm)
+    slow: set[str] = set()
+    fast: set[str] = set()
+    for rep in range(reps):
+        run = await one_federated(registry, rep)
+        runs.append(run)
+        if rep == 0:  # members to time alone: slowest and fastest by the proxy's model, and the last to answer
+            answering = {c for c, o in run["cold"]["outcomes"].items() if o["status"] == "ok"}
+            protocol = {c: o["protocol"] for c, o in run["cold"]["outcomes"].items()}
+            for state in ("cold", "warm"):
+                ranked = sorted(answering, key=lambda c: model_ms(latency[c], protocol[c], state))
+                fast.update(ranked[:3])
+                slow.update(ranked[-4:])
+                arrivals = run[state]["arrivals"]
+                slow.update(sorted(arrivals, key=arrivals.get)[-4:])
+            print(f"  alone: slowest candidates {', '.join(sorted(slow))}; fastest {', '.join(sorted(fast))}",
+                  flush=True)
+        own.append({c: await one_alone(registry, c) for c in sorted(slow | fast)})
+    answered = {c for r in runs for s in ("cold", "warm") for c, o in r[s]["outcomes"].items() if o["status"] == "ok"}
+    failed = sorted({c for r in runs for s in ("cold", "warm") for c, o in r[s]["outcomes"].items()
+                     if o["status"] != "ok"})
+
+    def med(values) -> float:
+        return round(statistics.median(values), 3)
+
+    figures = {}
+    for state in ("cold", "warm"):
+        # a member's own latency: the median of its repetitions (one noisy repetition must not pick the slowest)
+        mine = {c: statistics.median(times[c][state] for times in own) for c in slow | fast}
+        slowest = max(slow & answered, key=mine.get)
+        fastest = min(fast & answered, key=mine.get)
+        per_rep = []
+        for run in runs:
+            r = run[state]
+            per_rep.append({
+                "wall_s": round(r["wall"], 3), "ratio": round(r["wall"] / mine[slowest], 3),
+                "first_view_s": round(r["first_view"], 3),
+                "first_view_minus_fastest_ms": round((r["first_view"] - mine[fastest]) * 1000, 1),
+                # where the time goes: the fastest member's answer in the crowd, our first merge, the last merge
+                "fastest_arrival_s": round(r["arrivals"].get(fastest, float("nan")), 3),
+                "first_view_minus_first_arrival_ms": round((r["first_view"] - min(r["arrivals"].values())) * 1000, 1),
+                "wall_minus_last_arrival_ms": round((r["wall"] - max(r["arrivals"].values())) * 1000, 1),
+                "views": r["views"], "records": r["records"], "works": r["works"],
+            })
+        f = {"query": COLD_QUERY if state == "cold" else WARM_QUERY, "repetitions": per_rep}
+        f.update({"slowest_member": slowest, "slowest_latency_ms": latency[slowest],
+                  "slowest_own_s": round(mine[slowest], 3), "fastest_member": fastest,
+                  "fastest_latency_ms": latency[fastest], "fastest_own_s": round(mine[fastest], 3)})
+        for key in ("wall_s", "ratio", "first_view_s", "first_view_minus_fastest_ms", "fastest_arrival_s",
+                    "first_view_minus_first_arrival_ms", "wall_minus_last_arrival_ms", "views", "records", "works"):
+            f[key + "_median"] = med([p[key] for p in per_rep])
+        f["ratio_min"], f["ratio_max"] = min(p["ratio"] for p in per_rep), max(p["ratio"] for p in per_rep)
+        deltas = [p["first_view_minus_fastest_ms"] for p in per_rep]
+        f["first_view_minus_fastest_ms_min"], f["first_view_minus_fastest_ms_max"] = min(deltas), max(deltas)
+        figures[state] = f
+        print(f"{state}: wall {f['wall_s_median']:.3f} s ÷ slowest member alone {f['slowest_own_s']:.3f} s "
+              f"({slowest}, {latency[slowest]} ms per answer) = {f['ratio_median']:.3f} (min {f['ratio_min']:.3f}, "
+              f"max {f['ratio_max']:.3f}; target ≤ {TARGET_RATIO}); last merge after the last answer "
+              f"{f['wall_minus_last_arrival_ms_median']:.0f} ms")
+        print(f"{state}: first merged view − fastest member alone ({fastest}, "
+              f"{f['fastest_own_s'] * 1000:.0f} ms) = {f['first_view_minus_fastest_ms_median']:.1f} ms "
+              f"(min {f['first_view_minus_fastest_ms_min']:.1f}, max {f['first_view_minus_fastest_ms_max']:.1f}; "
+              f"target ≤ {TARGET_FIRST_MS:g} ms); first view − first answer "
+              f"{f['first_view_minus_first_arrival_ms_median']:.1f} ms; {f['views_median']:g} merged views for "
+              f"{f['records_median']:g} records")
+
+    print("4 members without injected latency, 10 queries:", flush=True)
+    for code in FOUR:
+        bed.set_fault(code)
+    four = await four_members(registry, reps)
+    for state in ("cold", "warm"):
+        s = four[state]
+        print(f"  {state}: median {s['median_ms']:.1f} ms (min {s['min_ms']:.1f}, max {s['max_ms']:.1f}) "
+              f"per complete search")
+    if isinstance(four["zoomsh"], dict):
+        s = four["zoomsh"]
+        print(f"  zoomsh (YAZ, cold): median {s['median_ms']:.1f} ms (min {s['min_ms']:.1f}, max {s['max_ms']:.1f})")
+    else:
+        print(f"  {four['zoomsh']}")
+    return {"seed": bed.seed, "members": members, "records_per_member": records, "repetitions": reps,
+            "faults": faults, "failed_members": failed,
+            "own_latency_s": [{c: {k: round(v, 3) for k, v in o.items()} for c, o in times.items()} for times in own],
+            "federated": figures, "four_members": four,
+            "targets": {"ratio": TARGET_RATIO, "first_view_minus_fastest_ms": TARGET_FIRST_MS},
+            "latency_model": "the proxy delays the first bytes of every answer: Z39.50 cold = Init+Search+Present "
+                             "(3×), warm = Search+Present (2×), SRU = 1× per request"}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
