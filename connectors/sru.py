@@ -458,8 +458,9 @@ class SruConnector:
             raise
 
     async def harvest(self, since=None, *, query: Query | str = "cql.allRecords = 1",
-                      page_size: int | None = None) -> AsyncIterator[RawRecord]:  # fmt: skip
-        """Every record of a result set (default: the whole catalogue), page by page."""
+                      page_size: int | None = None, start: int = 1) -> AsyncIterator[RawRecord]:  # fmt: skip
+        """Every record of a result set (default: the whole catalogue), page by page, from position `start`
+        (1-based, to resume an interrupted harvest)."""
         if since is not None:
             raise Unsupported("SRU has no incremental harvest; harvest without `since` or use OAI-PMH",
                               member=self.member)
@@ -468,7 +469,8 @@ class SruConnector:
         else:
             cql_text = self.cql(query)
         size = page_size or self.max_records
-        start = 1
+        if start < 1:
+            raise ValueError(f"start is 1-based, not {start}")
         while True:
             page = await self._search_cql(cql_text, start, size)
             for rec in page.records:

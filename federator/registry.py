@@ -14,7 +14,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGISTRY = PROJECT_ROOT / "config" / "members.toml"
 DEMO_REGISTRY = PROJECT_ROOT / "var" / "testbed" / "registry.toml"
 
-PROTOCOLS = ("sru", "z3950")
+PROTOCOLS = ("sru", "z3950", "oaipmh")  # oaipmh is used by the harvest only, never for searches
+DEFAULT_HARVEST_RATE = 4.0  # requests per second to one member during a harvest (docs/harvest.md)
 SYNTAXES = {"marc21": "marc21", "usmarc": "marc21", "cnmarc": "unimarc", "unimarc": "unimarc"}
 CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "marc-8": "marc-8", "marc8": "marc-8", "gbk": "gbk", "gb2312": "gbk"}
 STATUSES = ("active", "suspended")
@@ -44,7 +45,7 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        if self.protocol == "sru":
+        if self.protocol in ("sru", "oaipmh"):
             return f"http://{self.host}:{self.port}/{self.database.lstrip('/')}"
         return f"tcp:{self.host}:{self.port}/{self.database}"
 
@@ -55,6 +56,68 @@ class Contact:
     phone: str | None = None
     email: str | None = None
     address: str | None = None
+
+
+MATERIAL_TYPES = ("book", "ebook", "serial", "audio", "video", "map", "score", "large_print", "other")
+DEFAULT_NOT_FOR_LOAN = ("参考阅览室", "特藏", "过刊")
+
+
+@dataclass(frozen=True, slots=True)
+class FineRule:
+    """A lender's own fine rule (each library sets its own; DOMAIN.md), amounts in yuan."""
+
+    overdue_per_day: float = 0.5
+    lost_multiplier: float = 2.0  # times the item price when the price is known
+    lost_flat: float = 100.0  # when the price is unknown
+    damaged_fraction: float = 0.5  # of the amount for a lost item
+
+    def lost(self, price: float | None = None) -> float:
+        return round(price * self.lost_multiplier, 2) if price else self.lost_flat
+
+    def damaged(self, price: float | None = None) -> float:
+        return round(self.lost(price) * self.damaged_fraction, 2)
+
+    def overdue(self, days_late: int) -> float:
+        return round(max(days_late, 0) * self.overdue_per_day, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class LendingPolicy:
+    """What a member lends through ILL. The consortium's default scope: Chinese general books."""
+
+    lends: bool = True
+    material_types: frozenset[str] = frozenset({"book"})
+    languages: frozenset[str] | None = frozenset({"chi"})  # None: any language
+    locations_not_for_loan: frozenset[str] = frozenset(DEFAULT_NOT_FOR_LOAN)
+    fines: FineRule = field(default_factory=FineRule)
+
+    def excludes(self, material_type: str | None, language: str | None) -> str | None:
+        """Why this policy does not lend such an item (Chinese, for staff), or None if it does."""
+        if not self.lends:
+            return "不参加馆际互借出借"
+        mt = material_type or "book"
+        if mt not in self.material_types:
+            return f"不外借此类文献（{mt}）"
+        if self.languages is not None and (language or "und") not in self.languages:
+            return f"不外借此语种文献（{language or '语种不明'}）"
+        return None
+
+    def to_dict(self) -> dict:
+        return {"lends": self.lends, "material_types": sorted(self.material_types),
+                "languages": sorted(self.languages) if self.languages is not None else None,
+                "locations_not_for_loan": sorted(self.locations_not_for_loan),
+                "fines": {"overdue_per_day": self.fines.overdue_per_day,
+                          "lost_multiplier": self.fines.lost_multiplier, "lost_flat": self.fines.lost_flat,
+                          "damaged_fraction": self.fines.damaged_fraction}}
+
+    def location_lendable(self, location: str | None) -> bool:
+        """False when the copy's location is one the member keeps for use in the library only."""
+        if not location:
+            return True
+        return not any(loc and loc in location for loc in self.locations_not_for_loan)
+
+
+DEFAULT_LENDING = LendingPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +133,10 @@ class Member:
     charset: str = "utf-8"  # utf-8 | marc-8 | gbk
     timeout: float = 10.0
     max_records: int = 50
+    harvest_rate: float = DEFAULT_HARVEST_RATE  # requests per second during a harvest; 0 = no limit
     endpoints: tuple[Endpoint, ...] = ()
     contact: Contact = field(default_factory=Contact)
+    lending: LendingPolicy = DEFAULT_LENDING
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as written
 
     @property
@@ -164,10 +229,16 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
     entries = doc.get("member")
     if not isinstance(entries, list) or not entries:
         raise RegistryError(p, "no [[member]] tables found", key="member")
+    defaults = doc.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise RegistryError(p, "must be a table ([defaults])", key="defaults")
+    default_lending = DEFAULT_LENDING
+    if "lending" in defaults:
+        default_lending = parse_lending(p, "defaults", defaults["lending"], DEFAULT_LENDING)
     members: list[Member] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
-        member = _member(p, i, entry)
+        member = _member(p, i, entry, default_lending)
         if member.code in seen:
             raise RegistryError(p, "the code is used twice", member=member.code, key="code")
         seen.add(member.code)
@@ -176,10 +247,76 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
 
 
 _KNOWN_KEYS = {"code", "name", "name_en", "district", "status", "suspended_reason", "suspended_since",
-               "syntax", "charset", "timeout", "max_records", "endpoint", "contact"}
+               "syntax", "charset", "timeout", "max_records", "harvest_rate", "endpoint", "contact", "lending"}
 
 
-def _member(path: Path, index: int, entry: object) -> Member:
+def parse_lending(path: Path, member: str, raw: object, base: LendingPolicy) -> LendingPolicy:
+    """A [member.lending] (or [defaults.lending]) table over `base`; keys left out keep base's value."""
+    if not isinstance(raw, dict):
+        raise RegistryError(path, "must be a table ([member.lending])", member=member, key="lending")
+
+    def fail(key: str, message: str) -> RegistryError:
+        return RegistryError(path, message, member=member, key=f"lending.{key}")
+
+    unknown = sorted(set(raw) - {"lends", "material_types", "languages", "locations_not_for_loan", "fines"})
+    if unknown:
+        raise fail(unknown[0], "unknown key; known: lends, material_types, languages, "
+                               "locations_not_for_loan, fines")
+
+    def texts(key: str) -> frozenset[str]:
+        value = raw[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise fail(key, f"must be a list of non-empty texts, found {value!r}")
+        return frozenset(v.strip() for v in value)
+
+    lends = raw.get("lends", base.lends)
+    if not isinstance(lends, bool):
+        raise fail("lends", f"must be true or false, found {lends!r}")
+    material_types = base.material_types
+    if "material_types" in raw:
+        material_types = frozenset(v.lower() for v in texts("material_types"))
+        bad = sorted(material_types - set(MATERIAL_TYPES))
+        if bad:
+            raise fail("material_types", f"unknown type {bad[0]!r}; use {', '.join(MATERIAL_TYPES)}")
+        if not material_types and lends:
+            raise fail("material_types", "is empty; list at least one type or set lends = false")
+    languages = base.languages
+    if "languages" in raw:
+        languages = frozenset(v.lower() for v in texts("languages"))
+        bad = sorted(v for v in languages if len(v) != 3 or not v.isalpha())
+        if bad:
+            raise fail("languages", f"{bad[0]!r} is not an ISO 639-2 code such as chi, eng, jpn")
+        if not languages:
+            raise fail("languages", "is empty; leave the key out to lend in any language")
+    locations = base.locations_not_for_loan
+    if "locations_not_for_loan" in raw:
+        locations = texts("locations_not_for_loan")
+    fines = base.fines
+    if "fines" in raw:
+        fines = _fine_rule(raw["fines"], base.fines, fail)
+    return LendingPolicy(lends, material_types, languages, locations, fines)
+
+
+def _fine_rule(raw: object, base: FineRule, fail) -> FineRule:
+    if not isinstance(raw, dict):
+        raise fail("fines", "must be a table ([member.lending.fines])")
+    limits = {"overdue_per_day": (0, 1000), "lost_multiplier": (0, 100), "lost_flat": (0, 100000),
+              "damaged_fraction": (0, 1)}
+    unknown = sorted(set(raw) - set(limits))
+    if unknown:
+        raise fail(f"fines.{unknown[0]}", f"unknown key; known: {', '.join(limits)}")
+    values = {}
+    for key, (low, high) in limits.items():
+        value = raw.get(key, getattr(base, key))
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail(f"fines.{key}", f"must be a number, found {value!r}")
+        if not low <= value <= high:
+            raise fail(f"fines.{key}", f"must be between {low:g} and {high:g}, found {value!r}")
+        values[key] = float(value)
+    return FineRule(**values)
+
+
+def _member(path: Path, index: int, entry: object, default_lending: LendingPolicy = DEFAULT_LENDING) -> Member:
     label = f"#{index + 1}"
     if not isinstance(entry, dict):
         raise RegistryError(path, "each [[member]] must be a table", member=label)
@@ -236,7 +373,7 @@ def _member(path: Path, index: int, entry: object) -> Member:
             raise fail(key, "must be a table")
         proto = str(ep.get("protocol", "")).lower().replace("z39.50", "z3950")
         if proto not in PROTOCOLS:
-            raise fail(f"{key}.protocol", f"must be 'sru' or 'z3950', found {ep.get('protocol')!r}")
+            raise fail(f"{key}.protocol", f"must be 'sru', 'z3950' or 'oaipmh', found {ep.get('protocol')!r}")
         host = ep.get("host")
         if not isinstance(host, str) or not host:
             raise fail(f"{key}.host", "missing; give a host name or address")
@@ -266,7 +403,10 @@ def _member(path: Path, index: int, entry: object) -> Member:
         charset=choice("charset", "utf-8", CHARSETS),
         timeout=float(number("timeout", 10, 0.1, 600)),
         max_records=int(number("max_records", 50, 1, 10000)),
+        harvest_rate=float(number("harvest_rate", DEFAULT_HARVEST_RATE, 0, 1000)),
         endpoints=tuple(endpoints),
         contact=Contact(**{k: str(v) for k, v in contact.items() if k in ("name", "phone", "email", "address")}),
+        lending=(parse_lending(path, code, entry["lending"], default_lending) if "lending" in entry
+                 else default_lending),
         extra={k: v for k, v in entry.items() if k not in _KNOWN_KEYS},
     )

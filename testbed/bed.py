@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from testbed.generate import plan_catalogues, render_member, truth, write_collection
-from testbed.members import MemberProfile, member_profiles
+from testbed.members import DEFAULT_LENDING, LENDING, MemberProfile, lending_toml, member_profiles
+from testbed.oaipmh import apply_changes, fill_from_catalogue, iter_collection, offers_oai, record_id_of
 from testbed.zebra import ZebraError, ZebraServer, _terminate, free_port, pid_alive, wait_for_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +122,7 @@ class Testbed:
                 server.port = 0  # the recorded port was taken meanwhile: one more try on a fresh port
                 entry["port"] = server.start()
         self._start_proxy(state)
+        self._start_oai(state)
         self._save_state(state)
         self._write_registry(state)
 
@@ -152,13 +154,88 @@ class Testbed:
 
     def down(self) -> None:
         """Stop the proxy and every member server; the built catalogues stay for the next up()."""
-        pid = _read_pid(self.state_dir / "proxy.pid")
-        if pid_alive(pid):
-            _terminate(pid, 5.0)
-        (self.state_dir / "proxy.pid").unlink(missing_ok=True)
+        for name in ("proxy.pid", "oai.pid"):
+            pid = _read_pid(self.state_dir / name)
+            if pid_alive(pid):
+                _terminate(pid, 5.0)
+            (self.state_dir / name).unlink(missing_ok=True)
         state = self._load_state()
         for entry in (state or {}).get("members", []):
             self._server(entry).stop()
+
+    def _start_oai(self, state: dict) -> None:
+        """Start the OAI-PMH repositories (one process) of the members that offer OAI-PMH (testbed/oaipmh.py)."""
+        codes = [m["code"] for i, m in enumerate(state["members"]) if offers_oai(m["code"], i)]
+        state["oai_members"] = codes
+        if not codes:
+            return
+        for code in codes:
+            work = self.state_dir / "members" / code
+            fill_from_catalogue(work / "oai.sqlite", code, work / "records" / "catalogue.xml")
+        pid = _read_pid(self.state_dir / "oai.pid")
+        conf = _read_json(self.state_dir / "oai.json") or {}
+        if pid_alive(pid) and conf.get("members") == codes and wait_for_port(int(conf.get("port", 0)), 1.0):
+            state["oai_port"] = conf["port"]
+            return
+        if pid_alive(pid):
+            _terminate(pid, 5.0)
+        port = conf.get("port") if conf.get("port") and _port_free(conf["port"]) else free_port()
+        _atomic_write(self.state_dir / "oai.json", json.dumps({"port": port, "members": codes}))
+        (self.state_dir / "oai.pid").unlink(missing_ok=True)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT),
+                                                                          os.environ.get("PYTHONPATH")])))
+        with open(self.state_dir / "oai.log", "ab") as log:
+            subprocess.Popen([sys.executable, "-m", "testbed.oaipmh", str(self.state_dir)], cwd=self.state_dir,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
+        if not wait_for_port(port, 15.0):
+            raise ZebraError(f"the OAI-PMH server did not start; read {self.state_dir / 'oai.log'}")
+        state["oai_port"] = port
+
+    # -- changing a member's catalogue ---------------------------------------------------------------
+    def catalogue(self, code: str) -> dict[str, bytes]:
+        """A member's records as served: {001: MARCXML bytes}, in the member's order."""
+        entry = self._entry(code)
+        return dict(iter_collection(self.state_dir / "members" / entry["code"] / "records" / "catalogue.xml"))
+
+    def change_catalogue(self, code: str, *, add=(), edit=(), delete=()) -> int:
+        """Add, edit (same 001) and delete (by 001) records of a running member; returns its new size.
+
+        Zebra re-indexes the member's catalogue (readers see the old one until the commit); a member that
+        offers OAI-PMH dates the changes now and keeps deletions as deleted records.
+        """
+        entry = self._entry(code)
+        code = entry["code"]
+        records = self.catalogue(code)
+        changed: dict[str, bytes] = {}
+        for data, must_exist in [(d, False) for d in add] + [(d, True) for d in edit]:
+            rid = record_id_of(data)
+            if (rid in records) != must_exist:
+                raise ValueError(f"member {code}: record {rid} " + ("does not exist; add it" if must_exist
+                                                                    else "exists already; edit it"))
+            if entry["charset"] == "marc-8":  # as built: diacritics stored decomposed
+                data = unicodedata.normalize("NFD", data.decode("utf-8")).encode("utf-8")
+            records[rid] = changed[rid] = data
+        for rid in delete:
+            if records.pop(rid, None) is None:
+                raise ValueError(f"member {code}: no record {rid} to delete")
+        entry["records"] = self._server(entry).load(list(records.values()))
+        state = self._load_state()
+        for m in state["members"]:
+            if m["code"] == code:
+                m["records"] = entry["records"]
+        self._save_state(state)
+        if code in (_read_json(self.state_dir / "oai.json") or {}).get("members", []):
+            stored = dict(iter_collection(self.state_dir / "members" / code / "records" / "catalogue.xml"))
+            apply_changes(self.state_dir / "members" / code / "oai.sqlite", code,
+                          {rid: stored[rid] for rid in changed}, list(delete))
+        return entry["records"]
+
+    def _entry(self, code: str) -> dict:
+        state = self._load_state() or {}
+        for m in state.get("members", []):
+            if m["code"] == code.upper():
+                return m
+        raise KeyError(f"no member {code!r} in the test bed at {self.state_dir}")
 
     # -- inspection and faults -------------------------------------------------------------------------
     def status(self) -> list[dict]:
@@ -209,16 +286,22 @@ class Testbed:
     def _write_registry(self, state: dict) -> None:
         lines = ["# BALIS demo test bed: generated by testbed.bed.Testbed.up(); endpoints point at the",
                  "# fault-injection proxy; testbed_direct_port is the member's Zebra port without the proxy.", ""]
+        lines += lending_toml("defaults.lending", DEFAULT_LENDING) + [""]
         for m in state["members"]:
             lines += ["[[member]]", f"code = {_q(m['code'])}", f"name = {_q(m['name'])}",
                       f"name_en = {_q(m['name_en'])}", f"district = {_q(m['district'])}", 'status = "active"',
                       f"syntax = {_q(m['syntax'])}", f"charset = {_q(m['charset'])}",
                       f"timeout = {float(m['timeout'])}", f"max_records = {int(m['max_records'])}",
                       f"testbed_direct_port = {int(m['port'])}", f"testbed_records = {int(m.get('records', 0))}", ""]
+            if m["code"] in LENDING:
+                lines += lending_toml("member.lending", LENDING[m["code"]]) + [""]
             for proto in m["protocols"]:
                 lines += ["[[member.endpoint]]", f"protocol = {_q(proto)}", 'host = "127.0.0.1"',
                           f"port = {int(m['proxy_port'])}", 'database = "Default"',
                           f"sru_version = {_q(m['sru_version'])}", ""]
+            if m["code"] in state.get("oai_members", ()):
+                lines += ["[[member.endpoint]]", 'protocol = "oaipmh"', 'host = "127.0.0.1"',
+                          f"port = {int(state['oai_port'])}", f"database = {_q('oai/' + m['code'])}", ""]
         _atomic_write(self.registry_path, "\n".join(lines))
 
 

@@ -97,6 +97,33 @@ class MemberProfile:
     traditional: bool = False  # catalogues Chinese in traditional script (a few copies each)
 
 
+# Lending policies written into the test bed's registry. Every member gets the consortium default
+# (Chinese general books) with the test bed's not-for-loan locations; a few lend more, or fine differently.
+DEFAULT_LENDING: dict = {
+    "lends": True, "material_types": ["book"], "languages": ["chi"],
+    "locations_not_for_loan": ["保存本库", "阅览室", "参考阅览室", "特藏", "过刊"],
+    "fines": {"overdue_per_day": 0.5, "lost_multiplier": 2.0, "lost_flat": 100.0, "damaged_fraction": 0.5},
+}
+LENDING: dict[str, dict] = {
+    "THU": {"languages": ["chi", "eng"]},
+    "PKU": {"languages": ["chi", "eng", "jpn"], "material_types": ["book", "serial"]},
+    "BUPT": {"fines": {"overdue_per_day": 1.0, "lost_flat": 150.0}},
+}
+
+
+def lending_toml(table: str, policy: dict) -> list[str]:
+    """TOML lines for a lending policy dict under `table` (e.g. "member.lending")."""
+    import json
+
+    def value(v) -> str:
+        return json.dumps(v, ensure_ascii=False) if not isinstance(v, bool) else str(v).lower()
+
+    lines = [f"[{table}]"] + [f"{k} = {value(v)}" for k, v in policy.items() if k != "fines"]
+    if "fines" in policy:
+        lines += [f"[{table}.fines]"] + [f"{k} = {value(v)}" for k, v in policy["fines"].items()]
+    return lines
+
+
 # the first eight cover every kind of member the product must handle
 FIRST_EIGHT: dict[str, tuple[str, str, tuple[str, ...], str]] = {
     "THU": ("marc21", "utf-8", ("z3950", "sru"), "1.2"),

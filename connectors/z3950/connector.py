@@ -114,8 +114,9 @@ class Z3950Connector:
                                         member=self.member)
             return await self._present_page(rs, start, count)
 
-    async def harvest(self, since=None, *, query: Rpn | None = None) -> AsyncIterator[RawRecord]:
-        """Every record of the query's result set (default: all records), in chunks of `harvest_chunk_size`.
+    async def harvest(self, since=None, *, query: Rpn | None = None, start: int = 1) -> AsyncIterator[RawRecord]:
+        """Every record of the query's result set (default: all records) from position `start` (1-based, to
+        resume an interrupted harvest), in chunks of `harvest_chunk_size`.
 
         Pipelined: the Present for the next chunk is sent before this chunk's records are yielded, so
         the member prepares it while the caller parses.
@@ -124,8 +125,10 @@ class Z3950Connector:
             raise Unsupported("Z39.50 harvest cannot select records changed since a date; harvest all records "
                               "(since=None) or use the member's OAI-PMH/SRU endpoint", member=self.member)
         rpn = query if query is not None else Term("", ((1, 1016), (2, 103)))
+        if start < 1:
+            raise ValueError(f"start is 1-based, not {start}")
         chunk = self.harvest_chunk_size
-        position = 1
+        position = start
         ahead: tuple[int, int, int, int] | None = None  # (ticket, generation, position, count) sent ahead
         while True:
             async with self._lock:

@@ -40,9 +40,10 @@ def test_registry_has_every_kind_of_member(testbed, registry):
     assert any(m.protocols == ("sru",) for m in members)
     assert any(m.protocols == ("z3950",) for m in members)
     assert any(set(m.protocols) == {"sru", "z3950"} for m in members)
+    assert [m.code for m in members if "oaipmh" in m.protocols] == ["PKU", "BUPT"]  # testbed/oaipmh.py
     status = {s["code"]: s for s in testbed.status()}
     for m in members:
-        assert all(e.port == status[m.code]["proxy_port"] for e in m.endpoints)
+        assert all(e.port == status[m.code]["proxy_port"] for e in m.endpoints if e.protocol != "oaipmh")
         assert m.extra["testbed_direct_port"] == status[m.code]["port"]
         assert status[m.code]["running"] and status[m.code]["records"] == 150
 

@@ -1,0 +1,270 @@
+"""OAI-PMH 2.0 harvest client for one member: ListRecords (MARCXML) with `from`, resumptionToken and deletes.
+
+Used by the nightly harvest only (OAI-PMH cannot search). Responses are read with the same hardened lxml
+parser as SRU (no DTDs, entities or network, size-capped); every failure leaves this module as one of the
+`connectors.errors` classes, mapped once in `_fetch` (network, HTTP, timeout) and in `parse_list_records`
+(XML, OAI-PMH errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiohttp
+from lxml import etree
+
+from connectors.base import Page, RawRecord
+from connectors.errors import (
+    DecodeError,
+    Diagnostic,
+    MemberTimeout,
+    MemberUnavailable,
+    ProtocolError,
+    Unsupported,
+)
+from connectors.sru import (
+    MARC21_SLIM,
+    _acquire_shared_session,
+    _read_capped,
+    _release_shared_session,
+    parse_xml,
+)
+
+OAI = "http://www.openarchives.org/OAI/2.0/"
+NO_RECORDS = "noRecordsMatch"  # an OAI-PMH "error" that only means: nothing changed since `from`
+BAD_TOKEN = "badResumptionToken"
+
+
+@dataclass(frozen=True, slots=True)
+class OaiRecord:
+    """One ListRecords entry: its OAI identifier and datestamp, and the MARCXML (None when deleted)."""
+
+    identifier: str
+    datestamp: str
+    deleted: bool
+    raw: RawRecord | None
+
+
+@dataclass(slots=True)
+class OaiPage:
+    """One ListRecords answer: its records, the token for the next page (None at the end), the list size."""
+
+    records: list[OaiRecord] = field(default_factory=list)
+    token: str | None = None
+    complete_size: int | None = None
+    response_date: str | None = None
+
+
+def _local(el) -> str:
+    tag = el.tag
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _child(el, name: str):
+    for c in el:
+        if _local(c) == name:
+            return c
+    return None
+
+
+def _text(el) -> str:
+    return "".join(el.itertext()).strip() if el is not None else ""
+
+
+def _root(body: bytes, member: str | None, root=None):
+    if root is None:
+        root = parse_xml(body, "OAI-PMH response")
+    if root.tag != f"{{{OAI}}}OAI-PMH":
+        raise DecodeError(f"not an OAI-PMH response: root element {root.tag!r}", member=member)
+    for err in root.iter(f"{{{OAI}}}error"):
+        code = err.get("code") or "unknown"
+        raise Diagnostic(code, _text(err) or "OAI-PMH error", member=member)
+    return root
+
+
+def _marcxml(metadata, member: str | None, position: int) -> bytes:
+    for el in metadata.iter():
+        if _local(el) == "record" and (_child(el, "leader") is not None or _child(el, "controlfield") is not None
+                                       or _child(el, "datafield") is not None):
+            marc = copy.deepcopy(el)
+            if etree.QName(marc).namespace != MARC21_SLIM:  # one shape for the record readers
+                for sub in marc.iter():
+                    if isinstance(sub.tag, str):
+                        sub.tag = f"{{{MARC21_SLIM}}}{_local(sub)}"
+            slim = etree.Element(f"{{{MARC21_SLIM}}}record", dict(marc.attrib), nsmap={None: MARC21_SLIM})
+            slim.text = marc.text
+            slim.extend(list(marc))
+            etree.cleanup_namespaces(slim)
+            return etree.tostring(slim, encoding="UTF-8", xml_declaration=False)
+    raise DecodeError(f"OAI-PMH record {position} carries no MARCXML record in <metadata>", member=member)
+
+
+def parse_list_records(body: bytes, member: str | None = None, first_position: int = 1) -> OaiPage:
+    """A ListRecords response as an OaiPage; `noRecordsMatch` is an empty last page, other errors raise."""
+    root = parse_xml(body, "OAI-PMH response")
+    response_date = _text(_child(root, "responseDate")) or None
+    try:
+        _root(body, member, root)
+    except Diagnostic as d:
+        if d.code == NO_RECORDS:
+            return OaiPage(response_date=response_date)
+        raise
+    page = OaiPage(response_date=response_date)
+    listing = _child(root, "ListRecords")
+    if listing is None:
+        raise DecodeError("OAI-PMH response has neither ListRecords nor an error", member=member)
+    for i, rec in enumerate(el for el in listing if _local(el) == "record"):
+        header = _child(rec, "header")
+        if header is None:
+            raise DecodeError(f"OAI-PMH record {first_position + i} has no header", member=member)
+        identifier = _text(_child(header, "identifier"))
+        if not identifier:
+            raise DecodeError(f"OAI-PMH record {first_position + i} has no identifier", member=member)
+        datestamp = _text(_child(header, "datestamp"))
+        if header.get("status") == "deleted":
+            page.records.append(OaiRecord(identifier, datestamp, True, None))
+            continue
+        metadata = _child(rec, "metadata")
+        if metadata is None:
+            raise DecodeError(f"OAI-PMH record {identifier} has no metadata and is not deleted", member=member)
+        data = _marcxml(metadata, member, first_position + i)
+        raw = RawRecord(data=data, syntax="marcxml", charset="utf-8", position=first_position + i,
+                        member=member or "")
+        page.records.append(OaiRecord(identifier, datestamp, False, raw))
+    token_el = _child(listing, "resumptionToken")
+    if token_el is not None:
+        page.token = _text(token_el) or None  # an empty token closes the list
+        size = token_el.get("completeListSize")
+        if size and size.isdigit():
+            page.complete_size = int(size)
+    elif page.records:
+        page.complete_size = None
+    return page
+
+
+def oai_datetime(when: datetime | str, granularity: str = "YYYY-MM-DDThh:mm:ssZ") -> str:
+    """A `from` value in the repository's granularity (UTC)."""
+    if isinstance(when, str):
+        text = when.strip()
+        if len(text) == 10:
+            return text if granularity == "YYYY-MM-DD" else text + "T00:00:00Z"
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.astimezone()
+    when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d" if granularity == "YYYY-MM-DD" else "%Y-%m-%dT%H:%M:%SZ")
+
+
+class OaiPmhConnector:
+    """A harvest session with one member's OAI-PMH repository (MARCXML, `metadataPrefix=marc21`)."""
+
+    protocol = "oaipmh"
+
+    def __init__(self, member_code: str, base_url: str, *, timeout: float = 30.0,
+                 session: aiohttp.ClientSession | None = None, metadata_prefix: str = "marc21") -> None:
+        self.member = member_code
+        self.base_url = base_url
+        self.timeout = timeout
+        self.session = session
+        self.metadata_prefix = metadata_prefix
+        self._owned = False
+        self._granularity: str | None = None
+
+    @classmethod
+    def from_member(cls, member, endpoint, *, session: aiohttp.ClientSession | None = None,
+                    timeout: float | None = None) -> OaiPmhConnector:
+        extra = getattr(member, "extra", {}) or {}
+        prefix = extra.get("oai_metadata_prefix") or "marc21"
+        return cls(member.code, endpoint.address, timeout=timeout or member.timeout, session=session,
+                   metadata_prefix=str(prefix))
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self.session is None or self.session.closed:
+            self.session = _acquire_shared_session()
+            self._owned = True
+        return self.session
+
+    async def _fetch(self, params: dict[str, str]) -> bytes:
+        session = self._session()
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with session.get(self.base_url, params=params, allow_redirects=True) as resp:
+                    body = await _read_capped(resp, self.member)
+                    if resp.status >= 500 or resp.status in (404, 408, 429):
+                        raise MemberUnavailable(f"HTTP {resp.status} {resp.reason or ''} from {self.base_url}; "
+                                                "the member's OAI-PMH service is not answering", member=self.member)
+                    if resp.status >= 400:
+                        try:  # an OAI-PMH error in the body is the better message (raised as a Diagnostic)
+                            _root(body, self.member)
+                        except DecodeError:
+                            pass
+                        raise ProtocolError(f"HTTP {resp.status} {resp.reason or ''} from {self.base_url}",
+                                            member=self.member)
+                    return body
+        except TimeoutError:
+            raise MemberTimeout(f"no OAI-PMH answer within {self.timeout:g} s from {self.base_url}; the member "
+                                "is slow or down, try again later or raise its timeout", member=self.member) from None
+        except aiohttp.ClientConnectorError as e:
+            raise MemberUnavailable(f"cannot connect to {self.base_url} ({e.os_error or e}); the member's "
+                                    "OAI-PMH service is down or the address is wrong", member=self.member) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
+            raise MemberUnavailable(f"the connection to {self.base_url} was closed before the answer ({e})",
+                                    member=self.member) from None
+        except aiohttp.ClientPayloadError as e:
+            raise ProtocolError(f"broken HTTP body from {self.base_url}: {e}", member=self.member) from None
+        except aiohttp.InvalidURL:
+            raise ProtocolError(f"invalid OAI-PMH address {self.base_url!r}; fix the member registry",
+                                member=self.member) from None
+        except aiohttp.ClientError as e:
+            raise ProtocolError(f"HTTP error talking to {self.base_url}: {e}", member=self.member) from None
+
+    async def identify(self) -> dict:
+        """The repository's Identify answer: name, granularity, earliestDatestamp, deletedRecord policy."""
+        root = _root(await self._fetch({"verb": "Identify"}), self.member)
+        ident = _child(root, "Identify")
+        if ident is None:
+            raise DecodeError("OAI-PMH Identify answer has no Identify element", member=self.member)
+        out = {_local(c): _text(c) for c in ident if _local(c) in (
+            "repositoryName", "baseURL", "protocolVersion", "earliestDatestamp", "deletedRecord", "granularity")}
+        self._granularity = out.get("granularity") or "YYYY-MM-DD"
+        return out
+
+    async def pages(self, since: datetime | str | None = None, *, token: str | None = None,
+                    first_position: int = 1) -> AsyncIterator[OaiPage]:
+        """ListRecords page by page: from the start (records changed since `since`, if given), or from a
+        resumptionToken kept by an interrupted harvest. Deleted records come as `OaiRecord.deleted`."""
+        if token:
+            params = {"verb": "ListRecords", "resumptionToken": token}
+        else:
+            params = {"verb": "ListRecords", "metadataPrefix": self.metadata_prefix}
+            if since is not None:
+                if self._granularity is None:
+                    await self.identify()
+                params["from"] = oai_datetime(since, self._granularity or "YYYY-MM-DD")
+        position = first_position
+        while True:
+            page = parse_list_records(await self._fetch(params), self.member, position)
+            position += len(page.records)
+            yield page
+            if not page.token:
+                return
+            params = {"verb": "ListRecords", "resumptionToken": page.token}
+
+    async def harvest(self, since=None, *, start: int = 1) -> AsyncIterator[RawRecord]:
+        """Every record that is not deleted (changed since `since`, if given), as the other connectors give."""
+        async for page in self.pages(since):
+            for rec in page.records:
+                if rec.raw is not None:
+                    yield rec.raw
+
+    async def search(self, query, start: int = 1, count: int = 10) -> Page:
+        raise Unsupported("OAI-PMH cannot search; it is used by the harvest only", member=self.member)
+
+    async def close(self) -> None:
+        if self._owned and self.session is not None:
+            session, self.session, self._owned = self.session, None, False
+            await _release_shared_session(session)
