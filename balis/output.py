@@ -74,7 +74,8 @@ def _record_of(work, member: str) -> str | None:
 
 
 def search_json(query_text: str, query, outcomes: list[MemberOutcome], *, works=(), facets=None, page: int = 1,
-                has_more: bool = False, sort: str = "relevance", selected=None) -> str:
+                has_more: bool = False, sort: str = "relevance", selected=None, extra: dict | None = None) -> str:
+    """The search result as versioned JSON (docs/search.md); `extra` adds top-level keys (local search)."""
     from connectors.query import to_cql, to_rpn
     from connectors.rpn import pqf
 
@@ -89,6 +90,7 @@ def search_json(query_text: str, query, outcomes: list[MemberOutcome], *, works=
         "facets": facets or {},
         "members": [outcome_json(o) for o in outcomes],
     }
+    doc.update(extra or {})
     return json.dumps(doc, ensure_ascii=False, indent=2)
 
 
@@ -145,6 +147,7 @@ def member_json(m: Member) -> dict:
         "endpoints": [{"protocol": e.protocol, "host": e.host, "port": e.port, "database": e.database,
                        "sru_version": e.sru_version if e.protocol == "sru" else None} for e in m.endpoints],
         "contact": {k: v for k, v in asdict(m.contact).items() if v},
+        "lending": m.lending.to_dict(),
     }
 
 

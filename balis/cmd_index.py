@@ -1,0 +1,274 @@
+"""`balis harvest` and `balis index stats`: argument handling and output; the work is in indexer/."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+from indexer.harvest import MemberReport, Progress
+
+STATUS_ZH = {"ok": "完成", "failed": "失败", "skipped": "跳过"}
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("harvest", parents=[common],
+                       help="harvest member catalogues into the local index (incremental, resumable)")
+    p.add_argument("--members", metavar="A,B", help="member codes to harvest (default: every active member)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--full", action="store_true",
+                      help="fetch every record again (OAI-PMH too), compare all and rebuild the index")
+    mode.add_argument("--since", metavar="DATE",
+                      help="OAI-PMH members: records changed since DATE (YYYY-MM-DD or ISO time); "
+                           "other members are always compared in full")
+    p.add_argument("--index", metavar="DIR", help="index folder (default $BALIS_INDEX or var/index)")
+    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="members harvested at once (default 4)")
+    p.add_argument("--rate", type=float, metavar="R",
+                   help="requests per second to each member, overriding the registry's harvest_rate (0 = no limit)")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for each answer of a member")
+    p.add_argument("--page-size", type=int, metavar="N",
+                   help="records per Z39.50/SRU request (default 500 for Z39.50, the member's max_records for SRU)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (docs/harvest.md)")
+    p.set_defaults(func=cmd_harvest)
+
+    p = sub.add_parser("index", parents=[common], help="the local index: statistics")
+    isub = p.add_subparsers(metavar="ACTION")
+    sp = isub.add_parser("stats", parents=[common], help="size, editions, holdings per member, last harvest")
+    sp.add_argument("--index", metavar="DIR", help="index folder (default $BALIS_INDEX or var/index)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_index_stats)
+
+
+def _since(text: str | None):
+    from balis.cli import UsageError
+
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {text!r} is not a date; write YYYY-MM-DD or an ISO time such as "
+                         "2026-11-20T02:00:00+08:00") from None
+
+
+# ------------------------------------------------------------------------------------------- progress
+
+class PlainProgress(Progress):
+    """One log line per event and at most one progress line per member every few seconds (not a TTY)."""
+
+    def __init__(self, out=sys.stderr, every: float = 5.0) -> None:
+        self.out, self.every = out, every
+        self.done: dict[str, int] = {}
+        self.total: dict[str, int | None] = {}
+        self.last: dict[str, float] = {}
+
+    def _say(self, text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {text}", file=self.out, flush=True)
+
+    def member_started(self, code: str, total: int | None, note: str) -> None:
+        self.total[code] = total
+        if note:
+            self.done.setdefault(code, 0)
+            self.last[code] = time.monotonic()
+            self._say(f"{code} 开始 start: {note}")
+
+    def advance(self, code: str, n: int) -> None:
+        self.done[code] = self.done.get(code, 0) + n
+        now = time.monotonic()
+        if now - self.last.get(code, 0) >= self.every:
+            self.last[code] = now
+            total = self.total.get(code)
+            self._say(f"{code} {self.done[code]}" + (f"/{total}" if total else "") + " records")
+
+    def member_finished(self, r: MemberReport) -> None:
+        self._say(f"{r.member} {STATUS_ZH.get(r.status, r.status)} {r.status}: {_summary(r)}")
+
+    def phase(self, text: str) -> None:
+        self._say(text)
+
+
+class RichProgress(Progress):
+    """Progress bars per member and overall on a terminal (rich)."""
+
+    def __init__(self, members: list[str], console=None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bars
+
+        self.console = console or Console(stderr=True)
+        self.bars = Bars(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+                         TimeElapsedColumn(), TextColumn("{task.fields[note]}"), console=self.console)
+        self.overall = self.bars.add_task("总计 all", total=None, note=f"{len(members)} members")
+        self.tasks: dict[str, int] = {}
+        self.totals: dict[str, int] = {}
+
+    def __enter__(self):
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bars.stop()
+
+    def member_started(self, code: str, total: int | None, note: str) -> None:
+        if code not in self.tasks:
+            self.tasks[code] = self.bars.add_task(code, total=total, note=note)
+        else:
+            self.bars.update(self.tasks[code], total=total, **({"note": note} if note else {}))
+        if total:
+            self.totals[code] = total
+            self.bars.update(self.overall, total=sum(self.totals.values()))
+
+    def advance(self, code: str, n: int) -> None:
+        if code in self.tasks:
+            self.bars.advance(self.tasks[code], n)
+        self.bars.advance(self.overall, n)
+
+    def member_finished(self, r: MemberReport) -> None:
+        if r.member not in self.tasks:
+            self.tasks[r.member] = self.bars.add_task(r.member, total=1, note="")
+        task = self.tasks[r.member]
+        style = "green" if r.status == "ok" else "red"
+        self.bars.update(task, note=f"[{style}]{STATUS_ZH.get(r.status, r.status)}[/] {_summary(r)}")
+        if r.status == "ok":
+            total = self.totals.get(r.member) or r.records  # an OAI-PMH list may not say its size beforehand
+            self.bars.update(task, total=total, completed=total)
+
+    def phase(self, text: str) -> None:
+        self.console.log(text)
+
+
+def _summary(r: MemberReport) -> str:
+    text = (f"{r.records} records, +{r.added} ~{r.changed} -{r.deleted}, {r.errors} errors, "
+            f"{r.seconds:.1f} s")
+    if r.message:
+        text += f" — {r.message}"
+    return text
+
+
+# ------------------------------------------------------------------------------------------- commands
+
+def cmd_harvest(args) -> int:
+    from balis.cli import EXIT_NO_ANSWER, EXIT_OK, EXIT_USAGE, UsageError
+    from federator.registry import load_registry
+    from indexer.harvest import HarvestError, HarvestOptions, harvest_endpoint, run_harvest
+    from indexer.index import LocalIndexError
+    from indexer.paths import resolve_index_dir
+    from indexer.store import StoreError
+
+    registry = load_registry(args.registry)
+    codes = [c.strip() for c in args.members.split(",") if c.strip()] if args.members else None
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if args.page_size is not None and not 1 <= args.page_size <= 10000:
+        raise UsageError("--page-size must be between 1 and 10000 records")
+    if args.rate is not None and args.rate < 0:
+        raise UsageError("--rate must be 0 (no limit) or more requests per second")
+    opts = HarvestOptions(members=codes, full=args.full, since=_since(args.since), concurrency=args.concurrency,
+                          rate=args.rate, timeout=args.timeout, page_size=args.page_size)
+    index_dir = resolve_index_dir(args.index)
+    chosen = [m.code for m in registry.select(codes) if codes or (m.active and harvest_endpoint(m))]
+    try:
+        if sys.stderr.isatty() and not args.json:
+            with RichProgress(chosen) as progress:
+                result = run_harvest(registry, index_dir, opts, progress)
+        else:
+            result = run_harvest(registry, index_dir, opts, PlainProgress())
+    except (HarvestError, StoreError, LocalIndexError) as exc:
+        print(f"balis harvest: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("balis harvest: 已中断 interrupted; what was fetched is kept: run 'balis harvest' again to continue",
+              file=sys.stderr)
+        return 130
+    if args.json:
+        doc = result.as_dict()
+        doc["index_dir"] = str(index_dir)
+        print(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        _print_report(result, index_dir)
+    if any(r.status == "ok" for r in result.members):
+        return EXIT_OK
+    return EXIT_NO_ANSWER
+
+
+def _print_report(result, index_dir: Path) -> None:
+    rows = [("成员 member", "协议", "状态", "记录 records", "新增 added", "修改 changed", "删除 deleted",
+             "错误 errors", "用时 s")]
+    for r in result.members:
+        rows.append((r.member, r.protocol or "—", STATUS_ZH.get(r.status, r.status), str(r.records), str(r.added),
+                     str(r.changed), str(r.deleted), str(r.errors), f"{r.seconds:.1f}"))
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)).rstrip())
+    for r in result.members:
+        if r.message:
+            print(f"  {r.member}: {r.message}")
+        for sample in r.error_samples:
+            print(f"  {r.member}: {sample}")
+    ix = result.index
+    print(f"索引 index {index_dir}: {ix.get('mode')}, {ix.get('records_merged', 0)} records merged, "
+          f"{ix.get('upserted', 0)} editions written, {ix.get('deleted', 0)} removed; "
+          f"共用时 total {result.seconds:.1f} s")
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def cmd_index_stats(args) -> int:
+    from balis.cli import EXIT_OK, EXIT_USAGE
+    from indexer.index import LocalIndex, LocalIndexError
+    from indexer.paths import resolve_index_dir
+    from indexer.store import STORE_NAME, HarvestStore, StoreError
+
+    index_dir = resolve_index_dir(args.index)
+    try:
+        with LocalIndex.open(index_dir) as ix:
+            stats = ix.stats()
+    except LocalIndexError as exc:
+        print(f"balis index stats: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    members: dict[str, dict] = {}
+    store_path = index_dir / STORE_NAME
+    stats["store_bytes"] = store_path.stat().st_size if store_path.exists() else 0
+    if store_path.exists():
+        try:
+            store = HarvestStore.open(index_dir, create=False)
+        except StoreError as exc:
+            print(f"balis index stats: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            counts = store.counts_per_member()
+            infos = store.members_info()
+            for code in sorted(set(counts) | set(infos) | set(stats.get("holdings_per_member", {}))):
+                info = infos.get(code, {})
+                report = info.get("last_report") or {}
+                members[code] = {"records": counts.get(code, 0),
+                                 "holdings": stats.get("holdings_per_member", {}).get(code, 0),
+                                 "last_harvest": info.get("last_finished"), "last_status": info.get("last_status"),
+                                 "last_protocol": report.get("protocol"), "interrupted":
+                                     store.checkpoint(code) is not None}
+        finally:
+            store.close()
+    stats["members"] = members
+    if args.json:
+        print(json.dumps({"version": 1, **stats}, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    size = stats["size_bytes"] + stats["store_bytes"]
+    print(f"本地索引 local index {stats['path']}")
+    print(f"  版本 editions: {stats['documents']}   馆藏 holdings: {stats['holdings']}   "
+          f"大小 size: {size / 1e6:.1f} MB (index {stats['size_bytes'] / 1e6:.1f} MB, "
+          f"harvest store {stats['store_bytes'] / 1e6:.1f} MB)")
+    print(f"  最后写入 last commit: {stats.get('last_commit') or '—'}")
+    if members:
+        print("  成员 member     记录 records  馆藏 holdings  最后采集 last harvest        状态 status")
+        for code, m in members.items():
+            status = STATUS_ZH.get(m["last_status"] or "", m["last_status"] or "—")
+            if m["interrupted"]:
+                status += "（中断，下次继续 interrupted, resumes）"
+            print(f"  {code:<14} {m['records']:>12}  {m['holdings']:>13}  {m['last_harvest'] or '—':<26}  {status}")
+    return EXIT_OK

@@ -1,0 +1,314 @@
+"""Local search latency on a generated union index of 1,000,000 holdings (issue 4's target: p95 ≤ 150 ms).
+
+The index is generated once into a cache folder and reused: editions built from the test bed generator's
+vocabularies (synthetic Chinese titles, subjects, people, publishers, translated works) and from the real
+Latin-script seed records and their words, each held by 1–8 of 70 members with 1–2 items per record, some
+records catalogued in traditional script. Each edition becomes a `dedup.Work` (build_work over its member
+records) written with `LocalIndex.rebuild`. Then 200 queries (Chinese and Western, free and fielded, one or
+several words, phrases, traditional script, year ranges, a few ISBNs in various forms) are run through
+`LocalSearcher.search` (page 1 of 20 works with all facets, exactly what `balis search --local` needs), after
+a warm-up pass; p50/p95/max latency, the cold first query and the index size are printed and written to
+benchmarks/results/local_search.json.
+
+    .venv/bin/python benchmarks/local_search.py                 # 1,000,000 holdings (builds once, ~cached)
+    .venv/bin/python benchmarks/local_search.py --quick         # 50,000 holdings, for a quick look
+    .venv/bin/python benchmarks/local_search.py --holdings 200000 --rebuild
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from connectors.query import parse  # noqa: E402
+from dedup.work import build_work  # noqa: E402
+from indexer.index import LocalIndex  # noqa: E402
+from indexer.search import LocalSearcher  # noqa: E402
+from records.model import AVAILABLE, NOT_FOR_LOAN, ON_LOAN, Author, Holding, Isbn, Record  # noqa: E402
+from testbed import vocab  # noqa: E402
+from testbed.generate import _synthetic, _trad, isbn_forms  # noqa: E402
+from testbed.members import member_profiles  # noqa: E402
+
+SEED = 4242
+RESULTS = ROOT / "benchmarks" / "results" / "local_search.json"
+CACHE = ROOT / "var" / "bench" / "local_search"
+PAGE_SIZE = 20
+WESTERN_PATTERNS = ("{x}", "{x}: a history", "Introduction to {x}", "{x} in the twenty-first century",
+                    "Studies in {x}", "The {x} reader", "{x} and {y}", "A companion to {x}",
+                    "{x}: theory and practice", "Handbook of {x}", "Essays on {x}", "{x} since 1945")
+WESTERN_PUBLISHERS = ("Oxford University Press", "Cambridge University Press", "Routledge", "Springer",
+                      "Wiley", "Penguin Books", "Harvard University Press", "MIT Press", "Elsevier",
+                      "Princeton University Press", "Yale University Press", "Palgrave Macmillan")
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def _latin_pool():
+    """Words, subjects and names of the real Latin-script seed records."""
+    from records.fold import is_cjk
+    from records.normalise import normalise
+    from testbed.seeds import read_seeds
+
+    seeds = []
+    for s in read_seeds():
+        r = normalise(s.record, syntax=s.syntax)
+        if r.title and not is_cjk(r.title):
+            seeds.append(r)
+    topics = sorted({subj.split(" -- ")[0].strip() for r in seeds for subj in r.subjects
+                     if subj and len(subj.split(" -- ")[0]) < 40 and not any(c.isdigit() for c in subj[:4])})
+    names = sorted({a.name for r in seeds for a in r.authors if a.name})
+    return seeds, topics, names
+
+
+class Generator:
+    """Editions and their member records, deterministic in the seed."""
+
+    def __init__(self, seed: int = SEED) -> None:
+        self.rng = random.Random(seed)
+        self.members = [m.code for m in member_profiles(70)]
+        self.seeds, self.topics, self.names = _latin_pool()
+        self.isbn_counters: dict[str, int] = {}
+        self.n = 0
+
+    def _holders(self) -> list[str]:
+        k = self.rng.choices((1, 2, 3, 4, 5, 6, 8), (30, 22, 15, 11, 9, 7, 6))[0]
+        return self.rng.sample(self.members, k)
+
+    def _items(self, member: str, clc: str) -> list[Holding]:
+        rng = self.rng
+        out = []
+        for _ in range(rng.choices((1, 2), (70, 30))[0]):
+            status = rng.choices((AVAILABLE, ON_LOAN, NOT_FOR_LOAN), (70, 22, 8))[0]
+            out.append(Holding(member=member, call_number=f"{clc or 'Z'}/{rng.randint(1, 999)}",
+                               location=rng.choice(vocab.LOCATIONS), status=status,
+                               due_date="2026-12-01" if status == ON_LOAN else None))
+        return out
+
+    def _chinese(self) -> dict:
+        ed = _synthetic(self.rng, f"E{self.n}", f"W{self.n}", self.isbn_counters)
+        return {"title": ed.title, "subtitle": ed.subtitle or None, "authors": [Author(a, r) for a, r in ed.authors],
+                "edition": ed.edition or None, "publisher": ed.publisher, "place": ed.place, "year": ed.year,
+                "isbn": ed.isbn13, "language": "chi", "subjects": list(ed.subjects), "clc": ed.clc,
+                "syntax": "unimarc", "pinyin": None}
+
+    def _western(self) -> dict:
+        rng = self.rng
+        if rng.random() < 0.3:
+            s = rng.choice(self.seeds)
+            title, subtitle, authors, subjects = s.title, s.subtitle, list(s.authors), list(s.subjects)
+            year = s.year or rng.randint(1950, 2025)
+        else:
+            x, y = rng.sample(self.topics, 2)
+            title = rng.choice(WESTERN_PATTERNS).format(x=x, y=y.lower())
+            subtitle = None
+            authors = [Author(n) for n in rng.sample(self.names, rng.choice((1, 1, 2)))]
+            subjects = [x, y]
+            year = rng.randint(1950, 2025)
+        digits = f"97803{rng.randint(0, 9_999_999):07d}"
+        check = (10 - sum((3 if i % 2 else 1) * int(c) for i, c in enumerate(digits)) % 10) % 10
+        return {"title": title, "subtitle": subtitle, "authors": authors,
+                "edition": rng.choice((None, None, None, "2nd ed.", "3rd ed.")),
+                "publisher": rng.choice(WESTERN_PUBLISHERS), "place": "London", "year": year,
+                "isbn": digits + str(check), "language": rng.choice(("eng", "eng", "eng", "ger", "fre")),
+                "subjects": subjects, "clc": rng.choice(("", "H31", "K1", "I561")), "syntax": "marc21",
+                "pinyin": None}
+
+    def edition(self):
+        """One Work: an edition held by 1–8 members, each member's record catalogued its own way."""
+        self.n += 1
+        rng = self.rng
+        e = self._western() if rng.random() < 0.15 else self._chinese()
+        records = []
+        for member in self._holders():
+            traditional = e["language"] == "chi" and rng.random() < 0.1
+            title = _trad(e["title"]) if traditional else e["title"]
+            isbns = []
+            if e["isbn"]:
+                form = rng.choice(("13h", "13", "10h", "10"))
+                raw = isbn_forms(e["isbn"], form) if e["isbn"].startswith("978") else e["isbn"]
+                isbns = [Isbn(raw, e["isbn"])]
+            records.append(Record(
+                member=member, record_id=f"{member.lower()}{self.n:09d}", syntax=e["syntax"], title=title,
+                subtitle=e["subtitle"], authors=list(e["authors"]), edition=e["edition"],
+                publisher=e["publisher"], place=e["place"], year=e["year"], isbns=isbns, language=e["language"],
+                subjects=list(e["subjects"]), classification={"clc": [e["clc"]]} if e["clc"] else {},
+                holdings=self._items(member, e["clc"])))
+        w = build_work(records)
+        w.group_id = f"G{self.n:09d}"
+        return w, e
+
+
+def build(folder: Path, holdings: int) -> dict:
+    gen = Generator()
+    stats = {"holdings": 0, "editions": 0}
+    samples: list[dict] = []
+
+    def works():
+        while stats["holdings"] < holdings:
+            w, e = gen.edition()
+            stats["holdings"] += len(w.holdings)
+            stats["editions"] += 1
+            if gen.rng.random() < 0.002 and len(samples) < 2000:
+                samples.append({"title": e["title"], "authors": [a.name for a in e["authors"]],
+                                "isbn": e["isbn"], "year": e["year"], "language": e["language"],
+                                "subjects": e["subjects"]})
+            if stats["editions"] % 25000 == 0:
+                print(f"  {stats['editions']:,} editions, {stats['holdings']:,} holdings", flush=True)
+            yield w
+
+    t = time.perf_counter()
+    ix = LocalIndex.open(folder, create=True)
+    ix.rebuild(works(), timeout=5)
+    ix.close()
+    stats["build_s"] = round(time.perf_counter() - t, 1)
+    (folder / "bench.json").write_text(json.dumps({**stats, "samples": samples}, ensure_ascii=False))
+    return stats
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def _words(text: str) -> list[str]:
+    """Words of a title or name a reader would type (no query operators or syntax characters)."""
+    words = ("".join(c for c in w if c not in '()":\\*') for w in text.split())
+    return [w for w in words if w and w.lower() not in ("and", "or", "not")]
+
+
+def make_queries(samples: list[dict], n: int = 200, seed: int = 7) -> list[str]:
+    """Realistic reader queries: mostly Chinese, free and fielded, some Western, a few ISBNs."""
+    from testbed.generate import _trad, isbn_forms
+
+    rng = random.Random(seed)
+    chi = [s for s in samples if s["language"] == "chi"]
+    lat = [s for s in samples if s["language"] != "chi"]
+    subjects = [s for s, _ in vocab.SUBJECTS]
+    out: list[str] = []
+    makers = [
+        (14, lambda: rng.choice(subjects)),  # one subject word, free
+        (10, lambda: rng.choice(chi)["title"]),  # a whole title
+        (8, lambda: f"{rng.choice(subjects)} {rng.choice(('概论', '教程', '研究', '导论', '发展报告'))}"),
+        (8, lambda: f"ti:{rng.choice(subjects)}"),
+        (6, lambda: f"au:{rng.choice(chi)['authors'][0]}"),
+        (5, lambda: f"su:{rng.choice(subjects)} AND year:>={rng.randint(1990, 2020)}"),
+        (5, lambda: _trad(rng.choice(chi)["title"])),  # traditional script
+        (4, lambda: f'"{rng.choice(vocab.REGIONS)}{rng.choice(subjects)}"'),
+        (4, lambda: f"{rng.choice(subjects)} OR {rng.choice(subjects)}"),
+        (3, lambda: f"{rng.choice(vocab.REGIONS)} {rng.choice(subjects)} NOT 教材"),
+        (8, lambda: " ".join(_words(rng.choice(lat)["title"])[:3])),  # Western title words
+        (5, lambda: "au:" + "".join(_words(rng.choice(lat)["authors"][0].split(",")[0])[:1])),
+        (4, lambda: f"ti:{rng.choice(('history', 'biography', 'introduction', 'theory', 'companion'))}"),
+        (3, lambda: f"{rng.choice(('women', 'war', 'music', 'science', 'religion'))} "
+                    f"{rng.choice(('history', 'america', 'europe', 'politics'))}"),
+        (3, lambda: "isbn:" + isbn_forms(rng.choice([s for s in samples if s["isbn"]])["isbn"],
+                                         rng.choice(("13h", "13", "10h")))),
+    ]
+    weights = [w for w, _ in makers]
+    while len(out) < n:
+        _, make = rng.choices(makers, weights)[0]
+        q = make().strip()
+        if q and q not in out and not q.endswith(":"):
+            out.append(q)
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--holdings", type=int, default=1_000_000, help="holdings in the generated index")
+    ap.add_argument("--quick", action="store_true", help="50,000 holdings")
+    ap.add_argument("--rebuild", action="store_true", help="build the index again even if cached")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--cache", type=Path, default=CACHE, help="where generated indexes are kept")
+    args = ap.parse_args(argv)
+    holdings = 50_000 if args.quick else args.holdings
+    folder = args.cache / f"h{holdings}"
+    meta_path = folder / "bench.json"
+    if args.rebuild or not meta_path.exists():
+        print(f"building an index of {holdings:,} holdings in {folder} ...", flush=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        build(folder, holdings)
+    meta = json.loads(meta_path.read_text())
+    print(f"index: {meta['editions']:,} editions, {meta['holdings']:,} holdings "
+          f"(built in {meta.get('build_s')} s)")
+    queries = make_queries(meta["samples"], args.queries)
+    parsed = [parse(q) for q in queries]
+
+    t = time.perf_counter()
+    searcher = LocalSearcher.open(folder)
+    open_ms = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    searcher.search(parsed[0], size=PAGE_SIZE)
+    cold_ms = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    searcher.warm()
+    warm_ms = (time.perf_counter() - t) * 1000 + cold_ms
+    # warm-up with 50 other queries of the same kinds (a serving process has answered queries before);
+    # the measured 200 are not among them, so their own terms are not cached yet unless they share words
+    warmup = [q for q in make_queries(meta["samples"], 50, seed=99) if q not in set(queries)]
+    for q in warmup:
+        searcher.search(parse(q), size=PAGE_SIZE)
+    times, totals = [], []
+    slow = []
+    for text, q in zip(queries, parsed, strict=True):
+        t = time.perf_counter()
+        r = searcher.search(q, size=PAGE_SIZE)
+        ms = (time.perf_counter() - t) * 1000
+        times.append(ms)
+        totals.append(r.total)
+        slow.append((ms, text, r.total))
+    cold_terms = []
+    for q in parsed:  # the same queries with no word cached: every word's documents read from postings
+        searcher.forget_terms()
+        t = time.perf_counter()
+        searcher.search(q, size=PAGE_SIZE)
+        cold_terms.append((time.perf_counter() - t) * 1000)
+    searcher.close()
+    size = sum(p.stat().st_size for p in (folder / "whoosh").iterdir() if p.is_file())
+    load = os.getloadavg()
+    result = {
+        "holdings": meta["holdings"], "editions": meta["editions"], "build_s": meta.get("build_s"),
+        "queries": len(queries), "page_size": PAGE_SIZE,
+        "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 95), 1),
+        "max_ms": round(max(times), 1), "mean_ms": round(statistics.mean(times), 1),
+        "no_term_cache": {"p50_ms": round(statistics.median(cold_terms), 1),
+                          "p95_ms": round(percentile(cold_terms, 95), 1), "max_ms": round(max(cold_terms), 1)},
+        "open_ms": round(open_ms, 1), "cold_first_query_ms": round(cold_ms, 1),
+        "build_bitsets_ms": round(warm_ms, 1), "warmup_queries": len(warmup),
+        "median_hits": statistics.median(totals), "max_hits": max(totals),
+        "index_bytes": size, "index_mib": round(size / 2**20, 1),
+        "load_average": [round(x, 2) for x in load], "target_p95_ms": 150,
+        "slowest": [{"ms": round(ms, 1), "query": q, "hits": n} for ms, q, n in sorted(slow, reverse=True)[:5]],
+    }
+    print(f"{len(queries)} queries, page 1 of {PAGE_SIZE} works with facets: p50 {result['p50_ms']} ms, "
+          f"p95 {result['p95_ms']} ms (target ≤ 150), max {result['max_ms']} ms")
+    nc = result["no_term_cache"]
+    print(f"the same with no word's documents cached: p50 {nc['p50_ms']} ms, p95 {nc['p95_ms']} ms, "
+          f"max {nc['max_ms']} ms")
+    print(f"open {result['open_ms']} ms; cold first query {result['cold_first_query_ms']} ms; facet and sort "
+          f"bit sets {result['build_bitsets_ms']} ms (once per searcher); "
+          f"median hits {result['median_hits']}, max hits {result['max_hits']:,}")
+    print(f"index size {result['index_mib']} MiB; load average {result['load_average']}")
+    for s in result["slowest"]:
+        print(f"  slow: {s['ms']} ms  {s['query']}  ({s['hits']:,} hits)")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The nightly harvest inside a long-running process (`balis serve --harvest-at 02:00`): an asyncio task that
+runs the harvest every day at HH:MM local time.
+
+The harvest itself runs in a worker thread with its own event loop, so the serving loop keeps answering
+while records are normalised and merged. A run that is still going at the next HH:MM is not started twice;
+a failed run is logged and the schedule goes on. For a harvest outside any server use cron or a systemd
+timer (docs/harvest.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+log = logging.getLogger("balis.harvest")
+
+MAX_SLEEP = 60.0  # seconds: long waits are cut into steps so a changed clock (NTP, suspend) is noticed
+
+
+def parse_at(text: str) -> time:
+    """`02:00` (or `02:00:30`) as a time of day; ValueError with a message for people otherwise."""
+    parts = text.strip().split(":")
+    try:
+        if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+            raise ValueError
+        return time(*(int(p) for p in parts))
+    except ValueError:
+        raise ValueError(f"harvest time {text!r} is not a time of day; write HH:MM, e.g. 02:00") from None
+
+
+def next_run(now: datetime, at: time) -> datetime:
+    """The first moment after `now` whose local wall-clock time is `at` (today if still ahead, else tomorrow).
+
+    `now` is naive local time or aware; the answer has the same kind.
+    """
+    candidate = now.replace(hour=at.hour, minute=at.minute, second=at.second, microsecond=0)
+    if candidate <= now:
+        candidate += timedelta(days=1)  # wall-clock arithmetic: a zoneinfo zone gives that day's own offset
+    return candidate
+
+
+class HarvestSchedule:
+    """Runs `job` every day at `at` (local time) until cancelled; `runs` counts the runs started."""
+
+    def __init__(self, at: time, job: Callable[[], Awaitable[object]], *,
+                 clock: Callable[[], datetime] = datetime.now,
+                 on_result: Callable[[object], None] | None = None) -> None:
+        self.at = at
+        self.job = job
+        self.clock = clock
+        self.on_result = on_result
+        self.runs = 0
+        self.next: datetime | None = None
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> asyncio.Task:
+        """Start the schedule as a task of the running loop (cancel it, or call stop(), to end it)."""
+        self._task = asyncio.get_running_loop().create_task(self.run_forever(), name="balis-harvest-schedule")
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def run_forever(self) -> None:
+        while True:
+            self.next = next_run(self.clock(), self.at)
+            log.info("next harvest at %s", self.next.isoformat(timespec="seconds"))
+            while (wait := (self.next - self.clock()).total_seconds()) > 0:
+                await asyncio.sleep(min(wait, MAX_SLEEP))
+            await self.run_once()
+
+    async def run_once(self) -> object | None:
+        """Run the job now; its failure is logged, never raised into the serving process."""
+        self.runs += 1
+        try:
+            result = await self.job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one failed night must not stop the schedule or the server
+            log.exception("the scheduled harvest failed; the next one runs as planned")
+            return None
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
+
+
+def harvest_job(registry_path: str | Path | None, index_dir: str | Path | None, **options):
+    """A job for HarvestSchedule: every run reads the registry again and harvests into the index folder."""
+    from federator.registry import load_registry
+    from indexer.harvest import HarvestOptions, run_harvest
+    from indexer.paths import resolve_index_dir
+
+    def run():
+        registry = load_registry(registry_path)
+        result = run_harvest(registry, resolve_index_dir(index_dir), HarvestOptions(**options))
+        for r in result.members:
+            log.info("harvest %s: %s, %d records, +%d ~%d -%d, %d errors%s", r.member, r.status, r.records,
+                     r.added, r.changed, r.deleted, r.errors, f" ({r.message})" if r.message else "")
+        return result
+
+    async def job():
+        return await asyncio.to_thread(run)
+
+    return job

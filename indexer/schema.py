@@ -1,0 +1,219 @@
+"""The local index's schema: one document per edition (dedup.Work), searchable fields and the stored Work.
+
+Searchable text fields use `indexer.analysis` (the tokens live ranking scores). Identifier fields hold every
+form a reader may type (ISBN-13, ISBN-10, as catalogued without hyphens). `f_*` keyword fields carry the facet
+values exactly as `federator.facets` computes them for the Work (with "unknown" where it has none), so facet
+counts and filters come from postings without loading any document. The whole Work is stored (compressed
+JSON) so a result prints and serialises exactly as a live one. Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+
+from whoosh import columns, fields
+
+from dedup.work import Work
+from federator import facets as facet_mod
+from federator.rank import title_sort_key
+from indexer.analysis import analyzer
+from records.identifiers import isbn13 as to_isbn13
+from records.model import Author, Holding, Isbn, Record
+
+SCHEMA_VERSION = 1
+FACET_FIELDS = {f: f"f_{f}" for f in facet_mod.FACETS}  # facet name → keyword field
+TEXT_FIELDS = ("title", "author", "subject", "other", "publisher")
+NO_YEAR_DESC, NO_YEAR_ASC = -1, 99999  # works without a year sort last in both year orders
+_NON_ISBN = re.compile(r"[^0-9Xx]")
+
+
+def build_schema() -> fields.Schema:
+    ana = analyzer()
+    return fields.Schema(
+        work_id=fields.ID(stored=True, unique=True, sortable=True),
+        group_id=fields.ID(stored=True),
+        title=fields.TEXT(analyzer=ana, phrase=True, field_boost=3.0),
+        author=fields.TEXT(analyzer=ana, phrase=True, field_boost=2.0),
+        subject=fields.TEXT(analyzer=ana, phrase=True, field_boost=1.5),
+        other=fields.TEXT(analyzer=ana, phrase=True, field_boost=0.5),
+        publisher=fields.TEXT(analyzer=ana, phrase=True, field_boost=1.0),
+        isbn=fields.KEYWORD(lowercase=False),
+        issn=fields.KEYWORD(lowercase=False),
+        id=fields.KEYWORD(lowercase=True),
+        year=fields.NUMERIC(int, bits=32, signed=True),
+        year_desc=fields.NUMERIC(int, bits=32, signed=True, sortable=True),
+        year_asc=fields.NUMERIC(int, bits=32, signed=True, sortable=True),
+        title_key=fields.COLUMN(columns.VarBytesColumn()),
+        holders=fields.NUMERIC(int, bits=32, sortable=True),
+        hold_members=fields.COLUMN(columns.VarBytesColumn()),  # one member code per holding, for stats
+        work=fields.STORED(),
+        **{name: fields.KEYWORD(lowercase=False) for name in FACET_FIELDS.values()},
+    )
+
+
+# --------------------------------------------------------------------------- Work → document
+
+
+def _joined(texts) -> str:
+    return "\n".join(dict.fromkeys(t for t in texts if t))
+
+
+def work_texts(w: Work) -> dict[str, str]:
+    """The text of each searchable field (the same parts of the Work live ranking reads)."""
+    d = w.display
+    recs = w.records or [d]
+    titles: list[str | None] = []
+    for r in recs:
+        titles += [r.title, r.subtitle, r.part, *r.parallel_titles, *r.vernacular_titles]
+    other = [d.publisher, d.place, d.edition, *d.series, *(c for cs in d.classification.values() for c in cs)]
+    other += [r.title_pinyin for r in recs]
+    return {
+        "title": _joined(titles),
+        "author": _joined(a.name for r in recs for a in r.authors),
+        "subject": _joined(d.subjects),
+        "other": _joined(other),
+        "publisher": _joined(r.publisher for r in recs),
+    }
+
+
+def isbn_terms(w: Work) -> set[str]:
+    """Every form of the work's ISBNs a reader may type, compacted: ISBN-13, ISBN-10, as catalogued."""
+    out = set(w.isbns)
+    for r in w.records or [w.display]:
+        for i in r.isbns:
+            if i.isbn13:
+                out.add(i.isbn13)
+            raw = _NON_ISBN.sub("", i.raw).upper()
+            if raw:
+                out.add(raw)
+    for i13 in list(out):
+        if len(i13) == 13 and i13.startswith("978"):
+            body = i13[3:12]
+            check = sum((10 - k) * int(c) for k, c in enumerate(body)) % 11
+            out.add(body + ("X" if (11 - check) % 11 == 10 else str((11 - check) % 11)))
+    return out
+
+
+def isbn_query_term(text: str) -> str:
+    """The term an ISBN typed in any form is looked up by (ISBN-13 when it is a valid ISBN)."""
+    return to_isbn13(text) or _NON_ISBN.sub("", text).upper()
+
+
+def issn_term(text: str) -> str:
+    return _NON_ISBN.sub("", text).upper()
+
+
+def facet_values(w: Work) -> dict[str, list[str]]:
+    """Each facet's values for the work, as federator.facets counts them; the year facet holds the year."""
+    out = {}
+    for facet in facet_mod.FACETS:
+        if facet == "year":
+            year = facet_mod._year(w)  # the facet module's own rule (display year, else a record's)
+            out[facet] = [str(year) if year is not None else facet_mod.UNKNOWN]
+        else:
+            out[facet] = list(facet_mod._values(w, facet))
+    return out
+
+
+def work_year(w: Work) -> int | None:
+    return facet_mod._year(w)
+
+
+def document(w: Work) -> dict:
+    """The whoosh document of a work."""
+    year = work_year(w)
+    recs = w.records or [w.display]
+    ids = {r.record_id for r in recs} | {f"{r.member}:{r.record_id}" for r in recs}
+    doc = {
+        "work_id": w.work_id,
+        "group_id": w.group_id,
+        "isbn": " ".join(sorted(isbn_terms(w))),
+        "issn": " ".join(sorted({issn_term(x) for r in recs for x in r.issns} - {""})),
+        "id": " ".join(sorted(i.replace(" ", "") for i in ids)),
+        "year_desc": year if year is not None else NO_YEAR_DESC,
+        "year_asc": year if year is not None else NO_YEAR_ASC,
+        "title_key": title_sort_key(w.display.title).encode("utf-8"),
+        "holders": len(w.members),
+        "hold_members": " ".join(h.member for h in w.holdings).encode("utf-8"),
+        "work": dump_work(w),
+    }
+    if year is not None:
+        doc["year"] = year
+    for name, text in work_texts(w).items():
+        if text:
+            doc[name] = text
+    for facet, values in facet_values(w).items():
+        doc[FACET_FIELDS[facet]] = " ".join(v.replace(" ", "_") for v in values)
+    return doc
+
+
+# --------------------------------------------------------------------------- stored Work
+
+
+_RECORD_FIELDS = [f for f in Record.__dataclass_fields__]
+_HOLDING_FIELDS = [f for f in Holding.__dataclass_fields__]
+
+
+def _holding_out(h: Holding) -> list:
+    return [getattr(h, f) for f in _HOLDING_FIELDS]
+
+
+def _holding_in(v: list) -> Holding:
+    return Holding(*v)
+
+
+def _record_out(r: Record, *, holdings: bool = True) -> dict:
+    out = {}
+    for f in _RECORD_FIELDS:
+        v = getattr(r, f)
+        if v is None or v == [] or v == {}:
+            continue
+        if f == "authors":
+            v = [[a.name, a.role, a.kind] for a in v]
+        elif f == "isbns":
+            v = [[i.raw, i.isbn13, i.qualifier, i.valid] for i in v]
+        elif f == "holdings":
+            if not holdings:
+                continue
+            v = [_holding_out(h) for h in v]
+        out[f] = v
+    return out
+
+
+def _record_in(d: dict) -> Record:
+    kw = dict(d)
+    if "authors" in kw:
+        kw["authors"] = [Author(*a) for a in kw["authors"]]
+    if "isbns" in kw:
+        kw["isbns"] = [Isbn(*i) for i in kw["isbns"]]
+    if "holdings" in kw:
+        kw["holdings"] = [_holding_in(h) for h in kw["holdings"]]
+    return Record(**kw)
+
+
+def dump_work(w: Work) -> bytes:
+    """The Work as compressed JSON (version 1); `load_work` gives back an equal Work."""
+    doc = {
+        "v": SCHEMA_VERSION,
+        "work_id": w.work_id,
+        "group_id": w.group_id,
+        "isbns": list(w.isbns),
+        "holdings": [_holding_out(h) for h in w.holdings],
+        "display": _record_out(w.display, holdings=False),
+        "display_holdings": None if list(w.display.holdings) == list(w.holdings)
+        else [_holding_out(h) for h in w.display.holdings],
+        "records": [_record_out(r) for r in w.records],
+    }
+    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
+
+
+def load_work(blob: bytes) -> Work:
+    doc = json.loads(zlib.decompress(blob))
+    holdings = [_holding_in(h) for h in doc["holdings"]]
+    display = _record_in(doc["display"])
+    dh = doc.get("display_holdings")
+    display.holdings = list(holdings) if dh is None else [_holding_in(h) for h in dh]
+    return Work(work_id=doc["work_id"], display=display, records=[_record_in(r) for r in doc["records"]],
+                holdings=holdings, isbns=list(doc["isbns"]), group_id=doc.get("group_id", ""))

@@ -1,0 +1,354 @@
+"""The harvest store: every harvested member record, its content hash and dedup blocking keys, the work it
+is in, and the per-member checkpoints (SQLite in WAL mode, `<index dir>/harvest.sqlite`).
+
+Each batch of records is committed together with the member's checkpoint, so an interrupted harvest
+(Ctrl-C, kill -9, a member dying) continues where the last commit left it. Records whose row changed since
+the index was last written are listed in `pending` (with the work they were in) and their old and new
+blocking keys in `pending_keys`; the index phase re-merges exactly the editions those can touch and clears
+both lists only after the index commit.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from records.model import Record
+
+STORE_NAME = "harvest.sqlite"
+STORE_VERSION = 1
+RECORD_PICKLE = 5  # pickle protocol of the normalised Record kept beside the raw record
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS records (
+    member TEXT NOT NULL, record_id TEXT NOT NULL, hash TEXT NOT NULL, source_id TEXT, datestamp TEXT,
+    syntax TEXT NOT NULL, charset TEXT NOT NULL, raw BLOB NOT NULL, record BLOB, work_id TEXT,
+    harvested TEXT NOT NULL, PRIMARY KEY (member, record_id));
+CREATE INDEX IF NOT EXISTS records_by_source ON records (member, source_id);
+CREATE INDEX IF NOT EXISTS records_by_work ON records (work_id);
+CREATE TABLE IF NOT EXISTS record_keys (key TEXT NOT NULL, member TEXT NOT NULL, record_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS record_keys_by_key ON record_keys (key);
+CREATE INDEX IF NOT EXISTS record_keys_by_record ON record_keys (member, record_id);
+CREATE TABLE IF NOT EXISTS pending (member TEXT NOT NULL, record_id TEXT NOT NULL, old_work_id TEXT,
+    PRIMARY KEY (member, record_id));
+CREATE TABLE IF NOT EXISTS pending_keys (key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS seen (member TEXT NOT NULL, record_id TEXT NOT NULL, PRIMARY KEY (member, record_id));
+CREATE TABLE IF NOT EXISTS checkpoints (member TEXT PRIMARY KEY, protocol TEXT NOT NULL, mode TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 1, token TEXT, hits INTEGER, since TEXT, next_from TEXT,
+    started TEXT NOT NULL, counts TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS works (work_id TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS members (member TEXT PRIMARY KEY, last_started TEXT, last_finished TEXT,
+    last_status TEXT, next_from TEXT, last_report TEXT);
+"""
+
+
+class StoreError(Exception):
+    """The harvest store cannot be opened or written; the message names the file and what to do."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(slots=True)
+class Upsert:
+    """A new or changed member record, normalised, with its blocking keys."""
+
+    record_id: str
+    hash: str
+    raw: bytes
+    syntax: str
+    charset: str
+    record: Record
+    keys: list[str]
+    source_id: str | None = None
+    datestamp: str | None = None
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """Where a member's interrupted harvest stands (committed with the records written so far)."""
+
+    member: str
+    protocol: str
+    mode: str  # full | since
+    position: int = 1  # next result-set position (Z39.50 / SRU)
+    token: str | None = None  # next resumptionToken (OAI-PMH)
+    hits: int | None = None
+    since: str | None = None
+    next_from: str | None = None  # the OAI-PMH `from` for the next run once this one completes
+    started: str = ""
+    counts: dict = field(default_factory=dict)
+
+
+class HarvestStore:
+    """Open with `HarvestStore.open(index_dir)`; one writer process at a time (the harvest)."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+        self.path = path
+        self.db = db
+
+    @classmethod
+    def open(cls, index_dir: str | Path, *, create: bool = True) -> HarvestStore:
+        folder = Path(index_dir)
+        path = folder / STORE_NAME
+        if not path.exists() and not create:
+            raise StoreError(f"no harvest store at {path}; run 'balis harvest' first")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            if version is None:
+                db.execute("INSERT INTO meta VALUES ('version', ?)", (str(STORE_VERSION),))
+            elif int(version[0]) != STORE_VERSION:
+                raise StoreError(f"the harvest store {path} has version {version[0]}, this balis reads "
+                                 f"{STORE_VERSION}; move it away and run 'balis harvest --full'")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"the harvest store {path} cannot be opened ({exc}); move it away and run "
+                             "'balis harvest --full'") from None
+        return cls(path, db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def known(self, member: str) -> tuple[dict[str, str], dict[str, str]]:
+        """({hash: record_id}, {record_id: hash}) of a member's stored records."""
+        by_hash: dict[str, str] = {}
+        by_id: dict[str, str] = {}
+        for rid, h in self.db.execute("SELECT record_id, hash FROM records WHERE member = ?", (member,)):
+            by_hash[h] = rid
+            by_id[rid] = h
+        return by_hash, by_id
+
+    def record_id_for_source(self, member: str, source_id: str) -> str | None:
+        row = self.db.execute("SELECT record_id FROM records WHERE member = ? AND source_id = ?",
+                              (member, source_id)).fetchone()
+        return row[0] if row else None
+
+    def count(self, member: str | None = None) -> int:
+        if member is None:
+            return self.db.execute("SELECT count(*) FROM records").fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM records WHERE member = ?", (member,)).fetchone()[0]
+
+    def counts_per_member(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT member, count(*) FROM records GROUP BY member ORDER BY member"))
+
+    def checkpoint(self, member: str) -> Checkpoint | None:
+        row = self.db.execute("SELECT member, protocol, mode, position, token, hits, since, next_from, started, "
+                              "counts FROM checkpoints WHERE member = ?", (member,)).fetchone()
+        if row is None:
+            return None
+        return Checkpoint(*row[:9], counts=json.loads(row[9] or "{}"))
+
+    def member_info(self, member: str) -> dict:
+        row = self.db.execute("SELECT last_started, last_finished, last_status, next_from, last_report "
+                              "FROM members WHERE member = ?", (member,)).fetchone()
+        if row is None:
+            return {}
+        return {"last_started": row[0], "last_finished": row[1], "last_status": row[2], "next_from": row[3],
+                "last_report": json.loads(row[4]) if row[4] else None}
+
+    def members_info(self) -> dict[str, dict]:
+        codes = [r[0] for r in self.db.execute("SELECT member FROM members ORDER BY member")]
+        return {c: self.member_info(c) for c in codes}
+
+    def pending_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM pending").fetchone()[0]
+
+    # -- writing one batch ---------------------------------------------------------------------------------
+    def apply(self, member: str, *, upserts: Iterable[Upsert] = (), deletes: Iterable[str] = (),
+              seen: Iterable[str] = (), checkpoint: Checkpoint | None = None) -> None:
+        """Write new/changed records, deletions, the ids seen and the checkpoint in one transaction."""
+        db = self.db
+        stamp = now_iso()
+        upserts = list(upserts)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            old_work: dict[str, str | None] = {}
+            ids = list(dict.fromkeys(up.record_id for up in upserts))
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                old_work.update(db.execute(
+                    f"SELECT record_id, work_id FROM records WHERE member = ? AND record_id IN "
+                    f"({','.join('?' * len(chunk))})", (member, *chunk)).fetchall())
+            forgotten: set[str] = set()
+            for up in upserts:
+                if up.record_id in old_work and up.record_id not in forgotten:
+                    self._forget_keys(member, up.record_id, old_work[up.record_id])
+                    forgotten.add(up.record_id)
+            db.executemany("INSERT OR IGNORE INTO pending VALUES (?, ?, NULL)",
+                           [(member, rid) for rid in ids if rid not in old_work])
+            db.executemany(
+                "INSERT OR REPLACE INTO records (member, record_id, hash, source_id, datestamp, syntax, charset, "
+                "raw, record, work_id, harvested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(member, up.record_id, up.hash, up.source_id, up.datestamp, up.syntax, up.charset, up.raw,
+                  pickle.dumps(up.record, protocol=RECORD_PICKLE), old_work.get(up.record_id), stamp)
+                 for up in upserts])
+            last = {up.record_id: up for up in upserts}  # the last version of a record sent twice wins
+            keys = [(k, member, rid) for rid, up in last.items() for k in sorted(set(up.keys))]
+            db.executemany("INSERT INTO record_keys VALUES (?, ?, ?)", keys)
+            db.executemany("INSERT OR IGNORE INTO pending_keys VALUES (?)", [(k,) for k, _, _ in keys])
+            for rid in deletes:
+                old = db.execute("SELECT work_id FROM records WHERE member = ? AND record_id = ?",
+                                 (member, rid)).fetchone()
+                if old is None:
+                    continue
+                self._forget_keys(member, rid, old[0])
+                db.execute("DELETE FROM records WHERE member = ? AND record_id = ?", (member, rid))
+            db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", [(member, rid) for rid in seen])
+            if checkpoint is not None:
+                self._save_checkpoint(checkpoint)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _forget_keys(self, member: str, rid: str, work_id: str | None) -> None:
+        """Before a record changes or goes: remember its work and its old keys for the index phase."""
+        db = self.db
+        db.execute("INSERT OR IGNORE INTO pending VALUES (?, ?, ?)", (member, rid, work_id))
+        db.execute("INSERT OR IGNORE INTO pending_keys SELECT key FROM record_keys WHERE member = ? AND "
+                   "record_id = ?", (member, rid))
+        db.execute("DELETE FROM record_keys WHERE member = ? AND record_id = ?", (member, rid))
+
+    def _save_checkpoint(self, cp: Checkpoint) -> None:
+        self.db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (cp.member, cp.protocol, cp.mode, cp.position, cp.token, cp.hits, cp.since, cp.next_from,
+                         cp.started or now_iso(), json.dumps(cp.counts)))
+
+    def start_member(self, cp: Checkpoint, *, fresh: bool) -> None:
+        """Begin (fresh: forget an old checkpoint and the ids seen) or continue a member's pass."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        if fresh:
+            db.execute("DELETE FROM seen WHERE member = ?", (cp.member,))
+        self._save_checkpoint(cp)
+        db.execute("INSERT INTO members (member, last_started) VALUES (?, ?) ON CONFLICT(member) DO UPDATE "
+                   "SET last_started = excluded.last_started", (cp.member, now_iso()))
+        db.execute("COMMIT")
+
+    def unseen(self, member: str) -> list[str]:
+        """A member's stored records not seen in the current full pass (deleted at the member)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT record_id FROM records WHERE member = ? AND record_id NOT IN "
+            "(SELECT record_id FROM seen WHERE member = ?) ORDER BY record_id", (member, member))]
+
+    def finish_member(self, member: str, *, deletes: Iterable[str], status: str, report: dict,
+                      next_from: str | None) -> None:
+        """A member's pass is complete: delete what it no longer has, drop the checkpoint, record the run."""
+        self.apply(member, deletes=deletes)
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM seen WHERE member = ?", (member,))
+        db.execute("DELETE FROM checkpoints WHERE member = ?", (member,))
+        db.execute("INSERT INTO members (member, last_finished, last_status, next_from, last_report) "
+                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT(member) DO UPDATE SET last_finished = excluded.last_finished, "
+                   "last_status = excluded.last_status, next_from = coalesce(excluded.next_from, members.next_from), "
+                   "last_report = excluded.last_report",
+                   (member, now_iso(), status, next_from, json.dumps(report, ensure_ascii=False)))
+        db.execute("COMMIT")
+
+    def fail_member(self, member: str, *, status: str, report: dict) -> None:
+        """A member could not be (fully) harvested: keep its records and its checkpoint, record the failure."""
+        self.db.execute("INSERT INTO members (member, last_status, last_report) VALUES (?, ?, ?) "
+                        "ON CONFLICT(member) DO UPDATE SET last_status = excluded.last_status, "
+                        "last_report = excluded.last_report",
+                        (member, status, json.dumps(report, ensure_ascii=False)))
+
+    # -- the index phase -----------------------------------------------------------------------------------
+    def affected(self) -> tuple[list[tuple[str, str]], set[str]]:
+        """The records whose editions must be re-merged, and the work ids the index may hold for them.
+
+        The records are the connected component (over shared blocking keys) of every pending record, of the
+        records sharing a pending (old or new) key, and of the records of the works pending records were in:
+        clusters never cross components, so re-merging them gives what a full merge would.
+        """
+        db = self.db
+        old_works = {r[0] for r in db.execute("SELECT old_work_id FROM pending WHERE old_work_id IS NOT NULL")}
+        rows = db.execute("""
+            WITH RECURSIVE comp(member, record_id) AS (
+                SELECT p.member, p.record_id FROM pending p
+                    JOIN records r ON r.member = p.member AND r.record_id = p.record_id
+                UNION SELECT k.member, k.record_id FROM pending_keys pk JOIN record_keys k ON k.key = pk.key
+                UNION SELECT r.member, r.record_id FROM records r
+                    WHERE r.work_id IN (SELECT old_work_id FROM pending WHERE old_work_id IS NOT NULL)
+                UNION SELECT k2.member, k2.record_id FROM comp c
+                    JOIN record_keys k1 ON k1.member = c.member AND k1.record_id = c.record_id
+                    JOIN record_keys k2 ON k2.key = k1.key
+            )
+            SELECT member, record_id FROM comp ORDER BY member, record_id""").fetchall()
+        keys = [(m, r) for m, r in rows]
+        if keys:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS comp_keys (member TEXT, record_id TEXT)")
+            db.execute("DELETE FROM comp_keys")
+            db.executemany("INSERT INTO comp_keys VALUES (?, ?)", keys)
+            old_works |= {r[0] for r in db.execute(
+                "SELECT DISTINCT r.work_id FROM records r JOIN comp_keys c ON c.member = r.member AND "
+                "c.record_id = r.record_id WHERE r.work_id IS NOT NULL")}
+            db.execute("DELETE FROM comp_keys")
+        return keys, old_works
+
+    def all_keys(self) -> list[tuple[str, str]]:
+        return [(m, r) for m, r in self.db.execute("SELECT member, record_id FROM records ORDER BY member, record_id")]
+
+    def load(self, keys: list[tuple[str, str]], renormalise) -> Iterator[Record]:
+        """The normalised records of `keys`, in that order (re-normalised from the raw record if the kept
+        one cannot be read back, e.g. after an upgrade changed the record model)."""
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("(?, ?)" for _ in chunk)
+            args = [x for k in chunk for x in k]
+            rows = {(m, r): (blob, raw, syntax, charset) for m, r, blob, raw, syntax, charset in self.db.execute(
+                f"SELECT member, record_id, record, raw, syntax, charset FROM records WHERE (member, record_id) "
+                f"IN (VALUES {marks})", args)}
+            for k in chunk:
+                blob, raw, syntax, charset = rows[k]
+                try:
+                    rec = pickle.loads(blob)
+                    if not isinstance(rec, Record):
+                        raise TypeError("not a Record")
+                except Exception:  # noqa: BLE001 - any unreadable pickle: read the raw record again
+                    rec = renormalise(k[0], k[1], raw, syntax, charset)
+                yield rec
+
+    def work_digests(self, work_ids: Iterable[str]) -> dict[str, str]:
+        """The digest of each work as the index holds it (what the last index write put there)."""
+        ids = list(work_ids)
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out.update(self.db.execute(f"SELECT work_id, digest FROM works WHERE work_id IN "
+                                       f"({','.join('?' * len(chunk))})", chunk).fetchall())
+        return out
+
+    def mark_indexed(self, assignment: dict[tuple[str, str], str], *, digests: dict[str, str] | None = None,
+                     removed: Iterable[str] = (), replace_all: bool = False) -> None:
+        """After the index commit: remember each record's work and each work's digest, clear the pending lists."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if replace_all:
+                db.execute("DELETE FROM works")
+            db.executemany("DELETE FROM works WHERE work_id = ?", [(w,) for w in removed])
+            db.executemany("INSERT OR REPLACE INTO works VALUES (?, ?)", list((digests or {}).items()))
+            db.executemany("UPDATE records SET work_id = ? WHERE member = ? AND record_id = ? AND "
+                           "work_id IS NOT ?", [(w, m, r, w) for (m, r), w in assignment.items()])
+            db.execute("DELETE FROM pending")
+            db.execute("DELETE FROM pending_keys")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def changes_total(self) -> int:
+        return self.db.total_changes

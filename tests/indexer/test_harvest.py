@@ -1,0 +1,287 @@
+"""The harvest against a real test bed (Zebra over Z39.50 and SRU, the test bed's OAI-PMH repositories)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from harvest_helpers import edited, expected_content, index_content, new_record, record_keys, works_with
+
+from federator.registry import load_registry
+from indexer.harvest import HarvestOptions, run_harvest
+from indexer.store import HarvestStore
+from testbed.bed import Testbed
+
+pytestmark = pytest.mark.integration
+
+PROJECT = Path(__file__).resolve().parents[2]
+MEMBERS = 5  # THU (Z39.50), PKU (OAI-PMH), RUC (Z39.50, GBK), BUAA (Z39.50, MARC-8), USTB (SRU only)
+RECORDS = 60
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    bed = Testbed(tmp_path_factory.mktemp("harvest-bed"), seed=4242)
+    bed.up(members=MEMBERS, records=RECORDS)
+    try:
+        yield bed
+    finally:
+        bed.down()
+
+
+@pytest.fixture()
+def registry(bed):
+    bed.clear_faults()
+    yield load_registry(bed.registry_path)
+    bed.clear_faults()
+
+
+def harvest(registry, index_dir, **kw):
+    return run_harvest(registry, index_dir, HarvestOptions(rate=0, **kw))
+
+
+def by_member(result):
+    return {r.member: r for r in result.members}
+
+
+def test_each_member_is_harvested_over_its_protocol(registry):
+    from indexer.harvest import harvest_endpoint
+
+    protocols = {m.code: harvest_endpoint(m).protocol for m in registry}
+    assert protocols == {"THU": "z3950", "PKU": "oaipmh", "RUC": "z3950", "BUAA": "z3950", "USTB": "sru"}
+
+
+def test_full_harvest_index_equals_the_merged_records(registry, tmp_path):
+    result = harvest(registry, tmp_path)
+    reports = by_member(result)
+    assert all(r.status == "ok" for r in reports.values()), [r.message for r in reports.values()]
+    with _store(tmp_path) as store:
+        counts = store.counts_per_member()
+    for code, r in reports.items():
+        assert r.added == counts[code] > 0 and r.changed == r.deleted == r.errors == 0
+    assert result.index["mode"] == "rebuild"
+    content = index_content(tmp_path)
+    assert content == expected_content(registry)
+    assert sum(len(w["records"]) for w in content.values()) == sum(counts.values())
+
+
+def test_rerun_without_change_writes_nothing(registry, tmp_path):
+    harvest(registry, tmp_path)
+    toc_before = sorted(p.name for p in (tmp_path / "whoosh").iterdir())
+    meta_before = (tmp_path / "whoosh" / "balis.json").read_text()
+    with _store(tmp_path) as store:
+        rows_before = store.db.execute("SELECT member, record_id, hash, harvested, work_id FROM records "
+                                       "ORDER BY 1, 2").fetchall()
+    result = harvest(registry, tmp_path)
+    assert all(r.status == "ok" and r.added == r.changed == r.deleted == 0 for r in result.members)
+    assert by_member(result)["THU"].unchanged == by_member(result)["THU"].records > 0
+    assert by_member(result)["PKU"].mode == "since"  # OAI-PMH asks only for what changed since the last run
+    assert result.index["mode"] == "unchanged" and result.index["upserted"] == 0
+    assert sorted(p.name for p in (tmp_path / "whoosh").iterdir()) == toc_before
+    assert (tmp_path / "whoosh" / "balis.json").read_text() == meta_before
+    with _store(tmp_path) as store:
+        assert store.db.execute("SELECT member, record_id, hash, harvested, work_id FROM records "
+                                "ORDER BY 1, 2").fetchall() == rows_before
+
+
+def test_add_edit_delete_at_members_shows_exactly_that_change(bed, registry, tmp_path):
+    harvest(registry, tmp_path)
+    before = index_content(tmp_path)
+    changed_keys: set[str] = set()
+    expect = {}
+    for n, code in enumerate(("THU", "USTB", "PKU")):  # Z39.50, SRU and OAI-PMH members
+        cat = bed.catalogue(code)
+        ids = list(cat)
+        gone, edit_id, template = ids[3], ids[7], ids[11]
+        new_id = f"HARVEST-NEW-{code}"
+        bed.change_catalogue(code, add=[new_record(cat[template], new_id, f"采集测试新书{n}号")],
+                             edit=[edited(cat[edit_id], f"采集测试改题{n}号")], delete=[gone])
+        changed_keys |= {f"{code}:{gone}", f"{code}:{edit_id}", f"{code}:{new_id}"}
+        expect[code] = (gone, edit_id, new_id, n)
+    result = harvest(registry, tmp_path)
+    reports = by_member(result)
+    for code in expect:
+        r = reports[code]
+        assert (r.added, r.changed, r.deleted, r.errors) == (1, 1, 1, 0), r.as_dict()
+    for code in ("RUC", "BUAA"):
+        assert (reports[code].added, reports[code].changed, reports[code].deleted) == (0, 0, 0)
+    assert result.index["mode"] == "incremental"
+    after = index_content(tmp_path)
+    assert after == expected_content(registry)
+    for code, (gone, edit_id, new_id, n) in expect.items():
+        assert not works_with(after, f"{code}:{gone}")
+        [work] = works_with(after, f"{code}:{new_id}")
+        assert any(r["title"] == f"采集测试新书{n}号" for r in work["records"])
+        [work] = works_with(after, f"{code}:{edit_id}")
+        assert [r["title"] for r in work["records"] if r["record_id"] == edit_id] == [f"采集测试改题{n}号"]
+    # every edition that holds none of the changed records is untouched; only its "other editions" group id
+    # moves, when an edition of its group gained, changed or lost a record
+    groups = {w["group_id"] for c in (before, after) for w in c.values() if record_keys(w) & changed_keys}
+    untouched = {wid: w for wid, w in before.items() if not record_keys(w) & changed_keys}
+    assert len(untouched) > len(before) // 2
+    for wid, w in untouched.items():
+        assert wid in after
+        assert {**after[wid], "group_id": ""} == {**w, "group_id": ""}
+        assert after[wid]["group_id"] == w["group_id"] or {after[wid]["group_id"], w["group_id"]} & groups
+    assert result.index["upserted"] < len(after) // 2
+
+
+def test_oai_pmh_incremental_with_deletes(bed, registry, tmp_path):
+    time.sleep(1.1)  # OAI-PMH datestamps have one-second granularity and `from` includes its own second
+    harvest(registry, tmp_path)
+    cat = bed.catalogue("PKU")
+    ids = list(cat)
+    bed.change_catalogue("PKU", edit=[edited(cat[ids[20]], "开放存档增量测试")], delete=[ids[21], ids[22]])
+    result = harvest(registry, tmp_path, members=["PKU"])
+    [r] = result.members
+    assert r.protocol == "oaipmh" and r.mode == "since"
+    assert r.records == 3  # only what changed since the last run came over the wire: 1 edit, 2 deletes
+    assert (r.changed, r.deleted, r.added) == (1, 2, 0)
+    content = index_content(tmp_path)
+    assert not works_with(content, f"PKU:{ids[21]}") and not works_with(content, f"PKU:{ids[22]}")
+    [work] = works_with(content, f"PKU:{ids[20]}")
+    assert [x["title"] for x in work["records"] if x["record_id"] == ids[20]] == ["开放存档增量测试"]
+    assert content == expected_content(registry)
+
+
+def test_member_down_keeps_its_records_and_is_reported(bed, registry, tmp_path):
+    harvest(registry, tmp_path)
+    before = index_content(tmp_path)
+    with _store(tmp_path) as store:
+        kept = store.counts_per_member()
+    bed.set_fault("RUC", mode="refuse")
+    bed.set_fault("PKU", mode="refuse")  # the OAI-PMH repository answers 503
+    result = harvest(registry, tmp_path)
+    reports = by_member(result)
+    for code in ("RUC", "PKU"):
+        assert reports[code].status == "failed"
+        assert "kept" in reports[code].message and "unavailable" in reports[code].message
+    assert all(reports[c].status == "ok" for c in ("THU", "BUAA", "USTB"))
+    with _store(tmp_path) as store:
+        assert store.counts_per_member() == kept
+        assert store.member_info("RUC")["last_status"] == "failed"
+    assert index_content(tmp_path) == before
+    bed.clear_faults()
+    result = harvest(registry, tmp_path)
+    assert all(r.status == "ok" and r.deleted == 0 for r in result.members)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_interrupted_harvest_then_rerun_equals_an_uninterrupted_run(bed, registry, tmp_path, sig):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    harvest(registry, whole)
+    for code in ("THU", "RUC", "BUAA", "USTB", "PKU"):
+        bed.set_fault(code, latency_ms=60)
+    cmd = [sys.executable, "-m", "balis.cli", "harvest", "--registry", str(bed.registry_path), "--index", str(killed),
+           "--page-size", "10", "--rate", "20", "--concurrency", "5"]
+    proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=str(PROJECT)))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _mid_member_checkpoint(killed / "harvest.sqlite"):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the harvest ended before it could be killed: " + proc.stderr.read().decode()
+        os.kill(proc.pid, sig)
+        code = proc.wait(30)
+        stderr = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    if sig == signal.SIGINT:
+        assert code == 130 and "run 'balis harvest' again to continue" in stderr and "Traceback" not in stderr
+    else:
+        assert code == -signal.SIGKILL
+    assert not (killed / "whoosh").exists() or not index_content(killed)  # killed before the index phase
+    bed.clear_faults()
+    result = harvest(registry, killed)
+    assert any(r.resumed_from for r in result.members), [r.as_dict() for r in result.members]
+    assert all(r.status == "ok" for r in result.members)
+    assert index_content(killed) == index_content(whole)
+    with _store(killed) as a, _store(whole) as b:
+        q = "SELECT member, record_id, hash, work_id FROM records ORDER BY 1, 2"
+        assert a.db.execute(q).fetchall() == b.db.execute(q).fetchall()
+        assert a.pending_count() == 0 and not a.db.execute("SELECT * FROM checkpoints").fetchall()
+
+
+def test_one_harvest_at_a_time_per_index(registry, tmp_path):
+    import fcntl
+
+    from indexer.harvest import HarvestError
+
+    tmp_path.mkdir(exist_ok=True)
+    with open(tmp_path / "harvest.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("pid 1, started earlier")
+        held.flush()
+        with pytest.raises(HarvestError, match="another harvest is running .*pid 1"):
+            harvest(registry, tmp_path)
+    assert harvest(registry, tmp_path, members=["THU"]).ok
+
+
+def _mid_member_checkpoint(path: Path) -> bool:
+    """True once a Z39.50/SRU member has committed part of its catalogue (a checkpoint past position 1)."""
+    if not path.exists():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            row = db.execute("SELECT count(*) FROM checkpoints WHERE protocol != 'oaipmh' AND position > 1 "
+                             "AND position <= hits").fetchone()
+            return bool(row and row[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+
+
+class _store:
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+
+    def __enter__(self) -> HarvestStore:
+        self.store = HarvestStore.open(self.index_dir, create=False)
+        return self.store
+
+    def __exit__(self, *exc) -> None:
+        self.store.close()
+
+
+
+def test_an_unreadable_record_keeps_its_earlier_version(tmp_path):
+    import pymarc
+
+    from connectors.base import RawRecord
+    from federator.registry import Member
+    from indexer.harvest import MemberReport, Progress, RateLimiter, _MemberRun
+
+    rec = pymarc.Record()
+    rec.add_field(pymarc.Field(tag="001", data="ABC123"))
+    rec.add_field(pymarc.Field(tag="245", indicators=["0", "0"], subfields=[pymarc.Subfield("a", "数据结构")]))
+    good = rec.as_marc()
+    member = Member("THU", "清华大学", "Tsinghua University")
+    store = HarvestStore.open(tmp_path)
+    try:
+        run = _MemberRun(store, member, MemberReport("THU"), Progress(), RateLimiter(0))
+        rid, up = run.classify(RawRecord(good, "marc21", "utf-8", 1, "THU"))
+        assert rid == "ABC123" and up.record.title == "数据结构"
+        store.apply("THU", upserts=[up])
+        report = MemberReport("THU")
+        run = _MemberRun(store, member, report, Progress(), RateLimiter(0))
+        asyncio.run(run.prepare())  # what the store holds for the member
+        truncated = good[:-8]
+        assert run.classify(RawRecord(truncated, "marc21", "utf-8", 1, "THU")) == ("ABC123", None)
+        assert report.errors == 1 and "truncated" in report.error_samples[0] and "THU" in report.error_samples[0]
+        store.apply("THU", seen=["ABC123"])
+        assert store.unseen("THU") == []  # so a complete pass does not delete it
+    finally:
+        store.close()
