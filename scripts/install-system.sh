@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages balis needs (Zebra, YAZ, Python venv support); does nothing when present.
+# Install the Debian packages balis needs (Zebra, YAZ, PostgreSQL, Python venv support); does nothing when present.
 set -euo pipefail
 need=()
 command -v zebrasrv >/dev/null 2>&1 || need+=(idzebra-2.0)
 command -v yaz-client >/dev/null 2>&1 || need+=(yaz)
 command -v yaz-ztest >/dev/null 2>&1 || need+=(yaz)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the portal's browser tests (Playwright drives it)
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)  # Chinese in screenshots
+# PostgreSQL server binaries: the ILL store's tests start a private cluster (initdb) on loopback
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || need+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)

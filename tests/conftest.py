@@ -95,3 +95,59 @@ def testbed(testbed_tmp: Path):
         yield bed
     finally:
         bed.down()
+
+
+def _pg_bin(name: str) -> str | None:
+    import glob
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(testbed_tmp: Path) -> Iterator[str]:
+    """A private PostgreSQL cluster (initdb in a temp folder, loopback, a free port), stopped at the end.
+
+    Runs as the `postgres` user when the tests run as root (PostgreSQL refuses to run as root).
+    Yields the server URL without a database name, e.g. postgresql+psycopg://postgres@127.0.0.1:PORT
+    """
+    import socket
+    import subprocess
+
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    assert initdb and pg_ctl, "PostgreSQL is not installed: run 'sudo make deps' (scripts/install-system.sh)"
+    root = testbed_tmp / "postgres"
+    root.mkdir()
+    as_user: list[str] = []
+    user = "postgres"
+    if os.geteuid() == 0:
+        testbed_tmp.chmod(0o711)  # the cluster's owner must reach its folder
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    else:
+        import getpass
+
+        user = getpass.getuser()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = root / "data"
+
+    def run(cmd: list[str]) -> None:
+        done = subprocess.run(as_user + cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(cmd[0]).name} failed ({done.returncode}): {done.stderr.strip()} "
+                               f"(server log: {root / 'log'})")
+
+    run([initdb, "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8", "--locale=C"])
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    run([pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"])
+
+    def stop() -> None:
+        subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+
+    _stoppers.append(stop)
+    try:
+        yield f"postgresql+psycopg://{user}@127.0.0.1:{port}"
+    finally:
+        stop()

@@ -1,0 +1,502 @@
+"""`balis request ...` and `balis stats`: the ILL workflow for readers, staff and scripts (docs/ill-requests.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, date, datetime, time
+
+JSON_VERSION = 1
+EXIT_REFUSED = 1  # a rule, the request's state or the actor's rights refused the change; nothing changed
+
+
+def register(sub, common) -> None:
+    db = _db_parent()
+    p = sub.add_parser("request", parents=[common, db], help="interlibrary-loan requests (馆际互借申请)",
+                       description="Submit, follow and work interlibrary-loan requests (docs/ill-requests.md).")
+    rs = p.add_subparsers(metavar="ACTION")
+
+    q = rs.add_parser("submit", parents=[common, db], help="a reader's new request")
+    q.add_argument("--as", dest="actor", required=True, metavar="READER", help="the reader's id (card number)")
+    q.add_argument("--kind", choices=["loan", "copy"], default="loan",
+                   help="loan = 馆际互借 (returnable book), copy = 原文传递 (document delivery)")
+    q.add_argument("--work", metavar="ID", help="the edition's work id (from 'balis search')")
+    q.add_argument("--title", default="", help="title (for the reader's history and staff)")
+    q.add_argument("--author", default="")
+    q.add_argument("--citation", default="", help="手工填写: the citation as the reader knows it (no --work)")
+    q.add_argument("--rota", metavar="A,B,C", help="lender codes in order (default: 'balis route' computes it "
+                                                   "for --work)")
+    q.add_argument("--price", type=float, metavar="YUAN", help="the book's price, for lost/damaged fines")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_submit)
+
+    q = rs.add_parser("cancel", parents=[common, db], help="cancel (readers: within 1 hour, before an answer)")
+    q.add_argument("id", type=int)
+    q.add_argument("--as", dest="actor", required=True, metavar="USER")
+    q.add_argument("--reason", default="")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_cancel)
+
+    q = rs.add_parser("act", parents=[common, db], help="staff: answer, ship, receive, lend, ... (see show)")
+    q.add_argument("id", type=int)
+    q.add_argument("action", help="WillSupply, ExpectToSupply, Unfilled, RetryPossible, ship, Received, lend, "
+                                  "take_back, ShippedReturn, check_in, Recalled, report_lost, report_damaged, "
+                                  "Notification, route, Cancel, rollback")
+    q.add_argument("--as", dest="actor", required=True, metavar="USER", help="the acting staff member or admin")
+    q.add_argument("--reason", default="", help="why (kept in the audit log; the message of a Notification)")
+    q.add_argument("--price", type=float, metavar="YUAN", help="the book's price (report_lost/report_damaged)")
+    q.add_argument("--rota", metavar="A,B,C", help="lenders for 'route'")
+    q.add_argument("--work", metavar="ID", help="the edition a manual citation resolves to ('route')")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_act)
+
+    q = rs.add_parser("list", parents=[common, db], help="requests: a reader's history (申请单查询) or a queue")
+    q.add_argument("--reader", metavar="ID", help="one reader's requests")
+    q.add_argument("--member", metavar="CODE", help="one library's requests")
+    q.add_argument("--side", choices=["borrower", "lender"], help="with --member: its readers' requests, or "
+                                                                   "those at it as lender now")
+    q.add_argument("--status", help="an ISO 18626 status, e.g. RequestReceived, Loaned, Unfilled")
+    q.add_argument("--title", help="words of the title, author or citation")
+    q.add_argument("--since", metavar="YYYY-MM-DD", help="submitted on or after this day (Beijing time)")
+    q.add_argument("--until", metavar="YYYY-MM-DD", help="submitted before this day")
+    q.add_argument("--open", action="store_true", help="only requests still open")
+    q.add_argument("--limit", type=int, default=200)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_list)
+
+    q = rs.add_parser("show", parents=[common, db], help="one request with its lenders and audit log")
+    q.add_argument("id", type=int)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_show)
+
+    q = rs.add_parser("tick", parents=[common, db], help="apply deadlines: forward late requests, mark overdue")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_tick)
+
+    q = rs.add_parser("user", parents=[common, db], help="register readers, staff and administrators")
+    q.add_argument("op", choices=["add", "list"])
+    q.add_argument("id", nargs="?", help="reader card number or staff login (for add)")
+    q.add_argument("--role", choices=["reader", "staff", "admin"])
+    q.add_argument("--member", metavar="CODE", help="the reader's or staff member's library")
+    q.add_argument("--name", default="")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_user)
+
+    q = rs.add_parser("migrate", parents=[common, db], help="create or upgrade the store's schema")
+    q.set_defaults(func=cmd_migrate)
+
+    q = rs.add_parser("export", parents=[common, db], help="write requests as ISO 18626 XML messages")
+    q.add_argument("ids", type=int, nargs="+", metavar="ID")
+    q.add_argument("--out", required=True, metavar="DIR", help="folder for the messages (created if needed)")
+    q.set_defaults(func=cmd_export)
+
+    q = rs.add_parser("import", parents=[common, db], help="read requests from ISO 18626 XML messages")
+    q.add_argument("files", nargs="+", metavar="FILE", help="the messages of one request each run "
+                                                           "(ID-1-request.xml ID-2-status.xml)")
+    q.add_argument("--as", dest="actor", required=True, metavar="ADMIN", help="the administrator importing")
+    q.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("stats", parents=[common, db], help="ILL statistics per member and month (统计)")
+    p.add_argument("--member", metavar="CODE", help="one member (default: every member in the store)")
+    p.add_argument("--month", metavar="YYYY-MM", help="one month (default: every month with requests)")
+    p.add_argument("--csv", action="store_true", help="CSV for spreadsheets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+
+def _db_parent():
+    import argparse
+
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", metavar="URL", default=argparse.SUPPRESS,
+                    help="ILL store: a SQLite file or postgresql://... (default $BALIS_DB or var/ill.sqlite)")
+    return db
+
+
+# ---- helpers ----------------------------------------------------------------------------------------
+
+def _store(args, with_fines: bool = False):
+    from ill import Store
+
+    fine_rules = _fine_rules(args) if with_fines else None
+    return Store(getattr(args, "db", None) or os.environ.get("BALIS_DB"), fine_rules=fine_rules)
+
+
+def _registry(args):
+    from federator.registry import load_registry
+
+    return load_registry(args.registry)
+
+
+def _fine_rules(args):
+    from ill.fines import fine_rule_of
+
+    registry = _registry(args)
+
+    def rule(code: str):
+        try:
+            return fine_rule_of(registry.get(code))
+        except KeyError:
+            return None
+
+    return rule
+
+
+def _codes(text: str | None) -> list[str]:
+    return [c.strip().upper() for c in (text or "").split(",") if c.strip()]
+
+
+def _check_members(args, codes: list[str]) -> None:
+    from balis.cli import UsageError
+
+    registry = _registry(args)
+    known = {m.code for m in registry}
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise UsageError(f"unknown member code(s) in --rota: {', '.join(unknown)}; 'balis members' lists them")
+
+
+def _run(fn):
+    """Run an ILL operation; its refusals print as one line and exit 1, its input errors exit 2."""
+    from balis.cli import EXIT_USAGE
+    from ill.errors import IllError, InvalidTransition, NotAllowed, RuleViolation
+
+    try:
+        return fn()
+    except (RuleViolation, InvalidTransition, NotAllowed) as exc:
+        print(f"balis: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except IllError as exc:
+        print(f"balis: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _day(text: str | None, name: str):
+    from balis.cli import UsageError
+    from ill.workdays import BEIJING
+
+    if not text:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text), time(0), BEIJING)
+    except ValueError:
+        raise UsageError(f"{name} {text!r}: write a day as YYYY-MM-DD") from None
+
+
+def _jsonable(value):
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items() if k != "price_fen"}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _print_json(payload: dict) -> None:
+    print(json.dumps(_jsonable({"version": JSON_VERSION, **payload}), ensure_ascii=False, indent=2))
+
+
+def _local(moment) -> str:
+    from ill.workdays import BEIJING
+
+    return "" if moment is None else moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+KIND_TEXT = {"loan": "馆际互借", "copy": "原文传递"}
+
+
+def request_text(r: dict) -> str:
+    from ill.workdays import deadline_text
+
+    where = f"{r['status']}/{r['phase']}" if r["phase"] else r["status"]
+    lines = [f"申请单 {r['id']}  {KIND_TEXT[r['kind']]}  {where}",
+             f"  题名 {r['title']}" + (f" / {r['author']}" if r["author"] else ""),
+             f"  读者 {r['reader_id']} ({r['borrower']})  提交 {_local(r['submitted_at'])}"
+             + (f"  作品 {r['work_id']}" if r["work_id"] else "  手工填写")]
+    if r["lender"]:
+        lines.append(f"  借出馆 {r['lender']} (rota {r['rota_index'] + 1}/{len(r['rota'])}: "
+                     f"{', '.join(e['member'] for e in r['rota'])})")
+    if r["status"] in ("RequestReceived", "ExpectToSupply", "WillSupply"):
+        lines.append(f"  答复期限 {deadline_text(r['answer_due'])}  发货期限 {deadline_text(r['ship_due'])}")
+    if r["due_back"]:
+        lines.append(f"  应还日期 {deadline_text(r['due_back'])}")
+    if r["reader_message"]:
+        lines.append(f"  {r['reader_message']}")
+    if r["allowed"]:
+        lines.append(f"  可执行 {', '.join(r['allowed'])}")
+    return "\n".join(lines)
+
+
+def _done(args, r: dict) -> int:
+    from balis.cli import EXIT_OK
+
+    if args.json:
+        _print_json({"request": r})
+    else:
+        print(request_text(r))
+    return EXIT_OK
+
+
+# ---- commands -------------------------------------------------------------------------------------
+
+def cmd_submit(args) -> int:
+    from balis.cli import UsageError
+
+    if not args.work and not (args.citation or args.title):
+        raise UsageError("say what is requested: --work ID (from 'balis search'), or --citation/--title for a "
+                         "manual request (手工填写)")
+    rota = _codes(args.rota)
+    if rota:
+        _check_members(args, rota)
+    elif args.work:
+        rota = _auto_rota(args)
+
+    def go():
+        with _store(args) as store:
+            return _done(args, store.submit(args.actor, kind=args.kind, title=args.title, author=args.author,
+                                            work_id=args.work, citation=args.citation, rota=rota, price=args.price))
+    return _run(go)
+
+
+def _auto_rota(args) -> list:
+    """The rota from lender routing (federator.locate) for --work: the local index's edition, or the error
+    that says to give the lenders with --rota."""
+    import asyncio
+
+    from balis.cli import UsageError
+    from federator.locate import locate_lenders
+    from routing import RoutingError
+
+    registry = _registry(args)
+    with _store(args) as store:
+        reader = _run_value(lambda: store.user(args.actor))
+    try:
+        found, rota = asyncio.run(locate_lenders(registry, reader["member"], work_id=args.work,
+                                                 db=getattr(args, "db", None)))
+    except RoutingError as exc:
+        raise UsageError(str(exc)) from None
+    if found.work is None:
+        raise UsageError(f"{found.why}; or give the lenders yourself: --rota A,B,C")
+    if rota.own_available:
+        raise UsageError(f"本馆 {reader['member']} 有可借副本 (own library has an available copy): {rota.note}")
+    if not rota.lenders:
+        raise UsageError(f"no member can lend this edition: {rota.note}")
+    return [{"member": e.member, "reason": e.text,
+             "holding": e.copies[0].call_number if e.copies else None} for e in rota.lenders]
+
+
+def _run_value(fn):
+    from balis.cli import UsageError
+    from ill.errors import IllError
+
+    try:
+        return fn()
+    except IllError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_cancel(args) -> int:
+    def go():
+        with _store(args) as store:
+            return _done(args, store.cancel(args.id, args.actor, reason=args.reason))
+    return _run(go)
+
+
+def cmd_act(args) -> int:
+    rota = _codes(args.rota)
+    if rota:
+        _check_members(args, rota)
+
+    def go():
+        with _store(args, with_fines=True) as store:
+            return _done(args, store.act(args.id, args.action, args.actor, reason=args.reason, price=args.price,
+                                         rota=rota or None, work_id=args.work))
+    return _run(go)
+
+
+def cmd_list(args) -> int:
+    from balis.cli import EXIT_OK, UsageError
+    from ill import machine as m
+
+    if args.side and not args.member:
+        raise UsageError("--side needs --member CODE")
+    if args.status and args.status not in (*m.ISO_STATUSES, m.PENDING):
+        raise UsageError(f"--status {args.status!r}: use one of {', '.join((m.PENDING, *m.ISO_STATUSES))}")
+    since, until = _day(args.since, "--since"), _day(args.until, "--until")
+
+    def go():
+        with _store(args) as store:
+            rows = store.list_requests(reader=args.reader, member=args.member, side=args.side, status=args.status,
+                                       title=args.title, since=since, until=until, open_only=args.open,
+                                       limit=args.limit)
+        if args.json:
+            _print_json({"requests": rows})
+            return EXIT_OK
+        if not rows:
+            print("没有符合条件的申请单 (no requests match)")
+        for r in rows:
+            where = f"{r['status']}/{r['phase']}" if r["phase"] else r["status"]
+            print(f"{r['id']:>6}  {_local(r['submitted_at'])}  {KIND_TEXT[r['kind']]}  {where:<24} "
+                  f"{r['reader_id']}@{r['borrower']} → {r['lender'] or '-'}  {r['title']}")
+        return EXIT_OK
+    return _run(go)
+
+
+def cmd_show(args) -> int:
+    from balis.cli import EXIT_OK
+
+    def go():
+        with _store(args) as store:
+            r, legs, hist, vio = (store.get(args.id), store.legs(args.id), store.history(args.id),
+                                  store.violations(args.id))
+        if args.json:
+            _print_json({"request": r, "lenders": legs, "audit": hist, "violations": vio})
+            return EXIT_OK
+        print(request_text(r))
+        print("\n借出馆 (lenders tried):")
+        for leg in legs:
+            print(f"  {leg['seq'] + 1}. {leg['lender']:<8} 收到 {_local(leg['arrived_at'])}  {leg['outcome']}"
+                  + (f"  {leg['note']}" if leg["note"] else ""))
+        print("\n操作记录 (audit log):")
+        for h in hist:
+            frm = f"{h['from_status']}/{h['from_phase']}" if h["from_phase"] else (h["from_status"] or "-")
+            to = f"{h['to_status']}/{h['to_phase']}" if h["to_phase"] else h["to_status"]
+            undone = f"  [rolled back by #{h['rolled_back_by']}]" if h["rolled_back_by"] else ""
+            print(f"  #{h['id']} {_local(h['at'])}  {h['actor']} ({h['actor_role']})  {h['action']}: {frm} → {to}"
+                  + (f"  — {h['reason']}" if h["reason"] else "") + undone)
+        if vio:
+            from ill.fines import yuan
+
+            print("\n违规 (violations):")
+            for v in vio:
+                print(f"  {v['kind']}  {yuan(v['fine_fen'])} 元  ({v['lender']} 的规则)"
+                      + ("  [void]" if v["void"] else "") + (f"  {v['note']}" if v["note"] else ""))
+        return EXIT_OK
+    return _run(go)
+
+
+def cmd_tick(args) -> int:
+    from balis.cli import EXIT_OK
+
+    def go():
+        with _store(args) as store:
+            changes = store.tick()
+        if args.json:
+            _print_json({"changes": changes})
+        else:
+            for c in changes:
+                print(f"申请单 {c['id']}: {c['action']} {c['from']} → {c['to']}"
+                      + (f" ({c.get('lender')})" if c.get("lender") else "") + (f"  {c['reason']}" if c["reason"] else ""))
+            print(f"{len(changes)} change(s)")
+        return EXIT_OK
+    return _run(go)
+
+
+def cmd_user(args) -> int:
+    from balis.cli import EXIT_OK, UsageError
+
+    if args.op == "add" and not (args.id and args.role):
+        raise UsageError("user add needs an ID and --role reader|staff|admin (and --member CODE for readers/staff)")
+    if args.op == "add" and args.member:
+        _check_members(args, [args.member.upper()])
+
+    def go():
+        with _store(args) as store:
+            if args.op == "add":
+                rows = [store.add_user(args.id, args.role, args.member, args.name)]
+            else:
+                rows = store.users()
+        if args.json:
+            _print_json({"users": rows})
+        else:
+            for u in rows:
+                print(f"{u['id']:<16} {u['role']:<7} {u['member'] or '-':<8} {u['name']}")
+        return EXIT_OK
+    return _run(go)
+
+
+def cmd_migrate(args) -> int:
+    from balis.cli import EXIT_OK
+
+    def go():
+        with _store(args) as store:
+            print(f"ILL store {store.engine.url.render_as_string(hide_password=True)}: schema at revision "
+                  f"{store.revision}")
+        return EXIT_OK
+    return _run(go)
+
+
+def cmd_stats(args) -> int:
+    from balis.cli import EXIT_OK, UsageError
+    from ill import stats
+
+    if args.month:
+        try:
+            stats.month_bounds(args.month)
+        except ValueError as exc:
+            raise UsageError(f"--month: {exc}") from None
+
+    def go():
+        with _store(args) as store:
+            rows = stats.table(store, members=[args.member] if args.member else None,
+                               months=[args.month] if args.month else None)
+        if args.csv:
+            sys.stdout.write(stats.to_csv(rows))
+        elif args.json:
+            _print_json({"figures": list(stats.FIGURES), "rows": rows})
+        else:
+            from balis.output import table
+
+            head = ("馆 member", "月 month", *(stats.LABELS[k] for k in stats.FIGURES))
+            body = [(r["member"], r["month"], *("" if r[k] is None else
+                                                f"{r[k]:.1%}" if k == "fill_rate" else str(r[k])
+                                                for k in stats.FIGURES)) for r in rows]
+            print(table([head, *body]) if body else "没有统计数据 (no requests in the store for this selection)")
+        return EXIT_OK
+    return _run(go)
+
+
+def cmd_export(args) -> int:
+    from pathlib import Path
+
+    from balis.cli import EXIT_OK, UsageError
+    from ill.iso18626 import export_request
+
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {out}: {exc.strerror}") from None
+
+    def go():
+        with _store(args) as store:
+            for rid in args.ids:
+                for n, doc in enumerate(export_request(store, rid), 1):
+                    path = out / f"{rid}-{n}-{'request' if n == 1 else 'status'}.xml"
+                    path.write_bytes(doc)
+                    print(path)
+        return EXIT_OK
+    return _run(go)
+
+
+def cmd_import(args) -> int:
+    from pathlib import Path
+
+    from balis.cli import EXIT_OK, UsageError
+    from ill.errors import NotAllowed
+    from ill.iso18626 import import_request
+
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+
+    def go():
+        with _store(args) as store:
+            if store.user(args.actor)["role"] != "admin":
+                raise NotAllowed(f"only centre administrators import requests; {args.actor} is not one")
+            rid = import_request(store, [Path(f).read_bytes() for f in args.files], actor=args.actor)
+            print(request_text(store.get(rid)))
+        return EXIT_OK
+    return _run(go)

@@ -1,0 +1,281 @@
+"""ISO 18626 XML export and import of requests, validated against the standard's schema (v1.2).
+
+A request travels as two messages: the `request` (bibliographic data, service type, the patron, the rota
+as `supplierInfo` in order) and a `supplyingAgencyMessage` with the current supplier status, the expected
+delivery and due dates. Another ISO 18626 system (CALIS, a ReShare node) reads those standard fields. What
+only balis keeps (the borrowing-side phase, the lenders tried, deadlines, the reader's message) rides in the
+message note as `balis:{json}`, so a balis store that imports the messages has the same request state.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import insert, select
+
+from ill import machine as m
+from ill.errors import InvalidRequest
+from ill.schema import legs, requests, users
+from ill.store import ANSWER_WORKING_DAYS, PENDING_MESSAGE, SHIP_WORKING_DAYS, Store
+from ill.workdays import working_days_after
+
+NS = "http://illtransactions.org/2013/iso18626"
+VERSION = "1.2"
+AGENCY_SCHEME = "BALIS"  # agencyIdType: member codes of the BALIS registry
+WORK_SCHEME = "BALIS-work"  # bibliographicRecordIdentifierCode of a merged edition (work id)
+RECORD_SCHEME = "BALIS-record"  # a member's own record id for the edition
+NOTE_PREFIX = "balis:"
+REQUEST_ID_PREFIX = "BALIS-"
+
+_schema: etree.XMLSchema | None = None
+_parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
+
+
+def schema() -> etree.XMLSchema:
+    """The ISO 18626 v1.2 schema shipped with the package (ill/data/ISO-18626-v1_2.xsd)."""
+    global _schema
+    if _schema is None:
+        xsd = resources.files("ill").joinpath("data/ISO-18626-v1_2.xsd").read_bytes()
+        _schema = etree.XMLSchema(etree.fromstring(xsd, _parser))
+    return _schema
+
+
+def validate(document: bytes) -> etree._Element:
+    """Parse and validate one ISO18626Message; InvalidRequest names the first schema error and its line."""
+    try:
+        root = etree.fromstring(document, _parser)
+    except etree.XMLSyntaxError as exc:
+        raise InvalidRequest(f"not well-formed XML: {exc}") from None
+    s = schema()
+    if not s.validate(root):
+        err = s.error_log.last_error
+        raise InvalidRequest(f"not a valid ISO 18626 message (line {err.line}): {err.message}")
+    return root
+
+
+def _el(parent, name: str, text: Any = None) -> etree._Element:
+    e = etree.SubElement(parent, f"{{{NS}}}{name}")
+    if text is not None:
+        e.text = str(text)
+    return e
+
+
+def _agency(parent, name: str, code: str) -> None:
+    a = _el(parent, name)
+    _el(a, "agencyIdType", AGENCY_SCHEME)
+    _el(a, "agencyIdValue", code)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _header(parent, r: dict, supplier: str, timestamp: datetime) -> None:
+    h = _el(parent, "header")
+    _agency(h, "supplyingAgencyId", supplier)
+    _agency(h, "requestingAgencyId", r["borrower"])
+    _el(h, "multipleItemRequestId", "")
+    _el(h, "timestamp", _ts(timestamp))
+    _el(h, "requestingAgencyRequestId", f"{REQUEST_ID_PREFIX}{r['id']}")
+
+
+def _message(build) -> bytes:
+    root = etree.Element(f"{{{NS}}}ISO18626Message", nsmap={None: NS, "ill": NS})
+    root.set(f"{{{NS}}}version", VERSION)
+    build(root)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def export_request(store: Store, request_id: int) -> list[bytes]:
+    """The request as ISO 18626 messages (each valid against the schema)."""
+    r = store.get(request_id)
+    tried = store.legs(request_id)
+    supplier = r["lender"] or (r["rota"][0]["member"] if r["rota"] else r["borrower"])
+
+    def request_message(root):
+        q = _el(root, "request")
+        _header(q, r, supplier, r["submitted_at"])
+        b = _el(q, "bibliographicInfo")
+        if r["title"]:
+            _el(b, "title", r["title"])
+        if r["author"]:
+            _el(b, "author", r["author"])
+        if r["work_id"]:
+            rec = _el(b, "bibliographicRecordId")
+            _el(rec, "bibliographicRecordIdentifierCode", WORK_SCHEME)
+            _el(rec, "bibliographicRecordIdentifier", r["work_id"])
+        s = _el(q, "serviceInfo")
+        _el(s, "requestType", "New")
+        _el(s, "serviceType", "Loan" if r["kind"] == m.LOAN else "Copy")
+        if r["citation"]:
+            _el(s, "note", r["citation"])
+        for i, entry in enumerate(r["rota"]):
+            si = _el(q, "supplierInfo")
+            _el(si, "sortOrder", i + 1)
+            _agency(si, "supplierCode", entry["member"])
+            if entry.get("reason"):
+                _el(si, "supplierDescription", entry["reason"])
+            if entry.get("record_id"):
+                rec = _el(si, "bibliographicRecordId")
+                _el(rec, "bibliographicRecordIdentifierCode", RECORD_SCHEME)
+                _el(rec, "bibliographicRecordIdentifier", entry["record_id"])
+            if entry.get("holding"):
+                _el(si, "callNumber", entry["holding"])
+        _el(_el(q, "patronInfo"), "patronId", r["reader_id"])
+
+    messages = [_message(request_message)]
+    if r["status"] != m.PENDING:
+        extras = {k: _ts(r[k]) if isinstance(r[k], datetime) else r[k] for k in (
+            "phase", "rota_index", "source", "answer_due", "ship_due", "answered_at", "shipped_at",
+            "received_at", "lent_at", "due_back", "taken_back_at", "return_shipped_at", "completed_at",
+            "reader_message", "price")}
+        extras["legs"] = [{k: _ts(v) if isinstance(v, datetime) else v for k, v in leg.items()
+                           if k not in ("id", "request_id")} for leg in tried]
+        last_change = max([x for x in (r["submitted_at"], *(leg["closed_at"] or leg["arrived_at"] for leg in tried),
+                                       r["shipped_at"], r["received_at"], r["lent_at"], r["taken_back_at"],
+                                       r["return_shipped_at"], r["completed_at"]) if x is not None])
+
+        def status_message(root):
+            sm = _el(root, "supplyingAgencyMessage")
+            _header(sm, r, supplier, last_change)
+            info = _el(sm, "messageInfo")
+            _el(info, "reasonForMessage", "StatusChange")
+            _el(info, "note", NOTE_PREFIX + json.dumps(extras, ensure_ascii=False, sort_keys=True))
+            st = _el(sm, "statusInfo")
+            _el(st, "status", r["status"])
+            if r["ship_due"] and r["status"] in (m.REQUEST_RECEIVED, m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY):
+                _el(st, "expectedDeliveryDate", _ts(r["ship_due"]))
+            if r["due_back"]:
+                _el(st, "dueDate", _ts(r["due_back"]))
+            _el(st, "lastChange", _ts(last_change))
+            if r["shipped_at"]:
+                _el(_el(sm, "deliveryInfo"), "dateSent", _ts(r["shipped_at"]))
+
+        messages.append(_message(status_message))
+    for document in messages:
+        validate(document)  # never send what the standard would refuse
+    return messages
+
+
+# ---- import ------------------------------------------------------------------------------------------
+
+def _foreign_state(status_root, values: dict, tried: list[dict]) -> dict:
+    """The balis state of a request known only from another system's standard fields.
+
+    A book the supplier has Loaned is taken to be on its way (phase transit); Overdue or Recalled, with the
+    reader. A request still open at the supplier gets its answer and ship deadlines from the message time,
+    and one open lender row, so the clock and the staff can carry it on.
+    """
+    status = values["status"]
+    changed = _dt(_text(status_root, "i:statusInfo/i:lastChange")) or values["submitted_at"]
+    out: dict[str, Any] = {"due_back": _dt(_text(status_root, "i:statusInfo/i:dueDate")),
+                           "shipped_at": _dt(_text(status_root, "i:deliveryInfo/i:dateSent"))}
+    if status == m.RETRY_POSSIBLE:
+        raise InvalidRequest("status RetryPossible: balis sends such a request on to the next lender at once; "
+                             "import it after the supplier's final answer, or submit it anew with a rota")
+    if status == m.LOANED:
+        out["phase"] = m.TRANSIT
+    elif status in (m.OVERDUE, m.RECALLED):
+        out["phase"] = m.READER
+    if status in m.FINAL:
+        out["completed_at"] = changed
+    if status in (m.REQUEST_RECEIVED, m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY):
+        arrived = changed.replace(tzinfo=UTC)
+        answer_due = working_days_after(arrived, ANSWER_WORKING_DAYS).replace(tzinfo=None)
+        ship_due = working_days_after(arrived, SHIP_WORKING_DAYS).replace(tzinfo=None)
+        out.update(answer_due=answer_due, ship_due=ship_due)
+        index = next((i for i, e in enumerate(values["rota"]) if e["member"] == values["lender"]), 0)
+        out["rota_index"] = index
+        if status != m.REQUEST_RECEIVED:
+            out["answered_at"] = changed
+        tried.append({"seq": index, "lender": values["lender"], "arrived_at": _ts(arrived),
+                      "answer_due": _ts(answer_due.replace(tzinfo=UTC)), "ship_due": _ts(ship_due.replace(tzinfo=UTC)),
+                      "answered_at": None if status == m.REQUEST_RECEIVED else _ts(arrived),
+                      "answer": None if status == m.REQUEST_RECEIVED else status, "outcome": "open", "note": ""})
+    return out
+
+
+def _find(root, path: str):
+    return root.find(path, {"i": NS})
+
+
+def _text(root, path: str) -> str | None:
+    e = _find(root, path)
+    return None if e is None or e.text is None else e.text
+
+
+def _dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+def import_request(store: Store, documents: list[bytes], actor: str = "import") -> int:
+    """Create a request from its ISO 18626 messages (as export_request writes them); returns its new id.
+
+    The reader is registered (as a reader of the requesting agency) if the store does not know them. The
+    request's audit log starts with one `import` entry naming the original request id.
+    """
+    roots = [validate(d) for d in documents]
+    req_root = next((_find(r, "i:request") for r in roots if _find(r, "i:request") is not None), None)
+    if req_root is None:
+        raise InvalidRequest("no ISO 18626 request message among the documents")
+    status_root = next((_find(r, "i:supplyingAgencyMessage") for r in roots
+                        if _find(r, "i:supplyingAgencyMessage") is not None), None)
+    borrower = _text(req_root, "i:header/i:requestingAgencyId/i:agencyIdValue")
+    original = _text(req_root, "i:header/i:requestingAgencyRequestId")
+    reader = _text(req_root, "i:patronInfo/i:patronId")
+    if not reader:
+        raise InvalidRequest(f"request {original}: no patronId; balis needs the reader")
+    service = _text(req_root, "i:serviceInfo/i:serviceType")
+    if service not in ("Loan", "Copy"):
+        raise InvalidRequest(f"request {original}: serviceType {service!r} (balis handles Loan or Copy)")
+    rota = []
+    for si in req_root.findall("i:supplierInfo", {"i": NS}):
+        rota.append({"member": _text(si, "i:supplierCode/i:agencyIdValue"),
+                     "reason": _text(si, "i:supplierDescription") or "",
+                     "record_id": _text(si, "i:bibliographicRecordId/i:bibliographicRecordIdentifier"),
+                     "holding": _text(si, "i:callNumber")})
+    work_id = None
+    for rec in req_root.findall("i:bibliographicInfo/i:bibliographicRecordId", {"i": NS}):
+        if _text(rec, "i:bibliographicRecordIdentifierCode") == WORK_SCHEME:
+            work_id = _text(rec, "i:bibliographicRecordIdentifier")
+    submitted = _dt(_text(req_root, "i:header/i:timestamp"))
+    values: dict[str, Any] = dict(
+        reader_id=reader, borrower=borrower, kind=m.LOAN if service == "Loan" else m.COPY,
+        source="edition" if work_id else "manual", work_id=work_id,
+        title=_text(req_root, "i:bibliographicInfo/i:title") or "",
+        author=_text(req_root, "i:bibliographicInfo/i:author") or "",
+        citation=_text(req_root, "i:serviceInfo/i:note") or "", rota=rota, rota_index=0,
+        status=m.PENDING, phase=m.NONE, lender=None, submitted_at=submitted, version=1,
+        reader_message=PENDING_MESSAGE)
+    tried: list[dict] = []
+    if status_root is not None:
+        values["status"] = _text(status_root, "i:statusInfo/i:status")
+        values["lender"] = _text(status_root, "i:header/i:supplyingAgencyId/i:agencyIdValue")
+        note = _text(status_root, "i:messageInfo/i:note") or ""
+        if note.startswith(NOTE_PREFIX):
+            extras = json.loads(note[len(NOTE_PREFIX):])
+            tried = extras.pop("legs", [])
+            price = extras.pop("price", None)
+            values["price_fen"] = None if price is None else int(round(price * 100))
+            for k, v in extras.items():
+                values[k] = _dt(v) if k.endswith(("_at", "_due")) or k == "due_back" else v
+        else:  # a foreign system's message: the standard fields only
+            values.update(_foreign_state(status_root, values, tried))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with store._tx() as conn:
+        if conn.execute(select(users.c.id).where(users.c.id == reader)).first() is None:
+            conn.execute(insert(users).values(id=reader, role="reader", member=borrower, name="", created_at=now))
+        rid = conn.execute(insert(requests).values(**values)).inserted_primary_key[0]
+        for leg in tried:
+            conn.execute(insert(legs).values(request_id=rid, **{
+                k: _dt(v) if k.endswith(("_at", "_due")) else v for k, v in leg.items()}))
+        after = store._request(conn, rid)
+        store._audit(conn, rid, datetime.now(UTC), actor, m.ADMIN, "import", None, None, after, after["lender"],
+                     f"imported from ISO 18626 request {original}", before=None)
+    return rid

@@ -1,0 +1,120 @@
+"""Tables of the ILL store (SQLAlchemy Core). The Alembic migrations in ill/migrations create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
+
+metadata = MetaData()
+
+# Readers (of a member library), staff (of a library) and centre administrators. No passwords: signing in
+# is the portal's concern.
+users = Table(
+    "users", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("role", String(16), nullable=False),  # reader | staff | admin
+    Column("member", String(32)),  # the library of a reader or staff member; none for administrators
+    Column("created_at", DateTime, nullable=False),
+)
+
+requests = Table(
+    "requests", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("borrower", String(32), nullable=False),  # the reader's (borrowing) library
+    Column("kind", String(8), nullable=False),  # loan | copy
+    Column("source", String(8), nullable=False),  # edition | manual
+    Column("work_id", String(64)),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("author", Text, nullable=False, server_default=""),
+    Column("citation", Text, nullable=False, server_default=""),  # the manual citation, as the reader wrote it
+    Column("price_fen", Integer),  # the book's price in fen, for lost/damaged fines
+    Column("status", String(32), nullable=False),
+    Column("phase", String(16), nullable=False, server_default=""),
+    Column("rota", JSON, nullable=False),  # [{"member", "reason", "record_id", "holding"}, ...]
+    Column("rota_index", Integer, nullable=False, server_default="0"),
+    Column("lender", String(32)),  # the lender the request is at now
+    Column("submitted_at", DateTime, nullable=False),
+    Column("answer_due", DateTime),
+    Column("ship_due", DateTime),
+    Column("answered_at", DateTime),  # the first answer of any lender (ends the cancel right)
+    Column("shipped_at", DateTime),
+    Column("received_at", DateTime),
+    Column("lent_at", DateTime),
+    Column("due_back", DateTime),
+    Column("taken_back_at", DateTime),
+    Column("return_shipped_at", DateTime),
+    Column("completed_at", DateTime),
+    Column("reader_message", Text, nullable=False, server_default=""),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Index("ix_requests_reader", "reader_id", "status"),
+    Index("ix_requests_lender", "lender", "status"),
+    Index("ix_requests_borrower", "borrower"),
+)
+
+# One row per lender a request has been sent to, in rota order: what each lender did and when.
+legs = Table(
+    "legs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", Integer, ForeignKey("requests.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("lender", String(32), nullable=False),
+    Column("arrived_at", DateTime, nullable=False),
+    Column("answer_due", DateTime, nullable=False),
+    Column("ship_due", DateTime, nullable=False),
+    Column("answered_at", DateTime),
+    Column("answer", String(32)),
+    Column("shipped_at", DateTime),
+    Column("closed_at", DateTime),
+    Column("outcome", String(16), nullable=False, server_default="open"),  # open|supplied|unfilled|timeout|cancelled
+    Column("note", Text, nullable=False, server_default=""),
+    Index("ix_legs_request", "request_id", "seq"),
+    Index("ix_legs_lender", "lender"),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", Integer, ForeignKey("requests.id"), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("actor_role", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_status", String(32)),
+    Column("from_phase", String(16)),
+    Column("to_status", String(32), nullable=False),
+    Column("to_phase", String(16), nullable=False),
+    Column("lender", String(32)),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("before", JSON(none_as_null=True)),  # the request and its legs before the change (for rollback)
+    Column("rolled_back_by", Integer),
+    Index("ix_audit_request", "request_id", "id"),
+)
+
+violations = Table(
+    "violations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", Integer, ForeignKey("requests.id"), nullable=False),
+    Column("audit_id", Integer, ForeignKey("audit.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # overdue | lost | damaged
+    Column("lender", String(32), nullable=False),  # whose rule settles it
+    Column("borrower", String(32), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("fine_fen", Integer, nullable=False, server_default="0"),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("void", Boolean, nullable=False, server_default=false()),  # undone by a rollback
+    Index("ix_violations_borrower", "borrower", "at"),
+)

@@ -1,0 +1,700 @@
+"""The ILL request store: requests, their lenders, the audit log and violations (SQLAlchemy Core).
+
+SQLite (WAL) is the embedded default (`var/ill.sqlite`); PostgreSQL works the same. Every change runs in
+one transaction that writes the new state and its audit entry together, so a crash leaves a request in
+its old or its new state. The schema upgrades itself on open (Alembic, migrations in `ill/migrations`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ill import machine as m
+from ill.errors import InvalidRequest, InvalidTransition, NotAllowed, NotFound, RuleViolation, StoreError
+from ill.fines import FineRule
+from ill.schema import audit, legs, requests, users, violations
+from ill.workdays import deadline_text, loan_due, local_date, working_days_after
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = PROJECT_ROOT / "var" / "ill.sqlite"
+
+MAX_OPEN_LOANS = 3  # a reader has at most 3 books out through ILL
+CANCEL_WINDOW = timedelta(hours=1)  # a reader may cancel within 1 hour of submitting
+ANSWER_WORKING_DAYS = 1
+SHIP_WORKING_DAYS = 3
+ROLES = ("reader", "staff", "admin")
+SYSTEM_ACTOR = "system"
+PENDING_MESSAGE = "等待馆员处理手工申请 (waiting for staff to route it)"
+
+Clock = Callable[[], datetime]
+
+
+def resolve_url(url: str | os.PathLike | None = None) -> str:
+    """--db, else $BALIS_DB, else var/ill.sqlite. A plain path means a SQLite file."""
+    text = str(url) if url else os.environ.get("BALIS_DB") or str(DEFAULT_DB)
+    if "://" not in text:
+        return f"sqlite:///{Path(text).resolve()}"
+    if text.startswith("postgresql://") or text.startswith("postgres://"):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    return text
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60}, pool_size=20, max_overflow=40)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # transactions are begun below, as BEGIN IMMEDIATE
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            # A change takes the write lock at its start, so a check and the write it guards (the 3-books
+            # rule and the insert) are one atomic step. Reads begin deferred: in WAL mode they run beside
+            # a writer.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("ill_read") else "BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True)
+
+
+def upgrade(engine: Engine) -> str:
+    """Bring the schema to the newest migration (no-op when current); returns the revision."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "ill:migrations")
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(18626)")  # one upgrader at a time
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return head
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return head
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise InvalidRequest(f"time {moment.isoformat()} has no time zone; give an aware datetime")
+    return moment.astimezone(UTC)
+
+
+def _db(moment: datetime | None) -> datetime | None:
+    """Aware moment -> naive UTC, as stored."""
+    return None if moment is None else _utc(moment).replace(tzinfo=None)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _price_fen(price: float | None) -> int | None:
+    if price is None:
+        return None
+    if not price >= 0 or price > 1_000_000:
+        raise InvalidRequest(f"price {price}: give the book's price in yuan, e.g. 38.5")
+    return int(round(float(price) * 100))
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _fmt(moment: datetime | None) -> str:
+    """A moment as staff read it: Beijing time to the minute."""
+    from ill.workdays import BEIJING
+
+    return "" if moment is None else _aware(moment).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def normalise_rota(rota: Iterable[Any] | None) -> list[dict]:
+    """Rota entries (codes, dicts or objects with `member`/`code` and `reasons`/`reason`) as plain dicts."""
+    out: list[dict] = []
+    seen: set[str] = set()
+    for entry in rota or ():
+        if isinstance(entry, str):
+            code, reason, record_id, holding = entry, "", None, None
+        else:
+            get = entry.get if isinstance(entry, dict) else (lambda k, e=entry: getattr(e, k, None))
+            code = get("member") or get("code") or get("lender")
+            reasons = get("reasons") if get("reasons") is not None else get("reason")
+            if isinstance(reasons, (list, tuple)):
+                reasons = "; ".join(str(r) for r in reasons)
+            reason, record_id, holding = reasons or "", get("record_id"), get("holding")
+        code = (code or "").strip().upper()
+        if not code:
+            raise InvalidRequest(f"rota entry {entry!r} names no member; give member codes, e.g. --rota PKU,THU")
+        if code in seen:
+            continue
+        seen.add(code)
+        out.append({"member": code, "reason": str(reason), "record_id": None if record_id is None else str(record_id),
+                    "holding": None if holding is None else str(holding)})
+    return out
+
+
+class Store:
+    """The ILL store. `clock` gives "now" (aware); `fine_rules(code)` gives a lender's FineRule or None."""
+
+    def __init__(self, url: str | os.PathLike | None = None, *, clock: Clock | None = None,
+                 fine_rules: Callable[[str], FineRule | None] | None = None, migrate: bool = True):
+        self.url = resolve_url(url)
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.fine_rules = fine_rules or (lambda _code: None)
+        try:
+            self.engine = _engine(self.url)
+            if migrate:
+                self.revision = upgrade(self.engine)
+        except (OperationalError, DBAPIError, OSError) as exc:
+            why = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise StoreError(f"cannot open the ILL store {self._safe_url()}: {why}; "
+                             f"check --db / $BALIS_DB and that the database is reachable") from None
+
+    def _safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True) if hasattr(self, "engine") else self.url
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _now(self, now: datetime | None) -> datetime:
+        return _utc(now if now is not None else self.clock())
+
+    def read(self) -> Connection:
+        """A connection for reading (no write lock on SQLite); use it as a context manager."""
+        return self.engine.connect().execution_options(ill_read=True)
+
+    @contextmanager
+    def _tx(self):
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            why = " ".join(str(exc.orig).split())
+            raise StoreError(f"the ILL store {self._safe_url()} could not complete the change: {why}; "
+                             f"nothing was changed, try again") from None
+
+    # ---- users ---------------------------------------------------------------------------------------
+
+    def add_user(self, user_id: str, role: str, member: str | None = None, name: str = "",
+                 now: datetime | None = None) -> dict:
+        """Register a reader or staff member of `member`, or a centre administrator (no member)."""
+        user_id = (user_id or "").strip()
+        if not user_id:
+            raise InvalidRequest("a user needs an id (a reader's card number or a staff login)")
+        if role not in ROLES:
+            raise InvalidRequest(f"role {role!r} is not one of {', '.join(ROLES)}")
+        if role in ("reader", "staff") and not member:
+            raise InvalidRequest(f"a {role} belongs to a member library: give its code")
+        member = member.strip().upper() if member else None
+        with self._tx() as conn:
+            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first():
+                raise InvalidRequest(f"user {user_id} exists already")
+            conn.execute(insert(users).values(id=user_id, role=role, member=member if role != "admin" else None,
+                                              name=name, created_at=_db(self._now(now))))
+        return self.user(user_id)
+
+    def user(self, user_id: str) -> dict:
+        with self.read() as conn:
+            return self._user(conn, user_id)
+
+    def users(self) -> list[dict]:
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(users).order_by(users.c.id))]
+
+    @staticmethod
+    def _user(conn: Connection, user_id: str, lock: bool = False) -> dict:
+        q = select(users).where(users.c.id == user_id)
+        row = conn.execute(q.with_for_update() if lock else q).first()
+        if row is None:
+            raise NotFound(f"no user {user_id!r}; register with 'balis request user add'")
+        return dict(row._mapping)
+
+    # ---- submitting ------------------------------------------------------------------------------
+
+    def submit(self, reader_id: str, *, kind: str = m.LOAN, title: str = "", author: str = "",
+               work_id: str | None = None, citation: str = "", rota: Iterable[Any] | None = None,
+               price: float | None = None, now: datetime | None = None) -> dict:
+        """A reader's new request: from an edition (work id + rota) or a manual citation (手工填写).
+
+        The 3-books rule is checked in the same transaction that inserts the request, with the reader's
+        row locked (PostgreSQL) or the database write-locked (SQLite), so concurrent submissions can
+        never leave more than 3 open loans.
+        """
+        if kind not in m.KINDS:
+            raise InvalidRequest(f"kind {kind!r}: use 'loan' (馆际互借, returnable) or 'copy' (原文传递)")
+        title, citation = (title or "").strip(), (citation or "").strip()
+        source = "edition" if work_id else "manual"
+        if source == "manual" and not (title or citation):
+            raise InvalidRequest("a manual request (手工填写) needs a title or a citation")
+        entries = normalise_rota(rota)
+        if source == "edition" and not entries:
+            raise InvalidRequest(f"edition {work_id}: no lender to send the request to; give a rota "
+                                 f"(--rota A,B) or submit it as a manual citation for staff to route")
+        price_fen = _price_fen(price)
+        now = self._now(now)
+        with self._tx() as conn:
+            reader = self._user(conn, reader_id, lock=True)
+            if reader["role"] != "reader":
+                raise NotAllowed(f"user {reader_id} is {reader['role']}, not a reader; requests are submitted "
+                                 f"in a reader's name")
+            borrower = reader["member"]
+            if any(e["member"] == borrower for e in entries):
+                raise InvalidRequest(f"the reader's own library {borrower} cannot be a lender in the rota; "
+                                     f"borrow from the own shelves instead")
+            if kind == m.LOAN:
+                open_ids = [r.id for r in conn.execute(
+                    select(requests.c.id).where(requests.c.reader_id == reader_id, requests.c.kind == m.LOAN,
+                                                requests.c.status.in_(sorted(m.OPEN))).order_by(requests.c.id))]
+                if len(open_ids) >= MAX_OPEN_LOANS:
+                    raise RuleViolation(
+                        f"读者 {reader_id} 已有 {len(open_ids)} 册馆际互借在途或未还 (open loan requests "
+                        f"{', '.join(map(str, open_ids))}); at most {MAX_OPEN_LOANS} books may be out: "
+                        f"return one before requesting again")
+            values = dict(reader_id=reader_id, borrower=borrower, kind=kind, source=source, work_id=work_id,
+                          title=title or citation[:200], author=(author or "").strip(), citation=citation,
+                          price_fen=price_fen, status=m.PENDING, phase=m.NONE, rota=entries, rota_index=0,
+                          submitted_at=_db(now), reader_message="", version=1)
+            request_id = conn.execute(insert(requests).values(**values)).inserted_primary_key[0]
+            if entries:
+                self._enter_lender(conn, request_id, entries, 0, now)
+            else:
+                self._set(conn, request_id, reader_message=PENDING_MESSAGE)
+            req = self._request(conn, request_id)
+            self._audit(conn, request_id, now, reader_id, m.READER_, "submit", None, None, req, req["lender"],
+                        "手工填写" if source == "manual" else f"edition {work_id}", before=None)
+            return self._public(req)
+
+    # ---- acting ------------------------------------------------------------------------------------
+
+    def act(self, request_id: int, action: str, actor_id: str, *, reason: str = "",
+            price: float | None = None, rota: Iterable[Any] | None = None, work_id: str | None = None,
+            now: datetime | None = None) -> dict:
+        """Take `action` on a request as `actor_id`; refused with a clear message if not possible now."""
+        if action == m.ROLLBACK:
+            return self.rollback(request_id, actor_id, reason, now=now)
+        if action in m.SYSTEM_ACTIONS:
+            raise NotAllowed(f"'{action}' is taken by the clock ('balis request tick'), not by a person")
+        if action not in m.ACTIONS:
+            raise InvalidRequest(f"unknown action {action!r}; actions: {', '.join(a for a in m.ACTIONS if a not in m.SYSTEM_ACTIONS)}")
+        now = self._now(now)
+        with self._tx() as conn:
+            actor = self._user(conn, actor_id)
+            req = self._request(conn, request_id, lock=True)
+            roles = self._roles(actor, req)
+            t = m.find(action, req["status"], req["phase"], req["kind"])
+            if t is None:
+                raise InvalidTransition(request_id, action, req["status"], req["phase"],
+                                        m.allowed_actions(req["status"], req["phase"], req["kind"]))
+            acting = next((r for r in (m.LENDER, m.BORROWER, m.READER_, m.ADMIN) if r in roles and r in t.actors),
+                          None)
+            if acting is None:
+                raise NotAllowed(self._not_allowed(actor, req, action, t.actors))
+            return self._apply(conn, req, t, actor_id, acting, now, reason=reason, price=price, rota=rota,
+                               work_id=work_id)
+
+    def cancel(self, request_id: int, actor_id: str, reason: str = "", now: datetime | None = None) -> dict:
+        return self.act(request_id, m.CANCEL, actor_id, reason=reason, now=now)
+
+    @staticmethod
+    def _roles(actor: dict, req: dict) -> set[str]:
+        if actor["role"] == "admin":
+            return {m.ADMIN}
+        if actor["role"] == "reader":
+            return {m.READER_} if actor["id"] == req["reader_id"] else set()
+        roles = set()
+        if actor["member"] and actor["member"] == req["lender"]:
+            roles.add(m.LENDER)
+        if actor["member"] and actor["member"] == req["borrower"]:
+            roles.add(m.BORROWER)
+        return roles
+
+    @staticmethod
+    def _not_allowed(actor: dict, req: dict, action: str, actors: frozenset[str]) -> str:
+        who = {m.LENDER: f"staff of the lender ({req['lender'] or 'none yet'})",
+               m.BORROWER: f"staff of the borrowing library ({req['borrower']})",
+               m.READER_: f"the reader who asked ({req['reader_id']})", m.ADMIN: "centre administrators"}
+        me = f"{actor['role']} {actor['id']}" + (f" of {actor['member']}" if actor.get("member") else "")
+        return (f"申请单 {req['id']}: {me} may not '{action}'; it is for "
+                f"{' or '.join(who[a] for a in sorted(actors) if a in who)}")
+
+    def _apply(self, conn: Connection, req: dict, t: m.Transition, actor_id: str, acting: str, now: datetime,
+               *, reason: str, price: float | None, rota: Iterable[Any] | None, work_id: str | None) -> dict:
+        rid = req["id"]
+        before = self._snapshot(conn, rid)
+        changes: dict[str, Any] = {"status": t.to_status, "phase": t.to_phase}
+        leg = self._current_leg(conn, rid)
+        violation: tuple[str, int, str] | None = None
+        forward_reason = None
+        action = t.action
+        lender_acting = req["lender"]
+
+        if action == m.ROUTE:
+            entries = normalise_rota(rota)
+            if not entries:
+                raise InvalidRequest(f"申请单 {rid}: routing needs a rota of lender codes (--rota A,B)")
+            if any(e["member"] == req["borrower"] for e in entries):
+                raise InvalidRequest(f"the borrowing library {req['borrower']} cannot lend to itself")
+            self._set(conn, rid, rota=entries, work_id=work_id or req["work_id"],
+                      source="edition" if (work_id or req["work_id"]) else req["source"], reader_message="")
+            self._enter_lender(conn, rid, entries, 0, now)
+            changes = {}
+            lender_acting = entries[0]["member"]
+        elif action == m.CANCEL:
+            # the reader's right: within 1 hour and before any lender answered; staff of the borrowing
+            # library may cancel while the request waits at a lender that has not answered yet
+            if acting == m.READER_ and req["answered_at"] is not None:
+                raise RuleViolation(f"申请单 {rid}: the lender answered at {_fmt(req['answered_at'])}; a request "
+                                    f"can be cancelled only before the lender answers")
+            submitted = _aware(req["submitted_at"])
+            if acting == m.READER_ and now - submitted > CANCEL_WINDOW:
+                raise RuleViolation(f"申请单 {rid}: submitted at {_fmt(req['submitted_at'])}, more than 1 hour ago; "
+                                    f"readers may cancel only within 1 hour of submitting (ask your library's ILL staff)")
+            if leg:
+                self._close_leg(conn, leg["id"], now, "cancelled", reason)
+            changes.update(completed_at=_db(now), reader_message="已取消 (cancelled)")
+        elif action in (m.EXPECT, m.WILL):
+            changes["answered_at"] = req["answered_at"] or _db(now)
+            conn.execute(update(legs).where(legs.c.id == leg["id"]).values(
+                answered_at=leg["answered_at"] or _db(now), answer=action))
+        elif action in (m.ANSWER_UNFILLED, m.ANSWER_RETRY):
+            changes["answered_at"] = req["answered_at"] or _db(now)
+            conn.execute(update(legs).where(legs.c.id == leg["id"]).values(
+                answered_at=leg["answered_at"] or _db(now), answer=action))
+            self._close_leg(conn, leg["id"], now, "unfilled", reason)
+            word = "无法提供" if action == m.ANSWER_UNFILLED else "暂时无法提供"
+            forward_reason = f"{req['lender']} {word}" + (f": {reason}" if reason else "")
+        elif action == m.SHIP:
+            changes["shipped_at"] = _db(now)
+            conn.execute(update(legs).where(legs.c.id == leg["id"]).values(
+                answered_at=leg["answered_at"] or _db(now), shipped_at=_db(now), outcome="supplied",
+                closed_at=_db(now)))
+            changes["answered_at"] = req["answered_at"] or _db(now)
+            if req["kind"] == m.COPY:
+                changes.update(completed_at=_db(now), reader_message="文献已传递 (the copy was delivered)")
+            else:
+                changes["reader_message"] = f"{req['lender']} 已寄出图书 (the book is on its way)"
+        elif action == m.RECEIVED:
+            changes.update(received_at=_db(now), reader_message="图书已到馆，请来取书 (the book is at your library)")
+        elif action == m.LEND:
+            due = loan_due(now)
+            changes.update(lent_at=_db(now), due_back=_db(due),
+                           reader_message=f"请于 {deadline_text(due)} 前归还 (due back)")
+        elif action == m.TAKE_BACK:
+            changes.update(taken_back_at=_db(now), reader_message="已还书 (returned, thank you)")
+        elif action == m.SHIPPED_RETURN:
+            changes["return_shipped_at"] = _db(now)
+        elif action == m.CHECK_IN:
+            changes["completed_at"] = _db(now)
+            late = self._days_late(req)
+            rule = self.fine_rules(req["lender"])
+            if late > 0:
+                fine = rule.overdue_fen(late) if rule else 0
+                violation = ("overdue", fine, f"{late} day(s) late" + ("" if rule else "; no fine rule in the registry"))
+        elif action == m.RECALL:
+            changes["reader_message"] = "出借馆召回此书，请尽快归还 (the lender recalls the book: return it now)"
+        elif action in (m.REPORT_LOST, m.REPORT_DAMAGED):
+            price_fen = _price_fen(price) if price is not None else req["price_fen"]
+            rule = self.fine_rules(req["lender"])
+            if price is not None:
+                changes["price_fen"] = price_fen
+            if action == m.REPORT_LOST:
+                changes["completed_at"] = _db(now)
+                violation = ("lost", rule.lost_fen(price_fen) if rule else 0, reason)
+            else:
+                violation = ("damaged", rule.damaged_fen(price_fen) if rule else 0, reason)
+            if rule is None:
+                violation = (violation[0], 0, (reason + "; " if reason else "")
+                             + f"{req['lender']} has no fine rule in the registry (lending.fines): fine 0")
+        elif action == m.NOTIFY:
+            if not reason.strip():
+                raise InvalidRequest("a notification needs its message text (--reason)")
+            changes = {}
+
+        if changes:
+            self._set(conn, rid, **changes)
+        if forward_reason is not None:
+            self._forward(conn, rid, now, forward_reason)
+        after = self._request(conn, rid)
+        audit_id = self._audit(conn, rid, now, actor_id, acting, action, req["status"], req["phase"], after,
+                               lender_acting, reason if forward_reason is None else forward_reason, before=before)
+        if violation is not None:
+            kind, fine, note = violation
+            conn.execute(insert(violations).values(request_id=rid, audit_id=audit_id, kind=kind,
+                                                   lender=req["lender"], borrower=req["borrower"], at=_db(now),
+                                                   fine_fen=fine, note=note or "", void=False))
+        return self._public(after)
+
+    @staticmethod
+    def _days_late(req: dict) -> int:
+        due, back = req["due_back"], req["taken_back_at"] or req["return_shipped_at"]
+        if due is None or back is None or back <= due:
+            return 0
+        return (local_date(_aware(back)) - local_date(_aware(due) - timedelta(microseconds=1))).days
+
+    # ---- the clock --------------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> list[dict]:
+        """Apply the deadlines: forward requests a lender did not answer or ship in time to the next lender
+        in the rota (or close them Unfilled at its end), and mark loans past their due date Overdue.
+        Run by `balis request tick`, the portal or a scheduler; each request changes in its own transaction.
+        Returns one entry per change: {"id", "action", "from", "to", "reason"}."""
+        now = self._now(now)
+        t = _db(now)
+        waiting = or_(and_(requests.c.status == m.REQUEST_RECEIVED, requests.c.answer_due < t),
+                      and_(requests.c.status.in_([m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY]), requests.c.ship_due < t))
+        late = and_(requests.c.status == m.LOANED, requests.c.phase == m.READER, requests.c.due_back < t)
+        with self.read() as conn:
+            ids = [r.id for r in conn.execute(select(requests.c.id).where(or_(waiting, late)).order_by(requests.c.id))]
+        done = []
+        for rid in ids:
+            with self._tx() as conn:
+                req = self._request(conn, rid, lock=True)
+                change = self._tick_one(conn, req, now)
+                if change:
+                    done.append(change)
+        return done
+
+    def _tick_one(self, conn: Connection, req: dict, now: datetime) -> dict | None:
+        t = _db(now)
+        status, rid = req["status"], req["id"]
+        before = self._snapshot(conn, rid)
+        if status == m.REQUEST_RECEIVED and req["answer_due"] < t:
+            why = f"{req['lender']} 未在 {ANSWER_WORKING_DAYS} 个工作日内答复 (due {deadline_text(_aware(req['answer_due']))})"
+        elif status in (m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY) and req["ship_due"] < t:
+            why = f"{req['lender']} 未在 {SHIP_WORKING_DAYS} 个工作日内发货 (due {deadline_text(_aware(req['ship_due']))})"
+        elif status == m.LOANED and req["phase"] == m.READER and req["due_back"] < t:
+            self._set(conn, rid, status=m.OVERDUE,
+                      reader_message=f"已超期，请尽快归还 (overdue: due {deadline_text(_aware(req['due_back']))})")
+            after = self._request(conn, rid)
+            self._audit(conn, rid, now, SYSTEM_ACTOR, m.SYSTEM, m.MARK_OVERDUE, status, req["phase"], after,
+                        req["lender"], f"loan period ended {deadline_text(_aware(req['due_back']))}", before=before)
+            return {"id": rid, "action": m.MARK_OVERDUE, "from": status, "to": m.OVERDUE, "reason": ""}
+        else:
+            return None  # changed meanwhile by someone else
+        leg = self._current_leg(conn, rid)
+        if leg:
+            self._close_leg(conn, leg["id"], now, "timeout", why)
+        self._forward(conn, rid, now, why)
+        after = self._request(conn, rid)
+        self._audit(conn, rid, now, SYSTEM_ACTOR, m.SYSTEM, m.TIMEOUT, status, req["phase"], after, req["lender"],
+                    why, before=before)
+        return {"id": rid, "action": m.TIMEOUT, "from": status, "to": after["status"], "lender": after["lender"],
+                "reason": why}
+
+    def _forward(self, conn: Connection, rid: int, now: datetime, why: str) -> None:
+        req = self._request(conn, rid)
+        nxt = req["rota_index"] + 1
+        if nxt < len(req["rota"]):
+            self._enter_lender(conn, rid, req["rota"], nxt, now)
+            return
+        reasons = [f"{leg['lender']}: {leg['note'] or leg['outcome']}" for leg in self._legs(conn, rid)]
+        self._set(conn, rid, status=m.UNFILLED, phase=m.NONE, completed_at=_db(now), answer_due=None, ship_due=None,
+                  reader_message="未能满足：轮询的各馆都无法提供 (no lender could supply). " + "; ".join(reasons))
+
+    def _enter_lender(self, conn: Connection, rid: int, rota: list[dict], index: int, now: datetime) -> None:
+        lender = rota[index]["member"]
+        answer_due, ship_due = working_days_after(now, ANSWER_WORKING_DAYS), working_days_after(now, SHIP_WORKING_DAYS)
+        conn.execute(insert(legs).values(request_id=rid, seq=index, lender=lender, arrived_at=_db(now),
+                                         answer_due=_db(answer_due), ship_due=_db(ship_due), outcome="open", note=""))
+        self._set(conn, rid, status=m.REQUEST_RECEIVED, phase=m.NONE, lender=lender, rota_index=index,
+                  answer_due=_db(answer_due), ship_due=_db(ship_due),
+                  reader_message=f"已发往 {lender} (sent to {lender}), 答复期限 {deadline_text(answer_due)}")
+
+    # ---- rollback ----------------------------------------------------------------------------------
+
+    def rollback(self, request_id: int, admin_id: str, reason: str, now: datetime | None = None) -> dict:
+        """A centre administrator undoes the request's latest change (not its submission), with a reason.
+        Violations that change recorded are voided; the rollback itself is an audit entry."""
+        if not (reason or "").strip():
+            raise InvalidRequest("a rollback needs a reason (--reason), kept in the audit log")
+        now = self._now(now)
+        with self._tx() as conn:
+            actor = self._user(conn, admin_id)
+            if actor["role"] != "admin":
+                raise NotAllowed(f"申请单 {request_id}: only centre administrators roll back a change; "
+                                 f"{admin_id} is {actor['role']}")
+            req = self._request(conn, request_id, lock=True)
+            target = conn.execute(
+                select(audit).where(audit.c.request_id == request_id, audit.c.rolled_back_by.is_(None),
+                                    audit.c.action.notin_(["submit", "import", m.ROLLBACK]), audit.c.before.is_not(None))
+                .order_by(audit.c.id.desc()).limit(1)).first()
+            if target is None:
+                raise RuleViolation(f"申请单 {request_id}: nothing to roll back (only the submission is recorded)")
+            before = self._snapshot(conn, request_id)
+            self._restore(conn, request_id, target.before)
+            after = self._request(conn, request_id)
+            audit_id = self._audit(conn, request_id, now, admin_id, m.ADMIN, m.ROLLBACK, req["status"], req["phase"],
+                                   after, req["lender"], f"undo #{target.id} ({target.action}): {reason}", before=before)
+            conn.execute(update(audit).where(audit.c.id == target.id).values(rolled_back_by=audit_id))
+            conn.execute(update(violations).where(violations.c.audit_id == target.id).values(void=True))
+            return self._public(after)
+
+    # ---- reading -----------------------------------------------------------------------------------
+
+    def get(self, request_id: int) -> dict:
+        with self.read() as conn:
+            return self._public(self._request(conn, request_id))
+
+    def history(self, request_id: int) -> list[dict]:
+        """The audit log of one request, oldest first (without the rollback snapshots)."""
+        with self.read() as conn:
+            self._request(conn, request_id)
+            rows = conn.execute(select(audit).where(audit.c.request_id == request_id).order_by(audit.c.id))
+            return [{k: _aware(v) if isinstance(v, datetime) else v for k, v in r._mapping.items() if k != "before"}
+                    for r in rows]
+
+    def legs(self, request_id: int) -> list[dict]:
+        with self.read() as conn:
+            return [{k: _aware(v) if isinstance(v, datetime) else v for k, v in leg.items()}
+                    for leg in self._legs(conn, request_id)]
+
+    def violations(self, request_id: int | None = None) -> list[dict]:
+        q = select(violations).order_by(violations.c.id)
+        if request_id is not None:
+            q = q.where(violations.c.request_id == request_id)
+        with self.read() as conn:
+            return [{k: _aware(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()}
+                    for r in conn.execute(q)]
+
+    def list_requests(self, *, reader: str | None = None, member: str | None = None, side: str | None = None,
+                      status: str | None = None, title: str | None = None, since: datetime | None = None,
+                      until: datetime | None = None, open_only: bool = False, limit: int = 200) -> list[dict]:
+        """Requests, newest first: a reader's history (申请单查询) or a library's queue.
+
+        `member` with `side` "borrower" (its readers' requests), "lender" (requests at it now) or None
+        (either); `title` matches title, author or citation; `since`/`until` bound the submission time.
+        """
+        q = select(requests)
+        if reader:
+            q = q.where(requests.c.reader_id == reader)
+        if member:
+            code = member.upper()
+            if side == "borrower":
+                q = q.where(requests.c.borrower == code)
+            elif side == "lender":
+                q = q.where(requests.c.lender == code)
+            else:
+                q = q.where(or_(requests.c.borrower == code, requests.c.lender == code))
+        if status:
+            q = q.where(requests.c.status == status)
+        if open_only:
+            q = q.where(requests.c.status.in_(sorted(m.OPEN)))
+        if title:
+            pattern = f"%{title.strip()}%"
+            q = q.where(or_(requests.c.title.ilike(pattern), requests.c.author.ilike(pattern),
+                            requests.c.citation.ilike(pattern)))
+        if since:
+            q = q.where(requests.c.submitted_at >= _db(since))
+        if until:
+            q = q.where(requests.c.submitted_at < _db(until))
+        q = q.order_by(requests.c.submitted_at.desc(), requests.c.id.desc()).limit(limit)
+        with self.read() as conn:
+            return [self._public(dict(r._mapping)) for r in conn.execute(q)]
+
+    def open_loans(self, reader_id: str) -> int:
+        with self.read() as conn:
+            return conn.execute(select(func.count()).select_from(requests).where(
+                requests.c.reader_id == reader_id, requests.c.kind == m.LOAN,
+                requests.c.status.in_(sorted(m.OPEN)))).scalar_one()
+
+    # ---- internals ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _request(conn: Connection, request_id: int, lock: bool = False) -> dict:
+        q = select(requests).where(requests.c.id == int(request_id))
+        row = conn.execute(q.with_for_update() if lock else q).first()
+        if row is None:
+            raise NotFound(f"no request {request_id}; 'balis request list' shows the requests")
+        return dict(row._mapping)
+
+    @staticmethod
+    def _legs(conn: Connection, rid: int) -> list[dict]:
+        return [dict(r._mapping) for r in conn.execute(select(legs).where(legs.c.request_id == rid).order_by(legs.c.seq,
+                                                                                                           legs.c.id))]
+
+    @staticmethod
+    def _current_leg(conn: Connection, rid: int) -> dict | None:
+        row = conn.execute(select(legs).where(legs.c.request_id == rid, legs.c.outcome == "open")
+                           .order_by(legs.c.seq.desc()).limit(1)).first()
+        return dict(row._mapping) if row else None
+
+    @staticmethod
+    def _close_leg(conn: Connection, leg_id: int, now: datetime, outcome: str, note: str) -> None:
+        conn.execute(update(legs).where(legs.c.id == leg_id).values(closed_at=_db(now), outcome=outcome,
+                                                                   note=note or ""))
+
+    @staticmethod
+    def _set(conn: Connection, rid: int, **values) -> None:
+        conn.execute(update(requests).where(requests.c.id == rid).values(version=requests.c.version + 1, **values))
+
+    def _snapshot(self, conn: Connection, rid: int) -> dict:
+        req = {k: _iso(v) for k, v in self._request(conn, rid).items()}
+        return {"request": req, "legs": [{k: _iso(v) for k, v in leg.items()} for leg in self._legs(conn, rid)]}
+
+    @staticmethod
+    def _restore(conn: Connection, rid: int, snap: dict) -> None:
+        def back(table, row: dict) -> dict:
+            out = {}
+            for col in table.columns:
+                if col.name in row:
+                    v = row[col.name]
+                    out[col.name] = datetime.fromisoformat(v) if isinstance(v, str) and \
+                        isinstance(col.type, DateTime) else v
+            return out
+
+        req = back(requests, snap["request"])
+        req.pop("id", None)
+        req.pop("version", None)
+        conn.execute(update(requests).where(requests.c.id == rid).values(version=requests.c.version + 1, **req))
+        conn.execute(legs.delete().where(legs.c.request_id == rid))
+        for leg in snap["legs"]:
+            conn.execute(insert(legs).values(**back(legs, leg)))
+
+    @staticmethod
+    def _audit(conn: Connection, rid: int, now: datetime, actor: str, role: str, action: str,
+               from_status: str | None, from_phase: str | None, after: dict, lender: str | None, reason: str,
+               before: dict | None) -> int:
+        return conn.execute(insert(audit).values(
+            request_id=rid, at=_db(now), actor=actor, actor_role=role, action=action, from_status=from_status,
+            from_phase=from_phase, to_status=after["status"], to_phase=after["phase"], lender=lender,
+            reason=reason or "", before=before)).inserted_primary_key[0]
+
+    @staticmethod
+    def _public(req: dict) -> dict:
+        out = {k: _aware(v) if isinstance(v, datetime) else v for k, v in req.items()}
+        out["price"] = None if req.get("price_fen") is None else req["price_fen"] / 100
+        allowed = m.allowed_actions(req["status"], req["phase"], req["kind"])
+        if req.get("answered_at") is not None and m.CANCEL in allowed:
+            allowed.remove(m.CANCEL)  # a lender has answered: cancelling is over
+        out["allowed"] = allowed
+        return out

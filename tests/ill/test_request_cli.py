@@ -1,0 +1,137 @@
+"""`balis request ...` and `balis stats` as staff and scripts use them (real SQLite store, real registry)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from balis.cli import main
+
+REGISTRY = str(Path(__file__).resolve().parents[2] / "config" / "members.toml")
+
+
+@pytest.fixture
+def run(tmp_path, capsys):
+    db = str(tmp_path / "ill.sqlite")
+
+    def balis(*argv: str) -> tuple[int, str, str]:
+        code = main([*argv, "--db", db, "--registry", REGISTRY])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    for uid, role, member in (("r1", "reader", "THU"), ("thu", "staff", "THU"), ("pku", "staff", "PKU"),
+                              ("ruc", "staff", "RUC"), ("admin", "admin", None)):
+        argv = ["request", "user", "add", uid, "--role", role] + (["--member", member] if member else [])
+        assert balis(*argv)[0] == 0
+    return balis
+
+
+def submit(run, *extra):
+    code, out, err = run("request", "submit", "--as", "r1", "--work", "W1", "--title", "数据结构",
+                         "--rota", "PKU,RUC", "--json", *extra)
+    assert code == 0, err
+    return json.loads(out)["request"]
+
+
+def test_submit_act_show_in_json_and_text(run):
+    r = submit(run, "--price", "38")
+    assert (r["status"], r["lender"], r["price"]) == ("RequestReceived", "PKU", 38)
+    assert r["submitted_at"].endswith("Z")
+    code, out, _ = run("request", "act", str(r["id"]), "WillSupply", "--as", "pku")
+    assert code == 0 and "WillSupply" in out and "可执行" in out
+    code, out, _ = run("request", "act", str(r["id"]), "ship", "--as", "pku", "--json")
+    assert json.loads(out)["request"]["phase"] == "transit"
+    code, out, _ = run("request", "show", str(r["id"]))
+    assert "操作记录" in out and "pku (lender)  ship: WillSupply → Loaned/transit" in out
+    code, out, _ = run("request", "show", str(r["id"]), "--json")
+    doc = json.loads(out)
+    assert doc["version"] == 1 and [a["action"] for a in doc["audit"]] == ["submit", "WillSupply", "ship"]
+    assert doc["lenders"][0]["outcome"] == "supplied"
+
+
+def test_refusals_exit_1_with_one_clear_line(run):
+    r = submit(run)
+    code, out, err = run("request", "act", str(r["id"]), "check_in", "--as", "pku")
+    assert code == 1 and out == ""
+    assert err.startswith("balis: 申请单 1: 当前状态 RequestReceived 不能执行 'check_in'") and "Traceback" not in err
+    code, _, err = run("request", "act", str(r["id"]), "WillSupply", "--as", "ruc")
+    assert code == 1 and "staff of the lender (PKU)" in err
+    for _ in range(2):
+        submit(run)
+    code, _, err = run("request", "submit", "--as", "r1", "--work", "W2", "--rota", "PKU")
+    assert code == 1 and "已有 3 册" in err
+
+
+def test_input_errors_exit_2(run):
+    code, _, err = run("request", "submit", "--as", "r1", "--work", "W1", "--rota", "PKU,NOPE")
+    assert code == 2 and "NOPE" in err and "balis members" in err
+    code, _, err = run("request", "submit", "--as", "r1")
+    assert code == 2 and "--work" in err
+    code, _, err = run("request", "show", "42")
+    assert code == 2 and "no request 42" in err
+    code, _, err = run("request", "list", "--since", "yesterday")
+    assert code == 2 and "YYYY-MM-DD" in err
+    code, _, err = run("stats", "--month", "2025-13")
+    assert code == 2 and "YYYY-MM" in err
+
+
+def test_cancel_list_and_history_search(run):
+    a = submit(run)
+    code, out, _ = run("request", "cancel", str(a["id"]), "--as", "r1")
+    assert code == 0 and "Cancelled" in out
+    run("request", "submit", "--as", "r1", "--citation", "王力. 古代汉语. 中华书局, 1999", "--kind", "copy")
+    code, out, _ = run("request", "list", "--reader", "r1", "--title", "古代汉语")
+    assert code == 0 and "原文传递" in out and "Pending" in out and "数据结构" not in out
+    code, out, _ = run("request", "list", "--reader", "r1", "--status", "Cancelled", "--json")
+    assert [x["id"] for x in json.loads(out)["requests"]] == [a["id"]]
+    # staff route the manual citation
+    code, out, _ = run("request", "act", "2", "route", "--as", "thu", "--rota", "RUC", "--json")
+    assert json.loads(out)["request"]["lender"] == "RUC"
+
+
+def test_lost_book_fined_by_the_registry_rule(run):
+    r = submit(run, "--price", "40")
+    for actor, action in (("pku", "WillSupply"), ("pku", "ship"), ("thu", "Received"), ("thu", "lend")):
+        assert run("request", "act", str(r["id"]), action, "--as", actor)[0] == 0
+    code, out, _ = run("request", "act", str(r["id"]), "report_lost", "--as", "thu", "--reason", "读者遗失")
+    assert code == 0 and "CompletedWithoutReturn" in out
+    _, out, _ = run("request", "show", str(r["id"]))
+    assert "lost  80.00 元" in out  # config/members.toml default rule: 2 x the price
+    code, out, _ = run("stats", "--member", "THU", "--csv")
+    rows = out.strip().splitlines()
+    assert rows[0].startswith("member,month,requests_sent")
+    thu = dict(zip(rows[0].split(","), rows[1].split(","), strict=True))
+    assert (thu["member"], thu["requests_sent"], thu["filled"], thu["violations"], thu["fines_yuan"]) == (
+        "THU", "1", "1", "1", "80.0")
+    code, out, _ = run("request", "act", str(r["id"]), "rollback", "--as", "admin", "--reason", "书找到了")
+    assert code == 0 and "Loaned/reader" in out
+    _, out, _ = run("stats", "--member", "THU", "--json")
+    assert json.loads(out)["rows"][0]["fines_yuan"] == 0
+
+
+def test_tick_and_migrate(run):
+    code, out, _ = run("request", "tick")
+    assert code == 0 and "0 change(s)" in out
+    code, out, _ = run("request", "migrate")
+    assert code == 0 and "revision 0001" in out
+
+
+def test_export_and_import_iso18626_files(run, tmp_path):
+    r = submit(run)
+    run("request", "act", str(r["id"]), "WillSupply", "--as", "pku")
+    code, out, _ = run("request", "export", str(r["id"]), "--out", str(tmp_path / "out"))
+    files = out.split()
+    assert code == 0 and [Path(f).name for f in files] == ["1-1-request.xml", "1-2-status.xml"]
+    code, _, err = run("request", "import", *files, "--as", "thu")
+    assert code == 1 and "only centre administrators" in err
+    code, out, _ = run("request", "import", *files, "--as", "admin")
+    assert code == 0 and "申请单 2" in out and "WillSupply" in out
+    code, _, err = run("request", "import", str(tmp_path / "nope.xml"), "--as", "admin")
+    assert code == 2 and "no such file" in err
+
+
+def test_submit_without_rota_asks_routing_and_says_what_to_do(run):
+    code, _, err = run("request", "submit", "--as", "r1", "--work", "W-NOT-INDEXED")
+    assert code == 2 and "--rota A,B,C" in err and "Traceback" not in err

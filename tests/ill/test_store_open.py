@@ -1,0 +1,85 @@
+"""Opening the store: the schema upgrades itself (Alembic), the default place, clear errors, fine rules."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+
+from federator.registry import load_registry
+from ill import Store, StoreError
+from ill.fines import FineRule, fine_rule_of
+from ill.store import resolve_url
+
+
+def test_schema_is_created_and_upgrades_are_idempotent(db_url):
+    with Store(db_url) as s:
+        assert s.revision == "0001"
+        tables = set(inspect(s.engine).get_table_names())
+        assert {"users", "requests", "legs", "audit", "violations", "alembic_version"} <= tables
+        with s.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        s.add_user("r1", "reader", "THU")
+    with Store(db_url) as again:  # opening again keeps the data
+        assert again.user("r1")["member"] == "THU"
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    with Store(tmp_path / "ill.sqlite") as s, s.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+
+
+def test_where_the_store_lives(tmp_path, monkeypatch):
+    monkeypatch.delenv("BALIS_DB", raising=False)
+    assert resolve_url(None).endswith("var/ill.sqlite")
+    monkeypatch.setenv("BALIS_DB", str(tmp_path / "x.sqlite"))
+    assert resolve_url(None) == f"sqlite:///{tmp_path / 'x.sqlite'}"
+    assert resolve_url("postgresql://u@h:5432/ill") == "postgresql+psycopg://u@h:5432/ill"
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="cannot open the ILL store .*--db / \\$BALIS_DB"):
+        Store("postgresql://nobody@127.0.0.1:1/none")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="Not a directory"):
+        Store(blocker / "sub" / "ill.sqlite")
+
+
+def test_fine_rules_come_from_the_registry(tmp_path):
+    reg = tmp_path / "members.toml"
+    reg.write_text("""
+[[member]]
+code = "RUC"
+name = "中国人民大学"
+name_en = "Renmin University of China"
+  [member.lending.fines]
+  overdue_per_day = 1.5
+
+[[member]]
+code = "THU"
+name = "清华大学"
+name_en = "Tsinghua University"
+""", encoding="utf-8")
+    registry = load_registry(reg)
+    ruc, thu = fine_rule_of(registry.get("RUC")), fine_rule_of(registry.get("THU"))
+    assert ruc.overdue_per_day == 1.5 and thu.overdue_per_day == 0.5
+    assert ruc.lost_fen(None) == 10000 and ruc.lost_fen(3850) == 7700 and ruc.damaged_fen(3850) == 3850
+    assert fine_rule_of({"extra": {"lending": {"fines": {"lost_flat": 80}}}}) == FineRule(lost_flat=80.0)
+    assert fine_rule_of(object()) is None
+
+
+def test_migrations_go_down_and_up_again(db_url):
+    from alembic import command
+    from alembic.config import Config
+
+    with Store(db_url) as s:
+        cfg = Config()
+        cfg.set_main_option("script_location", "ill:migrations")
+        with s.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "base")
+        assert "requests" not in inspect(s.engine).get_table_names()
+    with Store(db_url) as again:  # opening upgrades to the newest revision
+        assert "requests" in inspect(again.engine).get_table_names()
+        again.add_user("r1", "reader", "THU")
+        assert again.submit("r1", title="x", work_id="w", rota=["PKU"])["status"] == "RequestReceived"
