@@ -1,0 +1,159 @@
+"""`balis route`: find an edition, then print the rota of lenders for a reader's home library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from federator.registry import load_registry
+
+JSON_VERSION = 1
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("route", parents=[common], help="rank the members to ask for an interlibrary loan",
+                       description="Find one edition (by ISBN, work ID or query) and print the lenders to ask, "
+                                   "in order, with the reasons for each place (docs/routing.md).")
+    p.add_argument("query", nargs="*", help="a search query (as for 'balis search'); the best match is routed")
+    p.add_argument("--isbn", metavar="X", help="the edition's ISBN (10 or 13 digits, hyphens allowed)")
+    p.add_argument("--work", metavar="ID", help="a work ID from 'balis search' (W...): read from the local "
+                                                  "index, or picked from the results of QUERY / --isbn")
+    p.add_argument("--home", required=True, metavar="CODE", help="the reader's home library (member code)")
+    p.add_argument("--max-lenders", type=int, default=5, metavar="N", help="lenders in the rota (default 5)")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for each member")
+    p.add_argument("--index", metavar="DIR", help="local index folder (default $BALIS_INDEX or var/index)")
+    p.add_argument("--db", metavar="URL", help="ILL store with the lenders' history (default $BALIS_DB or "
+                                               "var/ill.sqlite, when it exists)")
+    p.add_argument("--no-live", action="store_true", help="do not re-check availability with the members")
+    p.add_argument("--json", action="store_true", help="machine-readable output (docs/routing.md)")
+    p.set_defaults(func=cmd_route)
+
+
+def cmd_route(args) -> int:
+    from balis.cli import EXIT_NO_ANSWER, EXIT_OK, UsageError
+    from federator.locate import locate_lenders
+    from routing import RoutingError
+
+    text = " ".join(args.query).strip()
+    if not (text or args.isbn or args.work):
+        raise UsageError("say which edition: --isbn X, --work ID, or a query (e.g. balis route 'ti:数据结构' "
+                         "--home THU)")
+    if args.isbn and text:
+        raise UsageError("give either --isbn or a query, not both")
+    if not 1 <= args.max_lenders <= 50:
+        raise UsageError("--max-lenders must be between 1 and 50")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    registry = load_registry(args.registry)
+    home = args.home.strip().upper()
+    try:
+        home_member = registry.get(home)
+    except KeyError:
+        raise UsageError(f"unknown home library {args.home!r}; 'balis members' lists the member codes") from None
+
+    query = _query(text, args.isbn) if (text or args.isbn) else None
+    try:
+        found, rota = asyncio.run(locate_lenders(registry, home, query=query, work_id=args.work,
+                                                 index_dir=args.index, db=args.db, live=not args.no_live,
+                                                 max_lenders=args.max_lenders, timeout=args.timeout))
+    except RoutingError as exc:
+        raise UsageError(str(exc)) from None
+    if found.work is None:
+        if args.json:
+            print(json.dumps(_json(args, found, None), ensure_ascii=False, indent=2))
+        print(f"balis: {found.why}", file=sys.stderr)
+        return EXIT_NO_ANSWER
+    if args.json:
+        print(json.dumps(_json(args, found, rota), ensure_ascii=False, indent=2))
+    else:
+        print(_text(found, rota, home_member, registry))
+    if rota.own_available or rota.lenders:
+        return EXIT_OK
+    print(f"balis: {rota.note}", file=sys.stderr)
+    return EXIT_NO_ANSWER
+
+
+# -- the edition asked for ---------------------------------------------------------------------------
+def _query(text: str, isbn: str | None):
+    from balis.cli import UsageError
+    from connectors.query import QueryError, parse
+
+    if isbn:
+        digits = isbn.replace("-", "").replace(" ", "")
+        if not (len(digits) in (10, 13) and digits[:-1].isdigit() and (digits[-1].isdigit() or digits[-1] in "xX")):
+            raise UsageError(f"--isbn {isbn!r} is not an ISBN: give 10 or 13 digits (hyphens allowed)")
+        text = f"isbn:{digits}"
+    try:
+        return parse(text)
+    except QueryError as exc:
+        raise UsageError(f"query not understood: {exc}") from None
+
+
+# -- output ----------------------------------------------------------------------------------------------
+def _title(work) -> str:
+    from balis.output import display_title
+
+    d = work.display
+    meta = [x for x in (", ".join(a.name for a in d.authors[:2]), d.publisher, str(d.year) if d.year else None)
+            if x]
+    isbn = f" · ISBN {work.isbns[0]}" if work.isbns else ""
+    return f"{display_title(d)}" + (f" / {' — '.join(meta)}" if meta else "") + isbn + f"  [{work.work_id}]"
+
+
+def _text(found, rota, home, registry) -> str:
+    lines = [_title(found.work), f"读者所在馆 home: {home.name} ({home.code})", ""]
+    if rota.own_available:
+        lines.append(rota.note)
+        for h in rota.own_copies:
+            lines.append(f"   {h.call_number or ''}  {h.location or ''}")
+        return "\n".join(lines)
+    if rota.lenders:
+        lines.append("借出馆轮转 rota (ask in this order):")
+        for e in rota.lenders:
+            lines.append(f"{e.rank:>3}. {e.name} ({e.member})  {e.text}")
+            for h in e.copies[:3]:
+                lines.append(f"       {h.call_number or ''}  {h.location or ''}  {_status(h)}")
+        for e in rota.spare:
+            lines.append(f"   备选 spare: {e.name} ({e.member})  {e.text}")
+    else:
+        lines.append(rota.note)
+    if rota.excluded:
+        lines += ["", "未列入 left out:"]
+        lines += [f"   {x.name} ({x.member}): {x.reason}" for x in rota.excluded]
+    extra = []
+    if found.source == "local":
+        extra.append("版本来自本地索引 (local index)")
+    if found.live_members:
+        extra.append(f"实时馆藏状态 live status: {', '.join(found.live_members)}")
+    extra.append("借阅历史 history: " + ("ILL 记录" if found.history_source == "ill store" else "无（按全体平均）"))
+    if found.others:
+        ids = ", ".join(w.work_id for w in found.others[:3])
+        extra.append(f"另有 {len(found.others)} 个版本匹配 other editions: {ids}… (use --work ID)")
+    lines += [""] + extra
+    return "\n".join(lines)
+
+
+def _status(h) -> str:
+    from routing.rota import STATUS_TEXT
+
+    text = STATUS_TEXT.get(h.status, h.status)
+    return text + (f" {h.due_date[:10]} 到期" if h.due_date else "")
+
+
+def _json(args, found, rota) -> dict:
+    from balis.output import outcome_json, work_json
+
+    return {
+        "version": JSON_VERSION,
+        "home": args.home.upper(),
+        "request": {"query": " ".join(args.query) or None, "isbn": args.isbn, "work": args.work},
+        "source": found.source or None,
+        "work": work_json(found.work) if found.work is not None else None,
+        "other_works": [w.work_id for w in found.others],
+        "rota": rota.to_dict() if rota is not None else None,
+        "live_status": found.live_members,
+        "history": found.history_source or "none",
+        "error": found.why or None,
+        "members": [{k: v for k, v in outcome_json(o).items() if k != "records"} for o in found.outcomes],
+    }

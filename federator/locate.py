@@ -1,0 +1,158 @@
+"""Locating lenders: find one edition, see its holdings now, read the lenders' record, build the rota.
+
+The I/O edge of lender routing, shared by `balis route`, `balis request submit` and the portal. The
+edition comes from the local index when a work id is given and the index has it, otherwise from a live
+federated search; availability is re-checked with the holding members; the lenders' past fill rate,
+turnaround and open load come from the ILL store when one exists. The ranking itself is the pure
+`routing.build_rota`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from federator.registry import Registry
+
+LIVE_PER_MEMBER = 20  # records asked of each member when searching for the edition
+
+
+@dataclass(slots=True)
+class Found:
+    """The edition to route and how it was found; `why` says what went wrong when `work` is None."""
+
+    work: object | None = None  # dedup.Work
+    others: list = field(default_factory=list)  # other editions that matched, best first
+    source: str = ""  # live | local
+    outcomes: list = field(default_factory=list)  # member outcomes of the live search or live check
+    why: str = ""
+    live_members: list[str] = field(default_factory=list)  # members whose holdings were seen just now
+    history_source: str = "none"  # ill store | none
+
+
+async def find_edition(registry: Registry, query=None, *, work_id: str | None = None, index_dir=None,
+                       timeout: float | None = None, federator=None) -> Found:
+    """The edition to route: by `work_id` from the local index (or among the live results of `query`), else
+    the best match of `query` in a live federated search. `federator` is reused when given (the portal)."""
+    found = Found()
+    work_id = work_id.strip() if work_id else None
+    if work_id:
+        work = local_work(work_id, index_dir)
+        if work is not None:
+            found.work, found.source = work, "local"
+            return found
+        if query is None:
+            found.why = (f"work {work_id} is not in the local index (or there is none); give the query that "
+                         "found it too")
+            return found
+    result = await _search(registry, query, timeout, federator)
+    found.outcomes, found.source = result.outcomes, "live"
+    from federator.rank import rank
+
+    works = rank(list(result.works), query)
+    if work_id:
+        match = [w for w in works if w.work_id == work_id]
+        if not match:
+            found.why = (f"work {work_id} is not among the {len(works)} editions this search found; run "
+                         "'balis search' to see their IDs")
+            return found
+        found.work, found.others = match[0], [w for w in works if w is not match[0]]
+        return found
+    if not works:
+        answered = [o for o in result.outcomes if o.status == "ok"]
+        found.why = ("nothing found: no member holds an edition matching this query" if answered else
+                     "nothing found: no member answered; check 'balis members' and 'balis testbed status'")
+        return found
+    found.work, found.others = works[0], works[1:]
+    return found
+
+
+async def _search(registry: Registry, query, timeout, federator):
+    if federator is not None:
+        return await federator.run(query, timeout=timeout, per_member=LIVE_PER_MEMBER)
+    from federator.federation import Federator
+
+    async with Federator(registry.members) as fed:
+        return await fed.run(query, timeout=timeout, per_member=LIVE_PER_MEMBER)
+
+
+def local_work(work_id: str, index_dir=None):
+    """The work with this id from the local index, or None when there is no index or no such work."""
+    from indexer.index import LocalIndex, LocalIndexError
+    from indexer.paths import resolve_index_dir
+    from indexer.schema import load_work
+
+    folder = resolve_index_dir(index_dir)
+    if not Path(folder).exists():
+        return None
+    try:
+        with LocalIndex.open(folder) as ix, ix.whoosh.searcher() as s:
+            docnum = s.document_number(work_id=work_id)
+            return None if docnum is None else load_work(s.stored_fields(docnum)["work"])
+    except (LocalIndexError, OSError, KeyError):
+        return None
+
+
+async def live_status(found: Found, registry: Registry, timeout: float | None = None) -> dict:
+    """Holdings just seen at each holding member that can be asked: from the search itself when it was live,
+    else by asking those members for their own records of the edition (indexer.livecheck)."""
+    work = found.work
+    if found.source == "live":
+        answered = {o.code for o in found.outcomes if o.status == "ok"}
+        live = {r.member: list(r.holdings) for r in work.records if r.member in answered and r.holdings}
+    else:
+        holders = [m for m in registry.members if m.queryable and m.code in {r.member for r in work.records}]
+        if not holders:
+            return {}
+        from indexer.livecheck import live_check
+
+        (fresh,), outcomes = await live_check([work], holders, timeout=timeout)
+        found.outcomes = outcomes
+        answered = {o.code for o in outcomes if o.status == "ok"}
+        live = {}
+        for old, r in zip(work.records, fresh.records, strict=True):
+            if r.member in answered and r is not old:  # replaced: the member sent this record again just now
+                live.setdefault(r.member, []).extend(r.holdings)
+        live = {code: holdings for code, holdings in live.items() if holdings}
+    found.live_members = sorted(live)
+    return live
+
+
+def lender_history(db=None) -> tuple[dict, str]:
+    """Lenders' past requests and open load from the ILL store (ill.stats.lender_history), when there is one.
+
+    Only an existing SQLite file is read: locating lenders never creates a store. Returns (history, source)."""
+    from ill.stats import lender_history as history_of
+    from ill.store import Store, resolve_url
+
+    url = resolve_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return {}, "none"
+    try:
+        with Store(db) as store:
+            history = history_of(store)
+    except Exception as exc:  # noqa: BLE001 - history is optional here: route without it, and say so
+        print(f"balis: lenders' history not read ({exc}); routing on availability, load and distance only",
+              file=sys.stderr)
+        return {}, "none"
+    return dict(history or {}), "ill store"
+
+
+async def locate_lenders(registry: Registry, home: str, *, query=None, work_id: str | None = None,
+                         index_dir=None, db=None, live: bool = True, max_lenders: int = 5,
+                         timeout: float | None = None, federator=None):
+    """(Found, Rota or None): the edition and the lenders to ask for a reader of `home`, with reasons.
+
+    Raises routing.RoutingError for an unknown home library or a bad registry policy."""
+    from routing import build_rota
+
+    found = await find_edition(registry, query, work_id=work_id, index_dir=index_dir, timeout=timeout,
+                               federator=federator)
+    if found.work is None:
+        return found, None
+    status = await live_status(found, registry, timeout) if live else {}
+    history, found.history_source = lender_history(db)
+    rota = build_rota(found.work, home, registry.members, history=history, live_status=status,
+                      max_lenders=max_lenders)
+    return found, rota
