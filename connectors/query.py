@@ -84,12 +84,17 @@ _READER_YEAR = re.compile(r"[A-Za-z][A-Za-z0-9_.]*:(?:<=|>=|<>|<|>)")
 
 
 class QueryError(ValueError):
-    """The reader's query cannot be understood; `position` is the 0-based character offset of the problem."""
+    """The reader's query cannot be understood; `position` is the 0-based character offset of the problem.
 
-    def __init__(self, message: str, position: int = 0) -> None:
+    `kind` says what is wrong, for servers that answer with standard diagnostics (the union SRU server):
+    syntax, index (unknown field), relation, relation_modifier, boolean, sort, context_set, too_complex.
+    """
+
+    def __init__(self, message: str, position: int = 0, *, kind: str = "syntax") -> None:
         super().__init__(f"{message} (at character {position + 1})")
         self.message = message
         self.position = position
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +185,7 @@ def _strip_quoted(text: str) -> str:
 def _check_size(query: Query, text: str) -> None:
     n = sum(1 for _ in clauses(query))
     if n > MAX_CLAUSES:
-        raise QueryError(f"the query has {n} search terms; use at most {MAX_CLAUSES}", len(text))
+        raise QueryError(f"the query has {n} search terms; use at most {MAX_CLAUSES}", len(text), kind="too_complex")
 
 
 # --------------------------------------------------------------------------- reader syntax
@@ -274,7 +279,8 @@ class _ReaderParser:
 
     def _or(self, default: str | None, depth: int) -> Query:
         if depth > MAX_DEPTH:
-            raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", self._pos())
+            raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", self._pos(),
+                             kind="too_complex")
         left = self._and(default, depth)
         while (tok := self._peek()) is not None and tok.kind == "op" and tok.text == "or":
             self._next()
@@ -328,7 +334,7 @@ class _ReaderParser:
             name = tok.text.lower()
             if name not in READER_FIELDS:
                 known = ", ".join(f"{p}:" for p in READER_PREFIX.values())
-                raise QueryError(f"unknown field {tok.text + ':'!r}; use one of {known}", tok.pos)
+                raise QueryError(f"unknown field {tok.text + ':'!r}; use one of {known}", tok.pos, kind="index")
             if default is not None:
                 raise QueryError("a field prefix inside a field group is not allowed; remove one of them", tok.pos)
             target = READER_FIELDS[name]
@@ -441,7 +447,8 @@ def _parse_cql(text: str) -> Query:
         pos = min(p.lexer.lexer.lexpos, len(text))
         raise QueryError(f"CQL syntax error: {_cql_message(str(e))}", pos) from None
     except RecursionError:
-        raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0) from None
+        raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0,
+                         kind="too_complex") from None
     if tree is None:
         raise QueryError("the query is empty; type some words to search for", 0)
     return _from_cql(tree.root, text, 0)
@@ -468,17 +475,21 @@ def _cql_message(msg: str) -> str:
 
 def _from_cql(node, text: str, depth: int) -> Query:
     if depth > MAX_DEPTH:
-        raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0)
+        raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0, kind="too_complex")
     if getattr(node, "prefixes", None):
-        raise QueryError("CQL prefix assignments (> dc = ...) are not supported; use dc., bath., cql. names", 0)
+        raise QueryError("CQL prefix assignments (> dc = ...) are not supported; use dc., bath., cql. names", 0,
+                         kind="context_set")
     if getattr(node, "sortSpecs", None):
-        raise QueryError("CQL sortBy is not supported; remove it (results are ranked by the federator)", 0)
+        raise QueryError("CQL sortBy is not supported; remove it (results are ranked by the federator)", 0,
+                         kind="sort")
     if isinstance(node, CQLTriple):
         op = str(node.operator.value).lower()
         if op not in BOOLEANS:
-            raise QueryError(f"CQL boolean {op.upper()!r} is not supported; use AND, OR or NOT", _find(text, op))
+            raise QueryError(f"CQL boolean {op.upper()!r} is not supported; use AND, OR or NOT", _find(text, op),
+                             kind="boolean")
         if node.operator.modifiers:
-            raise QueryError(f"CQL boolean modifiers ({node.operator.toCQL()}) are not supported", _find(text, op))
+            raise QueryError(f"CQL boolean modifiers ({node.operator.toCQL()}) are not supported", _find(text, op),
+                             kind="boolean")
         return Bool(op, _from_cql(node.left, text, depth + 1), _from_cql(node.right, text, depth + 1))
     assert isinstance(node, CQLSearchClause)
     term = node.term
@@ -489,17 +500,18 @@ def _from_cql(node, text: str, depth: int) -> Query:
         field = CQL_INDEXES.get(name.lower())
         if field is None:
             known = ", ".join(sorted(set(CQL_INDEX.values())))
-            raise QueryError(f"unknown CQL index {name!r}; use one of {known}", _find(text, name))
+            raise QueryError(f"unknown CQL index {name!r}; use one of {known}", _find(text, name), kind="index")
         rel_name = str(node.relation.comparitor.name).lower()
         if rel_name.startswith("cql."):
             rel_name = rel_name[4:]
         relation = CQL_RELATIONS.get(rel_name)
         if relation is None:
             raise QueryError(f"CQL relation {rel_name!r} is not supported; use =, ==, all, any or adj",
-                             _find(text, rel_name))
+                             _find(text, rel_name), kind="relation")
         if node.relation.modifiers:
             mods = node.relation.toCQL()
-            raise QueryError(f"CQL relation modifiers ({mods}) are not supported; remove them", _find(text, mods))
+            raise QueryError(f"CQL relation modifiers ({mods}) are not supported; remove them", _find(text, mods),
+                             kind="relation_modifier")
     value = str(term)
     if not value.strip():
         raise QueryError("an empty term searches for nothing", _find(text, '""'))
