@@ -1,0 +1,63 @@
+"""Jinja2 templates (auto-escaped) and the small helpers they use; no reader-facing text lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+
+from balis.output import display_title
+from portal.i18n import translator
+from portal.params import SearchParams
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(search_url=search_url, display_title=display_title, url=url, language_name=language_name)
+    return env
+
+
+def url(path: str, pairs=()) -> str:
+    query = urlencode(list(pairs))
+    return f"{path}?{query}" if query else path
+
+
+def search_url(params: SearchParams, path: str = "/search", **changes) -> str:
+    return url(path, params.query_args(**changes))
+
+
+def language_name(code: str | None, lang: str) -> str:
+    """A MARC language code as a reader reads it: 中文 for chi in Chinese, the code itself in English."""
+    from federator.facets import LANGUAGES
+
+    if not code:
+        return ""
+    return code if lang == "en" else LANGUAGES.get(code, code)
+
+
+def facet_label(facet: str, entry: dict, lang: str, names_en: dict[str, str]) -> str:
+    """A facet value as a reader reads it in `lang` (the facet module's labels are Chinese)."""
+    value, label = entry["value"], entry.get("label")
+    if lang != "en":
+        return label or value
+    if facet == "member":
+        return names_en.get(value) or value
+    if facet in ("year", "clc"):
+        return value if facet == "clc" or value != "-1949" else "before 1950"
+    if facet == "material_type" and value != "unknown":
+        return value.replace("_", " ")
+    return value if value != "unknown" else "unknown"
+
+
+def context(request, **values) -> dict:
+    """What every template gets: the language, `_()`, the CSRF token and the current path."""
+    from portal.keys import CSRF, LANG
+
+    lang = request[LANG]
+    return {"lang": lang, "_": translator(lang), "csrf_token": request.app[CSRF].token(request),
+            "path_qs": request.path_qs, **values}
