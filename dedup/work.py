@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -101,7 +100,12 @@ def _group_keys(keys: MatchKeys) -> list[str]:
 
 
 def group_editions(works: list[Work], keys_of: list[list[MatchKeys]]) -> None:
-    """Set `group_id` on every work: works sharing a title + creator key are other editions of one work."""
+    """Set `group_id` on every work: works sharing a title + creator key are other editions of one work.
+
+    The id is named after the group's smallest title + creator key, not after its records, so it stays the
+    same when a member adds or withdraws a copy (the harvest then rewrites only the editions that changed).
+    A work with no title key is a group of its own, named after its records.
+    """
     parent = list(range(len(works)))
 
     def find(i: int) -> int:
@@ -111,17 +115,25 @@ def group_editions(works: list[Work], keys_of: list[list[MatchKeys]]) -> None:
         return i
 
     seen: dict[str, int] = {}
+    own_keys: list[set[str]] = []
     for i, ks in enumerate(keys_of):
-        for k in {g for mk in ks for g in _group_keys(mk)}:
+        mine = {g for mk in ks for g in _group_keys(mk)}
+        own_keys.append(mine)
+        for k in mine:
             if k in seen:
                 parent[find(i)] = find(seen[k])
             else:
                 seen[k] = i
-    members: dict[int, list[str]] = defaultdict(list)
+    names: dict[int, str] = {}
+    for i, mine in enumerate(own_keys):
+        if mine:
+            root = find(i)
+            smallest = min(mine)
+            if root not in names or smallest < names[root]:
+                names[root] = smallest
     for i, w in enumerate(works):
-        members[find(i)].extend(record_key(r) for r in w.records)
-    for i, w in enumerate(works):
-        w.group_id = _digest("G", members[find(i)])
+        name = names.get(find(i))
+        w.group_id = _digest("G", [name]) if name is not None else _digest("G", [record_key(r) for r in w.records])
 
 
 @contextmanager

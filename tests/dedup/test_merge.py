@@ -76,6 +76,24 @@ def test_other_editions_share_a_group_not_holdings(catalogues):
     assert grouped >= 1
 
 
+def test_group_id_stays_when_a_member_withdraws_a_copy(catalogues):
+    """The harvest rewrites only editions that changed: a group keeps its id when one of its editions
+    loses a member's record, and groups stay distinct."""
+    works = merge(catalogues.records)
+    groups: dict[str, list] = {}
+    for w in works:
+        groups.setdefault(w.group_id, []).append(w)
+    group = next(ws for ws in groups.values() if len(ws) >= 2 and any(len(w.records) >= 2 for w in ws))
+    withdrawn = next(w for w in group if len(w.records) >= 2).records[-1]
+    again = merge([r for r in catalogues.records if r is not withdrawn])
+    by_record = {(r.member, r.record_id): w for w in again for r in w.records}
+    for w in group:
+        for r in w.records:
+            if r is not withdrawn:
+                assert by_record[(r.member, r.record_id)].group_id == w.group_id
+    assert len({w.group_id for w in again}) == len(groups)
+
+
 def test_work_carries_all_holdings_and_isbns(catalogues):
     works = merge(catalogues.records)
     big = max(works, key=lambda w: len(w.records))
