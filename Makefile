@@ -1,12 +1,15 @@
-# balis: `make run` starts the demo test bed and searches it; `make test` runs the whole suite.
-# Both install what they need first (Debian packages as root, a .venv, the project).
-# `make bench` measures the connectors (docs/benchmarks.md); `make bench BENCH_ARGS=--quick` is a short run.
+# balis: `make run` starts the demo test bed, harvests it into the local index and serves the reader portal;
+# `make test` runs the whole suite. Both install what they need first (Debian packages as root, a .venv, the project).
+# `make bench` runs every benchmark in benchmarks/ (long: see docs/benchmarks.md); `make bench-NAME` runs one,
+# e.g. `make bench-rank` or `make bench-connectors BENCH_ARGS=--quick`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 QUERY  ?= 中国
+PORT   ?= 8080
 BENCH_ARGS ?=
+BENCHES := connectors z3950_ber records_throughput dedup rank fanout harvest local_search routing ill_store portal
 
 .PHONY: run test bench lint deps install clean testbed-down
 
@@ -14,17 +17,26 @@ run: install
 	$(BIN)/balis testbed up
 	$(BIN)/balis members
 	@echo
+	@echo "== harvest the members into the local index (incremental after the first run)"
+	$(BIN)/balis harvest
+	@echo
 	@echo "== sample federated search: $(QUERY)"
 	$(BIN)/balis search --max 3 "$(QUERY)"
 	@echo
 	@echo "The test bed keeps running; stop it with: $(BIN)/balis testbed down"
+	@echo
+	@echo "== the reader portal (Ctrl-C stops it; PORT=$(PORT))"
+	$(BIN)/balis serve --port $(PORT)
 
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/connectors.py $(BENCH_ARGS)
+	@for b in $(BENCHES); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
+
+bench-%: install
+	$(BIN)/python benchmarks/$*.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -15,7 +15,7 @@ from federator.registry import DEMO_REGISTRY, RegistryError, load_registry
 EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE = 0, 1, 2
 
 # Command families that live in modules of their own; each has `register(subparsers, common_parent)`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("balis.cmd_route", "balis.cmd_index", "balis.cmd_serve", "balis.cmd_ill")
 
 
 class UsageError(Exception):
@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cql", action="store_true", help="the query is CQL")
     p.add_argument("--stream", action="store_true", help="print events as members answer")
     p.add_argument("--json", action="store_true", help="machine-readable output (docs/search.md)")
+    p.add_argument("--local", action="store_true", help="answer from the local index (balis harvest); "
+                   "--max is then works per page (docs/local-search.md)")
+    p.add_argument("--live-check", action="store_true", help="with --local: ask the holding members live "
+                   "for the status of the works shown")
+    p.add_argument("--index", metavar="DIR", help="local index folder (default $BALIS_INDEX, else var/index)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("dedup", help="merge the records of MARC files into editions (clusters as JSON lines)")
@@ -137,6 +142,12 @@ def cmd_search(args) -> int:
             raise UsageError(f"--facet {item!r}: use NAME=VALUE with NAME one of {', '.join(facet_mod.FACETS)}")
         selected.setdefault(name, []).append(value)
     registry = load_registry(args.registry)
+    if args.live_check and not args.local:
+        raise UsageError("--live-check checks the answer of a local search: add --local")
+    if args.local:
+        from balis.search_local import run_local
+
+        return run_local(args, text, query, selected, registry)
     codes = [c.strip() for c in args.members.split(",") if c.strip()] if args.members else None
     members = registry.select(codes)
 
@@ -258,4 +269,7 @@ def _print_status(rows: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the one balis.cli module, so the UsageError that command modules import is the one caught here
+    from balis.cli import main as _main
+
+    sys.exit(_main())
