@@ -20,7 +20,7 @@ from testbed.zebra import ZebraError, ZebraServer, _terminate, free_port, pid_al
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RECORDS = 300
 MODES = (None, "refuse", "drop", "garbage")
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: catalogues indexed with a year register (rebuild older ones)
 
 
 class Testbed:

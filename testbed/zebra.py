@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -147,6 +148,19 @@ class ZebraServer:
         )
         self._write_yazgfs()
 
+    def _write_pqf_properties(self) -> Path:
+        """YAZ's CQL-to-RPN map, with dc.date searching the year of publication (1=31) as a year (4=4).
+
+        The stock map sends dc.date to Date (1=30) as a phrase, where Zebra cannot compare ranges
+        (dc.date >= 2000); Z39.50 clients and the Bath profile search years with 1=31 4=4, so SRU and
+        Z39.50 now give the same hits for year searches."""
+        text, n = re.subn(r"(?m)^index\.dc\.date\s*=.*$", "index.dc.date = 1=31 4=4", PQF_PROPERTIES.read_text())
+        if n != 1:
+            raise ZebraError(f"{PQF_PROPERTIES} has no single index.dc.date line to adapt; check the YAZ version")
+        path = self.workdir / "pqf.properties"
+        path.write_text(text)
+        return path
+
     def _write_yazgfs(self) -> None:
         marc_syntax = "usmarc" if self.syntax == "marc21" else "unimarc"
         w = self.workdir
@@ -161,7 +175,7 @@ class ZebraServer:
   <server id="main" listenref="public">
     <directory>{escape(str(w))}</directory>
     <config>{escape(str(w / 'zebra.cfg'))}</config>
-    <cql2rpn>{PQF_PROPERTIES}</cql2rpn>
+    <cql2rpn>{escape(str(self._write_pqf_properties()))}</cql2rpn>
     <explain xmlns="http://explain.z3950.org/dtd/2.0/">
       <serverInfo>
         <host>127.0.0.1</host>

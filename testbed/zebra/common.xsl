@@ -50,7 +50,7 @@
     <xsl:param name="text"/>
     <xsl:variable name="digits" select="translate($text, translate($text, '0123456789', ''), '')"/>
     <xsl:if test="string-length($digits) &gt;= 4">
-      <z:index name="Date:w Date-of-publication:w Date:p Date-of-publication:p">
+      <z:index name="Date:w Date-of-publication:w Date:p Date-of-publication:p Date:y Date-of-publication:y">
         <xsl:value-of select="substring($digits, 1, 4)"/>
       </z:index>
     </xsl:if>

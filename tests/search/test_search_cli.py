@@ -178,7 +178,8 @@ def test_protocol_choice_skips_members_without_it(bed):
 
 
 @pytest.mark.parametrize("text", ["中国", "ti:发展报告", "au:国家统计局", "中国 AND 报告", "history",
-                                  'ti:"中国发展报告"', "中国 NOT 统计"])
+                                  'ti:"中国发展报告"', "中国 NOT 统计", "year:1999", "year:>=2005",
+                                  "中国 AND year:<2000"])
 async def test_sru_and_z3950_give_the_same_hits_and_records(testbed, text):
     registry = load_registry(testbed.registry_path)
     both = [m for m in registry if set(m.protocols) == {"sru", "z3950"}]
@@ -195,6 +196,22 @@ async def test_sru_and_z3950_give_the_same_hits_and_records(testbed, text):
             # a MARC-8 member drops characters MARC-8 cannot carry (’), so compare the match keys
             assert fold(a.title) == fold(b.title), (m.code, m.charset, a.title, b.title)
             assert not a.warnings and not b.warnings, (a.warnings, b.warnings)
+
+
+async def test_year_searches_answer_on_every_member_over_either_protocol(testbed):
+    """Every member indexes the year of publication as a year (Bib-1 1=31 4=4; dc.date over SRU), so
+    year:2009 and year ranges answer everywhere, and a range holds what its years hold."""
+    registry = load_registry(testbed.registry_path)
+    members = [m for m in registry if m.queryable]
+    outcomes = {}
+    for text in ("year:>=2000", "year:<2000", "year:>=2000 OR year:<2000", "中国"):
+        outcomes[text] = {o.code: o for o in await search(members, parse(text), max_records=1)}
+        assert all(o.status == "ok" for o in outcomes[text].values()), \
+            [(o.code, o.error) for o in outcomes[text].values() if o.status != "ok"]
+    for m in members:
+        newer, older = outcomes["year:>=2000"][m.code].hits, outcomes["year:<2000"][m.code].hits
+        assert newer > 0 and older > 0, m.code
+        assert newer + older == outcomes["year:>=2000 OR year:<2000"][m.code].hits
 
 
 def test_json_merges_members_records_into_works_with_facets(bed):
