@@ -74,6 +74,10 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, **
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     async def run() -> None:
+        stop = asyncio.Event()  # Ctrl-C / SIGTERM from here on stop the server cleanly
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         app = create_app(registry, index_dir=index_dir, **options)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
@@ -100,10 +104,6 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, **
             print(f"nightly harvest at {harvest_at.strftime('%H:%M')} (local time) into "
                   f"{index_dir or 'the default index folder'}", flush=True)
         print("stop with Ctrl-C", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         try:
             await stop.wait()
         finally:
