@@ -21,11 +21,11 @@ from connectors.base import Page, RawRecord
 from connectors.errors import (
     DecodeError,
     Diagnostic,
-    MemberTimeout,
     MemberUnavailable,
     ProtocolError,
     Unsupported,
 )
+from connectors.http import http_errors
 from connectors.sru import (
     MARC21_SLIM,
     _acquire_shared_session,
@@ -190,7 +190,7 @@ class OaiPmhConnector:
 
     async def _fetch(self, params: dict[str, str]) -> bytes:
         session = self._session()
-        try:
+        with http_errors(self.member, self.base_url, "OAI-PMH", self.timeout):
             async with asyncio.timeout(self.timeout):
                 async with session.get(self.base_url, params=params, allow_redirects=True) as resp:
                     body = await _read_capped(resp, self.member)
@@ -205,22 +205,6 @@ class OaiPmhConnector:
                         raise ProtocolError(f"HTTP {resp.status} {resp.reason or ''} from {self.base_url}",
                                             member=self.member)
                     return body
-        except TimeoutError:
-            raise MemberTimeout(f"no OAI-PMH answer within {self.timeout:g} s from {self.base_url}; the member "
-                                "is slow or down, try again later or raise its timeout", member=self.member) from None
-        except aiohttp.ClientConnectorError as e:
-            raise MemberUnavailable(f"cannot connect to {self.base_url} ({e.os_error or e}); the member's "
-                                    "OAI-PMH service is down or the address is wrong", member=self.member) from None
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
-            raise MemberUnavailable(f"the connection to {self.base_url} was closed before the answer ({e})",
-                                    member=self.member) from None
-        except aiohttp.ClientPayloadError as e:
-            raise ProtocolError(f"broken HTTP body from {self.base_url}: {e}", member=self.member) from None
-        except aiohttp.InvalidURL:
-            raise ProtocolError(f"invalid OAI-PMH address {self.base_url!r}; fix the member registry",
-                                member=self.member) from None
-        except aiohttp.ClientError as e:
-            raise ProtocolError(f"HTTP error talking to {self.base_url}: {e}", member=self.member) from None
 
     async def identify(self) -> dict:
         """The repository's Identify answer: name, granularity, earliestDatestamp, deletedRecord policy."""

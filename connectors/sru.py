@@ -18,11 +18,11 @@ from connectors.errors import (
     DecodeError,
     Diagnostic,
     MemberError,
-    MemberTimeout,
     MemberUnavailable,
     ProtocolError,
     Unsupported,
 )
+from connectors.http import http_errors
 from connectors.query import FULL, Capabilities, Query, QueryError, check, parse, to_cql
 
 SRU_1 = "http://www.loc.gov/zing/srw/"
@@ -379,29 +379,13 @@ class SruConnector:
     async def _fetch(self, params: dict[str, str]) -> bytes:
         """GET the base URL with these parameters; network, timeout and HTTP errors mapped to MemberError."""
         session = self._session()
-        try:
+        with http_errors(self.member, self.base_url, "SRU", self.timeout):
             async with asyncio.timeout(self.timeout):
                 async with session.get(self.base_url, params=params, allow_redirects=True) as resp:
                     body = await _read_capped(resp, self.member)
                     if resp.status >= 400:
                         self._raise_http(resp.status, resp.reason, body)
                     return body
-        except TimeoutError:
-            raise MemberTimeout(f"no SRU answer within {self.timeout:g} s from {self.base_url}; the member is "
-                                "slow or down, try again later or raise its timeout", member=self.member) from None
-        except aiohttp.ClientConnectorError as e:
-            raise MemberUnavailable(f"cannot connect to {self.base_url} ({e.os_error or e}); the member's "
-                                    "OPAC is down or the address is wrong", member=self.member) from None
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
-            raise MemberUnavailable(f"the connection to {self.base_url} was closed before the answer ({e})",
-                                    member=self.member) from None
-        except aiohttp.ClientPayloadError as e:
-            raise ProtocolError(f"broken HTTP body from {self.base_url}: {e}", member=self.member) from None
-        except aiohttp.InvalidURL:
-            raise ProtocolError(f"invalid SRU address {self.base_url!r}; fix the member registry",
-                                member=self.member) from None
-        except aiohttp.ClientError as e:
-            raise ProtocolError(f"HTTP error talking to {self.base_url}: {e}", member=self.member) from None
 
     def _raise_http(self, status: int, reason: str | None, body: bytes) -> None:
         try:  # SRU 2.0 servers may answer a bad request with HTTP 4xx and an SRU diagnostic body

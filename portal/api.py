@@ -42,12 +42,7 @@ async def api_search(request: web.Request) -> web.Response:
     params = search_params(multi(request.query))
     query = build_query(params)
     catalogue = _catalogue(request)
-    cached = catalogue.recent(params)
-    if cached is None:
-        request.app[LIMITER].check(request)
-        view = await catalogue.search(params, query)
-    else:
-        view = catalogue.view(params, query, cached)
+    view = await catalogue.page(params, query, before_asking=lambda: request.app[LIMITER].check(request))
     return _json({
         "version": JSON_VERSION,
         "query": {"text": params.text(), "cql": to_cql(query)},

@@ -222,12 +222,7 @@ async def search_page(request: web.Request) -> web.Response:
             statuses = [MemberStatus(m.code, m.name, ASKING) for m in catalogue.members]
             view = SearchView(params, statuses=statuses)
         return render(request, "search.html", params=params, live=True, **_view_values(request, view))
-    cached = catalogue.recent(params)
-    if cached is None:
-        request.app[LIMITER].check(request)
-        view = await catalogue.search(params, query)
-    else:
-        view = catalogue.view(params, query, cached)
+    view = await catalogue.page(params, query, before_asking=lambda: request.app[LIMITER].check(request))
     return render(request, "search.html", params=params, live=False, **_view_values(request, view))
 
 

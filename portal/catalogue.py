@@ -222,6 +222,15 @@ class Catalogue:
             out[facet] = rows
         return out
 
+    async def page(self, params: SearchParams, query, *, before_asking: Callable[[], None]) -> SearchView:
+        """The whole page: from a recent search when there is one (a sort or facet click asks no member),
+        else by searching, after `before_asking()` (the rate limit, which raises to refuse)."""
+        cached = self.recent(params)
+        if cached is not None:
+            return self.view(params, query, cached)
+        before_asking()
+        return await self.search(params, query)
+
     async def search(self, params: SearchParams, query) -> SearchView:
         """The whole page, after every member has an outcome (or the deadline passed)."""
         view = None

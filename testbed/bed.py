@@ -20,7 +20,7 @@ from testbed.zebra import ZebraError, ZebraServer, _terminate, free_port, pid_al
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RECORDS = 300
 MODES = (None, "refuse", "drop", "garbage")
-STATE_VERSION = 2  # 2: catalogues indexed with a year register (rebuild older ones)
+STATE_VERSION = 3  # 2: a year register; 3: a rebuild also renews the OAI-PMH stores
 
 
 class Testbed:
@@ -94,6 +94,8 @@ class Testbed:
                             "port": 0, "proxy_port": 0})
 
         def index(entry: dict) -> int:
+            for name in ("oai.sqlite", "oai.sqlite-wal", "oai.sqlite-shm"):  # a rebuilt catalogue: the OAI-PMH
+                (self.state_dir / "members" / entry["code"] / name).unlink(missing_ok=True)  # store starts anew
             server = self._server(entry)
             n = server.load(catalogues / f"{entry['code']}.xml")
             (catalogues / f"{entry['code']}.xml").unlink()
