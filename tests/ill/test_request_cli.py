@@ -135,3 +135,26 @@ def test_export_and_import_iso18626_files(run, tmp_path):
 def test_submit_without_rota_asks_routing_and_says_what_to_do(run):
     code, _, err = run("request", "submit", "--as", "r1", "--work", "W-NOT-INDEXED")
     assert code == 2 and "--rota A,B,C" in err and "Traceback" not in err
+
+
+def test_submit_without_rota_routes_from_the_local_index(run, tmp_path, monkeypatch):
+    """No --rota: the edition comes from the local index and lender routing orders its holders."""
+    from dedup import merge
+    from indexer.index import LocalIndex
+    from testbed.generate import plan_catalogues, plan_records
+    from testbed.members import member_profiles
+
+    works = merge(plan_records(plan_catalogues(11, member_profiles(4), 40)))
+    work = next(w for w in works if w.display.language == "chi" and w.display.material_type == "book"
+                and "THU" not in w.members and len(w.members) >= 2
+                and any(h.status == "available" for h in w.holdings))
+    with LocalIndex.open(tmp_path / "index", create=True) as ix:
+        ix.rebuild(works)
+    monkeypatch.setenv("BALIS_INDEX", str(tmp_path / "index"))
+    code, out, err = run("request", "submit", "--as", "r1", "--work", work.work_id, "--title", work.display.title,
+                         "--json")
+    assert code == 0, err
+    r = json.loads(out)["request"]
+    rota = [entry["member"] for entry in r["rota"]]
+    assert rota and set(rota) <= set(work.members) and "THU" not in rota
+    assert r["lender"] == rota[0] and all(entry["reason"] for entry in r["rota"])
