@@ -1,13 +1,17 @@
-"""What can go wrong talking HTTP to a member (SRU, OAI-PMH), as the connector layer's errors."""
+"""Talking HTTP to a member (SRU, OAI-PMH): the process's shared session, capped reads, and what can go
+wrong, as the connector layer's errors."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiohttp
 
-from connectors.errors import MemberTimeout, MemberUnavailable, ProtocolError
+from connectors.errors import DecodeError, MemberTimeout, MemberUnavailable, ProtocolError
+
+MAX_BODY = 16 * 1024 * 1024  # bytes; a larger answer is refused, not parsed
 
 
 @contextmanager
@@ -31,3 +35,77 @@ def http_errors(member: str, url: str, service: str, timeout: float) -> Iterator
         raise ProtocolError(f"invalid {service} address {url!r}; fix the member registry", member=member) from None
     except aiohttp.ClientError as e:
         raise ProtocolError(f"HTTP error talking to {url}: {e}", member=member) from None
+
+
+# --------------------------------------------------------------------------- the shared HTTP session
+_shared: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, int]] = {}
+
+
+def acquire_shared_session() -> aiohttp.ClientSession:
+    """The process's one ClientSession for this event loop (reference counted by the connectors using it)."""
+    loop = asyncio.get_running_loop()
+    session, users = _shared.get(loop, (None, 0))
+    if session is None or session.closed:
+        session, users = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, limit_per_host=8), trust_env=False,
+            headers={"User-Agent": "balis-sru/0.1"},
+        ), 0  # fmt: skip
+    _shared[loop] = (session, users + 1)
+    return session
+
+
+async def release_shared_session(session: aiohttp.ClientSession) -> None:
+    for loop, (s, users) in list(_shared.items()):
+        if s is session:
+            if users <= 1:
+                del _shared[loop]
+                await s.close()
+            else:
+                _shared[loop] = (s, users - 1)
+            return
+
+
+async def read_capped(resp: aiohttp.ClientResponse, member: str, service: str) -> bytes:
+    """The body, refused past MAX_BODY bytes (announced or read) so a runaway answer cannot fill memory."""
+    length = resp.content_length
+    if length is not None and length > MAX_BODY:
+        raise DecodeError(f"{service} answer of {length} bytes is over the {MAX_BODY} byte limit", member=member)
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise DecodeError(f"{service} answer is over the {MAX_BODY} byte limit; not read further", member=member)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class HttpMember:
+    """The HTTP side of a connector to one member: `member`, `base_url`, `timeout` and `session` (given, or
+    the shared one, acquired on first use and released by `close()`). Subclasses name their `service`."""
+
+    service = "HTTP"
+    member: str
+    base_url: str
+    timeout: float
+    session: aiohttp.ClientSession | None
+    _owned: bool = False
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self.session is None or self.session.closed:
+            self.session = acquire_shared_session()
+            self._owned = True
+        return self.session
+
+    async def _get(self, params: dict[str, str]) -> tuple[int, str | None, bytes]:
+        """GET the base URL with these parameters: (status, reason, body); network and timeout errors mapped."""
+        session = self._session()
+        with http_errors(self.member, self.base_url, self.service, self.timeout):
+            async with asyncio.timeout(self.timeout):
+                async with session.get(self.base_url, params=params, allow_redirects=True) as resp:
+                    return resp.status, resp.reason, await read_capped(resp, self.member, self.service)
+
+    async def close(self) -> None:
+        """Release the HTTP session (the shared one is closed when its last connector lets go)."""
+        if self._owned and self.session is not None:
+            session, self.session, self._owned = self.session, None, False
+            await release_shared_session(session)

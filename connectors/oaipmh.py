@@ -8,7 +8,6 @@ parser as SRU (no DTDs, entities or network, size-capped); every failure leaves 
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,14 +24,8 @@ from connectors.errors import (
     ProtocolError,
     Unsupported,
 )
-from connectors.http import http_errors
-from connectors.sru import (
-    MARC21_SLIM,
-    _acquire_shared_session,
-    _read_capped,
-    _release_shared_session,
-    parse_xml,
-)
+from connectors.http import HttpMember
+from connectors.sru import MARC21_SLIM, parse_xml
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 NO_RECORDS = "noRecordsMatch"  # an OAI-PMH "error" that only means: nothing changed since `from`
@@ -159,10 +152,11 @@ def oai_datetime(when: datetime | str, granularity: str = "YYYY-MM-DDThh:mm:ssZ"
     return when.strftime("%Y-%m-%d" if granularity == "YYYY-MM-DD" else "%Y-%m-%dT%H:%M:%SZ")
 
 
-class OaiPmhConnector:
+class OaiPmhConnector(HttpMember):
     """A harvest session with one member's OAI-PMH repository (MARCXML, `metadataPrefix=marc21`)."""
 
     protocol = "oaipmh"
+    service = "OAI-PMH"
 
     def __init__(self, member_code: str, base_url: str, *, timeout: float = 30.0,
                  session: aiohttp.ClientSession | None = None, metadata_prefix: str = "marc21") -> None:
@@ -182,29 +176,18 @@ class OaiPmhConnector:
         return cls(member.code, endpoint.address, timeout=timeout or member.timeout, session=session,
                    metadata_prefix=str(prefix))
 
-    def _session(self) -> aiohttp.ClientSession:
-        if self.session is None or self.session.closed:
-            self.session = _acquire_shared_session()
-            self._owned = True
-        return self.session
-
     async def _fetch(self, params: dict[str, str]) -> bytes:
-        session = self._session()
-        with http_errors(self.member, self.base_url, "OAI-PMH", self.timeout):
-            async with asyncio.timeout(self.timeout):
-                async with session.get(self.base_url, params=params, allow_redirects=True) as resp:
-                    body = await _read_capped(resp, self.member)
-                    if resp.status >= 500 or resp.status in (404, 408, 429):
-                        raise MemberUnavailable(f"HTTP {resp.status} {resp.reason or ''} from {self.base_url}; "
-                                                "the member's OAI-PMH service is not answering", member=self.member)
-                    if resp.status >= 400:
-                        try:  # an OAI-PMH error in the body is the better message (raised as a Diagnostic)
-                            _root(body, self.member)
-                        except DecodeError:
-                            pass
-                        raise ProtocolError(f"HTTP {resp.status} {resp.reason or ''} from {self.base_url}",
-                                            member=self.member)
-                    return body
+        status, reason, body = await self._get(params)
+        if status >= 500 or status in (404, 408, 429):
+            raise MemberUnavailable(f"HTTP {status} {reason or ''} from {self.base_url}; "
+                                    "the member's OAI-PMH service is not answering", member=self.member)
+        if status >= 400:
+            try:  # an OAI-PMH error in the body is the better message (raised as a Diagnostic)
+                _root(body, self.member)
+            except DecodeError:
+                pass
+            raise ProtocolError(f"HTTP {status} {reason or ''} from {self.base_url}", member=self.member)
+        return body
 
     async def identify(self) -> dict:
         """The repository's Identify answer: name, granularity, earliestDatestamp, deletedRecord policy."""
@@ -247,8 +230,3 @@ class OaiPmhConnector:
 
     async def search(self, query, start: int = 1, count: int = 10) -> Page:
         raise Unsupported("OAI-PMH cannot search; it is used by the harvest only", member=self.member)
-
-    async def close(self) -> None:
-        if self._owned and self.session is not None:
-            session, self.session, self._owned = self.session, None, False
-            await _release_shared_session(session)

@@ -6,7 +6,6 @@ Every failure leaves this module as one of the `connectors.errors` classes, mapp
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import AsyncIterator, Sequence
 
@@ -22,7 +21,7 @@ from connectors.errors import (
     ProtocolError,
     Unsupported,
 )
-from connectors.http import http_errors
+from connectors.http import MAX_BODY, HttpMember
 from connectors.query import FULL, Capabilities, Query, QueryError, check, parse, to_cql
 
 SRU_1 = "http://www.loc.gov/zing/srw/"
@@ -37,7 +36,6 @@ VERSIONS = ("1.1", "1.2", "2.0")
 # Names servers use for MARCXML; tried in order until the member accepts one (then remembered).
 MARCXML_SCHEMAS = ("marcxml", "info:srw/schema/1/marcxml-v1.1", "MARC21-xml")
 UNKNOWN_SCHEMA = {"66", "67"}  # SRU diagnostics: unknown schema for retrieval / cannot transform
-MAX_BODY = 16 * 1024 * 1024  # bytes; a larger answer is refused, not parsed
 MAX_PAGE = 500
 
 
@@ -287,44 +285,17 @@ SRU_DIAGNOSTICS = {
 }  # fmt: skip
 
 
-# --------------------------------------------------------------------------- the shared HTTP session
-
-_shared: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, int]] = {}
-
-
-def _acquire_shared_session() -> aiohttp.ClientSession:
-    """The process's one ClientSession for this event loop (reference counted by the connectors using it)."""
-    loop = asyncio.get_running_loop()
-    session, users = _shared.get(loop, (None, 0))
-    if session is None or session.closed:
-        session, users = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=100, limit_per_host=8), trust_env=False,
-            headers={"User-Agent": "balis-sru/0.1"},
-        ), 0  # fmt: skip
-    _shared[loop] = (session, users + 1)
-    return session
-
-
-async def _release_shared_session(session: aiohttp.ClientSession) -> None:
-    for loop, (s, users) in list(_shared.items()):
-        if s is session:
-            if users <= 1:
-                del _shared[loop]
-                await s.close()
-            else:
-                _shared[loop] = (s, users - 1)
-            return
-
-
 # --------------------------------------------------------------------------- the connector
 
 
-class SruConnector:
+class SruConnector(HttpMember):
     """A session with one member's SRU endpoint (implements `connectors.base.Connector`).
 
     Without a `session` it uses the process's shared ClientSession; `close()` closes a session only when
     this connector holds the last reference to the shared one, never a session it was given.
     """
+
+    service = "SRU"
 
     def __init__(
         self,
@@ -370,22 +341,12 @@ class SruConnector:
                    capabilities=caps, max_records=member.max_records)  # fmt: skip
 
     # -- HTTP ------------------------------------------------------------
-    def _session(self) -> aiohttp.ClientSession:
-        if self.session is None or self.session.closed:
-            self.session = _acquire_shared_session()
-            self._owned = True
-        return self.session
-
     async def _fetch(self, params: dict[str, str]) -> bytes:
         """GET the base URL with these parameters; network, timeout and HTTP errors mapped to MemberError."""
-        session = self._session()
-        with http_errors(self.member, self.base_url, "SRU", self.timeout):
-            async with asyncio.timeout(self.timeout):
-                async with session.get(self.base_url, params=params, allow_redirects=True) as resp:
-                    body = await _read_capped(resp, self.member)
-                    if resp.status >= 400:
-                        self._raise_http(resp.status, resp.reason, body)
-                    return body
+        status, reason, body = await self._get(params)
+        if status >= 400:
+            self._raise_http(status, reason, body)
+        return body
 
     def _raise_http(self, status: int, reason: str | None, body: bytes) -> None:
         try:  # SRU 2.0 servers may answer a bad request with HTTP 4xx and an SRU diagnostic body
@@ -483,21 +444,4 @@ class SruConnector:
                     continue
                 raise
 
-    async def close(self) -> None:
-        """Release the HTTP session (the shared one is closed when its last connector lets go)."""
-        if self._owned and self.session is not None:
-            session, self.session, self._owned = self.session, None, False
-            await _release_shared_session(session)
 
-
-async def _read_capped(resp: aiohttp.ClientResponse, member: str) -> bytes:
-    length = resp.content_length
-    if length is not None and length > MAX_BODY:
-        raise DecodeError(f"SRU answer of {length} bytes is over the {MAX_BODY} byte limit", member=member)
-    chunks, size = [], 0
-    async for chunk in resp.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise DecodeError(f"SRU answer is over the {MAX_BODY} byte limit; not read further", member=member)
-        chunks.append(chunk)
-    return b"".join(chunks)
