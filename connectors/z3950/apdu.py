@@ -150,20 +150,36 @@ def encode_search_request(
     result_set: str = "default",
     record_syntax: str | None = None,
     term_encoding: str = "utf-8",
+    piggyback: int = 0,
+    element_set: str | None = None,
 ) -> bytes:
-    """SearchRequest with a Type-1 query over Bib-1; no piggy-backed records (they come via Present)."""
+    """SearchRequest with a Type-1 query over Bib-1.
+
+    `piggyback` > 0 asks for the first `piggyback` records in the SearchResponse itself (one round trip
+    instead of Search + Present): a small set is at most that many hits (all returned), every larger set is
+    a medium set of which that many are returned. 0 asks for none (records then come via Present).
+    """
     query = _cons(21, _cons(1, _oid(None, BIB1), encode_rpn(rpn, term_encoding)))
+    if piggyback > 0:
+        small, large, medium = piggyback, PIGGYBACK_LARGE_SET, piggyback
+        names = (_cons(100, _str(0, element_set)) + _cons(101, _str(0, element_set))) if element_set else b""
+    else:
+        small, large, medium, names = 0, 1, 0, b""
     return _cons(
         SEARCH_REQUEST,
-        _int(13, 0),
-        _int(14, 1),
-        _int(15, 0),
+        _int(13, small),
+        _int(14, large),
+        _int(15, medium),
         _bool(16, True),
         _str(17, result_set),
         _cons(18, _str(105, database)),
+        names,
         _oid(104, record_syntax) if record_syntax else b"",
         query,
     )
+
+
+PIGGYBACK_LARGE_SET = 2**31 - 1  # no result set is "large" when records are piggybacked: all are medium
 
 
 def encode_present_request(

@@ -52,8 +52,11 @@ class Z3950Connector:
         negotiate_charset: bool = True,
         query_charset: str = "utf-8",
         preferred_message_size: int = DEFAULT_MESSAGE_SIZE,
+        piggyback: bool = True,
     ) -> None:
-        """`syntax` is the member's MARC flavour (marc21|unimarc); `record_syntax` may ask for `marcxml` instead."""
+        """`syntax` is the member's MARC flavour (marc21|unimarc); `record_syntax` may ask for `marcxml` instead.
+        `piggyback`: a first page asks for its records in the Search itself (one round trip fewer); a target
+        that sends none is asked with Present as usual."""
         if syntax not in ("marc21", "unimarc"):
             raise ValueError(f"member {member_code}: syntax must be marc21 or unimarc, not {syntax!r}")
         self.member = member_code
@@ -66,6 +69,7 @@ class Z3950Connector:
         self.element_set = element_set or ("marcxml" if self.record_syntax in ("marcxml", "xml") else "F")
         self.chunk_size = chunk_size
         self.harvest_chunk_size = harvest_chunk_size
+        self.piggyback = piggyback
         self.query_charset = query_charset
         self.connection = Z3950Connection(
             host, port, member=member_code, timeout=timeout,
@@ -95,8 +99,10 @@ class Z3950Connector:
         async with self._lock:
             for attempt in (1, 2):
                 try:
-                    rs = await self._ensure_result_set(rpn)
-                    return await self._present_page(rs, start, min(count, max(rs.hits - start + 1, 0)))
+                    wanted = min(count, self.chunk_size) if self.piggyback and start == 1 else 0
+                    rs, first = await self._ensure_result_set(rpn, piggyback=wanted)
+                    return await self._present_page(rs, start, min(count, max(rs.hits - start + 1, 0)),
+                                                    first=first)
                 except ConnectionDropped:
                     self._result_set = None
                     if attempt == 2:
@@ -134,7 +140,7 @@ class Z3950Connector:
             async with self._lock:
                 for attempt in (1, 2):
                     try:
-                        rs = await self._ensure_result_set(rpn)
+                        rs, _ = await self._ensure_result_set(rpn)
                         count = min(chunk, rs.hits - position + 1)
                         answer = None
                         if ahead is not None and ahead[1:] == (rs.generation, position, count):
@@ -174,12 +180,14 @@ class Z3950Connector:
 
     # ---------------------------------------------------------------------------------------- internals
 
-    async def _ensure_result_set(self, rpn: Rpn) -> ResultSet:
+    async def _ensure_result_set(self, rpn: Rpn, piggyback: int = 0) -> tuple[ResultSet, apdu.Apdu | None]:
+        """The result set of `rpn` (searching unless the open one is it), and, when `piggyback` records were
+        asked of a new search and came (or their diagnostic did), those as the answer to the first Present."""
         key = pqf(rpn)
         rs = self._result_set
         if rs is not None and rs.key == key and rs.generation == self.connection.generation \
                 and self.connection.is_open:
-            return rs
+            return rs, None
         self._result_set = None
         init = await self.connection.open()
         encoding = self.query_charset
@@ -189,7 +197,8 @@ class Z3950Connector:
         try:
             pdu = apdu.encode_search_request(rpn, self.database, result_set=RESULT_SET,
                                              record_syntax=apdu.RECORD_SYNTAXES[self.record_syntax],
-                                             term_encoding=encoding)
+                                             term_encoding=encoding, piggyback=piggyback,
+                                             element_set=self.element_set)
         except UnicodeEncodeError:
             raise Unsupported(f"the query {key} cannot be written in the member's query character set "
                               f"{encoding}; search with terms in that script", member=self.member) from None
@@ -203,7 +212,12 @@ class Z3950Connector:
                              member=self.member)
         rs = ResultSet(key=key, hits=answer.result_count, generation=self.connection.generation)
         self._result_set = rs
-        return rs
+        first = None
+        if piggyback and rs.hits and (answer.records or answer.diagnostics):
+            first = apdu.PresentResponse(records_returned=answer.records_returned,
+                                         next_position=answer.next_position, present_status=answer.present_status or 0,
+                                         records=answer.records, diagnostics=answer.diagnostics)
+        return rs, first
 
     def _present_pdu(self, rs: ResultSet, position: int, count: int) -> bytes:
         return apdu.encode_present_request(rs.name, position, count,
