@@ -1,6 +1,6 @@
 """Merging member records that describe the same edition into Works (pure functions, no I/O)."""
 
 from dedup.cluster import cluster
-from dedup.work import Work, merge
+from dedup.work import Merger, Work, merge
 
-__all__ = ["Work", "cluster", "merge"]
+__all__ = ["Merger", "Work", "cluster", "merge"]

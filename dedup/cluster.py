@@ -91,11 +91,13 @@ class _Clusters:
         return out
 
 
-def cluster_keys(keys: Sequence[MatchKeys]) -> list[list[int]]:
-    """Editions as lists of indexes into `keys` (every index in exactly one list, ordered by first index)."""
+def cluster_keys(keys: Sequence[MatchKeys], score=match_score) -> list[list[int]]:
+    """Editions as lists of indexes into `keys` (every index in exactly one list, ordered by first index).
+
+    `score(a, b)` is `match_score`, or one that remembers it (dedup.work.Merger)."""
     scored = []
     for a, b in candidate_pairs(keys):
-        s = match_score(keys[a], keys[b])
+        s = score(keys[a], keys[b])
         if s is not None:
             scored.append((-s, a, b))
     scored.sort()

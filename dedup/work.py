@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from dedup.cluster import cluster_keys
 from dedup.keys import MatchKeys, match_keys
+from dedup.score import match_score
 from records.fold import fold, is_cjk
 from records.model import Holding, Isbn, Record
 
@@ -164,3 +165,49 @@ def merge(records: list[Record]) -> list[Work]:
         works = [build_work([records[i] for i in g]) for g in groups]
         group_editions(works, [[keys[i] for i in g] for g in groups])
     return works
+
+
+class Merger:
+    """`merge` for a set of records that grows: each call gives exactly what `merge` gives, but remembers
+    the match keys of the records it has seen, the scores of the pairs it has scored and the works it has
+    built, so merging again after a few more records arrived costs little more than the new records.
+
+    One per federated search (its merged views); records are remembered by identity and kept alive.
+    Safe to call from more than one thread (at worst a value is worked out twice).
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[int, tuple[Record, MatchKeys]] = {}
+        self._scores: dict[tuple[int, int], float | None] = {}
+        self._works: dict[tuple[int, ...], Work] = {}
+
+    def _key(self, rec: Record) -> MatchKeys:
+        known = self._keys.get(id(rec))
+        if known is not None and known[0] is rec:
+            return known[1]
+        k = match_keys(rec)
+        self._keys[id(rec)] = (rec, k)
+        return k
+
+    def _score(self, a: MatchKeys, b: MatchKeys) -> float | None:
+        pair = (id(a), id(b))
+        try:
+            return self._scores[pair]
+        except KeyError:
+            s = self._scores[pair] = match_score(a, b)
+            return s
+
+    def _work(self, recs: list[Record]) -> Work:
+        ident = tuple(id(r) for r in recs)
+        known = self._works.get(ident)
+        if known is None:
+            known = self._works[ident] = build_work(recs)
+        return replace(known)  # its own group_id: views already handed out keep theirs
+
+    def merge(self, records: list[Record]) -> list[Work]:
+        with _without_cycle_collector():
+            keys = [self._key(r) for r in records]
+            groups = cluster_keys(keys, self._score)
+            works = [self._work([records[i] for i in g]) for g in groups]
+            group_editions(works, [[keys[i] for i in g] for g in groups])
+        return works

@@ -301,6 +301,9 @@ class _MergedView:
     """
 
     def __init__(self, order: list[str], interval: float, cpu: Executor, wake: Callable[[], None]) -> None:
+        from dedup import Merger
+
+        self.merger = Merger()  # each view re-merges every record; keys, scores and works are remembered
         self.order = {code: i for i, code in enumerate(order)}
         self.interval = interval
         self.cpu = cpu
@@ -354,8 +357,6 @@ class _MergedView:
         self.wake()
 
     def _start(self, wake: bool = True) -> None:
-        from dedup import merge
-
         loop = asyncio.get_running_loop()
         members = sorted(self.by_member, key=lambda c: self.order.get(c, len(self.order)))
         records = [r for c in members for r in self.by_member[c]]
@@ -364,7 +365,7 @@ class _MergedView:
         self._merged_any = self._merged_any or bool(records)
         self.dirty = False
         self.merges += 1
-        self.running = loop.run_in_executor(self.cpu, merge, records)
+        self.running = loop.run_in_executor(self.cpu, self.merger.merge, records)
         if wake:
             self.running.add_done_callback(lambda _: self.wake())
 
