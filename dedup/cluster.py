@@ -9,7 +9,7 @@ without an ISBN cannot chain two editions with different ISBNs (or 上册 and �
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dedup.keys import MatchKeys, match_keys
 from dedup.score import conflict, match_score
@@ -27,8 +27,11 @@ def blocking_keys(k: MatchKeys) -> list[str]:
     return keys
 
 
-def candidate_pairs(keys: Sequence[MatchKeys]) -> set[tuple[int, int]]:
-    """Index pairs (i < j) that share a block."""
+def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | None = None) -> set[tuple[int, int]]:
+    """Index pairs (i < j) that share a block.
+
+    `block_sizes`: how many records each block holds in the whole catalogue, when `keys` is part of it (the
+    harvest re-merging what changed): a big title block is split by year as it is in a full merge."""
     blocks: dict[str, list[int]] = defaultdict(list)
     for i, k in enumerate(keys):
         for b in blocking_keys(k):
@@ -37,7 +40,8 @@ def candidate_pairs(keys: Sequence[MatchKeys]) -> set[tuple[int, int]]:
     for name, members in blocks.items():
         if len(members) < 2:
             continue
-        if len(members) > BIG_BLOCK and name.startswith("title:"):
+        size = len(members) if block_sizes is None else max(len(members), block_sizes.get(name, 0))
+        if size > BIG_BLOCK and name.startswith("title:"):
             by_year: dict[int | None, list[int]] = defaultdict(list)
             for i in members:
                 by_year[keys[i].year].append(i)
@@ -91,15 +95,20 @@ class _Clusters:
         return out
 
 
-def cluster_keys(keys: Sequence[MatchKeys], score=match_score) -> list[list[int]]:
+def cluster_keys(keys: Sequence[MatchKeys], score=match_score, *, block_sizes: Mapping[str, int] | None = None,
+                 edges: list[tuple[int, int]] | None = None) -> list[list[int]]:
     """Editions as lists of indexes into `keys` (every index in exactly one list, ordered by first index).
 
-    `score(a, b)` is `match_score`, or one that remembers it (dedup.work.Merger)."""
+    `score(a, b)` is `match_score`, or one that remembers it (dedup.work.Merger). Pairs that score (the only
+    ones a union can follow) are appended to `edges` when given: clusters never cross the connected parts
+    of that graph, so a part can be re-merged alone (the harvest, indexer/harvest.py)."""
     scored = []
-    for a, b in candidate_pairs(keys):
+    for a, b in candidate_pairs(keys, block_sizes):
         s = score(keys[a], keys[b])
         if s is not None:
             scored.append((-s, a, b))
+            if edges is not None:
+                edges.append((a, b))
     scored.sort()
     uf = _Clusters(keys)
     for _s, a, b in scored:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from dedup.cluster import cluster_keys
+from dedup.cluster import blocking_keys, cluster_keys
 from dedup.keys import MatchKeys, match_keys
 from dedup.score import match_score
 from records.fold import fold, is_cjk
@@ -90,7 +90,7 @@ def build_work(records: list[Record]) -> Work:
                 holdings=list(display.holdings), isbns=isbns)
 
 
-def _group_keys(keys: MatchKeys) -> list[str]:
+def group_keys(keys: MatchKeys) -> list[str]:
     """Keys that put editions of one work together: the title with each (non-translator) creator."""
     title = keys.title.replace(" ", "")
     if not title:
@@ -118,7 +118,7 @@ def group_editions(works: list[Work], keys_of: list[list[MatchKeys]]) -> None:
     seen: dict[str, int] = {}
     own_keys: list[set[str]] = []
     for i, ks in enumerate(keys_of):
-        mine = {g for mk in ks for g in _group_keys(mk)}
+        mine = {g for mk in ks for g in group_keys(mk)}
         own_keys.append(mine)
         for k in mine:
             if k in seen:
@@ -134,7 +134,12 @@ def group_editions(works: list[Work], keys_of: list[list[MatchKeys]]) -> None:
                 names[root] = smallest
     for i, w in enumerate(works):
         name = names.get(find(i))
-        w.group_id = _digest("G", [name]) if name is not None else _digest("G", [record_key(r) for r in w.records])
+        w.group_id = group_id_for(name) if name is not None else _digest("G", [record_key(r) for r in w.records])
+
+
+def group_id_for(key: str) -> str:
+    """The id of the "other editions" group whose smallest title|creator key is `key`."""
+    return _digest("G", [key])
 
 
 @contextmanager
@@ -154,14 +159,22 @@ def _without_cycle_collector() -> Iterator[None]:
             gc.enable()
 
 
-def merge(records: list[Record]) -> list[Work]:
+def index_keys(keys: MatchKeys) -> list[str]:
+    """What ties a record to others in a merge: its blocking keys, and its "other editions" keys
+    (`group:` + title|creator). The harvest keeps them to find what a change can touch."""
+    return blocking_keys(keys) + [f"group:{g}" for g in group_keys(keys)]
+
+
+def merge(records: list[Record], *, block_sizes: dict[str, int] | None = None,
+          edges: list[tuple[int, int]] | None = None) -> list[Work]:
     """Cluster member records into editions, build one Work per edition, and group editions into works.
 
-    Works come in the order of their first record in `records`.
+    Works come in the order of their first record in `records`. `block_sizes` and `edges`: see
+    `dedup.cluster.cluster_keys` (for re-merging part of a catalogue).
     """
     with _without_cycle_collector():
         keys = [match_keys(r) for r in records]
-        groups = cluster_keys(keys)
+        groups = cluster_keys(keys, block_sizes=block_sizes, edges=edges)
         works = [build_work([records[i] for i in g]) for g in groups]
         group_editions(works, [[keys[i] for i in g] for g in groups])
     return works

@@ -28,9 +28,10 @@ from pathlib import Path
 
 from connectors.errors import Diagnostic, MemberError
 from connectors.factory import open_connector
-from dedup.cluster import blocking_keys
+from dedup.cluster import BIG_BLOCK, candidate_pairs
 from dedup.keys import match_keys
-from dedup.work import merge
+from dedup.score import match_score
+from dedup.work import build_work, group_id_for, index_keys, merge
 from federator.registry import Member, Registry
 from indexer.schema import dump_work
 from indexer.store import Checkpoint, HarvestStore, Upsert, now_iso
@@ -179,7 +180,7 @@ def control_number(data: bytes) -> str | None:
 
 def _upsert(member: str, raw, digest: str, rec, source_id=None, datestamp=None) -> Upsert:
     return Upsert(record_id=rec.record_id, hash=digest, raw=raw.data, syntax=raw.syntax, charset=raw.charset,
-                  record=rec, keys=blocking_keys(match_keys(rec)), source_id=source_id, datestamp=datestamp)
+                  record=rec, keys=index_keys(match_keys(rec)), source_id=source_id, datestamp=datestamp)
 
 
 class StoreWorker:
@@ -456,37 +457,194 @@ def write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: 
         empty = ix.doc_count() == 0
         pending = store.pending_count()
         rebuild = full or (empty and store.count() > 0)
-        if not rebuild and not pending:
+        upgrade = not rebuild and not store.edges_ready()
+        if not rebuild and not upgrade and not pending:
             return {"mode": "unchanged", "records_merged": 0, "upserted": 0, "deleted": 0,
                     "seconds": round(time.monotonic() - t0, 3)}
-        if rebuild:
-            keys, old_works = store.all_keys(), set()
+        new_keys, regrouped, gone = None, [], []
+        edges: list[tuple[int, int]] = []
+        if rebuild or upgrade:
+            keys = store.all_keys()
+            old_works = store.indexed_works() if upgrade else set()
+            progress.phase(f"合并 merge: {len(keys)} records")
+            records = list(store.load(keys, renormaliser))
+            if upgrade:
+                new_keys = {k: index_keys(match_keys(r)) for k, r in zip(keys, records, strict=True)}
+                sizes = _title_sizes(new_keys.items())
+            else:
+                sizes = _title_sizes(store.key_index()[1].items())
+            works = merge(records, edges=edges)
         else:
-            keys, old_works = store.affected()
-        progress.phase(f"合并 merge: {len(keys)} records")
-        records = list(store.load(keys, renormaliser))
-        works = merge(records)
+            part = affected(store)
+            keys, records, old_works, sizes = part.keys, part.records, part.old_works, part.sizes
+            progress.phase(f"合并 merge: {len(keys)} records")
+            works = merge(records, block_sizes=sizes, edges=edges)
+            regrouped = regroup(store, part, works)
+            gone = part.gone
+            sizes = {k: sizes.get(k, 0) for k in part.pending_keys if k.startswith("title:")}
+        pairs = [(keys[a], keys[b]) for a, b in edges]
         assignment = {(r.member, r.record_id): w.work_id for w in works for r in w.records}
-        digests = {w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in works}
+        written = works + regrouped
+        digests = {w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in written}
+        groups = {w.work_id: w.group_id for w in written}
         if rebuild:
             progress.phase(f"写索引 index: {len(works)} editions")
             done = ix.rebuild(works, harvested=harvested)
             out = {"mode": "rebuild", "records_merged": len(records), "upserted": done["documents"], "deleted": 0}
-            store.mark_indexed(assignment, digests=digests, replace_all=True)
+            store.mark_indexed(assignment, digests=digests, replace_all=True, edges=pairs, groups=groups,
+                               sizes=sizes)
         else:
-            # only editions that differ from what the index holds are written (most of a component is unchanged)
+            # only editions that differ from what the index holds are written (most of a part is unchanged)
             held = store.work_digests(digests)
-            changed = [w for w in works if held.get(w.work_id) != digests[w.work_id]]
+            changed = [w for w in written if held.get(w.work_id) != digests[w.work_id]]
             delete = sorted(old_works - set(digests))
             progress.phase(f"写索引 index: {len(changed)} editions changed, {len(delete)} removed")
             done = ix.write(upsert=changed, delete=delete, harvested=harvested)
-            out = {"mode": "incremental", "records_merged": len(records), "upserted": done["upserted"],
-                   "deleted": done["deleted"]}
-            store.mark_indexed(assignment, digests={w.work_id: digests[w.work_id] for w in changed}, removed=delete)
+            out = {"mode": "upgrade" if upgrade else "incremental", "records_merged": len(records),
+                   "upserted": done["upserted"], "deleted": done["deleted"]}
+            store.mark_indexed(assignment, digests={w.work_id: digests[w.work_id] for w in changed}, removed=delete,
+                               edges=pairs, keys=new_keys, groups=groups, sizes=sizes, forget=gone)
     finally:
         ix.close()
     out["seconds"] = round(time.monotonic() - t0, 3)
     return out
+
+
+def _title_sizes(keys_of_records) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for _rec, ks in keys_of_records:
+        for k in ks:
+            if k.startswith("title:"):
+                sizes[k] = sizes.get(k, 0) + 1
+    return sizes
+
+
+@dataclass(slots=True)
+class Part:
+    """The part of the catalogue an incremental index phase re-merges (see `affected`)."""
+
+    keys: list[tuple[str, str]]  # its records, in merge order
+    records: list
+    old_works: set[str]  # works the index may hold for them
+    sizes: dict[str, int]  # every title block's size in the whole catalogue now
+    keys_of: dict[tuple[str, str], list[str]]  # every record's keys
+    pending_keys: set[str]
+    gone: list[tuple[str, str]]  # withdrawn records the stored pairs still name
+
+
+def affected(store: HarvestStore) -> Part:
+    """What a change can re-cluster.
+
+    Clusters only ever join along pairs that score, so re-merging a part of the catalogue closed under those
+    pairs gives exactly what a full merge gives for it. The part: the pending records and the other records
+    of the editions they were in (and a whole title block when its size crossed the size at which big blocks
+    are split by year, which changes its candidate pairs); then everything reachable from them over scored
+    pairs — worked out anew for those records, as stored from earlier merges for the rest. Candidate pairs
+    split big title blocks by their sizes in the whole catalogue, as a full merge does. "Other editions"
+    groups reach further and are named afterwards (`regroup`).
+    """
+    seeds, old_works, pending_keys = store.seeds()
+    by_key, keys_of = store.key_index()
+    sizes = {k: len(v) for k, v in by_key.items() if k.startswith("title:")}
+    before = store.title_sizes()
+    for k in pending_keys:
+        if k.startswith("title:") and (before.get(k, 0) > BIG_BLOCK) != (sizes.get(k, 0) > BIG_BLOCK):
+            seeds.update(by_key.get(k, ()))
+    near = set(seeds)  # the seeds and every record sharing a blocking key with one: their candidate pairs
+    for rec in seeds:
+        for k in keys_of.get(rec, ()):
+            if not k.startswith("group:"):
+                near.update(by_key[k])
+    near_order = sorted(near)
+    loaded = dict(zip(near_order, store.load(near_order, renormaliser), strict=True))
+    near_keys = [match_keys(loaded[r]) for r in near_order]
+    fresh: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for a, b in candidate_pairs(near_keys, sizes):
+        ra, rb = near_order[a], near_order[b]
+        if (ra in seeds or rb in seeds) and match_score(near_keys[a], near_keys[b]) is not None:
+            fresh.setdefault(ra, set()).add(rb)
+            fresh.setdefault(rb, set()).add(ra)
+    stored = store.edges()
+    held = set(store.all_keys())  # stored pairs may still name records withdrawn since
+    part = set(seeds)
+    queue = list(seeds)
+    while queue:
+        rec = queue.pop()
+        linked = set(fresh.get(rec, ()))
+        if rec not in seeds:  # a seed's stored pairs are stale: its fresh ones replace them
+            linked.update(x for x in stored.get(rec, ()) if x not in seeds and x in held)
+        for x in linked:
+            if x not in part:
+                part.add(x)
+                queue.append(x)
+    order = sorted(part)
+    missing = [r for r in order if r not in loaded]
+    loaded.update(zip(missing, store.load(missing, renormaliser), strict=True))
+    gone = [r for r in stored if r not in held]
+    return Part(order, [loaded[r] for r in order], old_works | store.works_of(order), sizes, keys_of,
+                pending_keys, gone)
+
+
+def regroup(store: HarvestStore, part: Part, works: list) -> list:
+    """Name the "other editions" groups of the re-merged `works` as a full merge would, and rebuild the
+    editions outside the part whose group id changes with them (returned, to be written too).
+
+    A group is every edition reachable over shared title|creator keys; it is named after its smallest key.
+    Editions outside the part keep their records (their clusters cannot have changed); only the groups
+    reached from the part's keys, and from keys pending records had, are looked at.
+    """
+    rec_work = store.record_works()
+    for w in works:
+        for r in w.records:
+            rec_work[(r.member, r.record_id)] = w.work_id
+    unit_keys: dict[str, set[str]] = {}
+    key_units: dict[str, set[str]] = {}
+    for rec, ks in part.keys_of.items():
+        wid = rec_work.get(rec)
+        if wid is None:
+            continue
+        for k in ks:
+            if k.startswith("group:"):
+                unit_keys.setdefault(wid, set()).add(k)
+                key_units.setdefault(k, set()).add(wid)
+    start = {k for w in works for k in unit_keys.get(w.work_id, ())}
+    start |= {k for k in part.pending_keys if k.startswith("group:")}
+    new_group: dict[str, str] = {}
+    done: set[str] = set()
+    for first in start:
+        if first in done or first not in key_units:
+            continue
+        names, units, stack = {first}, set(), [first]
+        while stack:
+            for unit in key_units[stack.pop()]:
+                if unit not in units:
+                    units.add(unit)
+                    for k in unit_keys[unit]:
+                        if k not in names:
+                            names.add(k)
+                            stack.append(k)
+        done |= names
+        gid = group_id_for(min(names)[len("group:"):])
+        new_group.update(dict.fromkeys(units, gid))
+    mine = {w.work_id for w in works}
+    for w in works:
+        if w.work_id in new_group:
+            w.group_id = new_group[w.work_id]
+    outside = [wid for wid in new_group if wid not in mine]
+    held = store.work_groups(outside)
+    moved = {wid for wid in outside if held.get(wid) != new_group[wid]}
+    if not moved:
+        return []
+    recs = sorted(rec for rec, wid in rec_work.items() if wid in moved)
+    by_work: dict[str, list] = {}
+    for rec, record in zip(recs, store.load(recs, renormaliser), strict=True):
+        by_work.setdefault(rec_work[rec], []).append(record)
+    rebuilt = []
+    for wid, records in by_work.items():
+        w = build_work(records)
+        w.group_id = new_group[wid]
+        rebuilt.append(w)
+    return rebuilt
 
 
 async def harvest(registry: Registry, index_dir: Path, opts: HarvestOptions | None = None,

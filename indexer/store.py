@@ -21,7 +21,7 @@ from pathlib import Path
 from records.model import Record
 
 STORE_NAME = "harvest.sqlite"
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: other-editions keys in record_keys; scored pairs, group ids and title block sizes kept
 RECORD_PICKLE = 5  # pickle protocol of the normalised Record kept beside the raw record
 
 _SCHEMA = """
@@ -35,6 +35,9 @@ CREATE INDEX IF NOT EXISTS records_by_work ON records (work_id);
 CREATE TABLE IF NOT EXISTS record_keys (key TEXT NOT NULL, member TEXT NOT NULL, record_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS record_keys_by_key ON record_keys (key);
 CREATE INDEX IF NOT EXISTS record_keys_by_record ON record_keys (member, record_id);
+CREATE TABLE IF NOT EXISTS record_edges (m1 TEXT NOT NULL, r1 TEXT NOT NULL, m2 TEXT NOT NULL, r2 TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS record_edges_1 ON record_edges (m1, r1);
+CREATE INDEX IF NOT EXISTS record_edges_2 ON record_edges (m2, r2);
 CREATE TABLE IF NOT EXISTS pending (member TEXT NOT NULL, record_id TEXT NOT NULL, old_work_id TEXT,
     PRIMARY KEY (member, record_id));
 CREATE TABLE IF NOT EXISTS pending_keys (key TEXT PRIMARY KEY);
@@ -42,7 +45,8 @@ CREATE TABLE IF NOT EXISTS seen (member TEXT NOT NULL, record_id TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS checkpoints (member TEXT PRIMARY KEY, protocol TEXT NOT NULL, mode TEXT NOT NULL,
     position INTEGER NOT NULL DEFAULT 1, token TEXT, hits INTEGER, since TEXT, next_from TEXT,
     started TEXT NOT NULL, counts TEXT NOT NULL DEFAULT '{}');
-CREATE TABLE IF NOT EXISTS works (work_id TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS works (work_id TEXT PRIMARY KEY, digest TEXT NOT NULL, group_id TEXT);
+CREATE TABLE IF NOT EXISTS title_sizes (key TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS members (member TEXT PRIMARY KEY, last_started TEXT, last_finished TEXT,
     last_status TEXT, next_from TEXT, last_report TEXT);
 """
@@ -109,6 +113,11 @@ class HarvestStore:
             version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
             if version is None:
                 db.execute("INSERT INTO meta VALUES ('version', ?)", (str(STORE_VERSION),))
+            elif int(version[0]) == 1:  # upgrade: the next index phase re-merges everything once to fill them
+                if "group_id" not in {row[1] for row in db.execute("PRAGMA table_info(works)")}:
+                    db.execute("ALTER TABLE works ADD COLUMN group_id TEXT")
+                db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(STORE_VERSION),))
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('edges', 'stale')")
             elif int(version[0]) != STORE_VERSION:
                 raise StoreError(f"the harvest store {path} has version {version[0]}, this balis reads "
                                  f"{STORE_VERSION}; move it away and run 'balis harvest --full'")
@@ -266,37 +275,76 @@ class HarvestStore:
                         (member, status, json.dumps(report, ensure_ascii=False)))
 
     # -- the index phase -----------------------------------------------------------------------------------
-    def affected(self) -> tuple[list[tuple[str, str]], set[str]]:
-        """The records whose editions must be re-merged, and the work ids the index may hold for them.
+    # -- what a change touches (indexer/harvest.py re-merges it) -------------------------------------------
+    def edges_ready(self) -> bool:
+        """False after an upgrade from a store without scored pairs: everything is re-merged once."""
+        return self.db.execute("SELECT value FROM meta WHERE key = 'edges'").fetchone() is None
 
-        The records are the connected component (over shared blocking keys) of every pending record, of the
-        records sharing a pending (old or new) key, and of the records of the works pending records were in:
-        clusters never cross components, so re-merging them gives what a full merge would.
-        """
+    def seeds(self) -> tuple[set[tuple[str, str]], set[str], set[str]]:
+        """(records a change touches directly, works the pending records were in, the pending keys): the
+        pending records still held and the other records of those works; the keys pending records have or had."""
         db = self.db
         old_works = {r[0] for r in db.execute("SELECT old_work_id FROM pending WHERE old_work_id IS NOT NULL")}
-        rows = db.execute("""
-            WITH RECURSIVE comp(member, record_id) AS (
-                SELECT p.member, p.record_id FROM pending p
-                    JOIN records r ON r.member = p.member AND r.record_id = p.record_id
-                UNION SELECT k.member, k.record_id FROM pending_keys pk JOIN record_keys k ON k.key = pk.key
-                UNION SELECT r.member, r.record_id FROM records r
-                    WHERE r.work_id IN (SELECT old_work_id FROM pending WHERE old_work_id IS NOT NULL)
-                UNION SELECT k2.member, k2.record_id FROM comp c
-                    JOIN record_keys k1 ON k1.member = c.member AND k1.record_id = c.record_id
-                    JOIN record_keys k2 ON k2.key = k1.key
-            )
-            SELECT member, record_id FROM comp ORDER BY member, record_id""").fetchall()
-        keys = [(m, r) for m, r in rows]
-        if keys:
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS comp_keys (member TEXT, record_id TEXT)")
-            db.execute("DELETE FROM comp_keys")
-            db.executemany("INSERT INTO comp_keys VALUES (?, ?)", keys)
-            old_works |= {r[0] for r in db.execute(
-                "SELECT DISTINCT r.work_id FROM records r JOIN comp_keys c ON c.member = r.member AND "
-                "c.record_id = r.record_id WHERE r.work_id IS NOT NULL")}
-            db.execute("DELETE FROM comp_keys")
-        return keys, old_works
+        seeds = {(m, r) for m, r in db.execute(
+            "SELECT p.member, p.record_id FROM pending p JOIN records r ON r.member = p.member AND "
+            "r.record_id = p.record_id")}
+        if old_works:
+            seeds |= {(m, r) for m, r in db.execute(
+                "SELECT member, record_id FROM records WHERE work_id IN (SELECT old_work_id FROM pending "
+                "WHERE old_work_id IS NOT NULL)")}
+        return seeds, old_works, {k for (k,) in db.execute("SELECT key FROM pending_keys")}
+
+    def title_sizes(self) -> dict[str, int]:
+        """How many records each title block held when the index was last written."""
+        return dict(self.db.execute("SELECT key, size FROM title_sizes"))
+
+    def record_works(self) -> dict[tuple[str, str], str]:
+        """Every record's work as last indexed."""
+        return {(m, r): w for m, r, w in self.db.execute(
+            "SELECT member, record_id, work_id FROM records WHERE work_id IS NOT NULL")}
+
+    def work_groups(self, work_ids: Iterable[str]) -> dict[str, str | None]:
+        """The "other editions" group id each work has in the index."""
+        ids = list(work_ids)
+        out: dict[str, str | None] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out.update(self.db.execute(f"SELECT work_id, group_id FROM works WHERE work_id IN "
+                                       f"({','.join('?' * len(chunk))})", chunk).fetchall())
+        return out
+
+    def key_index(self) -> tuple[dict[str, list[tuple[str, str]]], dict[tuple[str, str], list[str]]]:
+        """({key: records}, {record: keys}) over every record, in one read of the key table."""
+        by_key: dict[str, list[tuple[str, str]]] = {}
+        keys_of: dict[tuple[str, str], list[str]] = {}
+        for key, member, record_id in self.db.execute("SELECT key, member, record_id FROM record_keys"):
+            rec = (member, record_id)
+            by_key.setdefault(key, []).append(rec)
+            keys_of.setdefault(rec, []).append(key)
+        return by_key, keys_of
+
+    def edges(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """The pairs that scored in the merges so far, both ways: record → records it may join."""
+        out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for m1, r1, m2, r2 in self.db.execute("SELECT m1, r1, m2, r2 FROM record_edges"):
+            out.setdefault((m1, r1), []).append((m2, r2))
+            out.setdefault((m2, r2), []).append((m1, r1))
+        return out
+
+    def works_of(self, records: Iterable[tuple[str, str]]) -> set[str]:
+        """The works (as last indexed) these records are in."""
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS comp_keys (member TEXT, record_id TEXT)")
+        db.execute("DELETE FROM comp_keys")
+        db.executemany("INSERT INTO comp_keys VALUES (?, ?)", list(records))
+        out = {r[0] for r in db.execute(
+            "SELECT DISTINCT r.work_id FROM records r JOIN comp_keys c ON c.member = r.member AND "
+            "c.record_id = r.record_id WHERE r.work_id IS NOT NULL")}
+        db.execute("DELETE FROM comp_keys")
+        return out
+
+    def indexed_works(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT work_id FROM works")}
 
     def all_keys(self) -> list[tuple[str, str]]:
         return [(m, r) for m, r in self.db.execute("SELECT member, record_id FROM records ORDER BY member, record_id")]
@@ -304,15 +352,11 @@ class HarvestStore:
     def load(self, keys: list[tuple[str, str]], renormalise) -> Iterator[Record]:
         """The normalised records of `keys`, in that order (re-normalised from the raw record if the kept
         one cannot be read back, e.g. after an upgrade changed the record model)."""
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            marks = ",".join("(?, ?)" for _ in chunk)
-            args = [x for k in chunk for x in k]
-            rows = {(m, r): (blob, raw, syntax, charset) for m, r, blob, raw, syntax, charset in self.db.execute(
-                f"SELECT member, record_id, record, raw, syntax, charset FROM records WHERE (member, record_id) "
-                f"IN (VALUES {marks})", args)}
-            for k in chunk:
-                blob, raw, syntax, charset = rows[k]
+        query = "SELECT record, raw, syntax, charset FROM records WHERE member = ? AND record_id = ?"
+        for k in keys:  # one primary-key lookup each (a row-value IN list was scanned, not looked up)
+            row = self.db.execute(query, k).fetchone()
+            if row is not None:
+                blob, raw, syntax, charset = row
                 try:
                     rec = pickle.loads(blob)
                     if not isinstance(rec, Record):
@@ -332,15 +376,46 @@ class HarvestStore:
         return out
 
     def mark_indexed(self, assignment: dict[tuple[str, str], str], *, digests: dict[str, str] | None = None,
-                     removed: Iterable[str] = (), replace_all: bool = False) -> None:
-        """After the index commit: remember each record's work and each work's digest, clear the pending lists."""
+                     removed: Iterable[str] = (), replace_all: bool = False,
+                     edges: list[tuple[tuple[str, str], tuple[str, str]]] | None = None,
+                     keys: dict[tuple[str, str], list[str]] | None = None, groups: dict[str, str] | None = None,
+                     sizes: dict[str, int] | None = None, forget: Iterable[tuple[str, str]] = ()) -> None:
+        """After the index commit: remember each record's work and each work's digest, clear the pending lists.
+
+        `edges`: the scored pairs among the records of `assignment` (re-merged): they replace every stored
+        pair touching those records (all pairs when everything was re-merged). `keys`: every record's keys,
+        rewritten (the one re-merge after an upgrade). `groups`: the group id of each work written. `sizes`:
+        title block sizes now (all of them when everything was re-merged; the changed ones otherwise).
+        `forget`: withdrawn records whose stored pairs go too."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
+            if edges is not None:
+                if replace_all or keys is not None:
+                    db.execute("DELETE FROM record_edges")
+                else:
+                    db.execute("CREATE TEMP TABLE IF NOT EXISTS comp_keys (member TEXT, record_id TEXT)")
+                    db.execute("DELETE FROM comp_keys")
+                    db.executemany("INSERT INTO comp_keys VALUES (?, ?)", [*assignment, *forget])
+                    db.execute("DELETE FROM record_edges WHERE (m1, r1) IN (SELECT member, record_id FROM comp_keys) "
+                               "OR (m2, r2) IN (SELECT member, record_id FROM comp_keys)")
+                    db.execute("DELETE FROM comp_keys")
+                db.executemany("INSERT INTO record_edges VALUES (?, ?, ?, ?)",
+                               [(a[0], a[1], b[0], b[1]) for a, b in edges])
+            if keys is not None:
+                db.execute("DELETE FROM record_keys")
+                db.executemany("INSERT INTO record_keys VALUES (?, ?, ?)",
+                               [(k, m, r) for (m, r), ks in keys.items() for k in ks])
+                db.execute("DELETE FROM meta WHERE key = 'edges'")
             if replace_all:
                 db.execute("DELETE FROM works")
+            if sizes is not None:
+                if replace_all or keys is not None:
+                    db.execute("DELETE FROM title_sizes")
+                db.executemany("INSERT OR REPLACE INTO title_sizes VALUES (?, ?)", list(sizes.items()))
             db.executemany("DELETE FROM works WHERE work_id = ?", [(w,) for w in removed])
-            db.executemany("INSERT OR REPLACE INTO works VALUES (?, ?)", list((digests or {}).items()))
+            db.executemany("INSERT OR REPLACE INTO works VALUES (?, ?, ?)",
+                           [(w, d, (groups or {}).get(w)) for w, d in (digests or {}).items()])
             db.executemany("UPDATE records SET work_id = ? WHERE member = ? AND record_id = ? AND "
                            "work_id IS NOT ?", [(w, m, r, w) for (m, r), w in assignment.items()])
             db.execute("DELETE FROM pending")

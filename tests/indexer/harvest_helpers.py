@@ -75,6 +75,10 @@ def _title_field(root) -> etree._Element:
     raise AssertionError("record without 245$a / 200$a")
 
 
+def title_of(xml: bytes) -> str:
+    return _title_field(etree.fromstring(xml)).text or ""
+
+
 def edited(xml: bytes, title: str) -> bytes:
     """The record with its title proper replaced."""
     root = etree.fromstring(xml)

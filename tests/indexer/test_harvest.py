@@ -12,7 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-from harvest_helpers import edited, expected_content, index_content, new_record, record_keys, works_with
+from harvest_helpers import (
+    edited,
+    expected_content,
+    index_content,
+    new_record,
+    record_keys,
+    title_of,
+    works_with,
+)
 
 from federator.registry import load_registry
 from indexer.harvest import HarvestOptions, run_harvest
@@ -133,6 +141,38 @@ def test_add_edit_delete_at_members_shows_exactly_that_change(bed, registry, tmp
     assert result.index["upserted"] < len(after) // 2
 
 
+def test_changes_that_move_records_between_editions_merge_as_a_full_merge_would(bed, registry, tmp_path):
+    """Copies joining existing editions, a record retitled into another edition, a copy withdrawn from a
+    shared edition: the incremental run re-merges only the part these touch, and the index equals a
+    fresh full merge of every member's catalogue (work ids, "other editions" groups, holdings)."""
+    harvest(registry, tmp_path)
+    before = index_content(tmp_path)
+    shared = [w for w in before.values() if len({r["member"] for r in w["records"]}) >= 2]
+    # editions whose copies carry different titles (a romanized one joined by its ISBN): a copy added under
+    # one title must pull in the others, which share no title with it
+    variants = [w for w in shared if len({r["title"] for r in w["records"]}) > 1]
+    assert len(shared) >= 6 and variants
+    copied_variant = False
+    for n, code in enumerate(("THU", "USTB", "PKU")):
+        cat = bed.catalogue(code)
+        mine = [r["record_id"] for w in shared for r in w["records"] if r["member"] == code and r["record_id"] in cat]
+        assert len(mine) >= 3, code
+        in_variant = [r["record_id"] for w in variants for r in w["records"]
+                      if r["member"] == code and r["record_id"] in cat and r["record_id"] not in mine[1:3]]
+        copy_of = in_variant[0] if in_variant else mine[0]
+        copied_variant = copied_variant or bool(in_variant)
+        retitle, withdraw = [x for x in mine if x != copy_of][:2]
+        target = next(w for w in shared if all(r["member"] != code for r in w["records"]) or w is shared[-1])
+        bed.change_catalogue(code, add=[new_record(cat[copy_of], f"COPY-{code}-{n}", title_of(cat[copy_of]))],
+                             edit=[edited(cat[retitle], target["display"]["title"])], delete=[withdraw])
+    assert copied_variant
+    result = harvest(registry, tmp_path)
+    assert result.index["mode"] == "incremental"
+    total = sum(len(w["records"]) for w in before.values())
+    assert 0 < result.index["records_merged"] < total // 2  # a part, not the catalogue
+    assert index_content(tmp_path) == expected_content(registry)
+
+
 def test_oai_pmh_incremental_with_deletes(bed, registry, tmp_path):
     time.sleep(1.1)  # OAI-PMH datestamps have one-second granularity and `from` includes its own second
     harvest(registry, tmp_path)
@@ -211,6 +251,28 @@ def test_interrupted_harvest_then_rerun_equals_an_uninterrupted_run(bed, registr
         q = "SELECT member, record_id, hash, work_id FROM records ORDER BY 1, 2"
         assert a.db.execute(q).fetchall() == b.db.execute(q).fetchall()
         assert a.pending_count() == 0 and not a.db.execute("SELECT * FROM checkpoints").fetchall()
+
+
+def test_a_store_from_before_scored_pairs_is_upgraded_once(registry, tmp_path):
+    """A version 1 store (blocking keys only, no scored pairs) is re-merged whole once, writing only the
+    editions that differ; after that, incremental runs re-merge a part again."""
+    harvest(registry, tmp_path)
+    with _store(tmp_path) as store:  # make it what version 1 left behind
+        store.db.execute("DELETE FROM record_edges")
+        store.db.execute("DELETE FROM record_keys WHERE key LIKE 'group:%'")
+        store.db.execute("DELETE FROM title_sizes")
+        store.db.execute("ALTER TABLE works DROP COLUMN group_id")
+        store.db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    with _store(tmp_path) as store:
+        assert not store.edges_ready()
+    result = harvest(registry, tmp_path)
+    assert result.index["mode"] == "upgrade" and result.index["upserted"] == 0
+    with _store(tmp_path) as store:
+        assert store.edges_ready()
+        assert store.db.execute("SELECT count(*) FROM record_edges").fetchone()[0] > 0
+        assert store.db.execute("SELECT count(*) FROM record_keys WHERE key LIKE 'group:%'").fetchone()[0] > 0
+    assert index_content(tmp_path) == expected_content(registry)
+    assert harvest(registry, tmp_path).index["mode"] == "unchanged"
 
 
 def test_one_harvest_at_a_time_per_index(registry, tmp_path):
