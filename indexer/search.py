@@ -14,6 +14,7 @@ block is ordered by `federator.rank.rank`, the live search's own ranking. See do
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -125,20 +126,22 @@ def _bits(ids, nbytes: int) -> int:
     return int.from_bytes(buf, "little")
 
 
+_NONZERO = re.compile(rb"[^\x00]")
+_BYTE_BITS = tuple(tuple(b for b in range(8) if byte >> b & 1) for byte in range(256))
+
+
 def docnums(bits: int) -> list[int]:
-    """The document numbers of a bit set, ascending."""
+    """The document numbers of a bit set, ascending (zero bytes are skipped by the regex engine, not in Python)."""
     out = []
     data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
-    for i, byte in enumerate(data):
-        if byte:
-            base = i << 3
-            while byte:
-                low = byte & -byte
-                out.append(base + low.bit_length() - 1)
-                byte ^= low
+    for m in _NONZERO.finditer(data):
+        i = m.start()
+        base = i << 3
+        out.extend(base + b for b in _BYTE_BITS[data[i]])
     return out
 
 
+WORK_CACHE = 4096  # stored editions kept decoded per searcher (about 40 MB)
 TERM_CACHE = 2048  # term bit sets kept per searcher (popular words repeat; at most ~64 MB at 250,000 editions)
 TITLE_BUCKET = 512  # documents per bucket of the title order
 
@@ -156,6 +159,7 @@ class _Bits:
         self.nbytes = (self.reader.doc_count_all() >> 3) + 1
         self._facets: dict[str, dict[str, int]] = {}
         self._terms: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self.works: OrderedDict[int, Work] = OrderedDict()  # decoded stored editions (LocalSearcher._load)
         self._all: int | None = None
         self._lengths: list[tuple[int, int]] | None = None
         self._titles: list[tuple[int, list[int]]] | None = None
@@ -202,7 +206,7 @@ class _Bits:
             by_len: dict[int, list[int]] = {}
             r = self.reader
             for d in r.all_doc_ids():
-                by_len.setdefault(r.doc_field_length(d, "title", 0), []).append(d)
+                by_len.setdefault(r.doc_field_length(d, "title", 0) or 0, []).append(d)  # None: no title words
             self._lengths = [(n, _bits(ds, self.nbytes)) for n, ds in sorted(by_len.items())]
         return self._lengths
 
@@ -407,8 +411,9 @@ class LocalSearcher:
         self._bits.title_order()
 
     def forget_terms(self) -> None:
-        """Drop the cached word bit sets (benchmarks measure searches without them)."""
+        """Drop the cached word bit sets and editions (benchmarks measure searches without them)."""
         self._bits._terms.clear()
+        self._bits.works.clear()
 
     def close(self) -> None:
         self._searcher.close()
@@ -424,7 +429,17 @@ class LocalSearcher:
         return self._searcher.doc_count()
 
     def _load(self, docnum: int) -> Work:
-        return load_work(self._searcher.stored_fields(docnum)["work"])
+        """The stored edition (kept for the next searches of this index state: candidates repeat)."""
+        works = self._bits.works
+        w = works.get(docnum)
+        if w is None:
+            w = load_work(self._searcher.stored_fields(docnum)["work"])
+            works[docnum] = w
+            if len(works) > WORK_CACHE:
+                works.popitem(last=False)
+        else:
+            works.move_to_end(docnum)
+        return w
 
     def search(self, query: Query, *, sort: str = "relevance", page: int = 1, size: int = 10,
                selected: Mapping[str, list[str]] | None = None,
