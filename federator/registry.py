@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -192,6 +192,22 @@ class Registry:
 
     def sorted_by_pinyin(self) -> list[Member]:
         return sorted(self.members, key=lambda m: pinyin_key(m.name))
+
+
+def with_member_states(registry: Registry, states: dict[str, dict]) -> Registry:
+    """The registry with members suspended or resumed at the portal (`ill.Store.member_states()`): such a
+    change overrides the file's status, reason and date. Codes not in the registry are ignored."""
+    if not states:
+        return registry
+    members = []
+    for m in registry.members:
+        st = states.get(m.code)
+        if st is not None and st.get("status") in STATUSES:
+            suspended = st["status"] == "suspended"
+            m = replace(m, status=st["status"], suspended_reason=(st.get("reason") or None) if suspended else None,
+                        suspended_since=st.get("since") if suspended else None)
+        members.append(m)
+    return Registry(path=registry.path, members=tuple(members))
 
 
 def pinyin_key(text: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -19,8 +20,8 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-# Readers (of a member library), staff (of a library) and centre administrators. No passwords: signing in
-# is the portal's concern.
+# Readers (of a member library), staff (of a library) and centre administrators. `password_hash` is an
+# Argon2id hash made by the portal (portal/auth.py); none means the user cannot sign in.
 users = Table(
     "users", metadata,
     Column("id", String(64), primary_key=True),
@@ -28,6 +29,29 @@ users = Table(
     Column("role", String(16), nullable=False),  # reader | staff | admin
     Column("member", String(32)),  # the library of a reader or staff member; none for administrators
     Column("created_at", DateTime, nullable=False),
+    Column("password_hash", Text),
+)
+
+# Signed-in browsers of the portal, by the SHA-256 of the session cookie (the cookie is never stored).
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+
+# Members suspended or resumed by a centre administrator; this overrides the registry file's status.
+member_states = Table(
+    "member_states", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),  # active | suspended
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("since", Date),
+    Column("changed_by", String(64), nullable=False),
+    Column("changed_at", DateTime, nullable=False),
 )
 
 requests = Table(

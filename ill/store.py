@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ill import machine as m
 from ill.errors import InvalidRequest, InvalidTransition, NotAllowed, NotFound, RuleViolation, StoreError
 from ill.fines import FineRule
-from ill.schema import audit, legs, requests, users, violations
+from ill.schema import audit, legs, member_states, requests, sessions, users, violations
 from ill.workdays import deadline_text, loan_due, local_date, working_days_after
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +153,9 @@ def normalise_rota(rota: Iterable[Any] | None) -> list[dict]:
     return out
 
 
+_USER_COLUMNS = tuple(c for c in users.c if c.name != "password_hash")  # never read by accident
+
+
 class Store:
     """The ILL store. `clock` gives "now" (aware); `fine_rules(code)` gives a lender's FineRule or None."""
 
@@ -227,17 +230,86 @@ class Store:
         with self.read() as conn:
             return self._user(conn, user_id)
 
-    def users(self) -> list[dict]:
+    def users(self, *, member: str | None = None, role: str | None = None) -> list[dict]:
+        q = select(*_USER_COLUMNS).order_by(users.c.id)
+        if member:
+            q = q.where(users.c.member == member.upper())
+        if role:
+            q = q.where(users.c.role == role)
         with self.read() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(users).order_by(users.c.id))]
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     @staticmethod
     def _user(conn: Connection, user_id: str, lock: bool = False) -> dict:
-        q = select(users).where(users.c.id == user_id)
+        q = select(*_USER_COLUMNS).where(users.c.id == user_id)
         row = conn.execute(q.with_for_update() if lock else q).first()
         if row is None:
             raise NotFound(f"no user {user_id!r}; register with 'balis request user add'")
         return dict(row._mapping)
+
+    # ---- signing in (the hashing itself is the portal's: portal/auth.py) ------------------------
+
+    def set_password_hash(self, user_id: str, password_hash: str | None) -> None:
+        """Store a user's password hash (None: the user can no longer sign in); ends their sessions."""
+        with self._tx() as conn:
+            self._user(conn, user_id, lock=True)
+            conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+            conn.execute(sessions.delete().where(sessions.c.user_id == user_id))
+
+    def password_hash(self, user_id: str) -> str | None:
+        """The stored hash, or None (no such user, or no password set)."""
+        with self.read() as conn:
+            return conn.execute(select(users.c.password_hash).where(users.c.id == user_id)).scalar_one_or_none()
+
+    def open_session(self, session_id: str, user_id: str, lifetime: timedelta, now: datetime | None = None) -> None:
+        """Record a signed-in browser; `session_id` is the hash of its cookie."""
+        now = self._now(now)
+        with self._tx() as conn:
+            self._user(conn, user_id)
+            conn.execute(sessions.delete().where(sessions.c.expires_at < _db(now)))
+            conn.execute(insert(sessions).values(id=session_id, user_id=user_id, created_at=_db(now),
+                                                 expires_at=_db(now + lifetime), last_seen_at=_db(now)))
+
+    def session_user(self, session_id: str, now: datetime | None = None) -> dict | None:
+        """The user of a live session, or None (unknown or expired)."""
+        now = self._now(now)
+        with self.read() as conn:
+            row = conn.execute(select(*_USER_COLUMNS).join(sessions, sessions.c.user_id == users.c.id).where(
+                sessions.c.id == session_id, sessions.c.expires_at > _db(now))).first()
+        return dict(row._mapping) if row else None
+
+    def close_session(self, session_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute(sessions.delete().where(sessions.c.id == session_id))
+
+    # ---- members suspended at the portal --------------------------------------------------------
+
+    def set_member_state(self, code: str, status: str, actor_id: str, reason: str = "",
+                         now: datetime | None = None) -> dict:
+        """Suspend or resume a member (centre administrators only); the registry file is left as it is."""
+        if status not in ("active", "suspended"):
+            raise InvalidRequest(f"member status {status!r}: use active or suspended")
+        reason = (reason or "").strip()
+        if status == "suspended" and not reason:
+            raise InvalidRequest("a suspension needs a reason, shown to readers and staff (暂停原因)")
+        now = self._now(now)
+        code = code.strip().upper()
+        with self._tx() as conn:
+            actor = self._user(conn, actor_id)
+            if actor["role"] != "admin":
+                raise NotAllowed(f"user {actor_id} is {actor['role']}; only centre administrators suspend or "
+                                 f"resume members")
+            conn.execute(member_states.delete().where(member_states.c.code == code))
+            conn.execute(insert(member_states).values(
+                code=code, status=status, reason=reason, since=local_date(now) if status == "suspended" else None,
+                changed_by=actor_id, changed_at=_db(now)))
+        return self.member_states()[code]
+
+    def member_states(self) -> dict[str, dict]:
+        """code → {status, reason, since, changed_by, changed_at} for members changed at the portal."""
+        with self.read() as conn:
+            return {r.code: {k: _aware(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()}
+                    for r in conn.execute(select(member_states))}
 
     # ---- submitting ------------------------------------------------------------------------------
 

@@ -28,6 +28,14 @@ def _cleanup() -> None:
 atexit.register(_cleanup)
 
 
+@pytest.fixture(autouse=True)
+def _own_ill_store(tmp_path, monkeypatch) -> None:
+    """Every test that opens the default ILL store (the portal, commands without --db) gets its own file,
+    never the checkout's var/ill.sqlite; subprocesses inherit it through $BALIS_DB."""
+    if "BALIS_DB" not in os.environ:
+        monkeypatch.setenv("BALIS_DB", str(tmp_path / "ill.sqlite"))
+
+
 @pytest.fixture(scope="session")
 def testbed_tmp() -> Iterator[Path]:
     """One temporary folder for every server of the session (removed at the end unless BALIS_KEEP_TESTBED)."""

@@ -13,14 +13,36 @@ from ill.store import resolve_url
 
 def test_schema_is_created_and_upgrades_are_idempotent(db_url):
     with Store(db_url) as s:
-        assert s.revision == "0001"
+        assert s.revision == "0002"
         tables = set(inspect(s.engine).get_table_names())
         assert {"users", "requests", "legs", "audit", "violations", "alembic_version"} <= tables
         with s.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
         s.add_user("r1", "reader", "THU")
     with Store(db_url) as again:  # opening again keeps the data
         assert again.user("r1")["member"] == "THU"
+
+
+def test_a_store_of_the_first_schema_is_upgraded_and_keeps_its_data(db_url):
+    """A store made before signing in existed (revision 0001) gains passwords, sessions and member states."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1)
+                           if db_url.startswith("postgresql://") else db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", "ill:migrations")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO users (id, name, role, member, created_at) "
+                          "VALUES ('old1', '', 'reader', 'PKU', '2026-01-05 08:00:00')"))
+    engine.dispose()
+    with Store(db_url) as s:
+        assert s.revision == "0002"
+        assert s.user("old1")["member"] == "PKU" and s.password_hash("old1") is None
+        assert {"sessions", "member_states"} <= set(inspect(s.engine).get_table_names())
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):
