@@ -25,6 +25,9 @@ run: install
 	@echo
 	@echo "The test bed keeps running; stop it with: $(BIN)/balis testbed down"
 	@echo
+	@echo "== demo accounts for the portal (readers, staff, an administrator)"
+	$(BIN)/balis request user demo
+	@echo
 	@echo "== the reader portal (Ctrl-C stops it; PORT=$(PORT))"
 	$(BIN)/balis serve --port $(PORT)
 

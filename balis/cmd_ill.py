@@ -74,12 +74,16 @@ def register(sub, common) -> None:
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_tick)
 
-    q = rs.add_parser("user", parents=[common, db], help="register readers, staff and administrators")
-    q.add_argument("op", choices=["add", "list"])
-    q.add_argument("id", nargs="?", help="reader card number or staff login (for add)")
+    q = rs.add_parser("user", parents=[common, db], help="register readers, staff and administrators; passwords")
+    q.add_argument("op", choices=["add", "list", "passwd", "demo"],
+                   help="add a user; list them; passwd: set a user's portal password; demo: the demo accounts")
+    q.add_argument("id", nargs="?", help="reader card number or staff login (for add and passwd)")
     q.add_argument("--role", choices=["reader", "staff", "admin"])
     q.add_argument("--member", metavar="CODE", help="the reader's or staff member's library")
     q.add_argument("--name", default="")
+    q.add_argument("--password-stdin", action="store_true",
+                   help="read the portal password from the first line of standard input (add, passwd); "
+                        "without it, passwd asks for it on the terminal")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_user)
 
@@ -402,10 +406,24 @@ def cmd_user(args) -> int:
     if args.op == "add" and args.member:
         _check_members(args, [args.member.upper()])
 
+    if args.op == "passwd" and not args.id:
+        raise UsageError("user passwd needs the user's ID")
+    if args.op == "demo":
+        return _demo_users(args)
+    password = _read_password(args) if args.op == "passwd" or args.password_stdin else None
+
     def go():
+        from portal.auth import set_password
+
         with _store(args) as store:
             if args.op == "add":
                 rows = [store.add_user(args.id, args.role, args.member, args.name)]
+                if password is not None:
+                    set_password(store, args.id, password)
+            elif args.op == "passwd":
+                set_password(store, args.id, password)
+                print(f"password of {args.id} set; the user's open portal sessions were ended", file=sys.stderr)
+                rows = [store.user(args.id)]
             else:
                 rows = store.users()
         if args.json:
@@ -413,6 +431,61 @@ def cmd_user(args) -> int:
         else:
             for u in rows:
                 print(f"{u['id']:<16} {u['role']:<7} {u['member'] or '-':<8} {u['name']}")
+        return EXIT_OK
+    return _run(go)
+
+
+def _read_password(args) -> str:
+    from balis.cli import UsageError
+    from portal.auth import PasswordError, check_new_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != password:
+            raise UsageError("the two passwords differ; nothing was changed")
+    else:
+        raise UsageError("no terminal to ask for the password: give it on standard input with --password-stdin")
+    try:
+        return check_new_password(password)
+    except PasswordError as exc:
+        raise UsageError(f"{exc}; nothing was changed") from None
+
+
+DEMO_PASSWORD = "balis-demo"  # the demo test bed's accounts only; printed by 'balis request user demo'
+
+
+def _demo_users(args) -> int:
+    """Readers, staff and an administrator for the demo test bed, all with the demo password (idempotent)."""
+    from balis.cli import EXIT_OK, UsageError
+    from ill.errors import NotFound
+    from portal.auth import set_password
+
+    members = [m.code for m in _registry(args).members if m.active]
+    if len(members) < 2:
+        raise UsageError("the demo accounts need a registry with at least two active members")
+    first, second = members[0], members[1]
+    wanted = [("reader1", "reader", first, "张同学"), ("reader2", "reader", second, "李同学"),
+              *((f"staff-{c.lower()}", "staff", c, f"{c} 馆际互借员") for c in members[:4]),
+              ("admin", "admin", None, "BALIS 中心管理员")]
+
+    def go():
+        with _store(args) as store:
+            made = []
+            for uid, role, member, name in wanted:
+                try:
+                    store.user(uid)
+                except NotFound:
+                    store.add_user(uid, role, member, name)
+                    set_password(store, uid, DEMO_PASSWORD)
+                    made.append(uid)
+        print(f"demo accounts ({'new: ' + ', '.join(made) if made else 'all there already'}); "
+              f"password for each: {DEMO_PASSWORD}")
+        for uid, role, member, _name in wanted:
+            print(f"  {uid:<16} {role:<7} {member or '-'}")
         return EXIT_OK
     return _run(go)
 

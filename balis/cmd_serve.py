@@ -13,7 +13,11 @@ def register(sub, common) -> None:
     p.add_argument("--port", type=int, default=int(os.environ.get("BALIS_PORT", "8080")),
                    help="port (default 8080; 0 picks a free one)")
     p.add_argument("--index", metavar="DIR", default=os.environ.get("BALIS_INDEX"),
-                   help="local index folder (answers from the local index once it is built)")
+                   help="the local union index folder (default $BALIS_INDEX, else var/index): searches are "
+                        "answered from it first once 'balis harvest' has built it")
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="ILL store of readers, staff, sessions and requests (a SQLite file or postgresql://…; "
+                        "default $BALIS_DB, else var/ill.sqlite)")
     p.add_argument("--per-member", type=int, default=10, metavar="N",
                    help="records asked of each member per result page (default 10)")
     p.add_argument("--deadline", type=float, default=15.0, metavar="S",
@@ -23,6 +27,9 @@ def register(sub, common) -> None:
                         "(docs/harvest.md; cron or a systemd timer do the same outside the server)")
     p.add_argument("--searches-per-minute", type=float, default=60.0, metavar="N",
                    help="searches one client may start per minute (default 60, bursts of 20)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes serving the one port (SO_REUSEPORT), each with its own index searcher; "
+                        "default 1 (docs/portal.md: when more help)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -38,6 +45,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--per-member must be between 1 and 100")
     if not 0 < args.deadline <= 600:
         raise UsageError("--deadline must be between 0 and 600 seconds")
+    if not 1 <= args.workers <= 64:
+        raise UsageError("--workers must be between 1 and 64")
     if args.searches_per_minute <= 0:
         raise UsageError("--searches-per-minute must be a positive number")
     harvest_at = None
@@ -53,17 +62,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         index = Path(args.index)
         if not index.is_dir():
             raise UsageError(f"--index {index}: no such folder; build the local index first or leave it out")
+    else:
+        from indexer.paths import resolve_index_dir
+
+        index = resolve_index_dir(None)  # $BALIS_INDEX, else var/index: used once a harvest builds it
     registry = load_registry(args.registry)
-    return serve(registry, host=args.host, port=args.port, index_dir=index, harvest_at=harvest_at,
+    return serve(registry, host=args.host, port=args.port, index_dir=index, harvest_at=harvest_at, db=args.db,
                  per_member=args.per_member, deadline=args.deadline,
-                 searches_per_minute=args.searches_per_minute) or EXIT_OK
+                 searches_per_minute=args.searches_per_minute, workers=args.workers) or EXIT_OK
 
 
-def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, **options) -> int:
-    """Run the portal until interrupted; prints the URL once it listens. Closes the federator on the way out."""
+def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, workers: int = 1, **options) -> int:
+    """Run the portal until interrupted; prints the URL once it listens. Closes the federator on the way out.
+
+    `workers` > 1: that many processes serve the one port (SO_REUSEPORT; the kernel spreads connections),
+    each with its own event loop, federator and index searcher; the nightly harvest runs in the first.
+    """
     import asyncio
     import logging
     import signal
+    from pathlib import Path
 
     from aiohttp import web
 
@@ -73,15 +91,38 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, **
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
-    async def run() -> None:
+    def banner(bound: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        searchable = sum(m.queryable for m in registry.members)
+        several = f"; {workers} worker processes" if workers > 1 else ""
+        print(f"BALIS portal: http://{shown}:{bound}/  ({len(registry.members)} members, {searchable} searchable; "
+              f"registry {registry.path}{several})", flush=True)
+        if index_dir is not None:
+            if (Path(index_dir) / "whoosh").is_dir():
+                print(f"union index: {index_dir} (searches answered from it first; a new harvest is picked up "
+                      "within seconds)", flush=True)
+            else:
+                print(f"no union index in {index_dir} yet: searches ask the members live until 'balis harvest' "
+                      "builds it", flush=True)
+        if harvest_at is not None:
+            print(f"nightly harvest at {harvest_at.strftime('%H:%M')} (local time) into "
+                  f"{index_dir or 'the default index folder'}", flush=True)
+        print("stop with Ctrl-C", flush=True)
+
+    async def run(port: int = port, worker: int | None = None, ready=None) -> None:
         stop = asyncio.Event()  # Ctrl-C / SIGTERM from here on stop the server cleanly
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        app = create_app(registry, index_dir=index_dir, **options)
+        from ill.errors import StoreError
+
+        try:
+            app = create_app(registry, index_dir=index_dir, **options)
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, reuse_port=worker is not None or None)
         try:
             await site.start()
         except OSError as exc:
@@ -89,28 +130,101 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, **
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; "
                              "choose another --port or stop what uses it") from None
         bound = runner.addresses[0][1] if runner.addresses else port
-        shown = f"[{host}]" if ":" in host else host
-        searchable = sum(m.queryable for m in registry.members)
-        print(f"BALIS portal: http://{shown}:{bound}/  ({len(registry.members)} members, {searchable} searchable; "
-              f"registry {registry.path})", flush=True)
-        if index_dir is not None:
-            print(f"local index folder: {index_dir}", flush=True)
+        if ready is None:
+            banner(bound)
+        else:
+            ready()
         schedule = None
-        if harvest_at is not None:
+        if harvest_at is not None and not worker:
             from indexer.schedule import HarvestSchedule, harvest_job
 
             schedule = HarvestSchedule(harvest_at, harvest_job(registry.path, index_dir))
             schedule.start()
-            print(f"nightly harvest at {harvest_at.strftime('%H:%M')} (local time) into "
-                  f"{index_dir or 'the default index folder'}", flush=True)
-        print("stop with Ctrl-C", flush=True)
         try:
             await stop.wait()
         finally:
-            print("stopping: closing member connections", flush=True)
+            if worker is None:
+                print("stopping: closing member connections", flush=True)
             if schedule is not None:
                 await schedule.stop()
             await runner.cleanup()  # on_cleanup closes the federator
 
-    asyncio.run(run())
-    return 0
+    if workers <= 1:
+        asyncio.run(run())
+        return 0
+    return _serve_workers(host, port, workers, run, banner)
+
+
+def _serve_workers(host: str, port: int, workers: int, run, banner) -> int:
+    """Fork `workers` processes that each run `run(port, worker=i, ready=…)` on one SO_REUSEPORT port; print
+    the banner once all listen; on Ctrl-C or SIGTERM stop them all (each closes its connections)."""
+    import asyncio
+    import multiprocessing
+    import signal
+    import socket
+    import time
+
+    from balis.cli import UsageError
+
+    holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        holder.bind((host, port))  # keeps the port (0: a free one) for the workers; never listens itself
+    except OSError as exc:
+        holder.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; "
+                         "choose another --port or stop what uses it") from None
+    bound = holder.getsockname()[1]
+    ctx = multiprocessing.get_context("fork")
+    news = ctx.Queue()
+
+    def worker(i: int) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # not the parent's handlers: until the
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # worker's loop takes them, a signal simply ends it
+        try:
+            asyncio.run(run(bound, worker=i, ready=lambda: news.put((i, None))))
+        except UsageError as exc:
+            news.put((i, str(exc)))
+        except KeyboardInterrupt:
+            pass
+
+    procs = [ctx.Process(target=worker, args=(i,), name=f"balis-serve-{i}") for i in range(workers)]
+    stopping = []
+    previous = {sig: signal.signal(sig, lambda *_: stopping.append(1)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        started = 0
+        procs[0].start()  # the first opens (and migrates) the stores alone; the others then start together
+        while started < workers and not stopping:
+            if started == 1 and not procs[1].pid:
+                for proc in procs[1:]:
+                    proc.start()
+            try:
+                i, problem = news.get(timeout=0.5)
+            except Exception:  # queue.Empty: check whether a worker died before it listened
+                if any(proc.pid and not proc.is_alive() for proc in procs):
+                    raise UsageError("a portal worker stopped while starting; see the log above") from None
+                continue
+            if problem:
+                raise UsageError(problem)
+            started += 1
+        if not stopping:
+            banner(bound)
+        while not stopping and all(proc.is_alive() for proc in procs):
+            time.sleep(0.5)
+        if not stopping:
+            print("a portal worker stopped; stopping the others", flush=True)
+        print("stopping: closing member connections", flush=True)
+        return 0 if stopping else 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for proc in procs:
+            if proc.pid and proc.is_alive():
+                proc.terminate()  # SIGTERM: the worker stops its server cleanly
+        for proc in procs:
+            if proc.pid:
+                proc.join(timeout=30)
+                if proc.is_alive():  # stuck: do not leave it behind
+                    proc.kill()
+                    proc.join(timeout=5)
+        holder.close()

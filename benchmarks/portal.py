@@ -1,8 +1,24 @@
 """The portal under many readers: throughput and latency over HTTP on loopback.
 
-A test bed (8 members × 300 records, its own temp folder) and `balis serve` (a separate process, rate limit
-lifted) are started; this process is the load generator: R concurrent readers (aiohttp), each sending its
-next request as soon as the last one is answered, for S seconds (and at most --max-requests in all).
+`balis serve` runs as a separate process (rate limit lifted); this process is the load generator: R
+concurrent readers (aiohttp) for S seconds (and at most --max-requests in all).
+
+Local index modes (issue 6's target: 200 readers, p95 ≤ 300 ms, no errors). The union index is the one
+benchmarks/local_search.py generates (1,000,000 holdings, 257,970 editions by default; built once and
+cached in var/bench/local_search/h<holdings>), served with `balis serve --index DIR [--workers N]`. Each
+reader repeats: think, then one request of this mix (the no-JavaScript pages, all answered from the index):
+
+  55 %  a new search: GET /search?q=Q (Q from local_search.make_queries: Chinese and Western, free and
+        fielded, phrases, traditional script, ISBNs), relevance, page 1 (10 % sorted by year or title)
+  30 %  a refinement of the reader's last search: next page, another sort, or a facet (year, language)
+  15 %  an edition from the last results: GET /work/{id} (the edition and its other editions, from the index)
+
+  local         think time exponential, mean --think seconds (default 10, capped at 6×), readers starting
+                spread over the first think time: readers reading their results between clicks
+  local-closed  the same mix with no think time (the issue states none): each reader sends its next
+                request as soon as the last is answered; a throughput ceiling, for information
+
+Test bed modes (8 members × 300 records, its own temp folder; a live federated search per request):
 
   recent   GET /search?q=WORD&sort=…&facet=…: the complete results page (HTML), for words searched once
            before the run, so it measures the portal itself (parameters, facets, ranking, templates) over
@@ -12,21 +28,23 @@ next request as soon as the last one is answered, for S seconds (and at most --m
            asking all 8 members (Z39.50 / SRU) through the portal's one Federator
 
 Prints requests/s, latency p50/p95/p99/max and errors per mode; writes benchmarks/results/portal.json
-(portal-quick.json with --quick). The local index mode (the issue's target: 200 readers, p95 ≤ 300 ms)
-comes with the local search.
-Usage: python benchmarks/portal.py [--quick] [--readers N] [--seconds S] [--only MODE,..]
+(portal-quick.json with --quick).
+Usage: python benchmarks/portal.py [--quick] [--readers N] [--seconds S] [--only MODE,..] [--workers N]
+                                   [--holdings N] [--think S]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import itertools
 import json
 import os
 import platform
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,7 +63,9 @@ WORDS = ["中国", "经济", "历史", "文学", "数据", "管理", "教育", "
          "文化", "政治", "法律", "艺术", "语言", "医学", "工程", "计算机", "物理", "化学", "数学", "生物",
          "地理", "哲学", "心理", "音乐", "报告", "北京", "世界", "国际", "现代", "设计", "系统", "方法", "基础"]
 SORTS = ["relevance", "year", "year_asc", "title"]
-MODES = ("recent", "api", "fanout")
+MODES = ("local", "local-closed", "recent", "api", "fanout")
+LOCAL_MODES = ("local", "local-closed")
+INDEX_CACHE = ROOT / "var" / "bench" / "local_search"  # shared with benchmarks/local_search.py
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -56,11 +76,15 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def start_portal(registry: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "balis.cli", "serve", "--port", "0", "--registry", str(registry),
-                             "--searches-per-minute", "100000000"], cwd=ROOT, stdout=subprocess.PIPE,
+def start_portal(registry: Path | None, *extra: str) -> tuple[subprocess.Popen, str]:
+    args = ["--registry", str(registry)] if registry else []
+    db_dir = tempfile.mkdtemp(prefix="balis-bench-portal-db-")  # its own ILL store, removed at exit
+    atexit.register(shutil.rmtree, db_dir, ignore_errors=True)
+    args += ["--db", str(Path(db_dir) / "ill.sqlite")]
+    proc = subprocess.Popen([sys.executable, "-m", "balis.cli", "serve", "--port", "0", *args,
+                             "--searches-per-minute", "100000000", *extra], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         m = re.search(r"(http://127\.0\.0\.1:\d+/)", line or "")
@@ -128,6 +152,122 @@ async def run_mode(base: str, mode: str, readers: int, seconds: float, max_reque
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None}
 
 
+def local_index(holdings: int) -> tuple[Path, dict]:
+    """The generated union index of `holdings` holdings (built once, as benchmarks/local_search.py does)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from local_search import build
+
+    folder = INDEX_CACHE / f"h{holdings}"
+    meta_path = folder / "bench.json"
+    if not meta_path.exists():
+        print(f"building an index of {holdings:,} holdings in {folder} ...", flush=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        build(folder, holdings)
+    meta = json.loads(meta_path.read_text())
+    size = sum(f.stat().st_size for f in (folder / "whoosh").iterdir() if f.is_file())
+    return folder, {"holdings": meta["holdings"], "editions": meta["editions"], "mib": round(size / 2**20),
+                    "samples": meta["samples"]}
+
+
+REFINE_FACETS = ["year:2010-2019", "year:2000-2009", "year:1990-1999", "language:chi", "language:eng"]
+WORK_ID = re.compile(r'<li class="work" data-work="(W[0-9a-f]{16})"')
+
+
+async def run_local(base: str, mode: str, readers: int, seconds: float, think: float, queries: list[str],
+                    max_requests: int, seed: int = 11) -> dict:
+    """Readers searching the union index over HTTP (the mix in the module docstring)."""
+    rng = random.Random(seed)
+    latencies: dict[str, list[float]] = {"search": [], "refine": [], "edition": []}
+    errors: dict[str, int] = {}
+    seen: set[tuple] = set()
+    repeats = [0]
+    budget = [max_requests]
+    timeout = aiohttp.ClientTimeout(total=60)
+    connector = aiohttp.TCPConnector(limit=readers)
+    closed = mode == "local-closed"
+
+    async def reader(session: aiohttp.ClientSession, ends: float, r: random.Random) -> None:
+        last: dict | None = None
+        works: list[str] = []
+        if not closed:
+            await asyncio.sleep(min(r.uniform(0, think), seconds))
+        while time.perf_counter() < ends and budget[0] > 0:
+            budget[0] -= 1
+            pick = r.random()
+            if last is None or pick < 0.55:
+                kind = "search"
+                last = {"q": r.choice(queries)}
+                if r.random() < 0.1:
+                    last["sort"] = r.choice(["year", "title"])
+                path, params = "/search", dict(last)
+            elif pick < 0.85 or not works:
+                kind = "refine"
+                step = r.random()
+                if step < 0.4:
+                    last["page"] = str(int(last.get("page", "1")) + 1)
+                elif step < 0.7:
+                    last["sort"] = r.choice([s for s in SORTS if s != last.get("sort", "relevance")])
+                    last.pop("page", None)
+                else:
+                    last["facet"] = r.choice(REFINE_FACETS)
+                    last.pop("page", None)
+                path, params = "/search", dict(last)
+            else:
+                kind = "edition"
+                path, params = f"/work/{r.choice(works)}", {}
+            key = (path, tuple(sorted(params.items())))
+            if key in seen:
+                repeats[0] += 1
+            seen.add(key)
+            started = time.perf_counter()
+            try:
+                async with session.get(path, params=params) as resp:
+                    body = await resp.text()
+                    if resp.status != 200:
+                        errors[str(resp.status)] = errors.get(str(resp.status), 0) + 1
+                    elif path == "/search" and 'data-source="local"' not in body:
+                        errors["not from the index"] = errors.get("not from the index", 0) + 1
+                    else:
+                        latencies[kind].append((time.perf_counter() - started) * 1000)
+                        if path == "/search":
+                            found = WORK_ID.findall(body)
+                            works = found or works
+                            if not found:
+                                last = None  # nothing to refine: the reader searches again
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            if not closed:
+                await asyncio.sleep(max(0.0, min(r.expovariate(1 / think), 6 * think, ends - time.perf_counter())))
+
+    async with aiohttp.ClientSession(base_url=base, timeout=timeout, connector=connector) as session:
+        for q in queries[:20]:  # a serving portal has answered searches before
+            async with session.get("/search", params={"q": q}) as resp:
+                await resp.read()
+        ends = time.perf_counter() + seconds
+        started = time.perf_counter()
+        await asyncio.gather(*(reader(session, ends, random.Random(rng.random())) for _ in range(readers)))
+        elapsed = time.perf_counter() - started
+    every = [x for v in latencies.values() for x in v]
+    out = {"mode": mode, "readers": readers, "think_s": 0 if closed else think, "seconds": round(elapsed, 2),
+           "requests": len(every), "errors": errors, "per_second": round(len(every) / elapsed, 1),
+           "repeated_requests": repeats[0],
+           "p50_ms": round(percentile(every, 50), 1), "p95_ms": round(percentile(every, 95), 1),
+           "p99_ms": round(percentile(every, 99), 1), "max_ms": round(max(every, default=0), 1),
+           "mean_ms": round(statistics.fmean(every), 1) if every else None}
+    out["by_kind"] = {k: {"requests": len(v), "p50_ms": round(percentile(v, 50), 1),
+                          "p95_ms": round(percentile(v, 95), 1)} for k, v in latencies.items()}
+    return out
+
+
+def _print(r: dict) -> None:
+    print(f"{r['mode']:12} {r['readers']:4} readers {r['seconds']:6.1f} s  {r['requests']:7} requests  "
+          f"{r['per_second']:8.1f}/s  p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms  "
+          f"p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  errors {r['errors'] or 0}", flush=True)
+    for kind, k in (r.get("by_kind") or {}).items():
+        print(f"{'':14}{kind:8} {k['requests']:7} requests  p50 {k['p50_ms']:7.1f} ms  p95 {k['p95_ms']:7.1f} ms",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="20 readers, 10 s per mode")
@@ -136,32 +276,60 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--max-requests", type=int, default=200_000, help="stop a mode after this many requests")
     ap.add_argument("--only", help="modes, comma-separated: " + ", ".join(MODES))
+    ap.add_argument("--holdings", type=int, default=1_000_000, help="holdings in the generated union index")
+    ap.add_argument("--think", type=float, default=10.0, help="mean think time of a reader, seconds (local)")
+    ap.add_argument("--workers", type=int, default=1, help="balis serve --workers N (local modes)")
+    ap.add_argument("--queries", type=int, default=2000, help="distinct reader queries (local modes)")
     args = ap.parse_args()
     if args.quick:
-        args.readers, args.fanout_readers, args.seconds = 20, 5, 10.0
+        args.readers, args.fanout_readers, args.seconds, args.holdings = 20, 5, 10.0, 50_000
     modes = args.only.split(",") if args.only else list(MODES)
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        raise SystemExit(f"unknown mode(s) {', '.join(sorted(unknown))}; choose from {', '.join(MODES)}")
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="balis-bench-portal-") as tmp:
-        bed = Testbed(Path(tmp) / "bed")
-        registry = bed.up(members=8, records=300)
-        proc, base = start_portal(registry)
+    results = []
+    index_info = None
+    if any(m in LOCAL_MODES for m in modes):
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from local_search import make_queries
+
+        folder, index_info = local_index(args.holdings)
+        samples = [s for s in index_info.pop("samples") if s["authors"]]  # author queries need a name
+        queries = make_queries(samples, args.queries, seed=23)
+        print(f"union index: {index_info['editions']:,} editions, {index_info['holdings']:,} holdings, "
+              f"{index_info['mib']} MiB; {len(queries)} reader queries; {args.workers} worker(s)", flush=True)
+        proc, base = start_portal(None, "--index", str(folder), "--workers", str(args.workers))
         try:
-            results = []
-            for mode in modes:
-                readers = args.fanout_readers if mode == "fanout" else args.readers
-                r = asyncio.run(run_mode(base, mode, readers, args.seconds, args.max_requests))
+            for mode in (m for m in modes if m in LOCAL_MODES):
+                r = asyncio.run(run_local(base, mode, args.readers, args.seconds, args.think, queries,
+                                          args.max_requests))
+                r["workers"] = args.workers
                 results.append(r)
-                print(f"{mode:7} {r['readers']:4} readers {r['seconds']:6.1f} s  {r['requests']:7} requests  "
-                      f"{r['per_second']:8.1f}/s  p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms  "
-                      f"p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  errors {r['errors'] or 0}",
-                      flush=True)
+                _print(r)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-            bed.down()
+    modes = [m for m in modes if m not in LOCAL_MODES]
+    with tempfile.TemporaryDirectory(prefix="balis-bench-portal-") as tmp:
+        if modes:
+            bed = Testbed(Path(tmp) / "bed")
+            registry = bed.up(members=8, records=300)
+            (Path(tmp) / "no-index").mkdir()  # no union index: every search is live
+            proc, base = start_portal(registry, "--index", str(Path(tmp) / "no-index"))
+            try:
+                for mode in modes:
+                    readers = args.fanout_readers if mode == "fanout" else args.readers
+                    r = asyncio.run(run_mode(base, mode, readers, args.seconds, args.max_requests))
+                    results.append(r)
+                    _print(r)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+                bed.down()
     doc = {"benchmark": "portal", "quick": args.quick, "machine": {"cpus": os.cpu_count(),
            "python": platform.python_version(), "load_before": [round(x, 2) for x in load_before],
-           "load_after": [round(x, 2) for x in os.getloadavg()]}, "results": results}
+           "load_after": [round(x, 2) for x in os.getloadavg()]}, "index": index_info, "results": results}
     out = ROOT / "benchmarks" / "results" / ("portal-quick.json" if args.quick else "portal.json")
     out.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"load average before {doc['machine']['load_before']}, after {doc['machine']['load_after']}; wrote {out}")

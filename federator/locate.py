@@ -156,3 +156,21 @@ async def locate_lenders(registry: Registry, home: str, *, query=None, work_id: 
     rota = build_rota(found.work, home, registry.members, history=history, live_status=status,
                       max_lenders=max_lenders)
     return found, rota
+
+
+async def rota_for_work(work, home: str, registry: Registry, *, history: dict | None = None,
+                        fresh: bool = False, max_lenders: int = 5, timeout: float | None = None):
+    """(Found, Rota) for an edition already in hand (the portal's edition page) and a reader of `home`.
+
+    `fresh`: the work's holdings were seen live moments ago (a recent live search or availability check),
+    so no member is asked again; otherwise the holding members are asked for their own records now
+    (`live_status`). `history` is the lenders' record from the ILL store (ill.stats.lender_history).
+    Raises routing.RoutingError for an unknown home library."""
+    from routing import build_rota
+
+    found = Found(work=work, source="live" if fresh else "local",
+                  history_source="ill store" if history is not None else "none")
+    status = {} if fresh else await live_status(found, registry, timeout)
+    rota = build_rota(work, home, registry.members, history=history or {}, live_status=status,
+                      max_lenders=max_lenders)
+    return found, rota

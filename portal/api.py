@@ -16,8 +16,18 @@ from connectors.query import to_cql
 from federator.facets import FACETS
 from federator.rank import SORTS
 from portal.catalogue import STATES
-from portal.keys import LIMITER
-from portal.params import MAX_FACET_VALUES, MAX_FIELD, MAX_PAGE, MAX_TEXT, build_query, multi, search_params
+from portal.i18n import message
+from portal.keys import LANG, LIMITER
+from portal.params import (
+    MAX_FACET_VALUES,
+    MAX_FIELD,
+    MAX_PAGE,
+    MAX_TEXT,
+    SOURCES,
+    build_query,
+    multi,
+    search_params,
+)
 from portal.params import work_id as check_work_id
 
 
@@ -43,6 +53,10 @@ async def api_search(request: web.Request) -> web.Response:
     query = build_query(params)
     catalogue = _catalogue(request)
     view = await catalogue.page(params, query, before_asking=lambda: request.app[LIMITER].check(request))
+    index = {"available": catalogue.local_ready(), "harvested": view.harvested,
+             "members": catalogue.local.harvested if catalogue.local is not None else {}}
+    if view.note:
+        index["note"] = message(view.note, request[LANG])
     return _json({
         "version": JSON_VERSION,
         "query": {"text": params.text(), "cql": to_cql(query)},
@@ -56,13 +70,16 @@ async def api_search(request: web.Request) -> web.Response:
         "facets": view.facets,
         "members": [{k: v for k, v in asdict(s).items() if k != "waited"} for s in view.statuses],
         "ms": view.ms,
+        "source": view.source,
+        "availability": view.availability or "live",
+        "index": index,
     })
 
 
 async def api_work(request: web.Request) -> web.Response:
     wid = check_work_id(request.match_info["work_id"])
     catalogue = _catalogue(request)
-    work = catalogue.work(wid)
+    work, other_works = await catalogue.edition(wid)
     if work is None:
         raise web.HTTPNotFound()
     doc = work_json(work)
@@ -71,7 +88,7 @@ async def api_work(request: web.Request) -> web.Response:
                 "series": list(d.series), "classification": {k: list(v) for k, v in d.classification.items()}})
     others = [{"work_id": w.work_id, "title": work_json(w)["title"], "year": w.display.year,
                "edition": w.display.edition, "publisher": w.display.publisher}
-              for w in catalogue.other_editions(work)]
+              for w in other_works]
     return _json({"version": JSON_VERSION, "work": doc, "other_editions": others})
 
 
@@ -97,7 +114,19 @@ _ERROR_RESPONSE = {"description": "the error, in the reader's language",
 
 
 def openapi() -> dict:
-    """The OpenAPI 3.1 document of the JSON API (checked by tests/portal/test_portal_api.py)."""
+    """The OpenAPI 3.1 document of the JSON API (checked by tests/portal/test_portal_api.py): the search
+    part here, and the parts of signing in, readers' requests, the staff desk and administration."""
+    from portal import account, admin, desk, reader
+
+    doc = _search_openapi()
+    for part in (account, reader, desk, admin):
+        paths, schemas = part.openapi_parts()
+        doc["paths"].update(paths)
+        doc["components"]["schemas"].update(schemas)
+    return doc
+
+
+def _search_openapi() -> dict:
     search_parameters = [
         _text_param("q", "free text in the reader query syntax (docs/query-syntax.md), or CQL", MAX_TEXT),
         _text_param("ti", "title words", MAX_FIELD),
@@ -107,8 +136,15 @@ def openapi() -> dict:
          "schema": {"type": "string", "maxLength": 40, "pattern": "^[0-9Xx\\- ]*$"}},
         _text_param("pub", "publisher words", MAX_FIELD),
         _text_param("year", "a year or a range: 2009, 2000-2010, 2000-, -2010", MAX_FIELD),
+        {"name": "source", "in": "query", "required": False,
+         "description": "where the search is answered: `local`, the union index harvested from every member "
+                        "(milliseconds; holdings as harvested), or `live`, every member asked now. Default: "
+                        "`local` when the portal has a union index that can answer, else `live`; a `local` "
+                        "search the index cannot answer is answered live, and `index.note` says why",
+         "schema": {"type": "string", "enum": list(SOURCES)}},
         {"name": "page", "in": "query", "required": False,
-         "description": "result page: each page asks every member for its next records",
+         "description": "result page: from the index, 20 editions a page; live, each page asks every member "
+                        "for its next records",
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
         {"name": "sort", "in": "query", "required": False,
          "schema": {"type": "string", "enum": list(SORTS), "default": "relevance"}},
@@ -151,8 +187,22 @@ def openapi() -> dict:
         "works": {"type": "array", "items": {"$ref": "#/components/schemas/Work"}},
         "facets": {"type": "object", "additionalProperties": {
             "type": "array", "items": {"$ref": "#/components/schemas/FacetValue"}}},
-        "members": {"type": "array", "items": {"$ref": "#/components/schemas/MemberStatus"}},
-        "ms": {"type": "integer"}}}
+        "members": {"type": "array", "items": {"$ref": "#/components/schemas/MemberStatus"},
+                    "description": "live: every member's outcome; local: each member's part in the answer "
+                                   "(not asked: the index answered)"},
+        "ms": {"type": "integer"},
+        "source": {"type": "string", "enum": list(SOURCES),
+                   "description": "where this answer came from: the union index (`local`) or the members now "
+                                  "(`live`)"},
+        "availability": {"type": "string", "enum": ["harvested", "live"],
+                         "description": "holdings' status as harvested into the index, or as members said now"},
+        "index": {"type": "object", "required": ["available"], "properties": {
+            "available": {"type": "boolean", "description": "whether the portal's union index can answer"},
+            "harvested": {**_NULL_STR, "description": "local: the latest member harvest in the index "
+                                                      "(ISO 8601)"},
+            "members": {"type": "object", "additionalProperties": {"type": "string"},
+                        "description": "member code → when it was last harvested into the index"},
+            "note": {"type": "string", "description": "why a search that wanted the index was answered live"}}}}}
     member = {"type": "object", "required": ["code", "name", "status", "protocols"], "properties": {
         "code": {"type": "string"}, "name": {"type": "string"}, "name_en": {"type": "string"},
         "district": _NULL_STR, "status": {"type": "string", "enum": ["active", "suspended"]},
@@ -172,7 +222,8 @@ def openapi() -> dict:
         "servers": [{"url": "/"}],
         "paths": {
             "/api/search": {"get": {
-                "operationId": "search", "summary": "Search every member; one page of merged editions",
+                "operationId": "search",
+                "summary": "Search the union index (or every member live); one page of merged editions",
                 "parameters": search_parameters,
                 "responses": {
                     "200": {"description": "the page, with facets and every member's outcome",
@@ -180,7 +231,7 @@ def openapi() -> dict:
                                 "schema": {"$ref": "#/components/schemas/SearchResult"}}}},
                     "400": _ERROR_RESPONSE, "429": _ERROR_RESPONSE}}},
             "/api/works/{work_id}": {"get": {
-                "operationId": "getWork", "summary": "An edition from recent searches, with other editions",
+                "operationId": "getWork", "summary": "An edition from recent searches or the union index, with other editions",
                 "parameters": [{"name": "work_id", "in": "path", "required": True,
                                 "schema": {"type": "string", "pattern": "^W[0-9a-f]{16}$"}}],
                 "responses": {

@@ -18,16 +18,30 @@ import logging
 import secrets
 import uuid
 from contextlib import aclosing
+from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from federator.registry import Registry
+from federator.registry import Registry, with_member_states
+from ill.errors import (
+    IllError,
+    InvalidRequest,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    RuleViolation,
+    StoreError,
+)
+from ill.store import Store
 from indexer.paths import resolve_index_dir
-from portal import api
+from portal import account, admin, api, desk, reader
+from portal.auth import USER, Forbidden, SignInRequired, session_middleware
 from portal.beijing import schematic
 from portal.catalogue import (
     ASKING,
+    CHECKING,
     Catalogue,
     MemberStatus,
     SearchView,
@@ -36,7 +50,8 @@ from portal.catalogue import (
     statuses_in_order,
 )
 from portal.i18n import DEFAULT_LANGUAGE, message
-from portal.keys import CATALOGUE, CSRF, INDEX_DIR, LANG, LIMITER, TEMPLATES
+from portal.keys import CATALOGUE, CSRF, INDEX_DIR, LANG, LIMITER, LOGIN_LIMITER, REGISTRY, STORE, TEMPLATES
+from portal.local import IndexUnavailable, PortalIndex
 from portal.params import (
     MAX_TEXT,
     ParamError,
@@ -60,17 +75,29 @@ LANG_COOKIE = "balis_lang"
 
 def create_app(registry: Registry, *, index_dir: Path | None = None, secret: bytes | None = None,
                searches_per_minute: float = 60.0, search_burst: int = 20, secure_cookies: bool = False,
-               **catalogue_options) -> web.Application:
-    """The portal for `registry`. `index_dir`: the local index folder (used once indexer/ lands)."""
+               db: str | Path | None = None, store: Store | None = None, logins_per_minute: float = 10.0,
+               index_refresh: float = 5.0, **catalogue_options) -> web.Application:
+    """The portal for `registry`. `index_dir`: the local union index folder, which searches are answered from
+    first whenever it can answer (checked for a newer harvest every `index_refresh` seconds; without it every
+    search is live); `db` (or an open `store`): the ILL
+    store of users, sessions and requests ($BALIS_DB, else var/ill.sqlite)."""
     app = web.Application(middlewares=[language_middleware, error_middleware],
                           client_max_size=64 * 1024)
     csrf = Csrf(secret or secrets.token_bytes(32), secure_cookie=secure_cookies, exempt=(SRU_PATH,))
     app.middlewares.append(csrf.middleware())
+    app.middlewares.append(session_middleware(lambda a: a[STORE]))
     app[CSRF] = csrf
     app[LIMITER] = RateLimiter(searches_per_minute, search_burst)
+    app[LOGIN_LIMITER] = RateLimiter(logins_per_minute, 5)
     app[TEMPLATES] = environment()
     app[INDEX_DIR] = index_dir
-    app[CATALOGUE] = Catalogue(registry, **catalogue_options)
+    app[STORE] = store if store is not None else Store(db)
+    if store is None:  # opened here, closed here
+        app.on_cleanup.append(_close_store)
+    app[REGISTRY] = registry
+    registry = with_member_states(registry, app[STORE].member_states())
+    local = PortalIndex(resolve_index_dir(index_dir), refresh_every=index_refresh) if index_dir else None
+    app[CATALOGUE] = Catalogue(registry, local=local, **catalogue_options)
     app.on_response_prepare.append(add_security_headers)
     app.on_startup.append(_start)
     app.on_cleanup.append(_close)
@@ -81,7 +108,8 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
     app.router.add_get("/members", members_page, name="members")
     app.router.add_get("/map", map_page, name="map")
     app.router.add_post("/lang", switch_language, name="lang")
-    api.add_routes(app)
+    for part in (account, reader, desk, admin, api):
+        part.add_routes(app)
     sru = handler(LocalIndexBackend(resolve_index_dir(index_dir)), _sru_info)
     app.router.add_get(SRU_PATH, sru, name="sru")
     app.router.add_post(SRU_PATH, sru)
@@ -105,6 +133,10 @@ async def _close(app: web.Application) -> None:
     await app[CATALOGUE].close()
 
 
+async def _close_store(app: web.Application) -> None:
+    app[STORE].close()
+
+
 # -- middlewares -------------------------------------------------------------------------------------------
 @web.middleware
 async def language_middleware(request: web.Request, handler):
@@ -126,6 +158,24 @@ async def error_middleware(request: web.Request, handler):
     except SearchQueryError as exc:
         text = message("error.bad_query", request[LANG], message=str(exc.error))
         return error_response(request, 400, text, parameter=exc.name)
+    except SignInRequired:
+        if request.path.startswith("/api/"):
+            return error_response(request, 401, message("login.required", request[LANG]))
+        raise web.HTTPSeeOther(f"/login?{urlencode({'next': request.path_qs})}") from None
+    except Forbidden as exc:
+        lang = request[LANG]
+        if exc.why.startswith("role:"):
+            roles = "/".join(message(f"role.{r}", lang) for r in exc.why[5:].split("/"))
+            role = message(f"role.{request[USER]['role']}", lang)
+            text = message("error.forbidden.role", lang, roles=roles, role=role)
+        else:
+            text = message("error.forbidden", lang, why=exc.why)
+        return error_response(request, 403, text)
+    except IllError as exc:
+        status = _ILL_STATUS.get(type(exc), 400)
+        if status == 503:
+            log.error("portal: ILL store: %s", exc)
+        return error_response(request, status, str(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -177,7 +227,10 @@ def error_response(request: web.Request, status: int, text: str, *, parameter: s
     return response
 
 
-_ERROR_TITLES = {"error.400", "error.403", "error.404", "error.405", "error.429", "error.500"}
+_ERROR_TITLES = {"error.400", "error.401", "error.403", "error.404", "error.405", "error.409", "error.429",
+                 "error.500", "error.503"}
+_ILL_STATUS = {NotFound: 404, NotAllowed: 403, InvalidTransition: 409, RuleViolation: 409, InvalidRequest: 400,
+               StoreError: 503}
 
 
 def render(request: web.Request, template: str, **values) -> web.Response:
@@ -204,8 +257,20 @@ def _view_values(request: web.Request, view) -> dict:
                  "selected": (facet, e["value"]) in selected} for e in entries]
         if rows:
             facets.append((facet, rows))
-    return {"view": view, "names": names, "facets": facets,
+    return {"view": view, "names": names, "facets": facets, "harvested_at": _when(view.harvested),
             "statuses": statuses_in_order(view.statuses, catalogue.members)}
+
+
+def _when(iso: str | None) -> str | None:
+    """An ISO 8601 time as a reader reads it, in the server's time zone: 2026-11-21 02:00."""
+    if not iso:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
 
 
 async def search_page(request: web.Request) -> web.Response:
@@ -214,13 +279,20 @@ async def search_page(request: web.Request) -> web.Response:
         raise web.HTTPFound("/")
     query = build_query(params)
     catalogue = request.app[CATALOGUE]
+    if params.live and catalogue.wants_local(params):  # the union index's page at once; availability by SSE
+        try:
+            view = await catalogue.local_page(params, query, availability=CHECKING,
+                                              before_asking=lambda: request.app[LIMITER].check(request))
+            return render(request, "search.html", params=params, live=True, **_view_values(request, view))
+        except IndexUnavailable:
+            pass  # the live shell below; its stream says why
     if params.live:  # the shell: results arrive by server-sent events
         cached = catalogue.recent(params)
         if cached is not None:
             view = catalogue.view(params, query, cached)
         else:
             statuses = [MemberStatus(m.code, m.name, ASKING) for m in catalogue.members]
-            view = SearchView(params, statuses=statuses)
+            view = SearchView(params, statuses=statuses, local_ready=catalogue.local_ready())
         return render(request, "search.html", params=params, live=True, **_view_values(request, view))
     view = await catalogue.page(params, query, before_asking=lambda: request.app[LIMITER].check(request))
     return render(request, "search.html", params=params, live=False, **_view_values(request, view))
@@ -232,8 +304,9 @@ async def search_events(request: web.Request) -> web.StreamResponse:
     if params.empty:
         raise ParamError("q", "param.empty_query")
     query = build_query(params)
+    params = replace(params, live=True)  # its reader runs JavaScript: the links it renders open streamed pages
     catalogue = request.app[CATALOGUE]
-    if catalogue.recent(params) is None:
+    if catalogue.counts_as_search(params):
         request.app[LIMITER].check(request)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -278,7 +351,7 @@ async def work_page(request: web.Request) -> web.Response:
     wid = request.match_info["work_id"]
     catalogue = request.app[CATALOGUE]
     try:
-        work = catalogue.work(work_id(wid))
+        work, others = await catalogue.edition(work_id(wid))
     except ParamError:
         work = None
     if work is None:
@@ -289,7 +362,7 @@ async def work_page(request: web.Request) -> web.Response:
     except ParamError:
         back = ""
     lang = request[LANG]
-    return render(request, "work.html", work=work, others=catalogue.other_editions(work),
+    return render(request, "work.html", work=work, others=others,
                   names=catalogue.names(lang), back=back, params=search_params({}))
 
 

@@ -4,9 +4,10 @@ One `Catalogue` lives as long as the app and owns the one `federator.Federator`.
 of recent searches in bounded caches, so facet, sort and edition-page requests that follow a search are
 answered without asking members again, and so an edition is found again by its `work_id`.
 
-Where later parts plug in:
-- `LocalSource` (the local whoosh index, `indexer/`): `Catalogue.local`. When set, `work()` asks it for
-  editions no longer in the recent caches; a search answers from it first and fills in live availability.
+The local union index (`portal/local.py`, `Catalogue.local`): when it can answer, a search is answered
+from it first (`source` "local", the default then) and the event stream fills in live availability by asking
+the holding members of the editions shown; `source=live` (or no usable index) is the live federated search.
+Editions and their other editions are found in the index by id when the recent caches no longer hold them.
 - reader login, ILL requests, the staff desk and the SRU server are separate route modules of
   `portal/app.py` that use this class for search and lookup.
 """
@@ -14,11 +15,12 @@ Where later parts plug in:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from federator import facets as facet_mod
@@ -37,7 +39,21 @@ from federator.fanout import (
 from federator.federation import FederatedResult, Federator
 from federator.rank import rank
 from federator.registry import Member, Registry
+from indexer.index import LocalIndexError
+from portal.local import (
+    IndexUnavailable,
+    PortalIndex,
+    availability_query,
+    latest,
+    records_by_member,
+    with_live,
+)
 from portal.params import ParamError, SearchParams
+
+LOCAL, LIVE = "local", "live"
+HARVESTED, CHECKING, CHECKED = "harvested", "checking", "checked"  # where a local page's availability is from
+
+log = logging.getLogger("balis.portal")
 
 ASKING, ANSWERED, SLOW, DOWN, REFUSED, NOT_ASKED = "asking", "answered", "slow", "down", "refused", "not_asked"
 STATES = (ASKING, ANSWERED, SLOW, DOWN, REFUSED, NOT_ASKED)
@@ -125,6 +141,11 @@ class SearchView:
     total_hits: int = 0
     done: bool = False
     ms: int = 0
+    source: str = LIVE  # LOCAL: from the union index; LIVE: every member asked now
+    harvested: str | None = None  # LOCAL: the latest member harvest in the index (ISO 8601)
+    availability: str | None = None  # LOCAL: HARVESTED (as harvested), CHECKING (members asked), CHECKED
+    note: str | None = None  # a message key when the index was wanted but could not answer (LIVE then)
+    local_ready: bool = False  # whether the reader may choose the union index instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +167,17 @@ class Catalogue:
 
     def __init__(self, registry: Registry, *, per_member: int = 10, deadline: float = 15.0,
                  slow_after: float = 3.0, recent_searches: int = 64, recent_ttl: float = 600.0,
-                 recent_works: int = 5000, local: LocalSource | None = None, **federator_options) -> None:
+                 recent_works: int = 5000, local: PortalIndex | None = None, page_size: int = 20,
+                 availability_deadline: float = 10.0, **federator_options) -> None:
         self.registry = registry
         self.members: list[Member] = list(registry.members)
         self.per_member = per_member
         self.deadline = deadline
         self.slow_after = slow_after
         self.local = local
+        self.page_size = page_size  # editions per page of a local search
+        self.availability_deadline = availability_deadline
+        self.local_results = _Lru(4 * recent_searches, recent_ttl)  # local request → (generation, LocalResult)
         self.federator_options = federator_options
         self.federator: Federator | None = None
         self.searches = _Lru(recent_searches, recent_ttl)  # search_key → FederatedResult
@@ -163,12 +188,26 @@ class Catalogue:
 
     async def start(self) -> None:
         self.federator = Federator(self.members, deadline=self.deadline, **self.federator_options)
+        if self.local is not None:
+            await self.local.start()
 
     async def close(self) -> None:
         if self.federator is not None:
             await self.federator.close()
+        if self.local is not None:
+            await asyncio.to_thread(self.local.close)
 
     # -- members ---------------------------------------------------------------------------------------
+    def set_registry(self, registry: Registry) -> None:
+        """Use `registry` from now on (a member suspended or resumed): the next searches ask the new set;
+        searches already running finish with the old one."""
+        self.registry = registry
+        self.members = list(registry.members)
+        if self.federator is not None:
+            self.federator.members = list(self.members)
+        self.searches.clear()
+        self.views.clear()
+
     def names(self, lang: str = "zh") -> dict[str, str]:
         return {m.code: (m.name_en or m.name) if lang == "en" else m.name for m in self.members}
 
@@ -222,7 +261,89 @@ class Catalogue:
             out[facet] = rows
         return out
 
+    # -- where a search is answered ---------------------------------------------------------------------
+    def wants_local(self, params: SearchParams) -> bool:
+        """Whether this search is answered from the union index: unless the reader chose `live`, whenever the
+        index can answer."""
+        return params.source != LIVE and self.local is not None and self.local.usable()
+
+    def local_ready(self) -> bool:
+        return self.local is not None and self.local.state == "ready"
+
+    def _noted(self, params: SearchParams, view: SearchView) -> SearchView:
+        """A live view, saying why when the index was wanted and could not answer (asked for by the reader,
+        or an index that exists but cannot be read); a missing index is simply live search."""
+        note = None
+        if params.source != LIVE and self.local is not None and not self.local_ready():
+            if params.source == LOCAL or self.local.state == "broken":
+                note = "local.unavailable"
+        if note is None and view.local_ready == self.local_ready():
+            return view
+        return replace(view, note=note, local_ready=self.local_ready())
+
+    def counts_as_search(self, params: SearchParams) -> bool:
+        """Whether a request for these results runs a new search (and so counts against the rate limit):
+        the availability stream of a local page that was just shown does not."""
+        if self.wants_local(params):
+            return self.local_results.find(_local_key(params)) is None
+        return self.recent(params) is None
+
     async def page(self, params: SearchParams, query, *, before_asking: Callable[[], None]) -> SearchView:
+        """The whole page: from the union index when it can answer (availability as harvested), else live."""
+        if self.wants_local(params):
+            try:
+                return await self.local_page(params, query, before_asking=before_asking)
+            except IndexUnavailable:
+                pass  # the live search below says so
+        return self._noted(params, await self._live_page(params, query, before_asking=before_asking))
+
+    async def local_page(self, params: SearchParams, query, *, before_asking: Callable[[], None] | None = None,
+                         availability: str = HARVESTED) -> SearchView:
+        """A page from the union index (IndexUnavailable when it cannot answer). A request answered moments
+        ago (the page before its availability stream, a language switch) is not searched again."""
+        assert self.local is not None
+        key = _local_key(params)
+        kept = self.local_results.find(key)
+        if kept is not None and kept[0] == self.local.generation:
+            result = kept[1]
+        else:
+            if before_asking is not None:
+                before_asking()
+            self.stats["local"] = self.stats.get("local", 0) + 1
+            try:
+                result, generation = await self.local.search(
+                    query, sort=params.sort, page=params.page, size=self.page_size, selected=params.selected,
+                    names=self.names())
+            except ValueError:
+                raise ParamError("facet", "param.year") from None
+            except LocalIndexError as exc:  # a query the index cannot run: the members may
+                raise IndexUnavailable("query", str(exc)) from None
+            self.local_results.put(key, (generation, result))
+        return self._local_view(params, result, availability)
+
+    def _local_view(self, params: SearchParams, result, availability: str,
+                    statuses: list[MemberStatus] | None = None) -> SearchView:
+        if statuses is None:
+            asked = set(records_by_member(result.works)) if availability == CHECKING else set()
+            statuses = [self._idle(m, availability, m.code in asked) for m in self.members]
+        return SearchView(params, list(result.works), len(result.works), result.facets, statuses,
+                          result.has_more, result.total, availability != CHECKING, result.ms, source=LOCAL,
+                          harvested=latest(result.harvested), availability=availability, local_ready=True)
+
+    @staticmethod
+    def _idle(member: Member, availability: str, asked: bool) -> MemberStatus:
+        """A member's place in the strip of a local page before (or without) asking it for availability."""
+        if not member.active:
+            return MemberStatus(member.code, member.name, NOT_ASKED, "suspended")
+        if not member.endpoints:
+            return MemberStatus(member.code, member.name, NOT_ASKED, "no_endpoint")
+        if availability == HARVESTED:
+            return MemberStatus(member.code, member.name, NOT_ASKED, "not_checked")
+        if asked:
+            return MemberStatus(member.code, member.name, ASKING)
+        return MemberStatus(member.code, member.name, NOT_ASKED, "no_holdings")
+
+    async def _live_page(self, params: SearchParams, query, *, before_asking: Callable[[], None]) -> SearchView:
         """The whole page: from a recent search when there is one (a sort or facet click asks no member),
         else by searching, after `before_asking()` (the rate limit, which raises to refuse)."""
         cached = self.recent(params)
@@ -242,6 +363,96 @@ class Catalogue:
         return view
 
     async def stream(self, params: SearchParams, query) -> AsyncIterator[StatusChanged | ViewChanged]:
+        """Live changes of one search. From the union index: the page at once, then live availability from
+        the holding members of its editions. Otherwise the live federated search (`_live_stream`)."""
+        if self.wants_local(params):
+            try:
+                view = await self.local_page(params, query, availability=CHECKING)
+            except IndexUnavailable:
+                view = None
+            if view is not None:
+                async with aclosing(self._availability(view)) as changes:
+                    async for change in changes:
+                        yield change
+                return
+        async with aclosing(self._live_stream(params, query)) as changes:
+            async for change in changes:
+                if isinstance(change, ViewChanged):
+                    change = ViewChanged(self._noted(params, change.view))
+                yield change
+
+    async def _availability(self, view: SearchView) -> AsyncIterator[StatusChanged | ViewChanged]:
+        """Ask each member holding an edition of a local page for its own records of them, all at once, and
+        put what they say now in place of the harvested holdings. Members still asked after `slow_after`
+        seconds turn `slow`; one that fails keeps its harvested holdings and the strip says why."""
+        assert self.federator is not None, "Catalogue.start() was not awaited"
+        base = list(view.works)
+        known = {m.code: m for m in self.members}
+        asks = {code: ids for code, ids in records_by_member(base).items() if code in known}
+        statuses = {s.code: s for s in view.statuses}
+        yield StatusChanged(list(statuses.values()))
+        queue: asyncio.Queue = asyncio.Queue()
+
+        async def ask(code: str, ids: list[str]) -> None:
+            outcomes: list[MemberOutcome] = []
+            try:
+                result = await self.federator.run(availability_query(ids), [code], per_member=len(ids) + 5,
+                                                  deadline=self.availability_deadline)
+                outcomes = result.outcomes
+            finally:
+                await queue.put((code, outcomes))
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        tasks = [asyncio.create_task(ask(code, ids), name=f"portal-availability {code}")
+                 for code, ids in asks.items() if statuses[code].state == ASKING]
+        pending = {code for code in asks if statuses[code].state == ASKING}
+        live: dict[tuple[str, str], list] = {}
+        answered: set[str] = set()
+        works = base
+        try:
+            while pending:
+                waiting = [c for c in pending if statuses[c].state == ASKING]
+                try:
+                    if not waiting:
+                        code, outcomes = await queue.get()
+                    else:
+                        async with asyncio.timeout_at(started + self.slow_after):
+                            code, outcomes = await queue.get()
+                except TimeoutError:
+                    waited = round(loop.time() - started)
+                    for c in waiting:
+                        statuses[c] = MemberStatus(c, statuses[c].name, SLOW, "slow", waited=waited)
+                    yield StatusChanged(list(statuses.values()))
+                    continue
+                pending.discard(code)
+                mine = [o for o in outcomes if o.code == code]
+                if not mine:  # the search itself failed (never a member's doing): logged by the task
+                    statuses[code] = MemberStatus(code, known[code].name, DOWN, "internal")
+                for o in mine:
+                    statuses[code] = member_state(o)
+                    if o.status != OK:
+                        continue
+                    answered.add(code)
+                    wanted = set(asks[code])
+                    for r in o.records:
+                        if r.member == code and r.record_id in wanted:
+                            live[(code, r.record_id)] = list(r.holdings)
+                works = with_live(base, live, answered)
+                yield StatusChanged(list(statuses.values()))
+                yield ViewChanged(replace(view, works=works, statuses=list(statuses.values())))
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            for task, outcome in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True), strict=True):
+                if isinstance(outcome, Exception):
+                    log.error("portal: availability check %s failed", task.get_name(), exc_info=outcome)
+        self._keep(works)
+        yield ViewChanged(replace(view, works=works, statuses=list(statuses.values()), done=True,
+                                  availability=CHECKED))
+
+    async def _live_stream(self, params: SearchParams, query) -> AsyncIterator[StatusChanged | ViewChanged]:
         """Live changes of one search: the member strip, merged views, and last the finished view.
 
         A search made recently (same words and page) is replayed from the recent caches at once. Members
@@ -317,7 +528,11 @@ class Catalogue:
     def remember(self, params: SearchParams, result: FederatedResult) -> None:
         """Keep a finished search, and its editions by id, for the requests that follow it."""
         self.searches.put(params.search_key(), result)
-        for w in result.works:
+        self._keep(result.works)
+
+    def _keep(self, works: Iterable) -> None:
+        """Keep editions by id (and group) for the edition pages that follow."""
+        for w in works:
             old = self.works.find(w.work_id)
             if old is not None and old.group_id != w.group_id:
                 self.groups.get(old.group_id, set()).discard(w.work_id)
@@ -335,6 +550,22 @@ class Catalogue:
             found = self.local.work(work_id)
         return found
 
+    async def edition(self, work_id: str) -> tuple[object | None, list]:
+        """The edition with this id and its other editions: from recent searches and the union index (where
+        an edition is found again after the recent caches forgot it, or after a restart), newest first."""
+        found = self.works.find(work_id)
+        indexed: list = []
+        if self.local is not None and self.local.usable():
+            local_work, indexed = await self.local.edition(work_id)
+            if found is None:
+                found = local_work
+        if found is None:
+            return None, []
+        others = {w.work_id: w for w in indexed}
+        others.update((w.work_id, w) for w in self.other_editions(found))  # recent ones: live holdings
+        others.pop(work_id, None)
+        return found, rank(list(others.values()), None, sort="year")
+
     def other_editions(self, work) -> list:
         """Other editions of the same work (same group_id) known from recent searches, newest first."""
         if not work.group_id:
@@ -342,6 +573,11 @@ class Catalogue:
         ids = [i for i in self.groups.get(work.group_id, ()) if i != work.work_id]
         found = [w for i in ids if (w := self.works.find(i)) is not None]
         return rank(found, None, sort="year")
+
+
+def _local_key(params: SearchParams) -> tuple:
+    """What identifies a local search's page: the search, its page, sort and facets (not live or language)."""
+    return (params.search_key(), params.sort, tuple(sorted(params.facets)))
 
 
 def statuses_in_order(statuses: Iterable[MemberStatus], members: Iterable[Member]) -> list[MemberStatus]:

@@ -182,7 +182,15 @@ MESSAGES.update({
     "param.empty_query": ("请输入检索词", "type something to search for"),
     "param.work_id": ("不是版本编号（W 加 16 位十六进制数字）", "is not an edition id (W and 16 hex digits)"),
     "param.next": ("必须是本站的相对地址", "must be a path on this site"),
+    "param.json": ("必须是 JSON 对象，字段见 /api/openapi.json", "must be a JSON object; see /api/openapi.json"),
 })
+
+# The texts of signing in, the reader's requests, and the staff desk and administration live beside their
+# pages; they join the one catalogue here.
+from portal import i18n_account, i18n_desk, i18n_reader, i18n_search  # noqa: E402
+
+for _part in (i18n_account, i18n_reader, i18n_desk, i18n_search):
+    MESSAGES.update(_part.MESSAGES)
 
 
 def message(key: str, lang: str = DEFAULT_LANGUAGE, **values) -> str:

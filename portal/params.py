@@ -24,6 +24,7 @@ MAX_FIELD = 200  # one advanced-search field
 MAX_FACET_VALUE = 100
 MAX_FACET_VALUES = 20  # selected values over all facets
 MAX_PAGE = 50
+SOURCES = ("local", "live")  # where a search is answered: the union index, or every member now
 WORK_ID = re.compile(r"^W[0-9a-f]{16}$")
 _ISBN = re.compile(r"^[0-9Xx\- ]{1,40}$")
 _YEAR = re.compile(r"^\s*(\d{1,4})?\s*(-)?\s*(\d{1,4})?\s*$")
@@ -58,6 +59,7 @@ class SearchParams:
     sort: str = "relevance"
     facets: tuple[tuple[str, str], ...] = ()  # (facet, value), in the order given
     live: bool = False  # the page shell whose results come by server-sent events
+    source: str = ""  # "local" (the union index), "live" (ask every member now), "" (local when it can answer)
 
     @property
     def empty(self) -> bool:
@@ -79,7 +81,7 @@ class SearchParams:
     def query_args(self, **changes) -> list[tuple[str, str]]:
         """The parameters as (name, value) pairs for a link, with `changes` applied (None drops one)."""
         base: dict[str, object] = {"q": self.q, **dict(self.fields), "page": self.page, "sort": self.sort,
-                                   "facet": list(self.facets), "live": self.live}
+                                   "facet": list(self.facets), "live": self.live, "source": self.source}
         base.update(changes)
         out: list[tuple[str, str]] = []
         for name, value in base.items():
@@ -120,11 +122,16 @@ def clean_text(name: str, value: str, limit: int) -> str:
     return " ".join(unicodedata.normalize("NFC", value).split())
 
 
+def ascii_digits(text: str) -> bool:
+    """Only 0-9 (str.isdigit() also takes "²" and other digits int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def integer(name: str, value: str, default: int, low: int, high: int) -> int:
     if not value.strip():
         return default
     text = value.strip()
-    if len(text) > 6 or not text.isdigit():
+    if len(text) > 6 or not ascii_digits(text):
         raise ParamError(name, "param.not_integer")
     number = int(text)
     if not low <= number <= high:
@@ -154,7 +161,7 @@ def multi(values: Mapping[str, list[str]]) -> dict[str, list[str]]:
 
 
 def search_params(values: Mapping[str, list[str]]) -> SearchParams:
-    """Check a search request's parameters: q, ti, au, su, isbn, pub, year, page, sort, facet, live."""
+    """Check a search request's parameters: q, ti, au, su, isbn, pub, year, page, sort, facet, live, source."""
     raw = _Raw(values)
     q = clean_text("q", raw.one("q"), MAX_TEXT)
     fields = []
@@ -185,7 +192,8 @@ def search_params(values: Mapping[str, list[str]]) -> SearchParams:
     except ValueError:
         raise ParamError("facet", "param.year") from None
     live = raw.one("live") in ("1", "true", "yes")
-    return SearchParams(q, tuple(fields), page, sort, tuple(facets), live)
+    source = choice("source", raw.one("source"), "", SOURCES)
+    return SearchParams(q, tuple(fields), page, sort, tuple(facets), live, source)
 
 
 def _year_range(value: str) -> tuple[int | None, int | None] | None:

@@ -55,9 +55,10 @@ def facet_label(facet: str, entry: dict, lang: str, names_en: dict[str, str]) ->
 
 
 def context(request, **values) -> dict:
-    """What every template gets: the language, `_()`, the CSRF token and the current path."""
+    """What every template gets: the language, `_()`, the CSRF token, the current path, the signed-in user."""
+    from portal.auth import current_user
     from portal.keys import CSRF, LANG
 
     lang = request[LANG]
     return {"lang": lang, "_": translator(lang), "csrf_token": request.app[CSRF].token(request),
-            "path_qs": request.path_qs, **values}
+            "path_qs": request.path_qs, "user": current_user(request), **values}

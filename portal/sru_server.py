@@ -211,8 +211,8 @@ def _add_record(parent, version: str, schema: str, packing: str, data, position:
 
 
 _ECHO_VALID = {  # what a value must look like to be echoed (an invalid one is named in a diagnostic instead)
-    "startRecord": lambda v: v.isdigit() and int(v) >= 1,
-    "maximumRecords": lambda v: v.isdigit(),
+    "startRecord": lambda v: v.isascii() and v.isdigit() and int(v) >= 1,
+    "maximumRecords": lambda v: v.isascii() and v.isdigit(),
     "recordXMLEscaping": lambda v: v in ("xml", "string"),
     "recordPacking": lambda v: v in ("xml", "string", "packed", "unpacked"),
 }

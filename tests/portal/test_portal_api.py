@@ -78,3 +78,19 @@ async def test_unknown_and_malformed_work_ids(client):
 async def test_english_errors_on_request(client):
     r = await client.get("/api/search", params={"q": "a", "page": "0", "lang": "en"})
     assert (await r.json())["error"]["message"] == "Parameter page: must be between 1 and 50"
+
+
+def test_every_api_route_is_described(registry):
+    """Each /api/ route the app serves has its path and method in the OpenAPI document."""
+    from portal import create_app
+
+    spec = openapi()
+    app = create_app(registry)
+    missing = []
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if not path.startswith("/api/") or route.method == "HEAD":
+            continue
+        if route.method.lower() not in spec["paths"].get(path, {}):
+            missing.append(f"{route.method} {path}")
+    assert not missing, f"routes missing from /api/openapi.json: {missing}"

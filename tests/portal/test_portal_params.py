@@ -166,3 +166,11 @@ def test_both_languages_are_complete():
     for key, (zh, en) in MESSAGES.items():
         assert zh and en, key
         assert set(re.findall(r"{(\w+)}", zh)) == set(re.findall(r"{(\w+)}", en)), key
+
+
+def test_digits_other_than_0_to_9_are_not_numbers():
+    from portal.params import ParamError, ascii_digits, integer
+
+    assert ascii_digits("123") and not ascii_digits("²") and not ascii_digits("١٢") and not ascii_digits("")
+    with pytest.raises(ParamError):
+        integer("page", "²", 1, 1, 50)

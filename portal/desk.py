@@ -1,0 +1,650 @@
+"""The staff desk: a member library's ILL queues, one request with its actions, and the locate-lenders tool.
+
+Staff see and act only on their own library's requests: as the lender (the request is at the library now)
+or as the borrowing library (the reader is theirs). The ILL store enforces the same rule again.
+
+    GET  /desk                              the queues (counts, due-by times, late ones marked)
+    GET  /desk/requests?id=N                → /desk/requests/N
+    GET  /desk/requests/{id}                one request: legs, history, the actions possible now
+    GET  /desk/requests/{id}/confirm        step 1 of an action: what it does, reason/price/rota fields
+    POST /desk/requests/{id}/act            step 2: the action (csrf_token, action, expect, reason, ...)
+    GET  /desk/locate                       query or ISBN → the edition and the rota for our readers
+    GET  /api/desk/queues                   the same as JSON
+    GET  /api/desk/requests/{id}
+    POST /api/desk/requests/{id}/actions
+    GET  /api/desk/locate
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import datetime
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ill import machine as m
+from ill.errors import IllError, InvalidTransition, NotAllowed, NotFound, RuleViolation, StoreError
+from ill.workdays import BEIJING, deadline_text
+from portal.auth import Forbidden, require
+from portal.i18n import message
+from portal.keys import CATALOGUE, INDEX_DIR, LANG, LIMITER, STORE
+from portal.params import ParamError, ascii_digits
+
+MAX_REASON = 500
+MAX_ROTA = 10
+MEMBER_CODE = re.compile(r"^[A-Z0-9_-]{1,32}$")
+
+# The queues, in the order a desk works them. Each request of the library falls into zero or more.
+QUEUES = ("answer", "ship", "route", "receive", "lend", "returns_out", "loans_out", "returns_in", "overdue",
+          "waiting")
+WAITING = (m.REQUEST_RECEIVED, m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY)
+LOAN_OUT_PHASES = (m.TRANSIT, m.LIBRARY, m.READER, m.RETURNED)
+
+REASON_REQUIRED = frozenset({m.ANSWER_UNFILLED, m.ANSWER_RETRY, m.NOTIFY})
+REASON_OPTIONAL = frozenset({m.RECALL, m.REPORT_LOST, m.REPORT_DAMAGED, m.CANCEL})
+PRICE_ACTIONS = frozenset({m.REPORT_LOST, m.REPORT_DAMAGED})
+DANGER = frozenset({m.ANSWER_UNFILLED, m.ANSWER_RETRY, m.CANCEL, m.REPORT_LOST, m.REPORT_DAMAGED, m.RECALL})
+
+
+# -- pure parts: which queue, which actions ------------------------------------------------------------
+def queues_of(req: dict, member: str) -> list[str]:
+    """The desk queues of `member` that request `req` belongs in (empty: nothing for this desk to do)."""
+    status, phase, out = req["status"], req["phase"], []
+    if req.get("lender") == member:
+        if status == m.REQUEST_RECEIVED:
+            out.append("answer")
+        elif status in (m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY):
+            out.append("ship")
+        elif status in (m.LOANED, m.OVERDUE, m.RECALLED):
+            if phase in LOAN_OUT_PHASES:
+                out.append("loans_out")
+            elif phase == m.RETURN_TRANSIT:
+                out.append("returns_in")
+    if req.get("borrower") == member:
+        if status == m.PENDING:
+            out.append("route")
+        elif phase == m.TRANSIT:
+            out.append("receive")
+        elif phase == m.LIBRARY:
+            out.append("lend")
+        elif phase == m.RETURNED:
+            out.append("returns_out")
+    if status == m.OVERDUE:
+        out.append("overdue")
+    if req.get("borrower") == member and status in WAITING:
+        out.append("waiting")
+    return out
+
+
+def due_of(req: dict, queue: str) -> datetime | None:
+    """The deadline that matters in `queue`: answer by, ship by, or the loan's due date."""
+    if queue == "answer":
+        return req.get("answer_due")
+    if queue == "ship":
+        return req.get("ship_due")
+    if queue == "waiting":
+        return req.get("answer_due") if req["status"] == m.REQUEST_RECEIVED else req.get("ship_due")
+    if queue in ("loans_out", "overdue", "returns_out", "lend"):
+        return req.get("due_back")
+    return None
+
+
+def sides(req: dict, member: str | None) -> list[str]:
+    """The store's roles of a staff member of `member` on `req` (lender, borrower, or both/none)."""
+    out = []
+    if member and req.get("lender") == member:
+        out.append(m.LENDER)
+    if member and req.get("borrower") == member:
+        out.append(m.BORROWER)
+    return out
+
+
+def staff_actions(req: dict, member: str | None) -> list[str]:
+    """The actions this library's staff may take on `req` now, in the state machine's order."""
+    out: list[str] = []
+    for side in sides(req, member):
+        for action in m.allowed_actions(req["status"], req["phase"], req["kind"], actor=side):
+            if action not in out:
+                out.append(action)
+    if req.get("answered_at") is not None and m.CANCEL in out:
+        out.remove(m.CANCEL)
+    return [a for a in m.ACTIONS if a in out]
+
+
+def state_key(req: dict) -> str:
+    """What the staff member saw when choosing an action (checked again when the action arrives)."""
+    return f"{req['status']}/{req['phase']}/{req.get('lender') or ''}/{req.get('version', '')}"
+
+
+def parse_rota(text: str | list | None) -> list[str]:
+    """'PKU, RUC BNU' or ['PKU', 'RUC'] → ['PKU', 'RUC', 'BNU']; ParamError for anything else."""
+    if text is None:
+        return []
+    items = text if isinstance(text, list) else re.split(r"[\s,，、;]+", str(text))
+    codes = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ParamError("rota", "param.rota")
+        code = item.strip().upper()
+        if not code:
+            continue
+        if not MEMBER_CODE.match(code):
+            raise ParamError("rota", "param.rota")
+        if code not in codes:
+            codes.append(code)
+    if len(codes) > MAX_ROTA:
+        raise ParamError("rota", "param.repeated", limit=MAX_ROTA)
+    return codes
+
+
+def parse_reason(value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ParamError("reason", "param.json")
+    text = value.strip()
+    if len(text) > MAX_REASON:
+        raise ParamError("reason", "param.too_long", limit=MAX_REASON)
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+        raise ParamError("reason", "param.control")
+    return text
+
+
+def parse_price(value) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        price = float(str(value).strip().replace("¥", "").replace("元", ""))
+    except ValueError:
+        raise ParamError("price", "param.price") from None
+    if not 0 <= price <= 100000:
+        raise ParamError("price", "param.price")
+    return price
+
+
+# -- formatting ----------------------------------------------------------------------------------------
+def when(moment: datetime | None) -> str:
+    """A moment as staff read it: Beijing time to the minute."""
+    return "" if moment is None else moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def iso(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+REQUEST_FIELDS = ("id", "kind", "source", "work_id", "title", "author", "citation", "status", "phase",
+                  "borrower", "lender", "rota_index", "submitted_at", "answer_due", "ship_due", "answered_at",
+                  "shipped_at", "received_at", "lent_at", "due_back", "taken_back_at", "return_shipped_at",
+                  "completed_at", "reader_message", "price")
+
+
+def request_json(req: dict, member: str | None, *, admin: bool = False) -> dict:
+    """A request as the API gives it to staff of `member` (or to an administrator). The reader's card
+    number is shown to the borrowing library and administrators only."""
+    doc = {k: iso(req.get(k)) for k in REQUEST_FIELDS}
+    doc["reader_id"] = req["reader_id"] if admin or req.get("borrower") == member else None
+    doc["rota"] = [{"member": e["member"], "reason": e.get("reason") or ""} for e in req.get("rota") or []]
+    doc["version"] = req.get("version")
+    doc["state"] = state_key(req)
+    doc["sides"] = sides(req, member)
+    doc["actions"] = [] if admin else staff_actions(req, member)
+    return doc
+
+
+def leg_json(leg: dict) -> dict:
+    return {k: iso(leg.get(k)) for k in ("seq", "lender", "arrived_at", "answer_due", "ship_due", "answered_at",
+                                         "answer", "shipped_at", "closed_at", "outcome", "note")}
+
+
+def history_json(entry: dict, *, hide_reader: bool = False) -> dict:
+    """An audit entry; `hide_reader`: a reader's card number is left out (for the lender's staff)."""
+    doc = {k: iso(entry.get(k)) for k in ("id", "at", "actor", "actor_role", "action", "from_status",
+                                          "from_phase", "to_status", "to_phase", "lender", "reason",
+                                          "rolled_back_by")}
+    if hide_reader and entry.get("actor_role") == m.READER_:
+        doc["actor"] = m.READER_
+    return doc
+
+
+# -- access --------------------------------------------------------------------------------------------
+def _store(request: web.Request):
+    return request.app[STORE]
+
+
+async def own_request(request: web.Request, user: dict, rid: int) -> dict:
+    """The request, if the staff member's library is its lender or borrowing library; else 403 (no content)."""
+    req = await asyncio.to_thread(_store(request).get, rid)
+    if not sides(req, user["member"]):
+        raise Forbidden(message("desk.not_ours", request[LANG], id=rid, member=user["member"]))
+    return req
+
+
+def request_id(request: web.Request) -> int:
+    text = request.match_info["id"]
+    if not ascii_digits(text) or len(text) > 12:
+        raise ParamError("id", "param.not_integer")
+    return int(text)
+
+
+async def queues(request: web.Request, member: str) -> dict[str, list[dict]]:
+    """Each queue's requests for `member`, oldest deadline first."""
+    store = _store(request)
+    rows = await asyncio.to_thread(store.list_requests, member=member, open_only=True, limit=5000)
+    now = store.clock()
+    out: dict[str, list[dict]] = {q: [] for q in QUEUES}
+    for req in rows:
+        for q in queues_of(req, member):
+            due = due_of(req, q)
+            out[q].append({"req": req, "due": due, "late": due is not None and due < now})
+    far = datetime.max.replace(tzinfo=BEIJING)
+    for q in QUEUES:
+        out[q].sort(key=lambda e: (e["due"] or far, e["req"]["id"]))
+    return out
+
+
+# -- pages ---------------------------------------------------------------------------------------------
+def _render(request: web.Request, template: str, status: int = 200, **values) -> web.Response:
+    from portal.app import render
+
+    response = render(request, template, **values)
+    response.set_status(status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _helpers(request: web.Request) -> dict:
+    lang = request[LANG]
+    return {"when": when, "deadline": lambda d: deadline_text(d) if d else "",
+            "status_label": lambda s: message(f"ill.status.{s.lower()}", lang),
+            "phase_label": lambda p: message(f"ill.phase.{p or 'none'}", lang),
+            "state_label": lambda st, p: "" if not st else message(f"ill.status.{st.lower()}", lang) + (
+                f" · {message(f'ill.phase.{p}', lang)}" if p else ""),
+            "action_label": lambda a: message(f"action.{a.lower()}", lang)}
+
+
+async def desk_page(request: web.Request) -> web.Response:
+    user = require(request, "staff")
+    qs = await queues(request, user["member"])
+    names = request.app[CATALOGUE].names(request[LANG])
+    done, gone = request.query.get("done", ""), request.query.get("request", "")
+    notice = None
+    if done in m.ACTIONS and ascii_digits(gone) and len(gone) <= 12:
+        lang = request[LANG]
+        notice = message("desk.done_gone", lang, action=message(f"action.{done.lower()}", lang), id=gone)
+    return _render(request, "desk.html", queues=qs, order=QUEUES, member=user["member"], names=names, notice=notice,
+                   actions_of=lambda req: staff_actions(req, user["member"]), **_helpers(request))
+
+
+async def find_request(request: web.Request) -> web.Response:
+    """GET /desk/requests?id=N (the desk's "open request no." form) → that request's page."""
+    require(request, "staff")
+    text = request.query.get("id", "").strip()
+    if not ascii_digits(text) or len(text) > 12:
+        raise ParamError("id", "param.not_integer")
+    raise web.HTTPSeeOther(f"/desk/requests/{int(text)}")
+
+
+async def request_page(request: web.Request, *, status: int = 200, error: str | None = None,
+                       rid: int | None = None) -> web.Response:
+    user = require(request, "staff")
+    rid = request_id(request) if rid is None else rid
+    req = await own_request(request, user, rid)
+    store = _store(request)
+    legs = await asyncio.to_thread(store.legs, rid)
+    history = await asyncio.to_thread(store.history, rid)
+    done = request.query.get("done", "")
+    done = done if done in m.ACTIONS else ""
+    return _render(request, "desk_request.html", status=status, req=req, legs=legs, history=history,
+                   actions=staff_actions(req, user["member"]), member=user["member"], error=error, done=done,
+                   show_reader=req["borrower"] == user["member"], danger=DANGER,
+                   names=request.app[CATALOGUE].names(request[LANG]), **_helpers(request))
+
+
+async def confirm_page(request: web.Request) -> web.Response:
+    user = require(request, "staff")
+    rid = request_id(request)
+    req = await own_request(request, user, rid)
+    action = request.query.get("action", "")
+    return await _confirm(request, user, req, action, reason=request.query.get("reason", "")[:MAX_REASON],
+                          price=request.query.get("price", "")[:20], rota=request.query.get("rota", "")[:400],
+                          work=request.query.get("work_id", "")[:40])
+
+
+async def _confirm(request: web.Request, user: dict, req: dict, action: str, *, reason: str = "", price: str = "",
+                   rota: str = "", work: str = "", error: str | None = None, status: int = 200,
+                   expect: str | None = None) -> web.Response:
+    allowed = staff_actions(req, user["member"])
+    if action not in allowed:
+        lang = request[LANG]
+        text = message("desk.action_not_now", lang, action=action[:40], id=req["id"],
+                       status=message(f"ill.status.{req['status'].lower()}", lang),
+                       allowed=", ".join(message(f"action.{a.lower()}", lang) for a in allowed) or "—")
+        return await request_page(request, status=409, error=text, rid=req["id"])
+    return _render(request, "desk_confirm.html", status=status, req=req, action=action, reason=reason,
+                   price=price, rota=rota, work_id=work, error=error, expect=expect or state_key(req),
+                   needs_reason=action in REASON_REQUIRED, may_reason=action in REASON_OPTIONAL,
+                   needs_price=action in PRICE_ACTIONS, needs_rota=action == m.ROUTE, danger=action in DANGER,
+                   **_helpers(request))
+
+
+async def act_submit(request: web.Request) -> web.Response:
+    user = require(request, "staff")
+    rid = request_id(request)
+    form = await request.post()
+    field = {k: str(form.get(k, "")) for k in ("action", "reason", "price", "rota", "work_id", "expect")}
+    req = await own_request(request, user, rid)
+    lang = request[LANG]
+    kept = dict(reason=field["reason"][:MAX_REASON], price=field["price"][:20], rota=field["rota"][:400],
+                work=field["work_id"][:40])
+    if field["expect"] and field["expect"] != state_key(req):
+        text = message("desk.changed", lang, id=rid, status=message(f"ill.status.{req['status'].lower()}", lang))
+        return await request_page(request, status=409, error=text, rid=rid)
+    try:
+        changed = await _act(request, user, req, field["action"], field)
+    except ParamError as exc:
+        text = message("error.bad_param", lang, name=exc.name, message=message(exc.key, lang, **exc.values))
+        return await _confirm(request, user, req, field["action"], error=text, status=400, **kept)
+    except (InvalidTransition, RuleViolation, NotAllowed, NotFound) as exc:
+        status = 403 if isinstance(exc, NotAllowed) else 404 if isinstance(exc, NotFound) else 409
+        current = await asyncio.to_thread(_store(request).get, rid)
+        return await _confirm(request, user, current, field["action"], error=str(exc), status=status, **kept)
+    except StoreError:
+        raise
+    except IllError as exc:  # InvalidRequest: a reason or rota missing or wrong; the form keeps what was typed
+        return await _confirm(request, user, req, field["action"], error=str(exc), status=400, **kept)
+    if not sides(changed, user["member"]):  # passed on to the next lender: no longer ours to see
+        raise web.HTTPSeeOther(f"/desk?{urlencode({'done': field['action'], 'request': rid})}")
+    raise web.HTTPSeeOther(f"/desk/requests/{rid}?{urlencode({'done': field['action']})}")
+
+
+async def _act(request: web.Request, user: dict, req: dict, action: str, values: dict) -> dict:
+    """Check the values an action needs, then take it in the store (which checks the rules again)."""
+    allowed = staff_actions(req, user["member"])
+    if action not in allowed:
+        if action in m.ACTIONS:
+            raise InvalidTransition(req["id"], action, req["status"], req["phase"], allowed)
+        raise ParamError("action", "param.choice", choices=", ".join(allowed) or "—")
+    reason = parse_reason(values.get("reason"))
+    if action in REASON_REQUIRED and not reason:
+        raise ParamError("reason", "param.reason_needed")
+    price = parse_price(values.get("price")) if action in PRICE_ACTIONS else None
+    rota = parse_rota(values.get("rota")) if action == m.ROUTE else None
+    if action == m.ROUTE and not rota:
+        raise ParamError("rota", "param.rota")
+    work = values.get("work_id") or None
+    if work is not None:
+        from portal.params import work_id as check_work_id
+
+        work = check_work_id(str(work))
+    return await asyncio.to_thread(_store(request).act, req["id"], action, user["id"], reason=reason, price=price,
+                                   rota=rota, work_id=work if action == m.ROUTE else None)
+
+
+# -- locating lenders ----------------------------------------------------------------------------------
+def locate_query(text: str, isbn: str):
+    """The parsed query of the locate form: an ISBN (digits, X, hyphens) or the reader query syntax."""
+    from connectors.query import QueryError, parse
+    from portal.params import SearchQueryError
+
+    if isbn:
+        digits = isbn.replace("-", "").replace(" ", "")
+        if not (len(digits) in (10, 13) and ascii_digits(digits[:-1]) and (ascii_digits(digits[-1]) or digits[-1] in "xX")):
+            raise ParamError("isbn", "param.isbn_digits")
+        text = f"isbn:{digits}"
+    try:
+        return parse(text)
+    except QueryError as exc:
+        raise SearchQueryError("q" if not isbn else "isbn", exc) from None
+
+
+async def locate(request: web.Request, home: str, text: str, isbn: str) -> dict:
+    """The edition and the rota for a reader of `home`, as a plain document (the page and the API)."""
+    from balis.output import work_json
+    from federator.locate import find_edition, live_status
+    from ill.stats import lender_history
+    from routing import RoutingError, build_rota
+
+    if len(text) > 500:
+        raise ParamError("q", "param.too_long", limit=500)
+    if not (text or isbn):
+        raise ParamError("q", "param.empty_query")
+    if text and isbn:
+        raise ParamError("isbn", "param.one_of", names="q, isbn")
+    query = locate_query(text, isbn)
+    request.app[LIMITER].check(request)  # it searches every member, like a reader's search
+    catalogue = request.app[CATALOGUE]
+    store = _store(request)
+    registry = catalogue.registry  # with the portal's suspensions
+    # the steps of federator.locate.locate_lenders, with the app's own Federator and ILL store
+    found = await find_edition(registry, query, index_dir=request.app[INDEX_DIR], federator=catalogue.federator)
+    rota = None
+    if found.work is not None:
+        status = await live_status(found, registry)
+        history = await asyncio.to_thread(lender_history, store)
+        found.history_source = "ill store"
+        try:
+            rota = build_rota(found.work, home, registry.members, history=history, live_status=status)
+        except RoutingError as exc:
+            found.work, found.why = None, str(exc)
+    return {
+        "home": home,
+        "query": text or None, "isbn": isbn or None,
+        "source": found.source or None,
+        "work": work_json(found.work) if found.work is not None else None,
+        "other_works": [w.work_id for w in found.others[:10]],
+        "rota": rota.to_dict() if rota is not None else None,
+        "live_status": list(found.live_members),
+        "history": found.history_source or "none",
+        "error": found.why or None,
+        "members": [{"code": o.code, "status": o.status} for o in found.outcomes],
+    }
+
+
+async def locate_page(request: web.Request) -> web.Response:
+    user = require(request, "staff")
+    text = request.query.get("q", "").strip()
+    isbn = request.query.get("isbn", "").strip()
+    rid_text = request.query.get("request", "")
+    target = None
+    if rid_text:
+        if not ascii_digits(rid_text) or len(rid_text) > 12:
+            raise ParamError("request", "param.not_integer")
+        target = await own_request(request, user, int(rid_text))
+        if m.ROUTE not in staff_actions(target, user["member"]):
+            target = None
+        elif not (text or isbn):
+            text = (target["title"] or target["citation"] or "")[:200]
+            text = " ".join(f"ti:{w}" if i == 0 else w for i, w in enumerate(_plain(text).split()))
+    result = None
+    if text or isbn:
+        result = await locate(request, user["member"], text[:500], isbn[:40])
+    return _render(request, "desk_locate.html", q=text, isbn=isbn, result=result, target=target,
+                   member=user["member"], names=request.app[CATALOGUE].names(request[LANG]), **_helpers(request))
+
+
+def _plain(text: str) -> str:
+    """A title as search words: query syntax characters dropped."""
+    return re.sub(r"[\"():*?=<>\\/]+", " ", text)
+
+
+# -- the JSON API --------------------------------------------------------------------------------------
+def _json(data: dict, status: int = 200) -> web.Response:
+    response = web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def api_queues(request: web.Request) -> web.Response:
+    user = require(request, "staff")
+    qs = await queues(request, user["member"])
+    lang = request[LANG]
+    doc = {"member": user["member"], "now": _store(request).clock().isoformat(), "queues": {}}
+    for q in QUEUES:
+        doc["queues"][q] = {"label": message(f"queue.{q}", lang), "count": len(qs[q]), "requests": [
+            {**request_json(e["req"], user["member"]), "due": iso(e["due"]), "late": e["late"]} for e in qs[q]]}
+    return _json(doc)
+
+
+async def api_request(request: web.Request) -> web.Response:
+    user = require(request, "staff")
+    rid = request_id(request)
+    req = await own_request(request, user, rid)
+    store = _store(request)
+    legs = await asyncio.to_thread(store.legs, rid)
+    history = await asyncio.to_thread(store.history, rid)
+    return _json({"request": request_json(req, user["member"]), "legs": [leg_json(x) for x in legs],
+                  "history": [history_json(h, hide_reader=req["borrower"] != user["member"]) for h in history]})
+
+
+async def api_act(request: web.Request) -> web.Response:
+    user = require(request, "staff")
+    rid = request_id(request)
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise ParamError("body", "param.json") from None
+    if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+        raise ParamError("body", "param.json")
+    req = await own_request(request, user, rid)
+    expect = body.get("expect")
+    if expect is not None and expect != state_key(req):
+        raise RuleViolation(message("desk.changed", request[LANG], id=rid, status=req["status"]))
+    price = body.get("price")
+    if price is not None and not isinstance(price, (int, float, str)):
+        raise ParamError("price", "param.price")
+    changed = await _act(request, user, req, body["action"], body)
+    return _json({"request": request_json(changed, user["member"])})
+
+
+async def api_locate(request: web.Request) -> web.Response:
+    user = require(request, "staff")
+    text = request.query.get("q", "").strip()
+    isbn = request.query.get("isbn", "").strip()[:40]
+    return _json(await locate(request, user["member"], text, isbn))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/desk", desk_page, name="desk")
+    app.router.add_get("/desk/locate", locate_page, name="desk_locate")
+    app.router.add_get("/desk/requests", find_request, name="desk_find_request")
+    app.router.add_get("/desk/requests/{id}", request_page, name="desk_request")
+    app.router.add_get("/desk/requests/{id}/confirm", confirm_page, name="desk_confirm")
+    app.router.add_post("/desk/requests/{id}/act", act_submit, name="desk_act")
+    app.router.add_get("/api/desk/queues", api_queues, name="api_desk_queues")
+    app.router.add_get("/api/desk/locate", api_locate, name="api_desk_locate")
+    app.router.add_get("/api/desk/requests/{id}", api_request, name="api_desk_request")
+    app.router.add_post("/api/desk/requests/{id}/actions", api_act, name="api_desk_act")
+
+
+# -- the description -----------------------------------------------------------------------------------
+_S = {"type": "string"}
+_NS = {"type": ["string", "null"]}
+_NI = {"type": ["integer", "null"]}
+ERROR = {"description": "the error, in the user's language",
+         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+REFUSED = {"401": ERROR, "403": ERROR}
+
+
+def _ok(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _id_param() -> dict:
+    return {"name": "id", "in": "path", "required": True, "description": "the request number",
+            "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}
+
+
+def openapi_parts() -> tuple[dict, dict]:
+    """(paths, component schemas) this part adds to /api/openapi.json."""
+    statuses = [m.PENDING, *m.ISO_STATUSES]
+    ill_request = {"type": "object", "required": ["id", "kind", "status", "phase", "borrower", "lender", "title",
+                                                  "state", "actions", "sides", "rota"], "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string", "enum": list(m.KINDS)},
+        "source": {"type": "string", "enum": ["edition", "manual"]}, "work_id": _NS, "title": _S, "author": _S,
+        "citation": _S, "status": {"type": "string", "enum": statuses},
+        "phase": {"type": "string", "enum": list(m.PHASES)}, "borrower": _S, "lender": _NS,
+        "reader_id": {**_NS, "description": "the reader's card number: shown to the borrowing library and "
+                                            "administrators only"},
+        "rota": {"type": "array", "items": {"type": "object", "required": ["member"], "properties": {
+            "member": _S, "reason": _S}}},
+        "rota_index": {"type": "integer"},
+        **{k: {**_NS, "format": "date-time"} for k in (
+            "submitted_at", "answer_due", "ship_due", "answered_at", "shipped_at", "received_at", "lent_at",
+            "due_back", "taken_back_at", "return_shipped_at", "completed_at")},
+        "reader_message": _S, "price": {"type": ["number", "null"]}, "version": _NI,
+        "state": {**_S, "description": "status/phase/lender/version as read; send it back as `expect` so an "
+                                       "action is refused (409) if someone changed the request meanwhile"},
+        "sides": {"type": "array", "items": {"type": "string", "enum": [m.LENDER, m.BORROWER]}},
+        "actions": {"type": "array", "items": _S, "description": "the actions this library may take now"},
+        "due": {**_NS, "description": "in a queue: the deadline that matters there"},
+        "late": {"type": "boolean", "description": "in a queue: the deadline has passed"}}}
+    leg = {"type": "object", "required": ["seq", "lender", "outcome"], "properties": {
+        "seq": {"type": "integer"}, "lender": _S, "arrived_at": _NS, "answer_due": _NS, "ship_due": _NS,
+        "answered_at": _NS, "answer": _NS, "shipped_at": _NS, "closed_at": _NS,
+        "outcome": {"type": "string", "enum": ["open", "supplied", "unfilled", "timeout", "cancelled"]},
+        "note": _S}}
+    entry = {"type": "object", "required": ["id", "at", "actor", "action", "to_status"], "properties": {
+        "id": {"type": "integer"}, "at": _S, "actor": _S, "actor_role": _S, "action": _S, "from_status": _NS,
+        "from_phase": _NS, "to_status": _S, "to_phase": _S, "lender": _NS, "reason": _S, "rolled_back_by": _NI}}
+    detail = {"type": "object", "required": ["request", "legs", "history"], "properties": {
+        "request": {"$ref": "#/components/schemas/IllRequest"},
+        "legs": {"type": "array", "items": {"$ref": "#/components/schemas/IllLeg"}},
+        "history": {"type": "array", "items": {"$ref": "#/components/schemas/IllHistoryEntry"}}}}
+    queue = {"type": "object", "required": ["label", "count", "requests"], "properties": {
+        "label": _S, "count": {"type": "integer", "minimum": 0},
+        "requests": {"type": "array", "items": {"$ref": "#/components/schemas/IllRequest"}}}}
+    queues_doc = {"type": "object", "required": ["member", "now", "queues"], "properties": {
+        "member": _S, "now": _S, "queues": {"type": "object", "required": list(QUEUES), "additionalProperties": False,
+                                            "properties": {q: {"$ref": "#/components/schemas/DeskQueue"}
+                                                           for q in QUEUES}}}}
+    action_body = {"type": "object", "required": ["action"], "properties": {
+        "action": {"type": "string", "enum": [a for a in m.ACTIONS if a not in m.SYSTEM_ACTIONS and a != m.ROLLBACK]},
+        "reason": {"type": "string", "maxLength": MAX_REASON,
+                   "description": "needed for " + ", ".join(sorted(REASON_REQUIRED))},
+        "price": {"type": ["number", "null"], "minimum": 0, "description": "the book's price in yuan (lost, damaged)"},
+        "rota": {"type": "array", "maxItems": MAX_ROTA, "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"},
+                 "description": "route: the lenders to ask, in order"},
+        "work_id": {"type": "string", "pattern": "^W[0-9a-f]{16}$", "description": "route: the edition found"},
+        "expect": {"type": "string", "description": "the request's `state` as read"}}}
+    locate_doc = {"type": "object", "required": ["home", "work", "rota"], "properties": {
+        "home": _S, "query": _NS, "isbn": _NS, "source": _NS,
+        "work": {"oneOf": [{"$ref": "#/components/schemas/Work"}, {"type": "null"}]},
+        "other_works": {"type": "array", "items": _S},
+        "rota": {"type": ["object", "null"], "description": "routing.Rota.to_dict() (docs/routing.md): lenders in "
+                 "order with reasons, spare lenders, members left out and why"},
+        "live_status": {"type": "array", "items": _S}, "history": _S, "error": _NS,
+        "members": {"type": "array", "items": {"type": "object", "properties": {"code": _S, "status": _S}}}}}
+    paths = {
+        "/api/desk/queues": {"get": {
+            "operationId": "deskQueues", "summary": "Staff: the library's ILL queues, with due-by times",
+            "responses": {"200": _ok("the queues", {"$ref": "#/components/schemas/DeskQueues"}), **REFUSED}}},
+        "/api/desk/requests/{id}": {"get": {
+            "operationId": "deskRequest", "summary": "Staff: one request of the library, its legs and history",
+            "parameters": [_id_param()],
+            "responses": {"200": _ok("the request", detail), "400": ERROR, **REFUSED, "404": ERROR}}},
+        "/api/desk/requests/{id}/actions": {"post": {
+            "operationId": "deskAct", "summary": "Staff: take an action on a request of the library",
+            "description": "Needs the X-CSRF-Token header (GET /api/session). 409: not possible in the request's "
+                           "state (or it changed since `expect`); nothing was changed.",
+            "parameters": [_id_param()],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": action_body}}},
+            "responses": {"200": _ok("the request after the action", {
+                "type": "object", "required": ["request"],
+                "properties": {"request": {"$ref": "#/components/schemas/IllRequest"}}}),
+                "400": ERROR, **REFUSED, "404": ERROR, "409": ERROR, "503": ERROR}}},
+        "/api/desk/locate": {"get": {
+            "operationId": "deskLocate", "summary": "Staff: find an edition and the rota of lenders for our readers",
+            "parameters": [
+                {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 500},
+                 "description": "a query in the reader query syntax"},
+                {"name": "isbn", "in": "query", "required": False,
+                 "schema": {"type": "string", "maxLength": 40, "pattern": "^[0-9Xx\\- ]*$"}}],
+            "responses": {"200": _ok("the edition and the rota", locate_doc), "400": ERROR, **REFUSED,
+                          "429": ERROR}}},
+    }
+    schemas = {"IllRequest": ill_request, "IllLeg": leg, "IllHistoryEntry": entry, "DeskQueue": queue,
+               "DeskQueues": queues_doc}
+    return paths, schemas

@@ -1,0 +1,28 @@
+"""Texts of the search pages about where results come from: the union index or the members live."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "local.from_index": ("结果来自联合目录索引（各成员馆书目每晚采集汇总，最近采集于 {time}）。",
+                         "Results from the union index (every member's catalogue, harvested nightly; last "
+                         "harvested {time})."),
+    "local.from_index_undated": ("结果来自联合目录索引（各成员馆书目每晚采集汇总）。",
+                                 "Results from the union index (every member's catalogue, harvested nightly)."),
+    "local.total": ("共 {total} 种版本", "{total} editions in all"),
+    "local.harvested_status": ("馆藏状态为采集时的状态，未向成员馆实时查询。",
+                               "Holdings show their status when harvested; the libraries were not asked now."),
+    "local.checking": ("正在向收藏馆实时查询本页馆藏状态……",
+                       "Asking the holding libraries for the current status of these copies…"),
+    "local.checked": ("本页馆藏状态已向收藏馆实时查询；未响应的馆显示采集时的状态。",
+                      "The holding libraries were asked for these copies' current status; copies of a library "
+                      "that did not answer show their status when harvested."),
+    "local.try_live": ("实时检索所有成员馆", "Search every library live"),
+    "local.try_live.hint": ("（较慢，可找到今天新编目的书）", " (slower; finds books catalogued today)"),
+    "local.try_index": ("改用联合目录索引检索", "Search the union index instead"),
+    "local.live": ("实时检索：结果由各成员馆当场返回。", "Live search: results come from the libraries now."),
+    "local.unavailable": ("联合目录索引暂时不可用，已改为实时检索所有成员馆。",
+                          "The union index is not available just now; every library was searched live."),
+    "reason.not_checked": ("未实时查询", "not asked now"),
+    "reason.no_holdings": ("本页无其馆藏", "holds none of these"),
+    "page.hint.local": ("每页 {size} 种版本", "{size} editions a page"),
+}

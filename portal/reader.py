@@ -1,0 +1,829 @@
+"""The reader's interlibrary-loan pages and their JSON API: request an edition, a manual request, my requests.
+
+    GET  /work/{id}/request         the edition, the rota the request will follow, the rules, the form
+    POST /work/{id}/request         kind (loan | copy), note, csrf_token → 303 to the new request
+    GET  /requests/new              the manual request form (手工填写申请单); POST submits it
+    GET  /requests                  my open requests and my history (q, since, until, page)
+    GET  /requests/{id}             one request: status, deadlines, its route so far and its history
+    GET  /requests/{id}/cancel      the confirmation step; POST cancels (within 1 hour, before an answer)
+
+    GET  /api/requests              mine (the same filters)      POST /api/requests            submit
+    GET  /api/requests/{id}         one, with legs and history   POST /api/requests/{id}/cancel
+    GET  /api/works/{id}/rota       the rota for the signed-in reader, and the rules
+
+Only signed-in readers: a page sends others to /login, the API answers 401; staff and administrators get
+403 (their queues are the staff desk's). A reader sees only their own requests: another reader's request
+id is answered exactly like one that does not exist (404). The store's rules (3 books, the cancel window)
+stay the store's; the pages check them first only to say the refusal in the reader's words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from aiohttp import web
+
+from ill import machine as m
+from ill.errors import IllError, InvalidRequest, NotFound, RuleViolation
+from ill.store import CANCEL_WINDOW, MAX_OPEN_LOANS
+from ill.workdays import BEIJING, deadline_text
+from portal.auth import require
+from portal.i18n import message
+from portal.keys import CATALOGUE, LANG, STORE
+from portal.params import ParamError, clean_text, integer
+from portal.params import work_id as check_work_id
+
+READER = "reader"
+PAGE_SIZE = 10
+MAX_PAGE = 100
+MAX_TITLE = 300
+MAX_NAME = 200  # author, publisher
+MAX_CITATION = 2000
+MAX_NOTE = 500
+MAX_QUERY = 100
+HISTORY_LIMIT = 2000  # a reader's requests read for one history page (paged here)
+ROTA_TTL = 600.0  # seconds a rota shown on the request page is kept for the form that follows
+FRESH_SECONDS = 600.0  # an edition seen by a search this recently has live holdings already
+ROTA_DEADLINE = 10.0  # seconds to wait for holding members' live availability
+KINDS = (m.LOAN, m.COPY)
+EXPLAINED = frozenset({m.UNFILLED, m.RETRY_POSSIBLE, m.COMPLETED_WITHOUT_RETURN})  # the store's words say why
+MANUAL_FIELDS = ("title", "author", "publisher", "year", "isbn", "citation")
+
+
+# -- the rota kept between the request page and its form -----------------------------------------------------
+class _Rotas:
+    """The rota shown to a reader, kept briefly so the request follows exactly the rota it showed."""
+
+    def __init__(self, size: int = 1000, ttl: float = ROTA_TTL) -> None:
+        self.items: OrderedDict[tuple[str, str], tuple[float, object]] = OrderedDict()
+        self.size, self.ttl = size, ttl
+
+    def get(self, key: tuple[str, str]):
+        item = self.items.get(key)
+        if item is None or time.monotonic() - item[0] > self.ttl:
+            self.items.pop(key, None)
+            return None
+        return item[1]
+
+    def put(self, key: tuple[str, str], rota) -> None:
+        self.items[key] = (time.monotonic(), rota)
+        self.items.move_to_end(key)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+ROTAS = web.AppKey("reader_rotas", _Rotas)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register this part's pages and /api/ endpoints."""
+    app[ROTAS] = _Rotas()
+    app.router.add_get("/work/{work_id}/request", request_page, name="request_edition")
+    app.router.add_post("/work/{work_id}/request", request_submit)
+    app.router.add_get("/requests", my_requests, name="my_requests")
+    app.router.add_get("/requests/new", manual_page, name="request_manual")
+    app.router.add_post("/requests/new", manual_submit)
+    app.router.add_get(r"/requests/{request_id:\d{1,9}}", request_detail, name="request_detail")
+    app.router.add_get(r"/requests/{request_id:\d{1,9}}/cancel", cancel_page, name="request_cancel")
+    app.router.add_post(r"/requests/{request_id:\d{1,9}}/cancel", cancel_submit)
+    app.router.add_get("/api/requests", api_list)
+    app.router.add_post("/api/requests", api_submit)
+    app.router.add_get(r"/api/requests/{request_id:\d{1,9}}", api_detail)
+    app.router.add_post(r"/api/requests/{request_id:\d{1,9}}/cancel", api_cancel)
+    app.router.add_get("/api/works/{work_id}/rota", api_rota)
+
+
+# -- checking what readers type (pure) ------------------------------------------------------------------------
+@dataclass(slots=True)
+class Checked:
+    """Form values as typed (trimmed) and the problems found, field → message (key, values)."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, tuple[str, dict]] = field(default_factory=dict)
+
+    def text(self, name: str, raw: object, limit: int) -> str:
+        value = raw if isinstance(raw, str) else ("" if raw is None else str(raw))
+        self.values[name] = value[: limit + 50]  # kept to show again, not unbounded
+        try:
+            cleaned = clean_text(name, value, limit)
+        except ParamError as exc:
+            self.errors[name] = (exc.key, exc.values)
+            return ""
+        self.values[name] = cleaned
+        return cleaned
+
+
+def check_kind(checked: Checked, raw: object) -> str:
+    kind = raw if isinstance(raw, str) and raw else m.LOAN
+    checked.values["kind"] = kind if kind in KINDS else m.LOAN
+    if kind not in KINDS:
+        checked.errors["kind"] = ("param.choice", {"choices": ", ".join(KINDS)})
+    return checked.values["kind"]
+
+
+def check_edition_form(form) -> Checked:
+    """kind and note of the request form on an edition's request page."""
+    checked = Checked()
+    check_kind(checked, form.get("kind"))
+    checked.text("note", form.get("note"), MAX_NOTE)
+    return checked
+
+
+def check_manual_form(form, this_year: int) -> Checked:
+    """The manual request form: title, author, publisher, year, ISBN, citation, kind and note."""
+    from stdnum import isbn as isbn_mod
+    from stdnum.exceptions import ValidationError
+
+    checked = Checked()
+    check_kind(checked, form.get("kind"))
+    title = checked.text("title", form.get("title"), MAX_TITLE)
+    checked.text("author", form.get("author"), MAX_NAME)
+    checked.text("publisher", form.get("publisher"), MAX_NAME)
+    year = checked.text("year", form.get("year"), 4)
+    if year and "year" not in checked.errors:
+        if not (year.isdecimal() and len(year) == 4 and 1000 <= int(year) <= this_year + 1):
+            checked.errors["year"] = ("reader.field.year.bad", {"high": this_year + 1})
+    isbn = checked.text("isbn", form.get("isbn"), 20)
+    if isbn and "isbn" not in checked.errors:
+        try:
+            checked.values["isbn"] = isbn_mod.format(isbn_mod.validate(isbn))
+        except ValidationError:
+            checked.errors["isbn"] = ("reader.field.isbn.bad", {})
+    citation = checked.text("citation", form.get("citation"), MAX_CITATION)
+    checked.text("note", form.get("note"), MAX_NOTE)
+    if not title and not citation and "title" not in checked.errors and "citation" not in checked.errors:
+        checked.errors["title"] = ("reader.field.title_or_citation", {})
+    return checked
+
+
+def manual_citation(values: dict[str, str]) -> str:
+    """What staff read of a manual request beside its title and author: publisher, year, ISBN, the citation
+    as written, and the reader's note, in one line (the store keeps one citation text)."""
+    parts = []
+    for name, label in (("publisher", "出版者"), ("year", "出版年"), ("isbn", "ISBN")):
+        if values.get(name):
+            parts.append(f"{label}：{values[name]}")
+    if values.get("citation"):
+        parts.append(f"出处：{values['citation']}")
+    if values.get("note"):
+        parts.append(f"读者附言：{values['note']}")
+    return "；".join(parts)
+
+
+def day_param(name: str, value: str) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ParamError(name, "reader.param.date") from None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryParams:
+    q: str = ""
+    since: date | None = None
+    until: date | None = None
+    page: int = 1
+
+    def args(self, **changes) -> list[tuple[str, str]]:
+        base = {"q": self.q, "since": self.since.isoformat() if self.since else "",
+                "until": self.until.isoformat() if self.until else "", "page": self.page, **changes}
+        return [(k, str(v)) for k, v in base.items() if v not in ("", None) and not (k == "page" and v == 1)]
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.since or self.until)
+
+
+def history_params(query) -> HistoryParams:
+    q = clean_text("q", query.get("q", ""), MAX_QUERY)
+    since = day_param("since", query.get("since", ""))
+    until = day_param("until", query.get("until", ""))
+    if since and until and since > until:
+        raise ParamError("until", "reader.param.date_order")
+    page_text = query.get("page", "")
+    page = integer("page", page_text, 1, 1, MAX_PAGE)
+    return HistoryParams(q, since, until, page)
+
+
+def matches(req: dict, words: str) -> bool:
+    """Whether every word of `words` is in the request's title, author or citation (case and width folded)."""
+    import unicodedata
+
+    def fold(text: str) -> str:
+        return unicodedata.normalize("NFKC", text or "").casefold()
+
+    hay = fold(" ".join((req["title"], req["author"], req["citation"])))
+    return all(word in hay for word in fold(words).split())
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), BEIJING)
+
+
+# -- what a reader reads of a request (pure) --------------------------------------------------------------
+def beijing(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def cancel_state(req: dict, now: datetime) -> tuple[str, datetime | None]:
+    """("ok", until) while the reader may cancel; else ("answered" | "expired" | "closed", until or None)."""
+    until = req["submitted_at"] + CANCEL_WINDOW
+    if req["status"] not in (m.PENDING, m.REQUEST_RECEIVED) or m.CANCEL not in req.get("allowed", ()):
+        return ("answered" if req.get("answered_at") is not None and m.is_open(req["status"]) else "closed"), None
+    if req.get("answered_at") is not None:
+        return "answered", None
+    if now > until:
+        return "expired", until
+    return "ok", until
+
+
+def status_key(req: dict) -> str:
+    """The message key of the request's state in words (a loan on its way by its phase)."""
+    if req["status"] in (m.LOANED, m.OVERDUE, m.RECALLED) and req.get("phase"):
+        return f"reader.phase.{req['status']}.{req['phase']}"
+    return f"reader.status.{req['status']}"
+
+
+def request_view(req: dict, now: datetime, names: dict[str, str], lang: str) -> dict:
+    """A request as the pages and the API show it to its reader."""
+    state, until = cancel_state(req, now)
+    waiting = req["status"] in (m.REQUEST_RECEIVED, m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY)
+    return {
+        "id": req["id"], "kind": req["kind"], "source": req["source"], "work_id": req["work_id"],
+        "title": req["title"], "author": req["author"], "citation": req["citation"],
+        "status": req["status"], "phase": req["phase"] or "", "status_text": message(status_key(req), lang),
+        "open": m.is_open(req["status"]), "lender": req["lender"],
+        "lender_name": names.get(req["lender"], req["lender"]) if req["lender"] else None,
+        "borrower": req["borrower"],
+        "submitted_at": req["submitted_at"].isoformat(), "submitted_text": beijing(req["submitted_at"]),
+        "answer_due": _iso(req["answer_due"] if req["status"] == m.REQUEST_RECEIVED else None),
+        "answer_due_text": deadline_text(req["answer_due"]) if req["answer_due"] and
+        req["status"] == m.REQUEST_RECEIVED else "",
+        "ship_due": _iso(req["ship_due"] if waiting else None),
+        "ship_due_text": deadline_text(req["ship_due"]) if req["ship_due"] and waiting else "",
+        "due_back": _iso(req["due_back"]), "due_back_text": deadline_text(req["due_back"]) if req["due_back"] else "",
+        "completed_at": _iso(req["completed_at"]), "completed_text": beijing(req["completed_at"]),
+        "reader_message": (req["reader_message"] or "") if req["status"] in EXPLAINED else "",
+        "can_cancel": state == "ok", "cancel_state": state, "cancel_until": _iso(until),
+        "cancel_until_text": beijing(until) if until else "",
+        "rota": [{"member": e["member"], "name": names.get(e["member"], e["member"]), "reason": e["reason"]}
+                 for e in req["rota"] or []],
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def leg_view(leg: dict, names: dict[str, str], lang: str) -> dict:
+    return {"seq": leg["seq"] + 1, "lender": leg["lender"], "lender_name": names.get(leg["lender"], leg["lender"]),
+            "arrived_at": _iso(leg["arrived_at"]), "arrived_text": beijing(leg["arrived_at"]),
+            "answer_due_text": deadline_text(leg["answer_due"]), "answered_text": beijing(leg["answered_at"]),
+            "shipped_text": beijing(leg["shipped_at"]), "closed_text": beijing(leg["closed_at"]),
+            "outcome": leg["outcome"], "outcome_text": message(f"reader.leg.{leg['outcome']}", lang),
+            "note": leg["note"] or ""}
+
+
+def event_view(entry: dict, names: dict[str, str], lang: str) -> dict:
+    role = entry["actor_role"] if entry["actor_role"] in ("reader", "borrower", "lender", "admin", "system") \
+        else "system"
+    after = {"status": entry["to_status"], "phase": entry["to_phase"]}
+    return {"at": _iso(entry["at"]), "at_text": beijing(entry["at"]), "action": entry["action"],
+            "by": message(f"reader.by.{role}", lang), "status": entry["to_status"],
+            "status_text": message(status_key(after), lang),
+            "lender": entry["lender"], "lender_name": names.get(entry["lender"], entry["lender"] or ""),
+            "reason": "" if entry["action"] in ("submit", "import") else entry["reason"] or ""}
+
+
+def rules_view(open_ids: list[int]) -> dict:
+    return {"max_open_loans": MAX_OPEN_LOANS, "open_loans": len(open_ids), "open_loan_ids": open_ids,
+            "loan_period": "P1M", "renewals": 0, "cancel_window_minutes": int(CANCEL_WINDOW.total_seconds() // 60)}
+
+
+# -- shared steps ------------------------------------------------------------------------------------------
+def _reader(request: web.Request) -> dict:
+    return require(request, READER)
+
+
+def _names(request: web.Request) -> dict[str, str]:
+    return request.app[CATALOGUE].names(request[LANG])
+
+
+def _now(request: web.Request) -> datetime:
+    return request.app[STORE].clock()
+
+
+async def _open_loan_ids(request: web.Request, reader_id: str) -> list[int]:
+    rows = await asyncio.to_thread(request.app[STORE].list_requests, reader=reader_id, open_only=True,
+                                   limit=HISTORY_LIMIT)
+    return sorted(r["id"] for r in rows if r["kind"] == m.LOAN)
+
+
+async def _own_request(request: web.Request, user: dict) -> dict:
+    """The reader's own request named in the path; another reader's is answered as not found."""
+    rid = int(request.match_info["request_id"])
+    try:
+        req = await asyncio.to_thread(request.app[STORE].get, rid)
+    except NotFound:
+        req = None
+    if req is None or req["reader_id"] != user["id"]:
+        raise NotFound(message("reader.not_found", request[LANG], id=rid))
+    return req
+
+
+async def _edition(request: web.Request, wid: str | None = None):
+    wid = check_work_id(request.match_info["work_id"] if wid is None else wid)
+    work, _others = await request.app[CATALOGUE].edition(wid)
+    if work is None:
+        raise NotFound(message("error.work_not_found", request[LANG], work_id=wid))
+    return work
+
+
+def _fresh(catalogue, work_id: str) -> bool:
+    """Whether a search showed this edition (with its holdings as members said then) a short while ago."""
+    works = getattr(catalogue, "works", None)
+    item = OrderedDict.get(works, work_id) if isinstance(works, OrderedDict) else None
+    if not item:
+        return False
+    clock = getattr(works, "clock", time.monotonic)
+    return clock() - item[0] <= FRESH_SECONDS
+
+
+async def _rota(request: web.Request, work, user: dict, *, reuse: bool = True):
+    """The rota for this reader's library: the one just shown (kept briefly), else built now."""
+    key = (work.work_id, user["member"])
+    rotas = request.app[ROTAS]
+    if reuse:
+        kept = rotas.get(key)
+        if kept is not None:
+            return kept
+    from federator.locate import rota_for_work
+    from ill.stats import lender_history
+    from routing import RoutingError
+
+    catalogue = request.app[CATALOGUE]
+    history = await asyncio.to_thread(lender_history, request.app[STORE])
+    try:
+        _found, rota = await rota_for_work(work, user["member"], catalogue.registry, history=history,
+                                           fresh=_fresh(catalogue, work.work_id), timeout=ROTA_DEADLINE)
+    except RoutingError as exc:
+        raise InvalidRequest(message("reader.rota.no_home", request[LANG], member=user["member"],
+                                     why=str(exc))) from None
+    rotas.put(key, rota)
+    return rota
+
+
+def _refusal(request: web.Request, rota, kind: str, open_ids: list[int]) -> str | None:
+    """Why this request cannot go now, in the reader's words (None: it can)."""
+    lang = request[LANG]
+    if rota.own_available:
+        return message("reader.refused.own", lang, note=rota.note)
+    if not rota.lenders:
+        return message("reader.refused.no_lender", lang, note=rota.note)
+    if kind == m.LOAN and len(open_ids) >= MAX_OPEN_LOANS:
+        return _limit_text(lang, open_ids)
+    return None
+
+
+def _limit_text(lang: str, open_ids: list[int]) -> str:
+    return message("reader.refused.limit", lang, count=len(open_ids), max=MAX_OPEN_LOANS,
+                   ids="、".join(map(str, open_ids)))
+
+
+def _field_errors(request: web.Request, checked: Checked) -> dict[str, str]:
+    lang = request[LANG]
+    return {name: message(key, lang, **values) for name, (key, values) in checked.errors.items()}
+
+
+# -- pages ---------------------------------------------------------------------------------------------------
+async def request_page(request: web.Request, *, checked: Checked | None = None, failed: str | None = None,
+                       status: int = 200) -> web.Response:
+    from portal.app import render
+
+    user = _reader(request)
+    work = await _edition(request)
+    rota = await _rota(request, work, user)
+    open_ids = await _open_loan_ids(request, user["id"])
+    checked = checked or Checked(values={"kind": m.LOAN, "note": ""})
+    response = render(request, "request.html", work=work, rota=rota, names=_names(request),
+                      rules=rules_view(open_ids), form=checked.values, errors=_field_errors(request, checked),
+                      failed=failed, blocked=_refusal(request, rota, m.COPY, open_ids),
+                      at_limit=len(open_ids) >= MAX_OPEN_LOANS)
+    response.set_status(status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def request_submit(request: web.Request) -> web.Response:
+    user = _reader(request)
+    form = await request.post()
+    checked = check_edition_form(form)
+    if checked.errors:
+        return await request_page(request, checked=checked, status=400)
+    work = await _edition(request)
+    rota = await _rota(request, work, user)
+    kind, note = checked.values["kind"], checked.values["note"]
+    open_ids = await _open_loan_ids(request, user["id"])
+    why = _refusal(request, rota, kind, open_ids)
+    if why:
+        return await request_page(request, checked=checked, failed=why, status=409)
+    try:
+        req = await asyncio.to_thread(_submit_edition, request.app[STORE], user["id"], work, rota, kind, note)
+    except RuleViolation:  # the 3-books rule, decided by the store at the moment of writing
+        open_ids = await _open_loan_ids(request, user["id"])
+        why = _refusal(request, rota, kind, open_ids) or _limit_text(request[LANG], open_ids)
+        return await request_page(request, checked=checked, failed=why, status=409)
+    except InvalidRequest as exc:
+        return await request_page(request, checked=checked, failed=str(exc), status=400)
+    raise web.HTTPSeeOther(f"/requests/{req['id']}?submitted=1")
+
+
+def _submit_edition(store, reader_id: str, work, rota, kind: str, note: str) -> dict:
+    from balis.output import display_title
+
+    d = work.display
+    author = "; ".join(a.name for a in d.authors) if d.authors else ""
+    citation = "；".join(x for x in (
+        " : ".join(x for x in (d.place, d.publisher) if x), str(d.year or ""),
+        f"ISBN {', '.join(work.isbns)}" if work.isbns else "", f"读者附言：{note}" if note else "") if x)
+    return store.submit(reader_id, kind=kind, title=display_title(d), author=author, work_id=work.work_id,
+                        citation=citation, rota=rota.lenders)
+
+
+async def manual_page(request: web.Request, *, checked: Checked | None = None, failed: str | None = None,
+                      status: int = 200) -> web.Response:
+    from portal.app import render
+
+    user = _reader(request)
+    if checked is None:  # a link from an edition no one can lend may bring its title and author
+        checked = Checked(values={"kind": m.LOAN})
+        for name in ("title", "author", "publisher", "year", "isbn"):
+            value = request.query.get(name, "")
+            checked.values[name] = value[:MAX_TITLE] if isinstance(value, str) else ""
+    open_ids = await _open_loan_ids(request, user["id"])
+    response = render(request, "request_new.html", form=checked.values, errors=_field_errors(request, checked),
+                      failed=failed, rules=rules_view(open_ids), limits={
+                          "title": MAX_TITLE, "name": MAX_NAME, "citation": MAX_CITATION, "note": MAX_NOTE})
+    response.set_status(status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def manual_submit(request: web.Request) -> web.Response:
+    user = _reader(request)
+    form = await request.post()
+    checked = check_manual_form(form, _now(request).astimezone(BEIJING).year)
+    if checked.errors:
+        return await manual_page(request, checked=checked, failed=message("reader.form.fix", request[LANG]),
+                                 status=400)
+    v = checked.values
+    open_ids = await _open_loan_ids(request, user["id"])
+    if v["kind"] == m.LOAN and len(open_ids) >= MAX_OPEN_LOANS:
+        return await manual_page(request, checked=checked, status=409, failed=_limit_text(request[LANG], open_ids))
+    try:
+        req = await asyncio.to_thread(request.app[STORE].submit, user["id"], kind=v["kind"], title=v["title"],
+                                      author=v["author"], citation=manual_citation(v))
+    except RuleViolation:
+        open_ids = await _open_loan_ids(request, user["id"])
+        return await manual_page(request, checked=checked, status=409, failed=_limit_text(request[LANG], open_ids))
+    except InvalidRequest as exc:
+        return await manual_page(request, checked=checked, failed=str(exc), status=400)
+    raise web.HTTPSeeOther(f"/requests/{req['id']}?submitted=1")
+
+
+async def _history(request: web.Request, user: dict, params: HistoryParams) -> tuple[list[dict], list[dict], bool]:
+    """(open requests, one page of the history matching the filters, whether more pages follow)."""
+    store = request.app[STORE]
+    now, names, lang = _now(request), _names(request), request[LANG]
+    until = _day_start(params.until + timedelta(days=1)) if params.until else None
+    since = _day_start(params.since) if params.since else None
+    rows = await asyncio.to_thread(store.list_requests, reader=user["id"], since=since, until=until,
+                                   limit=HISTORY_LIMIT)
+    rows = [r for r in rows if matches(r, params.q)]
+    opened = await asyncio.to_thread(store.list_requests, reader=user["id"], open_only=True, limit=HISTORY_LIMIT)
+    start = (params.page - 1) * PAGE_SIZE
+    page = rows[start:start + PAGE_SIZE]
+    return ([request_view(r, now, names, lang) for r in opened], [request_view(r, now, names, lang) for r in page],
+            len(rows) > start + PAGE_SIZE)
+
+
+async def my_requests(request: web.Request) -> web.Response:
+    from portal.app import render
+
+    user = _reader(request)
+    params = history_params(request.query)
+    opened, history, more = await _history(request, user, params)
+    open_ids = sorted(r["id"] for r in opened if r["kind"] == m.LOAN)
+    response = render(request, "my_requests.html", opened=opened, history=history, more=more, hp=params,
+                      rules=rules_view(open_ids), cancelled=request.query.get("cancelled", "")[:9])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def request_detail(request: web.Request) -> web.Response:
+    from portal.app import render
+
+    user = _reader(request)
+    req = await _own_request(request, user)
+    store, names, lang = request.app[STORE], _names(request), request[LANG]
+    legs = await asyncio.to_thread(store.legs, req["id"])
+    events = await asyncio.to_thread(store.history, req["id"])
+    response = render(request, "my_request.html", r=request_view(req, _now(request), names, lang),
+                      legs=[leg_view(x, names, lang) for x in legs], events=[event_view(e, names, lang) for e in events],
+                      submitted=request.query.get("submitted") == "1", cancelled=request.query.get("cancelled") == "1")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def cancel_page(request: web.Request, *, failed: str | None = None, status: int = 200) -> web.Response:
+    from portal.app import render
+
+    user = _reader(request)
+    req = await _own_request(request, user)
+    r = request_view(req, _now(request), _names(request), request[LANG])
+    if failed is None and not r["can_cancel"]:
+        failed, status = _cancel_refusal(request, r), 409
+    response = render(request, "request_cancel.html", r=r, failed=failed)
+    response.set_status(status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _cancel_refusal(request: web.Request, r: dict) -> str:
+    return message(f"reader.cancel.{r['cancel_state']}", request[LANG], id=r["id"], until=r["cancel_until_text"])
+
+
+async def cancel_submit(request: web.Request) -> web.Response:
+    user = _reader(request)
+    req = await _own_request(request, user)
+    r = request_view(req, _now(request), _names(request), request[LANG])
+    if not r["can_cancel"]:
+        return await cancel_page(request, failed=_cancel_refusal(request, r), status=409)
+    try:
+        await asyncio.to_thread(request.app[STORE].cancel, req["id"], user["id"], "读者取消")
+    except (RuleViolation, IllError) as exc:  # the store decides at the moment of writing
+        req = await _own_request(request, user)
+        r = request_view(req, _now(request), _names(request), request[LANG])
+        why = _cancel_refusal(request, r) if not r["can_cancel"] else str(exc)
+        return await cancel_page(request, failed=why, status=409)
+    raise web.HTTPSeeOther(f"/requests/{req['id']}?cancelled=1")
+
+
+# -- the JSON API ------------------------------------------------------------------------------------------
+def _json(data: dict, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+def _refused(status: int, text: str, parameter: str | None = None) -> web.Response:
+    body: dict = {"error": {"status": status, "message": text}}
+    if parameter:
+        body["error"]["parameter"] = parameter
+    return _json(body, status)
+
+
+async def api_list(request: web.Request) -> web.Response:
+    user = _reader(request)
+    params = history_params(request.query)
+    opened, history, more = await _history(request, user, params)
+    open_ids = sorted(r["id"] for r in opened if r["kind"] == m.LOAN)
+    return _json({"version": 1, "page": params.page, "has_more": more, "rules": rules_view(open_ids),
+                  "open": opened, "requests": history})
+
+
+async def api_detail(request: web.Request) -> web.Response:
+    user = _reader(request)
+    req = await _own_request(request, user)
+    store, names, lang = request.app[STORE], _names(request), request[LANG]
+    legs = await asyncio.to_thread(store.legs, req["id"])
+    events = await asyncio.to_thread(store.history, req["id"])
+    return _json({"version": 1, "request": request_view(req, _now(request), names, lang),
+                  "legs": [leg_view(x, names, lang) for x in legs],
+                  "history": [event_view(e, names, lang) for e in events]})
+
+
+async def api_submit(request: web.Request) -> web.Response:
+    user = _reader(request)
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise ParamError("body", "param.json") from None
+    if not isinstance(body, dict) or any(not isinstance(v, str) for v in body.values()):
+        raise ParamError("body", "param.json")
+    lang, store = request[LANG], request.app[STORE]
+    open_ids = await _open_loan_ids(request, user["id"])
+    if body.get("work_id"):
+        checked = check_edition_form(body)
+        _raise_first(checked)
+        work = await _edition(request, body["work_id"])
+        rota = await _rota(request, work, user)
+        why = _refusal(request, rota, checked.values["kind"], open_ids)
+        if why:
+            return _refused(409, why)
+        submit = lambda: _submit_edition(store, user["id"], work, rota, checked.values["kind"],  # noqa: E731
+                                         checked.values["note"])
+    else:
+        checked = check_manual_form(body, _now(request).astimezone(BEIJING).year)
+        _raise_first(checked)
+        v = checked.values
+        if v["kind"] == m.LOAN and len(open_ids) >= MAX_OPEN_LOANS:
+            return _refused(409, _limit_text(lang, open_ids))
+        submit = lambda: store.submit(user["id"], kind=v["kind"], title=v["title"],  # noqa: E731
+                                      author=v["author"], citation=manual_citation(v))
+    try:
+        req = await asyncio.to_thread(submit)
+    except RuleViolation:
+        return _refused(409, _limit_text(lang, await _open_loan_ids(request, user["id"])))
+    return _json({"version": 1, "request": request_view(req, _now(request), _names(request), lang)}, 201)
+
+
+def _raise_first(checked: Checked) -> None:
+    """A 400 naming the first field that is wrong."""
+    for name, (key, values) in checked.errors.items():
+        raise ParamError(name, key, **values)
+
+
+async def api_cancel(request: web.Request) -> web.Response:
+    user = _reader(request)
+    req = await _own_request(request, user)
+    lang, names = request[LANG], _names(request)
+    r = request_view(req, _now(request), names, lang)
+    if not r["can_cancel"]:
+        return _refused(409, _cancel_refusal(request, r))
+    try:
+        req = await asyncio.to_thread(request.app[STORE].cancel, req["id"], user["id"], "读者取消")
+    except (RuleViolation, IllError):
+        req = await _own_request(request, user)
+        r = request_view(req, _now(request), names, lang)
+        return _refused(409, _cancel_refusal(request, r))
+    return _json({"version": 1, "request": request_view(req, _now(request), names, lang)})
+
+
+async def api_rota(request: web.Request) -> web.Response:
+    user = _reader(request)
+    work = await _edition(request)
+    rota = await _rota(request, work, user)
+    open_ids = await _open_loan_ids(request, user["id"])
+    why = _refusal(request, rota, m.LOAN, open_ids)
+    return _json({"version": 1, "work_id": work.work_id, "home": user["member"], "rota": rota.to_dict(),
+                  "rules": rules_view(open_ids), "can_request": why is None, "refusal": why})
+
+
+# -- the description -------------------------------------------------------------------------------------
+_STR = {"type": "string"}
+_NSTR = {"type": ["string", "null"]}
+_ERR = {"description": "the error, in the reader's language",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_ID = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_WORK = {"name": "work_id", "in": "path", "required": True,
+         "schema": {"type": "string", "pattern": "^W[0-9a-f]{16}$"}}
+_SIGNED_IN = ("Signed-in readers only (the session cookie of POST /api/session): 401 when signed out, 403 for "
+              "staff and administrators. A reader sees only their own requests: another reader's id is 404.")
+
+
+def _ok(description: str, ref: str, status: str = "200") -> dict:
+    return {status: {"description": description, "content": {"application/json": {"schema": {
+        "$ref": f"#/components/schemas/{ref}"}}}}}
+
+
+def openapi_parts() -> tuple[dict, dict]:
+    """(paths, component schemas) this part adds to /api/openapi.json."""
+    rules = {"type": "object", "required": ["max_open_loans", "open_loans", "loan_period", "renewals",
+                                            "cancel_window_minutes"], "properties": {
+        "max_open_loans": {"type": "integer", "description": "books a reader may have out through ILL (3)"},
+        "open_loans": {"type": "integer", "description": "the reader's open returnable-loan requests now"},
+        "open_loan_ids": {"type": "array", "items": {"type": "integer"}},
+        "loan_period": {"type": "string", "description": "ISO 8601 duration: one month"},
+        "renewals": {"type": "integer", "const": 0},
+        "cancel_window_minutes": {"type": "integer", "description": "a reader may cancel this long after "
+                                                                    "submitting, before a lender answers"}}}
+    request = {"type": "object", "required": ["id", "kind", "source", "title", "status", "status_text", "open",
+                                              "submitted_at", "can_cancel", "rota"], "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string", "enum": list(KINDS)},
+        "source": {"type": "string", "enum": ["edition", "manual"]}, "work_id": _NSTR,
+        "title": _STR, "author": _STR, "citation": _STR,
+        "status": {"type": "string", "description": "ISO 18626 supplier status, or Pending (a manual request "
+                                                    "waiting for staff)"},
+        "phase": {"type": "string", "description": "where a loan is on the borrowing side: transit, library, "
+                                                  "reader, returned, return_transit, or empty"},
+        "status_text": {"type": "string", "description": "the state in words, in the reader's language"},
+        "open": {"type": "boolean"}, "lender": _NSTR, "lender_name": _NSTR, "borrower": _STR,
+        "submitted_at": {"type": "string", "format": "date-time"}, "submitted_text": _STR,
+        "answer_due": _NSTR, "answer_due_text": _STR, "ship_due": _NSTR, "ship_due_text": _STR,
+        "due_back": _NSTR, "due_back_text": _STR, "completed_at": _NSTR, "completed_text": _STR,
+        "reader_message": _STR,
+        "can_cancel": {"type": "boolean", "description": "within 1 hour of submitting and before any lender "
+                                                         "answered"},
+        "cancel_state": {"type": "string", "enum": ["ok", "answered", "expired", "closed"]},
+        "cancel_until": _NSTR, "cancel_until_text": _STR,
+        "rota": {"type": "array", "items": {"type": "object", "required": ["member", "name", "reason"],
+                                            "properties": {"member": _STR, "name": _STR, "reason": _STR}}}},
+        "description": "times are ISO 8601; the *_text fields are Beijing time as readers read them "
+                       "(deadlines: the end of a working day, 24:00)"}
+    leg = {"type": "object", "required": ["seq", "lender", "outcome", "outcome_text"], "properties": {
+        "seq": {"type": "integer", "minimum": 1}, "lender": _STR, "lender_name": _STR, "arrived_at": _NSTR,
+        "arrived_text": _STR, "answer_due_text": _STR, "answered_text": _STR, "shipped_text": _STR,
+        "closed_text": _STR, "outcome": {"type": "string", "enum": ["open", "supplied", "unfilled", "timeout",
+                                                                   "cancelled"]},
+        "outcome_text": _STR, "note": _STR}}
+    event = {"type": "object", "required": ["at", "action", "by", "status", "status_text"], "properties": {
+        "at": _STR, "at_text": _STR, "action": _STR, "by": _STR, "status": _STR, "status_text": _STR,
+        "lender": _NSTR, "lender_name": _STR, "reason": _STR}}
+    entry = {"type": "object", "required": ["rank", "member", "name", "reasons"], "properties": {
+        "rank": {"type": "integer"}, "member": _STR, "name": _STR, "availability": _STR,
+        "reasons": {"type": "array", "items": _STR}, "text": _STR}}
+    rota = {"type": "object", "required": ["version", "work_id", "home", "rota", "rules", "can_request"],
+            "properties": {
+                "version": {"type": "integer"}, "work_id": _STR, "home": _STR,
+                "rota": {"type": "object", "required": ["lenders", "excluded", "own_available", "note"],
+                         "properties": {
+                             "lenders": {"type": "array", "items": entry,
+                                         "description": "the lenders asked in turn, best first, with reasons"},
+                             "spare": {"type": "array", "items": entry},
+                             "excluded": {"type": "array", "items": {
+                                 "type": "object", "required": ["member", "reason"],
+                                 "properties": {"member": _STR, "name": _STR, "reason": _STR}}},
+                             "own_available": {"type": "boolean",
+                                               "description": "the reader's own library has a copy on the "
+                                                              "shelf: no ILL request"},
+                             "own_copies": {"type": "array", "items": {"type": "object"}},
+                             "note": _STR}},
+                "rules": {"$ref": "#/components/schemas/ReaderRules"},
+                "can_request": {"type": "boolean"}, "refusal": _NSTR}}
+    listing = {"type": "object", "required": ["version", "page", "has_more", "rules", "open", "requests"],
+               "properties": {
+                   "version": {"type": "integer"}, "page": {"type": "integer"}, "has_more": {"type": "boolean"},
+                   "rules": {"$ref": "#/components/schemas/ReaderRules"},
+                   "open": {"type": "array", "items": {"$ref": "#/components/schemas/ReaderRequest"}},
+                   "requests": {"type": "array", "items": {"$ref": "#/components/schemas/ReaderRequest"},
+                                "description": "the history page matching the filters, newest first"}}}
+    one = {"type": "object", "required": ["version", "request"], "properties": {
+        "version": {"type": "integer"}, "request": {"$ref": "#/components/schemas/ReaderRequest"}}}
+    detail = {"type": "object", "required": ["version", "request", "legs", "history"], "properties": {
+        "version": {"type": "integer"}, "request": {"$ref": "#/components/schemas/ReaderRequest"},
+        "legs": {"type": "array", "items": {"$ref": "#/components/schemas/ReaderRequestLeg"}},
+        "history": {"type": "array", "items": {"$ref": "#/components/schemas/ReaderRequestEvent"}}}}
+    submit_body = {"type": "object", "properties": {
+        "work_id": {"type": "string", "pattern": "^W[0-9a-f]{16}$",
+                    "description": "request this edition (its rota as GET /api/works/{id}/rota shows); "
+                                   "without it, a manual request from the fields below"},
+        "kind": {"type": "string", "enum": list(KINDS), "default": m.LOAN,
+                 "description": "loan: returnable (馆际互借); copy: document delivery (原文传递)"},
+        "note": {"type": "string", "maxLength": MAX_NOTE},
+        "title": {"type": "string", "maxLength": MAX_TITLE}, "author": {"type": "string", "maxLength": MAX_NAME},
+        "publisher": {"type": "string", "maxLength": MAX_NAME}, "year": {"type": "string", "pattern": "^[0-9]{4}$"},
+        "isbn": {"type": "string", "maxLength": 20}, "citation": {"type": "string", "maxLength": MAX_CITATION}},
+        "additionalProperties": {"type": "string"}}
+    history_params_ = [
+        {"name": "q", "in": "query", "required": False, "description": "words of the title, author or citation",
+         "schema": {"type": "string", "maxLength": MAX_QUERY}},
+        {"name": "since", "in": "query", "required": False, "description": "submitted on or after (Beijing date)",
+         "schema": {"type": "string", "format": "date"}},
+        {"name": "until", "in": "query", "required": False, "description": "submitted on or before",
+         "schema": {"type": "string", "format": "date"}},
+        {"name": "page", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}}]
+    changes = " Changes need the header X-CSRF-Token (GET /api/session)."
+    paths = {
+        "/api/requests": {
+            "get": {"operationId": "listMyRequests", "summary": "My ILL requests: the open ones and my history",
+                    "description": _SIGNED_IN, "parameters": history_params_,
+                    "responses": {**_ok("my requests", "ReaderRequestList"), "400": _ERR, "401": _ERR, "403": _ERR}},
+            "post": {"operationId": "submitRequest",
+                     "summary": "Request an edition (work_id) or, without work_id, a manual request (手工填写)",
+                     "description": _SIGNED_IN + changes + " 409 when a rule refuses (a 4th book, no lender, "
+                                                           "the own library has it), with the reason.",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": submit_body}}},
+                     "responses": {**_ok("the new request", "ReaderRequestOne", "201"), "400": _ERR, "401": _ERR,
+                                   "403": _ERR, "404": _ERR, "409": _ERR}}},
+        "/api/requests/{request_id}": {
+            "get": {"operationId": "getMyRequest", "summary": "One of my requests, its route so far and history",
+                    "description": _SIGNED_IN, "parameters": [_ID],
+                    "responses": {**_ok("the request", "ReaderRequestDetail"), "401": _ERR, "403": _ERR,
+                                  "404": _ERR}}},
+        "/api/requests/{request_id}/cancel": {
+            "post": {"operationId": "cancelMyRequest",
+                     "summary": "Cancel my request (within 1 hour of submitting, before a lender answered)",
+                     "description": _SIGNED_IN + changes, "parameters": [_ID],
+                     "responses": {**_ok("the cancelled request", "ReaderRequestOne"), "401": _ERR, "403": _ERR,
+                                   "404": _ERR, "409": _ERR}}},
+        "/api/works/{work_id}/rota": {
+            "get": {"operationId": "getRotaForMe",
+                    "summary": "The lenders a request for this edition would go to, for my library, and the rules",
+                    "description": _SIGNED_IN, "parameters": [_WORK],
+                    "responses": {**_ok("the rota", "ReaderRota"), "400": _ERR, "401": _ERR, "403": _ERR,
+                                  "404": _ERR}}},
+    }
+    schemas = {"ReaderRules": rules, "ReaderRequest": request, "ReaderRequestLeg": leg,
+               "ReaderRequestEvent": event, "ReaderRota": rota, "ReaderRequestList": listing,
+               "ReaderRequestOne": one, "ReaderRequestDetail": detail}
+    return paths, schemas
