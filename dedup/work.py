@@ -160,9 +160,13 @@ def _without_cycle_collector() -> Iterator[None]:
 
 
 def index_keys(keys: MatchKeys) -> list[str]:
-    """What ties a record to others in a merge: its blocking keys, and its "other editions" keys
-    (`group:` + title|creator). The harvest keeps them to find what a change can touch."""
-    return blocking_keys(keys) + [f"group:{g}" for g in group_keys(keys)]
+    """What ties a record to others in a merge: its blocking keys, its title with its year (`titleyear:`,
+    the part of a big title block it is compared with) and its "other editions" keys (`group:` +
+    title|creator). The harvest keeps them to find what a change can touch."""
+    out = blocking_keys(keys)
+    if keys.title:
+        out.append(f"titleyear:{keys.title.replace(' ', '')}|{'-' if keys.year is None else keys.year}")
+    return out + [f"group:{g}" for g in group_keys(keys)]
 
 
 def merge(records: list[Record], *, block_sizes: dict[str, int] | None = None,

@@ -550,10 +550,19 @@ def affected(store: HarvestStore) -> Part:
     for k in pending_keys:
         if k.startswith("title:") and (before.get(k, 0) > BIG_BLOCK) != (sizes.get(k, 0) > BIG_BLOCK):
             seeds.update(by_key.get(k, ()))
-    near = set(seeds)  # the seeds and every record sharing a blocking key with one: their candidate pairs
+    near = set(seeds)  # the seeds and every record they are compared with in a merge
     for rec in seeds:
-        for k in keys_of.get(rec, ()):
-            if not k.startswith("group:"):
+        ks = keys_of.get(rec, ())
+        ty = next((k for k in ks if k.startswith("titleyear:")), None)
+        for k in ks:
+            if k.startswith(("group:", "titleyear:")):
+                continue
+            if k.startswith("title:") and sizes.get(k, 0) > BIG_BLOCK and ty is not None:
+                # a big title block is compared year by year: the same year and the years either side
+                title, year = ty[len("titleyear:"):].rsplit("|", 1)
+                for y in ([year] if year == "-" else [str(int(year) + d) for d in (-1, 0, 1)]):
+                    near.update(by_key.get(f"titleyear:{title}|{y}", ()))
+            else:
                 near.update(by_key[k])
     near_order = sorted(near)
     loaded = dict(zip(near_order, store.load(near_order, renormaliser), strict=True))

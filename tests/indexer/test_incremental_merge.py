@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 import zlib
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -48,10 +49,11 @@ def _apply(store: HarvestStore, changes: list, gone: list) -> None:
         store.apply(member, upserts=ups, deletes=dels)
 
 
-@pytest.mark.parametrize("seed", [11, 2024])
-def test_rounds_of_random_changes_index_as_a_full_merge(tmp_path, seed):
+@pytest.mark.parametrize(("seed", "members", "per_member"), [(11, 10, 150), (2024, 20, 300)])
+def test_rounds_of_random_changes_index_as_a_full_merge(tmp_path, seed, members, per_member):
+    """(20 × 300: title blocks of more than 48 records, compared year by year.)"""
     rng = random.Random(seed)
-    records = plan_records(plan_catalogues(seed, member_profiles(10), 150))
+    records = plan_records(plan_catalogues(seed, member_profiles(members), per_member))
     held = {(r.member, r.record_id): r for r in records}
     store = HarvestStore.open(tmp_path)
     try:
@@ -78,6 +80,13 @@ def test_rounds_of_random_changes_index_as_a_full_merge(tmp_path, seed):
                 copy = replace(src, record_id=f"{src.record_id}-c{round_no}-{i}",
                                isbns=[] if i % 2 else list(src.isbns), holdings=list(src.holdings))
                 changes.append(copy)
+            per_title = Counter(held[k].title for k in keys)
+            big = [k for k in keys if held[k].year and per_title[held[k].title] > 48]
+            for i, k in enumerate(rng.sample(big, min(2, len(big)))):  # a copy dated a year later, big block
+                src = held[k]
+                changes.append(replace(src, record_id=f"{src.record_id}-y{round_no}-{i}", year=src.year + 1,
+                                       isbns=[], issns=[], lccn=None, national_number=None,
+                                       holdings=list(src.holdings)))
             for k in rng.sample(keys, 4):  # retitled into another edition's title
                 other = held[rng.choice(keys)]
                 changes.append(replace(held[k], title=other.title, authors=list(other.authors)))
