@@ -25,6 +25,7 @@ from portal.auth import (
 )
 from portal.i18n import message
 from portal.keys import CSRF, LANG, LOGIN_LIMITER, STORE
+from portal.openapi_parts import CSRF_NOTE, ERROR_RESPONSE
 from portal.params import ParamError, local_path
 
 
@@ -37,10 +38,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_delete("/api/session", api_sign_out)
 
 
-ERROR = {"description": "the error, in the reader's language",
-         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-CSRF_NOTE = ("Changes (POST, PUT, PATCH, DELETE) need the header X-CSRF-Token with the csrf_token of GET "
-             "/api/session, sent with the cookies that call set.")
+ERROR = ERROR_RESPONSE
 
 
 def openapi_parts() -> tuple[dict, dict]:

@@ -40,6 +40,7 @@ from portal.desk import (
 )
 from portal.i18n import message
 from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
+from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, ascii_digits
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -457,16 +458,8 @@ def add_routes(app: web.Application) -> None:
 
 
 # -- the description --------------------------------------------------------------------------------------
-_S = {"type": "string"}
-_NS = {"type": ["string", "null"]}
-ERROR = {"description": "the error, in the user's language",
-         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-REFUSED = {"401": ERROR, "403": ERROR}
+_S, _NS, ERROR, _ok = STR, NULL_STR, ERROR_RESPONSE, ok
 CSRF = "Needs the X-CSRF-Token header (GET /api/session)."
-
-
-def _ok(description: str, schema: dict) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def openapi_parts() -> tuple[dict, dict]:

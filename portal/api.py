@@ -18,6 +18,7 @@ from federator.rank import SORTS
 from portal.catalogue import STATES
 from portal.i18n import message
 from portal.keys import LANG, LIMITER
+from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR
 from portal.params import (
     MAX_FACET_VALUES,
     MAX_FIELD,
@@ -107,10 +108,7 @@ def _text_param(name: str, description: str, limit: int) -> dict:
             "schema": {"type": "string", "maxLength": limit}}
 
 
-_NULL_STR = {"type": ["string", "null"]}
-_NULL_INT = {"type": ["integer", "null"]}
-_ERROR_RESPONSE = {"description": "the error, in the reader's language",
-                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_NULL_STR, _NULL_INT, _ERROR_RESPONSE = NULL_STR, NULL_INT, ERROR_RESPONSE
 
 
 def openapi() -> dict:

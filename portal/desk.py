@@ -31,6 +31,7 @@ from ill.workdays import BEIJING, deadline_text
 from portal.auth import Forbidden, require
 from portal.i18n import message
 from portal.keys import CATALOGUE, INDEX_DIR, LANG, LIMITER, STORE
+from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, ascii_digits
 
 MAX_REASON = 500
@@ -540,16 +541,7 @@ def add_routes(app: web.Application) -> None:
 
 
 # -- the description -----------------------------------------------------------------------------------
-_S = {"type": "string"}
-_NS = {"type": ["string", "null"]}
-_NI = {"type": ["integer", "null"]}
-ERROR = {"description": "the error, in the user's language",
-         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-REFUSED = {"401": ERROR, "403": ERROR}
-
-
-def _ok(description: str, schema: dict) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+_S, _NS, _NI, ERROR, _ok = STR, NULL_STR, NULL_INT, ERROR_RESPONSE, ok
 
 
 def _id_param() -> dict:

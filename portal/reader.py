@@ -35,6 +35,7 @@ from ill.workdays import BEIJING, deadline_text
 from portal.auth import require
 from portal.i18n import message
 from portal.keys import CATALOGUE, LANG, STORE
+from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, STR
 from portal.params import ParamError, clean_text, integer
 from portal.params import work_id as check_work_id
 
@@ -679,10 +680,7 @@ async def api_rota(request: web.Request) -> web.Response:
 
 
 # -- the description -------------------------------------------------------------------------------------
-_STR = {"type": "string"}
-_NSTR = {"type": ["string", "null"]}
-_ERR = {"description": "the error, in the reader's language",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_STR, _NSTR, _ERR = STR, NULL_STR, ERROR_RESPONSE
 _ID = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _WORK = {"name": "work_id", "in": "path", "required": True,
          "schema": {"type": "string", "pattern": "^W[0-9a-f]{16}$"}}
