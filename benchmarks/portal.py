@@ -279,6 +279,9 @@ def main() -> None:
     ap.add_argument("--holdings", type=int, default=1_000_000, help="holdings in the generated union index")
     ap.add_argument("--think", type=float, default=10.0, help="mean think time of a reader, seconds (local)")
     ap.add_argument("--workers", type=int, default=1, help="balis serve --workers N (local modes)")
+    ap.add_argument("--warmup", type=float, default=0.0,
+                    help="seconds of the local reader mix with other queries before measuring, not counted "
+                         "(a portal that has been serving for a while: popular words' bit sets cached)")
     ap.add_argument("--queries", type=int, default=2000, help="distinct reader queries (local modes)")
     args = ap.parse_args()
     if args.quick:
@@ -301,6 +304,13 @@ def main() -> None:
               f"{index_info['mib']} MiB; {len(queries)} reader queries; {args.workers} worker(s)", flush=True)
         proc, base = start_portal(None, "--index", str(folder), "--workers", str(args.workers))
         try:
+            if args.warmup > 0:  # other queries than the measured ones (their words overlap, as readers' do)
+                other = make_queries(samples, args.queries, seed=97)
+                w = asyncio.run(run_local(base, "local", args.readers, args.warmup, args.think, other,
+                                          args.max_requests, seed=5))
+                print(f"warm-up (not counted): {w['requests']} requests in {args.warmup:g} s with other queries",
+                      flush=True)
+                index_info["warmup"] = {"seconds": args.warmup, "requests": w["requests"], "queries_seed": 97}
             for mode in (m for m in modes if m in LOCAL_MODES):
                 r = asyncio.run(run_local(base, mode, args.readers, args.seconds, args.think, queries,
                                           args.max_requests))
