@@ -90,6 +90,7 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, wo
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the store's schema check at start: no news
 
     def banner(bound: int) -> None:
         shown = f"[{host}]" if ":" in host else host
