@@ -41,7 +41,7 @@ from portal.desk import (
 from portal.i18n import message
 from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, REFUSED, STR, ok
-from portal.params import ParamError, ascii_digits
+from portal.params import ParamError, request_number
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_MONTHS = 36
@@ -313,10 +313,7 @@ async def request_page(request: web.Request, *, status: int = 200, error: str | 
 async def find_request(request: web.Request) -> web.Response:
     """GET /admin/requests?id=N (the rollback form) → the request's page."""
     require(request, "admin")
-    text = request.query.get("id", "").strip()
-    if not ascii_digits(text) or len(text) > 12:
-        raise ParamError("id", "param.not_integer")
-    raise web.HTTPSeeOther(f"/admin/requests/{int(text)}")
+    raise web.HTTPSeeOther(f"/admin/requests/{request_number('id', request.query.get('id', ''))}")
 
 
 async def rollback_submit(request: web.Request) -> web.Response:

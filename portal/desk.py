@@ -32,7 +32,7 @@ from portal.auth import Forbidden, require
 from portal.i18n import message
 from portal.keys import CATALOGUE, INDEX_DIR, LANG, LIMITER, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR, REFUSED, STR, ok
-from portal.params import ParamError, ascii_digits
+from portal.params import ParamError, ascii_digits, request_number
 
 MAX_REASON = 500
 MAX_ROTA = 10
@@ -224,10 +224,7 @@ async def own_request(request: web.Request, user: dict, rid: int) -> dict:
 
 
 def request_id(request: web.Request) -> int:
-    text = request.match_info["id"]
-    if not ascii_digits(text) or len(text) > 12:
-        raise ParamError("id", "param.not_integer")
-    return int(text)
+    return request_number("id", request.match_info["id"])
 
 
 async def queues(request: web.Request, member: str) -> dict[str, list[dict]]:
@@ -282,10 +279,7 @@ async def desk_page(request: web.Request) -> web.Response:
 async def find_request(request: web.Request) -> web.Response:
     """GET /desk/requests?id=N (the desk's "open request no." form) → that request's page."""
     require(request, "staff")
-    text = request.query.get("id", "").strip()
-    if not ascii_digits(text) or len(text) > 12:
-        raise ParamError("id", "param.not_integer")
-    raise web.HTTPSeeOther(f"/desk/requests/{int(text)}")
+    raise web.HTTPSeeOther(f"/desk/requests/{request_number('id', request.query.get('id', ''))}")
 
 
 async def request_page(request: web.Request, *, status: int = 200, error: str | None = None,
@@ -451,9 +445,7 @@ async def locate_page(request: web.Request) -> web.Response:
     rid_text = request.query.get("request", "")
     target = None
     if rid_text:
-        if not ascii_digits(rid_text) or len(rid_text) > 12:
-            raise ParamError("request", "param.not_integer")
-        target = await own_request(request, user, int(rid_text))
+        target = await own_request(request, user, request_number("request", rid_text))
         if m.ROUTE not in staff_actions(target, user["member"]):
             target = None
         elif not (text or isbn):

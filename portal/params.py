@@ -127,6 +127,14 @@ def ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def request_number(name: str, value: str) -> int:
+    """An ILL request number (1 to 12 digits, 0-9); ParamError naming `name` otherwise."""
+    text = value.strip()
+    if not ascii_digits(text) or len(text) > 12:
+        raise ParamError(name, "param.not_integer")
+    return int(text)
+
+
 def integer(name: str, value: str, default: int, low: int, high: int) -> int:
     if not value.strip():
         return default
