@@ -27,6 +27,7 @@ from portal.i18n import message
 from portal.keys import CSRF, LANG, LOGIN_LIMITER, STORE
 from portal.openapi_parts import CSRF_NOTE, ERROR_RESPONSE
 from portal.params import ParamError, local_path
+from portal.render import private_page
 
 
 def add_routes(app: web.Application) -> None:
@@ -93,13 +94,8 @@ def _limited(request: web.Request, user_id: str) -> float:
 
 async def login_page(request: web.Request, *, failed: str | None = None, user_id: str = "",
                      status: int = 200) -> web.Response:
-    from portal.app import render
-
     nxt = _next(request.query.get("next", ""))
-    response = render(request, "login.html", next=nxt, failed=failed, user_id=user_id[:MAX_USER_ID])
-    response.set_status(status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_page(request, "login.html", status, next=nxt, failed=failed, user_id=user_id[:MAX_USER_ID])
 
 
 async def login_submit(request: web.Request) -> web.Response:

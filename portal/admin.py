@@ -42,6 +42,7 @@ from portal.i18n import message
 from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, request_number
+from portal.render import private_page
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_MONTHS = 36
@@ -194,13 +195,7 @@ def _store(request: web.Request):
     return request.app[STORE]
 
 
-def _render(request: web.Request, template: str, status: int = 200, **values) -> web.Response:
-    from portal.app import render
-
-    response = render(request, template, **values)
-    response.set_status(status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+_render = private_page  # every desk and administration page is about one user's work: never cached
 
 
 def _json(data: dict, status: int = 200) -> web.Response:

@@ -64,7 +64,7 @@ from portal.params import (
     search_params,
     work_id,
 )
-from portal.render import STATIC, context, environment, facet_label
+from portal.render import STATIC, context, environment, facet_label, render
 from portal.security import Csrf, RateLimiter, add_security_headers
 from portal.sru_server import LocalIndexBackend, ServerInfo, handler
 
@@ -232,10 +232,6 @@ _ERROR_TITLES = {"error.400", "error.401", "error.403", "error.404", "error.405"
 _ILL_STATUS = {NotFound: 404, NotAllowed: 403, InvalidTransition: 409, RuleViolation: 409, InvalidRequest: 400,
                StoreError: 503}
 
-
-def render(request: web.Request, template: str, **values) -> web.Response:
-    html = request.app[TEMPLATES].get_template(template).render(context(request, **values))
-    return web.Response(text=html, content_type="text/html")
 
 
 # -- pages -------------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from portal.i18n import message
 from portal.keys import CATALOGUE, INDEX_DIR, LANG, LIMITER, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, ascii_digits, request_number
+from portal.render import private_page
 
 MAX_REASON = 500
 MAX_ROTA = 10
@@ -244,13 +245,7 @@ async def queues(request: web.Request, member: str) -> dict[str, list[dict]]:
 
 
 # -- pages ---------------------------------------------------------------------------------------------
-def _render(request: web.Request, template: str, status: int = 200, **values) -> web.Response:
-    from portal.app import render
-
-    response = render(request, template, **values)
-    response.set_status(status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+_render = private_page  # every desk and administration page is about one user's work: never cached
 
 
 def _helpers(request: web.Request) -> dict:

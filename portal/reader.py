@@ -38,6 +38,7 @@ from portal.keys import CATALOGUE, LANG, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, STR
 from portal.params import ParamError, clean_text, integer
 from portal.params import work_id as check_work_id
+from portal.render import private_page
 
 READER = "reader"
 PAGE_SIZE = 10
@@ -409,20 +410,15 @@ def _field_errors(request: web.Request, checked: Checked) -> dict[str, str]:
 # -- pages ---------------------------------------------------------------------------------------------------
 async def request_page(request: web.Request, *, checked: Checked | None = None, failed: str | None = None,
                        status: int = 200) -> web.Response:
-    from portal.app import render
-
     user = _reader(request)
     work = await _edition(request)
     rota = await _rota(request, work, user)
     open_ids = await _open_loan_ids(request, user["id"])
     checked = checked or Checked(values={"kind": m.LOAN, "note": ""})
-    response = render(request, "request.html", work=work, rota=rota, names=_names(request),
-                      rules=rules_view(open_ids), form=checked.values, errors=_field_errors(request, checked),
-                      failed=failed, blocked=_refusal(request, rota, m.COPY, open_ids),
-                      at_limit=len(open_ids) >= MAX_OPEN_LOANS)
-    response.set_status(status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_page(request, "request.html", status, work=work, rota=rota, names=_names(request),
+                        rules=rules_view(open_ids), form=checked.values, errors=_field_errors(request, checked),
+                        failed=failed, blocked=_refusal(request, rota, m.COPY, open_ids),
+                        at_limit=len(open_ids) >= MAX_OPEN_LOANS)
 
 
 async def request_submit(request: web.Request) -> web.Response:
@@ -463,8 +459,6 @@ def _submit_edition(store, reader_id: str, work, rota, kind: str, note: str) -> 
 
 async def manual_page(request: web.Request, *, checked: Checked | None = None, failed: str | None = None,
                       status: int = 200) -> web.Response:
-    from portal.app import render
-
     user = _reader(request)
     if checked is None:  # a link from an edition no one can lend may bring its title and author
         checked = Checked(values={"kind": m.LOAN})
@@ -472,12 +466,9 @@ async def manual_page(request: web.Request, *, checked: Checked | None = None, f
             value = request.query.get(name, "")
             checked.values[name] = value[:MAX_TITLE] if isinstance(value, str) else ""
     open_ids = await _open_loan_ids(request, user["id"])
-    response = render(request, "request_new.html", form=checked.values, errors=_field_errors(request, checked),
-                      failed=failed, rules=rules_view(open_ids), limits={
-                          "title": MAX_TITLE, "name": MAX_NAME, "citation": MAX_CITATION, "note": MAX_NOTE})
-    response.set_status(status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_page(request, "request_new.html", status, form=checked.values,
+                        errors=_field_errors(request, checked), failed=failed, rules=rules_view(open_ids), limits={
+                            "title": MAX_TITLE, "name": MAX_NAME, "citation": MAX_CITATION, "note": MAX_NOTE})
 
 
 async def manual_submit(request: web.Request) -> web.Response:
@@ -519,45 +510,34 @@ async def _history(request: web.Request, user: dict, params: HistoryParams) -> t
 
 
 async def my_requests(request: web.Request) -> web.Response:
-    from portal.app import render
-
     user = _reader(request)
     params = history_params(request.query)
     opened, history, more = await _history(request, user, params)
     open_ids = sorted(r["id"] for r in opened if r["kind"] == m.LOAN)
-    response = render(request, "my_requests.html", opened=opened, history=history, more=more, hp=params,
-                      rules=rules_view(open_ids), cancelled=request.query.get("cancelled", "")[:9])
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_page(request, "my_requests.html", opened=opened, history=history, more=more, hp=params,
+                        rules=rules_view(open_ids), cancelled=request.query.get("cancelled", "")[:9])
 
 
 async def request_detail(request: web.Request) -> web.Response:
-    from portal.app import render
-
     user = _reader(request)
     req = await _own_request(request, user)
     store, names, lang = request.app[STORE], _names(request), request[LANG]
     legs = await asyncio.to_thread(store.legs, req["id"])
     events = await asyncio.to_thread(store.history, req["id"])
-    response = render(request, "my_request.html", r=request_view(req, _now(request), names, lang),
-                      legs=[leg_view(x, names, lang) for x in legs], events=[event_view(e, names, lang) for e in events],
-                      submitted=request.query.get("submitted") == "1", cancelled=request.query.get("cancelled") == "1")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_page(request, "my_request.html", r=request_view(req, _now(request), names, lang),
+                        legs=[leg_view(x, names, lang) for x in legs],
+                        events=[event_view(e, names, lang) for e in events],
+                        submitted=request.query.get("submitted") == "1",
+                        cancelled=request.query.get("cancelled") == "1")
 
 
 async def cancel_page(request: web.Request, *, failed: str | None = None, status: int = 200) -> web.Response:
-    from portal.app import render
-
     user = _reader(request)
     req = await _own_request(request, user)
     r = request_view(req, _now(request), _names(request), request[LANG])
     if failed is None and not r["can_cancel"]:
         failed, status = _cancel_refusal(request, r), 409
-    response = render(request, "request_cancel.html", r=r, failed=failed)
-    response.set_status(status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private_page(request, "request_cancel.html", status, r=r, failed=failed)
 
 
 def _cancel_refusal(request: web.Request, r: dict) -> str:

@@ -62,3 +62,21 @@ def context(request, **values) -> dict:
     lang = request[LANG]
     return {"lang": lang, "_": translator(lang), "csrf_token": request.app[CSRF].token(request),
             "path_qs": request.path_qs, "user": current_user(request), **values}
+
+
+def render(request, template: str, **values):
+    """A page of `template` with `values` (and what every template gets)."""
+    from aiohttp import web
+
+    from portal.keys import TEMPLATES
+
+    html = request.app[TEMPLATES].get_template(template).render(context(request, **values))
+    return web.Response(text=html, content_type="text/html")
+
+
+def private_page(request, template: str, status: int = 200, **values):
+    """A page about the signed-in user (their requests, a desk, a form with their input): `status`, never cached."""
+    response = render(request, template, **values)
+    response.set_status(status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
