@@ -14,6 +14,7 @@ import json
 import pickle
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -334,14 +335,22 @@ class HarvestStore:
     def works_of(self, records: Iterable[tuple[str, str]]) -> set[str]:
         """The works (as last indexed) these records are in."""
         db = self.db
+        with self._listed(records):
+            return {r[0] for r in db.execute(
+                "SELECT DISTINCT r.work_id FROM records r JOIN comp_keys c ON c.member = r.member AND "
+                "c.record_id = r.record_id WHERE r.work_id IS NOT NULL")}
+
+    @contextmanager
+    def _listed(self, records: Iterable[tuple[str, str]]):
+        """The records in the temporary table comp_keys for the queries inside, emptied afterwards."""
+        db = self.db
         db.execute("CREATE TEMP TABLE IF NOT EXISTS comp_keys (member TEXT, record_id TEXT)")
         db.execute("DELETE FROM comp_keys")
         db.executemany("INSERT INTO comp_keys VALUES (?, ?)", list(records))
-        out = {r[0] for r in db.execute(
-            "SELECT DISTINCT r.work_id FROM records r JOIN comp_keys c ON c.member = r.member AND "
-            "c.record_id = r.record_id WHERE r.work_id IS NOT NULL")}
-        db.execute("DELETE FROM comp_keys")
-        return out
+        try:
+            yield
+        finally:
+            db.execute("DELETE FROM comp_keys")
 
     def indexed_works(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT work_id FROM works")}
@@ -394,12 +403,9 @@ class HarvestStore:
                 if replace_all or keys is not None:
                     db.execute("DELETE FROM record_edges")
                 else:
-                    db.execute("CREATE TEMP TABLE IF NOT EXISTS comp_keys (member TEXT, record_id TEXT)")
-                    db.execute("DELETE FROM comp_keys")
-                    db.executemany("INSERT INTO comp_keys VALUES (?, ?)", [*assignment, *forget])
-                    db.execute("DELETE FROM record_edges WHERE (m1, r1) IN (SELECT member, record_id FROM comp_keys) "
-                               "OR (m2, r2) IN (SELECT member, record_id FROM comp_keys)")
-                    db.execute("DELETE FROM comp_keys")
+                    with self._listed([*assignment, *forget]):
+                        db.execute("DELETE FROM record_edges WHERE (m1, r1) IN (SELECT member, record_id FROM "
+                                   "comp_keys) OR (m2, r2) IN (SELECT member, record_id FROM comp_keys)")
                 db.executemany("INSERT INTO record_edges VALUES (?, ?, ?, ?)",
                                [(a[0], a[1], b[0], b[1]) for a, b in edges])
             if keys is not None:
