@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from connectors.errors import Diagnostic
+from connectors.errors import Diagnostic, ProtocolError
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,14 @@ class Page:
     next_position: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class IndexTerm:
+    """One term of a member's index as a scan lists it, and the number of records that have it."""
+
+    term: str
+    occurrences: int | None = None
+
+
 class Connector(Protocol):
     """A session with one member endpoint."""
 
@@ -46,3 +54,20 @@ class Connector(Protocol):
     def harvest(self, since=None) -> AsyncIterator[RawRecord]: ...
 
     async def close(self) -> None: ...
+
+
+async def scan_pages(scan, page: int, member: str) -> AsyncIterator[IndexTerm]:
+    """Walk a whole index with `scan(start)` (terms from `start` on, at most `page`): each next page starts at
+    the last term seen, which it repeats first."""
+    start, last = "", None
+    while True:
+        terms = await scan(start)
+        fresh = terms[1:] if last is not None and terms and terms[0].term == last else terms
+        if fresh and fresh[-1].term == last:
+            raise ProtocolError(f"the scan did not move on from {last!r}: the member repeats its term list",
+                                member=member)
+        for t in fresh:
+            yield t
+        if len(terms) < page or not fresh:
+            return
+        start = last = fresh[-1].term

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 import aiohttp
 from lxml import etree
 
-from connectors.base import Page, RawRecord
+from connectors.base import IndexTerm, Page, RawRecord, scan_pages
 from connectors.errors import (
     DecodeError,
     Diagnostic,
@@ -30,7 +30,8 @@ DIAG_1 = "http://www.loc.gov/zing/srw/diagnostic/"
 DIAG_2 = "http://docs.oasis-open.org/ns/search-ws/diagnostic"
 MARC21_SLIM = "http://www.loc.gov/MARC21/slim"
 EXPLAIN = "http://explain.z3950.org/dtd/2.0/"
-SRU_NAMESPACES = (SRU_1, SRU_2)
+SCAN_2 = "http://docs.oasis-open.org/ns/search-ws/scan"
+SRU_NAMESPACES = (SRU_1, SRU_2, SCAN_2)
 VERSIONS = ("1.1", "1.2", "2.0")
 
 # Names servers use for MARCXML; tried in order until the member accepts one (then remembered).
@@ -175,6 +176,23 @@ def parse_search_response(body: bytes, member: str | None = None, start: int = 1
         last = start + len(_children(container, "record"))
         next_position = last if 0 < last - start and last <= hits else None
     return Page(hits=hits, records=records, diagnostics=diagnostics, next_position=next_position)
+
+
+def parse_scan_response(body: bytes, member: str | None = None) -> list[IndexTerm]:
+    """A scanResponse (any version) as its terms; a diagnostic without terms is raised."""
+    root = parse_xml(body, "SRU scan response")
+    _check_root(root, "scanResponse")
+    terms = []
+    container = _child(root, "terms")
+    for el in _children(container, "term") if container is not None else ():
+        value = _text(el, "value")
+        if value is None:
+            raise DecodeError("SRU scan term without a <value>", member=member)
+        terms.append(IndexTerm(value, _int(el, "numberOfRecords", "scan term")))
+    diagnostics = _diagnostics(root, member)
+    if diagnostics and not terms:
+        raise diagnostics[0]
+    return terms
 
 
 def _record(rec: etree._Element, member: str | None, default_pos: int, diags: list[Diagnostic]) -> RawRecord | None:
@@ -402,14 +420,34 @@ class SruConnector(HttpMember):
             e.member = e.member or self.member
             raise
 
-    async def harvest(self, since=None, *, query: Query | str = "cql.allRecords = 1",
+    async def scan(self, clause: str, count: int = 100, position: int = 1) -> list[IndexTerm]:
+        """`count` terms of an index from the scan clause's term (e.g. `rec.id = "a"`) on, at `position`."""
+        body = await self._fetch(self._params("scan") | {"scanClause": clause, "maximumTerms": str(count),
+                                                         "responsePosition": str(position)})
+        try:
+            return parse_scan_response(body, self.member)
+        except DecodeError as e:
+            e.member = e.member or self.member
+            raise
+
+    async def index_terms(self, index: str, page: int = 1000) -> AsyncIterator[IndexTerm]:
+        """Every term of one index (a CQL index name such as `rec.id`), scanned `page` terms at a time."""
+        def clause(start: str) -> str:
+            return f'{index} = "' + start.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+        async for t in scan_pages(lambda start: self.scan(clause(start), page, 1), page, self.member):
+            yield t
+
+    async def harvest(self, since=None, *, query: Query | str = "cql.allRecords = 1", cql: str | None = None,
                       page_size: int | None = None, start: int = 1) -> AsyncIterator[RawRecord]:  # fmt: skip
-        """Every record of a result set (default: the whole catalogue), page by page, from position `start`
-        (1-based, to resume an interrupted harvest)."""
+        """Every record of a result set (default: the whole catalogue; `cql`: CQL text sent as it is), page by
+        page, from position `start` (1-based, to resume an interrupted harvest)."""
         if since is not None:
             raise Unsupported("SRU has no incremental harvest; harvest without `since` or use OAI-PMH",
                               member=self.member)
-        if isinstance(query, str) and query.strip().lower().replace(" ", "") == "cql.allrecords=1":
+        if cql is not None:
+            cql_text = cql
+        elif isinstance(query, str) and query.strip().lower().replace(" ", "") == "cql.allrecords=1":
             cql_text = "cql.allRecords = 1"
         else:
             cql_text = self.cql(query)

@@ -34,6 +34,7 @@ RECORD_SYNTAXES = {"marc21": OID_USMARC, "usmarc": OID_USMARC, "unimarc": OID_UN
 # APDU tags (context class, constructed)
 INIT_REQUEST, INIT_RESPONSE, SEARCH_REQUEST, SEARCH_RESPONSE = 20, 21, 22, 23
 PRESENT_REQUEST, PRESENT_RESPONSE, CLOSE = 24, 25, 48
+SCAN_REQUEST, SCAN_RESPONSE = 35, 36
 APDU_NAMES = {20: "initRequest", 21: "initResponse", 22: "searchRequest", 23: "searchResponse",
               24: "presentRequest", 25: "presentResponse", 26: "deleteResultSetRequest",
               27: "deleteResultSetResponse", 28: "accessControlRequest", 29: "accessControlResponse",
@@ -95,7 +96,7 @@ def encode_init_request(
     propose_charset: str | None = "UTF-8",
 ) -> bytes:
     """InitializeRequest for protocol version 3, proposing a character set (Negotiation-3) if asked."""
-    options = [0, 1, 2, 14] + ([17] if propose_charset else [])
+    options = [0, 1, 2, 7, 14] + ([17] if propose_charset else [])  # search present delSet scan namedResultSets
     other = b""
     if propose_charset:
         other = _cons(201, ber.constructed(identifier(ber.SEQUENCE, UNIVERSAL, True), _cons(4, *_external_parts(
@@ -129,12 +130,7 @@ def _charset_proposal(charset: str) -> bytes:
 def encode_rpn(node: Rpn, term_encoding: str = "utf-8") -> bytes:
     """An RPNStructure: [0] operand (AttributesPlusTerm) or [1] rpnRpnOp."""
     if isinstance(node, Term):
-        attrs = b"".join(
-            ber.constructed(identifier(ber.SEQUENCE, UNIVERSAL, True), _int(120, t), _int(121, v))
-            for t, v in node.attributes
-        )
-        apt = _cons(102, _cons(44, attrs), ber.tlv(identifier(45), node.term.encode(term_encoding)))
-        return _cons(0, apt)
+        return _cons(0, _attributes_plus_term(node, term_encoding))
     if isinstance(node, Op):
         if node.op not in OPERATORS:
             raise ValueError(f"unknown boolean operator {node.op!r} (and, or, not)")
@@ -196,6 +192,28 @@ def encode_present_request(
     )
 
 
+def _attributes_plus_term(term: Term, term_encoding: str) -> bytes:
+    attrs = b"".join(
+        ber.constructed(identifier(ber.SEQUENCE, UNIVERSAL, True), _int(120, t), _int(121, v))
+        for t, v in term.attributes
+    )
+    return _cons(102, _cons(44, attrs), ber.tlv(identifier(45), term.term.encode(term_encoding)))
+
+
+def encode_scan_request(term: Term, database: str, *, count: int, position: int = 1,
+                        term_encoding: str = "utf-8") -> bytes:
+    """ScanRequest: `count` index terms around `term` (in the index its Bib-1 attributes name), `term` (or
+    the first term after it) at `position` (1-based) in the answer."""
+    return _cons(
+        SCAN_REQUEST,
+        _cons(3, _str(105, database)),
+        _oid(None, BIB1),
+        _attributes_plus_term(term, term_encoding),
+        _int(6, count),
+        _int(7, position),
+    )
+
+
 def encode_close(reason: int = 0) -> bytes:
     """Close with a reason (0 finished)."""
     return _cons(CLOSE, _int(211, reason))
@@ -251,6 +269,28 @@ class PresentResponse:
 
 
 @dataclass(slots=True)
+class ScanEntry:
+    """One term of a scan: as indexed (bytes, in the association's character set) and how many records have it."""
+
+    term: bytes
+    occurrences: int | None = None
+    display: str | None = None
+
+
+SCAN_STATUSES = ("success", "partial-1 (stopped by access control)", "partial-2 (stopped by the client's resource control)",
+                 "partial-3 (stopped by the server's resource control)", "partial-4 (the term list is shorter)",
+                 "partial-5 (the term list ends on one side of the start term)", "failure")
+
+
+@dataclass(slots=True)
+class ScanResponse:
+    status: int
+    entries: list[ScanEntry] = field(default_factory=list)
+    position: int | None = None  # where the start term (or the first after it) is in `entries`, 1-based
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # for the scan, or for single entries
+
+
+@dataclass(slots=True)
 class Close:
     reason: int
     diagnostic_information: str | None = None
@@ -260,7 +300,7 @@ class Close:
         return CLOSE_REASONS[self.reason] if 0 <= self.reason < len(CLOSE_REASONS) else f"reason {self.reason}"
 
 
-Apdu = InitResponse | SearchResponse | PresentResponse | Close
+Apdu = InitResponse | SearchResponse | PresentResponse | ScanResponse | Close
 
 
 def decode_apdu(buf: bytes) -> Apdu:
@@ -277,6 +317,8 @@ def decode_apdu(buf: bytes) -> Apdu:
         return _search_response(buf, start, end)
     if number == PRESENT_RESPONSE:
         return _present_response(buf, start, end)
+    if number == SCAN_RESPONSE:
+        return _scan_response(buf, start, end)
     if number == CLOSE:
         return _close(buf, start, end)
     raise ProtocolError(f"unexpected Z39.50 APDU {APDU_NAMES.get(number, number)}")
@@ -512,6 +554,47 @@ def _present_response(buf: bytes, start: int, end: int) -> PresentResponse:
         records=records,
         diagnostics=diags,
     )
+
+
+_K_GENERAL, _K_NUMERIC, _K_CHARSTRING = _key(45), _key(215), _key(216)
+
+
+def _scan_response(buf: bytes, start: int, end: int) -> ScanResponse:
+    """ScanResponse: scanStatus [4], positionOfTerm [6], entries [7] (terms [1] and diagnostics [2])."""
+    f = _fields(buf, start, end)
+    out = ScanResponse(status=ber.decode_int(buf, *_need(f, 4)[1:]))
+    if (k := _key(6)) in f:
+        out.position = ber.decode_int(buf, *f[k][1:])
+    if (k := _key(7, True)) not in f:
+        return out
+    for k2, s2, e2 in ber.walk(buf, f[k][1], f[k][2]):
+        if k2 == _key(1, True):  # SEQUENCE OF Entry
+            for ek, es, ee in ber.walk(buf, s2, e2):
+                if ek == _key(1, True):
+                    out.entries.append(_term_info(buf, es, ee))
+                elif ek == _key(2, True):  # surrogateDiagnostic [2] DiagRec (explicit: DiagRec is a CHOICE)
+                    dk, ds, de, _ = ber.element(buf, es, ee)
+                    out.diagnostics.append(_diag_rec(buf, dk, ds, de))
+                else:
+                    raise DecodeError(f"scan entry [{ber.tag_number(ek)}] is neither a term nor a diagnostic")
+        elif k2 == _key(2, True):  # nonsurrogateDiagnostics
+            out.diagnostics.extend(_diag_rec(buf, dk, ds, de) for dk, ds, de in ber.walk(buf, s2, e2))
+    return out
+
+
+def _term_info(buf: bytes, start: int, end: int) -> ScanEntry:
+    """TermInfo: the term (general octets, numeric or character string), displayTerm [0], globalOccurrences [2]."""
+    entry = ScanEntry(term=b"")
+    for k, s, e in ber.walk(buf, start, end):
+        if k in (_K_GENERAL, _K_CHARSTRING):
+            entry.term = ber.decode_octets(buf, k, s, e)
+        elif k == _K_NUMERIC:
+            entry.term = str(ber.decode_int(buf, s, e)).encode("ascii")
+        elif k == _key(0):
+            entry.display = ber.decode_str(buf, k, s, e)
+        elif k == _key(2):
+            entry.occurrences = ber.decode_int(buf, s, e)
+    return entry
 
 
 def _close(buf: bytes, start: int, end: int) -> Close:

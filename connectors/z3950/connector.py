@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from connectors.base import Page, RawRecord
+from connectors.base import IndexTerm, Page, RawRecord, scan_pages
 from connectors.errors import Diagnostic, ProtocolError, Unsupported
 from connectors.rpn import Op, Rpn, Term, pqf
 from connectors.z3950 import apdu
@@ -166,6 +166,34 @@ class Z3950Connector:
                 return
             position = page.next_position
 
+    async def scan(self, term: Term, count: int = 100, position: int = 1) -> list[IndexTerm]:
+        """`count` terms of the index `term`'s attributes name, from `term` (or the first after it) at
+        `position` (1-based) on, with the number of records having each (Z39.50 Scan)."""
+        async with self._lock:
+            for attempt in (1, 2):
+                try:
+                    encoding = self._term_encoding(await self.connection.open())
+                    pdu = apdu.encode_scan_request(term, self.database, count=count, position=position,
+                                                   term_encoding=encoding)
+                    answer = await self.connection.request(pdu, f"scan {term.pqf()}")
+                    break
+                except ConnectionDropped:
+                    if attempt == 2:
+                        raise
+        if not isinstance(answer, apdu.ScanResponse):
+            raise ProtocolError(f"expected a scanResponse, got {type(answer).__name__}", member=self.member)
+        if answer.diagnostics and (answer.status == 6 or not answer.entries):
+            raise self._own(answer.diagnostics[0])
+        if answer.status == 6:
+            raise Diagnostic("1", "Permanent system error", f"scan {term.pqf()} failed without a diagnostic",
+                             member=self.member)
+        return [IndexTerm(e.term.decode(encoding, "replace"), e.occurrences) for e in answer.entries]
+
+    async def index_terms(self, attributes: tuple[tuple[int, int], ...], page: int = 1000) -> AsyncIterator[IndexTerm]:
+        """Every term of one index in the member's order, scanned `page` terms at a time."""
+        async for t in scan_pages(lambda start: self.scan(Term(start, attributes), page, 1), page, self.member):
+            yield t
+
     async def close(self) -> None:
         """End the association politely (Close APDU); the connector can be used again afterwards."""
         async with self._lock:
@@ -189,11 +217,7 @@ class Z3950Connector:
                 and self.connection.is_open:
             return rs, None
         self._result_set = None
-        init = await self.connection.open()
-        encoding = self.query_charset
-        if init.charset and init.charset.upper() != "UTF-8":
-            with contextlib.suppress(LookupError):
-                encoding = codecs.lookup(init.charset).name  # the target agreed another charset for queries
+        encoding = self._term_encoding(await self.connection.open())
         try:
             pdu = apdu.encode_search_request(rpn, self.database, result_set=RESULT_SET,
                                              record_syntax=apdu.RECORD_SYNTAXES[self.record_syntax],
@@ -218,6 +242,13 @@ class Z3950Connector:
                                          next_position=answer.next_position, present_status=answer.present_status or 0,
                                          records=answer.records, diagnostics=answer.diagnostics)
         return rs, first
+
+    def _term_encoding(self, init: apdu.InitResponse) -> str:
+        """The character set query and scan terms travel in (the one agreed at Init, if any)."""
+        if init.charset and init.charset.upper() != "UTF-8":
+            with contextlib.suppress(LookupError):
+                return codecs.lookup(init.charset).name
+        return self.query_charset
 
     def _present_pdu(self, rs: ResultSet, position: int, count: int) -> bytes:
         return apdu.encode_present_request(rs.name, position, count,
@@ -273,3 +304,4 @@ class Z3950Connector:
     def _own(self, d: Diagnostic) -> Diagnostic:
         d.member = self.member
         return d
+
