@@ -10,7 +10,10 @@ import sys
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from lxml import etree
 
 from testbed.generate import plan_catalogues, render_member, truth, write_collection
 from testbed.members import DEFAULT_LENDING, LENDING, MemberProfile, lending_toml, member_profiles
@@ -20,7 +23,7 @@ from testbed.zebra import ZebraError, ZebraServer, _terminate, free_port, pid_al
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RECORDS = 300
 MODES = (None, "refuse", "drop", "garbage")
-STATE_VERSION = 3  # 2: a year register; 3: a rebuild also renews the OAI-PMH stores
+STATE_VERSION = 4  # 2: a year register; 3: a rebuild also renews the OAI-PMH stores; 4: 005 and id registers
 
 
 class Testbed:
@@ -52,7 +55,8 @@ class Testbed:
 
     def _server(self, entry: dict) -> ZebraServer:
         return ZebraServer(self.state_dir / "members" / entry["code"], syntax=entry["syntax"],
-                           charset=entry["charset"], port=entry.get("port", 0))
+                           charset=entry["charset"], port=entry.get("port", 0),
+                           date_search=entry.get("date_search", True))
 
     # -- up / down ---------------------------------------------------------------------------------
     def up(self, members: int = 8, records: int | dict[str, int] | None = None) -> Path:
@@ -91,7 +95,7 @@ class Testbed:
             entries.append({"code": p.code, "name": p.name, "name_en": p.name_en, "district": p.district,
                             "syntax": p.syntax, "charset": p.charset, "protocols": list(p.protocols),
                             "sru_version": p.sru_version, "timeout": p.timeout, "max_records": p.max_records,
-                            "port": 0, "proxy_port": 0})
+                            "date_search": p.date_search, "port": 0, "proxy_port": 0})
 
         def index(entry: dict) -> int:
             for name in ("oai.sqlite", "oai.sqlite-wal", "oai.sqlite-shm"):  # a rebuilt catalogue: the OAI-PMH
@@ -202,14 +206,18 @@ class Testbed:
     def change_catalogue(self, code: str, *, add=(), edit=(), delete=()) -> int:
         """Add, edit (same 001) and delete (by 001) records of a running member; returns its new size.
 
-        Zebra re-indexes the member's catalogue (readers see the old one until the commit); a member that
-        offers OAI-PMH dates the changes now and keeps deletions as deleted records.
+        Zebra re-indexes the member's catalogue (readers see the old one until the commit); as a library
+        system does on saving, each added or edited record's 005 is set to now (Beijing time), which the
+        member's date search (Bib-1 1012, rec.lastModificationDate) finds; a member that offers OAI-PMH
+        dates the changes now and keeps deletions as deleted records.
         """
         entry = self._entry(code)
         code = entry["code"]
         records = self.catalogue(code)
         changed: dict[str, bytes] = {}
+        stamp = datetime.now(BEIJING).strftime("%Y%m%d%H%M%S.0")
         for data, must_exist in [(d, False) for d in add] + [(d, True) for d in edit]:
+            data = stamp_005(data, stamp)
             rid = record_id_of(data)
             if (rid in records) != must_exist:
                 raise ValueError(f"member {code}: record {rid} " + ("does not exist; add it" if must_exist
@@ -305,6 +313,29 @@ class Testbed:
                 lines += ["[[member.endpoint]]", 'protocol = "oaipmh"', 'host = "127.0.0.1"',
                           f"port = {int(state['oai_port'])}", f"database = {_q('oai/' + m['code'])}", ""]
         _atomic_write(self.registry_path, "\n".join(lines))
+
+
+BEIJING = timezone(timedelta(hours=8), "CST")  # the members' local time (no daylight saving)
+MARC_NS = "http://www.loc.gov/MARC21/slim"
+
+
+def stamp_005(marcxml: bytes, stamp: str) -> bytes:
+    """A MARCXML record with its 005 (date and time of latest transaction) set to `stamp`."""
+    root = etree.fromstring(marcxml)
+    ns = root.nsmap.get(root.prefix) or ""
+    tag = f"{{{ns}}}controlfield" if ns else "controlfield"
+    fields = {cf.get("tag"): cf for cf in root.iter(tag)}
+    if "005" not in fields:
+        after = next((fields[k] for k in ("003", "001") if k in fields),
+                     root.find(f"{{{ns}}}leader" if ns else "leader"))
+        new = etree.Element(tag, tag="005", nsmap=None)
+        if after is None:
+            root.insert(0, new)
+        else:
+            after.addnext(new)
+        fields["005"] = new
+    fields["005"].text = stamp
+    return etree.tostring(root, encoding="utf-8")
 
 
 def _q(text: str) -> str:

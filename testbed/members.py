@@ -95,6 +95,7 @@ class MemberProfile:
     timeout: float = 10.0
     max_records: int = 50
     traditional: bool = False  # catalogues Chinese in traditional script (a few copies each)
+    date_search: bool = True  # its OPAC finds records by when they last changed (005; Bib-1 1012)
 
 
 # Lending policies written into the test bed's registry. Every member gets the consortium default
@@ -135,6 +136,8 @@ FIRST_EIGHT: dict[str, tuple[str, str, tuple[str, ...], str]] = {
     "NCEPU": ("unimarc", "gbk", ("z3950", "sru"), "1.2"),
     "BUPT": ("marc21", "utf-8", ("z3950", "sru"), "2.0"),
 }
+# older library systems that index no modification date: a harvest compares their whole catalogue
+NO_DATE_SEARCH = frozenset({"BUAA"})
 # later members cycle through these (mostly CNMARC, as Chinese university libraries are)
 CYCLE: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("unimarc", "utf-8", ("z3950", "sru"), "1.2"),
@@ -154,5 +157,6 @@ def member_profiles(count: int) -> list[MemberProfile]:
     for i, (code, name, name_en, district) in enumerate(LIBRARIES[:count]):
         syntax, charset, protocols, version = FIRST_EIGHT.get(code) or CYCLE[i % len(CYCLE)]
         out.append(MemberProfile(code, name, name_en, district, syntax, charset, protocols, version,
-                                 traditional=(code == "BNU" or i % 11 == 10)))
+                                 traditional=(code == "BNU" or i % 11 == 10),
+                                 date_search=code not in NO_DATE_SEARCH))
     return out

@@ -77,7 +77,8 @@ class ZebraServer:
 
     database: str = "Default"
 
-    def __init__(self, workdir: Path, *, syntax: str = "marc21", charset: str = "utf-8", port: int = 0):
+    def __init__(self, workdir: Path, *, syntax: str = "marc21", charset: str = "utf-8", port: int = 0,
+                 date_search: bool = True):
         syntax = {"usmarc": "marc21", "cnmarc": "unimarc"}.get(syntax, syntax)
         if syntax not in SYNTAXES:
             raise ValueError(f"syntax must be one of {SYNTAXES}, not {syntax!r}")
@@ -88,6 +89,7 @@ class ZebraServer:
         self.charset = charset
         self.port = port
         self.records = 0
+        self.date_search = date_search  # index 005 as the date the record last changed (Bib-1 1012)
 
     # -- paths --------------------------------------------------------------------------------------------
     @property
@@ -126,7 +128,10 @@ class ZebraServer:
         for name in ("common.xsl", "words-icu.xml", "phrases-icu.xml", "default.idx"):
             shutil.copyfile(CONF_DIR / name, w / name)
         index_xsl = f"index-{self.syntax}.xsl"
-        shutil.copyfile(CONF_DIR / index_xsl, w / index_xsl)
+        text = (CONF_DIR / index_xsl).read_text()
+        if not self.date_search:
+            text = text.replace('<xsl:call-template name="last-modified"/>', "")
+        (w / index_xsl).write_text(text)
         dom = (CONF_DIR / "dom-conf.xml").read_text().replace("@INDEX_XSL@", str(w / index_xsl))
         (w / "dom-conf.xml").write_text(dom)
         (w / "zebra.cfg").write_text(
@@ -149,14 +154,20 @@ class ZebraServer:
         self._write_yazgfs()
 
     def _write_pqf_properties(self) -> Path:
-        """YAZ's CQL-to-RPN map, with dc.date searching the year of publication (1=31) as a year (4=4).
+        """YAZ's CQL-to-RPN map, adapted: dc.date searches the year of publication (1=31) as a year (4=4),
+        rec.id the record ids as whole keys (4=3, so a scan lists them), and rec.lastModificationDate the
+        005 date (1=1012) as a number.
 
         The stock map sends dc.date to Date (1=30) as a phrase, where Zebra cannot compare ranges
         (dc.date >= 2000); Z39.50 clients and the Bath profile search years with 1=31 4=4, so SRU and
         Z39.50 now give the same hits for year searches."""
-        text, n = re.subn(r"(?m)^index\.dc\.date\s*=.*$", "index.dc.date = 1=31 4=4", PQF_PROPERTIES.read_text())
-        if n != 1:
-            raise ZebraError(f"{PQF_PROPERTIES} has no single index.dc.date line to adapt; check the YAZ version")
+        text = PQF_PROPERTIES.read_text()
+        for index, value in (("dc.date", "1=31 4=4"), ("rec.id", "1=12 4=3")):
+            text, n = re.subn(rf"(?m)^index\.{re.escape(index)}\s*=.*$", f"index.{index} = {value}", text)
+            if n != 1:
+                raise ZebraError(f"{PQF_PROPERTIES} has no single index.{index} line to adapt; check the YAZ version")
+        text += "\n# when a record last changed (its 005), for harvesters asking what changed since a date\n" \
+                "index.rec.lastModificationDate = 1=1012 4=4\n"
         path = self.workdir / "pqf.properties"
         path.write_text(text)
         return path

@@ -62,10 +62,19 @@
     </xsl:for-each>
   </xsl:template>
 
+  <!-- when the record was last changed: the 14 digits of 005 (yyyymmddhhmmss), one term that Zebra compares
+       as a number, so a harvester can ask for what changed since its last run (Bib-1 1012) -->
+  <xsl:template name="last-modified">
+    <xsl:variable name="stamp" select="substring(normalize-space(marc:controlfield[@tag='005']), 1, 14)"/>
+    <xsl:if test="string-length($stamp) = 14 and translate($stamp, '0123456789', '') = ''">
+      <z:index name="Date/time-last-modified:y"><xsl:value-of select="$stamp"/></z:index>
+    </xsl:if>
+  </xsl:template>
+
   <xsl:template name="local-number">
     <xsl:variable name="id" select="normalize-space(marc:controlfield[@tag='001'])"/>
     <xsl:if test="$id != ''">
-      <z:index name="Local-number:w Local-number:p"><xsl:value-of select="$id"/></z:index>
+      <z:index name="Local-number:w Local-number:p Local-number:0"><xsl:value-of select="$id"/></z:index>
     </xsl:if>
   </xsl:template>
 </xsl:stylesheet>

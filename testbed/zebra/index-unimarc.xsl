@@ -18,6 +18,7 @@
         <xsl:attribute name="z:id"><xsl:value-of select="normalize-space(marc:controlfield[@tag='001'])"/></xsl:attribute>
       </xsl:if>
       <xsl:call-template name="local-number"/>
+      <xsl:call-template name="last-modified"/>
       <xsl:for-each select="marc:datafield[@tag='200']">
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:w Title:p'"/>
           <xsl:with-param name="codes" select="'aehi'"/></xsl:call-template>
