@@ -21,8 +21,9 @@ def register(sub, common) -> None:
     mode.add_argument("--full", action="store_true",
                       help="fetch every record again (OAI-PMH too), compare all and rebuild the index")
     mode.add_argument("--since", metavar="DATE",
-                      help="OAI-PMH members: records changed since DATE (YYYY-MM-DD or ISO time); "
-                           "other members are always compared in full")
+                      help="records changed since DATE (YYYY-MM-DD or ISO time) "
+                           "instead of since the last run, where members can say (OAI-PMH, a date search); "
+                           "the others are compared in full")
     p.add_argument("--index", metavar="DIR", help="index folder (default $BALIS_INDEX or var/index)")
     p.add_argument("--concurrency", type=int, default=4, metavar="N", help="members harvested at once (default 4)")
     p.add_argument("--rate", type=float, metavar="R",

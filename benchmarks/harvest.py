@@ -35,13 +35,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MARC = "http://www.loc.gov/MARC21/slim"
 
 
-def direct(registry: Registry) -> Registry:
-    """The registry with Z39.50/SRU endpoints on the members' own Zebra ports (no fault proxy)."""
+def direct(registry: Registry, deletions: str = "compare") -> Registry:
+    """The registry with Z39.50/SRU endpoints on the members' own Zebra ports (no fault proxy), each member
+    finding deletions as `deletions` says."""
     members = []
     for m in registry:
         port = m.extra.get("testbed_direct_port")
         eps = tuple(dataclasses.replace(e, port=port) if e.protocol != "oaipmh" and port else e for e in m.endpoints)
-        members.append(dataclasses.replace(m, endpoints=eps))
+        members.append(dataclasses.replace(m, endpoints=eps, harvest_deletions=deletions))
     return Registry(registry.path, tuple(members))
 
 
@@ -127,6 +128,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20260901)
     ap.add_argument("--cache", help="test bed folder (default var/bench/harvest-MEMBERSxRECORDS)")
     ap.add_argument("--profile", action="store_true", help="print the top of a cProfile of both runs")
+    ap.add_argument("--deletions", choices=("compare", "scan"), default="compare",
+                    help="how members with a date search find deletions (registry harvest_deletions)")
     ap.add_argument("--out", help="JSON file (default benchmarks/results/harvest.json, -quick for --quick)")
     args = ap.parse_args()
     if args.quick:
@@ -140,7 +143,7 @@ def main() -> None:
     print(f"test bed: {args.members} members × {args.records} records in {cache / 'bed'} "
           f"(up in {time.perf_counter() - t0:.1f} s)")
     try:
-        registry = direct(load_registry(bed.registry_path))
+        registry = direct(load_registry(bed.registry_path), args.deletions)
         index_dir = cache / "index"
         shutil.rmtree(index_dir, ignore_errors=True)
         load_before = os.getloadavg()
@@ -170,6 +173,11 @@ def main() -> None:
         print(f"incremental run after a {args.change:.0%} change: {incr_wall:.1f} s = {ratio:.3f} of the full run "
               f"(target ≤ 0.1); {incr.index['records_merged']} records re-merged, "
               f"{incr.index['upserted']} editions written, {incr.index['deleted']} removed")
+        modes: dict[str, list[str]] = {}
+        for r in incr.members:
+            modes.setdefault(f"{r.protocol} {r.mode}", []).append(f"{r.member} {r.seconds:.1f}s")
+        for mode, members in sorted(modes.items()):
+            print(f"  {mode}: {', '.join(members)}")
         for label, prof in (("full", full_prof), ("incremental", incr_prof)):
             if prof:
                 print(f"--- profile of the {label} run ---\n{prof}")
@@ -178,7 +186,7 @@ def main() -> None:
             protocols[r.protocol] = protocols.get(r.protocol, 0) + 1
         result = {
             "members": args.members, "records_per_member": args.records, "records": records,
-            "protocols": protocols, "rate_limit": "off (rate=0)", "concurrency": 4, "endpoints": "direct to Zebra "
+            "protocols": protocols, "deletions": args.deletions, "rate_limit": "off (rate=0)", "concurrency": 4, "endpoints": "direct to Zebra "
             "(Z39.50/SRU, no fault proxy); OAI-PMH from the test bed's repository server",
             "full": {"seconds": round(full_wall, 2), "cpu_seconds": round(full_cpu, 2),
                      "records_per_second": round(records / full_wall, 1), "index": full.index},
@@ -186,6 +194,8 @@ def main() -> None:
             "incremental": {"change": changes, "detected": got, "seconds": round(incr_wall, 2), "cpu_seconds": round(incr_cpu, 2),
                             "ratio": round(ratio, 4), "target": 0.1, "index": incr.index},
             "per_member_full": [r.as_dict() for r in full.members],
+            "per_member_unchanged_rerun": [r.as_dict() for r in again.members],
+            "per_member_incremental": [r.as_dict() for r in incr.members],
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),

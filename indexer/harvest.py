@@ -3,8 +3,11 @@ editions that change touches and write them to the local index in one commit.
 
 Per member (concurrently, bounded, each at its own request rate):
   OAI-PMH ListRecords (incremental by `from`, deletes as deleted records) where the member offers it,
-  else Z39.50 Present / SRU paging over the whole catalogue (change detection by record id + content hash;
-  a record not seen in a complete pass was deleted at the member).
+  else, where the member can search by the date its records last changed (Bib-1 1012 / CQL
+  rec.lastModificationDate), the records changed since the last run, its record count telling whether any
+  were deleted (then found by a Scan of its record ids, or by a whole-catalogue pass); otherwise Z39.50
+  Present / SRU paging over the whole catalogue (change detection by record id + content hash; a record not
+  seen in a complete pass was deleted at the member).
 Then, from committed store state only: the connected components (shared dedup blocking keys) of every
 new, changed or deleted record are merged again (`dedup.merge`) and written with one `LocalIndex.write`
 (or one `rebuild` for a first or `--full` run). Kill it anywhere and run it again: it continues from the
@@ -16,24 +19,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import hashlib
 import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 
-from connectors.errors import Diagnostic, MemberError
+from connectors.errors import Diagnostic, MemberError, MemberUnavailable, ProtocolError, Unsupported
 from connectors.factory import open_connector
 from dedup.cluster import BIG_BLOCK, candidate_pairs
 from dedup.keys import match_keys
-from dedup.score import match_score
+from dedup.score import YEAR_SLACK, match_score
 from dedup.work import build_work, group_id_for, index_keys, merge
 from federator.registry import Member, Registry
-from indexer.schema import dump_work
+from indexer.schema import document, dump_work
 from indexer.store import Checkpoint, HarvestStore, Upsert, now_iso
 from records.errors import RecordError
 from records.normalise import from_raw
@@ -47,6 +51,32 @@ LOCK_NAME = "harvest.lock"
 
 class HarvestError(Exception):
     """The harvest cannot start (no members, a bad option); the message says what to do."""
+
+
+class NoDateSearch(Exception):
+    """A member cannot say what changed since a date (or list its record ids): compare its whole catalogue."""
+
+
+# A member's 005 is its local time: Beijing for every BALIS member. Records changed up to CHANGE_MARGIN
+# before the last run are asked for again, for member clocks that run late; what did not change since is
+# recognised by its hash and costs only the transfer.
+MEMBER_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
+CHANGE_MARGIN = timedelta(hours=1)
+ID_SCAN = ((1, 12), (4, 3))  # Bib-1 Local-number, whole field: the record ids (001)
+CHANGED_SINCE = ((1, 1012), (2, 4), (4, 4))  # Bib-1 Date/time-last-modified >= yyyymmddhhmmss
+
+
+def change_stamp(since: str | date | datetime) -> str:
+    """The 005 value (yyyymmddhhmmss, the members' local time) from which a member's records count as
+    changed: `since` (an ISO date or time; the members' local time when it names no zone) less
+    `CHANGE_MARGIN`."""
+    if isinstance(since, str):
+        since = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    if not isinstance(since, datetime):
+        since = datetime(since.year, since.month, since.day)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=MEMBER_TIME)
+    return (since.astimezone(MEMBER_TIME) - CHANGE_MARGIN).strftime("%Y%m%d%H%M%S")
 
 
 @dataclass(slots=True)
@@ -64,7 +94,8 @@ class MemberReport:
     errors: int = 0
     seconds: float = 0.0
     total: int | None = None  # the member's catalogue size (or the size of the list asked for), when known
-    mode: str = "full"  # full (whole catalogue compared) | since (OAI-PMH changes since a date)
+    # full (whole catalogue compared) | since (OAI-PMH changes since a date) | changes (Z39.50 / SRU date search)
+    mode: str = "full"
     resumed_from: str | None = None
     message: str | None = None
     error_samples: list[str] = field(default_factory=list)
@@ -251,20 +282,25 @@ class _MemberRun:
         return {"records": r.records, "added": r.added, "changed": r.changed, "deleted": r.deleted,
                 "unchanged": r.unchanged, "errors": r.errors}
 
-    async def run_paged(self, conn, protocol: str, fresh: bool, started: str, page_size: int | None) -> bool:
-        """Z39.50 / SRU: the whole catalogue from the checkpoint on; True when the pass completed."""
-        first = await conn.search_rpn(_ALL_RPN, 1, 0) if protocol == "z3950" else \
-            await conn.search_cql("cql.allRecords = 1", 1, 0)
+    async def run_paged(self, conn, protocol: str, fresh: bool, started: str, page_size: int | None,
+                        query=None, since: str | None = None) -> bool:
+        """Z39.50 / SRU: the whole catalogue (or, with `since`, the records `query` finds: those changed since)
+        from the checkpoint on; True when the pass completed."""
+        mode = "changes" if since else "full"
+        if query is None:
+            query = _ALL_RPN if protocol == "z3950" else "cql.allRecords = 1"
+        first = await conn.search_rpn(query, 1, 0) if protocol == "z3950" else await conn.search_cql(query, 1, 0)
         hits = first.hits
         cp = None if fresh else await self.db(self.store.checkpoint, self.code)
-        if cp is not None and (cp.protocol != protocol or cp.hits != hits or cp.mode != "full"):
+        if cp is not None and (cp.protocol != protocol or cp.hits != hits or cp.mode != mode or cp.since != since):
             cp = None  # the catalogue changed size since the interruption: positions moved, start again
         start = cp.position if cp else 1
         self.report.total = hits
         self.report.resumed_from = f"position {start}" if start > 1 else None
-        cp = Checkpoint(self.code, protocol, "full", position=start, hits=hits, started=started)
+        cp = Checkpoint(self.code, protocol, mode, position=start, hits=hits, since=since, started=started)
         await self.db(self.store.start_member, cp, fresh=start == 1)
-        self.progress.member_started(self.code, hits, f"{protocol}, {hits} records"
+        what = f"{hits} changed since {since}" if since else f"{hits} records"
+        self.progress.member_started(self.code, hits, f"{protocol}, {what}"
                                      + (f", resumed at {start}" if start > 1 else ""))
         if start > 1:
             self.progress.advance(self.code, start - 1)
@@ -275,7 +311,8 @@ class _MemberRun:
         position = start
         await self.limiter.wait()
         if start <= hits:
-            records = conn.harvest(start=start) if protocol == "z3950" else conn.harvest(start=start, page_size=page)
+            records = conn.harvest(query=query, start=start) if protocol == "z3950" else \
+                conn.harvest(cql=query, start=start, page_size=page)
             async for raw in records:
                 batch.append(raw)
                 position = raw.position + 1
@@ -286,6 +323,59 @@ class _MemberRun:
                     batch = []
         await self._commit(batch, cp, position)
         return True
+
+    async def run_changes(self, conn, protocol: str, since: str, started: str, page_size: int | None) -> list[str]:
+        """Z39.50 / SRU with a date search: fetch the records changed since `since` (yyyymmddhhmmss) and return
+        the ids of stored records deleted at the member. NoDateSearch: compare the whole catalogue instead.
+
+        A date search does not show deletions. The member's record count does: every record it has now is
+        one the store knows or one the date search just brought (a new record carries a new 005), so a count
+        below that means deletions and a count above it a record the date search missed. Equal counts: nothing
+        was deleted. Otherwise the member's `harvest_deletions` says how to find them: "scan" lists its
+        record ids (Scan; cheaper than the records over a slow link), "compare" (the default) the whole catalogue.
+        """
+        search = conn.search_rpn if protocol == "z3950" else conn.search_cql
+        try:
+            # a server may take the date attribute without indexing anything under it: a search from the
+            # earliest date must find records, or "nothing changed" would be a silent miss
+            dated = (await search(_changed_query(protocol, "00000000000000"), 1, 0)).hits
+        except (Diagnostic, Unsupported) as exc:
+            raise NoDateSearch(exc.message) from None
+        if not dated:
+            raise NoDateSearch("its date search finds none of its records")
+        self.report.mode = "changes"
+        await self.run_paged(conn, protocol, False, started, page_size, query=_changed_query(protocol, since),
+                             since=since)
+        hits = (await search(_ALL_RPN if protocol == "z3950" else "cql.allRecords = 1", 1, 0)).hits
+        self.report.total = hits
+        if hits == len(self.by_id):
+            return []
+        if self.member.harvest_deletions != "scan":
+            raise NoDateSearch(f"it has {hits} records, {len(self.by_id)} were expected: whole catalogue compared "
+                               "to find which went")
+        return await self._deleted_by_scan(conn, protocol, hits)
+
+    async def _deleted_by_scan(self, conn, protocol: str, hits: int) -> list[str]:
+        """Stored records whose ids a Scan of the member's id index no longer lists. The ids must account for
+        every record (their counts add up to the catalogue's size: no record without an id), and must not
+        drop more than half the store (ids in a form the store does not know)."""
+        listed: set[str] = set()
+        occurrences = 0
+        try:
+            async for term in conn.index_terms(ID_SCAN if protocol == "z3950" else "rec.id"):
+                listed.add(term.term)
+                occurrences += term.occurrences or 0
+        except (Diagnostic, Unsupported, ProtocolError, MemberUnavailable) as exc:
+            # refused, unreadable, or the connection closed on it (some servers do on a scan they cannot
+            # serve); a member that is down fails in the whole-catalogue pass instead
+            raise NoDateSearch(f"no scan of its record ids ({exc.message})") from None
+        if occurrences != hits:
+            raise NoDateSearch(f"its record id list accounts for {occurrences} of its {hits} records")
+        gone = sorted(rid for rid in self.by_id if rid not in listed)
+        if len(gone) > 10 and 2 * len(gone) > len(self.by_id):
+            raise NoDateSearch(f"its record id list lacks {len(gone)} of the {len(self.by_id)} records stored: "
+                               "taken as ids in another form, not as deletions")
+        return gone
 
     async def _commit(self, batch: list, cp: Checkpoint, position: int) -> None:
         """Classify and write one page in the store's worker thread (the event loop stays free for I/O)."""
@@ -366,6 +456,17 @@ class _MemberRun:
 _ALL_RPN = None  # set lazily (the Z39.50 package is imported only when a Z39.50 member is harvested)
 
 
+def _term(text: str, attributes):
+    from connectors.rpn import Term
+
+    return Term(text, attributes)
+
+
+def _changed_query(protocol: str, stamp: str):
+    """The records changed at or after `stamp` (yyyymmddhhmmss): RPN for Z39.50, CQL text for SRU."""
+    return _term(stamp, CHANGED_SINCE) if protocol == "z3950" else f'rec.lastModificationDate >= "{stamp}"'
+
+
 async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptions, progress: Progress,
                          session=None, worker: StoreWorker | None = None) -> MemberReport:
     """One member's pass, its errors turned into the member's report (never raised)."""
@@ -388,6 +489,7 @@ async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptio
     started = now_iso()
     complete = False
     next_from = None
+    deletes: list[str] = []
     try:
         if endpoint.protocol == "oaipmh":
             info = await db(store.member_info, member.code)
@@ -400,13 +502,23 @@ async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptio
             complete = await run.run_oai(conn, opts.full, since, started)
             next_from = run._next_from
         else:
-            if opts.since is not None and not opts.full:
-                report.message = f"{endpoint.protocol} cannot ask for changes since a date: whole catalogue compared"
             if endpoint.protocol == "z3950" and _ALL_RPN is None:
-                from connectors.rpn import Term
-
-                _ALL_RPN = Term("", ((1, 1016), (2, 103)))
-            complete = await run.run_paged(conn, endpoint.protocol, opts.full, started, opts.page_size)
+                _ALL_RPN = _term("", ((1, 1016), (2, 103)))
+            since = None
+            if not opts.full and await db(store.count, member.code):
+                since = opts.since if opts.since is not None else (await db(store.member_info, member.code))["next_from"]
+            if since is not None:
+                try:
+                    deletes = await run.run_changes(conn, endpoint.protocol, change_stamp(since), started,
+                                                    opts.page_size)
+                    complete = True
+                except NoDateSearch as why:
+                    report.message = (f"{why}" if report.mode == "changes" else
+                                      f"no date search ({why}): whole catalogue compared")
+                    report.mode = "full"
+            if not complete:
+                complete = await run.run_paged(conn, endpoint.protocol, opts.full, started, opts.page_size)
+            next_from = started
     except MemberError as exc:
         report.status = "failed"
         report.message = f"{exc.kind}: {exc.message}; its {await db(store.count, member.code)} records from " \
@@ -417,8 +529,9 @@ async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptio
         except Exception:  # noqa: BLE001 - closing a broken connection must not hide the outcome
             pass
     if complete:
-        deletes: list[str] = []
-        if report.mode == "full":
+        if report.mode == "changes":
+            report.deleted += len(deletes)
+        elif report.mode == "full":
             kept = await db(store.count, member.code)
             if run.report.records == 0 and kept > 0:
                 report.status = "failed"
@@ -449,9 +562,21 @@ def renormaliser(member: str, record_id: str, raw: bytes, syntax: str, charset: 
 def write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: dict[str, str],
                 progress: Progress) -> dict:
     """Re-merge what changed (or everything) from committed store state and write the index in one commit."""
+    t0 = time.monotonic()
+    collecting = gc.isenabled()
+    try:
+        out = _write_index(store, index_dir, full=full, harvested=harvested, progress=progress)
+    finally:
+        if collecting:  # only once the phase's objects are gone: a first collection would walk them all
+            gc.enable()
+    out["seconds"] = round(time.monotonic() - t0, 3)
+    return out
+
+
+def _write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: dict[str, str],
+                 progress: Progress) -> dict:
     from indexer.index import LocalIndex
 
-    t0 = time.monotonic()
     ix = LocalIndex.open(index_dir, create=True)
     try:
         empty = ix.doc_count() == 0
@@ -459,34 +584,39 @@ def write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: 
         rebuild = full or (empty and store.count() > 0)
         upgrade = not rebuild and not store.edges_ready()
         if not rebuild and not upgrade and not pending:
-            return {"mode": "unchanged", "records_merged": 0, "upserted": 0, "deleted": 0,
-                    "seconds": round(time.monotonic() - t0, 3)}
-        new_keys, regrouped, gone = None, [], []
+            return {"mode": "unchanged", "records_merged": 0, "upserted": 0, "deleted": 0}
+        if not (rebuild or upgrade):
+            # an incremental phase makes many small objects without reference cycles (records, keys, pairs,
+            # documents); the cyclic collector's passes over them and the rest of the heap would cost a
+            # tenth of its time (write_index turns it on again)
+            gc.disable()
+            # re-merged in a call of its own, so that only its result stays alive: opening a writer, whoosh
+            # keeps a caught exception in a reference cycle that holds every calling frame until collected
+            step = _remerge(store, progress)
+            progress.phase(f"写索引 index: {len(step.documents)} editions changed, "
+                           f"{len(step.delete)} removed")
+            done = ix.write(documents=step.documents, delete=step.delete, harvested=harvested)
+            out = {"mode": "incremental", "records_merged": step.records, "upserted": done["upserted"],
+                   "deleted": done["deleted"]}
+            store.mark_indexed(step.assignment, digests=step.digests, removed=step.delete, edges=step.pairs,
+                               groups=step.groups, sizes=step.sizes, forget=step.gone)
+            return out
+        new_keys = None
         edges: list[tuple[int, int]] = []
-        if rebuild or upgrade:
-            keys = store.all_keys()
-            old_works = store.indexed_works() if upgrade else set()
-            progress.phase(f"合并 merge: {len(keys)} records")
-            records = list(store.load(keys, renormaliser))
-            if upgrade:
-                new_keys = {k: index_keys(match_keys(r)) for k, r in zip(keys, records, strict=True)}
-                sizes = _title_sizes(new_keys.items())
-            else:
-                sizes = _title_sizes(store.key_index()[1].items())
-            works = merge(records, edges=edges)
+        keys = store.all_keys()
+        old_works = store.indexed_works() if upgrade else set()
+        progress.phase(f"合并 merge: {len(keys)} records")
+        records = list(store.load(keys, renormaliser))
+        if upgrade:
+            new_keys = {k: index_keys(match_keys(r)) for k, r in zip(keys, records, strict=True)}
+            sizes = _title_sizes(new_keys.items())
         else:
-            part = affected(store)
-            keys, records, old_works, sizes = part.keys, part.records, part.old_works, part.sizes
-            progress.phase(f"合并 merge: {len(keys)} records")
-            works = merge(records, block_sizes=sizes, edges=edges)
-            regrouped = regroup(store, part, works)
-            gone = part.gone
-            sizes = {k: sizes.get(k, 0) for k in part.pending_keys if k.startswith("title:")}
+            sizes = _title_sizes(store.key_index()[1].items())
+        works = merge(records, edges=edges)
         pairs = [(keys[a], keys[b]) for a, b in edges]
         assignment = {(r.member, r.record_id): w.work_id for w in works for r in w.records}
-        written = works + regrouped
-        digests = {w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in written}
-        groups = {w.work_id: w.group_id for w in written}
+        digests = {w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in works}
+        groups = {w.work_id: w.group_id for w in works}
         if rebuild:
             progress.phase(f"写索引 index: {len(works)} editions")
             done = ix.rebuild(works, harvested=harvested)
@@ -494,20 +624,56 @@ def write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: 
             store.mark_indexed(assignment, digests=digests, replace_all=True, edges=pairs, groups=groups,
                                sizes=sizes)
         else:
-            # only editions that differ from what the index holds are written (most of a part is unchanged)
+            # only editions that differ from what the index holds are written
             held = store.work_digests(digests)
-            changed = [w for w in written if held.get(w.work_id) != digests[w.work_id]]
+            changed = [w for w in works if held.get(w.work_id) != digests[w.work_id]]
             delete = sorted(old_works - set(digests))
             progress.phase(f"写索引 index: {len(changed)} editions changed, {len(delete)} removed")
             done = ix.write(upsert=changed, delete=delete, harvested=harvested)
-            out = {"mode": "upgrade" if upgrade else "incremental", "records_merged": len(records),
-                   "upserted": done["upserted"], "deleted": done["deleted"]}
+            out = {"mode": "upgrade", "records_merged": len(records), "upserted": done["upserted"],
+                   "deleted": done["deleted"]}
             store.mark_indexed(assignment, digests={w.work_id: digests[w.work_id] for w in changed}, removed=delete,
-                               edges=pairs, keys=new_keys, groups=groups, sizes=sizes, forget=gone)
+                               edges=pairs, keys=new_keys, groups=groups, sizes=sizes)
     finally:
         ix.close()
-    out["seconds"] = round(time.monotonic() - t0, 3)
     return out
+
+
+@dataclass(slots=True)
+class _Remerged:
+    """What an incremental re-merge gives the index write and the store (see `_remerge`)."""
+
+    records: int  # records re-merged
+    documents: list[dict]  # whoosh documents of the editions that differ from what the index holds
+    delete: list[str]  # editions to remove
+    assignment: dict[tuple[str, str], str]  # each re-merged record's edition
+    pairs: list[tuple[tuple[str, str], tuple[str, str]]]  # the scored pairs among them
+    digests: dict[str, str]  # of the editions written
+    groups: dict[str, str]  # the group id of every edition re-merged or renamed
+    sizes: dict[str, int]  # title block sizes now, for the pending title keys
+    gone: list[tuple[str, str]]
+
+
+def _remerge(store: HarvestStore, progress: Progress) -> _Remerged:
+    """The part a change can re-cluster, merged again (`affected`, `dedup.merge`, `regroup`), as documents."""
+    part = affected(store)
+    progress.phase(f"合并 merge: {len(part.keys)} records")
+    edges: list[tuple[int, int]] = []
+    works = merge(part.records, block_sizes=part.sizes, edges=edges)
+    written = works + regroup(store, part, works)
+    # each document made once: its stored work gives the digest, and it is what gets written
+    docs = {w.work_id: document(w) for w in written}
+    digests = {wid: hashlib.blake2b(d["work"], digest_size=16).hexdigest() for wid, d in docs.items()}
+    held = store.work_digests(digests)
+    changed = [wid for wid in docs if held.get(wid) != digests[wid]]  # most of a part is unchanged
+    return _Remerged(
+        records=len(part.keys), documents=[docs[wid] for wid in changed],
+        delete=sorted(part.old_works - set(digests)),
+        assignment={(r.member, r.record_id): w.work_id for w in works for r in w.records},
+        pairs=[(part.keys[a], part.keys[b]) for a, b in edges],
+        digests={wid: digests[wid] for wid in changed},
+        groups={w.work_id: w.group_id for w in written},
+        sizes={k: part.sizes.get(k, 0) for k in part.pending_keys if k.startswith("title:")}, gone=part.gone)
 
 
 def _title_sizes(keys_of_records) -> dict[str, int]:
@@ -526,10 +692,11 @@ class Part:
     keys: list[tuple[str, str]]  # its records, in merge order
     records: list
     old_works: set[str]  # works the index may hold for them
-    sizes: dict[str, int]  # every title block's size in the whole catalogue now
-    keys_of: dict[tuple[str, str], list[str]]  # every record's keys
+    sizes: dict[str, int]  # catalogue-wide size now of its records' and the pending title blocks
+    keys_of: dict[tuple[str, str], list[str]]  # its records' keys
     pending_keys: set[str]
-    gone: list[tuple[str, str]]  # withdrawn records the stored pairs still name
+    gone: list[tuple[str, str]]  # withdrawn records the stored pairs may still name
+    loaded: dict = field(default_factory=dict)  # records read from the store on the way, outside the part too
 
 
 def affected(store: HarvestStore) -> Part:
@@ -539,19 +706,27 @@ def affected(store: HarvestStore) -> Part:
     pairs gives exactly what a full merge gives for it. The part: the pending records and the other records
     of the editions they were in (and a whole title block when its size crossed the size at which big blocks
     are split by year, which changes its candidate pairs); then everything reachable from them over scored
-    pairs — worked out anew for those records, as stored from earlier merges for the rest. Candidate pairs
-    split big title blocks by their sizes in the whole catalogue, as a full merge does. "Other editions"
-    groups reach further and are named afterwards (`regroup`).
+    pairs. Pairs are worked out anew for the records whose pairs can have changed (the pending records and
+    such a title block); every other record's pairs are as stored from earlier merges, since neither its
+    keys nor its candidates changed (a stored pair to a pending record only leads back into the part). A
+    record more than YEAR_SLACK years from every fresh record of a block cannot score with them (a year
+    conflict) and is not read for it. Only the rows these records reach are read from the store, by indexed
+    look-ups. Candidate pairs split big title blocks by their sizes in the whole catalogue, as a full merge
+    does. "Other editions" groups reach further and are named afterwards (`regroup`).
     """
-    seeds, old_works, pending_keys = store.seeds()
-    by_key, keys_of = store.key_index()
-    sizes = {k: len(v) for k, v in by_key.items() if k.startswith("title:")}
-    before = store.title_sizes()
-    for k in pending_keys:
-        if k.startswith("title:") and (before.get(k, 0) > BIG_BLOCK) != (sizes.get(k, 0) > BIG_BLOCK):
-            seeds.update(by_key.get(k, ()))
-    near = set(seeds)  # the seeds and every record they are compared with in a merge
-    for rec in seeds:
+    pending, withdrawn, old_works, mates, pending_keys = store.pending_state()
+    pending_titles = [k for k in pending_keys if k.startswith("title:")]
+    now = store.key_counts(pending_titles)
+    before = store.title_sizes_of(pending_titles)
+    crossed = [k for k in pending_titles if (before.get(k, 0) > BIG_BLOCK) != (now.get(k, 0) > BIG_BLOCK)]
+    fresh_for = set(pending)  # records whose scored pairs are worked out anew
+    for recs in store.records_with(crossed).values():
+        fresh_for.update(recs)
+    keys_of = store.keys_of(fresh_for)
+    sizes = store.key_counts({k for ks in keys_of.values() for k in ks if k.startswith("title:")})
+    wanted: set[str] = set()  # the parts of big title blocks the fresh records are compared in
+    blocks: dict[str, set[int | None]] = {}  # the other blocks they are in, with their years
+    for rec in fresh_for:
         ks = keys_of.get(rec, ())
         ty = next((k for k in ks if k.startswith("titleyear:")), None)
         for k in ks:
@@ -560,38 +735,53 @@ def affected(store: HarvestStore) -> Part:
             if k.startswith("title:") and sizes.get(k, 0) > BIG_BLOCK and ty is not None:
                 # a big title block is compared year by year: the same year and the years either side
                 title, year = ty[len("titleyear:"):].rsplit("|", 1)
-                for y in ([year] if year == "-" else [str(int(year) + d) for d in (-1, 0, 1)]):
-                    near.update(by_key.get(f"titleyear:{title}|{y}", ()))
+                wanted.update(f"titleyear:{title}|{y}"
+                              for y in ([year] if year == "-" else [str(int(year) + d) for d in (-1, 0, 1)]))
             else:
-                near.update(by_key[k])
+                blocks.setdefault(k, set()).add(_key_year(ty))
+    near = set(fresh_for)  # the fresh records and every record that can score with one of them
+    for recs in store.records_with(wanted).values():
+        near.update(recs)
+    for k, rows in store.records_with_titleyear(blocks).items():
+        years = blocks[k]  # a record whose year is too far from every fresh record's cannot score with one
+        near.update(rec for rec, ty in rows if None in years or (y := _key_year(ty)) is None
+                    or any(abs(y - f) <= YEAR_SLACK for f in years))
     near_order = sorted(near)
     loaded = dict(zip(near_order, store.load(near_order, renormaliser), strict=True))
     near_keys = [match_keys(loaded[r]) for r in near_order]
     fresh: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for a, b in candidate_pairs(near_keys, sizes):
         ra, rb = near_order[a], near_order[b]
-        if (ra in seeds or rb in seeds) and match_score(near_keys[a], near_keys[b]) is not None:
+        if (ra in fresh_for or rb in fresh_for) and match_score(near_keys[a], near_keys[b]) is not None:
             fresh.setdefault(ra, set()).add(rb)
             fresh.setdefault(rb, set()).add(ra)
-    stored = store.edges()
-    held = set(store.all_keys())  # stored pairs may still name records withdrawn since
-    part = set(seeds)
-    queue = list(seeds)
-    while queue:
-        rec = queue.pop()
-        linked = set(fresh.get(rec, ()))
-        if rec not in seeds:  # a seed's stored pairs are stale: its fresh ones replace them
-            linked.update(x for x in stored.get(rec, ()) if x not in seeds and x in held)
-        for x in linked:
-            if x not in part:
-                part.add(x)
-                queue.append(x)
+    part = fresh_for | mates
+    frontier = list(part)
+    gone = set(withdrawn)
+    while frontier:  # breadth first: one read of stored pairs per step
+        stored, named_gone = store.pairs_of([r for r in frontier if r not in fresh_for])
+        gone |= named_gone
+        step = []
+        for rec in frontier:
+            for x in (*fresh.get(rec, ()), *stored.get(rec, ())):
+                if x not in part:
+                    part.add(x)
+                    step.append(x)
+        frontier = step
     order = sorted(part)
     missing = [r for r in order if r not in loaded]
     loaded.update(zip(missing, store.load(missing, renormaliser), strict=True))
-    gone = [r for r in stored if r not in held]
-    return Part(order, [loaded[r] for r in order], old_works | store.works_of(order), sizes, keys_of,
-                pending_keys, gone)
+    part_keys = store.keys_of(order)
+    titles = {k for ks in part_keys.values() for k in ks if k.startswith("title:")} | set(pending_titles)
+    sizes.update(store.key_counts(titles - sizes.keys()))
+    return Part(order, [loaded[r] for r in order], old_works | store.works_of(order), sizes, part_keys,
+                pending_keys, sorted(gone), loaded)
+
+
+def _key_year(titleyear: str | None) -> int | None:
+    """The year in a record's `titleyear:` key (None: no year, or no such key)."""
+    year = titleyear.rsplit("|", 1)[1] if titleyear else "-"
+    return None if year == "-" else int(year)
 
 
 def regroup(store: HarvestStore, part: Part, works: list) -> list:
@@ -600,24 +790,35 @@ def regroup(store: HarvestStore, part: Part, works: list) -> list:
 
     A group is every edition reachable over shared title|creator keys; it is named after its smallest key.
     Editions outside the part keep their records (their clusters cannot have changed); only the groups
-    reached from the part's keys, and from keys pending records had, are looked at.
+    reached from the part's keys, and from keys pending records had, are looked at: read from the store a
+    step at a time, the editions of each key reached and each such edition's keys.
     """
-    rec_work = store.record_works()
-    for w in works:
-        for r in w.records:
-            rec_work[(r.member, r.record_id)] = w.work_id
+    new_work = {(r.member, r.record_id): w.work_id for w in works for r in w.records}
     unit_keys: dict[str, set[str]] = {}
     key_units: dict[str, set[str]] = {}
     for rec, ks in part.keys_of.items():
-        wid = rec_work.get(rec)
+        wid = new_work.get(rec)
         if wid is None:
             continue
         for k in ks:
             if k.startswith("group:"):
                 unit_keys.setdefault(wid, set()).add(k)
-                key_units.setdefault(k, set()).add(wid)
     start = {k for w in works for k in unit_keys.get(w.work_id, ())}
     start |= {k for k in part.pending_keys if k.startswith("group:")}
+    read: set[str] = set()
+    todo = set(start)
+    while todo:  # every edition with a key reached, and every key of those editions
+        read |= todo
+        outside: set[str] = set()
+        for k, rec, wid in store.keyed_works(todo):
+            wid = new_work.get(rec, wid)
+            if wid is None:
+                continue
+            key_units.setdefault(k, set()).add(wid)
+            if wid not in unit_keys:
+                outside.add(wid)
+        unit_keys.update(store.work_keys(outside, "group:"))
+        todo = {k for wid in outside for k in unit_keys.get(wid, ())} - read
     new_group: dict[str, str] = {}
     done: set[str] = set()
     for first in start:
@@ -644,10 +845,13 @@ def regroup(store: HarvestStore, part: Part, works: list) -> list:
     moved = {wid for wid in outside if held.get(wid) != new_group[wid]}
     if not moved:
         return []
-    recs = sorted(rec for rec, wid in rec_work.items() if wid in moved)
+    rec_work = {rec: wid for rec, wid in store.records_of_works(moved) if rec not in new_work}
+    recs = sorted(rec_work)
+    missing = [r for r in recs if r not in part.loaded]
+    part.loaded.update(zip(missing, store.load(missing, renormaliser), strict=True))
     by_work: dict[str, list] = {}
-    for rec, record in zip(recs, store.load(recs, renormaliser), strict=True):
-        by_work.setdefault(rec_work[rec], []).append(record)
+    for rec in recs:
+        by_work.setdefault(rec_work[rec], []).append(part.loaded[rec])
     rebuilt = []
     for wid, records in by_work.items():
         w = build_work(records)

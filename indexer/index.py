@@ -199,14 +199,17 @@ class LocalIndex:
         return lock, w
 
     def write(self, upsert: Iterable[Work] = (), delete: Iterable[str] = (), *,
-              harvested: dict[str, str] | None = None, timeout: float = 30.0) -> dict:
+              harvested: dict[str, str] | None = None, timeout: float = 30.0,
+              documents: Iterable[dict] = ()) -> dict:
         """Add or replace `upsert` works and remove the works with ids in `delete`, in one commit.
 
+        `documents`: more works to add or replace, already made into documents (`indexer.schema.document`).
         `harvested` ({member code: ISO time}) records when members were last harvested (shown by search
         and stats). Returns {"upserted": n, "deleted": n}. Nothing is visible to readers until the commit;
         on any error the write is cancelled and the index keeps its previous state.
         """
         lock, w = self._writer(timeout)
+        _remember_columns(w)
         n_up = n_del = 0
         try:
             for wid in delete:
@@ -214,6 +217,9 @@ class LocalIndex:
                 n_del += 1
             for work in upsert:
                 w.update_document(**document(work))
+                n_up += 1
+            for doc in documents:
+                w.update_document(**doc)
                 n_up += 1
         except BaseException:
             w.cancel()
@@ -302,6 +308,31 @@ class LocalIndex:
             "harvested": dict(meta.get("harvested") or {}),
             "schema_version": meta.get("schema_version", SCHEMA_VERSION),
         }
+
+
+def _remember_columns(writer) -> None:
+    """Let the writer's commit ask once per field whether the new segment has a length column.
+
+    whoosh looks up each posting's field length while it writes a segment; for a field that keeps no
+    lengths (identifiers, keywords, numbers: a third of our postings) it asks the file system again for
+    every posting. The new segment's files are complete by then, so one answer per field is the answer.
+    """
+    make = writer.per_document_reader
+
+    def per_document_reader():
+        reader = make()
+        known: dict[str, bool] = {}
+        has_column = reader.has_column
+
+        def remembered(fieldname: str) -> bool:
+            if fieldname not in known:
+                known[fieldname] = has_column(fieldname)
+            return known[fieldname]
+
+        reader.has_column = remembered
+        return reader
+
+    writer.per_document_reader = per_document_reader
 
 
 def _read_meta(folder: Path) -> dict:

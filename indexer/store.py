@@ -24,6 +24,8 @@ from records.model import Record
 STORE_NAME = "harvest.sqlite"
 STORE_VERSION = 2  # 2: other-editions keys in record_keys; scored pairs, group ids and title block sizes kept
 RECORD_PICKLE = 5  # pickle protocol of the normalised Record kept beside the raw record
+LOAD_CHUNK = 5000  # records read by one query in `load`
+Rec = tuple[str, str]  # (member, record_id)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -110,6 +112,7 @@ class HarvestStore:
             db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA temp_store=MEMORY")  # the index phase's lists of records and keys to look up
             db.executescript(_SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
             if version is None:
@@ -335,10 +338,10 @@ class HarvestStore:
     def works_of(self, records: Iterable[tuple[str, str]]) -> set[str]:
         """The works (as last indexed) these records are in."""
         db = self.db
-        with self._listed(records):
+        with self._recs(records):
             return {r[0] for r in db.execute(
-                "SELECT DISTINCT r.work_id FROM records r JOIN comp_keys c ON c.member = r.member AND "
-                "c.record_id = r.record_id WHERE r.work_id IS NOT NULL")}
+                "SELECT DISTINCT r.work_id FROM q_recs q CROSS JOIN records r ON r.member = q.member AND "
+                "r.record_id = q.record_id WHERE r.work_id IS NOT NULL")}
 
     @contextmanager
     def _listed(self, records: Iterable[tuple[str, str]]):
@@ -352,6 +355,140 @@ class HarvestStore:
         finally:
             db.execute("DELETE FROM comp_keys")
 
+    # -- indexed look-ups for an incremental index phase (each reads only the rows asked about) --------------
+    @contextmanager
+    def _temp(self, name: str, columns: tuple[str, ...], rows: Iterable[tuple]):
+        """`rows` in the temporary table `name` for the queries inside, emptied afterwards."""
+        db = self.db
+        own = not db.in_transaction  # filled in one transaction (row by row, each insert would be one)
+        if own:
+            db.execute("BEGIN")
+        try:
+            db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({', '.join(f'{c} TEXT' for c in columns)})")
+            db.execute(f"DELETE FROM {name}")
+            db.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(columns))})", list(rows))
+        finally:
+            if own:
+                db.execute("COMMIT")
+        try:
+            yield
+        finally:
+            db.execute(f"DELETE FROM {name}")
+
+    def _recs(self, records: Iterable[tuple[str, str]]):
+        return self._temp("q_recs", ("member", "record_id"), records)
+
+    def _keys(self, keys: Iterable[str]):
+        return self._temp("q_keys", ("key",), ((k,) for k in keys))
+
+    def _works(self, work_ids: Iterable[str]):
+        return self._temp("q_works", ("work_id",), ((w,) for w in work_ids))
+
+    def pending_state(self) -> tuple[set[Rec], set[Rec], set[str], set[Rec], set[str]]:
+        """(pending records still held, pending records withdrawn, works pending records were in, the other
+        records of those works, the keys pending records have or had)."""
+        db = self.db
+        held, gone = set(), set()
+        for m, r, there in db.execute(
+                "SELECT p.member, p.record_id, r.rowid IS NOT NULL FROM pending p LEFT JOIN records r "
+                "ON r.member = p.member AND r.record_id = p.record_id"):
+            (held if there else gone).add((m, r))
+        old_works = {r[0] for r in db.execute(
+            "SELECT old_work_id FROM pending WHERE old_work_id IS NOT NULL")}
+        with self._works(old_works):
+            mates = {(m, r) for m, r in db.execute(
+                "SELECT r.member, r.record_id FROM q_works w CROSS JOIN records r ON r.work_id = w.work_id")}
+        return held, gone, old_works, mates, {k for (k,) in db.execute("SELECT key FROM pending_keys")}
+
+    def keys_of(self, records: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+        """Each record's keys (records without keys are left out)."""
+        out: dict[tuple[str, str], list[str]] = {}
+        with self._recs(records):
+            for m, r, key in self.db.execute(
+                    "SELECT k.member, k.record_id, k.key FROM q_recs q CROSS JOIN record_keys k "
+                    "ON k.member = q.member AND k.record_id = q.record_id"):
+                out.setdefault((m, r), []).append(key)
+        return out
+
+    def records_with(self, keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """The records that have each key (keys no record has are left out)."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        with self._keys(set(keys)):
+            for key, m, r in self.db.execute(
+                    "SELECT k.key, k.member, k.record_id FROM q_keys q "
+                    "CROSS JOIN record_keys k ON k.key = q.key"):
+                out.setdefault(key, []).append((m, r))
+        return out
+
+    def records_with_titleyear(self, keys: Iterable[str]) -> dict[str, list[tuple[Rec, str | None]]]:
+        """The records that have each key, each with its `titleyear:` key (None if it has none)."""
+        out: dict[str, list[tuple[Rec, str | None]]] = {}
+        with self._keys(set(keys)):
+            for key, m, r, ty in self.db.execute(
+                    "SELECT q.key, k.member, k.record_id, (SELECT t.key FROM record_keys t WHERE t.member = k.member "
+                    "AND t.record_id = k.record_id AND substr(t.key, 1, 10) = 'titleyear:') "
+                    "FROM q_keys q CROSS JOIN record_keys k ON k.key = q.key"):
+                out.setdefault(key, []).append(((m, r), ty))
+        return out
+
+    def key_counts(self, keys: Iterable[str]) -> dict[str, int]:
+        """How many records have each key now (keys no record has are left out)."""
+        with self._keys(set(keys)):
+            return {k: n for k, n in self.db.execute(
+                "SELECT q.key, (SELECT count(*) FROM record_keys k WHERE k.key = q.key) FROM q_keys q") if n}
+
+    def title_sizes_of(self, keys: Iterable[str]) -> dict[str, int]:
+        """`title_sizes` for these keys only."""
+        with self._keys(set(keys)):
+            return dict(self.db.execute(
+                "SELECT t.key, t.size FROM q_keys q CROSS JOIN title_sizes t ON t.key = q.key"))
+
+    def pairs_of(self, records: Iterable[Rec]) -> tuple[dict[Rec, set[Rec]], set[Rec]]:
+        """({record: the held records it has a stored scored pair with}, records named by those pairs that
+        are no longer held)."""
+        out: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        gone: set[tuple[str, str]] = set()
+        with self._recs(records):
+            for m, r, m2, r2, there in self.db.execute(
+                    "SELECT q.member, q.record_id, e.m2, e.r2, x.rowid IS NOT NULL FROM q_recs q "
+                    "CROSS JOIN record_edges e ON e.m1 = q.member AND e.r1 = q.record_id "
+                    "LEFT JOIN records x ON x.member = e.m2 AND x.record_id = e.r2 "
+                    "UNION ALL "
+                    "SELECT q.member, q.record_id, e.m1, e.r1, x.rowid IS NOT NULL FROM q_recs q "
+                    "CROSS JOIN record_edges e ON e.m2 = q.member AND e.r2 = q.record_id "
+                    "LEFT JOIN records x ON x.member = e.m1 AND x.record_id = e.r1"):
+                if there:
+                    out.setdefault((m, r), set()).add((m2, r2))
+                else:
+                    gone.add((m2, r2))
+        return out, gone
+
+    def keyed_works(self, keys: Iterable[str]) -> list[tuple[str, tuple[str, str], str | None]]:
+        """(key, record, its work as last indexed) for every record with one of these keys."""
+        with self._keys(set(keys)):
+            return [(key, (m, r), w) for key, m, r, w in self.db.execute(
+                "SELECT k.key, k.member, k.record_id, r.work_id FROM q_keys q "
+                "CROSS JOIN record_keys k ON k.key = q.key "
+                "CROSS JOIN records r ON r.member = k.member AND r.record_id = k.record_id")]
+
+    def work_keys(self, work_ids: Iterable[str], prefix: str) -> dict[str, set[str]]:
+        """The keys starting with `prefix` of the records of each work (as last indexed)."""
+        out: dict[str, set[str]] = {}
+        with self._works(set(work_ids)):
+            for w, key in self.db.execute(
+                    "SELECT r.work_id, k.key FROM q_works q CROSS JOIN records r ON r.work_id = q.work_id "
+                    "CROSS JOIN record_keys k ON k.member = r.member AND k.record_id = r.record_id "
+                    "WHERE substr(k.key, 1, ?) = ?", (len(prefix), prefix)):
+                out.setdefault(w, set()).add(key)
+        return out
+
+    def records_of_works(self, work_ids: Iterable[str]) -> list[tuple[tuple[str, str], str]]:
+        """(record, work) for every record of these works (as last indexed)."""
+        with self._works(set(work_ids)):
+            return [((m, r), w) for m, r, w in self.db.execute(
+                "SELECT r.member, r.record_id, r.work_id FROM q_works q "
+                "CROSS JOIN records r ON r.work_id = q.work_id")]
+
     def indexed_works(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT work_id FROM works")}
 
@@ -361,17 +498,24 @@ class HarvestStore:
     def load(self, keys: list[tuple[str, str]], renormalise) -> Iterator[Record]:
         """The normalised records of `keys`, in that order (re-normalised from the raw record if the kept
         one cannot be read back, e.g. after an upgrade changed the record model)."""
-        query = "SELECT record, raw, syntax, charset FROM records WHERE member = ? AND record_id = ?"
-        for k in keys:  # one primary-key lookup each (a row-value IN list was scanned, not looked up)
-            row = self.db.execute(query, k).fetchone()
-            if row is not None:
-                blob, raw, syntax, charset = row
+        db = self.db
+        keys = list(keys)
+        for i in range(0, len(keys), LOAD_CHUNK):  # one indexed join per chunk, rows in the order asked
+            chunk = keys[i:i + LOAD_CHUNK]
+            with self._temp("q_load", ("member", "record_id"), chunk):
+                rows = db.execute(
+                    "SELECT q.member, q.record_id, r.record FROM q_load q CROSS JOIN records r "
+                    "ON r.member = q.member AND r.record_id = q.record_id ORDER BY q.rowid").fetchall()
+            for member, record_id, blob in rows:
                 try:
                     rec = pickle.loads(blob)
                     if not isinstance(rec, Record):
                         raise TypeError("not a Record")
                 except Exception:  # noqa: BLE001 - any unreadable pickle: read the raw record again
-                    rec = renormalise(k[0], k[1], raw, syntax, charset)
+                    raw, syntax, charset = db.execute(
+                        "SELECT raw, syntax, charset FROM records WHERE member = ? AND record_id = ?",
+                        (member, record_id)).fetchone()
+                    rec = renormalise(member, record_id, raw, syntax, charset)
                 yield rec
 
     def work_digests(self, work_ids: Iterable[str]) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -22,7 +23,7 @@ from harvest_helpers import (
     works_with,
 )
 
-from federator.registry import load_registry
+from federator.registry import Registry, load_registry
 from indexer.harvest import HarvestOptions, run_harvest
 from indexer.store import HarvestStore
 from testbed.bed import Testbed
@@ -89,8 +90,13 @@ def test_rerun_without_change_writes_nothing(registry, tmp_path):
                                        "ORDER BY 1, 2").fetchall()
     result = harvest(registry, tmp_path)
     assert all(r.status == "ok" and r.added == r.changed == r.deleted == 0 for r in result.members)
-    assert by_member(result)["THU"].unchanged == by_member(result)["THU"].records > 0
-    assert by_member(result)["PKU"].mode == "since"  # OAI-PMH asks only for what changed since the last run
+    reports = by_member(result)
+    assert reports["PKU"].mode == "since"  # OAI-PMH asks only for what changed since the last run
+    for code in ("THU", "RUC", "USTB"):  # Z39.50 and SRU members that search by date: nothing changed
+        assert reports[code].mode == "changes" and reports[code].records == 0, reports[code].as_dict()
+    # BUAA's library system has no date search: its whole catalogue was compared, and found unchanged
+    assert reports["BUAA"].mode == "full" and "no date search" in reports["BUAA"].message
+    assert reports["BUAA"].unchanged == reports["BUAA"].records > 0
     assert result.index["mode"] == "unchanged" and result.index["upserted"] == 0
     assert sorted(p.name for p in (tmp_path / "whoosh").iterdir()) == toc_before
     assert (tmp_path / "whoosh" / "balis.json").read_text() == meta_before
@@ -100,6 +106,9 @@ def test_rerun_without_change_writes_nothing(registry, tmp_path):
 
 
 def test_add_edit_delete_at_members_shows_exactly_that_change(bed, registry, tmp_path):
+    # THU finds deletions by a scan of its record ids, USTB by comparing its whole catalogue (the default)
+    registry = Registry(registry.path, tuple(dataclasses.replace(m, harvest_deletions="scan") if m.code == "THU"
+                                             else m for m in registry))
     harvest(registry, tmp_path)
     before = index_content(tmp_path)
     changed_keys: set[str] = set()
@@ -118,6 +127,12 @@ def test_add_edit_delete_at_members_shows_exactly_that_change(bed, registry, tmp
     for code in expect:
         r = reports[code]
         assert (r.added, r.changed, r.deleted, r.errors) == (1, 1, 1, 0), r.as_dict()
+    # THU: only the changed records came over the wire, and the deletion from the scan of its ids
+    assert reports["THU"].mode == "changes" and reports["THU"].records == 2, reports["THU"].as_dict()
+    # USTB: its date search brought the two, then its record count showed a deletion: the whole catalogue
+    # was compared to find it
+    assert reports["USTB"].mode == "full" and reports["USTB"].records == 2 + RECORDS, reports["USTB"].as_dict()
+    assert "whole catalogue compared to find which went" in reports["USTB"].message
     for code in ("RUC", "BUAA"):
         assert (reports[code].added, reports[code].changed, reports[code].deleted) == (0, 0, 0)
     assert result.index["mode"] == "incremental"
@@ -218,7 +233,7 @@ def test_interrupted_harvest_then_rerun_equals_an_uninterrupted_run(bed, registr
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     harvest(registry, whole)
     for code in ("THU", "RUC", "BUAA", "USTB", "PKU"):
-        bed.set_fault(code, latency_ms=60)
+        bed.set_fault(code, latency_ms=150)  # slow enough that the kill lands mid-harvest on a busy machine
     cmd = [sys.executable, "-m", "balis.cli", "harvest", "--registry", str(bed.registry_path), "--index", str(killed),
            "--page-size", "10", "--rate", "20", "--concurrency", "5"]
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -347,3 +362,48 @@ def test_an_unreadable_record_keeps_its_earlier_version(tmp_path):
         assert store.unseen("THU") == []  # so a complete pass does not delete it
     finally:
         store.close()
+
+
+def test_change_stamp_is_the_last_run_in_beijing_time_less_an_hour():
+    from datetime import date
+
+    from indexer.harvest import change_stamp
+
+    assert change_stamp("2026-11-22T02:00:05+00:00") == "20261122090005"  # 10:00:05 in Beijing, less an hour
+    assert change_stamp("2026-11-22T10:00:05+08:00") == "20261122090005"
+    assert change_stamp("2026-11-22T10:00:05") == "20261122090005"  # no zone: the members' own time
+    assert change_stamp(date(2026, 11, 1)) == "20261031230000"
+
+
+@pytest.mark.parametrize("protocol", ["z3950", "sru"])
+def test_ids_that_do_not_account_for_every_record_mean_a_whole_catalogue_pass(tmp_path, protocol):
+    """A record without 001 is in no id list: the harvest must not trust a scan for deletions then."""
+    from lxml import etree
+
+    from federator.registry import Endpoint, Member
+    from testbed.seeds import seed_marcxml
+    from testbed.zebra import ZebraServer
+
+    records = seed_marcxml("marc21")[:12]
+    root = etree.fromstring(records[0])
+    for cf in root.iter("{http://www.loc.gov/MARC21/slim}controlfield"):
+        if cf.get("tag") == "001":
+            cf.getparent().remove(cf)
+    records[0] = etree.tostring(root, encoding="utf-8")
+    zebra = ZebraServer(tmp_path / "member", syntax="marc21")
+    zebra.load(records)
+    zebra.start()
+    try:
+        member = Member("THU", "清华大学", "Tsinghua University", harvest_deletions="scan",
+                        endpoints=(Endpoint(protocol, "127.0.0.1", zebra.port),))
+        registry = Registry(tmp_path / "registry.toml", (member,))
+        assert by_member(harvest(registry, tmp_path / "index"))["THU"].added == 12
+        again = by_member(harvest(registry, tmp_path / "index"))["THU"]
+        assert again.mode == "changes" and again.records == 0  # nothing changed: the counts agree, no scan
+        zebra.load(records[:-1])  # the member deletes its last record
+        after = by_member(harvest(registry, tmp_path / "index"))["THU"]
+        assert after.status == "ok" and after.mode == "full", after.as_dict()
+        assert "accounts for 10 of its 11 records" in after.message
+        assert after.deleted == 1 and after.unchanged == 11
+    finally:
+        zebra.stop()

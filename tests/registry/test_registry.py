@@ -22,6 +22,7 @@ status = "active"
 syntax = "marc21"
 charset = "utf-8"
 timeout = 10
+harvest_deletions = "scan"
   [[member.endpoint]]
   protocol = "z3950"
   host = "127.0.0.1"
@@ -71,6 +72,7 @@ def test_good_registry_loads_with_normalised_values(tmp_path):
     assert pku.endpoint("sru").sru_version == "2.0"
     assert pku.endpoint("z3950") is None
     assert pku.extra == {"new_key_from_a_script": 3}
+    assert thu.harvest_deletions == "scan" and pku.harvest_deletions == "compare"
 
 
 @pytest.mark.parametrize(
@@ -81,6 +83,7 @@ def test_good_registry_loads_with_normalised_values(tmp_path):
         (('charset = "utf-8"', 'charset = "latin-1"'), "THU", "charset"),
         (('syntax = "cnmarc"', 'syntax = "dublin"'), "PKU", "syntax"),
         (('timeout = 10', 'timeout = -1'), "THU", "timeout"),
+        (('harvest_deletions = "scan"', 'harvest_deletions = "guess"'), "THU", "harvest_deletions"),
         (('name = "北京大学"', 'name = ""'), "PKU", "name"),
         (('suspended_since = 2026-09-01', 'suspended_since = "last autumn"'), "PKU", "suspended_since"),
         (('code = "pku"', 'code = "thu"'), "THU", "code"),
