@@ -8,8 +8,8 @@ after Init), one sends garbage, and every other member gets a latency spread eve
 (assigned in a seeded random order).
 
 How the proxy's latency acts (testbed/proxy.py): it delays the first bytes of *every answer* on a
-connection, not the connection. So a Z39.50 search on a new connection pays it three times (Init,
-Search, Present), on a kept connection twice (Search, Present); an SRU search pays it once per HTTP
+connection, not the connection. So a Z39.50 search on a new connection pays it twice (Init, and Search,
+whose response carries the first page), on a kept connection once; an SRU search pays it once per HTTP
 request. A member's "own latency" is therefore measured, not computed: the wall time of the same
 search (same query, same connection state) by a Federator asking that member alone.
 
@@ -18,13 +18,23 @@ Measured, per repetition: a fresh Federator (cache off, everything else at its d
   warm   the next search ("研究") on the same Federator: connections kept from the first search
 and right after, in the same repetition (so both see the same machine load), the candidate members are
 each asked alone in the same cold → warm sequence: the members the proxy's latency model puts slowest
-(top 4 per state) and fastest (bottom 3), plus the 4 that answered last in the first federated search.
+(top 4 per state) and fastest (bottom 3), plus the 4 that answered last in the first federated search,
+and, every repetition, the members the cold and the warm first merged views were built from.
 One throwaway search of every member comes first (module imports happen once per process, and the
 members' disk caches warm up). Wall time = first event asked for → stream exhausted, the last merged
 view included.
   1. ratio = wall time ÷ the slowest answering member's own latency (a member's own latency: the
      median of its repetitions; the ratio per repetition, and their median, are reported); target ≤ 1.10
-  2. time to the first MergedViewUpdated − the fastest member's own latency; target ≤ 50 ms
+  2. time to the first MergedViewUpdated − the own time, in that same search, of the member whose records
+     the first view was built from; target ≤ 50 ms. The member's own time is measured on the member's side
+     of the connection, by the fault proxy (testbed/proxy.py, switched on with STATE_DIR/timing.on): over
+     the requests of that search on its connection (Z39.50 Init and Search cold, Search warm, Present if
+     any; SRU one request), the sum of (answer forwarded to us − request reached the proxy). That charges the
+     member its server's time and its injected latency, and charges us everything before, between and after
+     its answers (connecting, sending, reading, decoding, merging). In production each member has a
+     machine of its own; here 70 Zebra servers, the proxy and the client share the cores, so the member's
+     own time in the crowd is longer than alone (both are printed). The earlier figure, first view − the
+     fastest member's wall time asked alone, is printed too.
   3. 4 members with no injected latency, 10 queries: complete search time per query, cold (a new
      Federator per query) and warm (one Federator, connections kept); median, min and max over the
      queries of each query's median over the repetitions. For comparison, YAZ's zoomsh (the ZOOM C
@@ -32,8 +42,13 @@ view included.
      same 4 members through the same proxy, fetching up to 50 records from each as MARCXML; a new
      process and new connections each time, so it compares with "cold".
 
-Prints the figures and writes benchmarks/results/fanout.json (fanout-quick.json with --quick).
-Usage: python benchmarks/fanout.py [--quick] [--members N] [--records N] [--reps N] [--state-dir DIR]
+With --client-cpu N the benchmark runs on CPU N only and the test bed's servers and proxy on the others,
+as if the members had machines of their own (the proxy then shares its CPU with the 70 servers).
+
+Prints the figures and writes benchmarks/results/fanout.json (fanout-quick.json with --quick; with
+--client-cpu, fanout-client-cpu.json).
+Usage: python benchmarks/fanout.py [--quick] [--members N] [--records N] [--reps N] [--client-cpu N]
+                                   [--state-dir DIR]
 """
 
 from __future__ import annotations
@@ -51,6 +66,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +78,7 @@ from federator.fanout import MemberFailed, MemberFinished, MergedViewUpdated, Re
 from federator.federation import Federator  # noqa: E402
 from federator.registry import load_registry  # noqa: E402
 from testbed.bed import Testbed  # noqa: E402
+from testbed.proxy import TIMING_FILE, TIMING_ON, answers, read_timing  # noqa: E402
 
 SEED = 31415  # not the tests' seed
 COLD_QUERY, WARM_QUERY = "中国", "研究"
@@ -79,6 +96,17 @@ def uptime() -> str:
         return "load average unknown"
 
 
+def machine_cpu() -> tuple[float, float]:
+    """The machine's CPU time so far, all cores (busy, idle), in seconds, from /proc/stat (10 ms ticks)."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return float("nan"), float("nan")
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / hz, idle / hz
+
+
 def new_federator(members, **options) -> Federator:
     """A Federator with the cache off; options the Federator does not know are left out (older code)."""
     known = inspect.signature(Federator).parameters
@@ -86,19 +114,27 @@ def new_federator(members, **options) -> Federator:
 
 
 async def timed(fed: Federator, query, **options) -> dict:
-    """One complete search: wall time, first merged view, when each member's records arrived, outcomes."""
-    started = time.perf_counter()
+    """One complete search: wall time, first merged view, when each member's records arrived, outcomes.
+    Times are seconds since `started` (time.monotonic(), the clock the proxy's timing rows use)."""
+    machine0, cpu0 = machine_cpu(), time.process_time()
+    started = time.monotonic()
     first_view = None
+    first_members: tuple[str, ...] = ()
+    cpu: dict = {}
     views = records = works = 0
     arrivals: dict[str, float] = {}
     outcomes: dict[str, dict] = {}
     async for event in fed.stream(query, **options):
-        now = time.perf_counter() - started
+        now = time.monotonic() - started
         if isinstance(event, MergedViewUpdated):
             views += 1
             works = len(event.works)
             if first_view is None:
-                first_view = now
+                first_view, first_members = now, event.members
+                # CPU used until the first view: our process (every thread), and the whole machine
+                machine1 = machine_cpu()
+                cpu = {"ours_s": time.process_time() - cpu0, "machine_busy_s": machine1[0] - machine0[0],
+                       "machine_idle_s": machine1[1] - machine0[1]}
         elif isinstance(event, RecordsArrived):
             arrivals[event.member] = now
             records += len(event.records)
@@ -106,8 +142,36 @@ async def timed(fed: Federator, query, **options) -> dict:
             o = event.outcome
             outcomes[o.code] = {"status": o.status, "reason": o.reason, "protocol": o.protocol, "hits": o.hits,
                                 "records": len(o.records), "error": o.error}
-    return {"wall": time.perf_counter() - started, "first_view": first_view, "views": views, "records": records,
-            "works": works, "arrivals": arrivals, "outcomes": outcomes}
+    # the member the first view was built from: of the members in it, the first whose records arrived
+    first_member = min(first_members, key=lambda c: arrivals.get(c, float("inf")), default=None)
+    return {"wall": time.monotonic() - started, "first_view": first_view, "views": views, "records": records,
+            "works": works, "arrivals": arrivals, "outcomes": outcomes, "started": started,
+            "first_member": first_member, "cpu_to_first_view": cpu}
+
+
+def member_time(turns: list[dict], code: str, r: dict) -> dict | None:
+    """A member's own time in one search `r` (a `timed` result), from the proxy's timing rows folded by
+    testbed.proxy.answers: the turns on its connection whose requests reached the proxy between the start of
+    the search and its records' arrival. own = Σ (answer forwarded − request reached the proxy); the rest
+    of the time to its arrival is ours: before its first request, between its answers, after its last."""
+    if code not in r["arrivals"]:
+        return None
+    start, arrived = r["started"], r["started"] + r["arrivals"][code]
+    mine = [a for a in turns if a["code"] == code and start <= a["request"] <= arrived]
+    if not mine:
+        return None
+    conn = (mine[-1]["pid"], mine[-1]["conn"])  # the connection its last request of the search went on
+    mine = [a for a in mine if (a["pid"], a["conn"]) == conn]
+    own = sum(a["own"] for a in mine)
+    return {"own_s": own, "turns": len(mine), "new_connection": mine[0]["turn"] == 1,
+            "member_turns_ms": [round(a["own"] * 1000, 1) for a in mine],
+            "server_ms": [round((a["answer"] - a["request"]) * 1000, 1) for a in mine],  # before the latency
+            "before_first_request_ms": (mine[0]["request"] - start) * 1000,
+            # of ours: how long the requests had waited in the proxy's socket before it read them (the proxy's
+            # delay, in kernel ticks), so not ours
+            "proxy_read_lag_ms": sum(a.get("queued_ms") or 0 for a in mine),
+            "between_answers_ms": sum(b["request"] - a["sent"] for a, b in pairwise(mine)) * 1000,
+            "last_answer_to_arrival_ms": (arrived - mine[-1]["sent"]) * 1000}
 
 
 def assign_faults(bed: Testbed, codes: list[str], rng: random.Random, protected: tuple[str, ...]) -> dict:
@@ -127,10 +191,11 @@ def assign_faults(bed: Testbed, codes: list[str], rng: random.Random, protected:
 
 
 def model_ms(latency_ms: int, protocol: str, state: str) -> int:
-    """The proxy's latency model: answers a search waits for (Z39.50: Init+Search+Present cold, 2 warm)."""
+    """The proxy's latency model: answers a search waits for (Z39.50, records in the Search response: Init +
+    Search cold, Search warm; SRU: one request)."""
     if protocol == "sru":
         return latency_ms
-    return latency_ms * (3 if state == "cold" else 2)
+    return latency_ms * (2 if state == "cold" else 1)
 
 
 async def one_federated(registry, rep: int) -> dict:
@@ -147,8 +212,8 @@ async def one_federated(registry, rep: int) -> dict:
     return {"cold": cold, "warm": warm}
 
 
-async def one_alone(registry, code: str) -> dict:
-    """One member asked alone by a fresh Federator, cold then warm: wall times."""
+async def alone_runs(registry, code: str) -> dict:
+    """One member asked alone by a fresh Federator, cold then warm: the two `timed` results."""
     fed = new_federator([registry.get(code)])
     try:
         cold = await timed(fed, parse(COLD_QUERY))
@@ -157,7 +222,13 @@ async def one_alone(registry, code: str) -> dict:
         await fed.close()
     for r in (cold, warm):
         assert r["outcomes"][code]["status"] == "ok", r["outcomes"][code]
-    return {"cold": cold["wall"], "warm": warm["wall"]}
+    return {"cold": cold, "warm": warm}
+
+
+async def one_alone(registry, code: str) -> dict:
+    """One member asked alone by a fresh Federator, cold then warm: wall times."""
+    runs = await alone_runs(registry, code)
+    return {"cold": runs["cold"]["wall"], "warm": runs["warm"]["wall"]}
 
 
 async def four_members(registry, reps: int) -> dict:
@@ -226,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", type=int, default=None, help="records per member (default 250)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5)")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--client-cpu", type=int, default=None, metavar="N",
+                    help="run this benchmark (the client) on CPU N only, and the test bed's servers and proxy on the "
+                         "other CPUs, as if the members had machines of their own (writes fanout-client-cpu.json)")
     ap.add_argument("--state-dir", type=Path, default=None,
                     help="test bed folder to build in or reuse (default: a temporary one, removed after)")
     args = ap.parse_args(argv)
@@ -234,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     reps = args.reps or (1 if args.quick else 5)
     if not 5 <= members <= 70:
         ap.error("--members must be between 5 and 70")
+    cpus = os.sched_getaffinity(0)
+    if args.client_cpu is not None and (args.client_cpu not in cpus or len(cpus) < 2):
+        ap.error(f"--client-cpu must be one of the CPUs {sorted(cpus)}, and there must be at least two")
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="balis-fanout-"))
     load_before = uptime()
     print(f"fan-out benchmark: {members} members × {records} records, {reps} repetitions; {load_before}; "
@@ -242,9 +319,15 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     bed.up(members=members, records=records)
     print(f"test bed up in {time.perf_counter() - t:.1f} s ({state_dir})", flush=True)
+    pinned = pin(bed, args.client_cpu, cpus) if args.client_cpu is not None else []
     try:
         result = asyncio.run(run(bed, members, records, reps, random.Random(args.seed)))
     finally:
+        for pid in pinned:  # the test bed's processes may run anywhere again
+            try:
+                os.sched_setaffinity(pid, cpus)
+            except OSError:
+                pass
         bed.clear_faults()
         if args.state_dir is None:
             bed.down()
@@ -252,11 +335,126 @@ def main(argv: list[str] | None = None) -> int:
     result.update({"load_before": load_before, "load_after": uptime(), "cpus": os.cpu_count(),
                    "python": platform.python_version(), "command": "python benchmarks/fanout.py "
                    + " ".join(argv if argv is not None else sys.argv[1:])})
-    out = ROOT / "benchmarks" / "results" / ("fanout-quick.json" if args.quick else "fanout.json")
+    result["client_cpu"] = args.client_cpu
+    name = "fanout-quick" if args.quick else "fanout"
+    name += "-client-cpu" if args.client_cpu is not None else ""
+    out = ROOT / "benchmarks" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
     print(f"written {out.relative_to(ROOT)}; {result['load_after']}")
     return 0
+
+
+def _ms(member: dict | None) -> str:
+    return "?" if member is None else f"{member['own_s'] * 1000:.0f}"
+
+
+def _timing_size(bed: Testbed) -> int:
+    try:
+        return (bed.state_dir / TIMING_FILE).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+async def federated_runs(bed: Testbed, registry, reps: int, latency: dict[str, int]):
+    """Per repetition: the federated cold and warm searches, then the candidates and the first views' members
+    alone; each search's first member gets its own time from the proxy's timing rows."""
+    runs: list[dict] = []
+    own: list[dict[str, dict]] = []  # per repetition: member → own latency (cold, warm)
+    slow: set[str] = set()
+    fast: set[str] = set()
+    for rep in range(reps):
+        offset = _timing_size(bed)
+        run = await one_federated(registry, rep)
+        runs.append(run)
+        if rep == 0:  # members to time alone: slowest and fastest by the proxy's model, and the last to answer
+            answering = {c for c, o in run["cold"]["outcomes"].items() if o["status"] == "ok"}
+            protocol = {c: o["protocol"] for c, o in run["cold"]["outcomes"].items()}
+            for state in ("cold", "warm"):
+                ranked = sorted(answering, key=lambda c: model_ms(latency[c], protocol[c], state))
+                fast.update(ranked[:3])
+                slow.update(ranked[-4:])
+                arrivals = run[state]["arrivals"]
+                slow.update(sorted(arrivals, key=arrivals.get)[-4:])
+            print(f"  alone: slowest candidates {', '.join(sorted(slow))}; fastest {', '.join(sorted(fast))}",
+                  flush=True)
+        own.append({c: await one_alone(registry, c) for c in sorted(slow | fast)})
+        # the members the first views were built from, asked alone too (their own time alone, by the proxy)
+        firsts = sorted({run[s]["first_member"] for s in ("cold", "warm")} - {None})
+        first_alone = {c: await alone_runs(registry, c) for c in firsts}
+        rows, _ = read_timing(bed.state_dir, offset)  # this repetition's rows; the windows below split them
+        turns = answers(rows)
+        for state in ("cold", "warm"):
+            r = run[state]
+            code = r["first_member"]
+            r["member"] = member_time(turns, code, r) if code else None
+            r["member_alone"] = member_time(turns, code, first_alone[code][state]) if code else None
+            r["member_alone_wall"] = first_alone[code][state]["wall"] if code else None
+            r["member_alone_first_view"] = first_alone[code][state]["first_view"] if code else None
+            if r["member"] is None:
+                print(f"  rep {rep + 1} {state}: no timing rows from the proxy for {code}", flush=True)
+        print("  first view from " + "; ".join(
+            f"{s} {run[s]['first_member']}: own time in the search "
+            f"{_ms(run[s]['member'])} ms, alone {_ms(run[s]['member_alone'])} ms" for s in ("cold", "warm")),
+            flush=True)
+    return runs, own, slow, fast
+
+
+def first_member_figures(r: dict) -> dict:
+    """Per search: the member the first view was built from, its own time in the search and alone (proxy),
+    and where the rest of the time to the first view went (ours)."""
+    m, alone = r.get("member"), r.get("member_alone")
+    out = {"first_member": r.get("first_member"), "first_view_minus_member_own_ms": None}
+    if m is None:
+        return out
+    arrival = r["arrivals"][r["first_member"]]
+    out.update({
+        "first_view_minus_member_own_ms": round((r["first_view"] - m["own_s"]) * 1000, 1),
+        "member_own_ms": round(m["own_s"] * 1000, 1), "member_turns": m["turns"],
+        "member_new_connection": m["new_connection"], "member_turns_ms": m["member_turns_ms"],
+        "member_server_ms": m["server_ms"],
+        "member_alone_own_ms": round(alone["own_s"] * 1000, 1) if alone else None,
+        "member_alone_wall_ms": round(r["member_alone_wall"] * 1000, 1),
+        # the same figure with the member asked alone: our part without 66 other members on the machine
+        "alone_first_view_minus_member_own_ms": round((r["member_alone_first_view"] - alone["own_s"]) * 1000, 1)
+        if alone else None,
+        "ours_before_first_request_ms": round(m["before_first_request_ms"], 1),
+        "proxy_read_lag_ms": m["proxy_read_lag_ms"],
+        "first_view_minus_member_own_less_proxy_lag_ms": round((r["first_view"] - m["own_s"]) * 1000
+                                                               - m["proxy_read_lag_ms"], 1),
+        "ours_between_answers_ms": round(m["between_answers_ms"], 1),
+        "ours_last_answer_to_first_view_ms": round(m["last_answer_to_arrival_ms"]
+                                                   + (r["first_view"] - arrival) * 1000, 1),
+        "ours_arrival_to_first_view_ms": round((r["first_view"] - arrival) * 1000, 1),
+    })
+    cpu = r.get("cpu_to_first_view") or {}
+    if cpu:
+        out.update({"cpu_ours_to_first_view_ms": round(cpu["ours_s"] * 1000, 1),
+                    "cpu_machine_busy_to_first_view_ms": round(cpu["machine_busy_s"] * 1000),
+                    "cpu_machine_idle_to_first_view_ms": round(cpu["machine_idle_s"] * 1000)})
+    return out
+
+
+def pin(bed: Testbed, client_cpu: int, cpus: set[int]) -> list[int]:
+    """This process (and the threads and programs it starts from now on) on `client_cpu`; the members' Zebra
+    servers and the proxy (and the children they fork from now on) on the other CPUs. The pids moved."""
+    others = cpus - {client_cpu}
+    pids = [s["pid"] for s in bed.status() if s.get("pid")]
+    try:
+        pids.append(int((bed.state_dir / "proxy.pid").read_text()))
+    except (OSError, ValueError):
+        pass
+    moved = []
+    for pid in pids:
+        try:
+            os.sched_setaffinity(pid, others)
+            moved.append(pid)
+        except OSError as exc:
+            print(f"could not move process {pid} off CPU {client_cpu}: {exc}", flush=True)
+    os.sched_setaffinity(0, {client_cpu})
+    print(f"client on CPU {client_cpu}; {len(moved)} test bed processes on CPU {', '.join(map(str, sorted(others)))}",
+          flush=True)
+    return moved
 
 
 async def run(bed: Testbed, members: int, records: int, reps: int, rng: random.Random) -> dict:
@@ -274,25 +472,12 @@ async def run(bed: Testbed, members: int, records: int, reps: int, rng: random.R
           f"over {len(latency)} members", flush=True)
 
     print("federated search (all members), then the candidates alone, per repetition:", flush=True)
-    runs: list[dict] = []
-    own: list[dict[str, dict]] = []  # per repetition: member → own latency (cold, warm)
-    slow: set[str] = set()
-    fast: set[str] = set()
-    for rep in range(reps):
-        run = await one_federated(registry, rep)
-        runs.append(run)
-        if rep == 0:  # members to time alone: slowest and fastest by the proxy's model, and the last to answer
-            answering = {c for c, o in run["cold"]["outcomes"].items() if o["status"] == "ok"}
-            protocol = {c: o["protocol"] for c, o in run["cold"]["outcomes"].items()}
-            for state in ("cold", "warm"):
-                ranked = sorted(answering, key=lambda c: model_ms(latency[c], protocol[c], state))
-                fast.update(ranked[:3])
-                slow.update(ranked[-4:])
-                arrivals = run[state]["arrivals"]
-                slow.update(sorted(arrivals, key=arrivals.get)[-4:])
-            print(f"  alone: slowest candidates {', '.join(sorted(slow))}; fastest {', '.join(sorted(fast))}",
-                  flush=True)
-        own.append({c: await one_alone(registry, c) for c in sorted(slow | fast)})
+    timing_on = bed.state_dir / TIMING_ON  # the proxy times each new connection's turns from now on
+    timing_on.touch()
+    try:
+        runs, own, slow, fast = await federated_runs(bed, registry, reps, latency)
+    finally:
+        timing_on.unlink(missing_ok=True)
     answered = {c for r in runs for s in ("cold", "warm") for c, o in r[s]["outcomes"].items() if o["status"] == "ok"}
     failed = sorted({c for r in runs for s in ("cold", "warm") for c, o in r[s]["outcomes"].items()
                      if o["status"] != "ok"})
@@ -319,6 +504,7 @@ async def run(bed: Testbed, members: int, records: int, reps: int, rng: random.R
                 "wall_minus_last_arrival_ms": round((r["wall"] - max(r["arrivals"].values())) * 1000, 1),
                 "views": r["views"], "records": r["records"], "works": r["works"],
             })
+            per_rep[-1].update(first_member_figures(r))
         f = {"query": COLD_QUERY if state == "cold" else WARM_QUERY, "repetitions": per_rep}
         f.update({"slowest_member": slowest, "slowest_latency_ms": latency[slowest],
                   "slowest_own_s": round(mine[slowest], 3), "fastest_member": fastest,
@@ -329,6 +515,21 @@ async def run(bed: Testbed, members: int, records: int, reps: int, rng: random.R
         f["ratio_min"], f["ratio_max"] = min(p["ratio"] for p in per_rep), max(p["ratio"] for p in per_rep)
         deltas = [p["first_view_minus_fastest_ms"] for p in per_rep]
         f["first_view_minus_fastest_ms_min"], f["first_view_minus_fastest_ms_max"] = min(deltas), max(deltas)
+        timed_reps = [p for p in per_rep if p.get("first_view_minus_member_own_ms") is not None]
+        f["first_members"] = sorted({p["first_member"] for p in timed_reps})
+        f["timed_repetitions"] = len(timed_reps)
+        if timed_reps:
+            for key in ("first_view_minus_member_own_ms", "member_own_ms", "member_alone_own_ms",
+                        "member_alone_wall_ms", "alone_first_view_minus_member_own_ms",
+                        "ours_before_first_request_ms", "ours_between_answers_ms",
+                        "ours_last_answer_to_first_view_ms", "ours_arrival_to_first_view_ms", "proxy_read_lag_ms",
+                        "first_view_minus_member_own_less_proxy_lag_ms",
+                        "cpu_ours_to_first_view_ms", "cpu_machine_busy_to_first_view_ms",
+                        "cpu_machine_idle_to_first_view_ms"):
+                values = [p[key] for p in timed_reps if p.get(key) is not None]
+                if values:
+                    f[key + "_median"] = round(statistics.median(values), 1)
+                    f[key + "_min"], f[key + "_max"] = min(values), max(values)
         figures[state] = f
         print(f"{state}: wall {f['wall_s_median']:.3f} s ÷ slowest member alone {f['slowest_own_s']:.3f} s "
               f"({slowest}, {latency[slowest]} ms per answer) = {f['ratio_median']:.3f} (min {f['ratio_min']:.3f}, "
@@ -340,6 +541,37 @@ async def run(bed: Testbed, members: int, records: int, reps: int, rng: random.R
               f"target ≤ {TARGET_FIRST_MS:g} ms); first view − first answer "
               f"{f['first_view_minus_first_arrival_ms_median']:.1f} ms; {f['views_median']:g} merged views for "
               f"{f['records_median']:g} records")
+        if not timed_reps:
+            print(f"{state}: no timing rows from the proxy: first view − member's own time not measured (a proxy "
+                  f"started by older code? stop the bed with `python -m testbed --dir {bed.state_dir} down`)")
+            continue
+        print(f"{state}: first merged view − own time in the search of the member it was built from "
+              f"({', '.join(f['first_members'])}) = {f['first_view_minus_member_own_ms_median']:.1f} ms "
+              f"(min {f['first_view_minus_member_own_ms_min']:.1f}, max {f['first_view_minus_member_own_ms_max']:.1f};"
+              f" {len(timed_reps)} repetitions; target ≤ {TARGET_FIRST_MS:g} ms): ours before its first request "
+              f"{f['ours_before_first_request_ms_median']:.1f} ms, between its answers "
+              f"{f['ours_between_answers_ms_median']:.1f} ms, its last answer → first view "
+              f"{f['ours_last_answer_to_first_view_ms_median']:.1f} ms")
+        print(f"{state}: of that, its requests waited {f['proxy_read_lag_ms_median']:.0f} ms in the proxy's socket "
+              f"before the proxy read them (the test bed's delay); charged to the member instead, the figure is "
+              f"{f['first_view_minus_member_own_less_proxy_lag_ms_median']:.1f} ms "
+              f"(min {f['first_view_minus_member_own_less_proxy_lag_ms_min']:.1f}, "
+              f"max {f['first_view_minus_member_own_less_proxy_lag_ms_max']:.1f})")
+        print(f"{state}: that member's own time (proxy): in the search {f['member_own_ms_median']:.0f} ms "
+              f"(min {f['member_own_ms_min']:.0f}, max {f['member_own_ms_max']:.0f}), asked alone "
+              f"{f['member_alone_own_ms_median']:.0f} ms (min {f['member_alone_own_ms_min']:.0f}, "
+              f"max {f['member_alone_own_ms_max']:.0f}); its wall time alone {f['member_alone_wall_ms_median']:.0f} ms")
+        if "alone_first_view_minus_member_own_ms_median" in f:
+            print(f"{state}: the same figure with that member asked alone: first view − its own time = "
+                  f"{f['alone_first_view_minus_member_own_ms_median']:.1f} ms "
+                  f"(min {f['alone_first_view_minus_member_own_ms_min']:.1f}, "
+                  f"max {f['alone_first_view_minus_member_own_ms_max']:.1f})")
+        if "cpu_ours_to_first_view_ms_median" in f:
+            print(f"{state}: CPU until the first view ({f['first_view_s_median'] * 1000:.0f} ms × {os.cpu_count()} "
+                  f"cores): machine busy {f['cpu_machine_busy_to_first_view_ms_median']:.0f} ms, idle "
+                  f"{f['cpu_machine_idle_to_first_view_ms_median']:.0f} ms; our process "
+                  f"{f['cpu_ours_to_first_view_ms_median']:.0f} ms, the rest other processes (the members' servers, the "
+                  f"proxy, anything else running)")
 
     print("4 members without injected latency, 10 queries:", flush=True)
     for code in FOUR:
@@ -358,9 +590,15 @@ async def run(bed: Testbed, members: int, records: int, reps: int, rng: random.R
             "faults": faults, "failed_members": failed,
             "own_latency_s": [{c: {k: round(v, 3) for k, v in o.items()} for c, o in times.items()} for times in own],
             "federated": figures, "four_members": four,
-            "targets": {"ratio": TARGET_RATIO, "first_view_minus_fastest_ms": TARGET_FIRST_MS},
-            "latency_model": "the proxy delays the first bytes of every answer: Z39.50 cold = Init+Search+Present "
-                             "(3×), warm = Search+Present (2×), SRU = 1× per request"}
+            "targets": {"ratio": TARGET_RATIO, "first_view_minus_member_own_ms": TARGET_FIRST_MS},
+            "member_own_time": "measured by the fault proxy (testbed/proxy.py timing rows): for the member the "
+                               "first merged view was built from, over that search's requests on its connection, "
+                               "the sum of (answer forwarded to the client − request reached the proxy); the "
+                               "earlier figure first_view_minus_fastest_ms subtracts the fastest member's wall "
+                               "time asked alone",
+            "latency_model": "the proxy delays the first bytes of every answer: Z39.50 cold = Init+Search (2×, "
+                             "the first page comes in the Search response), warm = Search (1×), SRU = 1× per "
+                             "request"}
 
 
 if __name__ == "__main__":

@@ -8,6 +8,26 @@ Modes: `refuse` resets each connection at once; `drop` forwards half of the answ
 `garbage` sends random bytes instead of the answer. `drop` and `garbage` hit the first answer over
 HTTP (SRU) and the first answer after the Init response over Z39.50, so the session opens and then the
 search fails. `latency_ms` delays the first bytes of every answer.
+
+Timing (for benchmarks/fanout.py): while the file `STATE_DIR/timing.on` exists, each new connection records,
+on the member side of the client, when things happened, and appends them to `STATE_DIR/timing.jsonl` (one
+JSON object a line, written with one unbuffered `write` each, so a reader sees them at once). The check is
+made when a connection is accepted, like the faults; with no `timing.on`, nothing is stamped or written.
+Removing or replacing `timing.jsonl` is safe: the next row goes to a new file.
+A row is written each time a piece of an answer has been forwarded to the client:
+  code, pid, conn    the member, the proxy's process id and its connection number (pid, conn name one
+                     connection; `client_port` is the client's port on it)
+  accepted           when the proxy accepted the connection
+  turn               1, 2, … : the request/answer turn on the connection (Z39.50 Init is turn 1)
+  request            when the turn's request's first bytes reached the proxy from the client (were read)
+  queued_ms          how long before `request` the kernel had received the request's latest bytes (TCP_INFO,
+                     in kernel ticks, here 4 ms): the proxy's own delay in reading it
+  answer             when the member's answer's first bytes reached the proxy (before the injected latency)
+  sent               when this piece of the answer had been forwarded to the client (after the latency)
+  bytes              bytes of this answer forwarded so far
+so the last row of a turn says when the whole answer had been forwarded. Times are `time.monotonic()`
+(CLOCK_MONOTONIC, one clock for every process on the machine), comparable with a client's own.
+`answers()` folds the rows into one per turn.
 """
 
 from __future__ import annotations
@@ -20,9 +40,76 @@ import signal
 import socket
 import struct
 import sys
+import time
+from itertools import count
 from pathlib import Path
 
 CHUNK = 65536
+TIMING_ON, TIMING_FILE = "timing.on", "timing.jsonl"
+
+
+class Timing:
+    """Appends timing rows to STATE_DIR/timing.jsonl while STATE_DIR/timing.on exists (checked per connection)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.fd: int | None = None
+        self.numbers = count(1)
+
+    def connection(self, code: str, writer: asyncio.StreamWriter, accepted: float) -> dict | None:
+        """The fields every row of a new connection carries, or None when timing is off."""
+        if not (self.state_dir / TIMING_ON).exists():
+            return None
+        peer = writer.get_extra_info("peername")
+        return {"code": code, "pid": os.getpid(), "conn": next(self.numbers),
+                "client_port": peer[1] if peer else None, "accepted": accepted}
+
+    def _reopen_if_moved(self) -> None:
+        """A timing.jsonl removed or replaced since it was opened: write to the new one from now on."""
+        if self.fd is None:
+            return
+        try:
+            same = os.path.samestat(os.fstat(self.fd), os.stat(self.state_dir / TIMING_FILE))
+        except OSError:
+            same = False
+        if not same:
+            os.close(self.fd)
+            self.fd = None
+
+    def write(self, row: dict) -> None:
+        try:
+            self._reopen_if_moved()
+            if self.fd is None:
+                self.fd = os.open(self.state_dir / TIMING_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(self.fd, (json.dumps(row) + "\n").encode())
+        except OSError as exc:  # timing is a measuring aid: the proxy goes on forwarding
+            print(f"proxy: cannot write {self.state_dir / TIMING_FILE}: {exc}", file=sys.stderr, flush=True)
+
+
+def read_timing(state_dir: Path, offset: int = 0) -> tuple[list[dict], int]:
+    """The timing rows written from byte `offset` of STATE_DIR/timing.jsonl on, and the offset to read on from
+    (a line still being written is left for the next read); no file means no rows."""
+    try:
+        with open(Path(state_dir) / TIMING_FILE, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    return [json.loads(line) for line in data[:end].splitlines() if line.strip()], offset + end
+
+
+def answers(rows: list[dict]) -> list[dict]:
+    """One entry per request/answer turn: the turn's last row (its `sent` is when the whole answer had been
+    forwarded), with `own` = sent − request in seconds (the member's time: its server and the injected
+    latency); ordered by request time."""
+    last: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["pid"], row["conn"], row["turn"])
+        if key not in last or row["bytes"] >= last[key]["bytes"]:
+            last[key] = row
+    out = [dict(r, own=r["sent"] - r["request"]) for r in last.values()]
+    return sorted(out, key=lambda r: r["request"])
 
 
 def read_faults(state_dir: Path, code: str) -> tuple[int, str | None]:
@@ -44,12 +131,39 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
-async def _pipe_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: dict) -> None:
-    """Client → server: forward bytes and mark that an answer is now awaited."""
+def _queued_ms(sock) -> int | None:
+    """How long ago the kernel received the socket's last data, in ms (TCP_INFO tcpi_last_data_recv, counted
+    in kernel ticks): how long a request waited in the proxy's socket before the proxy read it."""
     try:
-        while data := await reader.read(CHUNK):
+        return struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104), 52)[0]
+    except (OSError, AttributeError, struct.error):
+        return None
+
+
+async def _read_stamped(reader: asyncio.StreamReader, sock) -> tuple[bytes, float, int | None]:
+    data = await reader.read(CHUNK)
+    return data, time.monotonic(), _queued_ms(sock)
+
+
+async def _pipe_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: dict,
+                   first: asyncio.Task | None = None) -> None:
+    """Client → server: forward bytes and mark that an answer is now awaited. `first`: the client's first
+    bytes, read (and stamped) while the connection to the member was being opened."""
+    try:
+        while True:
+            if first is not None:
+                data, at, queued = await first
+                first = None
+            else:
+                data, at, queued = await reader.read(CHUNK), None, None
+            if not data:
+                break
             if state["first"] is None:
                 state["first"] = data[:4]
+            if state["timing"] is not None and not state["turn_open"]:  # a new request
+                state["turn"] += 1
+                state["request"] = at or time.monotonic()
+                state["queued"] = queued if at else _queued_ms(state["sock"])
             state["turn_open"] = True
             writer.write(data)
             await writer.drain()
@@ -63,14 +177,19 @@ async def _pipe_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s
 
 
 async def _pipe_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: dict,
-                     latency: float, mode: str | None) -> None:
+                     latency: float, mode: str | None, timing: Timing) -> None:
     """Server → client: delay, drop or garble answers as the member's fault says."""
     answers = 0
+    timed = state["timing"]
+    sent = 0
+    answer_at = 0.0
     try:
         while data := await reader.read(CHUNK):
             if state["turn_open"]:
                 state["turn_open"] = False
                 answers += 1
+                if timed is not None:
+                    answer_at, sent = time.monotonic(), 0
                 if latency:
                     await asyncio.sleep(latency)
             first = state["first"] or b""
@@ -83,9 +202,14 @@ async def _pipe_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     writer.write(random.randbytes(max(64, len(data))))
                 await writer.drain()
                 writer.close()
+                if timed is not None:
+                    _stamp(timing, timed, state, answer_at, sent + len(data), mode)
                 return
             writer.write(data)
             await writer.drain()
+            if timed is not None:
+                sent += len(data)
+                _stamp(timing, timed, state, answer_at, sent, None)
     except (ConnectionError, OSError):
         pass
     finally:
@@ -95,21 +219,38 @@ async def _pipe_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
             pass
 
 
-def make_handler(state_dir: Path, code: str, upstream: int):
+def _stamp(timing: Timing, timed: dict, state: dict, answer_at: float, sent: int, mode: str | None) -> None:
+    """One timing row: a piece of the current turn's answer has been forwarded (`sent` bytes of it so far)."""
+    row = dict(timed, turn=state["turn"], request=state["request"], queued_ms=state["queued"], answer=answer_at,
+               sent=time.monotonic(), bytes=sent)
+    if mode:
+        row["mode"] = mode
+    timing.write(row)
+
+
+def make_handler(state_dir: Path, code: str, upstream: int, timing: Timing):
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted = time.monotonic()
         latency_ms, mode = read_faults(state_dir, code)
         if mode == "refuse":
             _reset(writer)
             return
+        timed = timing.connection(code, writer, accepted)
+        # timed: stamp the request when it reaches the proxy, not once the member's connection is open
+        sock = writer.get_extra_info("socket")
+        first = asyncio.ensure_future(_read_stamped(reader, sock)) if timed is not None else None
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
         except OSError:
+            if first is not None:
+                first.cancel()
             _reset(writer)
             return
-        state: dict = {"first": None, "turn_open": False}
+        state: dict = {"first": None, "turn_open": False, "timing": timed, "turn": 0, "request": 0.0,
+                       "queued": None, "sock": sock}
         await asyncio.gather(
-            _pipe_up(reader, up_writer, state),
-            _pipe_down(up_reader, writer, state, latency_ms / 1000.0, mode),
+            _pipe_up(reader, up_writer, state, first),
+            _pipe_down(up_reader, writer, state, latency_ms / 1000.0, mode, timing),
         )
         up_writer.close()
 
@@ -118,9 +259,10 @@ def make_handler(state_dir: Path, code: str, upstream: int):
 
 async def serve(state_dir: Path) -> None:
     routes = json.loads((state_dir / "proxy.json").read_text())
+    timing = Timing(state_dir)
     servers = []
     for code, (listen, upstream) in routes.items():
-        servers.append(await asyncio.start_server(make_handler(state_dir, code, upstream), "127.0.0.1", listen,
+        servers.append(await asyncio.start_server(make_handler(state_dir, code, upstream, timing), "127.0.0.1", listen,
                                                   reuse_address=True))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
