@@ -319,8 +319,10 @@ class _MergedView:
         self._timer: asyncio.TimerHandle | None = None
 
     def add(self, member: str, records: list[Record]) -> None:
-        self.by_member.setdefault(member, []).extend(records)
-        self.dirty = True
+        """A member's records; a member that answered with none changes no view (no empty first view)."""
+        if records:
+            self.by_member.setdefault(member, []).extend(records)
+            self.dirty = True
 
     def step(self) -> MergedViewUpdated | None:
         """Collect a merge that is done, and start the next if one is due; the view to emit, if any."""

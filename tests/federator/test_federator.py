@@ -296,3 +296,22 @@ async def test_a_reader_leaving_during_a_replayed_answer_frees_a_claimed_probe(b
                 break  # the reader left while BUPT's answer was being replayed
         await stream.aclose()
         assert fed.breakers.check("THU") is None  # free to probe, not stuck "in flight"
+
+
+async def test_a_member_answering_without_records_makes_no_empty_first_view():
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from federator.federation import _MergedView
+    from records.model import Record
+
+    woke = asyncio.Event()
+    with ThreadPoolExecutor(1) as cpu:
+        view = _MergedView(["A", "B"], 0.0, cpu, woke.set)
+        view.add("A", [])  # the fastest member found nothing
+        assert view.step() is None and view.running is None and not view.dirty
+        view.add("B", [Record(member="B", record_id="b1", syntax="marc21", title="数据结构")])
+        assert view.step() is None and view.running is not None  # the first view starts at once
+        await asyncio.wait_for(woke.wait(), 10)
+        first = view.step()
+    assert first.members == ("B",) and [r.record_id for w in first.works for r in w.records] == ["b1"]
