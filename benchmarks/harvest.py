@@ -35,14 +35,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MARC = "http://www.loc.gov/MARC21/slim"
 
 
-def direct(registry: Registry, deletions: str = "compare") -> Registry:
+def direct(registry: Registry, deletions: str | None = None) -> Registry:
     """The registry with Z39.50/SRU endpoints on the members' own Zebra ports (no fault proxy), each member
-    finding deletions as `deletions` says."""
+    finding deletions as `deletions` says (None: as the registry says)."""
     members = []
     for m in registry:
         port = m.extra.get("testbed_direct_port")
         eps = tuple(dataclasses.replace(e, port=port) if e.protocol != "oaipmh" and port else e for e in m.endpoints)
-        members.append(dataclasses.replace(m, endpoints=eps, harvest_deletions=deletions))
+        members.append(dataclasses.replace(m, endpoints=eps, harvest_deletions=deletions or m.harvest_deletions))
     return Registry(registry.path, tuple(members))
 
 
@@ -128,8 +128,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20260901)
     ap.add_argument("--cache", help="test bed folder (default var/bench/harvest-MEMBERSxRECORDS)")
     ap.add_argument("--profile", action="store_true", help="print the top of a cProfile of both runs")
-    ap.add_argument("--deletions", choices=("compare", "scan"), default="compare",
-                    help="how members with a date search find deletions (registry harvest_deletions)")
+    ap.add_argument("--deletions", choices=("prefixes", "scan", "compare"),
+                    help="how members with a date search find deletions (default: the registry's harvest_deletions)")
     ap.add_argument("--out", help="JSON file (default benchmarks/results/harvest.json, -quick for --quick)")
     args = ap.parse_args()
     if args.quick:
@@ -186,7 +186,7 @@ def main() -> None:
             protocols[r.protocol] = protocols.get(r.protocol, 0) + 1
         result = {
             "members": args.members, "records_per_member": args.records, "records": records,
-            "protocols": protocols, "deletions": args.deletions, "rate_limit": "off (rate=0)", "concurrency": 4, "endpoints": "direct to Zebra "
+            "protocols": protocols, "deletions": args.deletions or "registry (prefixes)", "rate_limit": "off (rate=0)", "concurrency": 4, "endpoints": "direct to Zebra "
             "(Z39.50/SRU, no fault proxy); OAI-PMH from the test bed's repository server",
             "full": {"seconds": round(full_wall, 2), "cpu_seconds": round(full_cpu, 2),
                      "records_per_second": round(records / full_wall, 1), "index": full.index},

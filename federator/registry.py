@@ -17,7 +17,7 @@ DEMO_REGISTRY = PROJECT_ROOT / "var" / "testbed" / "registry.toml"
 PROTOCOLS = ("sru", "z3950", "oaipmh")  # oaipmh is used by the harvest only, never for searches
 DEFAULT_HARVEST_RATE = 4.0  # requests per second to one member during a harvest (docs/harvest.md)
 SYNTAXES = {"marc21": "marc21", "usmarc": "marc21", "cnmarc": "unimarc", "unimarc": "unimarc"}
-HARVEST_DELETIONS = ("compare", "scan")
+HARVEST_DELETIONS = ("prefixes", "scan", "compare")
 CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "marc-8": "marc-8", "marc8": "marc-8", "gbk": "gbk", "gb2312": "gbk"}
 STATUSES = ("active", "suspended")
 SRU_VERSIONS = ("1.1", "1.2", "2.0")
@@ -135,9 +135,9 @@ class Member:
     timeout: float = 10.0
     max_records: int = 50
     harvest_rate: float = DEFAULT_HARVEST_RATE  # requests per second during a harvest; 0 = no limit
-    # how a harvest finds records deleted at a Z39.50 / SRU member with a date search: "compare" the whole
-    # catalogue (when its record count says something went), or "scan" its record ids
-    harvest_deletions: str = "compare"
+    # how a harvest finds records deleted at a Z39.50 / SRU member with a date search (when its record count
+    # says something went): count its records by record id "prefixes", "scan" its ids, or "compare" everything
+    harvest_deletions: str = "prefixes"
     endpoints: tuple[Endpoint, ...] = ()
     contact: Contact = field(default_factory=Contact)
     lending: LendingPolicy = DEFAULT_LENDING
@@ -425,7 +425,7 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
         timeout=float(number("timeout", 10, 0.1, 600)),
         max_records=int(number("max_records", 50, 1, 10000)),
         harvest_rate=float(number("harvest_rate", DEFAULT_HARVEST_RATE, 0, 1000)),
-        harvest_deletions=choice("harvest_deletions", "compare", HARVEST_DELETIONS),
+        harvest_deletions=choice("harvest_deletions", "prefixes", HARVEST_DELETIONS),
         endpoints=tuple(endpoints),
         contact=Contact(**{k: str(v) for k, v in contact.items() if k in ("name", "phone", "email", "address")}),
         lending=(parse_lending(path, code, entry["lending"], default_lending) if "lending" in entry

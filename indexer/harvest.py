@@ -5,9 +5,9 @@ Per member (concurrently, bounded, each at its own request rate):
   OAI-PMH ListRecords (incremental by `from`, deletes as deleted records) where the member offers it,
   else, where the member can search by the date its records last changed (Bib-1 1012 / CQL
   rec.lastModificationDate), the records changed since the last run, its record count telling whether any
-  were deleted (then found by a Scan of its record ids, or by a whole-catalogue pass); otherwise Z39.50
-  Present / SRU paging over the whole catalogue (change detection by record id + content hash; a record not
-  seen in a complete pass was deleted at the member).
+  were deleted (then found by counts per record id prefix, a Scan of its ids, or a whole-catalogue pass);
+  otherwise Z39.50 Present / SRU paging over the whole catalogue (change detection by record id + content
+  hash; a record not seen in a complete pass was deleted at the member).
 Then, from committed store state only: the connected components (shared dedup blocking keys) of every
 new, changed or deleted record are merged again (`dedup.merge`) and written with one `LocalIndex.write`
 (or one `rebuild` for a first or `--full` run). Kill it anywhere and run it again: it continues from the
@@ -63,6 +63,7 @@ class NoDateSearch(Exception):
 MEMBER_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 CHANGE_MARGIN = timedelta(hours=1)
 ID_SCAN = ((1, 12), (4, 3))  # Bib-1 Local-number, whole field: the record ids (001)
+PREFIX_LEAF = 16  # a group of at most this many stored ids whose count is off is fetched, not split
 CHANGED_SINCE = ((1, 1012), (2, 4), (4, 4))  # Bib-1 Date/time-last-modified >= yyyymmddhhmmss
 
 
@@ -331,8 +332,9 @@ class _MemberRun:
         A date search does not show deletions. The member's record count does: every record it has now is
         one the store knows or one the date search just brought (a new record carries a new 005), so a count
         below that means deletions and a count above it a record the date search missed. Equal counts: nothing
-        was deleted. Otherwise the member's `harvest_deletions` says how to find them: "scan" lists its
-        record ids (Scan; cheaper than the records over a slow link), "compare" (the default) the whole catalogue.
+        was deleted. Otherwise the member's `harvest_deletions` says how to find them: "prefixes" (the
+        default) counts its records by record id prefixes and looks only where a count is off, "scan" lists
+        its record ids, "compare" fetches the whole catalogue again.
         """
         search = conn.search_rpn if protocol == "z3950" else conn.search_cql
         try:
@@ -350,10 +352,70 @@ class _MemberRun:
         self.report.total = hits
         if hits == len(self.by_id):
             return []
-        if self.member.harvest_deletions != "scan":
-            raise NoDateSearch(f"it has {hits} records, {len(self.by_id)} were expected: whole catalogue compared "
-                               "to find which went")
-        return await self._deleted_by_scan(conn, protocol, hits)
+        how = self.member.harvest_deletions
+        if how == "prefixes":
+            return await self._deleted_by_prefixes(conn, protocol, hits)
+        if how == "scan":
+            return await self._deleted_by_scan(conn, protocol, hits)
+        raise NoDateSearch(f"it has {hits} records, {len(self.by_id)} were expected: whole catalogue compared "
+                           "to find which went")
+
+    async def _deleted_by_prefixes(self, conn, protocol: str, hits: int) -> list[str]:
+        """Stored records the member no longer has, found by counting its records per record id prefix.
+
+        The stored ids are grouped by their first character, each group named by the longest prefix its ids
+        share, and the member counts the records whose id starts with it (Bib-1 Local-number as a whole field,
+        right truncation). The counts must add up to the catalogue's size, or some record has no id or an id
+        no group covers: NoDateSearch. A group whose count equals its stored ids is settled; one that is off is
+        split the same way by the next character, until it holds at most PREFIX_LEAF ids: then its records are
+        fetched and classified (a record the date search missed is added here), and each stored id among
+        them that did not come is searched for by itself: no hit, deleted. A count that no split accounts for
+        (an id under the group no subgroup covers) has the whole group fetched.
+        """
+        search = conn.search_rpn if protocol == "z3950" else conn.search_cql
+
+        async def count(prefix: str, exact: bool = False) -> int:
+            return (await search(_id_query(protocol, prefix, exact), 1, 0)).hits
+
+        def split(ids: list[str], depth: int) -> list[tuple[str, list[str]]]:
+            by_next: dict[str, list[str]] = {}
+            for rid in ids:
+                if len(rid) > depth:
+                    by_next.setdefault(rid[depth], []).append(rid)
+            return [(os.path.commonprefix(group), group) for group in by_next.values()]
+
+        async def fetch(prefix: str, ids: list[str]) -> list[str]:
+            query = _id_query(protocol, prefix, False)
+            raws = [raw async for raw in (conn.harvest(query=query) if protocol == "z3950"
+                                          else conn.harvest(cql=query))]
+            seen = await self.db(self._write_records, raws)
+            return [rid for rid in ids if rid not in seen]
+
+        candidates: list[str] = []
+        try:
+            todo = [(prefix, ids, await count(prefix)) for prefix, ids in split(list(self.by_id), 0)]
+            listed = sum(n for _, _, n in todo)
+            if listed != hits:
+                raise NoDateSearch(f"its record ids account for {listed} of its {hits} records")
+            while todo:
+                prefix, ids, n = todo.pop()
+                if n == len(ids):
+                    continue
+                if len(ids) <= PREFIX_LEAF:
+                    candidates += await fetch(prefix, ids)
+                    continue
+                parts = [(p, group, await count(p)) for p, group in split(ids, len(prefix))]
+                same = [rid for rid in ids if rid == prefix]
+                exact = await count(prefix, exact=True) if same else 0
+                if sum(c for _, _, c in parts) + exact != n:
+                    candidates += await fetch(prefix, ids)
+                    continue
+                candidates += same if not exact else []
+                todo += parts
+            gone = [rid for rid in candidates if not await count(rid, exact=True)]
+        except (Diagnostic, Unsupported) as exc:
+            raise NoDateSearch(f"it cannot count records by record id prefix ({exc.message})") from None
+        return sorted(gone)
 
     async def _deleted_by_scan(self, conn, protocol: str, hits: int) -> list[str]:
         """Stored records whose ids a Scan of the member's id index no longer lists. The ids must account for
@@ -381,6 +443,18 @@ class _MemberRun:
         """Classify and write one page in the store's worker thread (the event loop stays free for I/O)."""
         await self.db(self._write_page, batch, cp, position)
         self.progress.advance(self.code, len(batch))
+
+    def _write_records(self, raws: list) -> set[str]:
+        """Classify and store records fetched outside a paged pass; the ids they have."""
+        upserts, seen = [], set()
+        for raw in raws:
+            rid, up = self.classify(raw)
+            if rid is not None:
+                seen.add(rid)
+            if up is not None:
+                upserts.append(up)
+        self.store.apply(self.code, upserts=upserts)
+        return seen
 
     def _write_page(self, batch: list, cp: Checkpoint, position: int) -> None:
         upserts, seen = [], []
@@ -460,6 +534,14 @@ def _term(text: str, attributes):
     from connectors.rpn import Term
 
     return Term(text, attributes)
+
+
+def _id_query(protocol: str, text: str, exact: bool):
+    """Records whose id is `text` (exact) or starts with it: RPN for Z39.50, CQL text for SRU."""
+    if protocol == "z3950":
+        return _term(text, ID_SCAN if exact else (*ID_SCAN, (5, 1)))
+    quoted = "".join("\\" + ch if ch in '\\"*?^' else ch for ch in text)
+    return f'rec.id = "{quoted}{"" if exact else "*"}"'
 
 
 def _changed_query(protocol: str, stamp: str):

@@ -106,7 +106,7 @@ def test_rerun_without_change_writes_nothing(registry, tmp_path):
 
 
 def test_add_edit_delete_at_members_shows_exactly_that_change(bed, registry, tmp_path):
-    # THU finds deletions by a scan of its record ids, USTB by comparing its whole catalogue (the default)
+    # THU finds deletions by a scan of its record ids, USTB by counting records per id prefix (the default)
     registry = Registry(registry.path, tuple(dataclasses.replace(m, harvest_deletions="scan") if m.code == "THU"
                                              else m for m in registry))
     harvest(registry, tmp_path)
@@ -129,10 +129,9 @@ def test_add_edit_delete_at_members_shows_exactly_that_change(bed, registry, tmp
         assert (r.added, r.changed, r.deleted, r.errors) == (1, 1, 1, 0), r.as_dict()
     # THU: only the changed records came over the wire, and the deletion from the scan of its ids
     assert reports["THU"].mode == "changes" and reports["THU"].records == 2, reports["THU"].as_dict()
-    # USTB: its date search brought the two, then its record count showed a deletion: the whole catalogue
-    # was compared to find it
-    assert reports["USTB"].mode == "full" and reports["USTB"].records == 2 + RECORDS, reports["USTB"].as_dict()
-    assert "whole catalogue compared to find which went" in reports["USTB"].message
+    # USTB: its date search brought the two, then its record count showed a deletion, and counts per id
+    # prefix narrowed it down to a few records fetched again
+    assert reports["USTB"].mode == "changes" and 2 < reports["USTB"].records <= 2 + 16, reports["USTB"].as_dict()
     for code in ("RUC", "BUAA"):
         assert (reports[code].added, reports[code].changed, reports[code].deleted) == (0, 0, 0)
     assert result.index["mode"] == "incremental"
@@ -375,8 +374,9 @@ def test_change_stamp_is_the_last_run_in_beijing_time_less_an_hour():
     assert change_stamp(date(2026, 11, 1)) == "20261031230000"
 
 
-@pytest.mark.parametrize("protocol", ["z3950", "sru"])
-def test_ids_that_do_not_account_for_every_record_mean_a_whole_catalogue_pass(tmp_path, protocol):
+@pytest.mark.parametrize("protocol, deletions", [("z3950", "prefixes"), ("sru", "prefixes"), ("z3950", "scan"),
+                                                 ("sru", "scan")])
+def test_ids_that_do_not_account_for_every_record_mean_a_whole_catalogue_pass(tmp_path, protocol, deletions):
     """A record without 001 is in no id list: the harvest must not trust a scan for deletions then."""
     from lxml import etree
 
@@ -394,7 +394,7 @@ def test_ids_that_do_not_account_for_every_record_mean_a_whole_catalogue_pass(tm
     zebra.load(records)
     zebra.start()
     try:
-        member = Member("THU", "清华大学", "Tsinghua University", harvest_deletions="scan",
+        member = Member("THU", "清华大学", "Tsinghua University", harvest_deletions=deletions,
                         endpoints=(Endpoint(protocol, "127.0.0.1", zebra.port),))
         registry = Registry(tmp_path / "registry.toml", (member,))
         assert by_member(harvest(registry, tmp_path / "index"))["THU"].added == 12
@@ -403,7 +403,45 @@ def test_ids_that_do_not_account_for_every_record_mean_a_whole_catalogue_pass(tm
         zebra.load(records[:-1])  # the member deletes its last record
         after = by_member(harvest(registry, tmp_path / "index"))["THU"]
         assert after.status == "ok" and after.mode == "full", after.as_dict()
-        assert "accounts for 10 of its 11 records" in after.message
+        assert "for 10 of its 11 records" in after.message
         assert after.deleted == 1 and after.unchanged == 11
+    finally:
+        zebra.stop()
+
+
+@pytest.mark.parametrize("protocol", ["z3950", "sru"])
+def test_counts_per_id_prefix_find_deletions_and_a_record_the_date_search_missed(tmp_path, protocol):
+    from lxml import etree
+
+    from federator.registry import Endpoint, Member
+    from testbed.bed import stamp_005
+    from testbed.seeds import seed_marcxml
+    from testbed.zebra import ZebraServer
+
+    marc = "{http://www.loc.gov/MARC21/slim}"
+    records = seed_marcxml("marc21")  # real ids: LoC numbers of every length, Alma ids, OCLC-style ids
+
+    def ident(data: bytes) -> str:
+        root = etree.fromstring(data)
+        return next(cf.text for cf in root.iter(f"{marc}controlfield") if cf.get("tag") == "001").strip()
+
+    zebra = ZebraServer(tmp_path / "member", syntax="marc21")
+    zebra.load(records)
+    zebra.start()
+    try:
+        member = Member("THU", "清华大学", "Tsinghua University", endpoints=(Endpoint(protocol, "127.0.0.1", zebra.port),))
+        registry = Registry(tmp_path / "registry.toml", (member,))
+        assert by_member(harvest(registry, tmp_path / "index"))["THU"].added == len(records) > 500
+        gone = sorted(ident(r) for r in records)[100:600:100]  # five deletions spread over the ids
+        root = etree.fromstring(records[7])  # a copy catalogued elsewhere keeps its old 005: no date search finds it
+        next(cf for cf in root.iter(f"{marc}controlfield") if cf.get("tag") == "001").text = "1imported"
+        old = stamp_005(etree.tostring(root, encoding="utf-8"), "20000101000000.0")
+        zebra.load([r for r in records if ident(r) not in gone] + [old])
+        r = by_member(harvest(registry, tmp_path / "index"))["THU"]
+        assert r.status == "ok" and r.mode == "changes", r.message
+        assert (r.added, r.changed, r.deleted) == (1, 0, 5) and r.records < len(records) // 3, r.as_dict()
+        with _store(tmp_path / "index") as store:
+            ids = {rid for (rid,) in store.db.execute("SELECT record_id FROM records WHERE member = 'THU'")}
+        assert "1imported" in ids and not ids & set(gone) and len(ids) == len(records) - 4
     finally:
         zebra.stop()

@@ -72,7 +72,7 @@ def test_good_registry_loads_with_normalised_values(tmp_path):
     assert pku.endpoint("sru").sru_version == "2.0"
     assert pku.endpoint("z3950") is None
     assert pku.extra == {"new_key_from_a_script": 3}
-    assert thu.harvest_deletions == "scan" and pku.harvest_deletions == "compare"
+    assert thu.harvest_deletions == "scan" and pku.harvest_deletions == "prefixes"
 
 
 @pytest.mark.parametrize(
