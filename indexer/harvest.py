@@ -444,26 +444,25 @@ class _MemberRun:
         await self.db(self._write_page, batch, cp, position)
         self.progress.advance(self.code, len(batch))
 
-    def _write_records(self, raws: list) -> set[str]:
-        """Classify and store records fetched outside a paged pass; the ids they have."""
-        upserts, seen = [], set()
-        for raw in raws:
-            rid, up = self.classify(raw)
-            if rid is not None:
-                seen.add(rid)
-            if up is not None:
-                upserts.append(up)
-        self.store.apply(self.code, upserts=upserts)
-        return seen
-
-    def _write_page(self, batch: list, cp: Checkpoint, position: int) -> None:
+    def _classify_all(self, raws: list) -> tuple[list, list[str]]:
+        """The upserts and the record ids of received records."""
         upserts, seen = [], []
-        for raw in batch:
+        for raw in raws:
             rid, up = self.classify(raw)
             if rid is not None:
                 seen.append(rid)
             if up is not None:
                 upserts.append(up)
+        return upserts, seen
+
+    def _write_records(self, raws: list) -> set[str]:
+        """Classify and store records fetched outside a paged pass; the ids they have."""
+        upserts, seen = self._classify_all(raws)
+        self.store.apply(self.code, upserts=upserts)
+        return set(seen)
+
+    def _write_page(self, batch: list, cp: Checkpoint, position: int) -> None:
+        upserts, seen = self._classify_all(batch)
         cp.position, cp.counts = position, self.counts()
         self.store.apply(self.code, upserts=upserts, seen=seen, checkpoint=cp)
 
