@@ -291,14 +291,17 @@ def _render_member(request, member, status: str, reason: str, error: str) -> web
                    wanted=status if status in STATES else "suspended", reason=reason, error=error)
 
 
-async def request_page(request: web.Request, *, status: int = 200, error: str | None = None,
-                       reason: str = "") -> web.Response:
+async def _request_parts(request: web.Request) -> tuple:
+    """The request the address names, its legs and its history (administrators only)."""
     require(request, "admin")
     rid = request_id(request)
     store = _store(request)
-    req = await asyncio.to_thread(store.get, rid)
-    legs = await asyncio.to_thread(store.legs, rid)
-    history = await asyncio.to_thread(store.history, rid)
+    return await asyncio.to_thread(lambda: (store.get(rid), store.legs(rid), store.history(rid)))
+
+
+async def request_page(request: web.Request, *, status: int = 200, error: str | None = None,
+                       reason: str = "") -> web.Response:
+    req, legs, history = await _request_parts(request)
     done = request.query.get("done") == "rollback"
     return _render(request, "admin_request.html", status=status, req=req, legs=legs, history=history,
                    last=_last_change(history), error=error, reason=reason, done=done, show_reader=True,
@@ -400,12 +403,7 @@ async def _body(request: web.Request) -> dict:
 
 
 async def api_request(request: web.Request) -> web.Response:
-    require(request, "admin")
-    rid = request_id(request)
-    store = _store(request)
-    req = await asyncio.to_thread(store.get, rid)
-    legs = await asyncio.to_thread(store.legs, rid)
-    history = await asyncio.to_thread(store.history, rid)
+    req, legs, history = await _request_parts(request)
     return _json({"request": request_json(req, None, admin=True), "legs": [leg_json(x) for x in legs],
                   "history": [history_json(h) for h in history]})
 

@@ -518,12 +518,17 @@ async def my_requests(request: web.Request) -> web.Response:
                         rules=rules_view(open_ids), cancelled=request.query.get("cancelled", "")[:9])
 
 
+async def _own_request_parts(request: web.Request) -> tuple:
+    """The signed-in reader's request the address names, its legs and events, and the names and language
+    to show them in."""
+    req = await _own_request(request, _reader(request))
+    store = request.app[STORE]
+    legs, events = await asyncio.to_thread(lambda: (store.legs(req["id"]), store.history(req["id"])))
+    return req, legs, events, _names(request), request[LANG]
+
+
 async def request_detail(request: web.Request) -> web.Response:
-    user = _reader(request)
-    req = await _own_request(request, user)
-    store, names, lang = request.app[STORE], _names(request), request[LANG]
-    legs = await asyncio.to_thread(store.legs, req["id"])
-    events = await asyncio.to_thread(store.history, req["id"])
+    req, legs, events, names, lang = await _own_request_parts(request)
     return private_page(request, "my_request.html", r=request_view(req, _now(request), names, lang),
                         legs=[leg_view(x, names, lang) for x in legs],
                         events=[event_view(e, names, lang) for e in events],
@@ -582,11 +587,7 @@ async def api_list(request: web.Request) -> web.Response:
 
 
 async def api_detail(request: web.Request) -> web.Response:
-    user = _reader(request)
-    req = await _own_request(request, user)
-    store, names, lang = request.app[STORE], _names(request), request[LANG]
-    legs = await asyncio.to_thread(store.legs, req["id"])
-    events = await asyncio.to_thread(store.history, req["id"])
+    req, legs, events, names, lang = await _own_request_parts(request)
     return _json({"version": 1, "request": request_view(req, _now(request), names, lang),
                   "legs": [leg_view(x, names, lang) for x in legs],
                   "history": [event_view(e, names, lang) for e in events]})
