@@ -122,6 +122,29 @@ def plan(members: Iterable[Member], protocol: str | None) -> tuple[list[tuple[Me
     return ask, skipped
 
 
+def asking_order(asks: list[Ask], expected_ms: dict[str, float]) -> list[Ask]:
+    """The members in the order to ask them: the one expected to answer first, then the one expected last,
+    then the second fastest, the second slowest, and so on.
+
+    A search shows its first results when its fastest member has answered and ends when its slowest has,
+    so those two are sent first; the members in between change neither. `expected_ms`: the members'
+    recent answer times; members not in it are put at the median of those that are. Nothing known: as given.
+    """
+    known = [expected_ms[a.member.code] for a in asks if a.member.code in expected_ms]
+    if not known:
+        return list(asks)
+    middle = sorted(known)[len(known) // 2]
+    ranked = sorted(asks, key=lambda a: expected_ms.get(a.member.code, middle))  # stable: ties keep their order
+    out = []
+    low, high = 0, len(ranked) - 1
+    while low <= high:
+        out.append(ranked[low])
+        if high != low:
+            out.append(ranked[high])
+        low, high = low + 1, high - 1
+    return out
+
+
 async def fan_out(members: Iterable[Member], query, *, protocol: str | None = None,
                   timeout: float | None = None, max_records: int | None = None,
                   concurrency: int = 32, deadline: float | None = None) -> AsyncIterator[Event]:
@@ -151,7 +174,9 @@ async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, d
     the next search); without one, each is opened for this search and closed after it. `inbox` is the
     queue the events are collected in: a `Tick` the caller puts there is yielded back (a timer or a
     finished merge waking the caller). With `cpu`, records are read (normalised) on that executor, so
-    the event loop stays free to send and receive while a page of records is read.
+    the event loop stays free to send and receive while a page of records is read; except the first page
+    with records (of at most FIRST_PAGE_INLINE records), read at once on the loop: the reader is waiting
+    for it, and on a thread it would share the interpreter with the loop starting and reading the others.
     """
     if not asks:
         return
@@ -163,7 +188,18 @@ async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, d
         import aiohttp
 
         session = own_session = aiohttp.ClientSession()
-    tasks = [asyncio.create_task(_ask(a, query, timeout, gate, queue, session, pool, cpu)) for a in asks]
+    tasks: list[asyncio.Task] = []
+    first = _FirstPage()
+
+    async def start_all() -> None:
+        # One member at a time, letting the loop run between them: each member's connection is opened and its
+        # request sent while the next ones are being started, instead of every member waiting until all 70
+        # connections have been begun (the first request then left tens of milliseconds late).
+        for a in asks:
+            tasks.append(asyncio.create_task(_ask(a, query, timeout, gate, queue, session, pool, cpu, first)))
+            await asyncio.sleep(0)
+
+    starter = asyncio.create_task(start_all())
     pending = {a.member.code: a for a in asks}
     started: set[str] = set()
     try:
@@ -203,6 +239,8 @@ async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, d
             del pending[code]
             yield MemberFailed(outcome)
     finally:
+        starter.cancel()
+        await asyncio.gather(starter, return_exceptions=True)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -210,8 +248,20 @@ async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, d
             await own_session.close()
 
 
+FIRST_PAGE_INLINE = 100  # records: a first page up to this size is read on the event loop (about 20 ms at most)
+
+
+class _FirstPage:
+    """Whether a page with records has been read yet in this search (see `ask_members`)."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = True
+
+
 async def _ask(a: Ask, query, timeout, gate, queue, session, pool: ConnectorPool | None,
-               cpu: Executor | None) -> None:
+               cpu: Executor | None, first: _FirstPage | None = None) -> None:
     member, endpoint = a.member, a.endpoint
     wait = timeout if timeout is not None else member.timeout
     count = a.count if a.count is not None else member.max_records
@@ -231,11 +281,14 @@ async def _ask(a: Ask, query, timeout, gate, queue, session, pool: ConnectorPool
                 pool.give_back(member, endpoint, connector)
                 connector = None
             outcome.hits = page.hits
-            if cpu is None:
+            inline = first is not None and first.pending and 0 < len(page.records) <= FIRST_PAGE_INLINE
+            if cpu is None or inline:
                 outcome.records, outcome.unreadable = normalise_page(page.records, member)
             else:
                 outcome.records, outcome.unreadable = await asyncio.get_running_loop().run_in_executor(
                     cpu, normalise_page, page.records, member)
+            if first is not None and outcome.records:
+                first.pending = False
             if page.diagnostics:
                 outcome.diagnostic = page.diagnostics[0].as_dict()
             outcome.ms = _ms(started)

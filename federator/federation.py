@@ -38,11 +38,15 @@ from federator.fanout import (
     RecordsArrived,
     Tick,
     ask_members,
+    asking_order,
     outcomes_of,
     plan,
 )
 from federator.registry import Member, Registry
 from records.model import Record
+
+FIRST_MERGE_INLINE = 200  # records: a first view up to this size is merged on the event loop
+ANSWER_WEIGHT = 0.3  # a member's latest answer time against its earlier ones (exponentially weighted average)
 
 
 @dataclass(slots=True)
@@ -107,6 +111,7 @@ class Federator:
         self.breakers = Breakers(breaker_threshold, breaker_cooldown, clock)
         self.cache = TTLCache(cache_ttl, cache_size, clock)
         self.asked = 0  # members actually asked (not cached, not skipped), for statistics and tests
+        self.answer_ms: dict[str, float] = {}  # per member: its recent answer time (weighted), for the asking order
         self.merge_interval = merge_interval
         self.keep_connections = keep_connections
         self.pool = ConnectorPool(idle_per_member=keep_connections)
@@ -209,6 +214,7 @@ class Federator:
             if not to_ask:
                 return
             self.asked += len(to_ask)
+            to_ask = asking_order(to_ask, self.answer_ms)
             caps = {a.member.code: a.count for a in to_ask}
             async with aclosing(ask_members(to_ask, query, timeout=timeout, deadline=deadline,
                                             gate=self._shared_gate(), session=self._sru_session(to_ask),
@@ -251,6 +257,9 @@ class Federator:
     def _learn(self, qkey: str, outcome: MemberOutcome, cap: int | None) -> None:
         """Feed an outcome to the member's breaker and, if it answered, to the cache."""
         code = outcome.code
+        if outcome.ms is not None and (outcome.status == OK or outcome.reason in (DIAGNOSTIC, MEMBER_TIMEOUT)):
+            last = self.answer_ms.get(code)
+            self.answer_ms[code] = outcome.ms if last is None else ANSWER_WEIGHT * outcome.ms + (1 - ANSWER_WEIGHT) * last
         if outcome.status == OK or outcome.reason == DIAGNOSTIC:
             self.breakers.success(code)  # a diagnostic is an answer: the member is up
         elif outcome.reason in (MEMBER_TIMEOUT, MEMBER_ERROR):
@@ -294,7 +303,9 @@ class _MergedView:
     if longer (merging then takes at most a third of the time), have passed; records arriving meanwhile
     go into the next merge. Merges run on the `cpu` executor, so the event loop keeps sending and
     receiving while they run; `wake()` is called when a merge is done or due, and the stream then
-    calls `step()`. `everything()` gives the last view, holding every record.
+    calls `step()`. `everything()` gives the last view, holding every record. The first merge, of a
+    first page (at most FIRST_MERGE_INLINE records, a few milliseconds), runs at once on the loop: the
+    reader is waiting for it, and on a thread it would queue for the interpreter behind the loop's work.
 
     Records are merged in the order of the members asked (not of arrival), so the view, and the final
     result, do not depend on which member happened to answer first, and a cached replay gives the same.
@@ -330,6 +341,9 @@ class _MergedView:
         update = self._collect() if self.running is not None and self.running.done() else None
         if self.dirty and self.running is None:
             first = not self._merged_any and any(self.by_member.values())
+            if first and sum(map(len, self.by_member.values())) <= FIRST_MERGE_INLINE:
+                self._start(inline=True)  # the reader is waiting for it, and it is small: merged here, now
+                return self._collect()
             if first or loop.time() >= self._next_at:
                 self._start()
             elif self._timer is None:
@@ -358,7 +372,7 @@ class _MergedView:
         self._timer = None
         self.wake()
 
-    def _start(self, wake: bool = True) -> None:
+    def _start(self, wake: bool = True, inline: bool = False) -> None:
         loop = asyncio.get_running_loop()
         members = sorted(self.by_member, key=lambda c: self.order.get(c, len(self.order)))
         records = [r for c in members for r in self.by_member[c]]
@@ -367,6 +381,10 @@ class _MergedView:
         self._merged_any = self._merged_any or bool(records)
         self.dirty = False
         self.merges += 1
+        if inline:
+            self.running = loop.create_future()
+            self.running.set_result(self.merger.merge(records))
+            return
         self.running = loop.run_in_executor(self.cpu, self.merger.merge, records)
         if wake:
             self.running.add_done_callback(lambda _: self.wake())

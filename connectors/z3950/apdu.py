@@ -6,6 +6,7 @@ Z39-50-APDU-1995 ASN.1 module (explicit tagging unless marked IMPLICIT there).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from connectors.errors import DecodeError, Diagnostic, ProtocolError
@@ -86,6 +87,7 @@ def _cons(number: int, *children: bytes, cls: int = CONTEXT) -> bytes:
 # ---------------------------------------------------------------------------------------------- requests
 
 
+@functools.lru_cache(maxsize=32)  # the same few bytes for every connection: encoded once
 def encode_init_request(
     *,
     preferred_message_size: int,

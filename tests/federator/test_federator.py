@@ -311,7 +311,39 @@ async def test_a_member_answering_without_records_makes_no_empty_first_view():
         view.add("A", [])  # the fastest member found nothing
         assert view.step() is None and view.running is None and not view.dirty
         view.add("B", [Record(member="B", record_id="b1", syntax="marc21", title="数据结构")])
-        assert view.step() is None and view.running is not None  # the first view starts at once
-        await asyncio.wait_for(woke.wait(), 10)
-        first = view.step()
+        first = view.step()  # the first view, merged at once on the loop (a small first page)
+        assert view.running is None and not view.dirty and not woke.is_set()
     assert first.members == ("B",) and [r.record_id for w in first.works for r in w.records] == ["b1"]
+
+
+async def test_a_large_first_batch_is_merged_on_the_thread_not_the_loop():
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from federator.federation import FIRST_MERGE_INLINE, _MergedView
+    from records.model import Record
+
+    woke = asyncio.Event()
+    records = [Record(member="A", record_id=f"a{i}", syntax="marc21", title=f"书名 {i}")
+               for i in range(FIRST_MERGE_INLINE + 1)]
+    with ThreadPoolExecutor(1) as cpu:
+        view = _MergedView(["A"], 0.0, cpu, woke.set)
+        view.add("A", records)
+        assert view.step() is None and view.running is not None  # started on the thread
+        await asyncio.wait_for(woke.wait(), 30)
+        first = view.step()
+    assert sorted(r.record_id for w in first.works for r in w.records) == sorted(r.record_id for r in records)
+
+
+async def test_members_seen_answering_are_asked_fastest_and_slowest_first(bed, registry):
+    members = ["THU", "PKU", "RUC", "BUPT"]
+    for code, ms in (("THU", 600), ("PKU", 0), ("RUC", 300), ("BUPT", 150)):
+        bed.set_fault(code, latency_ms=ms)
+    async with Federator(registry, cache_ttl=0) as fed:
+        first = [e.member async for e in fed.stream(QUERY, members, per_member=1) if isinstance(e, MemberStarted)]
+        assert first == members  # nothing known yet: the registry's order
+        assert set(fed.answer_ms) == set(members)
+        assert fed.answer_ms["PKU"] < fed.answer_ms["BUPT"] < fed.answer_ms["RUC"] < fed.answer_ms["THU"]
+        again = [e.member async for e in fed.stream(parse("研究"), members, per_member=1)
+                 if isinstance(e, MemberStarted)]
+    assert again == ["PKU", "THU", "BUPT", "RUC"]  # fastest, slowest, then inwards
