@@ -60,8 +60,9 @@ def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | 
 class _Clusters:
     """Union-find whose unions are refused when the two clusters hold conflicting records."""
 
-    def __init__(self, keys: Sequence[MatchKeys]) -> None:
+    def __init__(self, keys: Sequence[MatchKeys], conflicting=conflict) -> None:
         self.keys = keys
+        self.conflict = conflicting
         self.parent = list(range(len(keys)))
         self.members: dict[int, list[int]] = {i: [i] for i in range(len(keys))}
 
@@ -74,8 +75,8 @@ class _Clusters:
         return root
 
     def compatible(self, ra: int, rb: int) -> bool:
-        keys = self.keys
-        return all(conflict(keys[x], keys[y]) is None for x in self.members[ra] for y in self.members[rb])
+        keys, conflicting = self.keys, self.conflict
+        return all(conflicting(keys[x], keys[y]) is None for x in self.members[ra] for y in self.members[rb])
 
     def union(self, a: int, b: int) -> bool:
         ra, rb = self.find(a), self.find(b)
@@ -96,10 +97,11 @@ class _Clusters:
 
 
 def cluster_keys(keys: Sequence[MatchKeys], score=match_score, *, block_sizes: Mapping[str, int] | None = None,
-                 edges: list[tuple[int, int]] | None = None) -> list[list[int]]:
+                 edges: list[tuple[int, int]] | None = None, conflicting=conflict) -> list[list[int]]:
     """Editions as lists of indexes into `keys` (every index in exactly one list, ordered by first index).
 
-    `score(a, b)` is `match_score`, or one that remembers it (dedup.work.Merger). Pairs that score (the only
+    `score(a, b)` is `match_score`, or one that remembers it (dedup.work.Merger); `conflicting(a, b)` likewise
+    `dedup.score.conflict`. Pairs that score (the only
     ones a union can follow) are appended to `edges` when given: clusters never cross the connected parts
     of that graph, so a part can be re-merged alone (the harvest, indexer/harvest.py)."""
     scored = []
@@ -110,7 +112,7 @@ def cluster_keys(keys: Sequence[MatchKeys], score=match_score, *, block_sizes: M
             if edges is not None:
                 edges.append((a, b))
     scored.sort()
-    uf = _Clusters(keys)
+    uf = _Clusters(keys, conflicting)
     for _s, a, b in scored:
         uf.union(a, b)
     return uf.groups()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from dedup.cluster import blocking_keys, cluster_keys
 from dedup.keys import MatchKeys, match_keys
-from dedup.score import match_score
+from dedup.score import conflict, match_score
 from records.fold import fold, is_cjk
 from records.model import Holding, Isbn, Record
 
@@ -196,6 +196,7 @@ class Merger:
     def __init__(self) -> None:
         self._keys: dict[int, tuple[Record, MatchKeys]] = {}
         self._scores: dict[tuple[int, int], float | None] = {}
+        self._conflicts: dict[tuple[int, int], str | None] = {}
         self._works: dict[tuple[int, ...], Work] = {}
 
     def _key(self, rec: Record) -> MatchKeys:
@@ -214,6 +215,14 @@ class Merger:
             s = self._scores[pair] = match_score(a, b)
             return s
 
+    def _conflict(self, a: MatchKeys, b: MatchKeys) -> str | None:
+        pair = (id(a), id(b))
+        try:
+            return self._conflicts[pair]
+        except KeyError:
+            c = self._conflicts[pair] = conflict(a, b)
+            return c
+
     def _work(self, recs: list[Record]) -> Work:
         ident = tuple(id(r) for r in recs)
         known = self._works.get(ident)
@@ -224,7 +233,7 @@ class Merger:
     def merge(self, records: list[Record]) -> list[Work]:
         with _without_cycle_collector():
             keys = [self._key(r) for r in records]
-            groups = cluster_keys(keys, self._score)
+            groups = cluster_keys(keys, self._score, conflicting=self._conflict)
             works = [self._work([records[i] for i in g]) for g in groups]
             group_editions(works, [[keys[i] for i in g] for g in groups])
         return works
