@@ -11,7 +11,7 @@ PORT   ?= 8080
 BENCH_ARGS ?=
 BENCHES := connectors z3950_ber records_throughput dedup rank fanout harvest index_phase local_search routing ill_store portal
 
-.PHONY: run test bench lint deps install clean testbed-down
+.PHONY: run test bench lint deps install clean testbed-down screenshots
 
 run: install
 	$(BIN)/balis testbed up
@@ -34,6 +34,9 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+screenshots: install
+	BALIS_SCREENSHOTS=1 $(BIN)/pytest -q tests/portal -k browser
 
 bench: install
 	@for b in $(BENCHES); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done

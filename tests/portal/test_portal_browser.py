@@ -2,11 +2,12 @@
 bed: a reader searches in Chinese, watches results arrive, filters by a facet, sorts, opens an edition,
 switches to English, opens the member list and the map; and the same search without JavaScript.
 
-Screenshots of each page go to docs/screenshots/ (used by docs/portal-readers.md) and the test's tmp dir.
+Screenshots of each page go to the test's tmp dir, and to docs/screenshots/ with `make screenshots`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -30,14 +31,21 @@ async def browser():
 
 
 class Shots:
+    """Screenshots of the pages in the test's folder; copied to docs/screenshots/ only when asked for
+    (`make screenshots`: BALIS_SCREENSHOTS=1), so an ordinary test run leaves the working tree as it was."""
+
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        DOCS.mkdir(parents=True, exist_ok=True)
+        self.docs = DOCS if os.environ.get("BALIS_SCREENSHOTS") == "1" else None
+        if self.docs is not None:
+            self.docs.mkdir(parents=True, exist_ok=True)
 
     async def take(self, page, name: str) -> None:
         path = self.tmp / f"{name}.png"
         await page.screenshot(path=str(path))  # the first screen, as a reader sees it
-        shutil.copyfile(path, DOCS / f"{name}.png")
+        assert path.stat().st_size > 0, f"empty screenshot {path}"
+        if self.docs is not None:
+            shutil.copyfile(path, self.docs / f"{name}.png")
 
 
 async def _done(page) -> None:

@@ -2,7 +2,7 @@
 Playwright) against the real test bed and a real SQLite store: the lender's staff answers and ships a
 request, the borrowing library's staff receives it, and the administrator's dashboard shows it.
 
-Screenshots of each page go to docs/screenshots/ (used by docs/portal-staff.md and docs/portal-admin.md).
+Screenshots of each page go to the test's tmp dir, and to docs/screenshots/ with `make screenshots`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 index shows its results at once and then the holding libraries' live availability; the link to a live search
 of every member; the same search without JavaScript says the status is the harvested one.
 
-Screenshots go to docs/screenshots/ (used by docs/portal-readers.md) and the test's tmp dir."""
+Screenshots go to the test's tmp dir, and to docs/screenshots/ with `make screenshots`."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 searches in Chinese, watches results arrive, filters by a facet, opens an edition, requests it by ILL, finds it
 under 我的申请 and cancels it; and the manual request form refuses a wrong ISBN keeping what was typed.
 
-Screenshots of each page go to docs/screenshots/ (used by docs/portal-readers.md) and the test's tmp dir.
+Screenshots of each page go to the test's tmp dir, and to docs/screenshots/ with `make screenshots`.
 """
 
 from __future__ import annotations
