@@ -184,10 +184,20 @@ def merge(records: list[Record], *, block_sizes: dict[str, int] | None = None,
     return works
 
 
+@dataclass(frozen=True, slots=True)
+class _Clustered:
+    """A merge's clusters by record identity: the records, the clusters, and the scored pairs per record."""
+
+    ids: frozenset[int]
+    groups: list[tuple[int, ...]]
+    edges: dict[int, list[int]]
+
+
 class Merger:
     """`merge` for a set of records that grows: each call gives exactly what `merge` gives, but remembers
-    the match keys of the records it has seen, the scores of the pairs it has scored and the works it has
-    built, so merging again after a few more records arrived costs little more than the new records.
+    the match keys of the records it has seen, the scores of the pairs it has scored, the works it has
+    built and the last merge's clusters, so merging again after a few more records arrived re-clusters only
+    the records the new ones can change, and costs little more than the new records.
 
     One per federated search (its merged views); records are remembered by identity and kept alive.
     Safe to call from more than one thread (at worst a value is worked out twice).
@@ -198,6 +208,8 @@ class Merger:
         self._scores: dict[tuple[int, int], float | None] = {}
         self._conflicts: dict[tuple[int, int], str | None] = {}
         self._works: dict[tuple[int, ...], Work] = {}
+        self._block_keys: dict[int, list[str]] = {}
+        self._last: _Clustered | None = None  # the last merge's clusters, to re-cluster only what changed
 
     def _key(self, rec: Record) -> MatchKeys:
         known = self._keys.get(id(rec))
@@ -230,10 +242,67 @@ class Merger:
             known = self._works[ident] = build_work(recs)
         return replace(known)  # its own group_id: views already handed out keep theirs
 
+    def _blocks(self, k: MatchKeys) -> list[str]:
+        known = self._block_keys.get(id(k))
+        if known is None:
+            known = self._block_keys[id(k)] = blocking_keys(k)
+        return known
+
     def merge(self, records: list[Record]) -> list[Work]:
         with _without_cycle_collector():
             keys = [self._key(r) for r in records]
-            groups = cluster_keys(keys, self._score, conflicting=self._conflict)
+            groups = self._groups(records, keys)
             works = [self._work([records[i] for i in g]) for g in groups]
             group_editions(works, [[keys[i] for i in g] for g in groups])
         return works
+
+    def _groups(self, records: list[Record], keys: list[MatchKeys]) -> list[list[int]]:
+        """`cluster_keys(keys)`, re-clustering only the part of the records the new ones can change.
+
+        Unions follow scored pairs only, so each connected part of the scored-pair graph is clustered on
+        its own. A new record can change only the parts of the records it shares a block with (the whole
+        block: a title block that grows past BIG_BLOCK is split by year, which changes its old pairs too).
+        Those parts, with the new records, are clustered again with every block's size in the whole set;
+        every other part keeps its clusters, as its blocks, and so its pairs, did not change.
+        """
+        ids = [id(r) for r in records]
+        pos = {rid: i for i, rid in enumerate(ids)}
+        last = self._last  # one read: another thread may replace it meanwhile
+        if last is None or len(pos) != len(ids) or not last.ids <= pos.keys():
+            return self._cluster(ids, keys, list(range(len(keys))), None, {})  # first, a record twice, or fewer
+        new = [i for i, rid in enumerate(ids) if rid not in last.ids]
+        blocks: dict[str, list[int]] = {}
+        for i, k in enumerate(keys):
+            for b in self._blocks(k):
+                blocks.setdefault(b, []).append(i)
+        touched = set(new)
+        for i in new:
+            for b in self._blocks(keys[i]):
+                touched.update(blocks[b])
+        part_ids = {ids[i] for i in touched}
+        stack = list(part_ids)
+        while stack:  # the whole old parts of the touched records
+            for other in last.edges.get(stack.pop(), ()):
+                if other not in part_ids:
+                    part_ids.add(other)
+                    stack.append(other)
+        part = sorted(pos[rid] for rid in part_ids)
+        kept = [[pos[rid] for rid in g] for g in last.groups if g[0] not in part_ids]
+        edges = {rid: e for rid, e in last.edges.items() if rid not in part_ids}
+        return self._cluster(ids, keys, part, {b: len(m) for b, m in blocks.items()}, edges, kept)
+
+    def _cluster(self, ids: list[int], keys: list[MatchKeys], part: list[int], sizes: dict[str, int] | None,
+                 edges: dict[int, list[int]], kept: list[list[int]] = ()) -> list[list[int]]:
+        """Cluster the records at `part` (indexes, in order), add the clusters `kept`, remember the result."""
+        scored: list[tuple[int, int]] = []
+        found = cluster_keys([keys[i] for i in part], self._score, block_sizes=sizes, edges=scored,
+                             conflicting=self._conflict)
+        for a, b in scored:
+            ra, rb = ids[part[a]], ids[part[b]]
+            edges.setdefault(ra, []).append(rb)
+            edges.setdefault(rb, []).append(ra)
+        groups = [[part[j] for j in g] for g in found]
+        groups.extend(sorted(g) for g in kept)
+        groups.sort(key=lambda g: g[0])
+        self._last = _Clustered(frozenset(ids), [tuple(ids[i] for i in g) for g in groups], edges)
+        return groups
