@@ -32,6 +32,7 @@ MARC21_SLIM = "http://www.loc.gov/MARC21/slim"
 EXPLAIN = "http://explain.z3950.org/dtd/2.0/"
 SCAN_2 = "http://docs.oasis-open.org/ns/search-ws/scan"
 SRU_NAMESPACES = (SRU_1, SRU_2, SCAN_2)
+_DIAGNOSTIC_TAGS = (f"{{{DIAG_1}}}diagnostic", f"{{{DIAG_2}}}diagnostic")
 VERSIONS = ("1.1", "1.2", "2.0")
 
 # Names servers use for MARCXML; tried in order until the member accepts one (then remembered).
@@ -211,12 +212,11 @@ def _record(rec: etree._Element, member: str | None, default_pos: int, diags: li
         data = holder
     elif packing != "xml":
         raise DecodeError(f"SRU record {position} has unknown packing {packing!r}", member=member)
-    for el in data.iter():
-        if _local(el) == "diagnostic" and _ns(el) in (DIAG_1, DIAG_2):
-            diag = parse_diagnostic(el, member)
-            diag.addinfo = (diag.addinfo + "; " if diag.addinfo else "") + f"record {position}"
-            diags.append(diag)  # a surrogate diagnostic: this record could not be sent
-            return None
+    for el in data.iter(*_DIAGNOSTIC_TAGS):  # filtered by lxml: no Python call per element of the record
+        diag = parse_diagnostic(el, member)
+        diag.addinfo = (diag.addinfo + "; " if diag.addinfo else "") + f"record {position}"
+        diags.append(diag)  # a surrogate diagnostic: this record could not be sent
+        return None
     marc = _marc_record(data)
     if marc is None:
         schema = _text(rec, "recordSchema") or "?"
