@@ -351,12 +351,17 @@ class _MergedView:
         return update
 
     async def everything(self) -> MergedViewUpdated:
-        """The view holding every record so far: the running merge if it already does, else a new one."""
-        if self.running is not None and self.dirty:
-            _abandon(self.running)  # a later merge makes it stale
-            self.running = None
-        if self.running is None:
-            self._start(wake=False)
+        """The view holding every record so far: the running merge if it already does, else a new one.
+
+        A running merge that lacks the latest records is let finish first (its thread cannot be stopped):
+        the last merge then re-clusters only what those records touch, instead of starting over next to it.
+        """
+        if self.running is not None:
+            await asyncio.wait([self.running])
+            if not self.dirty:
+                return self._collect()
+            self.running = None  # its view is stale: the last one follows at once
+        self._start(wake=False)
         await asyncio.wait([self.running])
         return self._collect()
 
