@@ -227,6 +227,13 @@ def test_member_down_keeps_its_records_and_is_reported(bed, registry, tmp_path):
     assert all(r.status == "ok" and r.deleted == 0 for r in result.members)
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the harvest's process: Ctrl-C at its default, as for a person at a terminal. A test run started in
+    the background by a shell without job control inherits SIGINT ignored, and the harvest would then rightly
+    ignore it too (and finish: exit 0)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_interrupted_harvest_then_rerun_equals_an_uninterrupted_run(bed, registry, tmp_path, sig):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
@@ -236,7 +243,7 @@ def test_interrupted_harvest_then_rerun_equals_an_uninterrupted_run(bed, registr
     cmd = [sys.executable, "-m", "balis.cli", "harvest", "--registry", str(bed.registry_path), "--index", str(killed),
            "--page-size", "10", "--rate", "20", "--concurrency", "5"]
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ, PYTHONPATH=str(PROJECT)))
+                            env=dict(os.environ, PYTHONPATH=str(PROJECT)), preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -252,7 +259,8 @@ def test_interrupted_harvest_then_rerun_equals_an_uninterrupted_run(bed, registr
             proc.kill()
         proc.stderr.close()
     if sig == signal.SIGINT:
-        assert code == 130 and "run 'balis harvest' again to continue" in stderr and "Traceback" not in stderr
+        assert code == 130 and "run 'balis harvest' again to continue" in stderr and "Traceback" not in stderr, \
+            (code, stderr[-3000:])
     else:
         assert code == -signal.SIGKILL
     assert not (killed / "whoosh").exists() or not index_content(killed)  # killed before the index phase
