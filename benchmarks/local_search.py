@@ -191,6 +191,8 @@ def make_queries(samples: list[dict], n: int = 200, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
     chi = [s for s in samples if s["language"] == "chi"]
     lat = [s for s in samples if s["language"] != "chi"]
+    chi_authors = [s for s in chi if s["authors"]]  # a sample may have no author (an anonymous work)
+    lat_authors = [s for s in lat if s["authors"]]
     subjects = [s for s, _ in vocab.SUBJECTS]
     out: list[str] = []
     makers = [
@@ -198,14 +200,14 @@ def make_queries(samples: list[dict], n: int = 200, seed: int = 7) -> list[str]:
         (10, lambda: rng.choice(chi)["title"]),  # a whole title
         (8, lambda: f"{rng.choice(subjects)} {rng.choice(('概论', '教程', '研究', '导论', '发展报告'))}"),
         (8, lambda: f"ti:{rng.choice(subjects)}"),
-        (6, lambda: f"au:{rng.choice(chi)['authors'][0]}"),
+        (6, lambda: f"au:{rng.choice(chi_authors)['authors'][0]}"),
         (5, lambda: f"su:{rng.choice(subjects)} AND year:>={rng.randint(1990, 2020)}"),
         (5, lambda: _trad(rng.choice(chi)["title"])),  # traditional script
         (4, lambda: f'"{rng.choice(vocab.REGIONS)}{rng.choice(subjects)}"'),
         (4, lambda: f"{rng.choice(subjects)} OR {rng.choice(subjects)}"),
         (3, lambda: f"{rng.choice(vocab.REGIONS)} {rng.choice(subjects)} NOT 教材"),
         (8, lambda: " ".join(_words(rng.choice(lat)["title"])[:3])),  # Western title words
-        (5, lambda: "au:" + "".join(_words(rng.choice(lat)["authors"][0].split(",")[0])[:1])),
+        (5, lambda: "au:" + "".join(_words(rng.choice(lat_authors)["authors"][0].split(",")[0])[:1])),
         (4, lambda: f"ti:{rng.choice(('history', 'biography', 'introduction', 'theory', 'companion'))}"),
         (3, lambda: f"{rng.choice(('women', 'war', 'music', 'science', 'religion'))} "
                     f"{rng.choice(('history', 'america', 'europe', 'politics'))}"),
