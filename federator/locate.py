@@ -9,6 +9,7 @@ turnaround and open load come from the ILL store when one exists. The ranking it
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +153,7 @@ async def locate_lenders(registry: Registry, home: str, *, query=None, work_id: 
     if found.work is None:
         return found, None
     status = await live_status(found, registry, timeout) if live else {}
-    history, found.history_source = lender_history(db)
+    history, found.history_source = await asyncio.to_thread(lender_history, db)  # a store query: off the loop
     rota = build_rota(found.work, home, registry.members, history=history, live_status=status,
                       max_lenders=max_lenders)
     return found, rota
