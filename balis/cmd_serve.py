@@ -25,6 +25,9 @@ def register(sub, common) -> None:
     p.add_argument("--harvest-at", metavar="HH:MM",
                    help="also run the nightly harvest in this process every day at HH:MM local time "
                         "(docs/harvest.md; cron or a systemd timer do the same outside the server)")
+    p.add_argument("--full-harvest-on", metavar="DAY", default="sun",
+                   help="with --harvest-at: the day of the week whose harvest is a full one (compares every "
+                        "record; default sun; never to switch it off)")
     p.add_argument("--searches-per-minute", type=float, default=60.0, metavar="N",
                    help="searches one client may start per minute (default 60, bursts of 20)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
@@ -49,14 +52,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be between 1 and 64")
     if args.searches_per_minute <= 0:
         raise UsageError("--searches-per-minute must be a positive number")
-    harvest_at = None
+    harvest_at = full_on = None
     if args.harvest_at:
-        from indexer.schedule import parse_at
+        from indexer.schedule import parse_at, parse_weekday
 
         try:
             harvest_at = parse_at(args.harvest_at)
         except ValueError as exc:
             raise UsageError(f"--harvest-at: {exc}") from None
+        try:
+            full_on = parse_weekday(args.full_harvest_on)
+        except ValueError as exc:
+            raise UsageError(f"--full-harvest-on: {exc}") from None
     index = None
     if args.index:
         index = Path(args.index)
@@ -67,12 +74,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         index = resolve_index_dir(None)  # $BALIS_INDEX, else var/index: used once a harvest builds it
     registry = load_registry(args.registry)
-    return serve(registry, host=args.host, port=args.port, index_dir=index, harvest_at=harvest_at, db=args.db,
+    return serve(registry, host=args.host, port=args.port, index_dir=index, harvest_at=harvest_at,
+                 full_harvest_on=full_on, db=args.db,
                  per_member=args.per_member, deadline=args.deadline,
                  searches_per_minute=args.searches_per_minute, workers=args.workers) or EXIT_OK
 
 
-def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, workers: int = 1, **options) -> int:
+def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, full_harvest_on: int | None = None,
+          workers: int = 1, **options) -> int:
     """Run the portal until interrupted; prints the URL once it listens. Closes the federator on the way out.
 
     `workers` > 1: that many processes serve the one port (SO_REUSEPORT; the kernel spreads connections),
@@ -106,8 +115,12 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, wo
                 print(f"no union index in {index_dir} yet: searches ask the members live until 'balis harvest' "
                       "builds it", flush=True)
         if harvest_at is not None:
+            from indexer.schedule import WEEKDAYS
+
+            weekly = (f"; a full one on {WEEKDAYS[full_harvest_on]}" if full_harvest_on is not None
+                      else "; no weekly full one")
             print(f"nightly harvest at {harvest_at.strftime('%H:%M')} (local time) into "
-                  f"{index_dir or 'the default index folder'}", flush=True)
+                  f"{index_dir or 'the default index folder'}{weekly}", flush=True)
         print("stop with Ctrl-C", flush=True)
 
     async def run(port: int = port, worker: int | None = None, ready=None) -> None:
@@ -139,7 +152,7 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, wo
         if harvest_at is not None and not worker:
             from indexer.schedule import HarvestSchedule, harvest_job
 
-            schedule = HarvestSchedule(harvest_at, harvest_job(registry.path, index_dir))
+            schedule = HarvestSchedule(harvest_at, harvest_job(registry.path, index_dir, full_on=full_harvest_on))
             schedule.start()
         try:
             await stop.wait()

@@ -1,5 +1,7 @@
 """The nightly harvest inside a long-running process (`balis serve --harvest-at 02:00`): an asyncio task that
-runs the harvest every day at HH:MM local time.
+runs the harvest every day at HH:MM local time, and on one day of the week (`--full-harvest-on`, default
+Sunday) a full one (`balis harvest --full`), which compares every record and so also finds what the nightly
+count check cannot see (docs/harvest.md).
 
 The harvest itself runs in a worker thread with its own event loop, so the serving loop keeps answering
 while records are normalised and merged. A run that is still going at the next HH:MM is not started twice;
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 log = logging.getLogger("balis.harvest")
@@ -29,6 +31,24 @@ def parse_at(text: str) -> time:
         return time(*(int(p) for p in parts))
     except ValueError:
         raise ValueError(f"harvest time {text!r} is not a time of day; write HH:MM, e.g. 02:00") from None
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY_NAMES = {**{d: i for i, d in enumerate(WEEKDAYS)},
+                  **{n: i for i, n in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                                                  "sunday"))},
+                  **{f"周{c}": i for i, c in enumerate("一二三四五六日")}, "周天": 6}
+
+
+def parse_weekday(text: str) -> int | None:
+    """`sun`, `sunday` or `周日` as a weekday (Monday 0 … Sunday 6); `never` as None; ValueError otherwise."""
+    key = text.strip().lower()
+    if key in ("never", "none", "off"):
+        return None
+    if key not in _WEEKDAY_NAMES:
+        raise ValueError(f"{text!r} is not a day of the week; write mon, tue, wed, thu, fri, sat or sun "
+                         "(or never)")
+    return _WEEKDAY_NAMES[key]
 
 
 def next_run(now: datetime, at: time) -> datetime:
@@ -92,15 +112,20 @@ class HarvestSchedule:
         return result
 
 
-def harvest_job(registry_path: str | Path | None, index_dir: str | Path | None, **options):
-    """A job for HarvestSchedule: every run reads the registry again and harvests into the index folder."""
+def harvest_job(registry_path: str | Path | None, index_dir: str | Path | None, *, full_on: int | None = None,
+                today: Callable[[], date] = date.today, **options):
+    """A job for HarvestSchedule: every run reads the registry again and harvests into the index folder; a run
+    that starts on weekday `full_on` (Monday 0 … Sunday 6; None: never) is a full one."""
     from federator.registry import load_registry
     from indexer.harvest import HarvestOptions, run_harvest
     from indexer.paths import resolve_index_dir
 
     def run():
         registry = load_registry(registry_path)
-        result = run_harvest(registry, resolve_index_dir(index_dir), HarvestOptions(**options))
+        full = full_on is not None and today().weekday() == full_on
+        if full:
+            log.info("the weekly full harvest: every record of every member is compared")
+        result = run_harvest(registry, resolve_index_dir(index_dir), HarvestOptions(**options, full=full))
         for r in result.members:
             log.info("harvest %s: %s, %d records, +%d ~%d -%d, %d errors%s", r.member, r.status, r.records,
                      r.added, r.changed, r.deleted, r.errors, f" ({r.message})" if r.message else "")

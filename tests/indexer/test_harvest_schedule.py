@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from indexer.schedule import HarvestSchedule, harvest_job, next_run, parse_at
+from indexer.schedule import HarvestSchedule, harvest_job, next_run, parse_at, parse_weekday
 from testbed.bed import Testbed
 
 
@@ -39,6 +39,14 @@ def test_parse_at():
     for bad in ("2am", "25:00", "02", "02:60", ""):
         with pytest.raises(ValueError, match="HH:MM"):
             parse_at(bad)
+
+
+def test_parse_weekday():
+    assert [parse_weekday(d) for d in ("mon", "Sun", " sunday ", "周日", "周一", "周天")] == [0, 6, 6, 6, 0, 6]
+    assert parse_weekday("never") is None
+    for bad in ("", "someday", "7", "sonntag"):
+        with pytest.raises(ValueError, match="day of the week"):
+            parse_weekday(bad)
 
 
 async def test_a_failed_run_is_logged_and_the_schedule_goes_on(caplog):
@@ -79,5 +87,24 @@ async def test_one_real_scheduled_run(tmp_path):
         assert result.ok and {r.member for r in result.members} == {"THU", "PKU"}
         assert result.index["mode"] == "rebuild" and (tmp_path / "index" / "harvest.sqlite").exists()
         assert schedule.runs == 1 and schedule.next > datetime.now() + timedelta(hours=23)
+    finally:
+        bed.down()
+
+
+@pytest.mark.integration
+async def test_the_run_on_the_full_harvest_day_compares_everything(tmp_path):
+    bed = Testbed(tmp_path / "bed", seed=98)
+    registry = bed.up(members=2, records=10)
+    sunday, monday = date(2026, 11, 22), date(2026, 11, 23)
+    try:
+        first = await harvest_job(registry, tmp_path / "index", rate=0, full_on=6, today=lambda: monday)()
+        assert first.index["mode"] == "rebuild"  # the first run builds the index
+        weekday = await harvest_job(registry, tmp_path / "index", rate=0, full_on=6, today=lambda: monday)()
+        assert weekday.index["mode"] == "unchanged"
+        full = await harvest_job(registry, tmp_path / "index", rate=0, full_on=6, today=lambda: sunday)()
+        assert full.index["mode"] == "rebuild" and all(r.mode == "full" for r in full.members), \
+            [(r.member, r.mode) for r in full.members]
+        never = await harvest_job(registry, tmp_path / "index", rate=0, full_on=None, today=lambda: sunday)()
+        assert never.index["mode"] == "unchanged"
     finally:
         bed.down()

@@ -69,6 +69,7 @@ def test_serve_uses_balis_registry_from_the_environment(portal_registry_path):
     (["--registry", "/nonexistent/registry.toml"], "file not found"),
     (["--deadline", "0"], "--deadline must be between"),
     (["--harvest-at", "25:00"], "--harvest-at:"),
+    (["--harvest-at", "02:00", "--full-harvest-on", "someday"], "--full-harvest-on: 'someday' is not a day"),
 ])
 def test_serve_usage_errors(portal_registry_path, args, words):
     base = ["--registry", str(portal_registry_path)] if "--registry" not in args else []
@@ -102,5 +103,5 @@ def test_serve_schedules_the_nightly_harvest(portal_registry_path, tmp_path):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert f"nightly harvest at 03:30 (local time) into {tmp_path}\n" in lines
+    assert f"nightly harvest at 03:30 (local time) into {tmp_path}; a full one on sun\n" in lines
     assert "next harvest at" in err and "Traceback" not in err
