@@ -100,10 +100,10 @@ def cluster_keys(keys: Sequence[MatchKeys], score=match_score, *, block_sizes: M
                  edges: list[tuple[int, int]] | None = None, conflicting=conflict) -> list[list[int]]:
     """Editions as lists of indexes into `keys` (every index in exactly one list, ordered by first index).
 
-    `score(a, b)` is `match_score`, or one that remembers it (dedup.work.Merger); `conflicting(a, b)` likewise
-    `dedup.score.conflict`. Pairs that score (the only
-    ones a union can follow) are appended to `edges` when given: clusters never cross the connected parts
-    of that graph, so a part can be re-merged alone (the harvest, indexer/harvest.py)."""
+    `score(a, b)` is `match_score`, or one that remembers it (dedup.work.Merger); `conflicting(a, b)` is
+    `dedup.score.conflict`, or one that remembers it. Pairs that score (the only ones a union can follow)
+    are appended to `edges` when given: clusters never cross the connected parts of that graph, so a part
+    can be re-merged alone (the harvest, indexer/harvest.py; dedup.work.Merger)."""
     scored = []
     for a, b in candidate_pairs(keys, block_sizes):
         s = score(keys[a], keys[b])
