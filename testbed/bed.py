@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import unicodedata
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -157,6 +159,16 @@ class Testbed:
             raise ZebraError(f"the fault proxy did not start; read {self.state_dir / 'proxy.log'}")
         for m in state["members"]:
             m["proxy_port"] = routes[m["code"]][0]
+
+    @contextlib.contextmanager
+    def running(self, members: int = 8, records: int | dict[str, int] | None = None) -> Iterator[Testbed]:
+        """`up()` for the `with` block and `down()` after it, also when the block fails (a test bed of a test's
+        own, so that what the test does to it does not touch a shared one)."""
+        self.up(members=members, records=records)
+        try:
+            yield self
+        finally:
+            self.down()
 
     def down(self) -> None:
         """Stop the proxy and every member server; the built catalogues stay for the next up()."""

@@ -16,12 +16,8 @@ def small_bed(tmp_path_factory):
     """A test bed of its own (2 members), so restarting it does not disturb the shared one."""
     from testbed.bed import Testbed
 
-    bed = Testbed(tmp_path_factory.mktemp("restart-bed"), seed=424242)
-    bed.up(members=2, records=40)
-    try:
+    with Testbed(tmp_path_factory.mktemp("restart-bed"), seed=424242).running(members=2, records=40) as bed:
         yield bed
-    finally:
-        bed.down()
 
 
 def kept(fed: Federator, member):

@@ -37,12 +37,8 @@ RECORDS = 60
 
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory):
-    bed = Testbed(tmp_path_factory.mktemp("harvest-bed"), seed=4242)
-    bed.up(members=MEMBERS, records=RECORDS)
-    try:
+    with Testbed(tmp_path_factory.mktemp("harvest-bed"), seed=4242).running(members=MEMBERS, records=RECORDS) as bed:
         yield bed
-    finally:
-        bed.down()
 
 
 @pytest.fixture()

@@ -21,12 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory):
-    bed = Testbed(tmp_path_factory.mktemp("harvest-cli-bed"), seed=777)
-    bed.up(members=2, records=30)  # THU over Z39.50, PKU over OAI-PMH
-    try:
+    # THU over Z39.50, PKU over OAI-PMH
+    with Testbed(tmp_path_factory.mktemp("harvest-cli-bed"), seed=777).running(members=2, records=30) as bed:
         yield bed
-    finally:
-        bed.down()
 
 
 def balis(*args: str) -> subprocess.CompletedProcess:

@@ -68,9 +68,8 @@ async def test_a_failed_run_is_logged_and_the_schedule_goes_on(caplog):
 
 @pytest.mark.integration
 async def test_one_real_scheduled_run(tmp_path):
-    bed = Testbed(tmp_path / "bed", seed=99)
-    registry = bed.up(members=2, records=10)
-    try:
+    with Testbed(tmp_path / "bed", seed=99).running(members=2, records=10) as bed:
+        registry = bed.registry_path
         results = []
         at = (datetime.now() + timedelta(seconds=2)).time().replace(microsecond=0)
         schedule = HarvestSchedule(at, harvest_job(registry, tmp_path / "index", rate=0),
@@ -87,16 +86,13 @@ async def test_one_real_scheduled_run(tmp_path):
         assert result.ok and {r.member for r in result.members} == {"THU", "PKU"}
         assert result.index["mode"] == "rebuild" and (tmp_path / "index" / "harvest.sqlite").exists()
         assert schedule.runs == 1 and schedule.next > datetime.now() + timedelta(hours=23)
-    finally:
-        bed.down()
 
 
 @pytest.mark.integration
 async def test_the_run_on_the_full_harvest_day_compares_everything(tmp_path):
-    bed = Testbed(tmp_path / "bed", seed=98)
-    registry = bed.up(members=2, records=10)
-    sunday, monday = date(2026, 11, 22), date(2026, 11, 23)
-    try:
+    with Testbed(tmp_path / "bed", seed=98).running(members=2, records=10) as bed:
+        registry = bed.registry_path
+        sunday, monday = date(2026, 11, 22), date(2026, 11, 23)
         first = await harvest_job(registry, tmp_path / "index", rate=0, full_on=6, today=lambda: monday)()
         assert first.index["mode"] == "rebuild"  # the first run builds the index
         weekday = await harvest_job(registry, tmp_path / "index", rate=0, full_on=6, today=lambda: monday)()
@@ -106,5 +102,3 @@ async def test_the_run_on_the_full_harvest_day_compares_everything(tmp_path):
             [(r.member, r.mode) for r in full.members]
         never = await harvest_job(registry, tmp_path / "index", rate=0, full_on=None, today=lambda: sunday)()
         assert never.index["mode"] == "unchanged"
-    finally:
-        bed.down()

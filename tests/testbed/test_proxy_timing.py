@@ -21,12 +21,8 @@ LATENCY_MS = 150
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory):
     """A test bed of its own (2 members, 15 records), so the timing switch does not touch the shared one."""
-    bed = Testbed(tmp_path_factory.mktemp("timing-bed"), seed=1010)
-    bed.up(members=2, records=15)
-    try:
+    with Testbed(tmp_path_factory.mktemp("timing-bed"), seed=1010).running(members=2, records=15) as bed:
         yield bed
-    finally:
-        bed.down()
 
 
 @pytest.fixture
