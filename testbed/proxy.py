@@ -7,7 +7,11 @@ every new connection, so a changed fault applies to the next connection without 
 Modes: `refuse` resets each connection at once; `drop` forwards half of the answer then closes;
 `garbage` sends random bytes instead of the answer. `drop` and `garbage` hit the first answer over
 HTTP (SRU) and the first answer after the Init response over Z39.50, so the session opens and then the
-search fails. `latency_ms` delays the first bytes of every answer.
+search fails. `latency_ms` is a network round trip added to every request/answer turn, half each way: a
+request reaches the member half the latency after it reached the proxy (and a new connection reaches the
+member half the latency after the client opened it), and the first bytes of every answer reach the client
+half the latency after the member sent them. So the members' servers work when their requests would
+arrive over a network, not all at once.
 
 Timing (for benchmarks/fanout.py): while the file `STATE_DIR/timing.on` exists, each new connection records,
 on the member side of the client, when things happened, and appends them to `STATE_DIR/timing.jsonl` (one
@@ -22,8 +26,9 @@ A row is written each time a piece of an answer has been forwarded to the client
   request            when the turn's request's first bytes reached the proxy from the client (were read)
   queued_ms          how long before `request` the kernel had received the request's latest bytes (TCP_INFO,
                      in kernel ticks, here 4 ms): the proxy's own delay in reading it
-  answer             when the member's answer's first bytes reached the proxy (before the injected latency)
-  sent               when this piece of the answer had been forwarded to the client (after the latency)
+  delivered          when the request was forwarded to the member (after the first half of the latency)
+  answer             when the member's answer's first bytes reached the proxy (before the second half)
+  sent               when this piece of the answer had been forwarded to the client (after the second half)
   bytes              bytes of this answer forwarded so far
 so the last row of a turn says when the whole answer had been forwarded. Times are `time.monotonic()`
 (CLOCK_MONOTONIC, one clock for every process on the machine), comparable with a client's own.
@@ -140,30 +145,36 @@ def _queued_ms(sock) -> int | None:
         return None
 
 
-async def _read_stamped(reader: asyncio.StreamReader, sock) -> tuple[bytes, float, int | None]:
+async def _read_stamped(reader: asyncio.StreamReader, sock, queued: bool) -> tuple[bytes, float, int | None]:
     data = await reader.read(CHUNK)
-    return data, time.monotonic(), _queued_ms(sock)
+    return data, time.monotonic(), _queued_ms(sock) if queued else None
 
 
-async def _pipe_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: dict,
-                   first: asyncio.Task | None = None) -> None:
-    """Client → server: forward bytes and mark that an answer is now awaited. `first`: the client's first
-    bytes, read (and stamped) while the connection to the member was being opened."""
+async def _pipe_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: dict, half: float,
+                   first: asyncio.Task) -> None:
+    """Client → server: forward each request half the latency after it reached the proxy, and mark that an
+    answer is now awaited. `first`: the client's first bytes, read (and stamped) while the connection to the
+    member was being opened."""
     try:
         while True:
             if first is not None:
                 data, at, queued = await first
                 first = None
             else:
-                data, at, queued = await reader.read(CHUNK), None, None
+                data = await reader.read(CHUNK)
+                at, queued = time.monotonic(), None
             if not data:
                 break
             if state["first"] is None:
                 state["first"] = data[:4]
-            if state["timing"] is not None and not state["turn_open"]:  # a new request
+            if not state["turn_open"]:  # a new request
                 state["turn"] += 1
-                state["request"] = at or time.monotonic()
-                state["queued"] = queued if at else _queued_ms(state["sock"])
+                state["request"] = at
+                if state["timing"] is not None:
+                    state["queued"] = queued if queued is not None else _queued_ms(state["sock"])
+                if (wait := at + half - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)
+                state["delivered"] = time.monotonic()
             state["turn_open"] = True
             writer.write(data)
             await writer.drain()
@@ -177,8 +188,9 @@ async def _pipe_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s
 
 
 async def _pipe_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: dict,
-                     latency: float, mode: str | None, timing: Timing) -> None:
-    """Server → client: delay, drop or garble answers as the member's fault says."""
+                     half: float, mode: str | None, timing: Timing) -> None:
+    """Server → client: delay (by the second half of the latency), drop or garble answers as the member's
+    fault says."""
     answers = 0
     timed = state["timing"]
     sent = 0
@@ -190,8 +202,8 @@ async def _pipe_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                 answers += 1
                 if timed is not None:
                     answer_at, sent = time.monotonic(), 0
-                if latency:
-                    await asyncio.sleep(latency)
+                if half:
+                    await asyncio.sleep(half)
             first = state["first"] or b""
             is_http = first[:3] in (b"GET", b"POS", b"HEA")
             target = 1 if is_http else 2
@@ -221,8 +233,8 @@ async def _pipe_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 
 def _stamp(timing: Timing, timed: dict, state: dict, answer_at: float, sent: int, mode: str | None) -> None:
     """One timing row: a piece of the current turn's answer has been forwarded (`sent` bytes of it so far)."""
-    row = dict(timed, turn=state["turn"], request=state["request"], queued_ms=state["queued"], answer=answer_at,
-               sent=time.monotonic(), bytes=sent)
+    row = dict(timed, turn=state["turn"], request=state["request"], queued_ms=state["queued"],
+               delivered=state["delivered"], answer=answer_at, sent=time.monotonic(), bytes=sent)
     if mode:
         row["mode"] = mode
     timing.write(row)
@@ -236,21 +248,23 @@ def make_handler(state_dir: Path, code: str, upstream: int, timing: Timing):
             _reset(writer)
             return
         timed = timing.connection(code, writer, accepted)
-        # timed: stamp the request when it reaches the proxy, not once the member's connection is open
+        half = latency_ms / 2000.0
+        # the client's first bytes are read (and stamped) at once, while the member's connection is opened
         sock = writer.get_extra_info("socket")
-        first = asyncio.ensure_future(_read_stamped(reader, sock)) if timed is not None else None
+        first = asyncio.ensure_future(_read_stamped(reader, sock, timed is not None))
         try:
+            if half:  # the new connection reaches the member half the latency later
+                await asyncio.sleep(half)
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
         except OSError:
-            if first is not None:
-                first.cancel()
+            first.cancel()
             _reset(writer)
             return
         state: dict = {"first": None, "turn_open": False, "timing": timed, "turn": 0, "request": 0.0,
-                       "queued": None, "sock": sock}
+                       "queued": None, "delivered": 0.0, "sock": sock}
         await asyncio.gather(
-            _pipe_up(reader, up_writer, state, first),
-            _pipe_down(up_reader, writer, state, latency_ms / 1000.0, mode, timing),
+            _pipe_up(reader, up_writer, state, half, first),
+            _pipe_down(up_reader, writer, state, half, mode, timing),
         )
         up_writer.close()
 
