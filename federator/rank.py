@@ -15,12 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
-
 from connectors.query import Clause, Query
 from dedup.work import Work
 from records.fold import fold
 from records.identifiers import isbn13 as to_isbn13
+from records.tables import Style, lazy_pinyin
 
 __all__ = ["SORTS", "WEIGHTS", "WorkText", "rank", "score", "title_sort_key", "tokens", "work_text"]
 
