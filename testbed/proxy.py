@@ -1,8 +1,9 @@
 """Fault-injection TCP proxy in front of the members' Zebra servers: one asyncio process for all members.
 
 Run as `python -m testbed.proxy STATE_DIR`. It reads `STATE_DIR/proxy.json` ({code: [listen_port,
-upstream_port]}) once, and `STATE_DIR/faults.json` ({code: {"latency_ms": int, "mode": str|null}}) on
-every new connection, so a changed fault applies to the next connection without a restart.
+upstream_port]}) once, and looks at `STATE_DIR/faults.json` ({code: {"latency_ms": int, "mode": str|null}})
+on every new connection (re-reading it when it changed), so a changed fault applies to the next connection
+without a restart.
 
 Modes: `refuse` resets each connection at once; `drop` forwards half of the answer then closes;
 `garbage` sends random bytes instead of the answer. `drop` and `garbage` hit the first answer over
@@ -119,11 +120,43 @@ def answers(rows: list[dict]) -> list[dict]:
 
 def read_faults(state_dir: Path, code: str) -> tuple[int, str | None]:
     """The fault set for one member (latency in ms, mode); no file or no entry means no fault."""
+    return _fault_of(_load_faults(state_dir / "faults.json"), code)
+
+
+def _load_faults(path: Path) -> dict:
     try:
-        entry = json.loads((state_dir / "faults.json").read_text()).get(code) or {}
+        faults = json.loads(path.read_text())
     except (OSError, ValueError):
-        entry = {}
+        return {}
+    return faults if isinstance(faults, dict) else {}
+
+
+def _fault_of(faults: dict, code: str) -> tuple[int, str | None]:
+    entry = faults.get(code) or {}
     return int(entry.get("latency_ms") or 0), entry.get("mode")
+
+
+class Faults:
+    """STATE_DIR/faults.json as the proxy sees it: looked at (one stat) on every new connection, read and parsed
+    again only when it was replaced or changed. Reading it for each of 70 connections opened at once kept
+    the proxy from reading the clients' requests, a delay no network adds."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "faults.json"
+        self._seen: tuple | None = None
+        self._faults: dict = {}
+
+    def of(self, code: str) -> tuple[int, str | None]:
+        """The member's fault now (latency in ms, mode)."""
+        try:
+            st = os.stat(self.path)
+            seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            seen = None
+        if seen != self._seen:
+            self._faults = _load_faults(self.path) if seen is not None else {}
+            self._seen = seen
+        return _fault_of(self._faults, code)
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -240,10 +273,10 @@ def _stamp(timing: Timing, timed: dict, state: dict, answer_at: float, sent: int
     timing.write(row)
 
 
-def make_handler(state_dir: Path, code: str, upstream: int, timing: Timing):
+def make_handler(faults: Faults, code: str, upstream: int, timing: Timing):
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted = time.monotonic()
-        latency_ms, mode = read_faults(state_dir, code)
+        latency_ms, mode = faults.of(code)
         if mode == "refuse":
             _reset(writer)
             return
@@ -274,9 +307,10 @@ def make_handler(state_dir: Path, code: str, upstream: int, timing: Timing):
 async def serve(state_dir: Path) -> None:
     routes = json.loads((state_dir / "proxy.json").read_text())
     timing = Timing(state_dir)
+    faults = Faults(state_dir)
     servers = []
     for code, (listen, upstream) in routes.items():
-        servers.append(await asyncio.start_server(make_handler(state_dir, code, upstream, timing), "127.0.0.1", listen,
+        servers.append(await asyncio.start_server(make_handler(faults, code, upstream, timing), "127.0.0.1", listen,
                                                   reuse_address=True))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
