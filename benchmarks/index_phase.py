@@ -11,6 +11,10 @@ records of an edition the member does not hold yet, so they join it). Records ar
 (the normalised Record the index phase reads); the raw record kept beside an edit is the old one.
 
     .venv/bin/python benchmarks/index_phase.py [--source DIR] [--runs 3] [--no-profile] [--verify]
+                                               [--nights N [--full-every K]]
+
+`--nights N` then runs N nights in a row on one copy (a change and an index phase each); with `--full-every K`
+every K-th of them rebuilds the index in full, as the weekly full harvest does.
 
 `--verify` also merges every record of the store (as a full rebuild would) and checks that the index holds
 exactly those editions (slow: a minute or more). Writes benchmarks/results/index_phase.json.
@@ -138,8 +142,9 @@ def segments(index_dir: Path) -> int:
     return len(list((index_dir / "whoosh").glob("*.seg")))
 
 
-def one_run(source: Path, work: Path, args, profile: bool, night: int = 0) -> dict:
-    """Night 0: a fresh copy of the source; night n > 0: the next night's change on the copy as left."""
+def one_run(source: Path, work: Path, args, profile: bool, night: int = 0, full: bool = False) -> dict:
+    """Night 0: a fresh copy of the source; night n > 0: the next night's change on the copy as left.
+    `full`: the index rebuilt from every stored record (a full harvest's index phase), not incrementally."""
     if night == 0:
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(source, work)
@@ -155,7 +160,7 @@ def one_run(source: Path, work: Path, args, profile: bool, night: int = 0) -> di
         c0, t0 = time.process_time(), time.perf_counter()
         if prof:
             prof.enable()
-        out = write_index(store, work, full=False, harvested=harvested, progress=clock)
+        out = write_index(store, work, full=full, harvested=harvested, progress=clock)
         if prof:
             prof.disable()
         t1, c1 = time.perf_counter(), time.process_time()
@@ -164,7 +169,7 @@ def one_run(source: Path, work: Path, args, profile: bool, night: int = 0) -> di
     marks = [("start", t0), *clock.marks, ("end", t1)]
     phases = {f"{a[0][:2]}→{b[0][:2]}": round(b[1] - a[1], 3)
               for a, b in zip(marks, marks[1:], strict=False)}
-    run = {"seconds": round(t1 - t0, 3), "cpu_seconds": round(c1 - c0, 3), "change": counts, "index": out,
+    run = {"seconds": round(t1 - t0, 3), "cpu_seconds": round(c1 - c0, 3), "full": full, "change": counts, "index": out,
            "phases": phases, "segments_before": seg_before, "segments_after": segments(work)}
     if prof:
         st = pstats.Stats(prof)
@@ -218,6 +223,9 @@ def main() -> None:
     ap.add_argument("--nights", type=int, default=0,
                     help="then N nights in a row on one copy (a change and an index phase each): "
                          "the seconds and whoosh segments night by night")
+    ap.add_argument("--full-every", type=int, default=0, metavar="K",
+                    help="with --nights: every K-th night rebuilds the index in full, as a weekly full harvest does "
+                         "(balis serve --full-harvest-on)")
     ap.add_argument("--verify", action="store_true", help="check the index against a full merge afterwards")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "index_phase.json"))
     args = ap.parse_args()
@@ -248,10 +256,12 @@ def main() -> None:
         print(profiled["profile_tottime"])
     nights = []
     for n in range(args.nights):
-        run = one_run(source, work, args, profile=False, night=n)
+        full = args.full_every > 0 and (n + 1) % args.full_every == 0
+        run = one_run(source, work, args, profile=False, night=n, full=full)
         nights.append({k: run[k] for k in
-                       ("seconds", "cpu_seconds", "index", "segments_before", "segments_after")})
-        print(f"night {n + 1}: index phase {run['seconds']:.2f} s (CPU {run['cpu_seconds']:.2f} s), "
+                       ("seconds", "cpu_seconds", "full", "index", "segments_before", "segments_after")})
+        print(f"night {n + 1}{' (full)' if full else ''}: index phase {run['seconds']:.2f} s "
+              f"(CPU {run['cpu_seconds']:.2f} s), "
               f"{run['index']['upserted']} written, {run['index']['deleted']} removed; whoosh segments "
               f"{run['segments_before']} → {run['segments_after']}")
     checked = None
@@ -262,7 +272,7 @@ def main() -> None:
         print(f"verify: {total} editions from a full merge, {differing} differ from the index "
               f"({time.perf_counter() - t0:.0f} s)")
     result = {
-        "source": str(source), "change_fraction": args.change, "seed": args.seed,
+        "source": str(source), "change_fraction": args.change, "seed": args.seed, "full_every": args.full_every,
         "median_seconds": median, "median_cpu_seconds": median_cpu, "runs": runs, "nights": nights,
         "profiled_run": profiled, "verify": checked,
         "load_average_before": [round(x, 2) for x in load_before],
