@@ -4,15 +4,13 @@ change seen by the next connection."""
 from __future__ import annotations
 
 import json
-import os
 
+from testbed.bed import _atomic_write
 from testbed.proxy import Faults
 
 
 def write(path, faults: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(faults))
-    os.replace(tmp, path)  # as Testbed.set_fault writes it
+    _atomic_write(path, json.dumps(faults))  # as Testbed.set_fault writes it: a new file replaces the old
 
 
 def test_faults_follow_the_file(tmp_path):
