@@ -12,8 +12,9 @@ request/answer turn* on a connection, half each way (a request reaches the membe
 latency after the client sent it, the answer reaches the client half the latency after the server sent
 it), so the servers work when their requests would arrive over a network, spread over the 2 s, not all at
 the first instant. A Z39.50 search on a new connection pays it twice (Init, and Search, whose response
-carries the first page), on a kept connection once; an SRU search pays it once per HTTP request. A member's "own latency" is therefore measured, not computed: the wall time of the same
-search (same query, same connection state) by a Federator asking that member alone.
+carries the first page), on a kept connection once; an SRU search pays it once per HTTP request. A
+member's "own latency" is therefore measured, not computed: the wall time of the same search (same query,
+same connection state) by a Federator asking that member alone.
 
 Measured, per repetition: a fresh Federator (cache off, everything else at its defaults) makes
   cold         the first search ("中国"): every connection is opened (Init) in the search, and the Federator
@@ -27,8 +28,8 @@ each asked alone in the same cold → warm sequence: the members the proxy's lat
 and, every repetition, the members the cold and the warm first merged views were built from.
 Throwaway searches of every member come first, with the measured queries among them (module imports
 happen once per process, and the members' servers read those queries' index pages from disk once: just
-after the test bed starts, the first search of a term took one server 16 s). Wall time = first event asked for → stream exhausted, the last merged
-view included.
+after the test bed starts, the first search of a term took one server 16 s). Wall time = first event
+asked for → stream exhausted, the last merged view included.
   1. ratio = wall time ÷ the slowest answering member's own latency (a member's own latency: the
      median of its repetitions; the ratio per repetition, and their median, are reported); target ≤ 1.10.
      Also against the own time, in the same search, of the member that took longest in it (measured by the
