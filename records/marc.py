@@ -9,6 +9,7 @@ bad record, so one broken record never stops a harvest.
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import re
@@ -155,14 +156,50 @@ def _decoder(charset: str):
             return _unescape_ncr(text), problems
         return marc8
     codec = {"utf-8": "utf-8", "gbk": "gb18030", "ascii": "utf-8"}[charset]
+    strict = codecs.getdecoder(codec)  # called directly: bytes.decode(name) looks the codec up on every call
 
     def decode(b: bytes) -> tuple[str, int]:
         try:
-            return _unescape_ncr(b.decode(codec)), 0
+            return _unescape_ncr(strict(b)[0]), 0
         except UnicodeDecodeError:
             text = b.decode(codec, "replace")
             return _unescape_ncr(text), max(1, text.count("\ufffd"))
     return decode
+
+
+def _whole_field_decoder(chosen: str, fast: bool):
+    """A strict decoder for a whole data field at once, where that is safe: valid UTF-8, and GBK (GB18030),
+    whose multi-byte characters never contain the subfield delimiter 0x1F. None for MARC-8 (its escapes
+    carry state across bytes) and for records that need repairs."""
+    if fast:
+        return codecs.getdecoder("utf-8")
+    if chosen == "gbk":
+        return codecs.getdecoder("gb18030")
+    return None
+
+
+def _decoded_at_once(raw: bytes, whole) -> tuple[str, list[Subfield]] | None:
+    """A data field's indicators and subfields, the field decoded in one call; None when it needs the careful
+    subfield-by-subfield path (undecodable bytes, odd indicators, a non-ASCII subfield code)."""
+    try:
+        text = whole(raw)[0]
+    except UnicodeDecodeError:
+        return None
+    pieces = text.split("\x1f")
+    ind = pieces[0]
+    if len(ind) != 2 or not ind.isascii():
+        return None
+    ncr = "&#x" in text
+    subfields = []
+    for piece in pieces[1:]:
+        if not piece:
+            continue
+        code = piece[0]
+        if code >= "\x80":
+            return None
+        value = piece[1:]
+        subfields.append(Subfield(code, _unescape_ncr(value) if ncr else value))
+    return ind, subfields
 
 
 def _digits(raw: bytes, what: str, member: str, position) -> int:
@@ -280,6 +317,7 @@ def read_iso2709(data: bytes, *, charset: str = "auto", member: str = "", positi
     chosen = _choose_charset(data[base:body_end], leader_text[9], declared, warnings)
     decode = _decoder(chosen)
     fast = chosen == "ascii" or (chosen == "utf-8" and not any("invalid UTF-8" in w for w in warnings))
+    whole = _whole_field_decoder(chosen, fast)
     problems = 0
     record = MarcRecord(leader_text)
     fields = record.fields
@@ -289,6 +327,12 @@ def read_iso2709(data: bytes, *, charset: str = "auto", member: str = "", positi
             problems += bad
             fields.append(Field(tag=tag, data=text))
             continue
+        if whole is not None:
+            done = _decoded_at_once(raw, whole)
+            if done is not None:
+                ind_text, subfields = done
+                fields.append(Field(tag=tag, indicators=Indicators(ind_text[0], ind_text[1]), subfields=subfields))
+                continue
         parts = raw.split(b"\x1f")
         ind = parts[0]
         if len(ind) != 2 or not ind.isascii():

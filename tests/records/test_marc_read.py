@@ -160,6 +160,41 @@ def test_gbk_round_trip(marc_data, charset):
         assert (a.title, a.authors, a.publisher, a.isbns) == (b.title, b.authors, b.publisher, b.isbns)
 
 
+def _fields(rec) -> list[tuple]:
+    return [(f.tag, f.data) if f.is_control_field() else (f.tag, f.indicators, [(s.code, s.value) for s in f.subfields])
+            for f in rec.fields]
+
+
+def test_fields_decoded_at_once_equal_the_careful_subfield_by_subfield_reading(marc_data, monkeypatch):
+    """UTF-8 and GBK data fields are decoded in one call each (0x1F is never inside a character); a field
+    that does not decode, or has odd indicators, is read subfield by subfield with repairs. Both agree."""
+    import records.marc as marc
+
+    samples = [(rec_bytes, charset) for name in ISO_FILES
+               for rec_bytes, charset in _raw_records(marc_data / name, "auto")]
+    samples += [(_gbk_iso2709(r), "gbk")
+                for _, r in iter_marcxml(marc_data / "dp2-cnmarc/sample_cnmarc.as_marcxml.xml")]
+    broken = bytearray(samples[-1][0])
+    broken[broken.index(b"\x1fa", broken.index(b"\x1e") + 1) + 2] = 0x81  # a GBK lead byte without its trail
+    broken[broken.index(b"\x1fa", broken.index(b"\x1e") + 1) + 3] = 0x1F
+    samples.append((bytes(broken), "gbk"))
+    fast = [read_iso2709(data, charset=charset) for data, charset in samples]
+    monkeypatch.setattr(marc, "_whole_field_decoder", lambda chosen, fast: None)
+    careful = [read_iso2709(data, charset=charset) for data, charset in samples]
+    assert len(fast) > 90
+    for a, b in zip(fast, careful, strict=True):
+        assert _fields(a) == _fields(b)
+        assert (a.warnings, a.charset) == (b.warnings, b.charset)
+    assert any("undecodable GB18030" in w or "undecodable GBK" in w for w in fast[-1].warnings)
+
+
+def _raw_records(path, charset):
+    data = path.read_bytes()
+    for chunk in data.split(b"\x1d"):
+        if chunk.strip(b"\r\n\x00 "):
+            yield chunk + b"\x1d", charset
+
+
 def test_gbk_mislabelled_as_utf8_is_detected(marc_data):
     original = next(r for _, r in iter_marcxml(marc_data / "dp2-cnmarc/sample_cnmarc.as_marcxml.xml"))
     back = read_iso2709(_gbk_iso2709(original, leader9="a"), charset="utf-8")
