@@ -120,6 +120,7 @@ def cmd_search(args) -> int:
     from balis.output import event_line, outcome_text, search_json, works_text
     from connectors.query import QueryError, parse
     from federator import facets as facet_mod
+    from federator.answer_times import default_path as answer_times_path
     from federator.federation import Federator
     from federator.rank import rank
 
@@ -152,7 +153,7 @@ def cmd_search(args) -> int:
     members = registry.select(codes)
 
     async def go():
-        async with Federator(members, deadline=args.deadline) as fed:
+        async with Federator(members, deadline=args.deadline, answer_times=answer_times_path()) as fed:
             if not args.stream:
                 return await fed.run(query, protocol=args.protocol, timeout=args.timeout,
                                      per_member=args.max, page=args.page)

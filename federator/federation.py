@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from connectors.factory import ConnectorPool
+from federator.answer_times import AnswerTimes
 from federator.breaker import Breakers
 from federator.cache import TTLCache, query_key
 from federator.fanout import (
@@ -46,7 +48,6 @@ from federator.registry import Member, Registry
 from records.model import Record
 
 FIRST_MERGE_INLINE = 200  # records: a first view up to this size is merged on the event loop
-ANSWER_WEIGHT = 0.3  # a member's latest answer time against its earlier ones (exponentially weighted average)
 
 
 @dataclass(slots=True)
@@ -94,12 +95,15 @@ class Federator:
                  cache_ttl: float = 120.0, cache_size: int = 2048, breaker_threshold: int = 3,
                  breaker_cooldown: float = 60.0, deadline: float | None = None,
                  merge_interval: float = 0.2, keep_connections: int = 2,
-                 clock: Callable[[], float] = time.time) -> None:
+                 answer_times: str | Path | None = None, clock: Callable[[], float] = time.time) -> None:
         """`clock` (seconds since the epoch) drives the breakers and the cache; tests inject a fake one.
 
         `merge_interval`: after the first merged view, at most one merge per this many seconds (longer
         when merging takes long, see `_MergedView`). `keep_connections`: open connections kept per member
-        between searches (0: open and close one per search).
+        between searches (0: open and close one per search). `answer_times`: the file the members' answer
+        times are kept in between processes (`federator.answer_times`; the CLI and the portal pass
+        `answer_times.default_path()`), so that a new process asks them in a good order from its first
+        search; None: learnt in memory only.
         """
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -111,7 +115,8 @@ class Federator:
         self.breakers = Breakers(breaker_threshold, breaker_cooldown, clock)
         self.cache = TTLCache(cache_ttl, cache_size, clock)
         self.asked = 0  # members actually asked (not cached, not skipped), for statistics and tests
-        self.answer_ms: dict[str, float] = {}  # per member: its recent answer time (weighted), for the asking order
+        self.times = AnswerTimes(answer_times)  # per member: its recent answer time, for the asking order
+        self.times.load(self.members)
         self.merge_interval = merge_interval
         self.keep_connections = keep_connections
         self.pool = ConnectorPool(idle_per_member=keep_connections)
@@ -120,8 +125,15 @@ class Federator:
         self._threads: dict[str, ThreadPoolExecutor] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
+    @property
+    def answer_ms(self) -> dict[str, float]:
+        """Per member code: its recent answer time in ms (weighted), as the asking order uses it."""
+        return self.times.ms
+
     async def close(self) -> None:
-        """Close the members' kept connections and the shared SRU session (the Federator stays usable)."""
+        """Close the members' kept connections and the shared SRU session (the Federator stays usable);
+        write the members' answer times (if kept in a file)."""
+        self.times.save(force=True)
         pool, self.pool = self.pool, ConnectorPool(idle_per_member=self.keep_connections)
         await pool.close()
         threads, self._threads = self._threads, {}
@@ -216,13 +228,15 @@ class Federator:
             self.asked += len(to_ask)
             to_ask = asking_order(to_ask, self.answer_ms)
             caps = {a.member.code: a.count for a in to_ask}
+            addresses = {a.member.code: a.endpoint.address for a in to_ask}
             async with aclosing(ask_members(to_ask, query, timeout=timeout, deadline=deadline,
                                             gate=self._shared_gate(), session=self._sru_session(to_ask),
                                             pool=self.pool, inbox=inbox, cpu=self._cpu("read"))) as events:
                 async for event in events:
                     if not isinstance(event, Tick):
                         if isinstance(event, (MemberFinished, MemberFailed)):
-                            self._learn(qkey, event.outcome, caps[event.outcome.code])
+                            self._learn(qkey, event.outcome, caps[event.outcome.code],
+                                        addresses[event.outcome.code])
                             unresolved.discard(event.outcome.code)
                         yield event
                         if isinstance(event, RecordsArrived):
@@ -236,6 +250,7 @@ class Federator:
             view.close()
             for code in unresolved:  # the reader left before these had an outcome: free their probes
                 self.breakers.release(code)
+            self.times.save()  # at most every few seconds (close() writes the rest)
 
     async def run(self, query, members: Iterable[Member | str] | None = None, **options) -> FederatedResult:
         """The whole page at once, assembled from the same events `stream()` yields."""
@@ -254,12 +269,11 @@ class Federator:
                                views[-1].works if views else [], ms)
 
     # -- internals ---------------------------------------------------------------------------------------
-    def _learn(self, qkey: str, outcome: MemberOutcome, cap: int | None) -> None:
-        """Feed an outcome to the member's breaker and, if it answered, to the cache."""
+    def _learn(self, qkey: str, outcome: MemberOutcome, cap: int | None, address: str) -> None:
+        """Feed an outcome to the member's breaker, its answer time and, if it answered, to the cache."""
         code = outcome.code
         if outcome.ms is not None and (outcome.status == OK or outcome.reason in (DIAGNOSTIC, MEMBER_TIMEOUT)):
-            last = self.answer_ms.get(code)
-            self.answer_ms[code] = outcome.ms if last is None else ANSWER_WEIGHT * outcome.ms + (1 - ANSWER_WEIGHT) * last
+            self.times.learn(code, address, outcome.ms)
         if outcome.status == OK or outcome.reason == DIAGNOSTIC:
             self.breakers.success(code)  # a diagnostic is an answer: the member is up
         elif outcome.reason in (MEMBER_TIMEOUT, MEMBER_ERROR):

@@ -72,9 +72,10 @@ async def find_edition(registry: Registry, query=None, *, work_id: str | None = 
 async def _search(registry: Registry, query, timeout, federator):
     if federator is not None:
         return await federator.run(query, timeout=timeout, per_member=LIVE_PER_MEMBER)
+    from federator.answer_times import default_path
     from federator.federation import Federator
 
-    async with Federator(registry.members) as fed:
+    async with Federator(registry.members, answer_times=default_path()) as fed:
         return await fed.run(query, timeout=timeout, per_member=LIVE_PER_MEMBER)
 
 

@@ -31,9 +31,12 @@ atexit.register(_cleanup)
 @pytest.fixture(autouse=True)
 def _own_ill_store(tmp_path, monkeypatch) -> None:
     """Every test that opens the default ILL store (the portal, commands without --db) gets its own file,
-    never the checkout's var/ill.sqlite; subprocesses inherit it through $BALIS_DB."""
+    never the checkout's var/ill.sqlite; subprocesses inherit it through $BALIS_DB. The same for the file
+    the members' answer times are kept in ($BALIS_ANSWER_TIMES, else var/answer-times.json)."""
     if "BALIS_DB" not in os.environ:
         monkeypatch.setenv("BALIS_DB", str(tmp_path / "ill.sqlite"))
+    if "BALIS_ANSWER_TIMES" not in os.environ:
+        monkeypatch.setenv("BALIS_ANSWER_TIMES", str(tmp_path / "answer-times.json"))
 
 
 @pytest.fixture(scope="session")

@@ -258,3 +258,26 @@ def test_stream_prints_events_as_members_answer(bed):
     first_done = next(i for i, x in enumerate(lines) if x.startswith("== "))
     assert merged[0] < max(i for i, x in enumerate(lines) if x.startswith("== "))
     assert first_done < len(lines) - 1
+
+
+def test_each_search_starts_with_the_members_seen_fastest_and_slowest(bed, tmp_path):
+    """Every `balis search` is a new process: the members' answer times are kept in a file between them."""
+    times = tmp_path / "answer-times.json"
+    env = {**os.environ, "BALIS_REGISTRY": "", "BALIS_ANSWER_TIMES": str(times)}
+    codes = [m["code"] for m in bed.status()]
+    latency = {"RUC": 500, "PKU": 0}
+    for code, ms in latency.items():
+        bed.set_fault(code, latency_ms=ms)
+
+    def asked(query: str) -> list[str]:
+        cmd = [sys.executable, "-m", "balis.cli", "search", "--registry", str(bed.registry_path), query,
+               "--stream", "--max", "2"]
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr
+        return [line.split()[1] for line in out.stdout.splitlines() if line.startswith("-> ")]
+
+    assert asked("中国") == codes  # nothing known yet: the registry's order
+    kept = json.loads(times.read_text())["members"]
+    assert set(kept) == set(codes) and kept["RUC"]["ms"] > kept["PKU"]["ms"]
+    fastest = min(kept, key=lambda c: kept[c]["ms"])
+    assert asked("研究")[:2] == [fastest, "RUC"]  # the next command: the fastest and the slowest first
