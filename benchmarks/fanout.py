@@ -22,7 +22,14 @@ Measured, per repetition: a fresh Federator (cache off, everything else at its d
   warm         the next search ("研究") on the same Federator: connections kept from the first search
   reconnected  its connections closed (Federator.close()), the first query again: every connection is opened,
                but the Federator has seen the members answer (the portal's case once its connections were idle)
-and right after, in the same repetition (so both see the same machine load), the candidate members are
+  restarted    a new Federator, given the file of answer times the first one wrote when it closed
+               (federator/answer_times.py), the first query again: new connections, nothing in memory, but
+               the members asked in the order those times give (a new `balis search`, a restarted portal)
+Before reconnected and restarted, the benchmark waits SETTLE_S (2.5 s) after closing the connections, so the
+members' Close answers and the teardown of 67 connections in the proxy and the servers are over (a portal's
+connections closed while idle were closed long before its next search). The first Federator's file is a
+new one each repetition, so cold stays a first search that knows nothing.
+And right after, in the same repetition (so both see the same machine load), the candidate members are
 each asked alone in the same cold → warm sequence: the members the proxy's latency model puts slowest
 (top 4 per state) and fastest (bottom 3), plus the 4 that answered last in the first federated search,
 and, every repetition, the members the cold and the warm first merged views were built from.
@@ -97,12 +104,18 @@ from testbed.proxy import TIMING_FILE, TIMING_ON, answers, read_timing  # noqa: 
 SEED = 31415  # not the tests' seed
 COLD_QUERY, WARM_QUERY = "中国", "研究"
 # cold: a new Federator (nothing known of the members); warm: its connections kept; reconnected: the same Federator
-# with its connections closed (as the portal's after they were idle: it has seen the members answer)
-STATES = ("cold", "warm", "reconnected")
-ALONE = {"cold": "cold", "warm": "warm", "reconnected": "cold"}  # the member alone in the same connection state
+# with its connections closed (as the portal's after they were idle: it has seen the members answer); restarted: a
+# new Federator that reads the members' answer times the first one kept in its file (a new `balis search`, a
+# portal restarted)
+STATES = ("cold", "warm", "reconnected", "restarted")
+ALONE = {"cold": "cold", "warm": "warm", "reconnected": "cold", "restarted": "cold"}  # alone, same connection state
 FOUR = ("THU", "PKU", "RUC", "BUAA")  # Z39.50 members: MARC21/UTF-8, CNMARC/UTF-8, CNMARC/GBK, MARC21/MARC-8
 FOUR_QUERIES = ("中国", "研究", "经济", "教程", "管理", "发展报告", "理论与实践", "history", "计算机", "北京")
 MIN_MS, MAX_MS = 20, 2000
+# seconds between closing a Federator's connections and the next search: the slowest member's Close answer,
+# and the proxy's and the servers' teardown of 67 connections, are over (a portal's connections closed while
+# idle were closed long before its next search)
+SETTLE_S = MAX_MS / 1000 + 0.5
 TARGET_RATIO, TARGET_FIRST_MS = 1.10, 50.0
 
 
@@ -230,21 +243,32 @@ def model_ms(latency_ms: int, protocol: str, state: str) -> int:
     return latency_ms * (2 if ALONE[state] == "cold" else 1)
 
 
-async def one_federated(registry, rep: int) -> dict:
-    """A fresh Federator: the cold search, the warm one, then its connections closed and the cold query again."""
-    fed = new_federator(registry)
+async def one_federated(registry, rep: int, times_dir: Path) -> dict:
+    """A fresh Federator: the cold search, the warm one, then its connections closed and the cold query again;
+    then a new Federator reading the answer times the first one kept, the cold query once more."""
+    times = times_dir / f"answer-times-{rep + 1}.json"
+    times.unlink(missing_ok=True)  # a new file (not an earlier run's): the first Federator knows nothing
+    fed = new_federator(registry, answer_times=times)
     try:
         cold = await timed(fed, parse(COLD_QUERY))
         warm = await timed(fed, parse(WARM_QUERY))
         await fed.close()  # closes the connections; the Federator stays usable and keeps what it learnt
+        await asyncio.sleep(SETTLE_S)
         reconnected = await timed(fed, parse(COLD_QUERY))
+    finally:
+        await fed.close()  # and writes the answer times
+    await asyncio.sleep(SETTLE_S)
+    fed = new_federator(registry, answer_times=times)
+    try:
+        restarted = await timed(fed, parse(COLD_QUERY))
     finally:
         await fed.close()
     print(f"  rep {rep + 1}: cold {cold['wall']:.3f} s (first view {cold['first_view']:.3f} s, "
           f"{cold['views']} views, {cold['records']} records → {cold['works']} works); "
           f"warm {warm['wall']:.3f} s (first view {warm['first_view']:.3f} s, {warm['views']} views); "
-          f"reconnected {reconnected['wall']:.3f} s (first view {reconnected['first_view']:.3f} s)", flush=True)
-    return {"cold": cold, "warm": warm, "reconnected": reconnected}
+          f"reconnected {reconnected['wall']:.3f} s (first view {reconnected['first_view']:.3f} s); "
+          f"restarted {restarted['wall']:.3f} s (first view {restarted['first_view']:.3f} s)", flush=True)
+    return {"cold": cold, "warm": warm, "reconnected": reconnected, "restarted": restarted}
 
 
 async def alone_runs(registry, code: str) -> dict:
@@ -413,7 +437,7 @@ async def federated_runs(bed: Testbed, registry, reps: int, latency: dict[str, i
     fast: set[str] = set()
     for rep in range(reps):
         offset = _timing_size(bed)
-        run = await one_federated(registry, rep)
+        run = await one_federated(registry, rep, bed.state_dir)
         runs.append(run)
         if rep == 0:  # members to time alone: slowest and fastest by the proxy's model, and the last to answer
             answering = {c for c, o in run["cold"]["outcomes"].items() if o["status"] == "ok"}
