@@ -40,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from balis.cli import EXIT_OK, UsageError
+    from federator.answer_times import default_path as answer_times_path
     from federator.registry import load_registry
 
     if not 0 <= args.port < 65536:
@@ -74,10 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         index = resolve_index_dir(None)  # $BALIS_INDEX, else var/index: used once a harvest builds it
     registry = load_registry(args.registry)
-    from federator.answer_times import default_path
-
     return serve(registry, host=args.host, port=args.port, index_dir=index, harvest_at=harvest_at,
-                 full_harvest_on=full_on, db=args.db, answer_times=default_path(),
+                 full_harvest_on=full_on, db=args.db, answer_times=answer_times_path(),
                  per_member=args.per_member, deadline=args.deadline,
                  searches_per_minute=args.searches_per_minute, workers=args.workers) or EXIT_OK
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -50,6 +51,23 @@ def test_serve_prints_the_url_serves_and_stops(portal_registry_path, sig):
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "stopping" in out and "Traceback" not in err
+
+
+def test_serve_keeps_the_members_answer_times_for_its_next_start(portal_registry_path, tmp_path):
+    times = tmp_path / "answer-times.json"
+    (tmp_path / "index").mkdir()  # no harvest in it yet: searches ask the members
+    proc = _balis("serve", "--port", "0", "--registry", str(portal_registry_path),
+                  env={"BALIS_ANSWER_TIMES": str(times), "BALIS_INDEX": str(tmp_path / "index")})
+    try:
+        url = _wait_for_url(proc)
+        with urllib.request.urlopen(url + "search?q=%E4%B8%AD%E5%9B%BD", timeout=60) as r:  # asks the members
+            assert r.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    kept = json.loads(times.read_text(encoding="utf-8"))["members"]
+    assert kept and all(e["endpoint"].startswith(("tcp:", "http:")) and e["ms"] >= 0 for e in kept.values())
 
 
 def test_serve_uses_balis_registry_from_the_environment(portal_registry_path):
