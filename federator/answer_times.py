@@ -94,8 +94,7 @@ class AnswerTimes:
         if not force and now - self._saved_at < self.save_every:
             return False
         members = dict(self._others)
-        members.update({code: {"endpoint": self.endpoints[code], "ms": round(ms, 1)}
-                        for code, ms in self.ms.items() if code in self.endpoints})
+        members.update({code: {"endpoint": self.endpoints[code], "ms": round(ms, 1)} for code, ms in self.ms.items()})
         text = json.dumps({"version": VERSION, "members": dict(sorted(members.items()))}, ensure_ascii=False,
                           indent=1)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
