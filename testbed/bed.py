@@ -20,7 +20,7 @@ from lxml import etree
 from testbed.generate import plan_catalogues, render_member, truth, write_collection
 from testbed.members import DEFAULT_LENDING, LENDING, MemberProfile, lending_toml, member_profiles
 from testbed.oaipmh import apply_changes, fill_from_catalogue, iter_collection, offers_oai, record_id_of
-from testbed.zebra import ZebraError, ZebraServer, _terminate, free_port, pid_alive, wait_for_port
+from testbed.zebra import ZebraError, ZebraServer, _terminate, pid_alive, wait_for_port, write_atomically
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RECORDS = 300
@@ -53,7 +53,7 @@ class Testbed:
             return None
 
     def _save_state(self, state: dict) -> None:
-        _atomic_write(self._state_path, json.dumps(state, ensure_ascii=False, indent=1))
+        write_atomically(self._state_path, json.dumps(state, ensure_ascii=False, indent=1))
 
     def _server(self, entry: dict) -> ZebraServer:
         return ZebraServer(self.state_dir / "members" / entry["code"], syntax=entry["syntax"],
@@ -110,11 +110,11 @@ class Testbed:
         with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
             for entry, n in zip(entries, pool.map(index, entries), strict=True):
                 entry["records"] = n
-        _atomic_write(self.truth_path, json.dumps(truth(plan), ensure_ascii=False, indent=1))
+        write_atomically(self.truth_path, json.dumps(truth(plan), ensure_ascii=False, indent=1))
         state = {"version": STATE_VERSION, "seed": self.seed, "sizes": sizes, "members": entries}
         self._save_state(state)
         if not self.faults_path.exists():
-            _atomic_write(self.faults_path, "{}")
+            write_atomically(self.faults_path, "{}")
         return state
 
     def _start(self, state: dict) -> None:
@@ -142,23 +142,32 @@ class Testbed:
             return
         if pid_alive(pid):
             _terminate(pid, 5.0)
-        for route in routes.values():
-            if not route[0] or not _port_free(route[0]):
-                route[0] = free_port()
-        _atomic_write(self.state_dir / "proxy.json", json.dumps(routes))
-        (self.state_dir / "proxy.pid").unlink(missing_ok=True)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT),
-                                                                          os.environ.get("PYTHONPATH")])))
-        with open(self.state_dir / "proxy.log", "ab") as log:
-            subprocess.Popen([sys.executable, "-m", "testbed.proxy", str(self.state_dir)], cwd=self.state_dir,
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not (self.state_dir / "proxy.pid").exists():
-            time.sleep(0.05)
-        if not all(wait_for_port(p, 10.0) for p, _ in routes.values()):
+        write_atomically(self.state_dir / "proxy.json", json.dumps(routes))  # the ports it had, to keep if free
+        self._spawn("testbed.proxy", "proxy", "the fault proxy")
+        routes = _read_json(self.state_dir / "proxy.json")  # the ports it got
+        if not all(wait_for_port(routes[m["code"]][0], 10.0) for m in state["members"]):
             raise ZebraError(f"the fault proxy did not start; read {self.state_dir / 'proxy.log'}")
         for m in state["members"]:
             m["proxy_port"] = routes[m["code"]][0]
+
+    def _spawn(self, module: str, name: str, what: str, timeout: float = 15.0) -> None:
+        """Start `python -m module STATE_DIR` in its own session, logging to NAME.log, and wait until it has
+        written NAME.pid (it does so once it listens); a child that exits first or takes too long is an error."""
+        pid_path, log_path = self.state_dir / f"{name}.pid", self.state_dir / f"{name}.log"
+        pid_path.unlink(missing_ok=True)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT),
+                                                                          os.environ.get("PYTHONPATH")])))
+        with open(log_path, "ab") as log:
+            child = subprocess.Popen([sys.executable, "-m", module, str(self.state_dir)], cwd=self.state_dir,
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not pid_path.exists():
+            if child.poll() is not None:
+                raise ZebraError(f"{what} exited with status {child.returncode} as it started; read {log_path}")
+            if time.monotonic() > deadline:
+                raise ZebraError(f"{what} did not start within {timeout:g} s; read {log_path}")
+            time.sleep(0.05)
 
     @contextlib.contextmanager
     def running(self, members: int = 8, records: int | dict[str, int] | None = None) -> Iterator[Testbed]:
@@ -197,15 +206,10 @@ class Testbed:
             return
         if pid_alive(pid):
             _terminate(pid, 5.0)
-        port = conf.get("port") if conf.get("port") and _port_free(conf["port"]) else free_port()
-        _atomic_write(self.state_dir / "oai.json", json.dumps({"port": port, "members": codes}))
-        (self.state_dir / "oai.pid").unlink(missing_ok=True)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT),
-                                                                          os.environ.get("PYTHONPATH")])))
-        with open(self.state_dir / "oai.log", "ab") as log:
-            subprocess.Popen([sys.executable, "-m", "testbed.oaipmh", str(self.state_dir)], cwd=self.state_dir,
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
-        if not wait_for_port(port, 15.0):
+        write_atomically(self.state_dir / "oai.json", json.dumps({"port": conf.get("port") or 0, "members": codes}))
+        self._spawn("testbed.oaipmh", "oai", "the OAI-PMH server")
+        port = _read_json(self.state_dir / "oai.json")["port"]  # the port it got
+        if not wait_for_port(port, 10.0):
             raise ZebraError(f"the OAI-PMH server did not start; read {self.state_dir / 'oai.log'}")
         state["oai_port"] = port
 
@@ -294,11 +298,11 @@ class Testbed:
             faults[code.upper()] = {"latency_ms": int(latency_ms), "mode": mode}
         else:
             faults.pop(code.upper(), None)
-        _atomic_write(self.faults_path, json.dumps(faults, indent=1))
+        write_atomically(self.faults_path, json.dumps(faults, indent=1))
 
     def clear_faults(self) -> None:
         """Remove every fault."""
-        _atomic_write(self.faults_path, "{}")
+        write_atomically(self.faults_path, "{}")
 
     def truth(self) -> dict:
         """The ground truth written by the last build (see docs/testbed.md)."""
@@ -324,7 +328,7 @@ class Testbed:
             if m["code"] in state.get("oai_members", ()):
                 lines += ["[[member.endpoint]]", 'protocol = "oaipmh"', 'host = "127.0.0.1"',
                           f"port = {int(state['oai_port'])}", f"database = {_q('oai/' + m['code'])}", ""]
-        _atomic_write(self.registry_path, "\n".join(lines))
+        write_atomically(self.registry_path, "\n".join(lines))
 
 
 BEIJING = timezone(timedelta(hours=8), "CST")  # the members' local time (no daylight saving)
@@ -352,12 +356,6 @@ def stamp_005(marcxml: bytes, stamp: str) -> bytes:
 
 def _q(text: str) -> str:
     return json.dumps(str(text), ensure_ascii=False)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path):

@@ -2,7 +2,8 @@
 member that offers OAI-PMH, from a per-member SQLite file with datestamps and persistent deletes.
 
 Run as `python -m testbed.oaipmh STATE_DIR`: it reads `STATE_DIR/oai.json` ({"port": N, "members": [..],
-"page_size": N}) once, and `STATE_DIR/faults.json` on every request (as the TCP proxy does), so
+"page_size": N}) once (a port that is 0 or taken is replaced by one the kernel chooses and written back
+before `oai.pid` appears), and `STATE_DIR/faults.json` on every request (as the TCP proxy does), so
 `Testbed.set_fault` applies to a member's OAI-PMH service too: `refuse`/`drop`/`garbage` answer HTTP 503,
 `latency_ms` delays each answer.
 
@@ -25,6 +26,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
+
+from testbed.zebra import listening_socket, write_atomically
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
 PAGE_SIZE = 100
@@ -275,8 +278,10 @@ async def serve(state_dir: Path) -> None:
     runner = web.AppRunner(make_app(state_dir, conf["members"], int(conf.get("page_size", PAGE_SIZE))),
                            access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", int(conf["port"]), reuse_address=True)
-    await site.start()
+    sock = listening_socket(int(conf.get("port") or 0))
+    await web.SockSite(runner, sock).start()
+    conf["port"] = sock.getsockname()[1]
+    write_atomically(state_dir / "oai.json", json.dumps(conf))  # the port it got: read once oai.pid is there
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

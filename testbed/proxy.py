@@ -1,8 +1,9 @@
 """Fault-injection TCP proxy in front of the members' Zebra servers: one asyncio process for all members.
 
 Run as `python -m testbed.proxy STATE_DIR`. It reads `STATE_DIR/proxy.json` ({code: [listen_port,
-upstream_port]}) once, and looks at `STATE_DIR/faults.json` ({code: {"latency_ms": int, "mode": str|null}})
-on every new connection (re-reading it when it changed), so a changed fault applies to the next connection
+upstream_port]}) once; a listen port that is 0 or taken is replaced by one the kernel chooses, and the
+ports it listens on are written back to `proxy.json` before `proxy.pid` appears. It looks at
+`STATE_DIR/faults.json` ({code: {"latency_ms": int, "mode": str|null}}) on every new connection (re-reading it when it changed), so a changed fault applies to the next connection
 without a restart.
 
 Modes: `refuse` resets each connection at once; `drop` forwards half of the answer then closes;
@@ -49,6 +50,8 @@ import sys
 import time
 from itertools import count
 from pathlib import Path
+
+from testbed.zebra import listening_socket, write_atomically
 
 CHUNK = 65536
 TIMING_ON, TIMING_FILE = "timing.on", "timing.jsonl"
@@ -309,9 +312,11 @@ async def serve(state_dir: Path) -> None:
     timing = Timing(state_dir)
     faults = Faults(state_dir)
     servers = []
-    for code, (listen, upstream) in routes.items():
-        servers.append(await asyncio.start_server(make_handler(faults, code, upstream, timing), "127.0.0.1", listen,
-                                                  reuse_address=True))
+    for code, route in routes.items():
+        sock = listening_socket(route[0])
+        route[0] = sock.getsockname()[1]
+        servers.append(await asyncio.start_server(make_handler(faults, code, route[1], timing), sock=sock))
+    write_atomically(state_dir / "proxy.json", json.dumps(routes))  # the ports it got: read once proxy.pid is there
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -38,6 +38,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listening_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A listening TCP socket on host:port, or on a port the kernel chooses when `port` is 0 or taken.
+
+    A port chosen with `free_port()` in one process and bound in another can be taken in between (by any
+    outgoing connection's ephemeral port, say), so a child server binds here and reports the port it got.
+    """
+    for wanted in ((port, 0) if port else (0,)):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, wanted))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(socket.SOMAXCONN)
+        sock.setblocking(False)
+        return sock
+    raise OSError(f"no port to listen on at {host}")  # only when binding to port 0 failed too
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file so that a reader sees the old text or the new, never part of it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> bool:
     """True once something accepts TCP connections on host:port, False after `timeout` seconds."""
     deadline = time.monotonic() + timeout

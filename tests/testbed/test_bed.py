@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -9,6 +10,7 @@ import re
 import socket
 import subprocess
 import urllib.error
+import urllib.request
 
 import pymarc
 import pytest
@@ -210,15 +212,35 @@ def test_up_twice_reuses_and_down_stops(tmp_path):
         assert bed.truth_path.stat().st_mtime_ns == truth_mtime
         bed.down()
         assert not any(s["running"] for s in bed.status())
-        bed.up(members=2, records=15)  # from the built state: no rebuild
+        code = bed.status()[0]["code"]
+        oai_port = json.loads((bed.state_dir / "oai.json").read_text())["port"]
+        with _listening(first[code][1]), _listening(oai_port):  # taken while the bed was down
+            bed.up(members=2, records=15)  # from the built state: no rebuild
         assert bed.truth_path.stat().st_mtime_ns == truth_mtime
         assert all(s["running"] for s in bed.status())
-        code = bed.status()[0]["code"]
-        port = load_registry(reg).get(code).endpoints[0].port
-        assert yaz_search(port, "@attr 1=1016 中国").hits is not None
+        now = {s["code"]: s["proxy_port"] for s in bed.status()}
+        assert now[code] != first[code][1]  # moved to a free port; the other member kept its own
+        assert all(now[c] == first[c][1] for c in now if c != code)
+        member = load_registry(reg).get(code)
+        assert member.endpoints[0].port == now[code]
+        assert yaz_search(now[code], "@attr 1=1016 中国").hits is not None
+        oai = next(e for m in load_registry(reg).members for e in m.endpoints if e.protocol == "oaipmh")
+        assert oai.port != oai_port
+        with urllib.request.urlopen(f"http://127.0.0.1:{oai.port}/{oai.database}?verb=Identify", timeout=10) as r:
+            assert b"<Identify>" in r.read()
     finally:
         bed.down()
     assert not any(s["running"] for s in bed.status())
+
+
+@contextlib.contextmanager
+def _listening(port: int):
+    """Something else listening on 127.0.0.1:port for the block."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        yield
 
 
 def test_same_seed_same_truth(tmp_path, testbed):

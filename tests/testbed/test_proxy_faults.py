@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-from testbed.bed import _atomic_write
 from testbed.proxy import Faults
+from testbed.zebra import write_atomically
 
 
 def write(path, faults: dict) -> None:
-    _atomic_write(path, json.dumps(faults))  # as Testbed.set_fault writes it: a new file replaces the old
+    write_atomically(path, json.dumps(faults))  # as Testbed.set_fault writes it: a new file replaces the old
 
 
 def test_faults_follow_the_file(tmp_path):
