@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.zebra import ZebraServer
+from testbed.zebra import ZebraServer, free_port
 from testbed.ztest import ZTest
 
 _stoppers: list = []
@@ -122,7 +122,6 @@ def postgres_url(testbed_tmp: Path) -> Iterator[str]:
     Runs as the `postgres` user when the tests run as root (PostgreSQL refuses to run as root).
     Yields the server URL without a database name, e.g. postgresql+psycopg://postgres@127.0.0.1:PORT
     """
-    import socket
     import subprocess
 
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
@@ -139,9 +138,6 @@ def postgres_url(testbed_tmp: Path) -> Iterator[str]:
         import getpass
 
         user = getpass.getuser()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     data = root / "data"
 
     def run(cmd: list[str]) -> None:
@@ -151,8 +147,15 @@ def postgres_url(testbed_tmp: Path) -> Iterator[str]:
                                f"(server log: {root / 'log'})")
 
     run([initdb, "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8", "--locale=C"])
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    run([pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"])
+    for attempt in range(2):  # a port found free can be taken before the server binds it: then once more
+        port = free_port()
+        opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        try:
+            run([pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"])
+            break
+        except RuntimeError:
+            if attempt:
+                raise
 
     def stop() -> None:
         subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)

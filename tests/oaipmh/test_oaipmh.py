@@ -12,7 +12,7 @@ from connectors.oaipmh import OaiPmhConnector, oai_datetime, parse_list_records
 from records.normalise import from_raw
 from testbed.oaipmh import apply_changes, make_app
 from testbed.seeds import seed_marcxml
-from testbed.zebra import free_port
+from testbed.zebra import free_port, listening_socket
 
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
         "<responseDate>2026-11-20T02:00:00Z</responseDate><request>http://x/oai</request>")
@@ -88,8 +88,9 @@ async def repository(tmp_path):
     (tmp_path / "faults.json").write_text("{}")
     runner = web.AppRunner(make_app(tmp_path, ["TST"], page_size=7), access_log=None)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    sock = listening_socket(0)
+    port = sock.getsockname()[1]
+    await web.SockSite(runner, sock).start()
     yield tmp_path, f"http://127.0.0.1:{port}/oai/TST", records
     await runner.cleanup()
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +23,7 @@ from connectors.query import (
     to_text,
 )
 from connectors.rpn import Op, Term, pqf
+from testbed.ztest import ZTest
 
 
 def C(field, value, phrase=False, relation="="):  # noqa: N802 - reads like the dataclass
@@ -311,24 +309,9 @@ def test_capability_check_names_each_part():
 
 @pytest.fixture(scope="module")
 def ztest_port(tmp_path_factory):
-    if shutil.which("yaz-ztest") is None:
-        pytest.skip("yaz is not installed")
-    w = tmp_path_factory.mktemp("ztest-q")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    subprocess.run(["yaz-ztest", "-D", "-l", str(w / "log"), "-p", str(w / "pid"), f"tcp:127.0.0.1:{port}"],
-                   check=True)  # fmt: skip
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    yield port
-    import os
-    import signal
-
-    os.kill(int((w / "pid").read_text()), signal.SIGTERM)
+    server = ZTest(tmp_path_factory.mktemp("ztest-q"))
+    yield server.start()
+    server.stop()
 
 
 @pytest.mark.integration
