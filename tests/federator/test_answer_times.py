@@ -134,8 +134,11 @@ async def test_a_new_federator_asks_fastest_and_slowest_first_from_its_first_sea
         first = [e.member async for e in fed.stream(parse("中国"), members, per_member=1)
                  if isinstance(e, MemberStarted)]
     assert first == members  # nothing known yet: the registry's order
-    assert set(json.loads(path.read_text())["members"]) == set(members)
+    kept = {code: entry["ms"] for code, entry in json.loads(path.read_text())["members"].items()}
+    assert set(kept) == set(members) and kept["PKU"] < kept["BUPT"] and kept["RUC"] < kept["THU"]
     async with Federator(registry, cache_ttl=0, answer_times=path) as restarted:  # a new process, in effect
         again = [e.member async for e in restarted.stream(parse("研究"), members, per_member=1)
                  if isinstance(e, MemberStarted)]
-    assert again == ["PKU", "THU", "BUPT", "RUC"]  # fastest, slowest, then inwards
+    by_time = sorted(members, key=kept.get)  # as measured: a stall on this busy machine may swap neighbours
+    assert again == [by_time[0], by_time[3], by_time[1], by_time[2]]  # fastest, slowest, then inwards
+    assert again[:2] == ["PKU", "THU"]

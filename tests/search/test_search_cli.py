@@ -279,5 +279,5 @@ def test_each_search_starts_with_the_members_seen_fastest_and_slowest(bed, tmp_p
     assert asked("中国") == codes  # nothing known yet: the registry's order
     kept = json.loads(times.read_text())["members"]
     assert set(kept) == set(codes) and kept["RUC"]["ms"] > kept["PKU"]["ms"]
-    fastest = min(kept, key=lambda c: kept[c]["ms"])
-    assert asked("研究")[:2] == [fastest, "RUC"]  # the next command: the fastest and the slowest first
+    fastest, slowest = (f(kept, key=lambda c: kept[c]["ms"]) for f in (min, max))
+    assert asked("研究")[:2] == [fastest, slowest]  # the next command: the fastest and the slowest first
