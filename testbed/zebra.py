@@ -271,24 +271,31 @@ class ZebraServer:
 
     # -- serving --------------------------------------------------------------------------------------
     def start(self, timeout: float = 15.0) -> int:
-        """Start zebrasrv (daemon) and wait until it accepts connections; returns the port."""
+        """Start zebrasrv (daemon) and wait until it accepts connections; returns the port.
+
+        With no port given, a free one is chosen; if it was taken before zebrasrv bound it (zebrasrv then
+        exits at once), another is chosen, once."""
         if self.running:
             if wait_for_port(self.port, timeout=1.0):
                 return self.port
             self.stop()
         if not (self.workdir / "zebra.cfg").exists():
             raise ZebraError(f"{self.workdir} has no catalogue yet; call load() before start()")
-        if not self.port:
-            self.port = free_port()
-        self._write_yazgfs()
-        self.pid_path.unlink(missing_ok=True)
         cmd = ["zebrasrv", "-D", "-f", str(self.workdir / "yazgfs.xml"), "-l", str(self.log_path),
                "-p", str(self.pid_path), "-w", str(self.workdir)]
-        proc = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)
-        if proc.returncode != 0:
-            raise ZebraError(f"zebrasrv did not start in {self.workdir} (exit {proc.returncode}); "
-                             f"read {self.log_path}: {proc.stderr.strip()[-500:]}")
+        choose = not self.port
+        for last in ((False, True) if choose else (True,)):
+            if choose:
+                self.port = free_port()
+            self._write_yazgfs()
+            self.pid_path.unlink(missing_ok=True)
+            proc = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL)
+            if proc.returncode == 0:
+                break
+            if last:
+                raise ZebraError(f"zebrasrv did not start in {self.workdir} (exit {proc.returncode}); "
+                                 f"read {self.log_path}: {proc.stderr.strip()[-500:]}")
         if not wait_for_port(self.port, timeout=timeout):
             self.stop()
             raise ZebraError(f"zebrasrv in {self.workdir} did not answer on port {self.port} within "
