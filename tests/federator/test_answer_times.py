@@ -127,7 +127,7 @@ def test_the_default_file_follows_the_environment(tmp_path, monkeypatch):
 @pytest.mark.integration
 async def test_a_new_federator_asks_fastest_and_slowest_first_from_its_first_search(bed, registry, tmp_path):
     members = ["THU", "PKU", "RUC", "BUPT"]
-    for code, ms in (("THU", 600), ("PKU", 0), ("RUC", 300), ("BUPT", 150)):
+    for code, ms in (("THU", 1200), ("PKU", 0), ("RUC", 600), ("BUPT", 300)):
         bed.set_fault(code, latency_ms=ms)
     path = tmp_path / "times.json"
     async with Federator(registry, cache_ttl=0, answer_times=path) as fed:
@@ -135,10 +135,10 @@ async def test_a_new_federator_asks_fastest_and_slowest_first_from_its_first_sea
                  if isinstance(e, MemberStarted)]
     assert first == members  # nothing known yet: the registry's order
     kept = {code: entry["ms"] for code, entry in json.loads(path.read_text())["members"].items()}
-    assert set(kept) == set(members) and kept["PKU"] < kept["BUPT"] and kept["RUC"] < kept["THU"]
+    assert set(kept) == set(members)
     async with Federator(registry, cache_ttl=0, answer_times=path) as restarted:  # a new process, in effect
         again = [e.member async for e in restarted.stream(parse("研究"), members, per_member=1)
                  if isinstance(e, MemberStarted)]
     by_time = sorted(members, key=kept.get)  # as measured: a stall on this busy machine may swap neighbours
     assert again == [by_time[0], by_time[3], by_time[1], by_time[2]]  # fastest, slowest, then inwards
-    assert again[:2] == ["PKU", "THU"]
+    assert again[:2] == ["PKU", "THU"]  # each twice the latency of its neighbour

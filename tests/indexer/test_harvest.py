@@ -235,7 +235,7 @@ def test_interrupted_harvest_then_rerun_equals_an_uninterrupted_run(bed, registr
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     harvest(registry, whole)
     for code in ("THU", "RUC", "BUAA", "USTB", "PKU"):
-        bed.set_fault(code, latency_ms=150)  # slow enough that the kill lands mid-harvest on a busy machine
+        bed.set_fault(code, latency_ms=400)  # slow enough that the kill lands mid-harvest on a busy machine
     cmd = [sys.executable, "-m", "balis.cli", "harvest", "--registry", str(bed.registry_path), "--index", str(killed),
            "--page-size", "10", "--rate", "20", "--concurrency", "5"]
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

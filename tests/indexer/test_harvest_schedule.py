@@ -71,7 +71,7 @@ async def test_one_real_scheduled_run(tmp_path):
     with Testbed(tmp_path / "bed", seed=99).running(members=2, records=10) as bed:
         registry = bed.registry_path
         results = []
-        at = (datetime.now() + timedelta(seconds=2)).time().replace(microsecond=0)
+        at = (datetime.now() + timedelta(seconds=5)).time().replace(microsecond=0)  # 4-5 s ahead: the task starts first
         schedule = HarvestSchedule(at, harvest_job(registry, tmp_path / "index", rate=0),
                                    on_result=results.append)
         task = schedule.start()

@@ -139,7 +139,8 @@ async def test_from_gives_only_changes_including_deletes(repository):
 
 async def test_bad_token_and_faults_are_member_errors(repository):
     state, url, _ = repository
-    conn = OaiPmhConnector("TST", url, timeout=0.5)
+    conn = OaiPmhConnector("TST", url, timeout=10)
+    hasty = OaiPmhConnector("TST", url, timeout=0.5)
     try:
         with pytest.raises(Diagnostic) as err:
             [p async for p in conn.pages(token="not-a-token")]
@@ -149,9 +150,10 @@ async def test_bad_token_and_faults_are_member_errors(repository):
             [p async for p in conn.pages()]
         (state / "faults.json").write_text(json.dumps({"TST": {"latency_ms": 1500, "mode": None}}))
         with pytest.raises(MemberTimeout):
-            [p async for p in conn.pages()]
+            [p async for p in hasty.pages()]
     finally:
         await conn.close()
+        await hasty.close()
     closed = OaiPmhConnector("TST", f"http://127.0.0.1:{free_port()}/oai/TST", timeout=2)
     try:
         with pytest.raises(MemberUnavailable, match="cannot connect"):

@@ -113,7 +113,7 @@ def scenario(store: Store, a: str, b: str, c: str) -> dict[str, int]:
         store.act(old["id"], action, actor, now=ago(days=65))
     store.tick()
     ids["overdue"] = old["id"]
-    new("answer_late", "ra1", [b, c], [], now=ago(days=10))
+    new("answer_late", "ra1", [b, c], [], now=ago(days=30))  # late even across the longest holiday
     new("answer", "ra1", [b], [])
     new("ship", "ra2", [b], [("WillSupply", "sb")])
     new("receive", "ra2", [b], [("WillSupply", "sb"), ("ship", "sb")])

@@ -53,7 +53,7 @@ async def _done(page) -> None:
 
 
 async def test_reader_journey(make_client, bed, browser, tmp_path):
-    bed.set_fault("BNU", latency_ms=2000)  # each round trip: BNU answers after ~6 s, the strip says slow
+    bed.set_fault("BNU", latency_ms=3000)  # Init and search, two round trips: BNU answers after ~6 s, the strip says slow
     client = await make_client(slow_after=0.8)
     base = str(client.make_url("/"))
     shots = Shots(tmp_path)

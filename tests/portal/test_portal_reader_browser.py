@@ -30,7 +30,7 @@ async def _done(page) -> None:
 
 
 async def test_reader_requests_an_edition_and_cancels_it(make_client, bed, browser, store, tmp_path):  # noqa: F811
-    bed.set_fault("BNU", latency_ms=1500)  # one member answers late: results arrive before it does
+    bed.set_fault("BNU", latency_ms=3000)  # one member answers ~6 s late: results arrive before it does
     client = await make_client(store=store, slow_after=0.8)
     base = str(client.make_url("/"))
     shots = Shots(tmp_path)
