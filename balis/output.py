@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from federator.facets import MATERIAL_TYPES
 from federator.fanout import MemberOutcome
 from federator.registry import Member
 from records.model import Record
@@ -100,7 +101,8 @@ def works_text(works, names: dict[str, str]) -> str:
     lines = []
     for i, w in enumerate(works, 1):
         d = w.display
-        meta = [x for x in (", ".join(a.name for a in d.authors[:3]), d.edition, d.publisher,
+        carrier = MATERIAL_TYPES.get(d.material_type, d.material_type) if d.material_type != "book" else None
+        meta = [x for x in (", ".join(a.name for a in d.authors[:3]), d.edition, carrier, d.publisher,
                             str(d.year) if d.year else None) if x]
         isbn = f" ISBN {w.isbns[0]}" if w.isbns else ""
         lines.append(f"{i:>3}. {display_title(d)}" + (f" / {' — '.join(meta)}" if meta else "") + isbn)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from federator.facets import MATERIAL_TYPES
+
+MATERIAL_EN = {"book": "Book", "ebook": "E-book", "serial": "Serial", "audio": "Sound recording",
+               "video": "Video recording", "map": "Map", "score": "Music score", "large_print": "Large print",
+               "other": "Other"}  # fmt: skip
+
 MESSAGES: dict[str, tuple[str, str]] = {
     "local.from_index": ("结果来自联合目录索引（各成员馆书目每晚采集汇总，最近采集于 {time}）。",
                          "Results from the union index (every member's catalogue, harvested nightly; last "
@@ -26,3 +32,4 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reason.no_holdings": ("本页无其馆藏", "holds none of these"),
     "page.hint.local": ("每页 {size} 种版本", "{size} editions a page"),
 }
+MESSAGES.update({f"material.{code}": (zh, MATERIAL_EN[code]) for code, zh in MATERIAL_TYPES.items()})

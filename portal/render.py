@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import jinja2
 
 from balis.output import display_title
-from portal.i18n import translator
+from portal.i18n import MESSAGES, message, translator
 from portal.params import SearchParams
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -18,7 +18,8 @@ STATIC = Path(__file__).parent / "static"
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(search_url=search_url, display_title=display_title, url=url, language_name=language_name)
+    env.globals.update(search_url=search_url, display_title=display_title, url=url, language_name=language_name,
+                       material_name=material_name)
     return env
 
 
@@ -40,6 +41,13 @@ def language_name(code: str | None, lang: str) -> str:
     return code if lang == "en" else LANGUAGES.get(code, code)
 
 
+def material_name(code: str | None, lang: str) -> str:
+    """A material type (record model's `material_type`) as a reader reads it: 电子书 / E-book."""
+    if not code:
+        return ""
+    return message(f"material.{code}", lang) if f"material.{code}" in MESSAGES else code
+
+
 def facet_label(facet: str, entry: dict, lang: str, names_en: dict[str, str]) -> str:
     """A facet value as a reader reads it in `lang` (the facet module's labels are Chinese)."""
     value, label = entry["value"], entry.get("label")
@@ -50,7 +58,7 @@ def facet_label(facet: str, entry: dict, lang: str, names_en: dict[str, str]) ->
     if facet in ("year", "clc"):
         return value if facet == "clc" or value != "-1949" else "before 1950"
     if facet == "material_type" and value != "unknown":
-        return value.replace("_", " ")
+        return material_name(value, lang)
     return value if value != "unknown" else "unknown"
 
 

@@ -108,6 +108,19 @@ def testbed(testbed_tmp: Path):
         bed.down()
 
 
+@pytest.fixture(scope="session")
+def carrier_pair(testbed) -> tuple[dict, dict]:
+    """An e-book and the print edition of the same book in the test bed's truth (same title, publisher and
+    year, each with its own ISBN): two editions a reader must be able to tell apart."""
+    print_of = {(e["work"], e["title"], e["publisher"], e["year"]): e for e in testbed.truth()["editions"]
+                if e["carrier"] == "print" and e["isbn13"] and e["records"]}
+    for e in testbed.truth()["editions"]:
+        twin = print_of.get((e["work"], e["title"], e["publisher"], e["year"]))
+        if e["carrier"] == "ebook" and e["isbn13"] and e["records"] and twin and not twin["part"]:
+            return e, twin
+    raise AssertionError("the test bed's truth has no e-book with a print twin; the generator changed")
+
+
 def _pg_bin(name: str) -> str | None:
     import glob
 

@@ -174,6 +174,30 @@ async def test_edition_page_shows_record_holdings_and_other_editions(client, reg
         assert f'href="/work/{b}"' in page
 
 
+async def test_an_ebook_is_told_apart_from_its_print_edition(client, carrier_pair):
+    """Two editions with the same title, author, publisher and year: the list, the edition pages and the
+    other-editions list say which one is the e-book, in the reader's language."""
+    ebook, printed = carrier_pair
+    doc = await (await client.get("/api/search", params={"q": f'ti:"{ebook["title"]}"'})).json()
+    work_of = {r: w["work_id"] for w in doc["works"] for r in w["records"]}
+    e_id, p_id = work_of[ebook["records"][0]], work_of[printed["records"][0]]
+    html = unescape(await (await client.get("/search", params={"q": f'ti:"{ebook["title"]}"'})).text())
+
+    def item(wid: str) -> str:
+        block = html[html.index(f'data-work="{wid}"'):]
+        return block[:block.index("</li>")]
+
+    assert '<span class="carrier" data-carrier="ebook">电子书</span>' in item(e_id)
+    assert 'class="carrier"' not in item(p_id)
+    e_page = unescape(await (await client.get(f"/work/{e_id}")).text())
+    p_page = unescape(await (await client.get(f"/work/{p_id}")).text())
+    assert "<dt>文献类型</dt><dd>电子书</dd>" in e_page and "<dt>文献类型</dt><dd>图书</dd>" in p_page
+    other = p_page[p_page.index(f'href="/work/{e_id}"'):]
+    assert "电子书" in other[:other.index("</li>")]
+    en = unescape(await (await client.get(f"/work/{e_id}", params={"lang": "en"})).text())
+    assert "<dt>Material type</dt><dd>E-book</dd>" in en
+
+
 async def test_unknown_edition_is_a_clear_404(client):
     for wid in ("W0123456789abcdef", "nonsense", "W" + "f" * 40):
         r = await client.get(f"/work/{wid}")

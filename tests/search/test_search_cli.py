@@ -281,3 +281,14 @@ def test_each_search_starts_with_the_members_seen_fastest_and_slowest(bed, tmp_p
     assert set(kept) == set(codes) and kept["RUC"]["ms"] > kept["PKU"]["ms"]
     fastest, slowest = (f(kept, key=lambda c: kept[c]["ms"]) for f in (min, max))
     assert asked("研究")[:2] == [fastest, slowest]  # the next command: the fastest and the slowest first
+
+
+def test_an_ebook_is_told_apart_from_its_print_edition(bed, carrier_pair):
+    ebook, printed = carrier_pair
+    out = balis("search", f'ti:"{ebook["title"]}"', registry=bed.registry_path)
+    assert out.returncode == 0, out.stderr
+    lines = {isbn: line for line in out.stdout.splitlines() for isbn in (ebook["isbn13"], printed["isbn13"])
+             if f"ISBN {isbn}" in line}
+    assert "电子书" in lines[ebook["isbn13"]]
+    assert "电子书" not in lines[printed["isbn13"]]
+
