@@ -194,6 +194,36 @@ _OPERATORS = {"and", "or", "not"}
 _SPECIAL = set('()"\\')
 _FIELD_PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_.]*):(?=[^\s:])")
 _YEAR_RELATION = re.compile(r"(<=|>=|<>|<|>)")
+_YEAR_RANGE = re.compile(r"^(?:(\d{1,4})年?)?\s*(?:([-–~至])\s*(?:(\d{1,4})年?)?)?$")
+_YEAR_STEM = re.compile(r"^\d{1,3}\*$")  # 199*: the 1990s
+YEAR_HINT = "a year such as 2009, a range such as 2000-2010, or a comparison such as year:>=2000"
+
+
+def year_range(value: str) -> tuple[int | None, int | None] | None:
+    """A year or range as readers write it: `2009` and `2009年` → (2009, 2009); `2000-2010` (also with –, ~
+    or 至) → (2000, 2010); `2000-` → (2000, None); `-2010` → (None, 2010). None when it is not one, or the
+    range runs backwards."""
+    m = _YEAR_RANGE.match(value.strip())
+    if not m or not (m.group(1) or m.group(3)) or (m.group(3) and not m.group(2)):
+        return None
+    lo = int(m.group(1)) if m.group(1) else None
+    if not m.group(2):
+        return lo, lo
+    hi = int(m.group(3)) if m.group(3) else None
+    if lo is not None and hi is not None and lo > hi:
+        return None
+    return lo, hi
+
+
+def year_query(lo: int | None, hi: int | None) -> Query:
+    """The clauses of a span from `year_range`: one year, an open range, or both ends."""
+    if lo == hi:
+        return Clause("year", "=", str(lo))
+    if hi is None:
+        return Clause("year", ">=", str(lo))
+    if lo is None:
+        return Clause("year", "<=", str(hi))
+    return Bool("and", Clause("year", ">=", str(lo)), Clause("year", "<=", str(hi)))
 
 
 @dataclass(slots=True)
@@ -346,15 +376,34 @@ class _ReaderParser:
             return self._term(self._next(), target)
         return self._term(tok, default or "any")
 
-    def _term(self, tok: _Token, field: str) -> Clause:
+    def _term(self, tok: _Token, field: str) -> Query:
         value, relation = tok.text, "="
-        if field == "year" and tok.kind == "word" and not tok.escaped_start:
-            m = _YEAR_RELATION.match(value)
-            if m and len(value) > m.end():
-                relation, value = m.group(1), value[m.end():]
+        if field == "year":
+            return self._year(tok)
         if not value.strip():
             raise QueryError("an empty phrase searches for nothing; put words between the quotes", tok.pos)
         return Clause(field, relation, value, phrase=tok.kind == "phrase")
+
+    def _year(self, tok: _Token) -> Query:
+        """year: takes a year, a range, a comparison or a truncated year (199*); anything else would find
+        nothing at every member, so it is refused with what to write instead."""
+        value = tok.text.strip()
+        m = _YEAR_RELATION.match(value)
+        if m and tok.kind == "word" and not tok.escaped_start:
+            span = year_range(value[m.end():])
+            if span is None or span[0] != span[1]:
+                raise QueryError(f"year:{m.group(1)} needs a year after it, such as year:{m.group(1)}2000", tok.pos)
+            return Clause("year", m.group(1), str(span[0]))
+        if _YEAR_STEM.match(value):
+            return Clause("year", "=", value)
+        span = year_range(value)
+        if span is None:
+            backwards = _YEAR_RANGE.match(value)
+            if backwards and backwards.group(1) and backwards.group(3):
+                raise QueryError(f"the years of {value!r} run backwards; write the earlier one first, such as "
+                                 f"year:{backwards.group(3)}-{backwards.group(1)}", tok.pos)
+            raise QueryError(f"year: takes {YEAR_HINT}; {tok.text!r} is none of these", tok.pos)
+        return year_query(*span)
 
 
 def to_text(query: Query) -> str:

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from connectors.query import Bool, Clause, Query, QueryError, parse
+from connectors.query import Bool, Clause, Query, QueryError, parse, year_query, year_range
 from federator import facets as facet_mod
 from federator.facets import FACETS
 from federator.rank import SORTS
@@ -27,7 +27,6 @@ MAX_PAGE = 50
 SOURCES = ("local", "live")  # where a search is answered: the union index, or every member now
 WORK_ID = re.compile(r"^W[0-9a-f]{16}$")
 _ISBN = re.compile(r"^[0-9Xx\- ]{1,40}$")
-_YEAR = re.compile(r"^\s*(\d{1,4})?\s*(-)?\s*(\d{1,4})?\s*$")
 
 # Advanced-search parameters: name → the query field its words are searched in.
 ADVANCED = {"ti": "title", "au": "author", "su": "subject", "isbn": "isbn", "pub": "publisher", "year": "year"}
@@ -179,7 +178,7 @@ def search_params(values: Mapping[str, list[str]]) -> SearchParams:
             continue
         if name == "isbn" and not _ISBN.match(value):
             raise ParamError(name, "param.isbn")
-        if name == "year" and not _year_range(value):
+        if name == "year" and not year_range(value):
             raise ParamError(name, "param.year")
         fields.append((name, value))
     page = integer("page", raw.one("page"), 1, 1, MAX_PAGE)
@@ -204,19 +203,6 @@ def search_params(values: Mapping[str, list[str]]) -> SearchParams:
     return SearchParams(q, tuple(fields), page, sort, tuple(facets), live, source)
 
 
-def _year_range(value: str) -> tuple[int | None, int | None] | None:
-    m = _YEAR.match(value)
-    if not m or not (m.group(1) or m.group(3)):
-        return None
-    lo = int(m.group(1)) if m.group(1) else None
-    hi = int(m.group(3)) if m.group(3) else None
-    if not m.group(2):  # one year
-        return (lo, lo) if lo is not None else None
-    if lo is not None and hi is not None and lo > hi:
-        return None
-    return lo, hi
-
-
 def _in_field(node: Query, target: str) -> Query:
     """The query with every anywhere-clause searched in `target` instead (explicit prefixes stay)."""
     if isinstance(node, Clause):
@@ -239,14 +225,7 @@ def build_query(params: SearchParams) -> Query:
         if target == "isbn":
             parts.append(Clause("isbn", "=", value.replace(" ", "")))
         elif target == "year":
-            lo, hi = _year_range(value) or (None, None)
-            if lo is not None and lo == hi:
-                parts.append(Clause("year", "=", str(lo)))
-            else:
-                if lo is not None:
-                    parts.append(Clause("year", ">=", str(lo)))
-                if hi is not None:
-                    parts.append(Clause("year", "<=", str(hi)))
+            parts.append(year_query(*year_range(value)))  # checked when the parameters were read
         else:
             try:
                 parts.append(_in_field(parse(value, cql=False), target))

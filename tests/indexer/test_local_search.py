@@ -130,6 +130,8 @@ def test_fielded_queries_look_in_their_field(searcher):
         assert "人民出版社" in folded(r.publisher for r in w.records)
     years = [w.display.year for w in everything(searcher, "year:>=2015").works]
     assert years and all(y is not None and y >= 2015 for y in years)
+    years = [w.display.year for w in everything(searcher, "year:2000-2010").works]
+    assert years and all(y is not None and 2000 <= y <= 2010 for y in years)
     ti, su = everything(searcher, "ti:管理"), everything(searcher, "su:管理学")
     both = everything(searcher, "ti:管理 OR su:管理学")
     assert {w.work_id for w in both.works} == {w.work_id for w in ti.works} | {w.work_id for w in su.works}

@@ -27,10 +27,11 @@ def test_free_text_is_the_reader_syntax():
 
 def test_advanced_fields_search_their_field_and_combine_with_and():
     q = build_query(P(ti="数据结构", au="严蔚敏", year="2000-2010", isbn="978-7-302-02368-5"))
-    assert q == Bool("and", Bool("and", Bool("and", Bool("and",
+    assert q == Bool("and", Bool("and", Bool("and",
                      Clause("title", "=", "数据结构"), Clause("author", "=", "严蔚敏")),
                      Clause("isbn", "=", "978-7-302-02368-5")),
-                     Clause("year", ">=", "2000")), Clause("year", "<=", "2010"))
+                     Bool("and", Clause("year", ">=", "2000"), Clause("year", "<=", "2010")))
+    assert build_query(P(year="2000年至2010年")) == build_query(P(year="2000 - 2010")) == parse("year:2000-2010")
 
 
 def test_advanced_field_keeps_its_own_booleans_and_explicit_prefixes():

@@ -50,6 +50,17 @@ def C(field, value, phrase=False, relation="="):  # noqa: N802 - reads like the 
         ("pub:中华书局 year:2009", Bool("and", C("publisher", "中华书局"), C("year", "2009"))),
         ('AU:"鲁迅"', C("author", "鲁迅", True)),
         (r"\AND", C("any", "AND")),
+        # years as readers write them
+        ("year:2009年", C("year", "2009")),
+        ('year:"2009"', C("year", "2009")),
+        ("year:2000-2010", Bool("and", C("year", "2000", relation=">="), C("year", "2010", relation="<="))),
+        ("year:2000年至2010年", Bool("and", C("year", "2000", relation=">="), C("year", "2010", relation="<="))),
+        ("year:2000–2010", Bool("and", C("year", "2000", relation=">="), C("year", "2010", relation="<="))),
+        ("year:2000-", C("year", "2000", relation=">=")),
+        ("year:-1949", C("year", "1949", relation="<=")),
+        ("year:2009-2009", C("year", "2009")),
+        ("year:199*", C("year", "199*")),
+        ("year:(2009 OR 2010)", Bool("or", C("year", "2009"), C("year", "2010"))),
     ],
 )
 def test_reader_syntax(text, expected):
@@ -71,6 +82,12 @@ def test_reader_syntax(text, expected):
         ("ti: war", 0, "right after the colon"),
         ("()", 1, "empty"),
         ("x" * 1001, 1000, "at most"),
+        ("year:abc", 5, "year: takes a year such as 2009, a range such as 2000-2010"),
+        ("ti:中国 year:二〇〇九", 11, "year: takes"),
+        ("year:20091", 5, "year: takes"),
+        ("year:2010-2000", 5, "run backwards; write the earlier one first, such as year:2000-2010"),
+        ("year:>=abc", 5, "year:>= needs a year after it"),
+        ("year:>=2000-2010", 5, "year:>= needs a year after it"),
     ],
 )
 def test_reader_errors_say_what_and_where(text, where, words):
@@ -156,8 +173,10 @@ reader_fields = st.sampled_from(["any", "title", "author", "subject", "isbn", "i
 @st.composite
 def reader_clauses(draw):
     field = draw(reader_fields)
-    if field == "year" and draw(st.booleans()):
-        return Clause("year", draw(st.sampled_from(["<", "<=", ">", ">="])), str(draw(st.integers(1000, 2100))))
+    if field == "year":  # a year: anything else is refused with what to write instead
+        relation = draw(st.sampled_from(["=", "<", "<=", ">", ">="]))
+        year = str(draw(st.integers(0, 9999)))
+        return Clause("year", relation, year[:3] + "*" if relation == "=" and draw(st.booleans()) else year)
     if draw(st.booleans()):
         return Clause(field, "=", draw(phrases), True)
     return Clause(field, "=", draw(words), False)

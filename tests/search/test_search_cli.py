@@ -214,6 +214,18 @@ async def test_year_searches_answer_on_every_member_over_either_protocol(testbed
         assert newer + older == outcomes["year:>=2000 OR year:<2000"][m.code].hits
 
 
+def test_a_year_range_as_readers_write_it(bed):
+    """year:2000-2010 (or 2000年至2010年) is the range, at every member; a year that is not one is refused
+    before any member is asked."""
+    doc = run_json(bed, "year:2000年至2010年")
+    assert doc["query"]["cql"] == "dc.date >= 2000 and dc.date <= 2010"
+    assert doc["works"] and all(2000 <= w["year"] <= 2010 for w in doc["works"])
+    assert all(m["status"] == "ok" and m["hits"] for m in doc["members"] if m["code"] in ("THU", "PKU", "RUC"))
+    out = balis("search", "year:二〇〇九", registry=bed.registry_path)
+    assert out.returncode == 2 and not out.stdout
+    assert "year: takes a year such as 2009, a range such as 2000-2010" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_json_merges_members_records_into_works_with_facets(bed):
     doc = run_json(bed, "中国", "--max", "20")
     owners = records_of(bed.truth())
