@@ -234,12 +234,25 @@ class _Token:
     escaped_start: bool = False  # the word began with a backslash escape (so `\>` is not a relation)
 
 
+# Chinese input methods type the syntax full width: ti：数据结构, “短语”, （a OR b）, ＩＳＢＮ：, ２００９. Read
+# them as their ASCII forms (one character for one, so positions in messages stay those of the typed text);
+# a full-width letter or digit in a search term becomes the form catalogues use.
+_HALF_WIDTH = str.maketrans({**{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}, "\u3000": " ",
+                             "“": '"', "”": '"', "「": '"', "」": '"'})
+
+
+def reader_form(text: str) -> str:
+    """The reader's text with full-width ASCII, the ideographic space and Chinese quotation marks made
+    ASCII: what the reader syntax reads."""
+    return text.translate(_HALF_WIDTH)
+
+
 class _ReaderParser:
     """Recursive descent over reader tokens: OR < AND/NOT (implicit AND) < field/group < term."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = list(self._tokenize(text))
+        self.tokens = list(self._tokenize(reader_form(text)))
         self.i = 0
 
     # tokens ---------------------------------------------------------------

@@ -23,6 +23,7 @@ def P(**values):
 
 def test_free_text_is_the_reader_syntax():
     assert build_query(P(q="ti:数据结构 AND year:2009")) == parse("ti:数据结构 AND year:2009")
+    assert build_query(P(q="ti：“数据结构” year：2009")) == parse('ti:"数据结构" AND year:2009')  # typed full width
 
 
 def test_advanced_fields_search_their_field_and_combine_with_and():

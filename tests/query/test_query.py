@@ -50,6 +50,14 @@ def C(field, value, phrase=False, relation="="):  # noqa: N802 - reads like the 
         ("pub:中华书局 year:2009", Bool("and", C("publisher", "中华书局"), C("year", "2009"))),
         ('AU:"鲁迅"', C("author", "鲁迅", True)),
         (r"\AND", C("any", "AND")),
+        # typed with a Chinese input method: full-width syntax, Chinese quotation marks, ideographic space
+        ("ti：数据结构", C("title", "数据结构")),
+        ("“数据结构”", C("any", "数据结构", True)),
+        ("「红楼梦」", C("any", "红楼梦", True)),
+        ("（中国 OR 美国）经济", Bool("and", Bool("or", C("any", "中国"), C("any", "美国")), C("any", "经济"))),
+        ("ti：“数据结构”　ａｎｄ　au：严蔚敏", Bool("and", C("title", "数据结构", True), C("author", "严蔚敏"))),
+        ("ＩＳＢＮ：9787500401148", C("isbn", "9787500401148")),
+        ("Ｃ语言程序设计", C("any", "C语言程序设计")),
         # years as readers write them
         ("year:2009年", C("year", "2009")),
         ('year:"2009"', C("year", "2009")),
@@ -88,6 +96,7 @@ def test_reader_syntax(text, expected):
         ("year:2010-2000", 5, "run backwards; write the earlier one first, such as year:2000-2010"),
         ("year:>=abc", 5, "year:>= needs a year after it"),
         ("year:>=2000-2010", 5, "year:>= needs a year after it"),
+        ("ti：“数据结构", 3, "not closed"),  # positions are those of the text as typed
     ],
 )
 def test_reader_errors_say_what_and_where(text, where, words):
