@@ -16,7 +16,9 @@ from connectors.query import (
     QueryError,
     check,
     expand_identifiers,
+    expand_scripts,
     parse,
+    reader_form,
     require,
     to_cql,
     to_rpn,
@@ -172,9 +174,12 @@ def test_cql_roundtrip_examples():
 # ------------------------------------------------------------------ property tests
 
 _word_chars = st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), blacklist_characters="\x85\u180e")
-words = st.text(_word_chars, min_size=1, max_size=8).filter(lambda w: not w.isspace() and w.strip("*"))
+# Terms as the reader syntax gives them back: full-width ASCII and Chinese quotation marks are read as their
+# ASCII forms (reader_form), so a term never holds them.
+words = st.text(_word_chars, min_size=1, max_size=8).filter(
+    lambda w: not w.isspace() and w.strip("*") and reader_form(w) == w)
 phrases = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(
-    lambda p: p.strip() and p.strip("*")
+    lambda p: p.strip() and p.strip("*") and reader_form(p) == p
 )
 reader_fields = st.sampled_from(["any", "title", "author", "subject", "isbn", "issn", "publisher", "year", "id"])
 
@@ -246,6 +251,19 @@ def test_random_text_raises_only_query_error(text):
                                  '中国', '\\', 'all', '>=', 'year:', '/', 'prox', 'sortby']), max_size=12))
 def test_token_soup_raises_only_query_error(parts):
     test_random_text_raises_only_query_error.hypothesis.inner_test("".join(parts))  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ Chinese in both scripts
+
+
+def test_chinese_terms_go_out_in_both_scripts():
+    assert to_cql(parse("ti:数据结构")) == "dc.title = 数据结构 or dc.title = 數據結構"
+    assert to_cql(parse("數據*")) == "cql.serverChoice = 數據* or cql.serverChoice = 数据*"  # truncation kept
+    assert pqf(to_rpn(parse('au:"严蔚敏"'))) == (
+        '@attrset bib-1 @or @attr 1=1003 @attr 2=3 @attr 4=1 @attr 5=100 严蔚敏 '
+        '@attr 1=1003 @attr 2=3 @attr 4=1 @attr 5=100 嚴蔚敏')
+    assert expand_scripts(parse("ti:history year:2009 id:中国")) == parse("ti:history year:2009 id:中国")
+    assert to_cql(parse("ti:数据结构"), expand=False) == "dc.title = 数据结构"
 
 
 # ------------------------------------------------------------------ RPN / CQL rendering
