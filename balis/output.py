@@ -82,7 +82,7 @@ def search_json(query_text: str, query, outcomes: list[MemberOutcome], *, works=
 
     doc = {
         "version": JSON_VERSION,
-        "query": {"text": query_text, "cql": to_cql(query), "pqf": pqf(to_rpn(query))},
+        "query": {"text": query_text, "cql": to_cql(query, expand=False), "pqf": pqf(to_rpn(query))},
         "page": page,
         "has_more": has_more,
         "sort": sort,

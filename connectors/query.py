@@ -592,9 +592,9 @@ def _find(text: str, part: str) -> int:
 
 
 def to_cql(query: Query, *, expand: bool = True) -> str:
-    """The query as CQL with dc./bath./cql. index names (ISBN/ISSN expanded to the forms members use)."""
+    """The query as CQL with dc./bath./cql. index names, expanded as members are sent it (`expand_terms`)."""
     if expand:
-        query = expand_identifiers(query)
+        query = expand_terms(query)
     return _cql(query)
 
 
@@ -658,6 +658,29 @@ def expand_identifiers(query: Query) -> Query:
     return node
 
 
+# --------------------------------------------------------------------------- Chinese scripts
+
+SCRIPT_FIELDS = frozenset({"any", "title", "author", "subject", "publisher"})
+
+
+def expand_scripts(query: Query) -> Query:
+    """Replace each clause of Chinese text by an OR of its simplified and traditional forms
+    (`records.fold.script_forms`): a member that catalogued the book in the other script finds it too."""
+    if isinstance(query, Bool):
+        return Bool(query.op, expand_scripts(query.left), expand_scripts(query.right))
+    if query.field not in SCRIPT_FIELDS:
+        return query
+    from records.fold import script_forms
+
+    forms = script_forms(query.value)
+    return from_clauses([Clause(query.field, query.relation, form, query.phrase) for form in forms], "or")
+
+
+def expand_terms(query: Query) -> Query:
+    """What members are sent for the query: identifiers in every form catalogued, Chinese in both scripts."""
+    return expand_scripts(expand_identifiers(query))
+
+
 # --------------------------------------------------------------------------- RPN (Z39.50 Type-1, Bib-1)
 
 
@@ -668,7 +691,7 @@ def to_rpn(query: Query, *, expand: bool = True) -> Rpn:
     (which it maps with pqf.properties). `all`/`any` on several words become AND/OR of word terms.
     """
     if expand:
-        query = expand_identifiers(query)
+        query = expand_terms(query)
     return _rpn(query)
 
 
@@ -785,7 +808,8 @@ def from_clauses(nodes: Iterable[Query], op: str = "and") -> Query:
 
 
 __all__ = [
-    "Bool", "Capabilities", "Clause", "FIELDS", "Query", "QueryError", "check", "clauses", "expand_identifiers",
+    "Bool", "Capabilities", "Clause", "FIELDS", "Query", "QueryError", "check", "clauses", "expand_identifiers", "expand_scripts",
+    "expand_terms",
     "from_clauses", "isbn_forms", "issn_forms", "looks_like_cql", "parse", "require", "to_cql", "to_rpn",
     "to_text",
 ]  # fmt: skip

@@ -45,6 +45,7 @@ from federator.fanout import (
     plan,
 )
 from federator.registry import Member, Registry
+from records.fold import load_traditional
 from records.model import Record
 
 FIRST_MERGE_INLINE = 200  # records: a first view up to this size is merged on the event loop
@@ -109,6 +110,7 @@ class Federator:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         if merge_interval < 0:
             raise ValueError(f"merge_interval must be >= 0 seconds, not {merge_interval}")
+        load_traditional()  # queries go out in both Chinese scripts: build the converter now, not in a search
         self.members = list(members)
         self.concurrency = concurrency
         self.deadline = deadline

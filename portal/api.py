@@ -60,7 +60,7 @@ async def api_search(request: web.Request) -> web.Response:
         index["note"] = message(view.note, request[LANG])
     return _json({
         "version": JSON_VERSION,
-        "query": {"text": params.text(), "cql": to_cql(query)},
+        "query": {"text": params.text(), "cql": to_cql(query, expand=False)},
         "page": params.page,
         "has_more": view.has_more,
         "sort": params.sort,

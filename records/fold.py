@@ -7,6 +7,7 @@ Keys are for comparing and indexing, never for display.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -46,6 +47,36 @@ def is_cjk(text: str) -> bool:
 def to_simplified(text: str) -> str:
     """Traditional Chinese characters converted to simplified (OpenCC t2s); other text unchanged."""
     return _T2S.convert(text) if text and is_cjk(text) else text
+
+
+_S2T: opencc.OpenCC | None = None  # built on first use: its phrase dictionary takes about 50 ms to load
+_S2T_LOCK = threading.Lock()
+
+
+def load_traditional() -> None:
+    """Build the simplified → traditional converter now (a search engine does so before its first search)."""
+    global _S2T
+    with _S2T_LOCK:
+        if _S2T is None:
+            _S2T = opencc.OpenCC("s2t")
+
+
+def to_traditional(text: str) -> str:
+    """Simplified Chinese characters converted to traditional (OpenCC s2t, phrase-aware: 头发 → 頭髮, not
+    頭發); other text unchanged."""
+    if not text or not is_cjk(text):
+        return text
+    if _S2T is None:
+        load_traditional()
+    return _S2T.convert(text)
+
+
+def script_forms(text: str) -> list[str]:
+    """The text as given, in simplified and in traditional characters, without repeats: the forms a
+    catalogue may have used for the same words."""
+    if not is_cjk(text):
+        return [text]
+    return list(dict.fromkeys((text, to_simplified(text), to_traditional(text))))
 
 
 def _strip_marks(text: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from records.fold import fold, is_cjk, to_simplified
+from records.fold import fold, is_cjk, script_forms, to_simplified, to_traditional
 
 
 def test_traditional_and_simplified_give_one_key():
@@ -42,3 +42,12 @@ def test_helpers():
     assert to_simplified("Hello") == "Hello"
     assert is_cjk("abc 中") and not is_cjk("abc")
     assert fold("") == ""
+
+
+def test_script_forms_are_what_either_script_would_catalogue():
+    assert to_traditional("数据结构") == "數據結構" and to_traditional("头发") == "頭髮"  # by phrase, not by character
+    assert script_forms("数据结构") == ["数据结构", "數據結構"]
+    assert script_forms("數據結構") == ["數據結構", "数据结构"]
+    assert script_forms("中國發展报告") == ["中國發展报告", "中国发展报告", "中國發展報告"]  # mixed, as typed
+    assert script_forms("Hello") == ["Hello"] and script_forms("计算机 C++") == ["计算机 C++", "計算機 C++"]
+

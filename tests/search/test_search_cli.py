@@ -14,7 +14,7 @@ import pytest
 from connectors.query import parse
 from federator.fanout import search
 from federator.registry import load_registry
-from records.fold import fold
+from records.fold import fold, is_cjk, to_traditional
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -303,4 +303,17 @@ def test_an_ebook_is_told_apart_from_its_print_edition(bed, carrier_pair):
              if f"ISBN {isbn}" in line}
     assert "电子书" in lines[ebook["isbn13"]]
     assert "电子书" not in lines[printed["isbn13"]]
+
+
+def test_either_script_finds_the_copies_catalogued_in_the_other(bed):
+    """BNU catalogues most of its Chinese books in traditional characters, the other members in simplified:
+    a reader typing the title in either script finds the copies of every member."""
+    held = [e for e in bed.truth()["editions"] if is_cjk(e["title"]) and not e["part"]
+            and len({r.split(":")[0] for r in e["records"]} & {"BNU"}) and len(e["records"]) > 1][:6]
+    assert held
+    for e in held:
+        for title in (e["title"], to_traditional(e["title"])):
+            doc = run_json(bed, f'ti:"{title}"', "--max", "50")
+            found = {key for w in doc["works"] for key in w["records"]}
+            assert set(e["records"]) <= found, (title, sorted(set(e["records"]) - found))
 
