@@ -90,11 +90,18 @@ class QueryError(ValueError):
     syntax, index (unknown field), relation, relation_modifier, boolean, sort, context_set, too_complex.
     """
 
-    def __init__(self, message: str, position: int = 0, *, kind: str = "syntax") -> None:
+    def __init__(self, message: str, position: int = 0, *, kind: str = "syntax", zh: str | None = None) -> None:
         super().__init__(f"{message} (at character {position + 1})")
         self.message = message
         self.position = position
         self.kind = kind
+        self.zh = zh  # the same in Chinese, for readers (the reader syntax's errors have one; CQL's do not)
+
+    def in_language(self, lang: str) -> str:
+        """The message for a reader of `lang` ("zh" or "en"), with the position."""
+        if lang == "en" or self.zh is None:
+            return str(self)
+        return f"{self.zh}（第 {self.position + 1} 个字符）"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,14 +165,14 @@ def clauses(query: Query) -> Iterator[Clause]:
 def parse(text: str, *, cql: bool | None = None) -> Query:
     """Parse a reader's query or raw CQL (`cql=None` detects CQL by its index names and relations)."""
     if not isinstance(text, str):
-        raise QueryError("the query must be text", 0)
+        raise QueryError("the query must be text", 0, zh="检索式必须是文本")
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(
             f"the query is {len(text)} characters long; shorten it to at most {MAX_QUERY_LENGTH}",
-            MAX_QUERY_LENGTH,
+            MAX_QUERY_LENGTH, zh=f"检索式有 {len(text)} 个字符，请缩短到 {MAX_QUERY_LENGTH} 个以内",
         )
     if not text.strip():
-        raise QueryError("the query is empty; type some words to search for", 0)
+        raise QueryError("the query is empty; type some words to search for", 0, zh="检索式是空的，请输入要检索的词")
     if cql is None:
         cql = looks_like_cql(text)
     query = _parse_cql(text) if cql else _ReaderParser(text).parse()
@@ -185,7 +192,8 @@ def _strip_quoted(text: str) -> str:
 def _check_size(query: Query, text: str) -> None:
     n = sum(1 for _ in clauses(query))
     if n > MAX_CLAUSES:
-        raise QueryError(f"the query has {n} search terms; use at most {MAX_CLAUSES}", len(text), kind="too_complex")
+        raise QueryError(f"the query has {n} search terms; use at most {MAX_CLAUSES}", len(text), kind="too_complex",
+                         zh=f"检索式有 {n} 个检索词，最多可用 {MAX_CLAUSES} 个")
 
 
 # --------------------------------------------------------------------------- reader syntax
@@ -276,7 +284,8 @@ class _ReaderParser:
                     buf.append(text[i])
                     i += 1
                 if i >= n:
-                    raise QueryError('a quotation mark is not closed; add the closing "', start)
+                    raise QueryError('a quotation mark is not closed; add the closing "', start,
+                                     zh="引号没有配对，请补上后引号")
                 i += 1
                 yield _Token("phrase", "".join(buf), start)
             else:
@@ -289,14 +298,16 @@ class _ReaderParser:
                 while i < n and not text[i].isspace() and text[i] not in '()"':
                     if text[i] == "\\":
                         if i + 1 >= n:
-                            raise QueryError("a backslash at the end of the query escapes nothing; remove it", i)
+                            raise QueryError("a backslash at the end of the query escapes nothing; remove it", i,
+                                             zh="检索式末尾的反斜杠 \\ 后面没有字符，请删除它")
                         i += 1
                         escaped = True
                     buf.append(text[i])
                     i += 1
                 word = "".join(buf)
                 if not escaped and word.endswith(":") and word[:-1].lower() in READER_FIELDS:
-                    raise QueryError(f"{word} needs a search term right after the colon, without a space", start)
+                    raise QueryError(f"{word} needs a search term right after the colon, without a space", start,
+                                     zh=f"{word} 后面要紧接检索词，冒号后不要留空格")
                 if not escaped and word.lower() in _OPERATORS:
                     yield _Token("op", word.lower(), start)
                 else:
@@ -316,14 +327,15 @@ class _ReaderParser:
         tok = self._peek()
         if tok is not None:
             if tok.kind == "rparen":
-                raise QueryError("this closing parenthesis has no opening one; remove it or add a (", tok.pos)
+                raise QueryError("this closing parenthesis has no opening one; remove it or add a (", tok.pos,
+                                 zh="这个右括号没有对应的左括号，请删除它或补上左括号")
             raise QueryError(f"unexpected {tok.text!r}", tok.pos)  # pragma: no cover - grammar is total
         return query
 
     def _or(self, default: str | None, depth: int) -> Query:
         if depth > MAX_DEPTH:
             raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", self._pos(),
-                             kind="too_complex")
+                             kind="too_complex", zh=f"检索式的括号嵌套超过 {MAX_DEPTH} 层，请简化")
         left = self._and(default, depth)
         while (tok := self._peek()) is not None and tok.kind == "op" and tok.text == "or":
             self._next()
@@ -348,7 +360,8 @@ class _ReaderParser:
         if tok is None or tok.kind == "rparen" or tok.kind == "op":
             where = tok.pos if tok is not None else len(self.text)
             raise QueryError(
-                f"{op.text.upper()} has nothing after it; add a search term or remove the {op.text.upper()}", where
+                f"{op.text.upper()} has nothing after it; add a search term or remove the {op.text.upper()}", where,
+                zh=f"{op.text.upper()} 后面没有检索词，请补上检索词或删除 {op.text.upper()}",
             )
 
     def _pos(self) -> int:
@@ -358,34 +371,41 @@ class _ReaderParser:
     def _primary(self, default: str | None, depth: int) -> Query:
         tok = self._peek()
         if tok is None:
-            raise QueryError("the query ends where a search term was expected", len(self.text))
+            raise QueryError("the query ends where a search term was expected", len(self.text),
+                             zh="检索式在应有检索词的地方结束了，请补上检索词")
         if tok.kind == "op":
             raise QueryError(
-                f"{tok.text.upper()} has nothing before it; add a search term before it or remove it", tok.pos
+                f"{tok.text.upper()} has nothing before it; add a search term before it or remove it", tok.pos,
+                zh=f"{tok.text.upper()} 前面没有检索词，请在前面补上检索词或删除它",
             )
         if tok.kind == "rparen":
-            raise QueryError("this closing parenthesis has no opening one, or the group is empty", tok.pos)
+            raise QueryError("this closing parenthesis has no opening one, or the group is empty", tok.pos,
+                             zh="这个右括号没有对应的左括号，或括号里是空的")
         self._next()
         if tok.kind == "lparen":
             inner = self._or(default, depth + 1)
             close = self._peek()
             if close is None or close.kind != "rparen":
-                raise QueryError("this opening parenthesis is not closed; add a )", tok.pos)
+                raise QueryError("this opening parenthesis is not closed; add a )", tok.pos,
+                                 zh="左括号没有配对，请补上右括号")
             self._next()
             return inner
         if tok.kind == "field":
             name = tok.text.lower()
             if name not in READER_FIELDS:
                 known = ", ".join(f"{p}:" for p in READER_PREFIX.values())
-                raise QueryError(f"unknown field {tok.text + ':'!r}; use one of {known}", tok.pos, kind="index")
+                raise QueryError(f"unknown field {tok.text + ':'!r}; use one of {known}", tok.pos, kind="index",
+                                 zh=f"没有检索字段 {tok.text + ':'}；可用的字段有 {known}")
             if default is not None:
-                raise QueryError("a field prefix inside a field group is not allowed; remove one of them", tok.pos)
+                raise QueryError("a field prefix inside a field group is not allowed; remove one of them", tok.pos,
+                                 zh="字段括号内不能再加字段前缀，请删除其中一个")
             target = READER_FIELDS[name]
             nxt = self._peek()
             if nxt is not None and nxt.kind == "lparen":
                 return self._primary(target, depth)
             if nxt is None or nxt.kind not in ("word", "phrase"):
-                raise QueryError(f"{tok.text}: needs a search term right after the colon", tok.pos)
+                raise QueryError(f"{tok.text}: needs a search term right after the colon", tok.pos,
+                                 zh=f"{tok.text}: 后面要紧接检索词")
             return self._term(self._next(), target)
         return self._term(tok, default or "any")
 
@@ -394,7 +414,8 @@ class _ReaderParser:
         if field == "year":
             return self._year(tok)
         if not value.strip():
-            raise QueryError("an empty phrase searches for nothing; put words between the quotes", tok.pos)
+            raise QueryError("an empty phrase searches for nothing; put words between the quotes", tok.pos,
+                             zh="引号里是空的，检索不到任何内容；请在引号之间输入检索词")
         return Clause(field, relation, value, phrase=tok.kind == "phrase")
 
     def _year(self, tok: _Token) -> Query:
@@ -405,7 +426,8 @@ class _ReaderParser:
         if m and tok.kind == "word" and not tok.escaped_start:
             span = year_range(value[m.end():])
             if span is None or span[0] != span[1]:
-                raise QueryError(f"year:{m.group(1)} needs a year after it, such as year:{m.group(1)}2000", tok.pos)
+                raise QueryError(f"year:{m.group(1)} needs a year after it, such as year:{m.group(1)}2000", tok.pos,
+                                 zh=f"year:{m.group(1)} 后面要跟年份，例如 year:{m.group(1)}2000")
             return Clause("year", m.group(1), str(span[0]))
         if _YEAR_STEM.match(value):
             return Clause("year", "=", value)
@@ -413,9 +435,12 @@ class _ReaderParser:
         if span is None:
             backwards = _YEAR_RANGE.match(value)
             if backwards and backwards.group(1) and backwards.group(3):
+                earlier = f"year:{backwards.group(3)}-{backwards.group(1)}"
                 raise QueryError(f"the years of {value!r} run backwards; write the earlier one first, such as "
-                                 f"year:{backwards.group(3)}-{backwards.group(1)}", tok.pos)
-            raise QueryError(f"year: takes {YEAR_HINT}; {tok.text!r} is none of these", tok.pos)
+                                 f"{earlier}", tok.pos, zh=f"{value} 的年份前后颠倒，请先写较早的年份，例如 {earlier}")
+            raise QueryError(f"year: takes {YEAR_HINT}; {tok.text!r} is none of these", tok.pos,
+                             zh=f"year: 后面应是年份（如 2009）、年份范围（如 2000-2010）或比较（如 year:>=2000），"
+                                f"“{tok.text}”都不是")
         return year_query(*span)
 
 
@@ -512,7 +537,7 @@ def _parse_cql(text: str) -> Query:
         raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0,
                          kind="too_complex") from None
     if tree is None:
-        raise QueryError("the query is empty; type some words to search for", 0)
+        raise QueryError("the query is empty; type some words to search for", 0, zh="检索式是空的，请输入要检索的词")
     return _from_cql(tree.root, text, 0)
 
 
@@ -801,7 +826,7 @@ def from_clauses(nodes: Iterable[Query], op: str = "and") -> Query:
     try:
         out = next(it)
     except StopIteration:
-        raise QueryError("the query is empty; type some words to search for", 0) from None
+        raise QueryError("the query is empty; type some words to search for", 0, zh="检索式是空的，请输入要检索的词") from None
     for n in it:
         out = Bool(op, out, n)
     return out

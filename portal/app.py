@@ -156,7 +156,7 @@ async def error_middleware(request: web.Request, handler):
                        message=message(exc.key, request[LANG], **exc.values))
         return error_response(request, 400, text, parameter=exc.name)
     except SearchQueryError as exc:
-        text = message("error.bad_query", request[LANG], message=str(exc.error))
+        text = message("error.bad_query", request[LANG], message=exc.error.in_language(request[LANG]))
         return error_response(request, 400, text, parameter=exc.name)
     except SignInRequired:
         if request.path.startswith("/api/"):

@@ -253,6 +253,14 @@ async def test_search_text_is_escaped(client):
     assert 'value="&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"' in html  # the form, to correct it
 
 
+async def test_a_query_that_cannot_be_read_is_explained_in_the_readers_language(client):
+    zh = unescape(await (await client.get("/search", params={"q": "ti：“数据结构"})).text())
+    assert "无法理解检索式：引号没有配对，请补上后引号（第 4 个字符）" in zh
+    en = await client.get("/api/search", params={"q": "year:abc", "lang": "en"})
+    assert en.status == 400
+    assert "Query not understood: year: takes a year such as 2009" in (await en.json())["error"]["message"]
+
+
 async def test_reader_leaving_the_stream_frees_the_search(make_client, bed):
     import asyncio
 

@@ -106,6 +106,9 @@ def test_reader_errors_say_what_and_where(text, where, words):
         parse(text)
     assert e.value.position == where
     assert words in e.value.message
+    # readers of the portal get it in Chinese, with the same position
+    assert e.value.zh and e.value.in_language("zh") == f"{e.value.zh}（第 {where + 1} 个字符）"
+    assert e.value.in_language("en") == str(e.value)
 
 
 def test_too_many_clauses():

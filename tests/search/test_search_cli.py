@@ -140,12 +140,12 @@ def test_no_member_answering_exits_non_zero_with_a_message(bed):
     assert "no member answered" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("query, says", [('ti:"unclosed', "quotation"), ("(中国", "parenthes"),
-                                         ("zz:word", "zz"), ("AND", "")])
-def test_bad_query_is_refused_before_any_member_is_asked(bed, query, says):
+@pytest.mark.parametrize("query, says, zh", [('ti:"unclosed', "quotation", "引号没有配对"), ("(中国", "parenthes", "括号"),
+                                             ("zz:word", "zz", "没有检索字段 zz:"), ("AND", "", "AND 前面没有检索词")])
+def test_bad_query_is_refused_before_any_member_is_asked(bed, query, says, zh):
     out = balis("search", query, registry=bed.registry_path)
     assert out.returncode == 2
-    assert "query not understood" in out.stderr and says in out.stderr.lower()
+    assert "query not understood" in out.stderr and says in out.stderr.lower() and zh in out.stderr
     assert "Traceback" not in out.stderr and not out.stdout
 
 
