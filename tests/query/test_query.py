@@ -199,9 +199,11 @@ def reader_clauses(draw):
     return Clause(field, "=", draw(words), False)
 
 
-reader_queries = st.recursive(
-    reader_clauses(), lambda kids: st.builds(Bool, st.sampled_from(["and", "or", "not"]), kids, kids), max_leaves=8
-)
+def _bools(kids):
+    return st.tuples(st.sampled_from(["and", "or", "not"]), kids, kids).map(lambda t: Bool(*t))
+
+
+reader_queries = st.recursive(reader_clauses(), _bools, max_leaves=8)
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
@@ -219,8 +221,7 @@ cql_clauses = st.builds(
         lambda v: v.strip("*")),
     st.booleans(),
 )
-cql_queries = st.recursive(cql_clauses, lambda k: st.builds(Bool, st.sampled_from(["and", "or", "not"]), k, k),
-                           max_leaves=6)
+cql_queries = st.recursive(cql_clauses, _bools, max_leaves=6)
 
 
 @settings(max_examples=300)
