@@ -255,6 +255,24 @@ def reader_form(text: str) -> str:
     return text.translate(_HALF_WIDTH)
 
 
+_ISBN_WORD = re.compile(r"^(?:97[89]-?)?(?:\d-?){9}[\dXx]$")
+_ISSN_WORD = re.compile(r"^\d{4}-\d{3}[\dXx]$")
+
+
+def _standard_number(word: str) -> str | None:
+    """"isbn" or "issn" when the word is one with a valid check digit (9787500401148, 7-5004-0114-7,
+    0028-0836), else None."""
+    if _ISBN_WORD.match(word):
+        from stdnum import isbn
+
+        return "isbn" if isbn.is_valid(word) else None
+    if _ISSN_WORD.match(word):
+        from stdnum import issn
+
+        return "issn" if issn.is_valid(word) else None
+    return None
+
+
 class _ReaderParser:
     """Recursive descent over reader tokens: OR < AND/NOT (implicit AND) < field/group < term."""
 
@@ -407,6 +425,10 @@ class _ReaderParser:
                 raise QueryError(f"{tok.text}: needs a search term right after the colon", tok.pos,
                                  zh=f"{tok.text}: 后面要紧接检索词")
             return self._term(self._next(), target)
+        if default is None and tok.kind == "word" and not tok.escaped_start:
+            standard = _standard_number(tok.text)
+            if standard:  # a reader pasting an ISBN or ISSN into the box means that number
+                return Clause(standard, "=", tok.text)
         return self._term(tok, default or "any")
 
     def _term(self, tok: _Token, field: str) -> Query:
@@ -466,7 +488,8 @@ def _text_clause(c: Clause) -> str:
     year_relation = c.field == "year" and c.relation in ("<", "<=", ">", ">=", "<>")
     if c.relation != "=" and not year_relation:
         raise Unsupported(f"relation {c.relation!r} has no reader syntax; use CQL (to_cql) for this query")
-    prefix = ("" if c.field == "any" else READER_PREFIX[c.field] + ":") + (c.relation if year_relation else "")
+    bare = c.field == "any" and (c.phrase or not _standard_number(c.value))  # a bare ISBN would read as isbn:
+    prefix = ("" if bare else READER_PREFIX[c.field] + ":") + (c.relation if year_relation else "")
     if c.phrase:
         return prefix + '"' + c.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if not c.value or any(ch.isspace() for ch in c.value):

@@ -60,6 +60,15 @@ def C(field, value, phrase=False, relation="="):  # noqa: N802 - reads like the 
         ("ti：“数据结构”　ａｎｄ　au：严蔚敏", Bool("and", C("title", "数据结构", True), C("author", "严蔚敏"))),
         ("ＩＳＢＮ：9787500401148", C("isbn", "9787500401148")),
         ("Ｃ语言程序设计", C("any", "C语言程序设计")),
+        # an ISBN or ISSN typed or pasted without a prefix (valid check digit): searched as that number
+        ("9787500401148", C("isbn", "9787500401148")),
+        ("978-7-5004-0114-8", C("isbn", "978-7-5004-0114-8")),
+        ("７-５０３７-１７４４-０", C("isbn", "7-5037-1744-0")),
+        ("0028-0836 nature", Bool("and", C("issn", "0028-0836"), C("any", "nature"))),
+        ("9787500401149", C("any", "9787500401149")),  # a wrong check digit: just digits
+        ("any:9787500401148", C("any", "9787500401148")),
+        ('"9787500401148"', C("any", "9787500401148", True)),
+        ("ti:(9787500401148)", C("title", "9787500401148")),
         # years as readers write them
         ("year:2009年", C("year", "2009")),
         ('year:"2009"', C("year", "2009")),

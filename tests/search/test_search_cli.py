@@ -108,6 +108,19 @@ def test_isbn_10_query_finds_records_catalogued_with_isbn_13(bed):
     assert found & set(ed["records"])
 
 
+def test_an_isbn_pasted_into_the_box_is_searched_as_an_isbn(bed):
+    """Readers paste an ISBN, bare or hyphenated, without isbn:; it finds every copy however catalogued."""
+    from stdnum import isbn as stdisbn
+
+    ed = next(e for e in bed.truth()["editions"] if e["isbn13"] and e["isbn13"].startswith("978")
+              and len(e["records"]) >= 3)
+    for typed in (ed["isbn13"], stdisbn.format(ed["isbn13"]), stdisbn.to_isbn10(ed["isbn13"])):
+        doc = run_json(bed, typed)
+        assert doc["query"]["cql"].startswith("bath.isbn = "), doc["query"]
+        found = {key for w in doc["works"] for key in w["records"]}
+        assert set(ed["records"]) <= found, (typed, sorted(set(ed["records"]) - found))
+
+
 def test_faults_cost_only_the_member_that_has_them(bed):
     bed.set_fault("RUC", mode="refuse")
     bed.set_fault("BUAA", latency_ms=4000)
