@@ -128,7 +128,7 @@ def cmd_search(args) -> int:
     try:
         query = parse(text, cql=True if args.cql else None)
     except QueryError as exc:
-        raise UsageError(f"query not understood: {exc}" + (f"\n{exc.in_language('zh')}" if exc.zh else "")) from None
+        raise UsageError(f"query not understood: {exc.in_both()}") from None
     if args.max < 1 or args.max > 1000:
         raise UsageError("--max must be between 1 and 1000")
     for name, value in (("--timeout", args.timeout), ("--deadline", args.deadline)):

@@ -87,7 +87,7 @@ def _query(text: str, isbn: str | None):
     try:
         return parse(text)
     except QueryError as exc:
-        raise UsageError(f"query not understood: {exc}" + (f"\n{exc.in_language('zh')}" if exc.zh else "")) from None
+        raise UsageError(f"query not understood: {exc.in_both()}") from None
 
 
 # -- output ----------------------------------------------------------------------------------------------

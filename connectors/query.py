@@ -103,6 +103,10 @@ class QueryError(ValueError):
             return str(self)
         return f"{self.zh}（第 {self.position + 1} 个字符）"
 
+    def in_both(self) -> str:
+        """The English message, and under it the Chinese one when there is one (for the command line)."""
+        return str(self) + (f"\n{self.in_language('zh')}" if self.zh else "")
+
 
 @dataclass(frozen=True, slots=True)
 class Clause:
@@ -255,21 +259,15 @@ def reader_form(text: str) -> str:
     return text.translate(_HALF_WIDTH)
 
 
-_ISBN_WORD = re.compile(r"^(?:97[89]-?)?(?:\d-?){9}[\dXx]$")
-_ISSN_WORD = re.compile(r"^\d{4}-\d{3}[\dXx]$")
-
-
 def _standard_number(word: str) -> str | None:
-    """"isbn" or "issn" when the word is one with a valid check digit (9787500401148, 7-5004-0114-7,
-    0028-0836), else None."""
-    if _ISBN_WORD.match(word):
-        from stdnum import isbn
+    """"isbn" or "issn" when the word is one with a valid check digit (9787500401148, 7-5004-0114-7; an ISSN
+    only hyphenated, 0028-0836, since eight bare digits are often something else), else None."""
+    from stdnum import isbn, issn
 
-        return "isbn" if isbn.is_valid(word) else None
-    if _ISSN_WORD.match(word):
-        from stdnum import issn
-
-        return "issn" if issn.is_valid(word) else None
+    if isbn.is_valid(word):
+        return "isbn"
+    if "-" in word and issn.is_valid(word):
+        return "issn"
     return None
 
 
@@ -432,13 +430,12 @@ class _ReaderParser:
         return self._term(tok, default or "any")
 
     def _term(self, tok: _Token, field: str) -> Query:
-        value, relation = tok.text, "="
         if field == "year":
             return self._year(tok)
-        if not value.strip():
+        if not tok.text.strip():
             raise QueryError("an empty phrase searches for nothing; put words between the quotes", tok.pos,
                              zh="引号里是空的，检索不到任何内容；请在引号之间输入检索词")
-        return Clause(field, relation, value, phrase=tok.kind == "phrase")
+        return Clause(field, "=", tok.text, phrase=tok.kind == "phrase")
 
     def _year(self, tok: _Token) -> Query:
         """year: takes a year, a range, a comparison or a truncated year (199*); anything else would find
@@ -856,8 +853,7 @@ def from_clauses(nodes: Iterable[Query], op: str = "and") -> Query:
 
 
 __all__ = [
-    "Bool", "Capabilities", "Clause", "FIELDS", "Query", "QueryError", "check", "clauses", "expand_identifiers", "expand_scripts",
-    "expand_terms",
-    "from_clauses", "isbn_forms", "issn_forms", "looks_like_cql", "parse", "require", "to_cql", "to_rpn",
-    "to_text",
+    "Bool", "Capabilities", "Clause", "FIELDS", "Query", "QueryError", "check", "clauses", "expand_identifiers",
+    "expand_scripts", "expand_terms", "from_clauses", "isbn_forms", "issn_forms", "looks_like_cql", "parse",
+    "reader_form", "require", "to_cql", "to_rpn", "to_text", "year_query", "year_range",
 ]  # fmt: skip
