@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -36,6 +37,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def on_a_free_port(start: Callable[[int], bool], port: int = 0) -> int | None:
+    """Start a server with `start(port)` (True once it serves there): on `port` if one is given, else on a
+    free port, and when it could not start there on one more, since a port found free can be taken (by any
+    outgoing connection's ephemeral port, say) before the server binds it. The port it started on, or None."""
+    for _ in range(1 if port else 2):
+        chosen = port or free_port()
+        if start(chosen):
+            return chosen
+    return None
 
 
 def listening_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
@@ -271,10 +283,8 @@ class ZebraServer:
 
     # -- serving --------------------------------------------------------------------------------------
     def start(self, timeout: float = 15.0) -> int:
-        """Start zebrasrv (daemon) and wait until it accepts connections; returns the port.
-
-        With no port given, a free one is chosen; if it was taken before zebrasrv bound it (zebrasrv then
-        exits at once), another is chosen, once."""
+        """Start zebrasrv (daemon) and wait until it accepts connections; returns the port (a free one when
+        none was given, see `on_a_free_port`)."""
         if self.running:
             if wait_for_port(self.port, timeout=1.0):
                 return self.port
@@ -283,19 +293,20 @@ class ZebraServer:
             raise ZebraError(f"{self.workdir} has no catalogue yet; call load() before start()")
         cmd = ["zebrasrv", "-D", "-f", str(self.workdir / "yazgfs.xml"), "-l", str(self.log_path),
                "-p", str(self.pid_path), "-w", str(self.workdir)]
-        choose = not self.port
-        for last in ((False, True) if choose else (True,)):
-            if choose:
-                self.port = free_port()
+        failure = ""
+
+        def attempt(port: int) -> bool:
+            nonlocal failure
+            self.port = port
             self._write_yazgfs()
             self.pid_path.unlink(missing_ok=True)
-            proc = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True,
-                                  stdin=subprocess.DEVNULL)
-            if proc.returncode == 0:
-                break
-            if last:
-                raise ZebraError(f"zebrasrv did not start in {self.workdir} (exit {proc.returncode}); "
-                                 f"read {self.log_path}: {proc.stderr.strip()[-500:]}")
+            proc = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            failure = (f"zebrasrv did not start in {self.workdir} (exit {proc.returncode}); "
+                       f"read {self.log_path}: {proc.stderr.strip()[-500:]}")
+            return proc.returncode == 0  # zebrasrv exits at once when its port is taken
+
+        if on_a_free_port(attempt, self.port) is None:
+            raise ZebraError(failure)
         if not wait_for_port(self.port, timeout=timeout):
             self.stop()
             raise ZebraError(f"zebrasrv in {self.workdir} did not answer on port {self.port} within "

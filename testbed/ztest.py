@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from testbed.zebra import ZebraError, _terminate, free_port, pid_alive, wait_for_port
+from testbed.zebra import ZebraError, _terminate, on_a_free_port, pid_alive, wait_for_port
 
 
 class ZTest:
@@ -27,21 +27,23 @@ class ZTest:
         return pid_alive(self.pid)
 
     def start(self, timeout: float = 10.0) -> int:
-        """Start yaz-ztest in the background and wait until it accepts connections. A port it chose itself
-        and found taken by the time yaz-ztest bound it is chosen once more."""
+        """Start yaz-ztest in the background and wait until it accepts connections (on a free port when none
+        was given, see `on_a_free_port`)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.workdir / "ztest.log"
-        tries = 1 if self.port else 2
-        for _ in range(tries):
-            if tries > 1:
-                self.port = free_port()
-            cmd = ["yaz-ztest", "-D", "-l", str(log), "-p", str(self.workdir / "ztest.pid"),
-                   f"tcp:127.0.0.1:{self.port}"]
+
+        def attempt(port: int) -> bool:
+            self.port = port
+            cmd = ["yaz-ztest", "-D", "-l", str(log), "-p", str(self.workdir / "ztest.pid"), f"tcp:127.0.0.1:{port}"]
             proc = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-            if proc.returncode == 0 and wait_for_port(self.port, timeout):
-                return self.port
+            if proc.returncode == 0 and wait_for_port(port, timeout):
+                return True
             self.stop()
-        raise ZebraError(f"yaz-ztest did not start on port {self.port}; read {log}")
+            return False
+
+        if on_a_free_port(attempt, self.port) is None:
+            raise ZebraError(f"yaz-ztest did not start on port {self.port}; read {log}")
+        return self.port
 
     def stop(self) -> None:
         pid = self.pid

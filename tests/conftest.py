@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.zebra import ZebraServer, free_port
+from testbed.zebra import ZebraServer, on_a_free_port
 from testbed.ztest import ZTest
 
 _stoppers: list = []
@@ -160,15 +160,20 @@ def postgres_url(testbed_tmp: Path) -> Iterator[str]:
                                f"(server log: {root / 'log'})")
 
     run([initdb, "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8", "--locale=C"])
-    for attempt in range(2):  # a port found free can be taken before the server binds it: then once more
-        port = free_port()
+    failures: list[RuntimeError] = []
+
+    def start_at(port: int) -> bool:
         opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
         try:
             run([pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"])
-            break
-        except RuntimeError:
-            if attempt:
-                raise
+        except RuntimeError as exc:
+            failures.append(exc)
+            return False
+        return True
+
+    port = on_a_free_port(start_at)
+    if port is None:
+        raise failures[-1]
 
     def stop() -> None:
         subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)

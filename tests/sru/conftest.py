@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.zebra import free_port, wait_for_port
+from testbed.zebra import on_a_free_port, wait_for_port
 from testbed.ztest import ZTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,15 +117,20 @@ class MiniZebra:
         for args in (["init"], ["update", "recs"], ["commit"]):
             subprocess.run(["zebraidx", "-c", "zebra.cfg", *args], cwd=w, check=True, capture_output=True)
         cql2rpn = _cql2rpn(w)
-        for _ in range(2):  # a port found free can be taken before zebrasrv binds it: then once more
-            self.port = free_port()
-            (w / "yazgfs.xml").write_text(YAZGFS.format(port=self.port, cql2rpn=cql2rpn))
+
+        def attempt(port: int) -> bool:
+            self.port = port
+            (w / "yazgfs.xml").write_text(YAZGFS.format(port=port, cql2rpn=cql2rpn))
             started = subprocess.run(["zebrasrv", "-D", "-f", "yazgfs.xml", "-l", "zebrasrv.log",
                                       "-p", "zebrasrv.pid"], cwd=w).returncode == 0  # fmt: skip
-            if started and wait_for_port(self.port):
-                return self.port
+            if started and wait_for_port(port):
+                return True
             self.stop()
-        raise RuntimeError(f"zebrasrv did not start in {w}; read {w / 'zebrasrv.log'}")
+            return False
+
+        if on_a_free_port(attempt) is None:
+            raise RuntimeError(f"zebrasrv did not start in {w}; read {w / 'zebrasrv.log'}")
+        return self.port
 
     def stop(self) -> None:
         stop_pidfile(self.workdir / "zebrasrv.pid")
