@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cql.lexer import CQLLexer, CQLLexerError
 from cql.parser import CQLParser12, CQLParserError, CQLSearchClause, CQLTriple
@@ -721,8 +722,10 @@ def expand_scripts(query: Query) -> Query:
     return from_clauses([Clause(query.field, query.relation, form, query.phrase) for form in forms], "or")
 
 
+@lru_cache(maxsize=256)
 def expand_terms(query: Query) -> Query:
-    """What members are sent for the query: identifiers in every form catalogued, Chinese in both scripts."""
+    """What members are sent for the query: identifiers in every form catalogued, Chinese in both scripts.
+    Remembered: each member's connector renders the same query (70 of them in a search, about 20 µs each)."""
     return expand_scripts(expand_identifiers(query))
 
 
