@@ -3,6 +3,7 @@
 MemberError
 ├── MemberTimeout        the member did not answer within its timeout
 ├── MemberUnavailable    connection refused, reset or closed before an answer
+│   └── LoginRefused     the member refused our login, or no password could be read for it
 ├── ProtocolError        the member sent bytes or XML that do not follow the protocol
 │   └── DecodeError      a BER packet, SRU response or record could not be decoded
 ├── Diagnostic           the member answered with a diagnostic (Bib-1 or SRU)
@@ -39,6 +40,12 @@ class MemberUnavailable(MemberError):
     """The member could not be reached, or closed the connection before answering."""
 
     kind = "unavailable"
+
+
+class LoginRefused(MemberUnavailable):
+    """The member refused the login (Z39.50 Init, SRU/HTTP authentication), or its password could not be read."""
+
+    kind = "login"
 
 
 class ProtocolError(MemberError):

@@ -24,7 +24,8 @@ def open_connector(member: Member, endpoint: Endpoint, *, timeout: float | None 
         from connectors.z3950 import Z3950Connector
 
         return Z3950Connector(member.code, endpoint.host, endpoint.port, endpoint.database,
-                              syntax=member.syntax, charset=member.charset, timeout=wait)
+                              syntax=member.syntax, charset=member.charset, timeout=wait,
+                              negotiate_charset=member.negotiate_charset, login=member.auth)
     if endpoint.protocol == "sru":
         from connectors.sru import SruConnector
 
@@ -54,7 +55,7 @@ def forget_result_set(connector: Connector) -> None:
 
 def _endpoint_key(member: Member, endpoint: Endpoint) -> tuple:
     return (member.code, endpoint.protocol, endpoint.host, endpoint.port, endpoint.database,
-            endpoint.sru_version, member.syntax, member.charset)
+            endpoint.sru_version, member.syntax, member.charset, member.negotiate_charset, member.auth)
 
 
 class ConnectorPool:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import aiohttp
 
+from connectors.auth import CredentialsRef, Login, read_login, refused
 from connectors.errors import DecodeError, MemberTimeout, MemberUnavailable, ProtocolError
 
 MAX_BODY = 16 * 1024 * 1024  # bytes; a larger answer is refused, not parsed
@@ -88,6 +89,7 @@ class HttpMember:
     base_url: str
     timeout: float
     session: aiohttp.ClientSession | None
+    login: CredentialsRef | Login | None = None  # sent as HTTP basic auth; the password is read per request
     _owned: bool = False
 
     def _session(self) -> aiohttp.ClientSession:
@@ -97,11 +99,17 @@ class HttpMember:
         return self.session
 
     async def _get(self, params: dict[str, str]) -> tuple[int, str | None, bytes]:
-        """GET the base URL with these parameters: (status, reason, body); network and timeout errors mapped."""
+        """GET the base URL with these parameters: (status, reason, body); network and timeout errors mapped,
+        and an HTTP 401 (or a 403 to our login) as the member's LoginRefused."""
+        login = read_login(self.login, self.member)
+        auth = aiohttp.BasicAuth(login.user, login.password, encoding="utf-8") if login is not None else None
         session = self._session()
         with http_errors(self.member, self.base_url, self.service, self.timeout):
             async with asyncio.timeout(self.timeout):
-                async with session.get(self.base_url, params=params, allow_redirects=True) as resp:
+                async with session.get(self.base_url, params=params, allow_redirects=True, auth=auth) as resp:
+                    if resp.status == 401 or (resp.status == 403 and login is not None):
+                        raise refused(self.member, f"{self.service} server at {self.base_url} answered HTTP "
+                                      f"{resp.status} {resp.reason or ''}".rstrip(), had_login=login is not None)
                     return resp.status, resp.reason, await read_capped(resp, self.member, self.service)
 
     async def close(self) -> None:

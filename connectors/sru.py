@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 import aiohttp
 from lxml import etree
 
+from connectors.auth import CredentialsRef, Login, refused
 from connectors.base import IndexTerm, Page, RawRecord, scan_pages
 from connectors.errors import (
     DecodeError,
@@ -38,6 +39,7 @@ VERSIONS = ("1.1", "1.2", "2.0")
 # Names servers use for MARCXML; tried in order until the member accepts one (then remembered).
 MARCXML_SCHEMAS = ("marcxml", "info:srw/schema/1/marcxml-v1.1", "MARC21-xml")
 UNKNOWN_SCHEMA = {"66", "67"}  # SRU diagnostics: unknown schema for retrieval / cannot transform
+AUTHENTICATION_ERROR = "3"  # SRU diagnostic info:srw/diagnostic/1/3
 MAX_PAGE = 500
 
 
@@ -329,6 +331,7 @@ class SruConnector(HttpMember):
         capabilities: Capabilities = FULL,
         max_records: int = 50,
         http_accept: str | None = None,
+        login: CredentialsRef | Login | None = None,
     ) -> None:
         if version not in VERSIONS:
             raise ValueError(f"SRU version {version!r} for member {member_code}; use one of {', '.join(VERSIONS)}")
@@ -343,6 +346,7 @@ class SruConnector(HttpMember):
         self.capabilities = capabilities
         self.max_records = max_records
         self.http_accept = http_accept  # SRU 2.0 httpAccept, e.g. application/sru+xml (Zebra refuses it)
+        self.login = login  # HTTP basic auth (connectors/http.py); an SRU "authentication error" is LoginRefused
         self.protocol = "sru"
         self._owned = False
         self._schema_index = 0
@@ -356,7 +360,8 @@ class SruConnector(HttpMember):
         caps = Capabilities.from_config(extra["capabilities"]) if isinstance(extra.get("capabilities"), dict) else FULL
         return cls(member.code, endpoint.address, version=endpoint.sru_version, syntax=member.syntax,
                    charset=member.charset, timeout=timeout or member.timeout, session=session, record_schema=schema,
-                   capabilities=caps, max_records=member.max_records)  # fmt: skip
+                   capabilities=caps, max_records=member.max_records,
+                   login=getattr(member, "auth", None))  # fmt: skip
 
     # -- HTTP ------------------------------------------------------------
     async def _fetch(self, params: dict[str, str]) -> bytes:
@@ -429,6 +434,9 @@ class SruConnector(HttpMember):
         except DecodeError as e:
             e.member = e.member or self.member
             raise
+        except Diagnostic as d:
+            self._check_login(d)
+            raise
 
     async def index_terms(self, index: str, page: int = 1000) -> AsyncIterator[IndexTerm]:
         """Every term of one index (a CQL index name such as `rec.id`), scanned `page` terms at a time."""
@@ -480,6 +488,14 @@ class SruConnector(HttpMember):
                 if d.code in UNKNOWN_SCHEMA and self._schema_index + 1 < len(self.record_schemas):
                     self._schema_index += 1  # try the next name this kind of server uses for MARCXML
                     continue
+                self._check_login(d)
                 raise
+
+    def _check_login(self, d: Diagnostic) -> None:
+        """SRU diagnostic 3 (authentication error: Zebra's answer to a missing or wrong basic auth) is the
+        member's LoginRefused."""
+        if d.code == AUTHENTICATION_ERROR and (d.uri or "").startswith("info:srw/diagnostic/1/"):
+            detail = f"SRU server at {self.base_url} answered diagnostic 3: {d.diagnostic_message}"
+            raise refused(self.member, detail, had_login=self.login is not None) from None
 
 

@@ -121,6 +121,50 @@ class LendingPolicy:
 DEFAULT_LENDING = LendingPolicy()
 
 
+LOGIN_FORMS = ("idpass", "open")  # Z39.50 IdAuthentication: idPass {group, user, password} or open "user/password"
+
+
+class CredentialsError(Exception):
+    """A member's password could not be read (environment variable unset, file unreadable); never shows it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """How to log in to a member ([member.auth]): the user and group, and where the password is kept.
+
+    The registry holds a reference only (an environment variable or a file), never the password itself, so
+    the registry can be shared and printed; `password()` reads it when a connection is opened.
+    """
+
+    user: str
+    group: str | None = None
+    form: str = "idpass"  # idpass | open (Z39.50 only; SRU sends HTTP basic auth either way)
+    password_env: str | None = None
+    password_file: str | None = None
+
+    def password(self) -> str:
+        """The password, read now from its environment variable or file ("" when the login has none)."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise CredentialsError(f"the environment variable {self.password_env} named by password_env is "
+                                       "not set; set it where balis runs, or use password_file")
+            return value
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text(encoding="utf-8").strip("\r\n")
+            except OSError as exc:
+                raise CredentialsError(f"the password file {self.password_file} cannot be read "
+                                       f"({exc.strerror or exc}); check that it exists and balis may read it") from None
+        return ""
+
+    def describe(self) -> str:
+        """The login as staff may see it: form, group and user, and where the password is (never the password)."""
+        where = (f"${self.password_env}" if self.password_env else self.password_file) or "no password"
+        who = f"{self.group}/{self.user}" if self.group else self.user
+        return f"{self.form} {who} (password: {where})"
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     code: str
@@ -141,6 +185,8 @@ class Member:
     endpoints: tuple[Endpoint, ...] = ()
     contact: Contact = field(default_factory=Contact)
     lending: LendingPolicy = DEFAULT_LENDING
+    auth: Credentials | None = None  # a login the member requires (Z39.50 Init, SRU basic auth)
+    negotiate_charset: bool = False  # propose UTF-8 in Z39.50 Init (docs/connectors-z3950.md)
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as written
 
     @property
@@ -268,6 +314,7 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
 
 _KNOWN_KEYS = {"code", "name", "name_en", "district", "status", "suspended_reason", "suspended_since",
                "syntax", "charset", "timeout", "max_records", "harvest_rate", "harvest_deletions", "endpoint",
+               "auth", "negotiate_charset",
                "contact", "lending"}
 
 
@@ -337,6 +384,44 @@ def _fine_rule(raw: object, base: FineRule, fail) -> FineRule:
     return FineRule(**values)
 
 
+_AUTH_KEYS = ("user", "group", "form", "password_env", "password_file")
+
+
+def parse_auth(path: Path, member: str, raw: object) -> Credentials:
+    """A [member.auth] table: user, optional group and form, and where the password is kept (never itself)."""
+    if not isinstance(raw, dict):
+        raise RegistryError(path, "must be a table ([member.auth]) with user and password_env or password_file",
+                            member=member, key="auth")
+
+    def fail(key: str, message: str) -> RegistryError:
+        return RegistryError(path, message, member=member, key=f"auth.{key}")
+
+    if "password" in raw:  # the message never repeats the value
+        raise fail("password", "a password is never written in the registry; put it in an environment variable "
+                               '(password_env = "BALIS_PW_' + member + '") or in a file only balis may read '
+                               '(password_file = "/etc/balis/' + member.lower() + '.secret"), and remove this key')
+    unknown = sorted(set(raw) - set(_AUTH_KEYS))
+    if unknown:
+        raise fail(unknown[0], f"unknown key; known: {', '.join(_AUTH_KEYS)}")
+    values: dict[str, str | None] = {}
+    for key in _AUTH_KEYS:
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise fail(key, "must be non-empty text")
+        values[key] = value.strip() if isinstance(value, str) else None
+    if not values["user"]:
+        raise fail("user", "missing; give the user name the member gave the consortium")
+    if values["password_env"] and values["password_file"]:
+        raise fail("password_file", "give password_env or password_file, not both")
+    form = (values["form"] or "idpass").lower()
+    if form not in LOGIN_FORMS:
+        raise fail("form", f"must be idpass or open, found {values['form']!r}")
+    if form == "open" and values["group"]:
+        raise fail("group", 'the open form sends "user/password" only; use form = "idpass" to send a group')
+    return Credentials(user=values["user"], group=values["group"], form=form,
+                       password_env=values["password_env"], password_file=values["password_file"])
+
+
 def _member(path: Path, index: int, entry: object, default_lending: LendingPolicy = DEFAULT_LENDING) -> Member:
     label = f"#{index + 1}"
     if not isinstance(entry, dict):
@@ -373,6 +458,12 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
         if norm is None:
             raise fail(key, f"must be one of {', '.join(sorted(set(allowed)))}; found {value!r}")
         return norm
+
+    def flag(key: str, default: bool) -> bool:
+        value = entry.get(key, default)
+        if not isinstance(value, bool):
+            raise fail(key, f"must be true or false, found {value!r}")
+        return value
 
     status = choice("status", "active", STATUSES)
     since = entry.get("suspended_since")
@@ -430,5 +521,7 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
         contact=Contact(**{k: str(v) for k, v in contact.items() if k in ("name", "phone", "email", "address")}),
         lending=(parse_lending(path, code, entry["lending"], default_lending) if "lending" in entry
                  else default_lending),
+        auth=parse_auth(path, code, entry["auth"]) if "auth" in entry else None,
+        negotiate_charset=flag("negotiate_charset", False),
         extra={k: v for k, v in entry.items() if k not in _KNOWN_KEYS},
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from connectors.auth import Login
 from connectors.errors import DecodeError, Diagnostic, ProtocolError
 from connectors.rpn import BIB1, Op, Rpn, Term
 from connectors.z3950 import ber
@@ -87,7 +88,6 @@ def _cons(number: int, *children: bytes, cls: int = CONTEXT) -> bytes:
 # ---------------------------------------------------------------------------------------------- requests
 
 
-@functools.lru_cache(maxsize=32)  # the same few bytes for every connection: encoded once
 def encode_init_request(
     *,
     preferred_message_size: int,
@@ -96,8 +96,41 @@ def encode_init_request(
     implementation_name: str,
     implementation_version: str,
     propose_charset: str | None = "UTF-8",
+    login: Login | None = None,
 ) -> bytes:
-    """InitializeRequest for protocol version 3, proposing a character set (Negotiation-3) if asked."""
+    """InitializeRequest for protocol version 3, proposing a character set (Negotiation-3) if asked, and
+    authenticating with `login` if given (never cached: the bytes hold the password)."""
+    args = (preferred_message_size, exceptional_record_size, implementation_id, implementation_name,
+            implementation_version, propose_charset)
+    if login is None:
+        return _cached_init_request(*args)
+    return _init_request(*args, encode_id_authentication(login))
+
+
+def encode_id_authentication(login: Login) -> bytes:
+    """idAuthentication [7] (explicit, ANY): IdAuthentication open VisibleString "user/password", or idPass
+    SEQUENCE {groupId [0], userId [1], password [2]} (IMPLICIT InternationalString, each left out when empty)."""
+    if login.form == "open":
+        text = f"{login.user}/{login.password}" if login.password else login.user
+        return _cons(7, ber.tlv(identifier(ber.VISIBLE_STRING, UNIVERSAL), text.encode("utf-8")))
+    parts = [_str(n, v) for n, v in ((0, login.group), (1, login.user), (2, login.password)) if v]
+    return _cons(7, ber.constructed(identifier(ber.SEQUENCE, UNIVERSAL, True), *parts))
+
+
+@functools.lru_cache(maxsize=32)  # the same few bytes for every anonymous connection: encoded once
+def _cached_init_request(*args) -> bytes:
+    return _init_request(*args)
+
+
+def _init_request(
+    preferred_message_size: int,
+    exceptional_record_size: int,
+    implementation_id: str,
+    implementation_name: str,
+    implementation_version: str,
+    propose_charset: str | None,
+    id_authentication: bytes = b"",
+) -> bytes:
     options = [0, 1, 2, 7, 14] + ([17] if propose_charset else [])  # search present delSet scan namedResultSets
     other = b""
     if propose_charset:
@@ -109,6 +142,7 @@ def encode_init_request(
         ber.tlv(identifier(4), ber.bits_content(options, 22)),
         _int(5, preferred_message_size),
         _int(6, exceptional_record_size),
+        id_authentication,
         _str(110, implementation_id),
         _str(111, implementation_name),
         _str(112, implementation_version),

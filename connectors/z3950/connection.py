@@ -14,6 +14,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator
 
+from connectors.auth import CredentialsRef, Login, read_login, refused
 from connectors.errors import DecodeError, MemberError, MemberTimeout, MemberUnavailable, ProtocolError
 from connectors.z3950 import apdu, ber
 
@@ -23,6 +24,8 @@ IMPLEMENTATION_ID = "balis"
 IMPLEMENTATION_NAME = "balis Z39.50 client"
 IMPLEMENTATION_VERSION = "0.1"
 
+# Bib-1 Init/AC diagnostics that mean the login (or its absence) was refused
+LOGIN_DIAGNOSTICS = frozenset({"1010", "1011", "1013", "1014", "1017"})
 DEFAULT_MESSAGE_SIZE = 8 * 1024 * 1024
 DEFAULT_MAX_PDU = 64 * 1024 * 1024
 STREAM_LIMIT = 4 * 1024 * 1024
@@ -127,12 +130,14 @@ class Z3950Connection:
         member: str = "",
         timeout: float = 10.0,
         propose_charset: str | None = "UTF-8",
+        login: CredentialsRef | Login | None = None,
         preferred_message_size: int = DEFAULT_MESSAGE_SIZE,
         exceptional_record_size: int = DEFAULT_MESSAGE_SIZE,
         max_pdu_size: int = DEFAULT_MAX_PDU,
     ) -> None:
         self.host, self.port, self.member, self.timeout = host, port, member, timeout
         self.propose_charset = propose_charset
+        self.login = login  # a Login, or the registry's credentials (the password is read at each Init)
         self.preferred_message_size = preferred_message_size
         self.exceptional_record_size = exceptional_record_size
         self.max_pdu_size = max_pdu_size
@@ -163,6 +168,7 @@ class Z3950Connection:
         if self.is_open and self.init is not None:
             return self.init
         self._abort()
+        login = read_login(self.login, self.member)
         pdu = apdu.encode_init_request(
             preferred_message_size=self.preferred_message_size,
             exceptional_record_size=self.exceptional_record_size,
@@ -170,6 +176,7 @@ class Z3950Connection:
             implementation_name=IMPLEMENTATION_NAME,
             implementation_version=IMPLEMENTATION_VERSION,
             propose_charset=self.propose_charset,
+            login=login,
         )
         with self._boundary("connect and init", reused=False):
             async with asyncio.timeout(self.timeout):
@@ -193,20 +200,24 @@ class Z3950Connection:
                                 member=self.member)
         if not answer.accepted:
             self._abort()
-            if answer.diagnostic is not None:
-                answer.diagnostic.member = self.member
-                raise answer.diagnostic
-            raise MemberUnavailable(
-                f"Z39.50 server at {self.address} rejected the init request; check the member's "
-                "access settings (authentication, allowed hosts)",
-                member=self.member,
-            )
+            self._refused(answer, had_login=login is not None)
         self.init = answer
         self.generation += 1
         self._served = 0
         log.debug("%s: init accepted by %s (%s %s), charset %s", self.member, self.address,
                   answer.implementation_name, answer.implementation_version, answer.charset)
         return answer
+
+    def _refused(self, answer: apdu.InitResponse, *, had_login: bool) -> None:
+        """Raise what a rejected Init means: the member's own diagnostic, unless it is an Init/AC one (or there
+        is none), which is a refused login (or a login the member needs and the registry lacks)."""
+        d = answer.diagnostic
+        if d is not None and d.code not in LOGIN_DIAGNOSTICS:
+            d.member = self.member
+            raise d
+        said = f"diagnostic {d.code}: {d.diagnostic_message}" if d is not None else "no diagnostic given"
+        raise refused(self.member, f"Z39.50 server at {self.address} rejected the init request, {said}",
+                      had_login=had_login)
 
     async def request(self, pdu: bytes, operation: str) -> apdu.Apdu:
         """Send one request APDU and return the decoded response; (re)opens the association if needed.

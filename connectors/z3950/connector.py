@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from connectors.auth import CredentialsRef, Login
 from connectors.base import IndexTerm, Page, RawRecord, scan_pages
 from connectors.errors import Diagnostic, ProtocolError, Unsupported
 from connectors.rpn import Op, Rpn, Term, pqf
@@ -49,14 +50,17 @@ class Z3950Connector:
         element_set: str | None = None,
         chunk_size: int = 100,
         harvest_chunk_size: int = 500,
-        negotiate_charset: bool = True,
+        negotiate_charset: bool = False,
         query_charset: str = "utf-8",
         preferred_message_size: int = DEFAULT_MESSAGE_SIZE,
         piggyback: bool = True,
+        login: CredentialsRef | Login | None = None,
     ) -> None:
         """`syntax` is the member's MARC flavour (marc21|unimarc); `record_syntax` may ask for `marcxml` instead.
         `piggyback`: a first page asks for its records in the Search itself (one round trip fewer); a target
-        that sends none is asked with Present as usual."""
+        that sends none is asked with Present as usual. `negotiate_charset` proposes UTF-8 at Init: off by
+        default, because a target that agrees may convert records it misjudges (a stock MARC21 Zebra
+        double-encodes UTF-8). `login`: sent in Init (the registry's credentials are read at each Init)."""
         if syntax not in ("marc21", "unimarc"):
             raise ValueError(f"member {member_code}: syntax must be marc21 or unimarc, not {syntax!r}")
         self.member = member_code
@@ -74,6 +78,7 @@ class Z3950Connector:
         self.connection = Z3950Connection(
             host, port, member=member_code, timeout=timeout,
             propose_charset="UTF-8" if negotiate_charset else None,
+            login=login,
             preferred_message_size=preferred_message_size,
             exceptional_record_size=preferred_message_size,
         )

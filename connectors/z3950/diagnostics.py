@@ -120,6 +120,18 @@ BIB1_MESSAGES: dict[int, str] = {
     246: "Type-1 query: 'complex' attributeValue not supported",
     247: "Type-1 query: 'attributeSet' as part of AttributeElement not supported",
     1001: "Malformed APDU",
+    1010: "Init/AC: Bad Userid",
+    1011: "Init/AC: Bad Userid and/or Password",
+    1012: "Init/AC: No searches remaining (pre-purchased searches exhausted)",
+    1013: "Init/AC: Incorrect interface type (specified id valid only when used with a particular access method "
+          "or client)",
+    1014: "Init/AC: Authentication System error",
+    1015: "Init/AC: Maximum number of simultaneous sessions for Userid",
+    1016: "Init/AC: Blocked network address",
+    1017: "Init/AC: No databases available for specified userId",
+    1018: "Init/AC: System temporarily out of resources",
+    1019: "Init/AC: System not available due to maintenance",
+    1020: "Init/AC: System temporarily unavailable",
 }
 
 

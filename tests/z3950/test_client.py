@@ -161,7 +161,7 @@ def _ids(page) -> list[str]:
 
 
 async def test_zebra_attributes_and_booleans(zebra21):
-    async with Z3950Connector("Z21", "127.0.0.1", zebra21.port, "Default") as conn:
+    async with Z3950Connector("Z21", "127.0.0.1", zebra21.port, "Default", negotiate_charset=True) as conn:
         assert conn.connection is not None
         history = (await conn.search_rpn(Term("history", ((1, TITLE),)), 1, 0)).hits
         china = (await conn.search_rpn(Term("china", ((1, SUBJECT),)), 1, 0)).hits
