@@ -14,12 +14,22 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from secrets import token_urlsafe
 
 from lxml import etree
 
 from testbed.generate import plan_catalogues, render_member, truth, write_collection
-from testbed.members import DEFAULT_LENDING, LENDING, MemberProfile, lending_toml, member_profiles
+from testbed.members import (
+    DEFAULT_LENDING,
+    LENDING,
+    LOGIN_USER,
+    SPECIAL_MEMBERS,
+    MemberProfile,
+    lending_toml,
+    member_profiles,
+)
 from testbed.oaipmh import apply_changes, fill_from_catalogue, iter_collection, offers_oai, record_id_of
+from testbed.stock import StockZebraServer
 from testbed.zebra import ZebraError, ZebraServer, _terminate, pid_alive, wait_for_port, write_atomically
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,16 +66,25 @@ class Testbed:
         write_atomically(self._state_path, json.dumps(state, ensure_ascii=False, indent=1))
 
     def _server(self, entry: dict) -> ZebraServer:
-        return ZebraServer(self.state_dir / "members" / entry["code"], syntax=entry["syntax"],
-                           charset=entry["charset"], port=entry.get("port", 0),
-                           date_search=entry.get("date_search", True))
+        work = self.state_dir / "members" / entry["code"]
+        if entry.get("kind") == "stock":
+            return StockZebraServer(work, port=entry.get("port", 0))
+        login = (LOGIN_USER, self._secret(entry["code"]).read_text().strip()) if entry.get("kind") == "login" else None
+        return ZebraServer(work, syntax=entry["syntax"], charset=entry["charset"], port=entry.get("port", 0),
+                           date_search=entry.get("date_search", True), login=login)
+
+    def _secret(self, code: str) -> Path:
+        """The file holding a login member's password (the registry names it in password_file)."""
+        return self.state_dir / "secrets" / f"{code}.secret"
 
     # -- up / down ---------------------------------------------------------------------------------
-    def up(self, members: int = 8, records: int | dict[str, int] | None = None) -> Path:
+    def up(self, members: int = 8, records: int | dict[str, int] | None = None, *, specials: bool = False) -> Path:
         """Build what is missing, start every member and the proxy; returns the registry.toml path.
 
         `records` is the catalogue size per member (an int, or {code: size}); default 300. A second
         `up()` with the same seed, members and sizes reuses the built catalogues and the same ports.
+        `specials` adds the members of `SPECIAL_MEMBERS` (a stock MARC21 Zebra, a member requiring a login)
+        after the generated ones; their real records are not in the truth.
         """
         records = DEFAULT_RECORDS if records is None else records
         profiles = member_profiles(members)
@@ -77,8 +96,42 @@ class Testbed:
             if state:
                 self.down()
             state = self._build(profiles, sizes)
+        self._specials(state, specials)
         self._start(state)
         return self.registry_path
+
+    def _specials(self, state: dict, wanted: bool) -> None:
+        """Add the special members (indexed from their real records, a login member's password made) or take
+        them out of the bed (stopped; their folders stay for the next time)."""
+        present = [m for m in state["members"] if m.get("kind")]
+        if not wanted:
+            for entry in present:
+                self._server(entry).stop()
+            state["members"] = [m for m in state["members"] if not m.get("kind")]
+            return
+        have = {m["code"] for m in present}
+        for sp in SPECIAL_MEMBERS:
+            if sp.code in have and (self.state_dir / "members" / sp.code / "records.count").exists():
+                continue
+            entry = {"code": sp.code, "name": sp.name, "name_en": sp.name_en, "district": sp.district,
+                     "syntax": sp.syntax, "charset": sp.charset, "protocols": list(sp.protocols), "sru_version": "1.2",
+                     "timeout": 10.0, "max_records": 50, "date_search": False, "port": 0, "proxy_port": 0,
+                     "kind": sp.kind, "note": sp.note}
+            if sp.kind == "login":
+                secret = self._secret(sp.code)
+                secret.parent.mkdir(mode=0o700, exist_ok=True)
+                if not secret.exists():
+                    secret.touch(mode=0o600)
+                    secret.write_text(token_urlsafe(18) + "\n")
+            server = self._server(entry)
+            if sp.kind == "stock":
+                entry["records"] = server.load()
+            else:
+                from testbed.seeds import seed_marcxml
+
+                entry["records"] = server.load(seed_marcxml(sp.syntax))
+            state["members"] = [m for m in state["members"] if m["code"] != sp.code] + [entry]
+        self._save_state(state)
 
     def _built(self, state: dict) -> bool:
         return all((self.state_dir / "members" / m["code"] / "records.count").exists() for m in state["members"]) \
@@ -192,7 +245,7 @@ class Testbed:
 
     def _start_oai(self, state: dict) -> None:
         """Start the OAI-PMH repositories (one process) of the members that offer OAI-PMH (testbed/oaipmh.py)."""
-        codes = [m["code"] for i, m in enumerate(state["members"]) if offers_oai(m["code"], i)]
+        codes = [m["code"] for i, m in enumerate(state["members"]) if not m.get("kind") and offers_oai(m["code"], i)]
         state["oai_members"] = codes
         if not codes:
             return
@@ -229,6 +282,8 @@ class Testbed:
         """
         entry = self._entry(code)
         code = entry["code"]
+        if entry.get("kind"):
+            raise ValueError(f"member {code} is a special member of the test bed; its catalogue is fixed")
         records = self.catalogue(code)
         changed: dict[str, bytes] = {}
         stamp = datetime.now(BEIJING).strftime("%Y%m%d%H%M%S.0")
@@ -279,7 +334,7 @@ class Testbed:
                 "charset": entry["charset"], "protocols": entry["protocols"], "pid": server.pid,
                 "port": entry["port"], "proxy_port": entry.get("proxy_port"),
                 "running": server.running and proxy_up, "records": entry.get("records", 0),
-                "fault": faults.get(entry["code"]) or None,
+                "fault": faults.get(entry["code"]) or None, "note": entry.get("note"),
             })
         return out
 
@@ -319,6 +374,7 @@ class Testbed:
                       f"syntax = {_q(m['syntax'])}", f"charset = {_q(m['charset'])}",
                       f"timeout = {float(m['timeout'])}", f"max_records = {int(m['max_records'])}",
                       f"testbed_direct_port = {int(m['port'])}", f"testbed_records = {int(m.get('records', 0))}", ""]
+            lines += self._special_toml(m)
             if m["code"] in LENDING:
                 lines += lending_toml("member.lending", LENDING[m["code"]]) + [""]
             for proto in m["protocols"]:
@@ -329,6 +385,17 @@ class Testbed:
                 lines += ["[[member.endpoint]]", 'protocol = "oaipmh"', 'host = "127.0.0.1"',
                           f"port = {int(state['oai_port'])}", f"database = {_q('oai/' + m['code'])}", ""]
         write_atomically(self.registry_path, "\n".join(lines))
+
+
+    def _special_toml(self, m: dict) -> list[str]:
+        """Registry lines of a special member: negotiation stated for the stock Zebra, the login by reference."""
+        if m.get("kind") == "stock":
+            return ["# a stock MARC21 Zebra double-encodes its UTF-8 records when it agrees UTF-8 in negotiation",
+                    "negotiate_charset = false", ""]
+        if m.get("kind") == "login":
+            return ["[member.auth]", f"user = {_q(LOGIN_USER)}", f"password_file = {_q(self._secret(m['code']))}", "",
+                    "[member.lending]", "lends = false", ""]
+        return []
 
 
 BEIJING = timezone(timedelta(hours=8), "CST")  # the members' local time (no daylight saving)

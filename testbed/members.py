@@ -160,3 +160,30 @@ def member_profiles(count: int) -> list[MemberProfile]:
                                  traditional=(code == "BNU" or i % 11 == 10),
                                  date_search=code not in NO_DATE_SEARCH))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialMember:
+    """A test-bed member with a fixed catalogue of real records whose OPAC shows one trap of real targets."""
+
+    code: str
+    name: str
+    name_en: str
+    district: str
+    kind: str  # "stock": a stock MARC21 Zebra (UTF-8 negotiation double-encodes) | "login": requires a login
+    syntax: str
+    charset: str
+    protocols: tuple[str, ...]
+    note: str
+
+
+# Started by `up(specials=True)` (the demo bed, `balis testbed up`), after the generated members. Their records
+# are real seed records, not in truth.json.
+SPECIAL_MEMBERS: tuple[SpecialMember, ...] = (
+    SpecialMember("NLCW", "国家图书馆外文图书", "National Library of China, Western-language books", "海淀区",
+                  "stock", "marc21", "utf-8", ("z3950",),
+                  "stock MARC21 Zebra: agreeing UTF-8 in charset negotiation, it sends its UTF-8 records double-encoded"),
+    SpecialMember("CALIS", "CALIS联合目录", "CALIS Union Catalogue", "海淀区", "login", "unimarc", "utf-8",
+                  ("z3950", "sru"), "requires a login: Z39.50 Init idPass, SRU HTTP basic auth"),
+)
+LOGIN_USER = "balis"  # the user the login member knows; its password is made at build time (secrets/CODE.secret)

@@ -117,7 +117,7 @@ class ZebraServer:
     database: str = "Default"
 
     def __init__(self, workdir: Path, *, syntax: str = "marc21", charset: str = "utf-8", port: int = 0,
-                 date_search: bool = True):
+                 date_search: bool = True, login: tuple[str, str] | None = None):
         syntax = {"usmarc": "marc21", "cnmarc": "unimarc"}.get(syntax, syntax)
         if syntax not in SYNTAXES:
             raise ValueError(f"syntax must be one of {SYNTAXES}, not {syntax!r}")
@@ -129,6 +129,7 @@ class ZebraServer:
         self.port = port
         self.records = 0
         self.date_search = date_search  # index 005 as the date the record last changed (Bib-1 1012)
+        self.login = login  # (user, password): Z39.50 Init and SRU basic auth must carry it (Zebra's passwd)
 
     # -- paths --------------------------------------------------------------------------------------------
     @property
@@ -189,8 +190,22 @@ class ZebraServer:
             f"lockDir: {w / 'lock'}\n"
             f"keyTmpDir: {w / 'tmp'}\n"
             "memMax: 64M\n"
+            + self._login_config()
         )
         self._write_yazgfs()
+
+    def _login_config(self) -> str:
+        """zebra.cfg lines that make Zebra require a login: a `passwd` file (user:password per line) refuses
+        anonymous Init (diagnostic 1011) and SRU without HTTP basic auth (SRU diagnostic 3)."""
+        if self.login is None:
+            return ""
+        user, password = self.login
+        if not user or ":" in user or "\n" in user + password:
+            raise ValueError("a test bed login needs a user without ':' and a one-line password")
+        path = self.workdir / "passwd"
+        path.write_text(f"{user}:{password}\n")
+        path.chmod(0o600)
+        return f"passwd: {path}\n"
 
     def _write_pqf_properties(self) -> Path:
         """YAZ's CQL-to-RPN map, adapted: dc.date searches the year of publication (1=31) as a year (4=4),
@@ -331,8 +346,8 @@ class ZebraServer:
         self.stop()
 
     def __repr__(self) -> str:
-        return (f"ZebraServer({str(self.workdir)!r}, syntax={self.syntax!r}, charset={self.charset!r}, "
-                f"port={self.port})")
+        return (f"{type(self).__name__}({str(self.workdir)!r}, syntax={self.syntax!r}, charset={self.charset!r}, "
+                f"port={self.port}" + (f", login=({self.login[0]!r}, ***)" if self.login else "") + ")")
 
 
 def _children(pid: int) -> list[int]:

@@ -11,9 +11,14 @@ from testbed.zebra import ZebraError, _terminate, on_a_free_port, pid_alive, wai
 class ZTest:
     """One yaz-ztest daemon; `start()` returns its port."""
 
-    def __init__(self, workdir: Path, port: int = 0):
+    def __init__(self, workdir: Path, port: int = 0, *, apdu_log: bool = False):
         self.workdir = Path(workdir).resolve()
         self.port = port
+        self.apdu_log = apdu_log  # YAZ writes every APDU it decodes, as text, to apdu.log.PID (`apdu_text()`)
+
+    def apdu_text(self) -> str:
+        """What yaz-ztest decoded of the APDUs it received and sent so far (needs apdu_log=True)."""
+        return "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("apdu.log*")))
 
     @property
     def pid(self) -> int | None:
@@ -34,7 +39,8 @@ class ZTest:
 
         def attempt(port: int) -> bool:
             self.port = port
-            cmd = ["yaz-ztest", "-D", "-l", str(log), "-p", str(self.workdir / "ztest.pid"), f"tcp:127.0.0.1:{port}"]
+            cmd = ["yaz-ztest", "-D", "-l", str(log), "-p", str(self.workdir / "ztest.pid"),
+                   *(["-a", str(self.workdir / "apdu.log")] if self.apdu_log else []), f"tcp:127.0.0.1:{port}"]
             proc = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True, stdin=subprocess.DEVNULL)
             if proc.returncode == 0 and wait_for_port(port, timeout):
                 return True

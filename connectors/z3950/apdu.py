@@ -471,14 +471,15 @@ def _userinfo_diagnostic(buf: bytes, start: int, end: int) -> Diagnostic | None:
 
 
 def _find_default_diags(buf: bytes, start: int, end: int, depth: int) -> list[Diagnostic]:
-    """DefaultDiagFormat SEQUENCEs anywhere below (used for Init's loosely specified UserInfo-1)."""
+    """DefaultDiagFormats anywhere below (used for Init's loosely specified UserInfo-1): a SEQUENCE, or the
+    [1] IMPLICIT defaultDiagRec of a diag-1 DiagnosticFormat (as YAZ's servers send a refused login's 1011)."""
     out: list[Diagnostic] = []
     if depth > 8:
         return out
     for k, s, e in ber.walk(buf, start, end):
         if not ber.is_constructed(k):
             continue
-        if k == K_SEQ:
+        if k in (K_SEQ, _key(1, True)):
             kids = ber.children(buf, s, e)
             if len(kids) >= 2 and kids[0][0] == K_OID and kids[1][0] == K_INT:
                 out.append(_default_diag(buf, s, e))
