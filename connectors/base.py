@@ -23,6 +23,8 @@ class RawRecord:
     charset: str
     position: int
     member: str = ""
+    holdings: bytes | None = None  # holdings XML sent beside the record (OPAC record, ISO 20775 isohold)
+    identifier: str | None = None  # the server's own record identifier (SRU recordIdentifier), if it sent one
 
 
 @dataclass(slots=True)

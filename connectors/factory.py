@@ -29,7 +29,9 @@ def open_connector(member: Member, endpoint: Endpoint, *, timeout: float | None 
     if endpoint.protocol == "sru":
         from connectors.sru import SruConnector
 
-        return SruConnector.from_member(member, endpoint, session=session, timeout=wait)
+        sru = SruConnector.from_member(member, endpoint, session=session, timeout=wait)
+        sru.holdings_schema = getattr(member, "holdings_schema", None)
+        return sru
     if endpoint.protocol == "oaipmh":
         from connectors.oaipmh import OaiPmhConnector
 

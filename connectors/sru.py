@@ -7,7 +7,8 @@ Every failure leaves this module as one of the `connectors.errors` classes, mapp
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import aiohttp
 from lxml import etree
@@ -35,6 +36,8 @@ SCAN_2 = "http://docs.oasis-open.org/ns/search-ws/scan"
 SRU_NAMESPACES = (SRU_1, SRU_2, SCAN_2)
 _DIAGNOSTIC_TAGS = (f"{{{DIAG_1}}}diagnostic", f"{{{DIAG_2}}}diagnostic")
 VERSIONS = ("1.1", "1.2", "2.0")
+ISO20775 = "http://www.loc.gov/standards/iso20775/"
+TURBOMARC = "http://www.indexdata.com/turbomarc"
 
 # Names servers use for MARCXML; tried in order until the member accepts one (then remembered).
 MARCXML_SCHEMAS = ("marcxml", "info:srw/schema/1/marcxml-v1.1", "MARC21-xml")
@@ -221,6 +224,8 @@ def _record(rec: etree._Element, member: str | None, default_pos: int, diags: li
         return None
     marc = _marc_record(data)
     if marc is None:
+        marc = _turbomarc(data)
+    if marc is None:
         schema = _text(rec, "recordSchema") or "?"
         diags.append(Diagnostic("not-marcxml", f"record {position} is not MARCXML (schema {schema})", member=member))
         return None
@@ -236,7 +241,69 @@ def _record(rec: etree._Element, member: str | None, default_pos: int, diags: li
         marc = slim
     etree.cleanup_namespaces(marc)
     blob = etree.tostring(marc, encoding="UTF-8", xml_declaration=False)
-    return RawRecord(data=blob, syntax="marcxml", charset="utf-8", position=position, member=member or "")
+    return RawRecord(data=blob, syntax="marcxml", charset="utf-8", position=position, member=member or "",
+                     holdings=_opac_holdings(data), identifier=_text(rec, "recordIdentifier"))
+
+
+def _turbomarc(data: etree._Element) -> etree._Element | None:
+    """Index Data's turbomarc (<r><l/><c001/><d245 i1 i2><sa/></d245></r>, which SRU gateways such as
+    OCLC WMS's send inside an OPAC record) as a MARCXML slim record."""
+    r = next(data.iter(f"{{{TURBOMARC}}}r"), None)
+    if r is None:
+        return None
+    out = etree.Element(f"{{{MARC21_SLIM}}}record", nsmap={None: MARC21_SLIM})
+    for el in r:
+        name = _local(el)
+        if name == "l":
+            etree.SubElement(out, f"{{{MARC21_SLIM}}}leader").text = el.text or ""
+        elif name[:1] == "c" and len(name) == 4:
+            etree.SubElement(out, f"{{{MARC21_SLIM}}}controlfield", tag=name[1:]).text = el.text or ""
+        elif name[:1] == "d" and len(name) == 4:
+            df = etree.SubElement(out, f"{{{MARC21_SLIM}}}datafield", tag=name[1:], ind1=el.get("i1", " "),
+                                  ind2=el.get("i2", " "))
+            for sf in el:
+                etree.SubElement(df, f"{{{MARC21_SLIM}}}subfield", code=_local(sf)[1:]).text = sf.text or ""
+    return out
+
+
+def _opac_holdings(data: etree._Element) -> bytes | None:
+    """The holdingsData of an OPAC record (YAZ's XML: <opacRecord><bibliographicRecord/><holdings/>), as
+    SRU gateways to Z39.50 servers send it, detached as bytes for the record layer."""
+    for opac in data.iter("opacRecord", "{*}opacRecord"):
+        holdings = _child(opac, "holdings")
+        if holdings is not None:
+            return etree.tostring(copy.deepcopy(holdings), encoding="UTF-8")
+    return None
+
+
+def _isohold_records(root: etree._Element) -> Iterator[tuple[int | None, str | None, etree._Element | None]]:
+    container = _child(root, "records")
+    for rec in _children(container, "record") if container is not None else ():
+        pos = _text(rec, "recordPosition")
+        yield (int(pos) if pos and pos.isdigit() else None, _text(rec, "recordIdentifier"),
+               rec.find(f".//{{{ISO20775}}}holdings"))
+
+
+def join_holdings(page: Page, isohold_body: bytes, member: str | None = None) -> Page:
+    """A page of bibliographic records with each record's ISO 20775 holdings from an `isohold` answer to the
+    same search, joined by the server's record identifier, else by result-set position."""
+    root = parse_xml(isohold_body, "SRU isohold response")
+    _check_root(root, "searchRetrieveResponse")
+    by_id: dict[str, bytes] = {}
+    by_pos: dict[int, bytes] = {}
+    for position, identifier, holdings in _isohold_records(root):
+        blob = etree.tostring(holdings, encoding="UTF-8") if holdings is not None else b""
+        if identifier:
+            by_id[identifier] = blob
+        if position is not None:
+            by_pos[position] = blob
+    joined = []
+    for raw in page.records:
+        blob = by_id.get(raw.identifier) if raw.identifier and by_id else by_pos.get(raw.position)
+        if blob is None and raw.identifier and by_id:
+            blob = by_pos.get(raw.position)
+        joined.append(dataclasses.replace(raw, holdings=blob or None) if blob is not None else raw)
+    return Page(hits=page.hits, records=joined, diagnostics=page.diagnostics, next_position=page.next_position)
 
 
 def parse_explain_response(body: bytes, member: str | None = None) -> dict:
@@ -316,6 +383,7 @@ class SruConnector(HttpMember):
     """
 
     service = "SRU"
+    holdings_schema: str | None = None  # also ask this recordSchema for holdings ("isohold"); set by the factory
 
     def __init__(
         self,
@@ -362,6 +430,18 @@ class SruConnector(HttpMember):
                    charset=member.charset, timeout=timeout or member.timeout, session=session, record_schema=schema,
                    capabilities=caps, max_records=member.max_records,
                    login=getattr(member, "auth", None))  # fmt: skip
+
+    async def _with_holdings(self, page: Page, params: dict[str, str]) -> Page:
+        """The page with each record's holdings, asked again in `holdings_schema` (ISO 20775 `isohold`, as Alma
+        serves it) and joined by record; a member that cannot send them keeps its records, with a diagnostic."""
+        try:
+            body = await self._fetch(params | {"recordSchema": self.holdings_schema})
+            return join_holdings(page, body, self.member)
+        except (Diagnostic, DecodeError) as d:
+            note = Diagnostic("holdings-unavailable", f"{self.holdings_schema} holdings not read: {d}",
+                              member=self.member)
+            return Page(hits=page.hits, records=page.records, diagnostics=[*page.diagnostics, note],
+                        next_position=page.next_position)
 
     # -- HTTP ------------------------------------------------------------
     async def _fetch(self, params: dict[str, str]) -> bytes:
@@ -483,7 +563,8 @@ class SruConnector(HttpMember):
             params["recordXMLEscaping" if self.version == "2.0" else "recordPacking"] = "xml"
             body = await self._fetch(params)
             try:
-                return parse_search_response(body, self.member, start)
+                page = parse_search_response(body, self.member, start)
+                return await self._with_holdings(page, params) if self.holdings_schema and page.records else page
             except Diagnostic as d:
                 if d.code in UNKNOWN_SCHEMA and self._schema_index + 1 < len(self.record_schemas):
                     self._schema_index += 1  # try the next name this kind of server uses for MARCXML

@@ -363,7 +363,8 @@ def normalise_raw(raw, member: Member) -> Record:
     from records.normalise import from_raw
 
     return from_raw(raw.data, syntax=raw.syntax, charset=raw.charset or member.charset,
-                    member=member.code, position=raw.position)
+                    member=member.code, position=raw.position, ils=getattr(member, "ils", None),
+                    holdings=getattr(raw, "holdings", None))
 
 
 def _ms(started: float) -> int:

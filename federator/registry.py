@@ -121,6 +121,10 @@ class LendingPolicy:
 DEFAULT_LENDING = LendingPolicy()
 
 
+# library systems whose holdings fields and status words balis knows (records/holdings.py has the profiles)
+ILS_NAMES = ("koha", "alma", "aleph", "evergreen", "folio", "horizon", "sierra", "symphony", "polaris", "voyager",
+             "tlc", "wms", "huiwen", "interlib", "generic")
+
 LOGIN_FORMS = ("idpass", "open")  # Z39.50 IdAuthentication: idPass {group, user, password} or open "user/password"
 
 
@@ -187,6 +191,9 @@ class Member:
     lending: LendingPolicy = DEFAULT_LENDING
     auth: Credentials | None = None  # a login the member requires (Z39.50 Init, SRU basic auth)
     negotiate_charset: bool = False  # propose UTF-8 in Z39.50 Init (docs/connectors-z3950.md)
+    ils: str | None = None  # the member's library system: where its holdings and status words live (ILS_NAMES)
+    holdings_schema: str | None = None  # SRU: also ask this recordSchema for holdings ("isohold", ISO 20775)
+    opac_syntax: bool = False  # Z39.50: ask for the OPAC record syntax (record + holdings and circulation)
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as written
 
     @property
@@ -314,7 +321,7 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
 
 _KNOWN_KEYS = {"code", "name", "name_en", "district", "status", "suspended_reason", "suspended_since",
                "syntax", "charset", "timeout", "max_records", "harvest_rate", "harvest_deletions", "endpoint",
-               "auth", "negotiate_charset",
+               "auth", "negotiate_charset", "ils", "holdings_schema", "opac_syntax",
                "contact", "lending"}
 
 
@@ -523,5 +530,8 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
                  else default_lending),
         auth=parse_auth(path, code, entry["auth"]) if "auth" in entry else None,
         negotiate_charset=flag("negotiate_charset", False),
+        ils=choice("ils", "generic", {n: n for n in ILS_NAMES}) if text("ils") else None,
+        holdings_schema=text("holdings_schema"),
+        opac_syntax=flag("opac_syntax", False),
         extra={k: v for k, v in entry.items() if k not in _KNOWN_KEYS},
     )

@@ -7,9 +7,11 @@ from dataclasses import asdict, dataclass, field
 # Item statuses a holding can have; members' own codes are mapped onto these.
 AVAILABLE = "available"
 ON_LOAN = "on_loan"
+IN_TRANSIT = "in_transit"  # between branches: not on the shelf, back soon
+ON_HOLD = "on_hold"  # on the hold shelf for a reader: not on the shelf
 NOT_FOR_LOAN = "not_for_loan"
-UNKNOWN = "unknown"
-ITEM_STATUSES = (AVAILABLE, ON_LOAN, NOT_FOR_LOAN, UNKNOWN)
+UNKNOWN = "unknown"  # never read as available
+ITEM_STATUSES = (AVAILABLE, ON_LOAN, IN_TRANSIT, ON_HOLD, NOT_FOR_LOAN, UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,8 @@ class Holding:
     status: str = UNKNOWN
     due_date: str | None = None  # ISO date when on loan
     barcode: str | None = None
+    library: str | None = None  # the branch within the member (Koha 952$a, Alma AVA$b, 汇文 馆藏地)
+    status_word: str | None = None  # the member's own status word, as sent ("Checked out", "在架")
 
 
 @dataclass(frozen=True, slots=True)

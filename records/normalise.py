@@ -14,9 +14,10 @@ from collections.abc import Iterable
 import pymarc
 
 from records.errors import RecordError
+from records.holdings import holdings_from_xml, marc_holdings
 from records.identifiers import parse_isbn, parse_issn
 from records.marc import detect_syntax, read_iso2709, read_marcxml
-from records.model import AVAILABLE, NOT_FOR_LOAN, ON_LOAN, Author, Holding, Isbn, Record
+from records.model import Author, Holding, Isbn, Record
 
 __all__ = ["normalise", "from_raw", "clean", "parse_year"]
 
@@ -32,7 +33,6 @@ _INNER_SPACES = re.compile(r"\s{2,}")
 _YEAR = re.compile(r"(?<!\d)(1[4-9]\d\d|20\d\d)(?!\d)")
 _MINGUO = re.compile(r"民国\s*([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*年?")
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CONTROL_CODES = frozenset("0123456789")
 
 
@@ -146,53 +146,13 @@ class _Fields:
 
 # ---------------------------------------------------------------- holdings
 
-def _status(not_for_loan: str | None, due: str | None) -> tuple[str, str | None]:
-    nfl = (not_for_loan or "").strip()
-    if nfl and nfl != "0":
-        return NOT_FOR_LOAN, None
-    due = (due or "").strip() or None
-    if due:
-        return ON_LOAN, due if _DATE.match(due) else None
-    return AVAILABLE, None
-
-
-def _item_holding(field: pymarc.Field, member: str, codes: dict[str, str], warnings: list[str]) -> Holding | None:
-    get = {k: (_first(field, c) or "").strip() or None for k, c in codes.items()}
-    if not any(get[k] for k in ("member", "location", "call_number", "barcode")):
-        return None
-    status, due = _status(get["not_for_loan"], get["due"])
-    if get["due"] and due is None and status == ON_LOAN:
-        warnings.append(f"item {get['barcode'] or '?'} has due date {get['due']!r}, not YYYY-MM-DD")
-    return Holding(member=get["member"] or member, call_number=get["call_number"], location=get["location"],
-                   status=status, due_date=due, barcode=get["barcode"])
-
-
-_MARC21_ITEM = {"member": "a", "location": "c", "call_number": "o", "barcode": "p", "not_for_loan": "7", "due": "q"}
-_UNIMARC_ITEM = {"member": "b", "location": "e", "call_number": "k", "barcode": "f", "not_for_loan": "o", "due": "n"}
-
-
-def _holdings(fs: _Fields, syntax: str, member: str, warnings: list[str]) -> list[Holding]:
-    tag, codes = ("952", _MARC21_ITEM) if syntax == "marc21" else ("995", _UNIMARC_ITEM)
-    items = [h for h in (_item_holding(f, member, codes, warnings) for f in fs.all(tag)) if h]
-    if items:
-        return items
-    out = []
-    if syntax == "marc21":
-        for f in fs.all("852"):
-            call = _join(_subfields(f, "khim")) or clean(_first(f, "j")) or None
-            location = _join(_subfields(f, "bc")) or None
-            if call or location:
-                out.append(Holding(member=member, call_number=call, location=location))
-    else:
-        for f in fs.all("905"):
-            call = clean(_first(f, "s"))
-            if not call:
-                cls, book = clean(_first(f, "d")), clean(_first(f, "e"))
-                call = "/".join(p for p in (cls, book) if p)
-            location = clean(_first(f, "c")) or None
-            if call or location:
-                out.append(Holding(member=member, call_number=call or None, location=location))
-    return out
+def _holdings(rec: pymarc.Record, syntax: str, member: str, warnings: list[str], ils: str | None,
+              holdings_xml: bytes | None) -> list[Holding]:
+    """The record's copies: from holdings sent beside it (OPAC record, ISO 20775) when there are any, else
+    from its own item fields as the member's ILS writes them (records/holdings.py)."""
+    if holdings_xml:
+        return holdings_from_xml(holdings_xml, member=member, ils=ils, warnings=warnings)
+    return marc_holdings(rec, member=member, ils=ils, warnings=warnings, syntax=syntax)
 
 
 # ---------------------------------------------------------------- material type
@@ -543,11 +503,13 @@ def _map_unimarc(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
 
 # ---------------------------------------------------------------- entry points
 
-def normalise(rec: pymarc.Record, *, syntax: str, member: str = "", record_id: str | None = None) -> Record:
+def normalise(rec: pymarc.Record, *, syntax: str, member: str = "", record_id: str | None = None,
+              ils: str | None = None, holdings_xml: bytes | None = None) -> Record:
     """Map a MARC21 or UNIMARC/CNMARC pymarc record (with its 952/995 items) onto `Record`.
 
     `syntax` is `marc21`, `unimarc` or `auto` (decided by `detect_syntax`); `record_id` is the fallback
-    id (usually the position) used, with a warning, when the record has no 001.
+    id (usually the position) used, with a warning, when the record has no 001. `ils` names the member's
+    holdings profile (detected when None); `holdings_xml` is holdings sent beside the record.
     """
     if syntax not in ("marc21", "unimarc"):
         if syntax in ("auto", "marcxml", "", None):
@@ -564,7 +526,7 @@ def normalise(rec: pymarc.Record, *, syntax: str, member: str = "", record_id: s
             _map_marc21(rec, fs, out)
         else:
             _map_unimarc(rec, fs, out)
-        out.holdings = _holdings(fs, syntax, member, warnings)
+        out.holdings = _holdings(rec, syntax, member, warnings, ils, holdings_xml)
     except RecordError:
         raise
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
@@ -573,10 +535,12 @@ def normalise(rec: pymarc.Record, *, syntax: str, member: str = "", record_id: s
     return out
 
 
-def from_raw(data: bytes, *, syntax: str, charset: str, member: str, position: int) -> Record:
+def from_raw(data: bytes, *, syntax: str, charset: str, member: str, position: int, ils: str | None = None,
+             holdings: bytes | None = None) -> Record:
     """Read and normalise one record as a connector delivered it (ISO 2709 or MARCXML bytes).
 
     `syntax` is `marc21`, `unimarc` or `marcxml` (then MARC21 vs UNIMARC is detected from the tags).
+    `ils` and `holdings` (XML sent beside the record) go to `normalise`.
     Raises RecordError naming member and position when the record cannot be read.
     """
     if syntax == "marcxml" or (syntax not in ("marc21", "unimarc") and data.lstrip()[:1] == b"<"):
@@ -586,4 +550,4 @@ def from_raw(data: bytes, *, syntax: str, charset: str, member: str, position: i
         rec = read_iso2709(data, charset=charset or "auto", member=member, position=position)
         if syntax not in ("marc21", "unimarc"):
             syntax = detect_syntax(rec)
-    return normalise(rec, syntax=syntax, member=member, record_id=str(position))
+    return normalise(rec, syntax=syntax, member=member, record_id=str(position), ils=ils, holdings_xml=holdings)
