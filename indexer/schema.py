@@ -61,18 +61,20 @@ def _joined(texts) -> str:
 
 
 def work_texts(w: Work) -> dict[str, str]:
-    """The text of each searchable field (the same parts of the Work live ranking reads)."""
+    """The text of each searchable field, from every member record of the work: what members' own title, author,
+    subject and keyword indexes cover (records.normalise collects it; docs/local-search.md lists it)."""
     d = w.display
     recs = w.records or [d]
     titles: list[str | None] = []
     for r in recs:
-        titles += [r.title, r.subtitle, r.part, *r.parallel_titles, *r.vernacular_titles]
+        titles += [r.title, r.subtitle, r.part, *r.parallel_titles, *r.vernacular_titles, *r.other_titles]
     other = [d.publisher, d.place, d.edition, *d.series, *(c for cs in d.classification.values() for c in cs)]
-    other += [r.title_pinyin for r in recs]
+    for r in recs:
+        other += [r.title_pinyin, r.publisher, r.place, r.edition, r.extent, *r.series, *r.keywords]
     return {
         "title": _joined(titles),
-        "author": _joined(a.name for r in recs for a in r.authors),
-        "subject": _joined(d.subjects),
+        "author": _joined([*(a.name for r in recs for a in r.authors), *(n for r in recs for n in r.other_names)]),
+        "subject": _joined(s for r in recs for s in (*r.subjects, *r.subject_terms)),
         "other": _joined(other),
         "publisher": _joined(r.publisher for r in recs),
     }

@@ -76,6 +76,11 @@ class Record:
     series: list[str] = field(default_factory=list)
     holdings: list[Holding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what normalisation had to repair
+    # what members' OPAC indexes cover beyond the fields above (indexed, not shown; docs/local-search.md)
+    other_titles: list[str] = field(default_factory=list)  # 130/24x/series/7xx/6xx $t; CNMARC 225/4xx/5xx
+    other_names: list[str] = field(default_factory=list)  # 720, 8xx names, 880s of them, full 1xx/7xx headings
+    subject_terms: list[str] = field(default_factory=list)  # every 6xx and its 880; CNMARC 60x, 610, 690
+    keywords: list[str] = field(default_factory=list)  # the rest of the descriptive fields' text, for `any`
 
     @property
     def isbn13s(self) -> list[str]:

@@ -28,6 +28,37 @@
     </xsl:if>
   </xsl:template>
 
+  <!-- emit the name part of a name or name/title field (the subfields $codes before any $t) into index $name -->
+  <xsl:template name="emit-name">
+    <xsl:param name="name"/>
+    <xsl:param name="codes"/>
+    <xsl:variable name="text">
+      <xsl:for-each select="marc:subfield[@code != '' and contains($codes, @code)
+                            and not(preceding-sibling::marc:subfield[@code='t']) and @code != 't']">
+        <xsl:if test="position() &gt; 1"><xsl:text> </xsl:text></xsl:if>
+        <xsl:value-of select="."/>
+      </xsl:for-each>
+    </xsl:variable>
+    <xsl:if test="normalize-space($text) != ''">
+      <z:index name="{$name}"><xsl:value-of select="normalize-space($text)"/></z:index>
+    </xsl:if>
+  </xsl:template>
+
+  <!-- emit the title part of a name/title field ($t and the title subfields after it) into index $name -->
+  <xsl:template name="emit-name-title">
+    <xsl:param name="name"/>
+    <xsl:variable name="text">
+      <xsl:for-each select="marc:subfield[contains('tfklmnoprs', @code)
+                            and (@code = 't' or preceding-sibling::marc:subfield[@code='t'])]">
+        <xsl:if test="position() &gt; 1"><xsl:text> </xsl:text></xsl:if>
+        <xsl:value-of select="."/>
+      </xsl:for-each>
+    </xsl:variable>
+    <xsl:if test="normalize-space($text) != ''">
+      <z:index name="{$name}"><xsl:value-of select="normalize-space($text)"/></z:index>
+    </xsl:if>
+  </xsl:template>
+
   <!-- a standard number as catalogued plus its digits-only form (first word; hyphens and qualifiers gone) -->
   <xsl:template name="stdnum">
     <xsl:param name="name"/>
@@ -56,9 +87,25 @@
     </xsl:if>
   </xsl:template>
 
+  <!-- Any (keywords): the text (lower-case subfields: not links, sources or pinyin) of the descriptive fields
+       from $low to $high, an 880 as the field it renders; not coded data (numbers have their own indexes),
+       holdings (841-878) or local fields (9xx), which say where a copy is, not what the book is -->
   <xsl:template name="any">
-    <xsl:for-each select="marc:datafield/marc:subfield[@code != '6']">
-      <z:index name="Any:w"><xsl:value-of select="."/></z:index>
+    <xsl:param name="low" select="100"/>
+    <xsl:param name="high" select="899"/>
+    <xsl:for-each select="marc:datafield">
+      <xsl:variable name="t">
+        <xsl:choose>
+          <xsl:when test="@tag = '880'"><xsl:value-of select="substring(marc:subfield[@code='6'], 1, 3)"/></xsl:when>
+          <xsl:otherwise><xsl:value-of select="@tag"/></xsl:otherwise>
+        </xsl:choose>
+      </xsl:variable>
+      <xsl:if test="number($t) &gt;= $low and number($t) &lt;= $high and not(number($t) &gt;= 841 and number($t) &lt;= 878)
+                    and $t != '880'">
+        <xsl:for-each select="marc:subfield[contains('abcdefghijklmnopqrstuvwxyz', @code) and string-length(@code) = 1]">
+          <z:index name="Any:w"><xsl:value-of select="."/></z:index>
+        </xsl:for-each>
+      </xsl:if>
     </xsl:for-each>
   </xsl:template>
 

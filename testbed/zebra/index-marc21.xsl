@@ -25,34 +25,63 @@
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:s'"/>
           <xsl:with-param name="codes" select="'a'"/></xsl:call-template>
       </xsl:for-each>
-      <xsl:for-each select="marc:datafield[@tag='130' or @tag='240' or @tag='246' or @tag='730' or @tag='740'
-                            or (@tag='880' and starts-with(marc:subfield[@code='6'], '245'))
-                            or (@tag='880' and starts-with(marc:subfield[@code='6'], '246'))]">
-        <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:w Title:p'"/>
-          <xsl:with-param name="codes" select="'abnp'"/></xsl:call-template>
-      </xsl:for-each>
-      <xsl:for-each select="marc:datafield[@tag='100' or @tag='700'
-                            or (@tag='880' and (starts-with(marc:subfield[@code='6'], '100')
-                                                or starts-with(marc:subfield[@code='6'], '700')))]">
-        <xsl:call-template name="emit"><xsl:with-param name="name" select="'Author:w Author:p Personal-name:w Personal-name:p'"/>
-          <xsl:with-param name="codes" select="'abcq'"/></xsl:call-template>
-      </xsl:for-each>
-      <xsl:for-each select="marc:datafield[@tag='110' or @tag='111' or @tag='710' or @tag='711'
-                            or (@tag='880' and (starts-with(marc:subfield[@code='6'], '110')
-                                                or starts-with(marc:subfield[@code='6'], '710')))]">
-        <xsl:call-template name="emit"><xsl:with-param name="name" select="'Author:w Author:p'"/>
-          <xsl:with-param name="codes" select="'abcdn'"/></xsl:call-template>
+      <!-- what an OPAC's title, author and subject indexes cover; an 880 counts as the field it renders -->
+      <xsl:for-each select="marc:datafield">
+        <xsl:variable name="t">
+          <xsl:choose>
+            <xsl:when test="@tag = '880'"><xsl:value-of select="substring(marc:subfield[@code='6'], 1, 3)"/></xsl:when>
+            <xsl:otherwise><xsl:value-of select="@tag"/></xsl:otherwise>
+          </xsl:choose>
+        </xsl:variable>
+        <xsl:variable name="title-codes">
+          <xsl:choose>
+            <xsl:when test="$t = '245' and @tag = '880'">abnp</xsl:when>
+            <xsl:when test="$t = '130' or $t = '730'">adfgklmnoprst</xsl:when>
+            <xsl:when test="$t = '240' or $t = '243'">adfgklmnoprs</xsl:when>
+            <xsl:when test="$t = '242'">abnp</xsl:when>
+            <xsl:when test="$t = '246' or $t = '247'">abfgnp</xsl:when>
+            <xsl:when test="$t = '440'">anpv</xsl:when>
+            <xsl:when test="$t = '490'">av</xsl:when>
+            <xsl:when test="$t = '740'">anp</xsl:when>
+            <xsl:when test="$t = '830'">adfgklmnoprstv</xsl:when>
+          </xsl:choose>
+        </xsl:variable>
+        <xsl:if test="$title-codes != ''">
+          <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:w Title:p'"/>
+            <xsl:with-param name="codes" select="$title-codes"/></xsl:call-template>
+        </xsl:if>
+        <xsl:if test="string-length($t) = 3 and contains('678', substring($t, 1, 1)) and $t != '630' and $t != '730' and $t != '740'
+                      and $t != '830' and marc:subfield[@code='t']">
+          <xsl:call-template name="emit-name-title"><xsl:with-param name="name" select="'Title:w Title:p'"/></xsl:call-template>
+        </xsl:if>
+        <xsl:choose>
+          <xsl:when test="$t = '100' or $t = '700' or $t = '800'">
+            <xsl:call-template name="emit-name"><xsl:with-param name="name" select="'Author:w Author:p Personal-name:w Personal-name:p'"/>
+              <xsl:with-param name="codes" select="'abcdq'"/></xsl:call-template>
+          </xsl:when>
+          <xsl:when test="$t = '110' or $t = '710' or $t = '810'">
+            <xsl:call-template name="emit-name"><xsl:with-param name="name" select="'Author:w Author:p'"/>
+              <xsl:with-param name="codes" select="'abcdn'"/></xsl:call-template>
+          </xsl:when>
+          <xsl:when test="$t = '111' or $t = '711' or $t = '811'">
+            <xsl:call-template name="emit-name"><xsl:with-param name="name" select="'Author:w Author:p'"/>
+              <xsl:with-param name="codes" select="'acdn'"/></xsl:call-template>
+          </xsl:when>
+          <xsl:when test="$t = '720'">
+            <xsl:call-template name="emit-name"><xsl:with-param name="name" select="'Author:w Author:p'"/>
+              <xsl:with-param name="codes" select="'a'"/></xsl:call-template>
+          </xsl:when>
+          <xsl:when test="substring($t, 1, 1) = '6'">
+            <xsl:call-template name="emit"><xsl:with-param name="name" select="'Subject-heading:w Subject-heading:p'"/>
+              <xsl:with-param name="codes" select="'abcdfgklmnopqrstvxyz'"/></xsl:call-template>
+          </xsl:when>
+        </xsl:choose>
       </xsl:for-each>
       <xsl:for-each select="marc:datafield[@tag='020']/marc:subfield[@code='a']">
         <xsl:call-template name="stdnum"><xsl:with-param name="name" select="'ISBN'"/></xsl:call-template>
       </xsl:for-each>
       <xsl:for-each select="marc:datafield[@tag='022']/marc:subfield[@code='a']">
         <xsl:call-template name="stdnum"><xsl:with-param name="name" select="'ISSN'"/></xsl:call-template>
-      </xsl:for-each>
-      <xsl:for-each select="marc:datafield[(@tag &gt;= 600 and @tag &lt;= 655)
-                            or (@tag='880' and starts-with(marc:subfield[@code='6'], '6'))]">
-        <xsl:call-template name="emit"><xsl:with-param name="name" select="'Subject-heading:w Subject-heading:p'"/>
-          <xsl:with-param name="codes" select="'abcdvxyz'"/></xsl:call-template>
       </xsl:for-each>
       <xsl:for-each select="marc:datafield[@tag='260' or @tag='264'
                             or (@tag='880' and (starts-with(marc:subfield[@code='6'], '260')

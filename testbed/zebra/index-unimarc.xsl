@@ -19,13 +19,33 @@
       </xsl:if>
       <xsl:call-template name="local-number"/>
       <xsl:call-template name="last-modified"/>
+      <!-- what a CNMARC OPAC's title, author and subject indexes cover (pinyin $A/$9 left out) -->
       <xsl:for-each select="marc:datafield[@tag='200']">
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:w Title:p'"/>
-          <xsl:with-param name="codes" select="'aehi'"/></xsl:call-template>
+          <xsl:with-param name="codes" select="'adehi'"/></xsl:call-template>
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:s'"/>
           <xsl:with-param name="codes" select="'a'"/></xsl:call-template>
       </xsl:for-each>
-      <xsl:for-each select="marc:datafield[@tag='500' or @tag='510' or @tag='512' or @tag='517' or @tag='540' or @tag='541']">
+      <xsl:for-each select="marc:datafield[@tag='225']">
+        <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:w Title:p'"/>
+          <xsl:with-param name="codes" select="'adehiv'"/></xsl:call-template>
+      </xsl:for-each>
+      <xsl:for-each select="marc:datafield[starts-with(@tag, '4')]">
+        <xsl:choose>
+          <xsl:when test="marc:subfield[@code='1']">
+            <!-- an embedded linking field: the title is the $a (and $v) of its embedded 200 -->
+            <xsl:for-each select="marc:subfield[(@code='a' or @code='v')
+                                  and starts-with(preceding-sibling::marc:subfield[@code='1'][1], '200')]">
+              <z:index name="Title:w Title:p"><xsl:value-of select="normalize-space(.)"/></z:index>
+            </xsl:for-each>
+          </xsl:when>
+          <xsl:otherwise>
+            <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:w Title:p'"/>
+              <xsl:with-param name="codes" select="'atv'"/></xsl:call-template>
+          </xsl:otherwise>
+        </xsl:choose>
+      </xsl:for-each>
+      <xsl:for-each select="marc:datafield[starts-with(@tag, '5')]">
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:w Title:p'"/>
           <xsl:with-param name="codes" select="'aehi'"/></xsl:call-template>
       </xsl:for-each>
@@ -33,7 +53,8 @@
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Author:w Author:p Personal-name:w Personal-name:p'"/>
           <xsl:with-param name="codes" select="'ab'"/></xsl:call-template>
       </xsl:for-each>
-      <xsl:for-each select="marc:datafield[@tag='710' or @tag='711' or @tag='712']">
+      <xsl:for-each select="marc:datafield[@tag='710' or @tag='711' or @tag='712' or @tag='720' or @tag='721'
+                            or @tag='722']">
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Author:w Author:p'"/>
           <xsl:with-param name="codes" select="'ab'"/></xsl:call-template>
       </xsl:for-each>
@@ -43,10 +64,9 @@
       <xsl:for-each select="marc:datafield[@tag='011']/marc:subfield[@code='a']">
         <xsl:call-template name="stdnum"><xsl:with-param name="name" select="'ISSN'"/></xsl:call-template>
       </xsl:for-each>
-      <xsl:for-each select="marc:datafield[@tag='600' or @tag='601' or @tag='602' or @tag='605' or @tag='606'
-                            or @tag='607' or @tag='610']">
+      <xsl:for-each select="marc:datafield[starts-with(@tag, '60') or @tag='610']">
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Subject-heading:w Subject-heading:p'"/>
-          <xsl:with-param name="codes" select="'abcdjxyz'"/></xsl:call-template>
+          <xsl:with-param name="codes" select="'abcdfgjtxyz'"/></xsl:call-template>
       </xsl:for-each>
       <xsl:for-each select="marc:datafield[@tag='690']">
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Subject-heading:w Subject-heading:p'"/>
@@ -67,7 +87,8 @@
           </xsl:call-template>
         </xsl:otherwise>
       </xsl:choose>
-      <xsl:call-template name="any"/>
+      <xsl:call-template name="any"><xsl:with-param name="low" select="200"/>
+        <xsl:with-param name="high" select="799"/></xsl:call-template>
     </z:record>
   </xsl:template>
 </xsl:stylesheet>
