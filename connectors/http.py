@@ -4,6 +4,7 @@ wrong, as the connector layer's errors."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -36,6 +37,11 @@ def http_errors(member: str, url: str, service: str, timeout: float) -> Iterator
         raise ProtocolError(f"invalid {service} address {url!r}; fix the member registry", member=member) from None
     except aiohttp.ClientError as e:
         raise ProtocolError(f"HTTP error talking to {url}: {e}", member=member) from None
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An HTTP basic Authorization value (RFC 7617, UTF-8). aiohttp drops it on a redirect to another host."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 # --------------------------------------------------------------------------- the shared HTTP session
@@ -102,11 +108,11 @@ class HttpMember:
         """GET the base URL with these parameters: (status, reason, body); network and timeout errors mapped,
         and an HTTP 401 (or a 403 to our login) as the member's LoginRefused."""
         login = read_login(self.login, self.member)
-        auth = aiohttp.BasicAuth(login.user, login.password, encoding="utf-8") if login is not None else None
+        headers = {"Authorization": basic_auth(login.user, login.password)} if login is not None else None
         session = self._session()
         with http_errors(self.member, self.base_url, self.service, self.timeout):
             async with asyncio.timeout(self.timeout):
-                async with session.get(self.base_url, params=params, allow_redirects=True, auth=auth) as resp:
+                async with session.get(self.base_url, params=params, allow_redirects=True, headers=headers) as resp:
                     if resp.status == 401 or (resp.status == 403 and login is not None):
                         raise refused(self.member, f"{self.service} server at {self.base_url} answered HTTP "
                                       f"{resp.status} {resp.reason or ''}".rstrip(), had_login=login is not None)

@@ -200,8 +200,9 @@ class ZebraServer:
         if self.login is None:
             return ""
         user, password = self.login
-        if not user or ":" in user or "\n" in user + password:
-            raise ValueError("a test bed login needs a user without ':' and a one-line password")
+        if not user or ":" in user + password or "\n" in user + password:
+            raise ValueError("Zebra's passwd file splits at ':': a test bed login needs a user and password without "
+                             "':' and on one line")
         path = self.workdir / "passwd"
         path.write_text(f"{user}:{password}\n")
         path.chmod(0o600)
