@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="build what is missing and start every member")
     up.add_argument("--members", type=int, default=8)
     up.add_argument("--records", type=int, default=None, help="catalogue size per member (default 300)")
+    up.add_argument("--specials", action="store_true",
+                    help="also start the special members: a stock MARC21 Zebra (NLCW) and one requiring a login (CALIS)")
     sub.add_parser("status", help="one line per member (JSON with --json)").add_argument("--json", action="store_true")
     sub.add_parser("down", help="stop every member and the proxy")
     fault = sub.add_parser("fault", help="set or clear a member's fault")
@@ -26,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     bed = Testbed(args.dir, seed=args.seed)
     if args.command == "up":
-        print(bed.up(members=args.members, records=args.records))
+        print(bed.up(members=args.members, records=args.records, specials=args.specials))
     elif args.command == "status":
         rows = bed.status()
         if args.json:
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             state = "up" if r["running"] else "down"
             print(f"{r['code']:<7} {state:<5} {r['syntax']:<8} {r['charset']:<6} {'+'.join(r['protocols']):<10} "
                   f"proxy {r['proxy_port']}  zebra {r['port']}  {r['records']} records  {r['name']}"
-                  + (f"  fault {r['fault']}" if r["fault"] else ""))
+                  + (f"  fault {r['fault']}" if r["fault"] else "") + (f"  ({r['note']})" if r.get("note") else ""))
     elif args.command == "down":
         bed.down()
     elif args.command == "fault":

@@ -223,10 +223,11 @@ class Testbed:
             time.sleep(0.05)
 
     @contextlib.contextmanager
-    def running(self, members: int = 8, records: int | dict[str, int] | None = None) -> Iterator[Testbed]:
+    def running(self, members: int = 8, records: int | dict[str, int] | None = None, *,
+                specials: bool = False) -> Iterator[Testbed]:
         """`up()` for the `with` block and `down()` after it, also when the block fails (a test bed of a test's
         own, so that what the test does to it does not touch a shared one)."""
-        self.up(members=members, records=records)
+        self.up(members=members, records=records, specials=specials)
         try:
             yield self
         finally:
