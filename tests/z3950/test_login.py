@@ -40,9 +40,9 @@ def _creds(monkeypatch, password: str | None = PASSWORD, **kw) -> Credentials:
     return Credentials(user=kw.pop("user", USER), password_env="BALIS_PW_TEST", **kw)
 
 
-@pytest.mark.parametrize("form", ["idpass", "open"])
-async def test_login_in_init_is_accepted(login_zebra, monkeypatch, form):
-    creds = _creds(monkeypatch, form=form)
+@pytest.mark.parametrize("form,group", [("idpass", None), ("idpass", "bj"), ("open", None)])
+async def test_login_in_init_is_accepted(login_zebra, monkeypatch, form, group):
+    creds = _creds(monkeypatch, form=form, group=group)  # Zebra ignores the group
     async with Z3950Connector("CALIS", "127.0.0.1", login_zebra.port, syntax="unimarc", login=creds) as member:
         page = await member.search_rpn(ANY, 1, 3)
     assert page.hits == login_zebra.records and len(page.records) == 3
