@@ -154,7 +154,7 @@ def _search_openapi() -> dict:
     ]
     holding = {"type": "object", "required": ["member", "status"], "properties": {
         "member": {"type": "string"}, "record_id": _NULL_STR, "call_number": _NULL_STR, "location": _NULL_STR,
-        "status": {"type": "string", "enum": ["available", "on_loan", "not_for_loan", "unknown"]},
+        "status": {"type": "string", "enum": ["available", "on_loan", "in_transit", "on_hold", "not_for_loan", "unknown"]},
         "due_date": _NULL_STR}}
     work = {"type": "object", "required": ["work_id", "group_id", "title", "authors", "members", "holdings"],
             "properties": {

@@ -120,6 +120,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "holding.available": ("可借", "available"),
     "holding.on_loan": ("已借出", "on loan"),
     "holding.not_for_loan": ("不外借", "not for loan"),
+    "holding.in_transit": ("在途", "in transit"),
+    "holding.on_hold": ("已被预约", "on hold"),
     "holding.unknown": ("状态不明", "unknown"),
     # members and map
     "members.title": ("成员馆", "Member libraries"),

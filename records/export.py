@@ -27,7 +27,7 @@ _TYPE_OF_RECORD = {"book": "a", "large_print": "a", "ebook": "a", "serial": "a",
 _BIB_LEVEL = {"serial": "s"}
 _FORM_OF_ITEM = {"ebook": "o", "large_print": "d"}  # 008/23
 _STATUS_TEXT = {"available": "在架 available", "on_loan": "借出 on loan", "not_for_loan": "不外借 not for loan",
-                "unknown": "状态未知 status unknown"}
+                "in_transit": "在途 in transit", "on_hold": "已被预约 on hold", "unknown": "状态未知 status unknown"}
 
 
 def _sf(code: str, value: str | None) -> list[Subfield]:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from dedup.work import Work
 from federator.registry import Member
 from records.fold import is_cjk
-from records.model import AVAILABLE, NOT_FOR_LOAN, ON_LOAN, UNKNOWN, Holding
+from records.model import AVAILABLE, IN_TRANSIT, NOT_FOR_LOAN, ON_HOLD, ON_LOAN, UNKNOWN, Holding
 from routing.districts import Districts, load_districts
 from routing.errors import RoutingError
 
@@ -26,12 +26,14 @@ MIN_HISTORY_FOR_PRIOR = 20  # requests (fills, for days) consortium-wide before 
 FILL_PRIOR_WEIGHT = 8.0  # the prior counts as this many requests: Beta(8·m, 8·(1-m))
 DAYS_PRIOR_WEIGHT = 4.0  # and as this many filled requests for the mean supply days
 # How likely a copy is to be supplied, by its status, before the lender's own record is taken into account.
-COPY_CHANCE = {AVAILABLE: 1.0, UNKNOWN: 0.5, ON_LOAN: 0.1}
+# In transit: back on a shelf within days; on hold: kept for a reader there, so rarely ours.
+COPY_CHANCE = {AVAILABLE: 1.0, UNKNOWN: 0.5, IN_TRANSIT: 0.3, ON_LOAN: 0.1, ON_HOLD: 0.05}
 ON_LOAN_DUE_SOON = (7, 0.25)  # a copy due back within 7 days: the lender may recall or hold it for us
 DAYS_SCALE = 3.0  # speed factor 1 / (1 + days / 3): a 3-day lender counts half as fast as an instant one
 LOAD_SCALE = 20.0  # load factor 1 / (1 + open / 20): 20 requests in hand halve a lender's score
 DISTANCE_SCALE_KM = 200.0  # distance factor 1 / (1 + km / 200): across Beijing costs a few per cent
-STATUS_TEXT = {AVAILABLE: "在架可借", UNKNOWN: "馆藏状态未知", ON_LOAN: "已借出"}
+STATUS_TEXT = {AVAILABLE: "在架可借", UNKNOWN: "馆藏状态未知", IN_TRANSIT: "在途", ON_LOAN: "已借出",
+               ON_HOLD: "已被预约"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,7 @@ def availability(copies: Sequence[Holding], today: date) -> tuple[float, str]:
     for h in copies:
         miss *= 1.0 - copy_chance(h, today)
     statuses = {h.status for h in copies}
-    best = next((s for s in (AVAILABLE, UNKNOWN, ON_LOAN) if s in statuses), UNKNOWN)
+    best = next((s for s in (AVAILABLE, UNKNOWN, IN_TRANSIT, ON_LOAN, ON_HOLD) if s in statuses), UNKNOWN)
     return 1.0 - miss, best
 
 
@@ -309,6 +311,8 @@ def _with_rank(e: RotaEntry, rank: int) -> RotaEntry:
 
 def _own_state(own: Sequence[Holding]) -> str:
     statuses = {h.status for h in own}
+    if statuses <= {IN_TRANSIT, ON_HOLD}:
+        return "在途" if IN_TRANSIT in statuses else "已被预约"
     if statuses == {ON_LOAN}:
         dues = sorted(h.due_date for h in own if h.due_date)
         return "已借出" + (f"，{dues[0][:10]} 到期" if dues else "")
@@ -328,6 +332,10 @@ def _reasons(copies: Sequence[Holding], best: str, today: date, track: Track, fi
         out.append("在架可借" + (f"（{shelf} 册）" if shelf > 1 else ""))
     elif best == UNKNOWN:
         out.append("馆藏状态未知" + (f"（{n} 册）" if n > 1 else ""))
+    elif best == IN_TRANSIT:
+        out.append("在途（馆际调拨中，不在架）" + (f"（{n} 册）" if n > 1 else ""))
+    elif best == ON_HOLD:
+        out.append("已被本馆读者预约" + (f"（{n} 册）" if n > 1 else ""))
     else:
         dues = sorted(h.due_date[:10] for h in copies if h.due_date)
         out.append("全部借出" + (f"（最早 {dues[0]} 到期）" if dues else ""))

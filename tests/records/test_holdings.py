@@ -236,3 +236,47 @@ def test_isohold_joined_to_unimarc_records_gives_each_record_its_copies():
         "院系资料室", "SDEP3", "F124 26", "N01746380")
     assert all(h.status == AVAILABLE for r in records for h in r.holdings)
     assert records[7].holdings[0].call_number == "D668 4"
+
+
+# ---------------------------------------------------------------- registry and routing
+
+_MEMBER = """
+[[member]]
+code = "bnu"
+name = "北京师范大学图书馆"
+{extra}
+[[member.endpoint]]
+protocol = "sru"
+host = "127.0.0.1"
+port = 8080
+"""
+
+
+def test_registry_ils_is_validated_and_named_in_the_error(tmp_path):
+    from federator.registry import RegistryError, load_registry
+
+    path = tmp_path / "members.toml"
+    path.write_text(_MEMBER.format(extra='ils = "Alma"\nholdings_schema = "isohold"\nopac_syntax = true'),
+                    encoding="utf-8")
+    [m] = list(load_registry(path))
+    assert (m.ils, m.holdings_schema, m.opac_syntax) == ("alma", "isohold", True)
+    path.write_text(_MEMBER.format(extra='ils = "libsys"'), encoding="utf-8")
+    with pytest.raises(RegistryError) as err:
+        load_registry(path)
+    assert "BNU" in str(err.value) and "ils" in str(err.value) and "huiwen" in str(err.value)
+
+
+def test_copies_in_transit_or_on_hold_are_not_on_the_shelf():
+    from datetime import date
+
+    from records.model import Holding
+    from routing.rota import availability
+
+    today = date(2026, 12, 6)
+    shelf = Holding("A", status=AVAILABLE)
+    transit, hold, unknown = (Holding("A", status=s) for s in (IN_TRANSIT, ON_HOLD, UNKNOWN))
+    assert availability([transit], today)[1] == IN_TRANSIT
+    assert availability([hold], today)[1] == ON_HOLD
+    assert availability([shelf, transit, hold], today)[1] == AVAILABLE
+    assert availability([transit], today)[0] < availability([unknown], today)[0] < availability([shelf], today)[0]
+    assert availability([hold], today)[0] < availability([transit], today)[0]
