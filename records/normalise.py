@@ -513,112 +513,102 @@ _M21_NAME_TITLE = "tfklmnoprs"  # the title part of a name/title field (6xx, 7xx
 _M21_NAMES = {"100": "abcdq", "700": "abcdq", "800": "abcdq", "110": "abcdn", "710": "abcdn", "810": "abcdn",
               "111": "acdn", "711": "acdn", "811": "acdn", "720": "a"}
 _M21_SUBJECT = "abcdfgklmnopqrstvxyz"
+_M21_NO_NAME_TITLE = frozenset(("630", "730", "740", "830"))  # titles themselves, not name/title entries
 _UNI_SUBJECT = "abcdfgjtxyz"
-_TEXT_CODES = frozenset("abcdefghijklmnopqrstuvwxyz")  # numeric codes are links and sources; capitals pinyin
+_TEXT_CODES = "abcdefghijklmnopqrstuvwxyz"  # numeric codes are links and sources; capitals are pinyin
 # The subfields of a field that the title, author or subject text already holds, so keywords skip them.
-_M21_COVERED = {"245": "abnp", "720": "a", **{t: c + _M21_NAME_TITLE for t, c in _M21_NAMES.items()},
-                **_M21_TITLES}
+_M21_COVERED = {"245": "abnp", **{t: c + _M21_NAME_TITLE for t, c in _M21_NAMES.items()}, **_M21_TITLES}
 _UNI_COVERED = {"200": "adehi", "225": "adehiv", **{t: "ab" for t in ("700", "701", "702", "710", "711", "712",
                                                                     "720", "721", "722")}}
 
 
-def _keywords(field: pymarc.Field, covered: str) -> str:
-    """The text of a field's lower-case subfields that no title, name or subject holds (for keyword search)."""
-    return _join(sf.value for sf in field.subfields
-                 if sf.code in _TEXT_CODES and sf.code not in covered and sf.value and sf.value.strip())
-
-
-def _name_title(field: pymarc.Field) -> str:
-    """The title of a name/title entry: the subfields from $t on (600 $a $t, 700 $a $t, 800 $a $t)."""
-    parts, seen_t = [], False
-    for sf in field.subfields:
-        seen_t = seen_t or sf.code == "t"
-        if seen_t and sf.code in _M21_NAME_TITLE and sf.value and sf.value.strip():
-            parts.append(sf.value)
-    return _join(parts)
-
-
-def _name_part(field: pymarc.Field, codes: str) -> str:
-    """The name of a name entry, the subfields before any $t."""
-    parts = []
-    for sf in field.subfields:
-        if sf.code == "t":
-            break
-        if sf.code in codes and sf.value and sf.value.strip():
-            parts.append(sf.value)
-    return _join(parts)
+def _text(field: pymarc.Field, codes: str) -> str:
+    """Subfields as search text: joined as catalogued (the index's analyzer drops punctuation; no cleaning)."""
+    return " ".join(sf.value for sf in field.subfields if sf.code in codes and sf.value)
 
 
 def _marc21_search_fields(fs: _Fields, out: Record) -> None:
-    """Titles, names, subjects and notes a MARC21 OPAC's title, author, subject and keyword indexes cover,
-    beyond those the record shows: 130/240/242/243/246/247, series, 730/740, 6xx/7xx/8xx $t, 720 and 8xx names,
-    every 6xx, the rest of the text of 1xx-8xx (not holdings 841-878) for keywords, and the 880 fields linked
-    to any of them (see docs/local-search.md)."""
+    """Titles, names, subjects and keywords a MARC21 OPAC's title, author, subject and keyword indexes cover
+    beyond what the record shows: 130/240/242/243/246/247, series, 730/740, 6xx/7xx/8xx $t, 1xx/7xx/8xx/720
+    names, every 6xx, the rest of the text of 1xx-8xx (not holdings 841-878), and the 880 linked to any of them
+    (see docs/local-search.md). Plain joins, no cleaning: it runs on every record of a harvest."""
     titles: list[str] = []
     names: list[str] = []
     subjects: list[str] = []
-    notes: list[str] = []
+    keywords: list[str] = []
     for tag, fields in fs.by_tag.items():
-        if tag == "880":
+        head = tag[:1]
+        if head == "0" or head == "9" or ("841" <= tag <= "878") or not tag.isdigit():
             continue
         for f in fields:
-            _marc21_field_terms(tag, f, titles, names, subjects, notes)
-    for f in fs.by_tag.get("880", ()):
-        tag = (_first(f, "6") or "")[:3]
-        if tag != "880":
-            _marc21_field_terms(tag, f, titles, names, subjects, notes)
+            t = tag
+            if tag == "880":
+                t = (_first(f, "6") or "")[:3]
+                if not t.isdigit() or t[:1] in "09" or t == "880" or "841" <= t <= "878":
+                    continue
+            codes = _M21_TITLES.get(t)
+            if codes is not None:
+                titles.append(_text(f, codes))
+            name_codes = _M21_NAMES.get(t)
+            covered = codes or ""
+            if name_codes is not None or (t[:1] in "678" and t not in _M21_NO_NAME_TITLE):
+                name, title, in_title = [], [], False
+                for sf in f.subfields:
+                    code = sf.code
+                    if code == "t":
+                        in_title = True
+                    if in_title:
+                        if code in _M21_NAME_TITLE and sf.value:
+                            title.append(sf.value)
+                    elif name_codes is not None and code in name_codes and sf.value:
+                        name.append(sf.value)
+                if title:
+                    titles.append(" ".join(title))
+                if name:
+                    names.append(" ".join(name))
+                covered = _M21_COVERED.get(t, _M21_NAME_TITLE if title else "")
+            if t[:1] == "6":
+                subjects.append(_text(f, _M21_SUBJECT))
+                covered = _M21_SUBJECT
+            elif t == "245":
+                covered = "abnp"
+            keywords.append(" ".join(sf.value for sf in f.subfields
+                                     if sf.code in _TEXT_CODES and sf.code not in covered and sf.value))
     out.other_titles = _dedupe(titles)
     out.other_names = _dedupe(names)
     out.subject_terms = _dedupe(subjects)
-    out.keywords = _dedupe(notes)
-
-
-def _marc21_field_terms(tag: str, f: pymarc.Field, titles: list[str], names: list[str], subjects: list[str],
-                        notes: list[str]) -> None:
-    codes = _M21_TITLES.get(tag)
-    if codes is not None:
-        titles.append(_join(_subfields(f, codes)))
-    head = tag[:1]
-    if head in "678" and tag not in ("630", "730", "740", "830") and any(sf.code == "t" for sf in f.subfields):
-        titles.append(_name_title(f))  # 600/610/611, 700/710/711, 76x-78x linking entries, 800/810/811
-    name_codes = _M21_NAMES.get(tag)
-    if name_codes is not None:
-        names.append(_name_part(f, name_codes))
-    if head == "6":
-        subjects.append(_join(_subfields(f, _M21_SUBJECT)))
-        notes.append(_keywords(f, _M21_SUBJECT))
-    elif head in "12345678" and not ("841" <= tag <= "878"):
-        notes.append(_keywords(f, _M21_COVERED.get(tag, "")))
+    out.keywords = _dedupe(keywords)
 
 
 def _unimarc_search_fields(fs: _Fields, out: Record) -> None:
     """What a CNMARC OPAC's indexes cover beyond the titles, names and subjects the record shows: 225 series,
-    4xx linked titles ($a, or the embedded 200 $a), every 5xx title; 60x, 610 and 690 subjects;
-    the rest of the text of 2xx-7xx for keywords (see docs/local-search.md). Pinyin subfields ($A, $9) stay out, as in the member's OPAC."""
+    4xx linked titles ($a, or the embedded 200 $a), every 5xx title; 60x, 610 and 690 subjects; the rest of
+    the text of 2xx-7xx for keywords (see docs/local-search.md). Pinyin subfields ($A, $9) stay out, as in
+    the member's OPAC."""
     titles: list[str] = []
     subjects: list[str] = []
-    notes: list[str] = []
+    keywords: list[str] = []
     for tag, fields in fs.by_tag.items():
         head = tag[:1]
-        if not tag.isdigit():
+        if head not in "234567" or not tag.isdigit():
             continue
         for f in fields:
             covered = _UNI_COVERED.get(tag, "")
             if tag == "225":
-                titles.append(_join(_subfields(f, "adehiv")))
+                titles.append(_text(f, "adehiv"))
             elif head == "4":
                 titles.extend(_embedded_titles(f))
             elif head == "5":
-                titles.append(_join(_subfields(f, "aehi")))
+                titles.append(_text(f, "aehi"))
                 covered = "aehi"
             elif tag[:2] == "60" or tag == "610" or tag == "690":
                 covered = _UNI_SUBJECT if tag != "690" else "a"
-                subjects.append(_join(_subfields(f, covered)))
-            if head in "234567":
-                notes.append(_keywords(f, covered))
+                subjects.append(_text(f, covered))
+            keywords.append(" ".join(sf.value for sf in f.subfields
+                                     if sf.code in _TEXT_CODES and sf.code not in covered and sf.value))
     out.other_titles = _dedupe(titles)
     out.subject_terms = _dedupe(subjects)
-    out.keywords = _dedupe(notes)
+    out.keywords = _dedupe(keywords)
 
 
 # ---------------------------------------------------------------- entry points
