@@ -25,7 +25,8 @@ def open_connector(member: Member, endpoint: Endpoint, *, timeout: float | None 
 
         return Z3950Connector(member.code, endpoint.host, endpoint.port, endpoint.database,
                               syntax=member.syntax, charset=member.charset, timeout=wait,
-                              negotiate_charset=member.negotiate_charset, login=member.auth)
+                              negotiate_charset=member.negotiate_charset, login=member.auth,
+                              record_syntax="opac" if getattr(member, "opac_syntax", False) else None)
     if endpoint.protocol == "sru":
         from connectors.sru import SruConnector
 

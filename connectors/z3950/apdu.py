@@ -31,7 +31,9 @@ ENCODING_LEVELS = {
     "1.0.10646.1.0.4": "UCS-4",
     "1.0.10646.1.0.5": "UTF-16",
 }
-RECORD_SYNTAXES = {"marc21": OID_USMARC, "usmarc": OID_USMARC, "unimarc": OID_UNIMARC, "marcxml": OID_XML, "xml": OID_XML}
+OID_OPAC = "1.2.840.10003.5.102"  # bibliographic record + holdings and circulation (connectors/z3950/opac.py)
+RECORD_SYNTAXES = {"marc21": OID_USMARC, "usmarc": OID_USMARC, "unimarc": OID_UNIMARC, "marcxml": OID_XML, "xml": OID_XML,
+                   "opac": OID_OPAC}
 
 # APDU tags (context class, constructed)
 INIT_REQUEST, INIT_RESPONSE, SEARCH_REQUEST, SEARCH_RESPONSE = 20, 21, 22, 23

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 
 from connectors.auth import CredentialsRef, Login
 from connectors.base import IndexTerm, Page, RawRecord, scan_pages
-from connectors.errors import Diagnostic, ProtocolError, Unsupported
+from connectors.errors import DecodeError, Diagnostic, ProtocolError, Unsupported
 from connectors.rpn import Op, Rpn, Term, pqf
 from connectors.z3950 import apdu
 from connectors.z3950.connection import DEFAULT_MESSAGE_SIZE, ConnectionDropped, Z3950Connection
 from connectors.z3950.diagnostics import make_diagnostic
+from connectors.z3950.opac import decode_opac
 
 SYNTAX_NAMES = {apdu.OID_USMARC: "marc21", apdu.OID_UNIMARC: "unimarc", apdu.OID_XML: "marcxml",
-                apdu.OID_XML_APPLICATION: "marcxml"}
+                apdu.OID_XML_APPLICATION: "marcxml", apdu.OID_OPAC: "opac"}
 RESULT_SET = "default"
 
 
@@ -297,6 +298,19 @@ class Z3950Connector:
                                                uri=d.uri, member=self.member))
             return
         syntax = SYNTAX_NAMES.get(rec.syntax or "")
+        holdings = None
+        if syntax == "opac":  # the record with its holdings: read the bibliographic part as it came
+            try:
+                opac = decode_opac(rec.data or b"", self.charset)
+            except DecodeError as exc:
+                page.diagnostics.append(make_diagnostic(227, f"record {position}: {exc}", member=self.member))
+                return
+            holdings, syntax = opac.holdings, SYNTAX_NAMES.get(opac.syntax or "")
+            rec = apdu.ResponseRecord(rec.database, opac.syntax, opac.data)
+            if syntax is None or syntax == "opac" or opac.data is None:
+                page.diagnostics.append(make_diagnostic(238, f"record {position}: the OPAC record's bibliographic "
+                                                        f"record came as {opac.syntax}", member=self.member))
+                return
         if syntax is None:
             page.diagnostics.append(make_diagnostic(238, f"record {position} came as {rec.syntax}",
                                                     member=self.member))
@@ -304,7 +318,7 @@ class Z3950Connector:
         # ISO 2709 is labelled with the charset the registry declares for the member: servers agree to
         # UTF-8 in negotiation and still send their catalogue's own encoding (the reader checks anyway).
         charset = "utf-8" if syntax == "marcxml" else self.charset
-        page.records.append(RawRecord(rec.data, syntax, charset, position, self.member))
+        page.records.append(RawRecord(rec.data, syntax, charset, position, self.member, holdings=holdings))
 
     def _own(self, d: Diagnostic) -> Diagnostic:
         d.member = self.member
