@@ -18,12 +18,33 @@ from records.model import Record
 BIG_BLOCK = 48  # a title key shared by more records than this is split by year
 
 
+PREFIX = 8  # characters of a Latin-script title that make its prefix and suffix blocks (CJK: PREFIX_CJK)
+PREFIX_CJK = 3
+
+
 def blocking_keys(k: MatchKeys) -> list[str]:
-    """The blocks a record falls into: each identifier, and its title key (with the year in a big block)."""
+    """The blocks a record falls into: each identifier; its folded title (split by year when the block is
+    big); and, so that a typo, an article or another subtitle does not keep two records from ever being
+    compared, the beginning and the end of its title proper (`tp:`, `ts:`), each creator with the title's
+    first character (`au:`), or its page count when it names no creator (`ex:`). Those carry the year and the
+    year after, so records a year apart share one."""
     keys = [f"isbn:{i}" for i in k.isbns]
     keys.extend(k.ids)
-    if k.title:
-        keys.append(f"title:{k.title.replace(' ', '')}")
+    title = k.title.replace(" ", "")
+    if not title:
+        return keys
+    keys.append(f"title:{title}")
+    years = ("-",) if k.year is None else (k.year, k.year + 1)
+    n = PREFIX_CJK if k.cjk else PREFIX
+    fuzzy = []
+    if len(title) > n:
+        fuzzy += [f"tp:{title[:n]}", f"ts:{title[-n:]}"]
+    initial = title[0]
+    if k.authors:
+        fuzzy += [f"au:{a.replace(' ', '')}|{initial}" for a in sorted(k.authors)[:3]]
+    elif k.pages:
+        fuzzy.append(f"ex:{k.pages}|{initial}")
+    keys.extend(f"{key}|{y}" for key in fuzzy for y in years)
     return keys
 
 
@@ -97,8 +118,12 @@ class _Clusters:
 
 
 def cluster_keys(keys: Sequence[MatchKeys], score=match_score, *, block_sizes: Mapping[str, int] | None = None,
-                 edges: list[tuple[int, int]] | None = None, conflicting=conflict) -> list[list[int]]:
+                 edges: list[tuple[int, int]] | None = None, conflicting=conflict,
+                 names: Sequence[str] | None = None) -> list[list[int]]:
     """Editions as lists of indexes into `keys` (every index in exactly one list, ordered by first index).
+
+    `names`: a name per record (MEMBER:record_id) that orders pairs of equal score, so that the editions do
+    not depend on the order the records came in (a live search's answers against `balis dedup` of a file).
 
     `score(a, b)` is `match_score`, or one that remembers it (dedup.work.Merger); `conflicting(a, b)` is
     `dedup.score.conflict`, or one that remembers it. Pairs that score (the only ones a union can follow)
@@ -108,16 +133,17 @@ def cluster_keys(keys: Sequence[MatchKeys], score=match_score, *, block_sizes: M
     for a, b in candidate_pairs(keys, block_sizes):
         s = score(keys[a], keys[b])
         if s is not None:
-            scored.append((-s, a, b))
+            x, y = (names[a], names[b]) if names is not None else (a, b)
+            scored.append((-s, min(x, y), max(x, y), a, b))
             if edges is not None:
                 edges.append((a, b))
-    scored.sort()
+    scored.sort()  # the best pairs first; equal scores in the order of the records' names, not positions
     uf = _Clusters(keys, conflicting)
-    for _s, a, b in scored:
+    for *_order, a, b in scored:
         uf.union(a, b)
     return uf.groups()
 
 
 def cluster(records: list[Record]) -> list[list[int]]:
     """Indexes of the records forming each edition; singletons included, in order of first appearance."""
-    return cluster_keys([match_keys(r) for r in records])
+    return cluster_keys([match_keys(r) for r in records], names=[f"{r.member}:{r.record_id}" for r in records])

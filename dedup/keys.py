@@ -9,6 +9,7 @@ book says, not on how a cataloguer romanised it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,12 +22,19 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
               "九": 9}
 _EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
                 "eighth": 8, "ninth": 9, "tenth": 10, "new": 0}
-_ED_CN = re.compile(r"第\s*([0-9零〇一二两三四五六七八九十百]+)\s*[版次]")
-_ED_ROMAN = re.compile(r"\bdi\s*([0-9]+)\s*(?:ban|ci)\b")
-_ED_NUM = re.compile(r"(?<![0-9])([0-9]{1,3})\s*(?:st|nd|rd|th|e|er|re|eme|a|\.)?\s*"
-                     r"(?:ed\b|edn\b|edition|aufl|auflage|ausg|éd|édition|edición|edizione|изд|版)")
+_ED_CN = re.compile(r"第?\s*([0-9零〇一二两三四五六七八九十百]+)\s*版")
+_ED_ROMAN = re.compile(r"\bdi\s*([0-9]+)\s*ban\b")
+_ED_NUM = re.compile(r"(?<![0-9])([0-9]{1,3})\s*(?:st|nd|rd|th|d|e|er|re|eme|ème|a|ª|\.)?,?\s*"
+                     r"(?:(?:rev|revised|enl|enlarged|expanded|updated|corr|korr|verb|überarb|erw|neu)\.?,?\s*"
+                     r"(?:and|&|u\.|und)?\s*)*"
+                     r"(?:ed\b|edn\b|edition|aufl|auflage|ausg|éd|édition|edición|edizione|изд|издание)")
+_ED_AFTER = re.compile(r"\b(?:ed|edition|aufl|auflage)\.?\s*([0-9]{1,3})\b")  # "Ed. 2", "Auflage 3"
 _ED_WORD = re.compile(r"\b(" + "|".join(_EN_ORDINALS) + r")\s+(?:ed\b|edition)")
 _REVISED = re.compile(r"修订|修訂|增订|增訂|修正|\brev\b|revised|überarb|\bxiu\s*ding\b|zeng\s*ding")
+# Printings and impressions are not editions: 2009年印刷, 第3次印刷, 2009.10重印, 3rd printing, Nachdruck.
+_PRINTING = re.compile(r"(?:第?\s*[0-9零〇一二两三四五六七八九十百]+\s*次|[0-9]{4}\s*年?(?:\s*[.\-/]?\s*[0-9]{1,2}\s*月?)?)"
+                       r"\s*(?:印刷|印|重印)|[0-9]{1,3}\s*(?:st|nd|rd|th)?\s*(?:printing|print|impr(?:ession)?\.?)"
+                       r"|\breprint(?:ed)?\b|\bnachdr(?:uck)?\.?|\bdi\s*[0-9]+\s*ci\s*yin\s*shua")
 
 
 def cn_number(text: str) -> int | None:
@@ -58,9 +66,9 @@ def edition_key(statement: str | None) -> str | None:
     """
     if not statement:
         return None
-    s = statement.casefold()
+    s = _PRINTING.sub(" ", unicodedata.normalize("NFKC", statement).casefold())
     number: int | None = None
-    for rx in (_ED_CN, _ED_ROMAN, _ED_NUM):
+    for rx in (_ED_CN, _ED_ROMAN, _ED_NUM, _ED_AFTER):
         m = rx.search(s)
         if m:
             number = cn_number(m.group(1))
@@ -128,8 +136,21 @@ _SQUARE_BRACKETS = re.compile(r"[\[\]［］]")
 _TRANSLATED_SUFFIX = re.compile(r"(?:译|譯)$")
 _PUB_SUFFIX = re.compile(r"(?:出版发行|出版|发行|印行)$")
 _PUB_GENERIC = re.compile(r"(?:有限责任公司|有限公司|出版社|出版公司|出版集团|书局|书店|书社|印书馆)$")
-_PUB_GENERIC_LATIN = re.compile(r"\b(?:press|publishing|publishers?|verlag|editions?|éditions|inc|ltd|llc|co|"
-                                r"company|gmbh|ag|sa|the|and|chu ban she|chu pan she|chubanshe|chu ban|chu pan|shu ju|shu dian|yin shu guan)\b")
+# Words that say "a publisher" in any of its forms (Press, Pr., Pub., Verlag, Vlg., Editorial, Ed., Inc.,
+# University, Univ., U.P.): two imprints that differ only in these are one publisher. Single letters (the
+# initials of W.W. Norton, the U. P. of Oxford U.P.) go too.
+_PUB_GENERIC_WORDS = frozenset("""
+press pr pub pubs publ publ publishing publishers publisher publications publication publishes verlag vlg
+verlagsbuchhandlung verlagsanstalt verlagsgesellschaft buchhandlung editorial editora editore editori edizioni
+editions edition editeur editeurs ed eds inc incorporated ltd limited llc co cie company companies corp
+corporation gmbh ag sa srl spa kg bv nv plc the and und et e y sons son bros brothers books book university
+univ universitaire universitaires universitatsverlag universitaria universitario universidad universita
+universitat university's of de del der des la le les di da
+""".split())
+_PUB_UNKNOWN = frozenset({"s n", "sn", "sine nomine", "s nom", "sn s l", "s l s n", "publisher not identified",
+                          "出版者不详", "出版社不详", "出版者不詳", "不详", "chu ban zhe bu xiang"})  # no publisher named
+_PUB_PINYIN_GENERIC = re.compile(r"\b(?:chu ban she|chu pan she|chubanshe|chu ban|chu pan|you xian gong si|"
+                                 r"shu ju|shu dian|yin shu guan|chu ban fa xing|fa xing)\b")
 
 
 @lru_cache(maxsize=65536)
@@ -151,16 +172,97 @@ def name_key(name: str) -> str:
 
 @lru_cache(maxsize=16384)
 def publisher_key(publisher: str | None) -> str:
-    """The publisher without 出版/出版发行 endings and generic words (出版社, Press), folded."""
+    """The publisher as a key: the first of several (not the distributor after " : "), without 出版/出版发行
+    endings and generic words (出版社, 有限公司, Press, Verlag, Inc., University: see _PUB_GENERIC_WORDS),
+    folded. No name is shortened to a part of itself: 人民 and 江苏人民 stay two publishers."""
     if not publisher:
         return ""
-    first = _PUB_DISTRIBUTOR.split(publisher, maxsplit=1)[0]  # not the distributor after " : "
+    first = _PUB_DISTRIBUTOR.split(publisher, maxsplit=1)[0]
     s = fold(_SQUARE_BRACKETS.sub("", first))
+    if s in _PUB_UNKNOWN:
+        return ""
     if is_cjk(s):
+        s = s.replace(" ", "")
         s = _PUB_SUFFIX.sub("", s)
         return _PUB_GENERIC.sub("", s) or s
-    stripped = _PUB_GENERIC_LATIN.sub(" ", s)
-    return " ".join(stripped.split()) or s
+    s = _PUB_PINYIN_GENERIC.sub(" ", s)
+    words = [w for w in s.split() if w not in _PUB_GENERIC_WORDS and len(w) > 1]
+    return " ".join(words) or s.strip()
+
+
+# -- titles ------------------------------------------------------------------------------------------
+# Leading articles of the languages members catalogue in (folded, so l' is "l"). A title loses at most one,
+# and only when the record does not mark its non-filing characters itself (245 ind2, NSB/NSE).
+_ARTICLES = frozenset("""
+the a an le la les l un une des der die das den dem des ein eine einer eines einem einen el lo los las una
+unos unas il i gli uno o os as um uma het een de en ett et den det
+""".split())
+# Where a subtitle may begin inside a title proper that has no subtitle of its own: ":", ";", "=", " - ",
+# ", ", ". " (ISBD and what cataloguers type instead) and CJK colons, commas and dashes.
+_SUBTITLE_BREAK = re.compile(r"\s*[:：;；=＝]\s*|\s+[-–—]+\s+|——|[,，]\s+|(?<=[^\s.]{3})\.\s+|[，：]")
+_NUMBER = re.compile(r"[0-9]+")
+_CN_ORDINAL = re.compile(r"第\s*([零〇一二两三四五六七八九十百]+)")
+
+
+def _strip_article(folded: str) -> str:
+    words = folded.split(" ", 1)
+    return words[1] if len(words) == 2 and words[0] in _ARTICLES else folded
+
+
+def title_numbers(text: str) -> frozenset[str]:
+    """The numbers a title names (digits, and Chinese ordinals: 第二 = 2), without leading zeros: two titles
+    that name other numbers (vol. 8 / vol. 10, 1792 / 1793, 第2版 / 第3版) are other books."""
+    if not text:
+        return frozenset()
+    s = unicodedata.normalize("NFKC", text)
+    s = _CN_ORDINAL.sub(lambda m: f"第{cn_number(m.group(1))}", s) if "第" in s else s
+    return frozenset(str(int(n)) for n in _NUMBER.findall(s))
+
+
+def _heads(raw_title: str, articles: bool) -> list[str]:
+    """The title proper cut at each place a subtitle may start (folded, without spaces; without a leading
+    article when `articles`)."""
+    out = []
+    for m in _SUBTITLE_BREAK.finditer(raw_title):
+        head = fold(raw_title[:m.start()])
+        if articles:
+            head = _strip_article(head)
+        if len(head) >= 2:
+            out.append(head.replace(" ", ""))
+    return out
+
+
+# -- extents -----------------------------------------------------------------------------------------
+_VOLUMES = re.compile(r"(?<![0-9])([0-9]+)\s*(?:in\s*([0-9]+)\s*)?(?:v\b|v\.|vols?\b\.?|volumes\b|bde?\b\.?|bände|"
+                      r"t\.|tomes?\b|册|冊|卷|本\b)", re.IGNORECASE)
+_PAGE_UNIT = re.compile(r"页|頁|\bpp?\b\.?|\bpages?\b|\bs\.|\bseiten\b|\bleaves\b|\bleaf\b|\bl\.|\bff?\.|\bbl\.|"
+                        r"\bстр\b|\bс\.", re.IGNORECASE)
+_LEAF_UNITS = frozenset({"leaves", "leaf", "l.", "f.", "ff.", "bl."})
+_BRACKETED = re.compile(r"\[[^\]]*\]")
+
+
+def extent_counts(extent: str | None) -> tuple[int | None, str | None, int | None]:
+    """(main page or leaf count, "p" or "l", number of volumes) of an extent: "vii, 472, [4] p." gives
+    (472, "p", None), "350 l." (350, "l", None), "2 v. (324; 319 leaves)" (324, "l", 2), "385,[10]页"
+    (385, "p", None). The main count is the largest unbracketed number before the unit (preliminaries in
+    roman numerals and bracketed unnumbered pages are not the book's pagination)."""
+    if not extent:
+        return None, None, None
+    text = unicodedata.normalize("NFKC", extent)
+    volumes = None
+    m = _VOLUMES.search(text)
+    if m:
+        volumes = int(m.group(2) or m.group(1))
+    unit = _PAGE_UNIT.search(text)
+    if not unit:
+        return None, None, volumes
+    numbers = [int(n) for n in _NUMBER.findall(_BRACKETED.sub(" ", text[:unit.start()]))]
+    if volumes is not None and m.end() <= unit.start():  # the "2" of "2 v." is not a page count
+        numbers = [int(n) for n in _NUMBER.findall(_BRACKETED.sub(" ", text[m.end():unit.start()]))]
+    if not numbers:
+        return None, None, volumes
+    kind = "l" if unit.group(0).casefold() in _LEAF_UNITS else "p"
+    return max(numbers), kind, volumes
 
 
 # -- the keys of one record --------------------------------------------------------------------------
@@ -168,8 +270,11 @@ def publisher_key(publisher: str | None) -> str:
 class MatchKeys:
     """Everything the matcher compares, computed once per record."""
 
-    title: str  # folded title proper before any ":" (a subtitle merged into the title is cut off)
+    title: str  # folded title proper: no non-filing article, no subtitle, no parallel title, no volume
     full_title: str  # folded title + subtitle, without spaces
+    heads: frozenset[str]  # forms of the title proper without spaces: it cut where a subtitle may begin
+    numbers: frozenset[str]  # numbers named in the title proper and subtitle
+    has_subtitle: bool
     cjk: bool  # the title (or its vernacular form) is in Chinese/Japanese/Korean script
     authors: frozenset[str]  # name keys of the creators (translators excluded)
     translators: frozenset[str]
@@ -181,20 +286,14 @@ class MatchKeys:
     volume: str | None
     carrier: str  # the record's material type: book | ebook | audio | large_print | ...
     language: str | None
-    pages: int | None
+    pages: int | None  # the main page (or leaf) count
+    page_unit: str | None  # p | l
+    volumes: int | None  # "2 v.", "4 in 5 v." (5), "3册"
     isbns: frozenset[str]  # valid ISBN-13s
     ids: frozenset[str]  # ISSN, LCCN, national bibliography number, tagged ("issn:...")
 
 
 _COLON = re.compile(r"\s*[:：]\s*")
-_PAGES = re.compile(r"([0-9]+)\s*(?:页|頁|p\b|pp\b|pages|s\.|S\.|leaves|leaf|l\.|f\.|bl\.)")
-
-
-def _pages(extent: str | None) -> int | None:
-    if not extent:
-        return None
-    m = _PAGES.search(extent)
-    return int(m.group(1)) if m else None
 
 
 def _strip_title_volume(text: str) -> str:
@@ -206,36 +305,49 @@ def _foreign_script(text: str) -> bool:
     return any(ch.isalpha() and ord(ch) >= 0x370 and not 0x1E00 <= ord(ch) <= 0x1EFF for ch in text)
 
 
-def _title_texts(rec: Record) -> tuple[str, str, str | None]:
-    """(title proper, title with subtitle, part) in the record's own script; the 880 vernacular when the
-    245 is romanised (its vernacular joins title, subtitle and part, so the volume is cut off again)."""
-    title, subtitle, part = rec.title or "", rec.subtitle or "", rec.part
-    vernacular = rec.vernacular_titles[0] if rec.vernacular_titles else ""
-    if vernacular and not _foreign_script(title) and _foreign_script(vernacular):
-        vern = vernacular
-        if part:
-            vern = _strip_title_volume(re.sub(r"\s*(?:[上中下][册冊卷]|第\S+[册冊卷])\s*$", "", vern))
-        head = vern
-        if subtitle:
-            # the romanised subtitle tells that the vernacular's last word group belongs to it
-            pieces = vern.rsplit(" ", 1)
-            head = pieces[0] if len(pieces) == 2 else vern
-        return head, vern, part
-    return title, f"{title} {subtitle}" if subtitle else title, part
+def _title_texts(rec: Record) -> tuple[str, str | None, str | None, str | None]:
+    """(title proper, subtitle, part, filing form of the title) in the record's own script: the 880
+    vernacular title statement (read subfield by subfield) when the 245 is romanised."""
+    title, subtitle, part = rec.title or "", rec.subtitle, rec.part
+    parts = rec.vernacular_parts
+    if parts and parts[0] and not _foreign_script(title) and _foreign_script(parts[0]):
+        return parts[0], parts[1] or None, parts[2] or part, None
+    if not parts and rec.vernacular_titles and not _foreign_script(title) and _foreign_script(rec.vernacular_titles[0]):
+        return rec.vernacular_titles[0], None, part, None  # a record made before 880s were read by subfield
+    return title, subtitle, part, rec.sort_title
+
+
+def _publisher(rec: Record) -> str | None:
+    """The publisher in the book's own script when the record has it (880 linked to 260/264)."""
+    vernacular = rec.vernacular_publisher
+    if vernacular and not _foreign_script(rec.publisher or "") and _foreign_script(vernacular):
+        return vernacular
+    return rec.publisher
 
 
 def match_keys(rec: Record) -> MatchKeys:
     """The match keys of a normalised record."""
-    title, full, part = _title_texts(rec)
-    main = fold(_COLON.split(title, maxsplit=1)[0]) if title else ""
+    title, subtitle, part, filing = _title_texts(rec)
+    head_raw = _COLON.split(filing or title, maxsplit=1)[0] if (filing or title) else ""
     tail = _TITLE_VOL.search(title)
     volume = volume_key(part) or volume_key(tail.group(0) if tail else "")
     if part and not volume:  # a part that names no number ("Reihe A: Geschichte") is kept as written
         volume = "p:" + fold(part)
     if volume and not part:
-        main = fold(_strip_title_volume(_COLON.split(title, maxsplit=1)[0]))
-    full_key = fold(full).replace(" ", "")
-    cjk = is_cjk(title) or is_cjk(full)
+        head_raw = _strip_title_volume(head_raw)
+    main = fold(head_raw)
+    if not filing:
+        main = _strip_article(main)
+    body = filing or title
+    full_raw = f"{body} {subtitle}" if subtitle else body
+    full_key = fold(full_raw)
+    if not filing:
+        full_key = _strip_article(full_key)
+    full_key = full_key.replace(" ", "")
+    heads = {main.replace(" ", "")}
+    if not subtitle:
+        heads.update(_heads(body, not filing))
+    cjk = is_cjk(title) or is_cjk(full_raw)
     authors: set[str] = set()
     translators: set[str] = set()
     for a in rec.authors:
@@ -247,7 +359,7 @@ def match_keys(rec: Record) -> MatchKeys:
         if not key:
             continue
         (translators if role in _TRANSLATOR_ROLES else authors).add(key)
-    pub = publisher_key(rec.publisher)
+    pub = publisher_key(_publisher(rec))
     ids = set()
     for issn in rec.issns:
         ids.add(f"issn:{issn}")
@@ -255,9 +367,13 @@ def match_keys(rec: Record) -> MatchKeys:
         ids.add(f"lccn:{fold(rec.lccn).replace(' ', '')}")
     if rec.national_number:
         ids.add(f"nbn:{fold(rec.national_number).replace(' ', '')}")
+    pages, unit, volumes = extent_counts(rec.extent)
     return MatchKeys(
         title=main,
         full_title=full_key,
+        heads=frozenset(h for h in heads if h),
+        numbers=title_numbers(full_raw),
+        has_subtitle=bool(subtitle),
         cjk=cjk,
         authors=frozenset(authors),
         translators=frozenset(translators),
@@ -269,7 +385,9 @@ def match_keys(rec: Record) -> MatchKeys:
         volume=volume,
         carrier=rec.material_type or "book",
         language=rec.language,
-        pages=_pages(rec.extent),
+        pages=pages,
+        page_unit=unit,
+        volumes=volumes,
         isbns=frozenset(i.isbn13 for i in rec.isbns if i.isbn13 and i.valid),
         ids=frozenset(ids),
     )

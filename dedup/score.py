@@ -8,18 +8,23 @@ wrong merge sends an interlibrary-loan request for the wrong book.
 
 from __future__ import annotations
 
+import re
+
 from rapidfuzz import fuzz
 
 from dedup.keys import MatchKeys, pinyin_key
 from records.fold import is_cjk
 
-YEAR_SLACK = 1  # a printing date a year after the publication date is the same edition
-PUBLISHER_MIN = 75.0  # rapidfuzz ratio of publisher keys below which two publishers differ
-PUBLISHER_MIN_CROSS = 55.0  # ... across scripts (pinyin of 人民出版社 vs an older Wade-Giles romanisation)
+YEAR_SLACK = 1  # a printing date a year after the publication date is the same edition, when the extents agree
+PUBLISHER_MIN = 80.0  # rapidfuzz ratio of Latin-script publisher keys below which two publishers differ
+PUBLISHER_MIN_CROSS = 75.0  # ... CJK against its romanisation (人民 ~ Ren min)
 TITLE_MIN = 0.90  # title similarity needed without a shared identifier
 TITLE_MIN_WITH_ID = 0.50  # ... and with one (an ISBN reused by a publisher for another book still fails)
+SUBTITLE_OMITTED = 0.96  # the similarity of a title with its subtitle to the same title without it
 MIN_PAGES = 10  # a count under ten pages is usually the preliminaries ("3, 280 p."), not the book
 _NEUTRAL_LANGUAGES = frozenset({"und", "mul", "zxx", "", None})
+_NUMBER = re.compile(r"[0-9]+")
+_NOT_PINYIN = frozenset({"jpn", "kor"})  # CJK titles whose romanisation is not pinyin
 
 
 def _script_key(text: str, cjk: bool, other_cjk: bool) -> str:
@@ -35,23 +40,33 @@ def publisher_similarity(a: MatchKeys, b: MatchKeys) -> float:
                       _script_key(b.publisher, b.publisher_cjk, a.publisher_cjk))
 
 
+def _omitted(full: str, heads: frozenset[str]) -> float:
+    """How well a title without subtitle matches the other record's title proper (0-1)."""
+    return max((fuzz.ratio(full, h) / 100.0 for h in heads), default=0.0)
+
+
 def title_similarity(a: MatchKeys, b: MatchKeys) -> float:
-    """0-1 similarity of the titles; a subtitle present in one record only does not count against it."""
+    """0-1 similarity of the titles; a subtitle present in one record only does not count against it (the
+    shorter title is compared with the other's title proper, cut where its subtitle begins)."""
     if a.cjk != b.cjk:
         fa = _script_key(a.full_title, a.cjk, b.cjk)
         fb = _script_key(b.full_title, b.cjk, a.cjk)
-        ta = _script_key(a.title, a.cjk, b.cjk)
-        tb = _script_key(b.title, b.cjk, a.cjk)
+        ha = frozenset(_script_key(h, a.cjk, b.cjk) for h in a.heads)
+        hb = frozenset(_script_key(h, b.cjk, a.cjk) for h in b.heads)
     else:
-        fa, fb = a.full_title, b.full_title
-        ta, tb = a.title.replace(" ", ""), b.title.replace(" ", "")
+        fa, fb, ha, hb = a.full_title, b.full_title, a.heads, b.heads
     if not fa or not fb:
         return 0.0
     sim = fuzz.ratio(fa, fb) / 100.0
-    if ta and ta == tb and (fa == ta or fb == tb):
-        sim = max(sim, 0.96)  # one record omits the subtitle
-    elif ta and (fa == tb or fb == ta or fa.startswith(fb) or fb.startswith(fa)):
-        sim = max(sim, 0.95)  # the subtitle merged into the title in one record only
+    if sim < 1.0:
+        omitted = 0.0
+        if not a.has_subtitle or fa in ha:
+            omitted = _omitted(fa, hb)
+        if not b.has_subtitle or fb in hb:
+            omitted = max(omitted, _omitted(fb, ha))
+        if ha & hb and (fa in ha or fb in hb):
+            omitted = 1.0
+        sim = max(sim, min(SUBTITLE_OMITTED, omitted * SUBTITLE_OMITTED))
     return sim
 
 
@@ -79,18 +94,48 @@ def author_similarity(a: MatchKeys, b: MatchKeys) -> float | None:
 
 
 def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
-    """Same script: a low ratio. CJK against romanised: only Chinese publishers are compared, in pinyin
-    (Japanese or Korean readings of the same characters would not match); other scripts are not compared."""
+    """Same script: Chinese publishers must be equal after folding (北京大学 is not 北京师范大学), Latin ones
+    close (a typo, a word order). CJK against romanised: compared in pinyin whenever both titles are CJK
+    and neither book is Japanese or Korean (whose readings are not pinyin); other scripts are not compared."""
+    numbers_a, numbers_b = _NUMBER.findall(a.publisher), _NUMBER.findall(b.publisher)
+    if numbers_a and numbers_b and set(numbers_a) != set(numbers_b):
+        return True  # Type of the 42-line Bible / of the 36-line Bible; 第一 / 第二 印刷厂
     if a.publisher_script == b.publisher_script:
+        if a.publisher_script == "cjk":
+            return a.publisher != b.publisher
         return publisher_similarity(a, b) < PUBLISHER_MIN
-    if {a.publisher_script, b.publisher_script} == {"cjk", "latin"} and a.language == b.language == "chi":
+    if {a.publisher_script, b.publisher_script} == {"cjk", "latin"} and a.cjk and b.cjk \
+            and a.language not in _NOT_PINYIN and b.language not in _NOT_PINYIN:
         return publisher_similarity(a, b) < PUBLISHER_MIN_CROSS
     return False
 
 
+def _numbers_differ(a: MatchKeys, b: MatchKeys) -> bool:
+    """The titles name other numbers (vol. 8 / vol. 10, 1792 / 1793, 第2版 / 第3版). A record that omits the
+    subtitle may omit its numbers too: then one set only has to contain the other."""
+    if not a.numbers or not b.numbers or a.numbers == b.numbers:
+        return False
+    if a.has_subtitle != b.has_subtitle:
+        return not (a.numbers < b.numbers or b.numbers < a.numbers)
+    return True
+
+
+def _extent_conflict(a: MatchKeys, b: MatchKeys) -> str | None:
+    """Other volumes counts, a multi-volume set against one paged volume, or other page counts."""
+    va, vb = a.volumes or 1, b.volumes or 1
+    if va != vb and (a.volumes or a.pages) and (b.volumes or b.pages):
+        return "volumes"
+    if a.pages and b.pages and a.pages != b.pages and a.page_unit == b.page_unit:
+        small = max(a.pages, b.pages) < MIN_PAGES  # 1 leaf vs 2 leaves
+        if small or (min(a.pages, b.pages) >= MIN_PAGES
+                     and abs(a.pages - b.pages) > max(10, 0.1 * max(a.pages, b.pages))):
+            return "extent"
+    return None
+
+
 def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | None:
-    """Why the two records cannot be one edition, or None: carrier, edition, volume, language,
-    translator, isbn, year, publisher, extent."""
+    """Why the two records cannot be one edition, or None: carrier, edition, volume, language, translator,
+    isbn, year, publisher, numbers (in the titles), volumes (a set against one volume), extent."""
     if a.carrier != b.carrier:
         return "carrier"
     if a.edition != b.edition:
@@ -103,16 +148,15 @@ def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | 
         return "translator"
     if not ignore_isbn and a.isbns and b.isbns and not (a.isbns & b.isbns):
         return "isbn"
-    if a.year is not None and b.year is not None and abs(a.year - b.year) > YEAR_SLACK:
-        return "year"
+    if a.year is not None and b.year is not None and a.year != b.year:
+        # a year apart is a printing date against a publication date only when the extents agree
+        if abs(a.year - b.year) > YEAR_SLACK or not (a.pages and a.pages == b.pages or a.volumes and a.volumes == b.volumes):
+            return "year"
     if a.publisher and b.publisher and _publishers_differ(a, b):
         return "publisher"
-    if a.pages and b.pages and a.pages != b.pages:
-        small = max(a.pages, b.pages) < MIN_PAGES  # 1 leaf vs 2 leaves
-        if small or (min(a.pages, b.pages) >= MIN_PAGES
-                     and abs(a.pages - b.pages) > max(10, 0.1 * max(a.pages, b.pages))):
-            return "extent"
-    return None
+    if _numbers_differ(a, b):
+        return "numbers"
+    return _extent_conflict(a, b)
 
 
 def shares_identifier(a: MatchKeys, b: MatchKeys) -> bool:
@@ -123,13 +167,16 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
     """A score > 0 when the two records describe the same edition (higher = surer), else None.
 
     A shared identifier (ISBN-13, ISSN, LCCN, national bibliography number) is checked, not trusted:
-    any conflict still keeps the records apart, and the titles must still resemble each other.
+    any conflict still keeps the records apart, and the titles must still resemble each other. Equal
+    scores are broken in favour of exact page and publisher agreement.
     """
     if conflict(a, b) is not None:
         return None
     title = title_similarity(a, b)
+    agreement = (0.02 if a.pages and a.pages == b.pages else 0.0) + \
+        (0.01 if a.publisher and a.publisher == b.publisher else 0.0)
     if shares_identifier(a, b):
-        return 2.0 + title if title >= TITLE_MIN_WITH_ID else None
+        return 2.0 + title + agreement if title >= TITLE_MIN_WITH_ID else None
     if title < TITLE_MIN:
         return None
     authors = author_similarity(a, b)
@@ -146,4 +193,4 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         evidence += 1
     if evidence < 2 or (authors is None and title < 0.95):
         return None  # a title alone is not an edition
-    return title + 0.1 * (authors or 0.0) + (0.05 if a.year == b.year else 0.0)
+    return title + 0.1 * (authors or 0.0) + (0.05 if a.year == b.year else 0.0) + agreement

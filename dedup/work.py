@@ -178,7 +178,7 @@ def merge(records: list[Record], *, block_sizes: dict[str, int] | None = None,
     """
     with _without_cycle_collector():
         keys = [match_keys(r) for r in records]
-        groups = cluster_keys(keys, block_sizes=block_sizes, edges=edges)
+        groups = cluster_keys(keys, block_sizes=block_sizes, edges=edges, names=[record_key(r) for r in records])
         works = [build_work([records[i] for i in g]) for g in groups]
         group_editions(works, [[keys[i] for i in g] for g in groups])
     return works
@@ -296,7 +296,7 @@ class Merger:
         """Cluster the records at `part` (indexes, in order), add the clusters `kept`, remember the result."""
         scored: list[tuple[int, int]] = []
         found = cluster_keys([keys[i] for i in part], self._score, block_sizes=sizes, edges=scored,
-                             conflicting=self._conflict)
+                             conflicting=self._conflict, names=[record_key(self._keys[ids[i]][0]) for i in part])
         for a, b in scored:
             ra, rb = ids[part[a]], ids[part[b]]
             edges.setdefault(ra, []).append(rb)

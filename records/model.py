@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 
 # Item statuses a holding can have; members' own codes are mapped onto these.
 AVAILABLE = "available"
@@ -76,11 +76,25 @@ class Record:
     series: list[str] = field(default_factory=list)
     holdings: list[Holding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what normalisation had to repair
+    sort_title: str | None = None  # the title proper without its non-filing article (245 ind2, NSB/NSE)
+    vernacular_parts: list[str] = field(default_factory=list)  # 880 of the 245: [title, subtitle, part]
+    vernacular_publisher: str | None = None  # the publisher in the 880 linked to 260/264
     # what members' OPAC indexes cover beyond the fields above (indexed, not shown; docs/local-search.md)
     other_titles: list[str] = field(default_factory=list)  # 130/24x/series/7xx/6xx $t; CNMARC 225/4xx/5xx
     other_names: list[str] = field(default_factory=list)  # 720, 8xx names, 880s of them, full 1xx/7xx headings
     subject_terms: list[str] = field(default_factory=list)  # every 6xx and its 880; CNMARC 60x, 610, 690
     keywords: list[str] = field(default_factory=list)  # the rest of the descriptive fields' text, for `any`
+
+    def __setstate__(self, state) -> None:
+        """Read back a pickled Record, also one stored before the model gained its newest fields (they
+        get their defaults): pickle keeps a slotted object's state as (None, {slot: value})."""
+        slots = state[1] if isinstance(state, tuple) and len(state) == 2 else state
+        for name, f in self.__dataclass_fields__.items():
+            if name in slots:
+                value = slots[name]
+            else:
+                value = f.default_factory() if f.default_factory is not MISSING else f.default
+            object.__setattr__(self, name, value)
 
     @property
     def isbn13s(self) -> list[str]:

@@ -268,11 +268,72 @@ def _record_id(fs: _Fields, fallback: str | None, warnings: list[str], rec: pyma
 
 # ---------------------------------------------------------------- MARC21
 
+_PARALLEL = re.compile(r"\s+[=＝]\s*|^\s*[=＝]\s*")  # ISBD " = " before a parallel title
+_ANGLE_NONSORT = re.compile(r"<<([^<>]{1,40})>>")  # non-sorting text as some systems mark it: <<Die>> Welt
+_MARKED_NONSORT = re.compile(r"[\x88\x98]([^\x88\x89\x98\x9c]{0,40})[\x89\x9c]")  # NSB ... NSE
+
+
+def _unmark(text: str) -> str:
+    """The text as displayed: non-sorting markers (NSB/NSE, <<...>>) removed, what they enclose kept."""
+    return _ANGLE_NONSORT.sub(r"\1", text) if "<<" in text else text
+
+
+def sort_form(raw: str, nonfiling: str = "") -> str | None:
+    """The title proper as it files: the text between non-sorting markers (NSB/NSE control characters
+    of UNIMARC and MARC 21, or <<...>>) dropped, or the number of characters a MARC 21 245/240/242/830
+    second indicator gives; None when nothing is marked. An indicator that would cut a word is ignored."""
+    if _MARKED_NONSORT.search(raw):
+        return clean(_MARKED_NONSORT.sub("", raw)) or None
+    if "<<" in raw and _ANGLE_NONSORT.search(raw):
+        return clean(_ANGLE_NONSORT.sub("", raw)) or None
+    if nonfiling.isdigit() and nonfiling != "0":
+        n = int(nonfiling)
+        text = raw.lstrip()
+        if 0 < n < len(text) and (not text[n - 1].isalnum() or not text[n].isalnum()):
+            return clean(text[n:]) or None
+    return None
+
+
+def _title_statement(f: pymarc.Field) -> tuple[str, str | None, str | None, list[str], str | None]:
+    """(title, subtitle, part, parallel titles, filing form of the title) of a 245 or of its 880, read
+    subfield by subfield: a $b (or the rest of a subfield) after ISBD " = " is a parallel title, not a
+    subtitle; $n/$p name the part."""
+    title: list[str] = []
+    subtitle: list[str] = []
+    part: list[str] = []
+    parallel: list[str] = []
+    raw_title: list[str] = []
+    after_equals = False  # the previous subfield ended with "=": this one is a parallel title
+    for sf in f.subfields:
+        code, value = sf.code, sf.value or ""
+        if not value.strip() or code not in "abknp":
+            continue
+        if code in "np":
+            part.append(value)
+            continue
+        if code == "k" and (title or any(x.code == "a" for x in f.subfields)):
+            continue
+        pieces = _PARALLEL.split(value)
+        head, rest = pieces[0], [p for p in pieces[1:] if p.strip()]
+        if after_equals:
+            parallel.append(value)
+        elif code in "ak" and not subtitle:
+            title.append(head)
+            raw_title.append(head)
+            parallel.extend(rest)
+        else:
+            subtitle.append(head)
+            parallel.extend(rest)
+        after_equals = value.rstrip().endswith(("=", "＝"))
+    text = clean(_unmark(" ".join(title)))
+    filing = sort_form(" ".join(raw_title), f.indicator2 or "") if raw_title else None
+    return (text, _join(_unmark(s) for s in subtitle) or None, _join(part, ". ") or None,
+            [p for p in (clean(_unmark(x)) for x in parallel) if p], filing if filing != text else None)
+
+
 def _marc21_title_fields(fields: list[pymarc.Field], out: Record) -> None:
-    f = fields[0]
-    out.title = clean(" ".join(_subfields(f, "a"))) or clean(" ".join(_subfields(f, "k")))
-    out.subtitle = _join(_subfields(f, "b")) or None
-    out.part = _join(_subfields(f, "np"), ". ") or None
+    out.title, out.subtitle, out.part, parallel, out.sort_title = _title_statement(fields[0])
+    out.parallel_titles.extend(parallel)
 
 
 def _marc21_linked(fs: _Fields) -> dict[str, list[pymarc.Field]]:
@@ -300,12 +361,23 @@ def _map_marc21(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
             warnings.append("no 245; title taken from a uniform/variant title")
         else:
             warnings.append("no title (245)")
-    for f in linked.get("245", []) + linked.get("246", []) + linked.get("240", []) + linked.get("130", []):
+    for f in linked.get("245", [])[:1]:
+        title, subtitle, part, parallel, _filing = _title_statement(f)
+        if title:
+            out.vernacular_parts = [title, subtitle or "", part or ""]
+            out.vernacular_titles.append(" ".join(x for x in (title, f": {subtitle}" if subtitle else "", part) if x))
+        out.parallel_titles.extend(parallel)
+    for f in linked.get("245", [])[1:] + linked.get("246", []) + linked.get("240", []) + linked.get("130", []):
         t = _join(_subfields(f, "abnp"))
         if t:
             out.vernacular_titles.append(t)
     out.vernacular_titles = _dedupe(out.vernacular_titles)
-    out.parallel_titles = _dedupe(_join(_subfields(f, "ab"), " : ") for f in fs.all("246"))
+    out.parallel_titles = _dedupe(out.parallel_titles + [_join(_subfields(f, "ab"), " : ") for f in fs.all("246")])
+    for f in linked.get("260", []) + [x for x in linked.get("264", []) if x.indicator2 in ("1", " ")]:
+        vernacular = clean(_strip_brackets(clean(_first(f, "b") or "")))
+        if vernacular:
+            out.vernacular_publisher = vernacular
+            break
 
     roles = {"100": "person", "110": "corporate", "111": "meeting",
              "700": "person", "710": "corporate", "711": "meeting"}
@@ -424,7 +496,11 @@ def _map_unimarc(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
     f200 = fs.one("200")
     if f200 is not None:
         titles = _subfields(f200, "a")
-        out.title = _join(titles, " ; ")
+        out.title = _join((_unmark(t) for t in titles), " ; ")
+        filing = sort_form(titles[0]) if titles else None
+        if filing and len(titles) > 1:
+            filing = _join([filing, *titles[1:]], " ; ")
+        out.sort_title = filing if filing and filing != out.title else None
         out.subtitle = _join(_subfields(f200, "e"), " : ") or None
         out.part = _join(_subfields(f200, "hi"), " ") or None
         pinyin = _subfields(f200, "A9")
@@ -530,7 +606,7 @@ def _text(field: pymarc.Field, codes: str) -> str:
 def _marc21_search_fields(fs: _Fields, out: Record) -> None:
     """Titles, names, subjects and keywords a MARC21 OPAC's title, author, subject and keyword indexes cover
     beyond what the record shows: 130/240/242/243/246/247, series, 730/740, 6xx/7xx/8xx $t, 1xx/7xx/8xx/720
-    names, every 6xx, the rest of the text of 1xx-8xx (not holdings 841-878), and the 880 linked to any of them
+    names and the 245 $c statement of responsibility, every 6xx, the rest of the text of 1xx-8xx (not holdings 841-878), and the 880 linked to any of them
     (see docs/local-search.md). Plain joins, no cleaning: it runs on every record of a harvest."""
     titles: list[str] = []
     names: list[str] = []
@@ -571,7 +647,8 @@ def _marc21_search_fields(fs: _Fields, out: Record) -> None:
                 subjects.append(_text(f, _M21_SUBJECT))
                 covered = _M21_SUBJECT
             elif t == "245":
-                covered = "abnp"
+                covered = "abcnp"
+                names.append(_text(f, "c"))  # the statement of responsibility, which OPACs index as author
             keywords.append(" ".join(sf.value for sf in f.subfields
                                      if sf.code in _TEXT_CODES and sf.code not in covered and sf.value))
     out.other_titles = _dedupe(titles)
@@ -582,10 +659,12 @@ def _marc21_search_fields(fs: _Fields, out: Record) -> None:
 
 def _unimarc_search_fields(fs: _Fields, out: Record) -> None:
     """What a CNMARC OPAC's indexes cover beyond the titles, names and subjects the record shows: 225 series,
-    4xx linked titles ($a, or the embedded 200 $a), every 5xx title; 60x, 610 and 690 subjects; the rest of
+    4xx linked titles ($a, or the embedded 200 $a), every 5xx title; 200 $f/$g responsibility statements as
+    names; 60x, 610 and 690 subjects; the rest of
     the text of 2xx-7xx for keywords (see docs/local-search.md). Pinyin subfields ($A, $9) stay out, as in
     the member's OPAC."""
     titles: list[str] = []
+    names: list[str] = []
     subjects: list[str] = []
     keywords: list[str] = []
     for tag, fields in fs.by_tag.items():
@@ -604,9 +683,13 @@ def _unimarc_search_fields(fs: _Fields, out: Record) -> None:
             elif tag[:2] == "60" or tag == "610" or tag == "690":
                 covered = _UNI_SUBJECT if tag != "690" else "a"
                 subjects.append(_text(f, covered))
+            elif tag == "200":
+                names.append(_text(f, "fg"))  # statements of responsibility, which OPACs index as author
+                covered = "adefghi"
             keywords.append(" ".join(sf.value for sf in f.subfields
                                      if sf.code in _TEXT_CODES and sf.code not in covered and sf.value))
     out.other_titles = _dedupe(titles)
+    out.other_names = _dedupe(names)
     out.subject_terms = _dedupe(subjects)
     out.keywords = _dedupe(keywords)
 

@@ -403,6 +403,14 @@ def _isbd_strip(text: str) -> str:
     return re.sub(r"[\s/:;,=.]+$", "", text.strip())
 
 
+def _seed_pages(extent: str) -> int:
+    """The page count of a seed record's extent: the largest unbracketed number before the unit, as in
+    "10, 374页" or "xii, 350 p." (the first number is the preliminaries); 200 when it names none."""
+    head = re.split(r"页|頁|\bp\b|\bpages\b|\bleaves\b", extent, maxsplit=1)[0]
+    numbers = [int(n) for n in re.findall(r"\d+", re.sub(r"\[[^\]]*\]", " ", head))]
+    return min(max(numbers), 9999) if numbers else 200
+
+
 def edition_from_seed(seed: Seed, key: str, work: str) -> Edition:
     """The facts of a real record (MARC21 or CNMARC), so other members can catalogue it their own way."""
     r = seed.record
@@ -419,7 +427,7 @@ def edition_from_seed(seed: Seed, key: str, work: str) -> Edition:
         if f210:
             ed.place, ed.publisher = _sf(f210, "a"), _sf(f210, "c")
             digits = re.sub(r"\D", "", _sf(f210, "d"))
-        ed.pages = int((re.findall(r"\d+", _sf(f215, "a") if f215 else "") or ["200"])[0][:4])
+        ed.pages = _seed_pages(_sf(f215, "a") if f215 else "")
         for f in r.get_fields("700", "701", "702", "710", "711", "712"):
             ed.authors.append((_sf(f, "a") + _sf(f, "b"), _sf(f, "4")))
         ed.subjects = [_sf(f, "a") for f in r.get_fields("606") if _sf(f, "a")]
@@ -456,7 +464,7 @@ def edition_from_seed(seed: Seed, key: str, work: str) -> Edition:
             ed.clc = _sf(lcc, "a").split(".")[0].split(" ")[0] if lcc else ""
         isbn = _sf(r.get("020"), "a") if r.get("020") else ""
         f300 = r.get("300")
-        ed.pages = int((re.findall(r"\d+", _sf(f300, "a")) or ["200"])[0][:4]) if f300 else 200
+        ed.pages = _seed_pages(_sf(f300, "a") if f300 else "")
     ed.year = int(digits[:4]) if len(digits) >= 4 else 2000
     ed.isbn13 = _to_isbn13(isbn)
     if not ed.title:
