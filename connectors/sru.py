@@ -289,6 +289,9 @@ def join_holdings(page: Page, isohold_body: bytes, member: str | None = None) ->
     same search, joined by the server's record identifier, else by result-set position."""
     root = parse_xml(isohold_body, "SRU isohold response")
     _check_root(root, "searchRetrieveResponse")
+    refused = _diagnostics(root, member)
+    if refused and _child(root, "records") is None:
+        raise refused[0]
     by_id: dict[str, bytes] = {}
     by_pos: dict[int, bytes] = {}
     for position, identifier, holdings in _isohold_records(root):
