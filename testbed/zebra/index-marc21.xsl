@@ -24,6 +24,9 @@
           <xsl:with-param name="codes" select="'abnp'"/></xsl:call-template>
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:s'"/>
           <xsl:with-param name="codes" select="'a'"/></xsl:call-template>
+        <!-- the statement of responsibility is an author access point in OPACs (stock marc21.abs, Koha) -->
+        <xsl:call-template name="emit"><xsl:with-param name="name" select="'Author:w Author:p'"/>
+          <xsl:with-param name="codes" select="'c'"/></xsl:call-template>
       </xsl:for-each>
       <!-- what an OPAC's title, author and subject indexes cover; an 880 counts as the field it renders -->
       <xsl:for-each select="marc:datafield">

@@ -25,6 +25,9 @@
           <xsl:with-param name="codes" select="'adehi'"/></xsl:call-template>
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:s'"/>
           <xsl:with-param name="codes" select="'a'"/></xsl:call-template>
+        <!-- statements of responsibility are author access points in CNMARC OPACs -->
+        <xsl:call-template name="emit"><xsl:with-param name="name" select="'Author:w Author:p'"/>
+          <xsl:with-param name="codes" select="'fg'"/></xsl:call-template>
       </xsl:for-each>
       <xsl:for-each select="marc:datafield[@tag='225']">
         <xsl:call-template name="emit"><xsl:with-param name="name" select="'Title:w Title:p'"/>

@@ -39,8 +39,8 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
 TITLE_TAGS = {"marc21": ("245", "246", "130", "240", "242", "243", "247", "440", "490", "730", "740", "800",
                          "810", "811", "830", "600", "610", "611", "700", "710", "711"),
               "unimarc": ("200", "225", "410", "411", "421", "423", "451", "454", "500", "510", "512", "517")}
-AUTHOR_TAGS = {"marc21": ("100", "110", "111", "700", "710", "711", "720", "800", "810", "811"),
-               "unimarc": ("700", "701", "702", "710", "711", "712")}
+AUTHOR_TAGS = {"marc21": ("100", "110", "111", "700", "710", "711", "720", "800", "810", "811", "245"),
+               "unimarc": ("700", "701", "702", "710", "711", "712", "200")}
 SUBJECT_TAGS = {"marc21": tuple(str(t) for t in range(600, 700)),
                 "unimarc": ("600", "601", "602", "604", "605", "606", "607", "608", "610", "690")}
 
@@ -52,6 +52,10 @@ def _words(text: str) -> list[str]:
 
 def _field_text(f: pymarc.Field, index: str, tag: str) -> str:
     codes = {"author": "abq"}.get(index)
+    if index == "author" and tag in ("245", "200"):
+        codes = "c" if tag == "245" else "fg"  # statements of responsibility
+    elif index == "title" and tag in ("245", "200"):
+        codes = "abnp" if tag == "245" else "adehi"
     if tag in ("600", "610", "611", "700", "710", "711", "800", "810", "811") and index == "title":
         seen_t, out = False, []
         for sf in f.subfields:
