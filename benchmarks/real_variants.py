@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
 import opencc  # noqa: E402
 import pymarc  # noqa: E402
 from pymarc import Field, Indicators, Subfield  # noqa: E402
+from pypinyin import lazy_pinyin  # noqa: E402
 from pypinyin.pinyin_dict import pinyin_dict  # noqa: E402
 from stdnum import ean  # noqa: E402
 from stdnum import isbn as stdnum_isbn  # noqa: E402
@@ -61,8 +62,9 @@ _T2S = opencc.OpenCC("t2s")
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]{4,}")
 _HAN = re.compile("[\u4e00-\u9fff]")
 _YEAR = re.compile(r"(?<!\d)(1[4-9]\d\d|20[0-4]\d)(?!\d)")
-_PAGES = re.compile(r"(?:(?P<pre>[ivxlcdm]+|\d+|\[\d+\]),\s*)?(?P<n>\d+)\s*(?P<unit>p\b\.?|pages|S\.|页|leaves)",
+_PAGES = re.compile(r"(?:(?P<pre>[ivxlcdm]+|\d+|\[\d+\]),\s*)?(?P<n>\d+)\s*(?P<unit>p\b\.?|pages|S\.|页|頁|leaves)",
                     re.IGNORECASE)
+_PAGES_CN = re.compile(r"(?P<n>\d+)\s*(?:[,，]\s*(?:图版|圖版)?\s*\[\d+\]\s*)?(?:页|頁)")
 _KANA_HANGUL = re.compile("[\u3040-\u30ff\uac00-\ud7af]")
 _ISBD_END = re.compile(r"[\s:;/=,.]+$")
 
@@ -517,7 +519,8 @@ def op_subtitle(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | N
                     set_sub(f, code, rest + tail, after="a")
                     return "subtitle:split"
         return None
-    choice = rng.choice((" : ", ", ", ". ", "; or, ", "omitted"))
+    seps = (" : ", ", ", ". ", "; or, ") if ctx.lang == "eng" else (" : ", ", ", ". ")
+    choice = rng.choice((*seps, "omitted"))
     if choice == "omitted":
         set_sub(f, code, None)
         set_sub(f, "a", strip_isbd(a) + (tail or ("." if is_marc21(rec) else "")))
@@ -721,6 +724,11 @@ def op_date(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | None:
 _ROMAN = (("x", 10), ("ix", 9), ("v", 5), ("iv", 4), ("i", 1))
 
 
+def pages_match(extent: str | None) -> re.Match | None:
+    """Where the page count is in an extent ("xii, 350 p.", "350 S.", "422,图版[40]页"): group "n"."""
+    return _PAGES.search(extent or "") or _PAGES_CN.search(extent or "")
+
+
 def _roman(n: int) -> str:
     out = ""
     for sym, val in _ROMAN:
@@ -735,11 +743,11 @@ def op_extent(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | Non
     "350, [10]页"."""
     f = first(rec, "300") if is_marc21(rec) else first(rec, "215")
     value = sub(f, "a")
-    m = _PAGES.search(value or "")
+    m = pages_match(value)
     if f is None or m is None:
         return None
     n = int(m.group("n"))
-    pre = m.group("pre")
+    pre = m.groupdict().get("pre")
     end = _end_punct(value or "") if is_marc21(rec) else ""
     if ctx.chinese:
         forms = [f"{n}页", f"{n}, [{rng.randint(2, 16)}]页", f"{rng.randint(2, 16)}, {n}页", f"{n}页"]
@@ -1027,7 +1035,7 @@ def to_cnmarc(rec: pymarc.Record, member: str) -> pymarc.Record:
     number = control_number(src)
     if number:
         out.add_field(Field(tag="001", data=number))
-    for f in src.get_fields("020"):
+    for f in src.get_fields("020")[:1]:  # CNMARC records the ISBN printed on the book, once
         number_, rest = _split_isbn(sub(f, "a") or "")
         qual = rest.strip(" ()") or (sub(f, "q") or None)
         if number_:
@@ -1051,18 +1059,23 @@ def to_cnmarc(rec: pymarc.Record, member: str) -> pymarc.Record:
                           ("c", strip_isbd(sub(imp, "b") or "") or None), ("d", strip_isbd(sub(imp, "c") or "") or None)))
     x = first(src, "300")
     if x is not None:
-        out.add_field(_df("215", "  ", ("a", strip_isbd(sub(x, "a") or "") or None),
-                          ("c", strip_isbd(sub(x, "b") or "") or None), ("d", strip_isbd(sub(x, "c") or "") or None)))
+        extent = re.sub(r"(\d+)\s*(?:p\b\.?|pages)", r"\1页", strip_isbd(sub(x, "a") or ""))
+        extent = re.sub(r"(\d+)\s*v\.", r"\1册", extent)
+        ill = strip_isbd(sub(x, "b") or "").replace("ill.", "图").replace("ill", "图").replace("ports.", "肖像")
+        size = strip_isbd(sub(x, "c") or "").replace(" cm", "cm")
+        out.add_field(_df("215", "  ", ("a", extent or None), ("c", ill or None), ("d", size or None)))
     for s in src.get_fields("490", "440"):
         out.add_field(_df("225", "2 ", ("a", strip_isbd(sub(s, "a") or "") or None)))
     for s in src.get_fields("650"):
         out.add_field(_df("606", "0 ", ("a", strip_isbd(sub(s, "a") or "") or None)))
-    main = first(src, "100")
+    main = first(src, "100", "110", "111")
     if main is not None and sub(main, "a"):
-        out.add_field(_df("701", " 0", ("a", strip_isbd(sub(main, "a") or "")), ("4", "著")))
-    for a in src.get_fields("700"):
+        tag = "701" if main.tag == "100" else "711"
+        out.add_field(_df(tag, " 0" if tag == "701" else "02", ("a", strip_isbd(sub(main, "a") or "")), ("4", "著")))
+    for a in src.get_fields("700", "710"):
         role = strip_isbd(sub(a, "e") or "") or None
-        out.add_field(_df("702", " 0", ("a", strip_isbd(sub(a, "a") or "")), ("4", role)))
+        tag = "702" if a.tag == "700" else "712"
+        out.add_field(_df(tag, " 0" if tag == "702" else "02", ("a", strip_isbd(sub(a, "a") or "")), ("4", role)))
     out.add_field(_df("801", " 0", ("a", "CN"), ("b", member)))
     return out
 
@@ -1086,7 +1099,8 @@ def to_marc21(rec: pymarc.Record, member: str) -> pymarc.Record:
     if names:
         n = names[0]
         name = strip_isbd(sub(n, "a") or "") + (f", {sub(n, 'b')}" if sub(n, "b") else "")
-        out.add_field(_df("100", "1 ", ("a", name), ("e", sub(n, "4"))))
+        tag, ind = ("100", "1 ") if n.tag == "701" else ("110", "2 ")
+        out.add_field(_df(tag, ind, ("a", name), ("e", sub(n, "4"))))
     t = first(rec, "200")
     a, e, f_, h, i = (strip_isbd(sub(t, c) or "") for c in ("a", "e", "f", "h", "i"))
     g = strip_isbd(sub(t, "g") or "")
@@ -1121,7 +1135,8 @@ def to_marc21(rec: pymarc.Record, member: str) -> pymarc.Record:
     for s in rec.get_fields("606"):
         out.add_field(_df("650", " 4", ("a", strip_isbd(sub(s, "a") or "") or None)))
     for n in names[1:] + rec.get_fields("702", "712"):
-        out.add_field(_df("700", "1 ", ("a", strip_isbd(sub(n, "a") or "")), ("e", sub(n, "4"))))
+        tag, ind = ("700", "1 ") if n.tag in ("701", "702") else ("710", "2 ")
+        out.add_field(_df(tag, ind, ("a", strip_isbd(sub(n, "a") or "")), ("e", sub(n, "4"))))
     return out
 
 
@@ -1193,7 +1208,7 @@ def _set_year(rec: pymarc.Record, year: int) -> bool:
 def _scale_pages(rng: random.Random, rec: pymarc.Record, low: float, high: float) -> bool:
     f = first(rec, "300") if is_marc21(rec) else first(rec, "215")
     value = sub(f, "a")
-    m = _PAGES.search(value or "")
+    m = pages_match(value)
     if f is None or m is None:
         return False
     n = int(m.group("n"))
@@ -1365,13 +1380,20 @@ def trap_set(rng: random.Random, base: pymarc.Record, ctx: Context) -> list[pyma
     if re.match(r"\s*\d+\s*(v\.|vols?\.?|册|Bde?\.)", value):
         pages = rng.randint(180, 620)
         set_sub(g, "a", (f"{pages}页" if ctx.chinese else f"{pages} p.") + end.rstrip("."))
-    elif _PAGES.search(value):
+    elif pages_match(value):
         count = rng.choice((2, 2, 3))
         set_sub(g, "a", (f"{count}册" if ctx.chinese else f"{count} v.") + end.rstrip("."))
     else:
         return None
     replace_isbns(rng, rec, drop_chance=0.3)
     return [rec]
+
+
+def romanise(text: str) -> str:
+    """Chinese in pinyin syllables, as MARC21 romanised fields give it ("Zhong guo tong ji chu ban she")."""
+    syllables = lazy_pinyin(_T2S.convert(text.replace("\u3000", "")))
+    out = " ".join(x for x in syllables if x.strip())
+    return out[:1].upper() + out[1:]
 
 
 def trap_publisher(rng: random.Random, base: pymarc.Record, ctx: Context) -> list[pymarc.Record] | None:
@@ -1382,19 +1404,29 @@ def trap_publisher(rng: random.Random, base: pymarc.Record, ctx: Context) -> lis
     current = strip_isbd(sub(f, pub_c) or "")
     if f is None or not current:
         return None
-    pool = ctx.pools.publishers_cjk if is_cjk(current) else ctx.pools.publishers_latin
-    key = _alnum_key(current)[:6]
-    candidates = [p for p in pool if _alnum_key(p[1])[:6] != key]
+    vernacular = [x for x in rec.get_fields("880") if (sub(x, "6") or "").startswith(("260", "264"))]
+    romanised_cn = ctx.chinese and not is_cjk(current) and bool(vernacular)
+    pool = ctx.pools.publishers_cjk if is_cjk(current) or romanised_cn else ctx.pools.publishers_latin
+    own = sub(vernacular[0], "b") if romanised_cn else current
+    key = _alnum_key(_T2S.convert(strip_isbd(own or "").replace("\u3000", "")))[:6]
+    candidates = [p for p in pool if _alnum_key(_T2S.convert(p[1].replace("\u3000", "")))[:6] != key
+                  and _alnum_key(p[1])]
     if not candidates:
         return None
     place, pub = rng.choice(candidates)
+    if romanised_cn:
+        for x in vernacular:
+            set_sub(x, "b", pub + _end_punct(sub(x, "b") or ""))
+            if place and sub(x, "a"):
+                set_sub(x, "a", place + _end_punct(sub(x, "a") or ""))
+        pub, place = romanise(pub), romanise(place)
+    else:
+        for x in vernacular:
+            rec.remove_field(x)
+            set_sub(f, "6", None)
     set_sub(f, pub_c, pub + _end_punct(sub(f, pub_c) or ""))
     if place and sub(f, place_c):
         set_sub(f, place_c, place + _end_punct(sub(f, place_c) or ""))
-    for x in rec.get_fields("880"):
-        if (sub(x, "6") or "").startswith(("260", "264")):
-            rec.remove_field(x)
-            set_sub(f, "6", None)
     if rng.random() < 0.5:
         _scale_pages(rng, rec, 0.1, 0.3)
     values = _isbn_values(rec)
@@ -1507,7 +1539,7 @@ def trap_carrier(rng: random.Random, base: pymarc.Record, ctx: Context) -> list[
         if t is not None and rng.random() < 0.6:
             set_sub(t, "h", "[电子资源]" if ctx.chinese else "[electronic resource]", after="a")
         x = first(rec, "300")
-        m = _PAGES.search(sub(x, "a") or "")
+        m = pages_match(sub(x, "a"))
         if x is not None:
             extent = (f"在线资源({m.group('n')}页)" if ctx.chinese else f"1 online resource ({m.group('n')} p.)") \
                 if m else ("在线资源" if ctx.chinese else "1 online resource")
@@ -1521,7 +1553,7 @@ def trap_carrier(rng: random.Random, base: pymarc.Record, ctx: Context) -> list[
         if t is not None:
             set_sub(t, "b", "电子资源", after="a")
         x = first(rec, "215")
-        m = _PAGES.search(sub(x, "a") or "")
+        m = pages_match(sub(x, "a"))
         if x is not None:
             x.subfields = [Subfield("a", f"在线资源({m.group('n')}页)" if m else "在线资源")]
         rec.add_ordered_field(_df("856", "4 ", ("u", f"https://ebooks.example.org/{number}")))
@@ -1590,7 +1622,7 @@ def make_variant(rng: random.Random, base: pymarc.Record, ctx: Context, member: 
                  settings: Settings) -> tuple[pymarc.Record, list[str]]:
     """A same-edition variant of `base`: 1-4 operations drawn at random among those that apply
     (a Chinese book may first be re-expressed in the other syntax)."""
-    rec = fresh_copy(base)
+    rec = without_local_fields(fresh_copy(base))
     ops: list[str] = []
     if ctx.chinese and rng.random() < settings.reexpress_chance:
         rec, label = reexpress(rec, member)
@@ -1607,6 +1639,15 @@ def make_variant(rng: random.Random, base: pymarc.Record, ctx: Context, member: 
     if not ops:
         ops.append("none")
     return rec, ops
+
+
+def without_local_fields(rec: pymarc.Record) -> pymarc.Record:
+    """The record without the source library's local fields (9XX, AVA/AVE/OWN holdings, 852/856 of its
+    copies): another library's record of the book carries its own."""
+    for f in list(rec.fields):
+        if not f.tag.isdigit() or f.tag.startswith("9") or f.tag in ("852", "035"):
+            rec.remove_field(f)
+    return rec
 
 
 def _context(rec: pymarc.Record, pools: Pools) -> Context:
@@ -1670,6 +1711,7 @@ def plan(seed: int = DEFAULT_SEED, source: str | Path | None = None, settings: S
                 continue
             trap_ids = []
             for trap in made:
+                without_local_fields(trap)
                 tid = new_edition(trap, f"trap:{kind}", eid)
                 editions[tid]["chinese"] = ctx.chinese
                 trap_ids.append(tid)
