@@ -13,6 +13,7 @@ import codecs
 import io
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -22,6 +23,7 @@ from pymarc import Field, Indicators, Leader, Subfield
 
 from records.errors import RecordError
 from records.marc8 import decode_marc8
+from records.repair import may_be_mojibake, may_be_mojibake_bytes, repair_record
 
 __all__ = [
     "MarcRecord",
@@ -111,51 +113,136 @@ def _gbk_plausible(data: bytes) -> bool:
     return pairs > 0 and low_trail * 3 < pairs
 
 
-def _choose_charset(body: bytes, leader9: str, declared: str, warnings: list[str]) -> str:
+_ANSEL_LIGATURES = frozenset({0xEB, 0xEC, 0xFA, 0xFB})  # ligature and double-tilde halves: never precomposed
+_LIGATURE_MARKS = frozenset("\ufe20\ufe21\ufe22\ufe23\u0361\u0360")
+
+
+def _marc8_plausible(data: bytes) -> bool:
+    """MARC-8 without escapes (ANSEL): it decodes without a problem, and every combining diacritic
+    (0xE0-0xFE, written before its letter) is followed by a letter or another diacritic. Latin-1 text
+    fails this: its accented letters end words and stand before spaces and delimiters."""
+    text, problems = decode_marc8(data)
+    if problems:
+        return False
+    n = len(data)
+    marks = 0
+    for i, b in enumerate(data):
+        if b >= 0xE0:
+            nxt = data[i + 1] if i + 1 < n else 0
+            if not (0x41 <= nxt <= 0x5A or 0x61 <= nxt <= 0x7A or nxt >= 0xE0 or 0xA1 <= nxt <= 0xBF):
+                return False
+            marks += b not in _ANSEL_LIGATURES
+    # A real diacritic sits on a letter that takes it (é, ü, ş, ọ: one precomposed character after NFC);
+    # Latin-1 letters read as ANSEL give marks on letters that do not ("Bäcker" → "Bc̃ker").
+    loose = sum(1 for c in text if unicodedata.combining(c) and c not in _LIGATURE_MARKS)
+    return loose * 5 <= marks
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """UTF-8 with a few broken bytes (a cut character) rather than another charset: more well-formed
+    multibyte characters than broken sequences. GBK, ANSEL and Latin-1 bytes rarely form UTF-8 sequences."""
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    return sum(1 for c in text if c > "\x7f") - bad > bad
+
+
+def _fallback_charset(data: bytes) -> str:
+    """The charset that fits bytes which are not UTF-8: MARC-8 with escapes, GBK, MARC-8 (ANSEL), else
+    Windows-1252 (a superset of Latin-1, the usual charset of Western text that is not UTF-8)."""
+    if 0x1B in data:
+        return "marc-8"
+    if _gbk_plausible(data):
+        return "gbk"
+    if _marc8_plausible(data) and _ansel_letters(data) >= _latin1_letters(data):
+        return "marc-8"
+    return "cp1252"
+
+
+_CHARSET_NAMES = {"marc-8": "MARC-8", "gbk": "GBK", "cp1252": "Latin-1/Windows-1252", "utf-8": "UTF-8"}
+
+
+def _ansel_letters(data: bytes) -> int:
+    """Evidence for ANSEL: its special and diacritic bytes, less the diacritics that land where accents
+    rarely go (Latin Extended-B: Latin-1 "Yucatán" read as ANSEL gives "Yucatǹ", "Linnéa" gives "Linnǎ")."""
+    odd = sum(1 for c in decode_marc8(data)[0] if "\u0180" <= c <= "\u024f")
+    return sum(1 for b in data if b >= 0xA1) - 2 * odd
+
+
+def _latin1_letters(data: bytes) -> int:
+    """Evidence for Latin-1: the letters (é, ü, ñ) the high bytes are when read as Windows-1252."""
+    return sum(1 for c in data.decode("cp1252", "replace") if c.isalpha() and not c.isascii())
+
+
+def _choose_charset(body: bytes, leader9: str, declared: str, warnings: list[str]) -> tuple[str, str | None]:
     """Decide how to decode a record's fields: declared charset, leader/09, and what the bytes allow.
 
-    Valid UTF-8 with non-ASCII bytes and no MARC-8 escapes is taken as UTF-8 whatever was declared
-    (MARC-8 and GBK text is practically never valid UTF-8); otherwise a forced charset wins, and in
-    `auto` mode leader/09 'a' means UTF-8, blank means MARC-8 unless the bytes are plainly GBK.
+    Returns (charset, fallback): `fallback` is set when a UTF-8 record holds some fields in another charset;
+    those fields (each subfield that is not valid UTF-8) are read in it. Valid UTF-8 with non-ASCII bytes
+    and no MARC-8 escapes is taken as UTF-8 whatever was declared (MARC-8 and GBK text is practically
+    never valid UTF-8); otherwise a forced charset wins, and in `auto` mode leader/09 'a' means UTF-8,
+    blank means MARC-8 unless the bytes are plainly GBK.
     """
     if body.isascii() and 0x1B not in body:
-        return "ascii"
+        return "ascii", None
     has_escape = 0x1B in body
     utf8 = not has_escape and _valid_utf8(body)
     if declared == "auto":
         if leader9 == "a" or utf8:
             declared_now = "utf-8"
         elif not has_escape and _gbk_plausible(body):
-            return "gbk"
+            return "gbk", None
         else:
-            return "marc-8"
+            return "marc-8", None
     else:
         declared_now = declared
     if declared_now == "utf-8":
         if utf8:
-            return "utf-8"
+            return "utf-8", None
         if has_escape:
             warnings.append("declared UTF-8 but holds MARC-8 escape sequences; read as MARC-8")
-            return "marc-8"
-        if _gbk_plausible(body):
-            warnings.append("declared UTF-8 but the bytes are GBK; read as GBK")
-            return "gbk"
-        warnings.append("declared UTF-8 but holds invalid UTF-8 bytes; they were replaced with U+FFFD")
-        return "utf-8"
+            return "marc-8", None
+        fields = body.split(b"\x1e")
+        bad = [f for f in fields if not _valid_utf8(f)]
+        if _mostly_utf8(b"\x1e".join(bad)):
+            warnings.append("declared UTF-8 but holds invalid UTF-8 bytes; they were replaced with U+FFFD")
+            return "utf-8", None
+        fallback = _fallback_charset(body)
+        if fallback == "cp1252" and any(not f.isascii() for f in fields if _valid_utf8(f)):
+            # UTF-8 text in some fields, something else in others: read each in the charset that fits it.
+            fallback = _fallback_charset(b"\x1e".join(bad))
+            warnings.append(f"declared UTF-8 but {len(bad)} field(s) hold {_CHARSET_NAMES[fallback]} bytes; "
+                            f"those were read as {_CHARSET_NAMES[fallback]}")
+            return "utf-8", fallback
+        warnings.append(f"declared UTF-8 but the bytes are {_CHARSET_NAMES[fallback]}; "
+                        f"read as {_CHARSET_NAMES[fallback]}")
+        return fallback, None
     if utf8:
         warnings.append(f"declared {declared_now.upper()} but the bytes are UTF-8; read as UTF-8")
-        return "utf-8"
-    return declared_now
+        return "utf-8", None
+    return declared_now, None
 
 
-def _decoder(charset: str):
-    """A function bytes -> (text, problems) for one subfield in `charset`."""
+def _decoder(charset: str, fallback: str | None = None):
+    """A function bytes -> (text, problems) for one subfield in `charset`; with `fallback`, a subfield
+    that is not valid in `charset` is read in `fallback` instead."""
+    if fallback is not None:
+        first, second = codecs.getdecoder("utf-8"), _decoder(fallback)
+
+        def mixed(b: bytes) -> tuple[str, int]:
+            try:
+                return _unescape_ncr(first(b)[0]), 0
+            except UnicodeDecodeError:
+                if _mostly_utf8(b):
+                    text = b.decode("utf-8", "replace")
+                    return _unescape_ncr(text), text.count("\ufffd")
+                return second(b)
+        return mixed
     if charset == "marc-8":
         def marc8(b: bytes) -> tuple[str, int]:
             text, problems = decode_marc8(b)
             return _unescape_ncr(text), problems
         return marc8
-    codec = {"utf-8": "utf-8", "gbk": "gb18030", "ascii": "utf-8"}[charset]
+    codec = {"utf-8": "utf-8", "gbk": "gb18030", "ascii": "utf-8", "cp1252": "cp1252"}[charset]
     strict = codecs.getdecoder(codec)  # called directly: bytes.decode(name) looks the codec up on every call
 
     def decode(b: bytes) -> tuple[str, int]:
@@ -210,16 +297,118 @@ def _digits(raw: bytes, what: str, member: str, position) -> int:
 
 
 def _fields_by_directory(data: bytes, base: int, entries: list[tuple[str, int, int]]) -> list[bytes] | None:
-    """Field bytes located by the directory, or None when an entry does not point at a field."""
+    """Field bytes located by the directory, or None when an entry does not point at exactly one whole
+    field (starting after a field terminator, ending with one, no two entries at the same place)."""
     out = []
     n = len(data)
+    starts = set()
     for _tag, length, offset in entries:
         start = base + offset
         end = start + length
-        if length < 1 or end > n or data[end - 1] != FIELD_TERMINATOR:
+        if (length < 1 or end > n or data[end - 1] != FIELD_TERMINATOR or start in starts
+                or (start != base and data[start - 1] != FIELD_TERMINATOR)):
             return None
+        starts.add(start)
         out.append(data[start:end - 1])
     return out
+
+
+_CONTROL_005 = re.compile(rb"\s*\d{8}(\d{6}(\.\d+)?)?\s*")
+
+
+def _fits(tag: str, raw: bytes) -> bool:
+    """Whether field bytes can belong to `tag`: a control field (00X) has no subfield delimiter, a data
+    field has one right after its two indicators; 005 is a date and time."""
+    if tag < "010" and tag.isdigit():
+        return 0x1F not in raw and (tag != "005" or _CONTROL_005.fullmatch(raw) is not None)
+    return len(raw) <= 2 or 0x1F in raw[:3]
+
+
+def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
+                  warnings: list[str]) -> list[tuple[tuple[str, int, int], bytes]]:
+    """Match the fields between terminators to directory entries when the directory disagrees with the data.
+
+    A field is placed by its entry's offset and length (counted in bytes, or in characters as some
+    converters write them), then by offset alone, then, between fields already placed, in order when
+    the counts agree or by equal length. Every placement must fit the tag (control vs data field). An
+    entry no field fits is dropped and a field no entry fits is ignored, each with a warning: a field
+    never takes another field's data.
+    """
+    raw_pieces = body.split(b"\x1e")
+    if raw_pieces and raw_pieces[-1] == b"":
+        raw_pieces.pop()
+    units: list[tuple[list[int], list[int]]] = []  # (starts, lengths with terminator) per counting unit
+    starts, lengths, pos = [], [], 0
+    for piece in raw_pieces:
+        starts.append(pos)
+        lengths.append(len(piece) + 1)
+        pos += len(piece) + 1
+    units.append((starts, lengths))
+    if not body.isascii() and _valid_utf8(body):
+        cstarts, clengths, pos = [], [], 0
+        for piece in raw_pieces:
+            n = len(piece.decode("utf-8")) + 1
+            cstarts.append(pos)
+            clengths.append(n)
+            pos += n
+        units.append((cstarts, clengths))
+    index = [{start: i for i, start in enumerate(u_starts)} for u_starts, _ in units]
+    placed: list[int | None] = [None] * len(entries)
+    used: set[int] = set()
+    by_chars = False
+
+    def take(e: int, p: int) -> bool:
+        if p in used or not _fits(entries[e][0], raw_pieces[p]):
+            return False
+        placed[e] = p
+        used.add(p)
+        return True
+
+    for need_length in (True, False):
+        for e, (_tag, length, offset) in enumerate(entries):
+            if placed[e] is not None:
+                continue
+            for u, (_, u_lengths) in enumerate(units):
+                p = index[u].get(offset)
+                if p is not None and (not need_length or u_lengths[p] == length) and take(e, p):
+                    by_chars = by_chars or (u == 1 and units[0][0][p] != offset)
+                    break
+    exact = sum(p is not None for p in placed)
+    e = 0
+    while e < len(entries):  # runs of entries not yet placed, between the fields placed around them
+        if placed[e] is not None:
+            e += 1
+            continue
+        run_end = e
+        while run_end < len(entries) and placed[run_end] is None:
+            run_end += 1
+        lo = placed[e - 1] if e > 0 else -1
+        hi = placed[run_end] if run_end < len(entries) else len(raw_pieces)
+        free = [p for p in range(lo + 1, hi) if p not in used] if lo < hi else []
+        run = list(range(e, run_end))
+        if len(free) == len(run) and all(_fits(entries[i][0], raw_pieces[p]) for i, p in zip(run, free, strict=True)):
+            for i, p in zip(run, free, strict=True):
+                take(i, p)
+        else:
+            after = 0
+            for i in run:
+                for k in range(after, len(free)):
+                    p = free[k]
+                    if any(u_lengths[p] == entries[i][1] for _, u_lengths in units) and take(i, p):
+                        after = k + 1
+                        break
+        e = run_end
+    if by_chars:
+        warnings.append("directory lengths/offsets count characters, not bytes; fields were placed by characters")
+    if exact < len(entries) or len(used) < len(raw_pieces):
+        warnings.append("directory lengths/offsets do not match the data; fields were matched to their entries "
+                        "by offset, length and order")
+    dropped = [entries[i][0] for i, p in enumerate(placed) if p is None]
+    if dropped:
+        warnings.append(f"no field could be placed for directory entr(ies) {', '.join(dropped)}; dropped")
+    if len(used) < len(raw_pieces):
+        warnings.append(f"{len(raw_pieces) - len(used)} field(s) not in the directory were ignored")
+    return [(entry, raw_pieces[p]) for entry, p in zip(entries, placed, strict=True) if p is not None]
 
 
 def read_iso2709(data: bytes, *, charset: str = "auto", member: str = "", position: int | None = None,
@@ -297,31 +486,33 @@ def read_iso2709(data: bytes, *, charset: str = "auto", member: str = "", positi
         raise RecordError("the directory is empty; the record has no fields", **where)
 
     field_bytes = _fields_by_directory(data[:body_end], base, entries)
-    if field_bytes is None:
-        # Directory lengths/offsets disagree with the data: read the fields in order between terminators.
-        pieces = data[base:body_end].split(b"\x1e")
-        if pieces and pieces[-1] == b"":
-            pieces.pop()
-        elif body_end == len(data):
+    if field_bytes is not None:
+        placed = list(zip(entries, field_bytes, strict=True))
+        covered = sum(ln for _tag, ln, _off in entries)
+        if covered < body_end - base:
+            warnings.append(f"{body_end - base - covered} byte(s) of field data not in the directory were ignored")
+    else:
+        if data[base:body_end].rstrip(b"\x1e") == data[base:body_end] and body_end == len(data):
             raise RecordError("the last field has no field terminator and the record no record terminator "
                               "(truncated record)", **where)
-        if len(pieces) < len(entries):
-            raise RecordError(f"the directory lists {len(entries)} fields but only {len(pieces)} are present "
+        placed = _place_fields(data[base:body_end], entries, warnings)
+        if not placed:
+            raise RecordError(f"none of the {len(entries)} directory entries points at a field "
                               "(truncated or corrupt record)", **where)
-        warnings.append("directory lengths/offsets do not match the data; fields were read in order")
-        if len(pieces) > len(entries):
-            warnings.append(f"{len(pieces) - len(entries)} field(s) not in the directory were ignored")
-        field_bytes = pieces[:len(entries)]
+        if len(placed) < len(entries) and record_length > len(data):
+            raise RecordError(f"the directory lists {len(entries)} fields but only {len(placed)} are present "
+                              "(truncated record)", **where)
 
     leader_text = raw_leader.decode("ascii").replace("-", " ") if b"-" in raw_leader else raw_leader.decode("ascii")
-    chosen = _choose_charset(data[base:body_end], leader_text[9], declared, warnings)
-    decode = _decoder(chosen)
-    fast = chosen == "ascii" or (chosen == "utf-8" and not any("invalid UTF-8" in w for w in warnings))
+    chosen, fallback = _choose_charset(data[base:body_end], leader_text[9], declared, warnings)
+    decode = _decoder(chosen, fallback)
+    fast = chosen == "ascii" or (chosen == "utf-8" and fallback is None
+                                 and not any("invalid UTF-8" in w for w in warnings))
     whole = _whole_field_decoder(chosen, fast)
     problems = 0
     record = MarcRecord(leader_text)
     fields = record.fields
-    for (tag, _ln, _off), raw in zip(entries, field_bytes, strict=True):
+    for (tag, _ln, _off), raw in placed:
         if tag < "010" and tag.isdigit():
             text, bad = decode(raw)
             problems += bad
@@ -366,6 +557,8 @@ def read_iso2709(data: bytes, *, charset: str = "auto", member: str = "", positi
         if strict:
             raise RecordError(message, **where)
         warnings.append(message)
+    if chosen == "utf-8" and may_be_mojibake_bytes(data[base:body_end]):
+        repair_record(record, warnings)
     # The record is Unicode now: mark it so, so that pymarc writes it back as UTF-8.
     if leader_text[9] != "a" and chosen != "ascii":
         record.leader[9] = "a"
@@ -441,6 +634,9 @@ def _is_marc_record(el) -> bool:
     return any(_local(child.tag) in ("leader", "controlfield", "datafield") for child in el)
 
 
+_ALL_TEXT = etree.XPath("string()")  # every text node of an element, joined in C: one cheap mojibake check
+
+
 def _element_to_record(el, *, member: str = "", position: int | None = None) -> MarcRecord:
     """A MARCXML <record> element (any namespace: MARC21 slim, CNMARC's, none) as a pymarc record."""
     record = MarcRecord()
@@ -474,6 +670,8 @@ def _element_to_record(el, *, member: str = "", position: int | None = None) -> 
             fields.append(Field(tag=tag, indicators=Indicators(ind1, ind2), subfields=subfields))
     if not fields:
         raise RecordError("the MARCXML record has no fields", member=member or None, position=position)
+    if may_be_mojibake(_ALL_TEXT(el)):
+        repair_record(record, warnings)
     if not saw_leader:
         warnings.append("the MARCXML record has no leader")
     if record.leader[9] != "a":
@@ -490,10 +688,23 @@ def _records_in(root) -> list:
     # SRU with recordPacking=string: the record is escaped XML text inside recordData.
     out = []
     for el in root.iter():
-        if _local(el.tag) == "recordData" and len(el) == 0 and (el.text or "").lstrip().startswith("<"):
-            inner = _parse_bytes(el.text.strip().encode("utf-8"))
-            out.extend(_records_in(inner))
+        if _is_packed_string(el):
+            out.extend(_records_in(_unpack_string(el)))
     return out
+
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def _is_packed_string(el) -> bool:
+    """An SRU recordData holding its record as escaped XML text (recordPacking=string)."""
+    return _local(el.tag) == "recordData" and len(el) == 0 and (el.text or "").lstrip().startswith("<")
+
+
+def _unpack_string(el):
+    """The XML inside a string-packed recordData, parsed; its own XML declaration is dropped, since the
+    text is already Unicode whatever encoding the declaration names."""
+    return _parse_bytes(_XML_DECLARATION.sub("", el.text, count=1).strip().encode("utf-8"))
 
 
 def _parse_bytes(data: bytes, limit: int = MAX_XML_BYTES):
@@ -531,10 +742,20 @@ def read_marcxml(data, *, member: str = "", position: int | None = None) -> Marc
 
 def iter_marcxml(path_or_bytes, *, member: str = "") -> Iterator[tuple[int, MarcRecord | RecordError]]:
     """Yield (1-based position, record or RecordError) for each MARCXML record in a file, bytes or an
-    element: collections, SRU responses, single records. Files are parsed incrementally.
+    element: collections, SRU responses (records packed as XML or as strings), single records, in the
+    MARC 21 slim namespace (prefixed or default), another namespace or none. Files are parsed incrementally.
+
+    A document that holds <record> elements but yields no MARC record yields one RecordError saying so,
+    never nothing: an empty result from a full response is an error to report, not an empty catalogue.
     """
     if isinstance(path_or_bytes, etree._Element):
-        yield from _yield_records(_records_in(path_or_bytes), member)
+        found = _records_in(path_or_bytes)
+        if not found:
+            seen = sum(1 for el in path_or_bytes.iter() if _local(el.tag) == "record")
+            if seen:
+                yield 1, _no_marc_error(seen, member)
+            return
+        yield from _yield_records(found, member)
         return
     if isinstance(path_or_bytes, bytes | bytearray | memoryview | str) and not (
             isinstance(path_or_bytes, str) and not path_or_bytes.lstrip().startswith("<")):
@@ -547,10 +768,29 @@ def iter_marcxml(path_or_bytes, *, member: str = "") -> Iterator[tuple[int, Marc
     else:
         source = path_or_bytes
     position = 0
+    seen = 0  # <record> elements of any kind (SRU's, MARC's, another schema's)
     context = etree.iterparse(source, events=("end",), resolve_entities=False, no_network=True,
                               huge_tree=False, load_dtd=False, remove_comments=True, remove_pis=True)
     try:
         for _event, el in context:
+            name = _local(el.tag)
+            if name == "record":
+                seen += 1
+            if _is_packed_string(el):
+                try:
+                    inner = _records_in(_unpack_string(el))
+                except RecordError as exc:
+                    position += 1
+                    yield position, RecordError(f"a string-packed recordData is not MARCXML: {exc.message}",
+                                                member=member or None, position=position)
+                    continue
+                for found in inner:
+                    position += 1
+                    try:
+                        yield position, _element_to_record(found, member=member, position=position)
+                    except RecordError as exc:
+                        yield position, exc
+                continue
             if not _is_marc_record(el):
                 continue
             position += 1
@@ -566,6 +806,15 @@ def iter_marcxml(path_or_bytes, *, member: str = "") -> Iterator[tuple[int, Marc
     except etree.XMLSyntaxError as exc:
         yield position + 1, RecordError(f"XML not well-formed after record {position}: {exc}",
                                         member=member or None, position=position + 1)
+        return
+    if position == 0 and seen:
+        yield 1, _no_marc_error(seen, member)
+
+
+def _no_marc_error(seen: int, member: str) -> RecordError:
+    return RecordError(f"the XML holds {seen} <record> element(s) but no MARC record (none has a leader, "
+                       "controlfield or datafield); ask for MARCXML (SRU recordSchema=marcxml) or check the file",
+                       member=member or None, position=1)
 
 
 def _yield_records(elements: Iterable, member: str) -> Iterator[tuple[int, MarcRecord | RecordError]]:
