@@ -163,10 +163,16 @@ def main() -> None:
     ap.add_argument("--workdir", default=str(ROOT / "var" / "bench" / "dedup-real"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "dedup_real.json"))
     ap.add_argument("--show", type=int, default=15, help="missed and wrong pairs to print")
+    ap.add_argument("--reuse", action="store_true",
+                    help="merge the files already generated in the work folder (e.g. to run older merge code "
+                         "from a git worktree on the same set)")
     args = ap.parse_args()
 
     folder = Path(args.workdir) / f"seed-{args.seed}"
-    truth = generate(folder, args.seed, args.source)
+    if args.reuse and (folder / "truth.json").is_file():
+        truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    else:
+        truth = generate(folder, args.seed, args.source)
     clusters, errors, seconds = merge_files(folder, truth["files"])
     results = {"seed": args.seed, "files": truth["files"], "records": len(truth["records"]),
                "editions": len(truth["editions"]), "clusters": len(clusters), "unreadable": len(errors),

@@ -413,8 +413,9 @@ def homophones(ch: str) -> list[str]:
 
 def _typo_cjk(rng: random.Random, f: Field, code: str) -> str | None:
     text = sub(f, code) or ""
-    spots = [m for m in _HAN.finditer(text) if homophones(m.group(0))]
-    if not spots:
+    han = list(_HAN.finditer(text))
+    spots = [m for m in han if homophones(m.group(0))]
+    if len(han) < 4 or not spots:  # as a Latin typo needs a word of 4 letters
         return None
     m = rng.choice(spots)
     set_sub(f, code, text[:m.start()] + rng.choice(homophones(m.group(0))) + text[m.end():])
@@ -485,7 +486,7 @@ def op_article(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | No
         return "article:removed"
     if rng.random() < 0.5:
         return None  # most titles without an article are catalogued without one everywhere
-    art = rng.choice(ARTICLES[ctx.lang][:3])
+    art = "The" if ctx.lang == "eng" else rng.choice(ARTICLES[ctx.lang][:3])
     body = text if ctx.lang == "ger" else text[:1].lower() + text[1:]
     new = art + body if art.endswith("'") else f"{art} {body}"
     set_sub(f, "a", new)
@@ -1047,7 +1048,11 @@ def to_cnmarc(rec: pymarc.Record, member: str) -> pymarc.Record:
     out.add_field(_df("102", "  ", ("a", "CN")))
     t = first(src, "245")
     title = strip_isbd(sub(t, "a") or "")
-    out.add_field(_df("200", "1 ", ("a", title), ("b", _gmd_cn(sub(t, "h"))),
+    gmd = _gmd_cn(sub(t, "h"))
+    if gmd == "电子资源" or _is_electronic(src):
+        gmd = "电子资源"
+        out.add_field(_df("135", "  ", ("a", "drnn ---uuuuu")))
+    out.add_field(_df("200", "1 ", ("a", title), ("b", gmd),
                       ("e", strip_isbd(sub(t, "b") or "") or None), ("h", strip_isbd(sub(t, "n") or "") or None),
                       ("i", strip_isbd(sub(t, "p") or "") or None), ("f", strip_isbd(sub(t, "c") or "") or None)))
     e = first(src, "250")
@@ -1090,6 +1095,10 @@ def to_marc21(rec: pymarc.Record, member: str) -> pymarc.Record:
     year = year_of(rec)
     ystr = str(year) if year else "uuuu"
     out.add_field(Field(tag="008", data=f"260101s{ystr}    cc            000 0 chi d"))
+    if _is_electronic(rec):
+        out.add_ordered_field(Field(tag="007", data="cr |||||||||||"))
+        f008 = first(out, "008")
+        f008.data = f008.data[:23] + "o" + f008.data[24:]
     for f in rec.get_fields("010"):
         number_ = sub(f, "a")
         if number_:
@@ -1106,8 +1115,11 @@ def to_marc21(rec: pymarc.Record, member: str) -> pymarc.Record:
     g = strip_isbd(sub(t, "g") or "")
     resp = f_ + (f" ; {g}" if g else "")
     pairs: list[tuple[str, str | None]] = [("a", a + (" :" if e else (". " if h or i else (" /" if resp else "."))))]
-    if sub(t, "b"):
-        pairs.insert(1, ("h", f"[{strip_isbd(sub(t, 'b') or '')}]"))
+    if sub(t, "b"):  # the GMD follows the title proper and takes its closing punctuation
+        a_text = pairs[0][1] or ""
+        pairs[0] = ("a", strip_isbd(a_text))
+        pairs.insert(1, ("h", f"[{strip_isbd(sub(t, 'b') or '')}]" + _end_punct(a_text).rstrip(". ")
+                         .replace(":", " :").replace("/", " /").replace("  ", " ")))
     if e:
         pairs.append(("b", e + (" /" if resp else ".")))
     if h:
@@ -1137,6 +1149,8 @@ def to_marc21(rec: pymarc.Record, member: str) -> pymarc.Record:
     for n in names[1:] + rec.get_fields("702", "712"):
         tag, ind = ("700", "1 ") if n.tag in ("701", "702") else ("710", "2 ")
         out.add_field(_df(tag, ind, ("a", strip_isbd(sub(n, "a") or "")), ("e", sub(n, "4"))))
+    if _is_electronic(rec):
+        out.add_ordered_field(_df("338", "  ", ("a", "online resource"), ("b", "cr"), ("2", "rdacarrier")))
     return out
 
 
@@ -1293,6 +1307,8 @@ def trap_volume(rng: random.Random, base: pymarc.Record, ctx: Context) -> list[p
     """Another volume: v. 1 and v. 2 (上册 and 下册) of the book, each with its own extent and ISBN."""
     t = title_field(base)
     current = sub(t, _part_code(base)) or ""
+    if sub(t, "p" if is_marc21(base) else "i"):
+        return None  # a named part: its number goes with its name
     m = re.search(r"\d+", current)
     out = []
     if current and m:
