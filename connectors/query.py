@@ -260,6 +260,9 @@ def reader_form(text: str) -> str:
     return text.translate(_HALF_WIDTH)
 
 
+_NUMBER_LABEL = re.compile(r"^(isbn(?:-?1[03])?|issn)[:：]?", re.IGNORECASE)
+
+
 def _standard_number(word: str) -> str | None:
     """"isbn" or "issn" when the word is one with a valid check digit (9787500401148, 7-5004-0114-7; an ISSN
     only hyphenated, 0028-0836, since eight bare digits are often something else), else None."""
@@ -322,13 +325,20 @@ class _ReaderParser:
                     buf.append(text[i])
                     i += 1
                 word = "".join(buf)
-                if not escaped and word.endswith(":") and word[:-1].lower() in READER_FIELDS:
+                if not escaped and word.endswith(":") and word[:-1].lower() in READER_FIELDS \
+                        and not self._label_of_number(word, text, i):
                     raise QueryError(f"{word} needs a search term right after the colon, without a space", start,
                                      zh=f"{word} 后面要紧接检索词，冒号后不要留空格")
                 if not escaped and word.lower() in _OPERATORS:
                     yield _Token("op", word.lower(), start)
                 else:
                     yield _Token("word", word, start, escaped_start=text[start] == "\\")
+
+    @staticmethod
+    def _label_of_number(word: str, text: str, i: int) -> bool:
+        """Whether `word` ("ISBN:", "ISSN:") labels the standard number after it, as pasted from a book."""
+        m = re.compile(r"\s*([^\s()\"]+)").match(text, i)
+        return bool(m) and _standard_number(m.group(1)) == word[:-1].lower()[:4] != ""
 
     def _peek(self) -> _Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -425,10 +435,32 @@ class _ReaderParser:
                                  zh=f"{tok.text}: 后面要紧接检索词")
             return self._term(self._next(), target)
         if default is None and tok.kind == "word" and not tok.escaped_start:
+            labelled = self._labelled_number(tok)
+            if labelled is not None:
+                return labelled
             standard = _standard_number(tok.text)
             if standard:  # a reader pasting an ISBN or ISSN into the box means that number
                 return Clause(standard, "=", tok.text)
         return self._term(tok, default or "any")
+
+    def _labelled_number(self, tok: _Token) -> Clause | None:
+        """A number pasted with its label, as a book or a web page prints it: "ISBN 978-7-...", "ISBN7-5037-
+        1744-0", "ISSN 0028-0836" is that number, not the word ISBN and a number (no record has the word)."""
+        m = _NUMBER_LABEL.match(tok.text)
+        if m is None:
+            return None
+        rest = tok.text[m.end():]
+        if rest:
+            standard = _standard_number(rest)
+            return Clause(standard, "=", rest) if standard == m.group(1).lower()[:4] else None
+        nxt = self._peek()
+        if nxt is None or nxt.kind != "word" or nxt.escaped_start:
+            return None
+        standard = _standard_number(nxt.text)
+        if standard != m.group(1).lower()[:4]:
+            return None
+        self._next()
+        return Clause(standard, "=", nxt.text)
 
     def _term(self, tok: _Token, field: str) -> Query:
         if field == "year":
@@ -669,11 +701,22 @@ def _cql_term(c: Clause) -> str:
 # --------------------------------------------------------------------------- ISBN / ISSN
 
 
+_TYPED_ISBN = re.compile(r"^[0-9Xx]+(?:[-\s‐‑][0-9Xx]+)+$")
+
+
 def isbn_forms(text: str) -> list[str]:
-    """Forms of an ISBN members may have catalogued (records.identifiers); the text itself when invalid."""
+    """Forms of an ISBN members may have catalogued (records.identifiers); the text itself when invalid.
+
+    A hyphenated ISBN is also sent as typed when its hyphens differ from the standard ones: a member whose word
+    index splits at hyphens (7-503-71744-0 → 7 / 503 / 71744 / 0) finds its record only by the same split,
+    and a reader who copied the number from that member's record typed exactly that."""
     from records.identifiers import isbn_search_forms
 
-    return list(isbn_search_forms(text)) or [text]
+    forms = list(isbn_search_forms(text)) or [text]
+    typed = re.sub(r"[\s‐‑]+", "-", text.strip()).upper()
+    if _TYPED_ISBN.match(typed) and typed not in forms:
+        forms.append(typed)
+    return forms
 
 
 def issn_forms(text: str) -> list[str]:

@@ -1,0 +1,130 @@
+"""Live `isbn:` search finds a book at real Zebra members whatever form each record catalogued its ISBN in.
+
+Two Zebra members (MARC21, 020 $a; CNMARC, 010 $a) index the ISBN the plain way many OPACs do: the subfield as
+catalogued, in the word index, where hyphens split it into numbers (7-5037-1744-0 → 7 / 5037 / 1744 / 0) and
+a qualifier is one more word. Each holds the same real book (BNU's '94中国发展报告, 7-5037-1744-0) catalogued
+once per form: ISBN-13 and ISBN-10, bare and hyphenated, with a qualifier, a price or
+the label ISBN; a query typed in any of the forms, or pasted with its label, must find every copy, over Z39.50
+and over SRU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymarc
+import pytest
+
+from connectors.factory import open_connector
+from connectors.query import isbn_forms, parse
+from federator.registry import Endpoint, Member
+from testbed.seeds import read_seeds, to_marcxml
+from testbed.zebra import ZebraServer
+
+pytestmark = pytest.mark.integration
+
+ISBN10, ISBN13 = "7503717440", "9787503717444"
+FORMS = ("9787503717444", "978-7-5037-1744-4", "7503717440", "7-5037-1744-0", "7-5037-1744-0 (平装)",
+         "7503717440 : CNY68.00", "ISBN 7-5037-1744-0", "978-7-5037-1744-4 (pbk.)")
+TYPED = ("isbn:7-5037-1744-0", "isbn:7503717440", "isbn:9787503717444", "isbn:978-7-5037-1744-4",
+         "ISBN 978-7-5037-1744-4", "ISBN: 7-5037-1744-0", "ISBN7503717440", "7-5037-1744-0")
+
+
+class AsCataloguedZebra(ZebraServer):
+    """A test bed Zebra whose ISBN index holds the subfield only as catalogued (no digits-only form added)."""
+
+    def configure(self) -> None:
+        super().configure()
+        xsl = self.workdir / "common.xsl"
+        text, n = re.subn(r'<xsl:if test="\$digits != \'\' and \$digits != \$raw">.*?</xsl:if>', "",
+                          xsl.read_text(), flags=re.S)
+        assert n == 1, "testbed/zebra/common.xsl changed: the digits-only ISBN form is no longer where it was"
+        xsl.write_text(text)
+
+
+def _book(syntax: str) -> pymarc.Record:
+    """The real record of the book in the seeds (CNMARC: BNU's own; MARC21: the MARC21 record with that ISBN, or
+    a copy of a real MARC21 record given it)."""
+    for seed in read_seeds(syntax=syntax):
+        if any("1744" in v for f in seed.record.get_fields("010", "020") for v in f.get_subfields("a")):
+            return seed.record
+    rec = next(read_seeds(syntax="marc21")).record
+    rec.remove_fields("020")
+    rec.add_ordered_field(pymarc.Field(tag="020", indicators=[" ", " "], subfields=[pymarc.Subfield("a", ISBN10)]))
+    return rec
+
+
+def _copies(syntax: str) -> list[bytes]:
+    """The book catalogued once per ISBN form (001 = form number), and one unrelated record per form's absence."""
+    tag = "010" if syntax == "unimarc" else "020"
+    out = []
+    for i, form in enumerate(FORMS):
+        rec = _book(syntax)
+        rec.remove_fields("001", tag)
+        rec.add_ordered_field(pymarc.Field(tag="001", data=f"copy{i}"))
+        rec.add_ordered_field(pymarc.Field(tag=tag, indicators=[" ", " "], subfields=[pymarc.Subfield("a", form)]))
+        out.append(to_marcxml(rec))
+    odd = _book(syntax)  # hyphenated where the ISBN ranges do not put hyphens, as some cataloguers did
+    odd.remove_fields("001", tag)
+    odd.add_ordered_field(pymarc.Field(tag="001", data="odd"))
+    odd.add_ordered_field(pymarc.Field(tag=tag, indicators=[" ", " "], subfields=[pymarc.Subfield("a", "7-503-71744-0")]))
+    out.append(to_marcxml(odd))
+    return out
+
+
+def _start(root: Path, syntax: str) -> Iterator[ZebraServer]:
+    server = AsCataloguedZebra(root / f"isbn-{syntax}", syntax=syntax)
+    server.load(_copies(syntax))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def marc21_member(tmp_path_factory) -> Iterator[ZebraServer]:
+    yield from _start(tmp_path_factory.mktemp("isbn"), "marc21")
+
+
+@pytest.fixture(scope="module")
+def cnmarc_member(tmp_path_factory) -> Iterator[ZebraServer]:
+    yield from _start(tmp_path_factory.mktemp("isbn"), "unimarc")
+
+
+async def _found(server: ZebraServer, protocol: str, text: str) -> set[str]:
+    from records.normalise import from_raw
+
+    syntax = server.syntax
+    member = Member("M", "成员", "member", syntax=syntax, endpoints=(Endpoint(protocol, "127.0.0.1", server.port),))
+    conn = open_connector(member, member.endpoints[0])
+    try:
+        page = await conn.search(parse(text), 1, 50)
+    finally:
+        await conn.close()
+    assert page.hits == len(page.records), (text, page.hits)
+    return {from_raw(r.data, syntax=r.syntax, charset=r.charset, member="M", position=r.position).record_id
+            for r in page.records}
+
+
+@pytest.mark.parametrize("protocol", ["z3950", "sru"])
+@pytest.mark.parametrize("syntax", ["marc21", "unimarc"])
+def test_an_isbn_typed_in_any_form_finds_every_form_catalogued(marc21_member, cnmarc_member, syntax, protocol):
+    server = marc21_member if syntax == "marc21" else cnmarc_member
+    every = {f"copy{i}" for i in range(len(FORMS))}
+
+    async def run():
+        return {t: await _found(server, protocol, t) for t in TYPED}
+
+    for typed, found in asyncio.run(run()).items():
+        assert found >= every, f"{typed} at a {syntax} member over {protocol} missed {sorted(every - found)}"
+
+
+def test_an_isbn_hyphenated_as_a_member_did_finds_that_record(marc21_member):
+    """A reader who copies 7-503-71744-0 from a member's record finds it there, though the ranges say 7-5037-."""
+    assert "7-503-71744-0" in isbn_forms("7-503-71744-0")
+    found = asyncio.run(_found(marc21_member, "z3950", "isbn:7-503-71744-0"))
+    assert "odd" in found and {f"copy{i}" for i in range(len(FORMS))} <= found
