@@ -65,6 +65,7 @@ _YEAR = re.compile(r"(?<!\d)(1[4-9]\d\d|20[0-4]\d)(?!\d)")
 _PAGES = re.compile(r"(?:(?P<pre>[ivxlcdm]+|\d+|\[\d+\]),\s*)?(?P<n>\d+)\s*(?P<unit>p\b\.?|pages|S\.|页|頁|leaves)",
                     re.IGNORECASE)
 _PAGES_CN = re.compile(r"(?P<n>\d+)\s*(?:[,，]\s*(?:图版|圖版)?\s*\[\d+\]\s*)?(?:页|頁)")
+_SINGLE_YEAR = re.compile(r"^[\[(]?(?:c|p|©|℗)?\s?(1[4-9]\d\d|20[0-4]\d)[\])]?(?:印刷)?$")
 _KANA_HANGUL = re.compile("[\u3040-\u30ff\uac00-\ud7af]")
 _ISBD_END = re.compile(r"[\s:;/=,.]+$")
 
@@ -129,6 +130,13 @@ def strip_isbd(text: str) -> str:
 def _end_punct(text: str) -> str:
     m = _ISBD_END.search(text)
     return m.group(0) if m else ""
+
+
+def with_end(text: str, end: str) -> str:
+    """`text` followed by the ISBD punctuation `end` of the value it replaces, without doubling a period."""
+    if text.endswith(".") and end.lstrip().startswith("."):
+        end = end.lstrip()[1:]
+    return text + end
 
 
 def is_marc21(rec: pymarc.Record) -> bool:
@@ -544,8 +552,18 @@ _CORPORATE = (", Inc.", " Inc.", ", Ltd.", " Ltd.", " Co.", " & Co.")
 _CN_PUB_SUFFIXES = ("出版发行", "出版")
 
 
+_NOT_A_FIRM = re.compile(r"societ|universit|institut|museum|librar|associat|bureau|office|council|minist|"
+                        r"department|government|college|academ|cent(er|re)|verein|gesellschaft|akademie|"
+                        r"school|church|foundation|stiftung|archiv|kommission|commission|survey|hospital",
+                        re.IGNORECASE)
+
+
 def publisher_form(rng: random.Random, name: str, lang: str) -> tuple[str, str] | None:
     """Another form of a publisher's name, and what changed; None when no realistic other form."""
+    if re.search(r"\bchu ban she\b", name):  # romanised Chinese: the word division of pinyin differs
+        return name.replace("chu ban she", "chubanshe"), "publisher:pinyin-division"
+    if re.search(r"\bchubanshe\b", name):
+        return name.replace("chubanshe", "chu ban she"), "publisher:pinyin-division"
     if is_cjk(name):
         base = name
         for suffix in _CN_PUB_SUFFIXES:
@@ -570,6 +588,8 @@ def publisher_form(rng: random.Random, name: str, lang: str) -> tuple[str, str] 
     for corp in _CORPORATE:
         if name.endswith(corp):
             return name[: -len(corp)], "publisher:corporate-dropped"
+    if _NOT_A_FIRM.search(name) or len(name.split()) > 4 or not name[:1].isupper():
+        return None
     if lang == "ger":
         return name + " Verlag", "publisher:verlag-added"
     if lang == "spa":
@@ -588,7 +608,7 @@ def op_publisher(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | 
     got = publisher_form(rng, core, ctx.lang)
     if got is None:
         return None
-    set_sub(f, code, got[0] + _end_punct(value))
+    set_sub(f, code, with_end(got[0], _end_punct(value)))
     return got[1]
 
 
@@ -602,7 +622,8 @@ def op_place(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | None
         set_sub(f, code, None)
         return "place:dropped"
     unknown = "[出版地不详]" if ctx.chinese else "[S.l.]"
-    f.subfields.insert(0, Subfield(code, unknown + (" :" if is_marc21(rec) else "")))
+    at = 1 if f.subfields and f.subfields[0].code == "6" else 0  # $6 linkage stays first
+    f.subfields.insert(at, Subfield(code, unknown + (" :" if is_marc21(rec) else "")))
     return "place:added"
 
 
@@ -702,9 +723,9 @@ def op_date(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | None:
     f = imprint_field(rec)
     code = imprint_codes(rec)[2]
     value = sub(f, code)
-    m = _YEAR.search(value or "")
+    m = _SINGLE_YEAR.match(strip_isbd(value or "").strip())
     if f is None or m is None:
-        return None
+        return None  # a range, an open date or a date in another calendar: left as catalogued
     y = int(m.group(1))
     end = "." if is_marc21(rec) and (value or "").rstrip().endswith(".") else ""
     if is_monograph(rec) and rng.random() < 0.35:
@@ -758,11 +779,8 @@ def op_extent(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | Non
     current = strip_isbd(value or "")
     forms = [x for x in forms if strip_isbd(x) != current]
     new = rng.choice(forms)
-    if end.strip() and not new.endswith("."):
-        new += end
-    elif end.strip() and new.endswith("."):
-        new += end.rstrip(".")
-    set_sub(f, "a", new)
+    sep = end.strip()[-1:] if end.strip() else ""
+    set_sub(f, "a", new + (f" {sep}" if sep in (":", ";", "+") else ""))
     return "extent:form"
 
 
@@ -1193,10 +1211,15 @@ def replace_isbns(rng: random.Random, rec: pymarc.Record, *, drop_chance: float 
         for f in fields:
             rec.remove_field(f)
         return "isbn-dropped"
-    new13 = other_isbn(rng, values[0])
+    mapping: dict[str, str] = {}
+    for old in values:
+        if old not in mapping:
+            mapping[old] = other_isbn(rng, old)
     for f in fields:
         number, rest = _split_isbn(sub(f, "a") or "")
-        compact = number.replace("-", "")
+        compact = number.replace("-", "").upper()
+        old13 = stdnum_isbn.to_isbn13(compact) if stdnum_isbn.is_valid(compact) else values[0]
+        new13 = mapping[old13]
         new = new13 if len(compact) == 13 else (stdnum_isbn.to_isbn10(new13) if new13.startswith("978") else new13)
         if "-" in number:
             new = stdnum_isbn.format(new)
@@ -1469,7 +1492,24 @@ def _translator_fields(rec: pymarc.Record) -> list[Field]:
 def _add_translator(rec: pymarc.Record, name: str, ctx: Context) -> None:
     t = title_field(rec)
     cjk = is_cjk(name)
-    if is_marc21(rec):
+    if is_marc21(rec) and cjk and _romanised(rec):
+        for x in rec.get_fields("880"):
+            if (sub(x, "6") or "").startswith("245"):
+                xc = sub(x, "c")
+                if xc:
+                    set_sub(x, "c", f"{strip_isbd(xc)} ; {name}译")
+                else:
+                    set_sub(x, "c", f"{name}译")
+        syllables = romanise(name).split()
+        name = f"{syllables[0]}, {''.join(syllables[1:]).capitalize()}" if len(syllables) > 1 else romanise(name)
+        c = sub(t, "c")
+        plain = f"{name.split(', ')[-1]} {name.split(',')[0]} yi"
+        if c:
+            set_sub(t, "c", strip_isbd(c) + " ; " + plain + ".")
+        else:
+            t.add_subfield("c", plain + ".")
+        rec.add_ordered_field(_df("700", "1 ", ("a", name + ","), ("e", "translator.")))
+    elif is_marc21(rec):
         c = sub(t, "c")
         statement = f"{name}译" if cjk else f"translated by {name.split(', ')[-1]} {name.split(',')[0]}"
         if c:
