@@ -298,7 +298,7 @@ def _digits(raw: bytes, what: str, member: str, position) -> int:
 
 def _fields_by_directory(data: bytes, base: int, entries: list[tuple[str, int, int]]) -> list[bytes] | None:
     """Field bytes located by the directory, or None when an entry does not point at exactly one whole
-    field (starting after a field terminator, ending with one, no two entries at the same place)."""
+    field (starting after a field terminator, ending at the next one, no two entries at the same place)."""
     out = []
     n = len(data)
     starts = set()
@@ -306,7 +306,8 @@ def _fields_by_directory(data: bytes, base: int, entries: list[tuple[str, int, i
         start = base + offset
         end = start + length
         if (length < 1 or end > n or data[end - 1] != FIELD_TERMINATOR or start in starts
-                or (start != base and data[start - 1] != FIELD_TERMINATOR)):
+                or (start != base and data[start - 1] != FIELD_TERMINATOR)
+                or data.find(b"\x1e", start, end - 1) >= 0):
             return None
         starts.add(start)
         out.append(data[start:end - 1])
@@ -324,15 +325,18 @@ def _fits(tag: str, raw: bytes) -> bool:
     return len(raw) <= 2 or 0x1F in raw[:3]
 
 
+_SHAPE_ONLY = 0.1  # the score of a field that fits an entry's tag but agrees on neither offset nor length
+
+
 def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
                   warnings: list[str]) -> list[tuple[tuple[str, int, int], bytes]]:
     """Match the fields between terminators to directory entries when the directory disagrees with the data.
 
-    A field is placed by its entry's offset and length (counted in bytes, or in characters as some
-    converters write them), then by offset alone, then, between fields already placed, in order when
-    the counts agree or by equal length. Every placement must fit the tag (control vs data field). An
-    entry no field fits is dropped and a field no entry fits is ignored, each with a warning: a field
-    never takes another field's data.
+    Entries and fields are aligned in data order, each pair scored by what agrees: offset and length
+    (counted in bytes, or in characters as some converters write them), length alone, offset alone. A
+    pair must fit the tag (control vs data field); a pair that agrees on nothing else is kept only where
+    as many entries as fields lie between surer pairs. An entry no field fits is dropped and a field no
+    entry fits is ignored, each with a warning: a field never takes another field's data.
     """
     raw_pieces = body.split(b"\x1e")
     if raw_pieces and raw_pieces[-1] == b"":
@@ -352,52 +356,60 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
             clengths.append(n)
             pos += n
         units.append((cstarts, clengths))
-    index = [{start: i for i, start in enumerate(u_starts)} for u_starts, _ in units]
-    placed: list[int | None] = [None] * len(entries)
-    used: set[int] = set()
-    by_chars = False
+    n_e, n_p = len(entries), len(raw_pieces)
 
-    def take(e: int, p: int) -> bool:
-        if p in used or not _fits(entries[e][0], raw_pieces[p]):
-            return False
-        placed[e] = p
-        used.add(p)
-        return True
-
-    for need_length in (True, False):
-        for e, (_tag, length, offset) in enumerate(entries):
-            if placed[e] is not None:
+    def score(e: int, p: int) -> tuple[float, bool]:
+        tag, length, offset = entries[e]
+        if not _fits(tag, raw_pieces[p]):
+            return -1.0, False
+        best, chars = _SHAPE_ONLY, False
+        for u, (u_starts, u_lengths) in enumerate(units):
+            at, ln = u_starts[p] == offset, u_lengths[p] == length
+            if at and ln:
+                s = 4.0
+            elif ln:
+                s = 2.0
+            elif at:
+                s = 1.9 if abs(u_lengths[p] - length) <= 2 else 1.5
+            else:
                 continue
-            for u, (_, u_lengths) in enumerate(units):
-                p = index[u].get(offset)
-                if p is not None and (not need_length or u_lengths[p] == length) and take(e, p):
-                    by_chars = by_chars or (u == 1 and units[0][0][p] != offset)
-                    break
-    exact = sum(p is not None for p in placed)
-    e = 0
-    while e < len(entries):  # runs of entries not yet placed, between the fields placed around them
-        if placed[e] is not None:
+            if s > best:
+                best, chars = s, u == 1
+        return best, chars
+
+    # Align entries and fields in data order (an LCS-like table): the best total of match scores.
+    table = [[0.0] * (n_p + 1) for _ in range(n_e + 1)]
+    scores = [[score(e, p) for p in range(n_p)] for e in range(n_e)]
+    for e in range(n_e - 1, -1, -1):
+        row, below = table[e], table[e + 1]
+        for p in range(n_p - 1, -1, -1):
+            s = scores[e][p][0]
+            row[p] = max(below[p], row[p + 1], below[p + 1] + s if s >= 0 else -1.0)
+    pairs, e, p = [], 0, 0
+    while e < n_e and p < n_p:
+        s = scores[e][p][0]
+        if s >= 0 and table[e][p] == table[e + 1][p + 1] + s:
+            pairs.append((e, p))
+            e, p = e + 1, p + 1
+        elif table[e][p] == table[e + 1][p]:
             e += 1
-            continue
-        run_end = e
-        while run_end < len(entries) and placed[run_end] is None:
-            run_end += 1
-        lo = placed[e - 1] if e > 0 else -1
-        hi = placed[run_end] if run_end < len(entries) else len(raw_pieces)
-        free = [p for p in range(lo + 1, hi) if p not in used] if lo < hi else []
-        run = list(range(e, run_end))
-        if len(free) == len(run) and all(_fits(entries[i][0], raw_pieces[p]) for i, p in zip(run, free, strict=True)):
-            for i, p in zip(run, free, strict=True):
-                take(i, p)
         else:
-            after = 0
-            for i in run:
-                for k in range(after, len(free)):
-                    p = free[k]
-                    if any(u_lengths[p] == entries[i][1] for _, u_lengths in units) and take(i, p):
-                        after = k + 1
-                        break
-        e = run_end
+            p += 1
+    # A match on shape alone is kept only where as many entries as fields lie between surer matches.
+    sure = [(e, p) for e, p in pairs if scores[e][p][0] > _SHAPE_ONLY]
+    placed: list[int | None] = [None] * n_e
+    for e, p in sure:
+        placed[e] = p
+    bounds = [(-1, -1)] + sure + [(n_e, n_p)]
+    for (e0, p0), (e1, p1) in zip(bounds, bounds[1:], strict=False):
+        if e1 - e0 == p1 - p0 and e1 - e0 > 1:
+            guesses = [(e, p) for e, p in pairs if e0 < e < e1]
+            if len(guesses) == e1 - e0 - 1:
+                for e, p in guesses:
+                    placed[e] = p
+    exact = sum(1 for e, p in pairs if placed[e] == p and scores[e][p][0] == 4.0)
+    used = {p for p in placed if p is not None}
+    by_chars = any(placed[e] == p and scores[e][p][1] for e, p in pairs)
     if by_chars:
         warnings.append("directory lengths/offsets count characters, not bytes; fields were placed by characters")
     if exact < len(entries) or len(used) < len(raw_pieces):
