@@ -27,6 +27,12 @@ class Holding:
     library: str | None = None  # the branch within the member (Koha 952$a, Alma AVA$b, 汇文 馆藏地)
     status_word: str | None = None  # the member's own status word, as sent ("Checked out", "在架")
 
+    def __setstate__(self, state) -> None:
+        """Read back a pickled Holding, also one stored before `library` and `status_word` existed."""
+        values = list(state) if isinstance(state, (list, tuple)) else []
+        for i, (name, f) in enumerate(self.__dataclass_fields__.items()):
+            object.__setattr__(self, name, values[i] if i < len(values) else f.default)
+
 
 @dataclass(frozen=True, slots=True)
 class Author:

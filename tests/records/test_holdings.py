@@ -280,3 +280,15 @@ def test_copies_in_transit_or_on_hold_are_not_on_the_shelf():
     assert availability([shelf, transit, hold], today)[1] == AVAILABLE
     assert availability([transit], today)[0] < availability([unknown], today)[0] < availability([shelf], today)[0]
     assert availability([hold], today)[0] < availability([transit], today)[0]
+
+
+def test_a_holding_pickled_before_library_and_status_word_reads_back():
+    import pickle
+
+    from records.model import Holding
+
+    h = Holding("PKU", "F124/26", "总馆", ON_LOAN, "2026-12-01", "B1", "总馆", "借出")
+    assert pickle.loads(pickle.dumps(h)) == h
+    old = Holding.__new__(Holding)
+    old.__setstate__(["PKU", "F124/26", "总馆", ON_LOAN, "2026-12-01", "B1"])  # as a 6-field Holding pickled
+    assert (old.barcode, old.library, old.status_word) == ("B1", None, None)
