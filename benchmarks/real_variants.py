@@ -475,8 +475,8 @@ def _leading_article(text: str, lang: str | None) -> str | None:
 
 
 def op_article(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | None:
-    """A leading article removed or added (English, French, German, Spanish, Italian), with 245 ind2 set
-    to the characters to skip, or left 0."""
+    """A leading article removed (English, French, German, Spanish, Italian) or "The" added to an English
+    book title, with 245 ind2 set to the characters to skip, or left 0."""
     if not is_marc21(rec) or ctx.lang not in ARTICLES:
         return None
     f = first(rec, "245")
@@ -492,13 +492,11 @@ def op_article(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | No
         set_sub(f, "a", rest[:1].upper() + rest[1:])
         f.indicators = Indicators(f.indicator1, "0")
         return "article:removed"
-    if rng.random() < 0.5:
-        return None  # most titles without an article are catalogued without one everywhere
-    art = "The" if ctx.lang == "eng" else rng.choice(ARTICLES[ctx.lang][:3])
-    body = text if ctx.lang == "ger" else text[:1].lower() + text[1:]
-    new = art + body if art.endswith("'") else f"{art} {body}"
-    set_sub(f, "a", new)
-    skip = len(art) if art.endswith("'") else len(art) + 1
+    if ctx.lang != "eng" or not is_monograph(rec) or rng.random() < 0.5:
+        return None  # an article is added only where one is plausible: "The" before an English book title
+    art = "The"
+    set_sub(f, "a", f"{art} {text[:1].lower() + text[1:]}")
+    skip = len(art) + 1
     if rng.random() < 0.6:
         f.indicators = Indicators(f.indicator1, str(skip))
         return "article:added"
