@@ -193,7 +193,8 @@ def cmd_search(args) -> int:
 
 
 def cmd_dedup(args) -> int:
-    from dedup.batch import run
+    """Exit 0 when every file gave records (unreadable ones are listed and skipped), 1 when a file gave none."""
+    from dedup.batch import run_files
 
     missing = [f for f in args.files if not Path(f).is_file()]
     if missing:
@@ -201,20 +202,24 @@ def cmd_dedup(args) -> int:
     if args.encoding and args.encoding.lower() not in ("utf-8", "utf8", "marc-8", "marc8", "gbk", "gb18030"):
         raise UsageError(f"--encoding must be utf-8, marc-8 or gbk, not {args.encoding!r}")
     if args.out == "-":
-        bad = run([Path(f) for f in args.files], fmt=args.format, syntax=args.syntax, encoding=args.encoding,
-                  out=sys.stdout, err=sys.stderr)
+        report = run_files([Path(f) for f in args.files], fmt=args.format, syntax=args.syntax,
+                           encoding=args.encoding, out=sys.stdout, err=sys.stderr)
     else:
         out_path = Path(args.out)
         tmp = out_path.with_name(out_path.name + ".part")
         try:
             with tmp.open("w", encoding="utf-8") as out:
-                bad = run([Path(f) for f in args.files], fmt=args.format, syntax=args.syntax,
-                          encoding=args.encoding, out=out, err=sys.stderr)
+                report = run_files([Path(f) for f in args.files], fmt=args.format, syntax=args.syntax,
+                                   encoding=args.encoding, out=out, err=sys.stderr)
         except OSError as exc:
             raise UsageError(f"cannot write {out_path}: {exc.strerror}") from None
         tmp.replace(out_path)
-    if bad:
-        print(f"balis: {bad} unreadable record(s) skipped (listed above)", file=sys.stderr)
+    if report.unreadable:
+        print(f"balis: {report.unreadable} unreadable record(s) skipped (listed above)", file=sys.stderr)
+    if report.empty_files:
+        print(f"balis: 没有读出任何记录 / no record could be read from: {', '.join(report.empty_files)}",
+              file=sys.stderr)
+        return EXIT_NO_ANSWER
     return EXIT_OK
 
 
