@@ -7,6 +7,8 @@ own MARC fields with a fixed seed (a word of a field the index covers, for every
 chose them to pass. For each query, the record ids the member returns over Z39.50 (the project's connector,
 checked against yaz-client first) must all be in the works the local search returns. The local index may find
 more (it folds accents, traditional characters and cuts Chinese into bigrams); docs/local-search.md says so.
+A third member runs Zebra's stock MARC21 set-up (Index Data's marc21.abs), a reference this project did not
+write, for title, author and subject.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import random
 import re
 import subprocess
+from collections.abc import Iterator
 
 import pymarc
 import pytest
@@ -22,11 +25,15 @@ import pytest
 from connectors.factory import open_connector
 from connectors.query import Clause, Query, to_rpn
 from connectors.rpn import pqf
+from dedup import merge
 from federator.registry import Endpoint, Member, Registry
 from indexer.harvest import harvest
+from indexer.index import LocalIndex
 from indexer.search import LocalSearcher
-from records.normalise import from_raw
+from records.marc import iter_iso2709
+from records.normalise import from_raw, normalise
 from testbed.seeds import read_seeds
+from testbed.stock import STOCK_RECORDS, StockZebraServer
 
 pytestmark = pytest.mark.integration
 
@@ -186,3 +193,61 @@ def test_local_search_finds_every_record_the_members_own_index_finds(members, se
             missed[f"{q.field}={q.value}"] = sorted(ids - mine)
     assert found > len(queries), "the member found almost nothing: the parity says nothing"
     assert not missed, f"the union index misses records {code}'s own OPAC finds: {missed}"
+
+
+@pytest.fixture(scope="module")
+def stock_zebra(tmp_path_factory) -> Iterator[StockZebraServer]:
+    """Index Data's own MARC21 set-up (the stock marc21.abs, ISO 2709 as it is): a reference we did not write."""
+    server = StockZebraServer(tmp_path_factory.mktemp("stock") / "zebra")
+    server.load()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_local_search_finds_what_zebras_stock_marc21_indexes_find(stock_zebra, tmp_path):
+    """The same parity with the title, author and subject indexes of Zebra's stock marc21.abs (its Any reads
+    every field, coded and local ones too, so words are left out here); the records are indexed the way the
+    harvest indexes them (normalise, merge, rebuild)."""
+    records, marc = [], []
+    for path in STOCK_RECORDS:
+        for position, rec in iter_iso2709(path.read_bytes()):
+            if isinstance(rec, pymarc.Record):
+                marc.append(rec)
+                records.append(normalise(rec, syntax="marc21", member="S", record_id=str(position)))
+    ix = LocalIndex.open(tmp_path, create=True)
+    ix.rebuild(merge(records))
+    ix.close()
+    rng = random.Random(15)
+    queries: list[Query] = []
+    for index in ("title", "author", "subject"):
+        tags = {"title": TITLE_TAGS, "author": AUTHOR_TAGS, "subject": SUBJECT_TAGS}[index]["marc21"]
+        chosen: list[str] = []
+        for rec in rng.sample(marc, len(marc)):
+            words = [w for f in rec.fields if not f.is_control_field() and f.tag in tags
+                     for w in _words(_field_text(f, index, f.tag))
+                     if w.isascii()]  # the stock set-up reads UTF-8 records as Latin-1: only ASCII words match
+            words = [w for w in words if w.lower() not in {c.lower() for c in chosen}]
+            if words:
+                chosen.append(rng.choice(words))
+        queries += [Clause(index, "=", w) for w in chosen[:PER_INDEX]]
+    assert len(queries) >= 60, len(queries)
+    member = Member("S", "标准配置", "stock", endpoints=(Endpoint("z3950", "127.0.0.1", stock_zebra.port),))
+
+    async def all_member_answers():
+        return [await member_ids(member, q) for q in queries]
+
+    searcher = LocalSearcher.open(tmp_path)
+    try:
+        missed, found = {}, 0
+        for q, (_hits, ids) in zip(queries, asyncio.run(all_member_answers()), strict=True):
+            found += len(ids)
+            lost = ids - local_ids(searcher, "S", q)
+            if lost:
+                missed[f"{q.field}={q.value}"] = sorted(lost)
+    finally:
+        searcher.close()
+    assert found >= len(queries), "the stock member found almost nothing: the parity says nothing"
+    assert not missed, f"the union index misses records the stock Zebra finds: {missed}"
