@@ -747,6 +747,22 @@ def expand_identifiers(query: Query) -> Query:
     return node
 
 
+_TITLE_WORD = re.compile(r"[^\W_]+")
+
+
+def known_item_query(title: str, year: int | None = None) -> Query | None:
+    """A search for an edition by its title proper (every word) and year, for a member that found nothing by
+    ISBN because its record has none: what it finds is the same edition only if dedup merges it with the
+    records found by ISBN (the caller's check). None when the title has no word to search for."""
+    words = _TITLE_WORD.findall(title or "")
+    if not words:
+        return None
+    node: Query = Clause("title", "all", " ".join(words[:8]))
+    if year is not None:
+        node = Bool("and", node, Clause("year", "=", str(year)))
+    return node
+
+
 # --------------------------------------------------------------------------- Chinese scripts
 
 SCRIPT_FIELDS = frozenset({"any", "title", "author", "subject", "publisher"})
@@ -900,6 +916,7 @@ def from_clauses(nodes: Iterable[Query], op: str = "and") -> Query:
 
 __all__ = [
     "Bool", "Capabilities", "Clause", "FIELDS", "Query", "QueryError", "check", "clauses", "expand_identifiers",
-    "expand_scripts", "expand_terms", "from_clauses", "isbn_forms", "issn_forms", "looks_like_cql", "parse",
+    "expand_scripts", "expand_terms", "from_clauses", "isbn_forms", "issn_forms", "known_item_query",
+    "looks_like_cql", "parse",
     "reader_form", "require", "to_cql", "to_rpn", "to_text", "year_query", "year_range",
 ]  # fmt: skip

@@ -19,8 +19,11 @@ import pymarc
 import pytest
 
 from connectors.factory import open_connector
-from connectors.query import isbn_forms, parse
+from connectors.query import Query, isbn_forms, known_item_query, parse
+from dedup import merge
 from federator.registry import Endpoint, Member
+from records.model import Record
+from records.normalise import from_raw
 from testbed.seeds import read_seeds, to_marcxml
 from testbed.zebra import ZebraServer
 
@@ -72,6 +75,10 @@ def _copies(syntax: str) -> list[bytes]:
     odd.add_ordered_field(pymarc.Field(tag="001", data="odd"))
     odd.add_ordered_field(pymarc.Field(tag=tag, indicators=[" ", " "], subfields=[pymarc.Subfield("a", "7-503-71744-0")]))
     out.append(to_marcxml(odd))
+    bare = _book(syntax)  # catalogued without any ISBN, as 12% of the test bed's copies (and real ones) are
+    bare.remove_fields("001", tag)
+    bare.add_ordered_field(pymarc.Field(tag="001", data="no-isbn"))
+    out.append(to_marcxml(bare))
     return out
 
 
@@ -95,19 +102,21 @@ def cnmarc_member(tmp_path_factory) -> Iterator[ZebraServer]:
     yield from _start(tmp_path_factory.mktemp("isbn"), "unimarc")
 
 
-async def _found(server: ZebraServer, protocol: str, text: str) -> set[str]:
-    from records.normalise import from_raw
-
-    syntax = server.syntax
-    member = Member("M", "成员", "member", syntax=syntax, endpoints=(Endpoint(protocol, "127.0.0.1", server.port),))
+async def _records(server: ZebraServer, protocol: str, query: Query) -> list[Record]:
+    member = Member("M", "成员", "member", syntax=server.syntax,
+                    endpoints=(Endpoint(protocol, "127.0.0.1", server.port),))
     conn = open_connector(member, member.endpoints[0])
     try:
-        page = await conn.search(parse(text), 1, 50)
+        page = await conn.search(query, 1, 50)
     finally:
         await conn.close()
-    assert page.hits == len(page.records), (text, page.hits)
-    return {from_raw(r.data, syntax=r.syntax, charset=r.charset, member="M", position=r.position).record_id
-            for r in page.records}
+    assert page.hits == len(page.records), (query, page.hits)
+    return [from_raw(r.data, syntax=r.syntax, charset=r.charset, member="M", position=r.position)
+            for r in page.records]
+
+
+async def _found(server: ZebraServer, protocol: str, text: str) -> set[str]:
+    return {r.record_id for r in await _records(server, protocol, parse(text))}
 
 
 @pytest.mark.parametrize("protocol", ["z3950", "sru"])
@@ -128,3 +137,22 @@ def test_an_isbn_hyphenated_as_a_member_did_finds_that_record(marc21_member):
     assert "7-503-71744-0" in isbn_forms("7-503-71744-0")
     found = asyncio.run(_found(marc21_member, "z3950", "isbn:7-503-71744-0"))
     assert "odd" in found and {f"copy{i}" for i in range(len(FORMS))} <= found
+
+
+@pytest.mark.parametrize("syntax", ["marc21", "unimarc"])
+def test_a_copy_catalogued_without_isbn_is_found_by_its_title_and_year_and_merges(marc21_member, cnmarc_member,
+                                                                                 syntax):
+    """No ISBN form finds a record without one; `known_item_query` (the title and year of a record the ISBN
+    found) does, and dedup puts it in the same edition: what a follow-up search of such a member needs."""
+    server = marc21_member if syntax == "marc21" else cnmarc_member
+
+    async def run():
+        by_isbn = await _records(server, "z3950", parse("isbn:7-5037-1744-0"))
+        first = next(r for r in by_isbn if r.record_id == "copy0")
+        return by_isbn, await _records(server, "z3950", known_item_query(first.title, first.year))
+
+    by_isbn, by_title = asyncio.run(run())
+    assert "no-isbn" not in {r.record_id for r in by_isbn}
+    bare = next(r for r in by_title if r.record_id == "no-isbn")
+    works = merge([next(r for r in by_isbn if r.record_id == "copy0"), bare])
+    assert len(works) == 1, [w.display.title for w in works]
