@@ -142,7 +142,7 @@ _PUB_GENERIC = re.compile(r"(?:有限责任公司|有限公司|出版社|出版�
 _PUB_GENERIC_WORDS = frozenset("""
 press pr pub pubs publ publ publishing publishers publisher publications publication publishes verlag vlg
 verlagsbuchhandlung verlagsanstalt verlagsgesellschaft buchhandlung editorial editora editore editori edizioni
-editions edition editeur editeurs ed eds inc incorporated ltd limited llc co cie company companies corp
+editions edition editeur editeurs ed eds verl inc incorporated ltd limited llc co cie company companies corp
 corporation gmbh ag sa srl spa kg bv nv plc the and und et e y sons son bros brothers books book university
 univ universitaire universitaires universitatsverlag universitaria universitario universidad universita
 universitat university's of de del der des la le les di da
@@ -183,8 +183,11 @@ def publisher_key(publisher: str | None) -> str:
         return ""
     if is_cjk(s):
         s = s.replace(" ", "")
-        s = _PUB_SUFFIX.sub("", s)
-        return _PUB_GENERIC.sub("", s) or s
+        while True:  # 商务印书馆有限公司 → 商务印书馆 → 商务
+            shorter = _PUB_GENERIC.sub("", _PUB_SUFFIX.sub("", s))
+            if shorter == s or not shorter:
+                return s
+            s = shorter
     s = _PUB_PINYIN_GENERIC.sub(" ", s)
     words = [w for w in s.split() if w not in _PUB_GENERIC_WORDS and len(w) > 1]
     return " ".join(words) or s.strip()
@@ -273,7 +276,10 @@ class MatchKeys:
     title: str  # folded title proper: no non-filing article, no subtitle, no parallel title, no volume
     full_title: str  # folded title + subtitle, without spaces
     heads: frozenset[str]  # forms of the title proper without spaces: it cut where a subtitle may begin
-    numbers: frozenset[str]  # numbers named in the title proper and subtitle
+    romanised: str  # the 245's own (romanised) title + subtitle, folded without spaces, when `full_title` is
+    # the 880's vernacular (a record without 880s meets it there); else ""
+    numbers: frozenset[str]  # numbers named in the title proper and subtitle (and in a romanised 245)
+    head_numbers: frozenset[str]  # those before the first place a subtitle may begin: surely the title's own
     has_subtitle: bool
     cjk: bool  # the title (or its vernacular form) is in Chinese/Japanese/Korean script
     authors: frozenset[str]  # name keys of the creators (translators excluded)
@@ -286,6 +292,7 @@ class MatchKeys:
     volume: str | None
     carrier: str  # the record's material type: book | ebook | audio | large_print | ...
     language: str | None
+    extent: str  # the extent as catalogued, folded (two that read the same agree whatever they say)
     pages: int | None  # the main page (or leaf) count
     page_unit: str | None  # p | l
     volumes: int | None  # "2 v.", "4 in 5 v." (5), "3册"
@@ -310,11 +317,22 @@ def _title_texts(rec: Record) -> tuple[str, str | None, str | None, str | None]:
     vernacular title statement (read subfield by subfield) when the 245 is romanised."""
     title, subtitle, part = rec.title or "", rec.subtitle, rec.part
     parts = rec.vernacular_parts
-    if parts and parts[0] and not _foreign_script(title) and _foreign_script(parts[0]):
+    if parts and parts[0] and not _foreign_script(title) and _foreign_script(parts[0]) \
+            and _vernacular_readable(parts[0], title):
         return parts[0], parts[1] or None, parts[2] or part, None
     if not parts and rec.vernacular_titles and not _foreign_script(title) and _foreign_script(rec.vernacular_titles[0]):
         return rec.vernacular_titles[0], None, part, None  # a record made before 880s were read by subfield
     return title, subtitle, part, rec.sort_title
+
+
+def _vernacular_readable(vernacular: str, romanised: str) -> bool:
+    """False for an 880 that arrived broken: replacement characters, or far fewer CJK characters than the
+    romanised title has syllables ("Che lun gun gun" against a lone 躺)."""
+    if "\ufffd" in vernacular:
+        return False
+    if is_cjk(vernacular):
+        return 2 * sum(1 for ch in fold(vernacular) if is_cjk(ch)) >= len(romanised.split())
+    return True
 
 
 def _publisher(rec: Record) -> str | None:
@@ -323,6 +341,17 @@ def _publisher(rec: Record) -> str | None:
     if vernacular and not _foreign_script(rec.publisher or "") and _foreign_script(vernacular):
         return vernacular
     return rec.publisher
+
+
+_ONLINE = re.compile(r"online resource|electronic resource|在线资源|电子资源|网络资源|computer file")
+
+
+def _carrier(rec: Record) -> str:
+    """The material type, marked online when an extent or title says so (an e-journal is not its print)."""
+    carrier = rec.material_type or "book"
+    if carrier != "ebook" and _ONLINE.search(fold(" ".join(x for x in (rec.extent, rec.title, rec.subtitle) if x))):
+        carrier += "+online"
+    return carrier
 
 
 def match_keys(rec: Record) -> MatchKeys:
@@ -339,6 +368,8 @@ def match_keys(rec: Record) -> MatchKeys:
     if not filing:
         main = _strip_article(main)
     body = filing or title
+    if volume and not part:  # the volume named at the end of the title is compared as the volume
+        body = _strip_title_volume(body)
     full_raw = f"{body} {subtitle}" if subtitle else body
     full_key = fold(full_raw)
     if not filing:
@@ -348,6 +379,12 @@ def match_keys(rec: Record) -> MatchKeys:
     if not subtitle:
         heads.update(_heads(body, not filing))
     cjk = is_cjk(title) or is_cjk(full_raw)
+    romanised = ""
+    own_title = rec.title if title != rec.title and rec.title else ""  # the romanised 245 beside an 880
+    own_full = f"{own_title} {rec.subtitle}" if own_title and rec.subtitle else own_title
+    if own_title:
+        own = f"{rec.sort_title or rec.title} {rec.subtitle}" if rec.subtitle else rec.sort_title or rec.title
+        romanised = (fold(own) if rec.sort_title else _strip_article(fold(own))).replace(" ", "")
     authors: set[str] = set()
     translators: set[str] = set()
     for a in rec.authors:
@@ -372,7 +409,10 @@ def match_keys(rec: Record) -> MatchKeys:
         title=main,
         full_title=full_key,
         heads=frozenset(h for h in heads if h),
-        numbers=title_numbers(full_raw),
+        romanised=romanised,
+        numbers=title_numbers(full_raw) | title_numbers(own_full),
+        head_numbers=title_numbers(_SUBTITLE_BREAK.split(body, maxsplit=1)[0])
+        | title_numbers(_SUBTITLE_BREAK.split(own_title, maxsplit=1)[0]),
         has_subtitle=bool(subtitle),
         cjk=cjk,
         authors=frozenset(authors),
@@ -383,8 +423,9 @@ def match_keys(rec: Record) -> MatchKeys:
         year=rec.year,
         edition=edition_key(rec.edition),
         volume=volume,
-        carrier=rec.material_type or "book",
+        carrier=_carrier(rec),
         language=rec.language,
+        extent=fold(rec.extent or ""),
         pages=pages,
         page_unit=unit,
         volumes=volumes,

@@ -19,6 +19,7 @@ YEAR_SLACK = 1  # a printing date a year after the publication date is the same 
 PUBLISHER_MIN = 80.0  # rapidfuzz ratio of Latin-script publisher keys below which two publishers differ
 PUBLISHER_MIN_CROSS = 75.0  # ... CJK against its romanisation (人民 ~ Ren min)
 TITLE_MIN = 0.90  # title similarity needed without a shared identifier
+TITLE_MIN_FULL_EVIDENCE = 0.85  # ... when creator, publisher, year and pages all agree
 TITLE_MIN_WITH_ID = 0.50  # ... and with one (an ISBN reused by a publisher for another book still fails)
 SUBTITLE_OMITTED = 0.96  # the similarity of a title with its subtitle to the same title without it
 MIN_PAGES = 10  # a count under ten pages is usually the preliminaries ("3, 280 p."), not the book
@@ -58,6 +59,9 @@ def title_similarity(a: MatchKeys, b: MatchKeys) -> float:
     if not fa or not fb:
         return 0.0
     sim = fuzz.ratio(fa, fb) / 100.0
+    if sim < TITLE_MIN and (a.romanised or b.romanised):
+        # one record carries the vernacular (880) and the other only its romanisation: meet in the latter
+        sim = max(sim, fuzz.ratio(a.romanised or a.full_title, b.romanised or b.full_title) / 100.0)
     if sim < 1.0:
         omitted = 0.0
         if not a.has_subtitle or fa in ha:
@@ -111,10 +115,13 @@ def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
 
 
 def _numbers_differ(a: MatchKeys, b: MatchKeys) -> bool:
-    """The titles name other numbers (vol. 8 / vol. 10, 1792 / 1793, 第2版 / 第3版). A record that omits the
-    subtitle may omit its numbers too: then one set only has to contain the other."""
-    if not a.numbers or not b.numbers or a.numbers == b.numbers:
+    """The titles name other numbers (vol. 8 / vol. 10, 1792 / 1793, 第2版 / 第3版), or one names a number in
+    its title proper and the other none. A record that omits the subtitle may omit the subtitle's numbers
+    too: then one set only has to contain the other."""
+    if a.numbers == b.numbers:
         return False
+    if not a.numbers or not b.numbers:  # a number in one title proper only: 简明宋史 / 简明宋史 第2版
+        return bool(a.head_numbers or b.head_numbers)
     if a.has_subtitle != b.has_subtitle:
         return not (a.numbers < b.numbers or b.numbers < a.numbers)
     return True
@@ -131,6 +138,11 @@ def _extent_conflict(a: MatchKeys, b: MatchKeys) -> str | None:
                      and abs(a.pages - b.pages) > max(10, 0.1 * max(a.pages, b.pages))):
             return "extent"
     return None
+
+
+def _extents_agree(a: MatchKeys, b: MatchKeys) -> bool:
+    return bool(a.pages and a.pages == b.pages or a.volumes and a.volumes == b.volumes
+                or a.extent and a.extent == b.extent)
 
 
 def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | None:
@@ -150,7 +162,7 @@ def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | 
         return "isbn"
     if a.year is not None and b.year is not None and a.year != b.year:
         # a year apart is a printing date against a publication date only when the extents agree
-        if abs(a.year - b.year) > YEAR_SLACK or not (a.pages and a.pages == b.pages or a.volumes and a.volumes == b.volumes):
+        if abs(a.year - b.year) > YEAR_SLACK or not _extents_agree(a, b):
             return "year"
     if a.publisher and b.publisher and _publishers_differ(a, b):
         return "publisher"
@@ -177,7 +189,7 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         (0.01 if a.publisher and a.publisher == b.publisher else 0.0)
     if shares_identifier(a, b):
         return 2.0 + title + agreement if title >= TITLE_MIN_WITH_ID else None
-    if title < TITLE_MIN:
+    if title < TITLE_MIN_FULL_EVIDENCE:
         return None
     authors = author_similarity(a, b)
     if authors is not None and authors < 0.85:
@@ -191,6 +203,13 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         evidence += 1
     if a.pages and b.pages:
         evidence += 1
-    if evidence < 2 or (authors is None and title < 0.95):
-        return None  # a title alone is not an edition
+    if title < TITLE_MIN:
+        # a character or two wrong in a short title: only with every other fact agreeing
+        if not (authors is not None and authors >= 0.9 and evidence == 4 and a.pages == b.pages):
+            return None
+    elif evidence < 2 or (authors is None and title < 0.95):
+        sparse = (authors is not None and authors >= 0.9 and title >= 0.95
+                  and not (a.year or b.year or a.publisher or b.publisher or a.pages or b.pages))
+        if not sparse:  # a title alone is not an edition; title and creator are, when neither says more
+            return None
     return title + 0.1 * (authors or 0.0) + (0.05 if a.year == b.year else 0.0) + agreement

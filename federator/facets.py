@@ -35,7 +35,7 @@ LANGUAGES = {
     "ara": "阿拉伯文", "lat": "拉丁文", "mon": "蒙古文", "tib": "藏文", "uig": "维吾尔文",
 }  # fmt: skip
 MATERIAL_TYPES = {
-    "book": "图书", "ebook": "电子书", "serial": "期刊", "audio": "录音资料", "video": "视频资料", "map": "地图",
+    "book": "图书", "ebook": "电子书", "serial": "期刊", "ejournal": "电子期刊", "audio": "录音资料", "video": "视频资料", "map": "地图",
     "score": "乐谱", "large_print": "大字本", "other": "其他",
 }  # fmt: skip
 UNKNOWN_LABELS = {"member": "未知", "year": "年代不详", "language": "语种不详", "material_type": "类型不详",

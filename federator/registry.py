@@ -59,7 +59,7 @@ class Contact:
     address: str | None = None
 
 
-MATERIAL_TYPES = ("book", "ebook", "serial", "audio", "video", "map", "score", "large_print", "other")
+MATERIAL_TYPES = ("book", "ebook", "serial", "ejournal", "audio", "video", "map", "score", "large_print", "other")
 DEFAULT_NOT_FOR_LOAN = ("参考阅览室", "特藏", "过刊")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from federator.facets import MATERIAL_TYPES
 
-MATERIAL_EN = {"book": "Book", "ebook": "E-book", "serial": "Serial", "audio": "Sound recording",
+MATERIAL_EN = {"book": "Book", "ebook": "E-book", "serial": "Serial", "ejournal": "E-journal", "audio": "Sound recording",
                "video": "Video recording", "map": "Map", "score": "Music score", "large_print": "Large print",
                "other": "Other"}  # fmt: skip
 

@@ -22,10 +22,10 @@ MARCXML_NS = "http://www.loc.gov/MARC21/slim"
 SRW_DC_NS = "info:srw/schema/1/dc-schema"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 
-_TYPE_OF_RECORD = {"book": "a", "large_print": "a", "ebook": "a", "serial": "a", "audio": "i",
+_TYPE_OF_RECORD = {"book": "a", "large_print": "a", "ebook": "a", "serial": "a", "ejournal": "a", "audio": "i",
                    "video": "g", "map": "e", "score": "c", "other": "a"}
-_BIB_LEVEL = {"serial": "s"}
-_FORM_OF_ITEM = {"ebook": "o", "large_print": "d"}  # 008/23
+_BIB_LEVEL = {"serial": "s", "ejournal": "s"}
+_FORM_OF_ITEM = {"ebook": "o", "ejournal": "o", "large_print": "d"}  # 008/23
 _STATUS_TEXT = {"available": "在架 available", "on_loan": "借出 on loan", "not_for_loan": "不外借 not for loan",
                 "in_transit": "在途 in transit", "on_hold": "已被预约 on hold", "unknown": "状态未知 status unknown"}
 
@@ -132,7 +132,7 @@ def to_dc(rec: Record, *, identifier: str | None = None) -> etree._Element:
         add("subject", s)
     add("publisher", rec.publisher)
     add("date", str(rec.year) if rec.year else rec.date_text)
-    add("type", "Text" if rec.material_type in ("book", "large_print", "ebook", "serial") else rec.material_type)
+    add("type", "Text" if rec.material_type in ("book", "large_print", "ebook", "serial", "ejournal") else rec.material_type)
     add("format", rec.extent)
     add("identifier", identifier)
     for isbn in rec.isbns:

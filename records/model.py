@@ -76,7 +76,7 @@ class Record:
     lccn: str | None = None
     national_number: str | None = None  # CNMARC 001/ 020 national bibliography number
     language: str | None = None  # ISO 639-2 code
-    material_type: str = "book"  # book | ebook | serial | audio | video | map | score | large_print | other
+    material_type: str = "book"  # book | ebook | serial | ejournal | audio | video | map | score | large_print | other
     subjects: list[str] = field(default_factory=list)
     classification: dict[str, list[str]] = field(default_factory=dict)  # clc / lcc / ddc
     series: list[str] = field(default_factory=list)

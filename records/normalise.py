@@ -157,11 +157,25 @@ def _holdings(rec: pymarc.Record, syntax: str, member: str, warnings: list[str],
 
 # ---------------------------------------------------------------- material type
 
+# An extent or a title that says the copy is online, in the words RDA, AACR2 and Chinese cataloguing use.
+_ONLINE = re.compile(r"online resource|electronic resource|在线资源|在線資源|电子资源|電子資源|电子图书|電子圖書|网络资源|"
+                     r"網絡資源|computer file|e-?book", re.IGNORECASE)
+
+
+def _online(fs: _Fields, extent_tag: str, extent_codes: str, title_tag: str) -> bool:
+    extent = " ".join(v for f in fs.all(extent_tag) for v in _subfields(f, extent_codes))
+    title = " ".join(v for f in fs.all(title_tag) for v in _subfields(f, "abh"))
+    return bool(_ONLINE.search(extent)) or bool(re.search(r"[\[［【](?:" + _ONLINE.pattern + r")[\]］】]", title,
+                                                          re.IGNORECASE))
+
+
 def _material_marc21(leader: str, fs: _Fields) -> str:
     rtype, level = leader[6:7], leader[7:8]
     f008 = fs.control("008")
     f007 = fs.control("007")
     gmd = " ".join(_subfields(fs.one("245"), "h")).lower() if fs.one("245") else ""
+    if _online(fs, "300", "a", "245") or _ONLINE.search(gmd):
+        gmd += " electronic resource"
     media = " ".join(v for f in fs.all("337", "338") for v in _subfields(f, "a")).lower()
     if rtype in ("i", "j") or "sound recording" in gmd or "录音" in gmd:
         return "audio"
@@ -172,12 +186,12 @@ def _material_marc21(leader: str, fs: _Fields) -> str:
         return "map"
     if rtype in ("c", "d"):
         return "score"
-    if level in ("s", "i") and rtype in ("a", ""):
-        return "serial"
     form = f008[23:24] if rtype in ("a", "t", "c", "d", "i", "j", "m", "p") else f008[29:30]
     electronic = (form in ("o", "s", "q") or f007[:2] == "cr" or rtype == "m"
                   or "electronic resource" in gmd or "电子资源" in gmd or "电子图书" in gmd
                   or "online resource" in media or "computer" in media)
+    if level in ("s", "i") and rtype in ("a", ""):
+        return "ejournal" if electronic else "serial"
     if electronic:
         return "ebook"
     editions = " ".join(v for f in fs.all("250") for v in _subfields(f, "a")).lower()
@@ -191,6 +205,8 @@ def _material_marc21(leader: str, fs: _Fields) -> str:
 def _material_unimarc(leader: str, fs: _Fields) -> str:
     rtype, level = leader[6:7], leader[7:8]
     gmd = " ".join(v for f in fs.all("200") for v in _subfields(f, "b")).lower()
+    if _online(fs, "215", "a", "200") or _ONLINE.search(gmd):
+        gmd += " electronic resource"
     f106 = (_first(fs.one("106"), "a") or "")[:1]
     f135 = fs.one("135")
     if rtype in ("i", "j") or "录音" in gmd or "sound recording" in gmd:
@@ -201,10 +217,10 @@ def _material_unimarc(leader: str, fs: _Fields) -> str:
         return "map"
     if rtype in ("c", "d"):
         return "score"
+    electronic = rtype == "l" or f106 == "s" or f135 is not None or "电子" in gmd or "electronic" in gmd
     if level == "s":
-        return "serial"
-    if (rtype == "l" or f106 == "s" or f135 is not None or "电子" in gmd
-            or "electronic" in gmd):
+        return "ejournal" if electronic else "serial"
+    if electronic:
         return "ebook"
     if f106 == "d" or "大字" in gmd:
         return "large_print"
@@ -495,17 +511,26 @@ def _map_unimarc(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
     warnings = out.warnings
     f200 = fs.one("200")
     if f200 is not None:
-        titles = _subfields(f200, "a")
+        titles, parallel = [], []
+        for t in _subfields(f200, "a"):
+            head, *rest = _PARALLEL.split(t)
+            titles.append(head)
+            parallel.extend(clean(x) for x in rest if x.strip())
         out.title = _join((_unmark(t) for t in titles), " ; ")
         filing = sort_form(titles[0]) if titles else None
         if filing and len(titles) > 1:
             filing = _join([filing, *titles[1:]], " ; ")
         out.sort_title = filing if filing and filing != out.title else None
-        out.subtitle = _join(_subfields(f200, "e"), " : ") or None
+        subtitles = []
+        for e in _subfields(f200, "e"):
+            head, *rest = _PARALLEL.split(e)
+            subtitles.append(head)
+            parallel.extend(clean(x) for x in rest if x.strip())
+        out.subtitle = _join(subtitles, " : ") or None
         out.part = _join(_subfields(f200, "hi"), " ") or None
         pinyin = _subfields(f200, "A9")
         out.title_pinyin = clean(pinyin[0]) if pinyin else None
-        out.parallel_titles = [clean(v.lstrip("= ")) for v in _subfields(f200, "d")]
+        out.parallel_titles = [clean(v.lstrip("= ")) for v in _subfields(f200, "d")] + parallel
     else:
         warnings.append("no title (200)")
     if out.title_pinyin is None:  # some systems put the pinyin of the title in 9xx $a / 500 $A
