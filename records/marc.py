@@ -320,7 +320,9 @@ _CONTROL_005 = re.compile(rb"\s*\d{8}(\d{6}(\.\d+)?)?\s*")
 def _fits(tag: str, raw: bytes) -> bool:
     """Whether field bytes can belong to `tag`: a control field (00X) has no subfield delimiter, a data
     field has one right after its two indicators; 005 is a date and time."""
-    if tag < "010" and tag.isdigit():
+    if not tag.isdigit():
+        return True  # local tags (Aleph's FMT, CAT, AVA): control or data, the data decides
+    if tag < "010":
         return 0x1F not in raw and (tag != "005" or _CONTROL_005.fullmatch(raw) is not None)
     return len(raw) <= 2 or 0x1F in raw[:3]
 
