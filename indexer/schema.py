@@ -9,6 +9,7 @@ JSON) so a result prints and serialises exactly as a live one. Pure functions; n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import zlib
@@ -154,7 +155,11 @@ def document(w: Work) -> dict:
 # --------------------------------------------------------------------------- stored Work
 
 
-_RECORD_FIELDS = [f for f in Record.__dataclass_fields__]
+# Text only the search fields read (records.normalise collects it for the title, author, subject and word
+# indexes); not kept in the stored Work, which is for showing editions, only a digest of it (so a harvest that
+# compares stored works still sees a change to it). Documents are made from the harvest store's full records.
+SEARCH_ONLY = ("other_titles", "other_names", "subject_terms", "keywords")
+_RECORD_FIELDS = [f for f in Record.__dataclass_fields__ if f not in SEARCH_ONLY]
 _HOLDING_FIELDS = [f for f in Holding.__dataclass_fields__]
 
 
@@ -195,8 +200,18 @@ def _record_in(d: dict) -> Record:
     return Record(**kw)
 
 
+def _search_digest(records: list[Record]) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    for r in records:
+        for name in SEARCH_ONLY:
+            h.update("\x1f".join(getattr(r, name)).encode("utf-8"))
+            h.update(b"\x1e")
+    return h.hexdigest()
+
+
 def dump_work(w: Work) -> bytes:
-    """The Work as compressed JSON (version 1); `load_work` gives back an equal Work."""
+    """The Work as compressed JSON (version 1); `load_work` gives back an equal Work, but for the text only
+    search reads (`SEARCH_ONLY`), of which the JSON keeps a digest."""
     doc = {
         "v": SCHEMA_VERSION,
         "work_id": w.work_id,
@@ -207,6 +222,7 @@ def dump_work(w: Work) -> bytes:
         "display_holdings": None if list(w.display.holdings) == list(w.holdings)
         else [_holding_out(h) for h in w.display.holdings],
         "records": [_record_out(r) for r in w.records],
+        "search": _search_digest(w.records),
     }
     return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
 
