@@ -328,6 +328,7 @@ def _fits(tag: str, raw: bytes) -> bool:
 
 
 _SHAPE_ONLY = 0.1  # the score of a field that fits an entry's tag but agrees on neither offset nor length
+_BAND = 16  # how many fields more or fewer than its entry's place a field may be found (bounds the work)
 
 
 def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
@@ -379,17 +380,24 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
                 best, chars = s, u == 1
         return best, chars
 
-    # Align entries and fields in data order (an LCS-like table): the best total of match scores.
-    table = [[0.0] * (n_p + 1) for _ in range(n_e + 1)]
-    scores = [[score(e, p) for p in range(n_p)] for e in range(n_e)]
+    # Align entries and fields in data order (an LCS-like table): the best total of match scores. Only a
+    # band around the diagonal is filled: a field more than _BAND places from its entry is not matched.
+    low = min(0, n_p - n_e) - _BAND
+    high = max(0, n_p - n_e) + _BAND
+    unreachable = -1e9
+    table = [[unreachable] * (n_p + 1) for _ in range(n_e)] + [[0.0] * (n_p + 1)]
+    scores: dict[tuple[int, int], tuple[float, bool]] = {}
     for e in range(n_e - 1, -1, -1):
         row, below = table[e], table[e + 1]
-        for p in range(n_p - 1, -1, -1):
-            s = scores[e][p][0]
-            row[p] = max(below[p], row[p + 1], below[p + 1] + s if s >= 0 else -1.0)
+        if e + high >= n_p:
+            row[n_p] = 0.0
+        for p in range(min(n_p - 1, e + high), max(-1, e + low - 1), -1):
+            scores[e, p] = score(e, p)
+            s = scores[e, p][0]
+            row[p] = max(below[p], row[p + 1], below[p + 1] + s if s >= 0 else unreachable)
     pairs, e, p = [], 0, 0
     while e < n_e and p < n_p:
-        s = scores[e][p][0]
+        s = scores.get((e, p), (-1.0, False))[0]
         if s >= 0 and table[e][p] == table[e + 1][p + 1] + s:
             pairs.append((e, p))
             e, p = e + 1, p + 1
@@ -398,7 +406,7 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
         else:
             p += 1
     # A match on shape alone is kept only where as many entries as fields lie between surer matches.
-    sure = [(e, p) for e, p in pairs if scores[e][p][0] > _SHAPE_ONLY]
+    sure = [(e, p) for e, p in pairs if scores[e, p][0] > _SHAPE_ONLY]
     placed: list[int | None] = [None] * n_e
     for e, p in sure:
         placed[e] = p
@@ -409,9 +417,9 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
             if len(guesses) == e1 - e0 - 1:
                 for e, p in guesses:
                     placed[e] = p
-    exact = sum(1 for e, p in pairs if placed[e] == p and scores[e][p][0] == 4.0)
+    exact = sum(1 for e, p in pairs if placed[e] == p and scores[e, p][0] == 4.0)
     used = {p for p in placed if p is not None}
-    by_chars = any(placed[e] == p and scores[e][p][1] for e, p in pairs)
+    by_chars = any(placed[e] == p and scores[e, p][1] for e, p in pairs)
     if by_chars:
         warnings.append("directory lengths/offsets count characters, not bytes; fields were placed by characters")
     if exact < len(entries) or len(used) < len(raw_pieces):
