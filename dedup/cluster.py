@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from dedup.keys import MatchKeys, match_keys
+from dedup.keys import MatchKeys, match_keys, pinyin_key
 from dedup.score import conflict, match_score
 from records.model import Record
 
@@ -35,15 +35,19 @@ def blocking_keys(k: MatchKeys) -> list[str]:
         return keys
     keys.append(f"title:{title}")
     years = ("-",) if k.year is None else (k.year, k.year + 1)
-    n = PREFIX_CJK if k.cjk else PREFIX
     fuzzy = []
-    if len(title) > n:
-        fuzzy += [f"tp:{title[:n]}", f"ts:{title[-n:]}"]
-    initial = title[0]
-    if k.authors:
-        fuzzy += [f"au:{a.replace(' ', '')}|{initial}" for a in sorted(k.authors)[:3]]
-    elif k.pages:
-        fuzzy.append(f"ex:{k.pages}|{initial}")
+    for text, cjk in ((title, k.cjk), (k.romanised_proper, False)):  # a romanised 245 beside an 880 too
+        n = PREFIX_CJK if cjk else PREFIX
+        if len(text) > n:
+            fuzzy += [f"tp:{text[:n]}", f"ts:{text[-n:]}"]
+    initials = {title[0], k.romanised_proper[:1]} - {""}
+    if k.cjk:
+        initials.add(pinyin_key(title[0])[:1])  # where a romanised record of the book files
+    for initial in sorted(initials):
+        if k.authors:
+            fuzzy += [f"au:{a.replace(' ', '')}|{initial}" for a in sorted(k.authors)[:3]]
+        elif k.pages:
+            fuzzy.append(f"ex:{k.pages}|{initial}")
     keys.extend(f"{key}|{y}" for key in fuzzy for y in years)
     return keys
 

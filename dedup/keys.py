@@ -24,13 +24,13 @@ _EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "s
                 "eighth": 8, "ninth": 9, "tenth": 10, "new": 0}
 _ED_CN = re.compile(r"第?\s*([0-9零〇一二两三四五六七八九十百]+)\s*版")
 _ED_ROMAN = re.compile(r"\bdi\s*([0-9]+)\s*ban\b")
-_ED_NUM = re.compile(r"(?<![0-9])([0-9]{1,3})\s*(?:st|nd|rd|th|d|e|er|re|eme|ème|a|ª|\.)?,?\s*"
-                     r"(?:(?:rev|revised|enl|enlarged|expanded|updated|corr|korr|verb|überarb|erw|neu)\.?,?\s*"
-                     r"(?:and|&|u\.|und)?\s*)*"
-                     r"(?:ed\b|edn\b|edition|aufl|auflage|ausg|éd|édition|edición|edizione|изд|издание)")
+_ED_NUM = re.compile(r"(?<![0-9])([0-9]{1,3})\s*-?\s*(?:st|nd|rd|th|d|e|er|re|eme|ème|a|ª|oe|ое|е|\.)?,?\s*"
+                     r"(?:[^\W\d_]{1,15}\.?,?\s*(?:and|&|u\.|und)?\s*){0,3}?"  # rev., neu bearbeitete, ...
+                     r"(?:ed\b|edn\b|edition|aufl|auflage|ausg|éd|édition|edición|edizione|изд|издание|izd|wyd|uitg|udg|upl)")
 _ED_AFTER = re.compile(r"\b(?:ed|edition|aufl|auflage)\.?\s*([0-9]{1,3})\b")  # "Ed. 2", "Auflage 3"
 _ED_WORD = re.compile(r"\b(" + "|".join(_EN_ORDINALS) + r")\s+(?:ed\b|edition)")
-_REVISED = re.compile(r"修订|修訂|增订|增訂|修正|\brev\b|revised|überarb|\bxiu\s*ding\b|zeng\s*ding")
+_REVISED = re.compile(r"修订|修訂|增订|增訂|修正|\brev\b|revised|überarb|uberarb|ueberarb|bearb|\bxiu\s*ding\b|"
+                      r"zeng\s*ding")
 # Printings and impressions are not editions: 2009年印刷, 第3次印刷, 2009.10重印, 3rd printing, Nachdruck.
 _PRINTING = re.compile(r"(?:第?\s*[0-9零〇一二两三四五六七八九十百]+\s*次|[0-9]{4}\s*年?(?:\s*[.\-/]?\s*[0-9]{1,2}\s*月?)?)"
                        r"\s*(?:印刷|印|重印)|[0-9]{1,3}\s*(?:st|nd|rd|th)?\s*(?:printing|print|impr(?:ession)?\.?)"
@@ -61,9 +61,9 @@ def cn_number(text: str) -> int | None:
 
 @lru_cache(maxsize=4096)
 def edition_key(statement: str | None) -> str | None:
-    """The edition as a comparable key: "2" for 第2版 / 第二版 / 2nd ed. / Di 2 ban / 2. Aufl.,
-    "2r" for a revised second edition, "r" for 修订版 / rev. ed.; None for a first or unstated edition.
-    """
+    """The edition as a comparable key: "2" for 第2版 / 第二版 / 2nd ed. / 2d ed. / Di 2 ban / 2. Aufl. (revised
+    or not), "r" for 修订版 / 增订本 / rev. ed. without a number; None for a first or unstated edition or a
+    printing (2009印刷, 第3次印刷, 3rd printing)."""
     if not statement:
         return None
     s = _PRINTING.sub(" ", unicodedata.normalize("NFKC", statement).casefold())
@@ -77,10 +77,9 @@ def edition_key(statement: str | None) -> str | None:
         m = _ED_WORD.search(s)
         if m:
             number = _EN_ORDINALS[m.group(1)]
-    revised = bool(_REVISED.search(s))
-    if number in (None, 0, 1) and not revised:
-        return None
-    return f"{number if number and number > 1 else ''}{'r' if revised else ''}"
+    if number is not None and number > 1:
+        return str(number)  # "6. Aufl." and "6., neu bearbeitete Aufl." transcribe one statement two ways
+    return "r" if _REVISED.search(s) else None
 
 
 # -- volumes and parts -------------------------------------------------------------------------------
@@ -278,6 +277,7 @@ class MatchKeys:
     heads: frozenset[str]  # forms of the title proper without spaces: it cut where a subtitle may begin
     romanised: str  # the 245's own (romanised) title + subtitle, folded without spaces, when `full_title` is
     # the 880's vernacular (a record without 880s meets it there); else ""
+    romanised_proper: str  # ... its title proper alone
     numbers: frozenset[str]  # numbers named in the title proper and subtitle (and in a romanised 245)
     head_numbers: frozenset[str]  # those before the first place a subtitle may begin: surely the title's own
     has_subtitle: bool
@@ -358,8 +358,10 @@ def match_keys(rec: Record) -> MatchKeys:
     """The match keys of a normalised record."""
     title, subtitle, part, filing = _title_texts(rec)
     head_raw = _COLON.split(filing or title, maxsplit=1)[0] if (filing or title) else ""
-    tail = _TITLE_VOL.search(title)
+    tail = _TITLE_VOL.search(title) or (_TITLE_VOL.search(subtitle) if subtitle else None)
     volume = volume_key(part) or volume_key(tail.group(0) if tail else "")
+    if tail and subtitle and tail.string == subtitle and not part:  # "Violin sonatas : vol. 3"
+        subtitle = _strip_title_volume(subtitle) or None
     if part and not volume:  # a part that names no number ("Reihe A: Geschichte") is kept as written
         volume = "p:" + fold(part)
     if volume and not part:
@@ -382,7 +384,10 @@ def match_keys(rec: Record) -> MatchKeys:
     romanised = ""
     own_title = rec.title if title != rec.title and rec.title else ""  # the romanised 245 beside an 880
     own_full = f"{own_title} {rec.subtitle}" if own_title and rec.subtitle else own_title
+    romanised_proper = ""
     if own_title:
+        proper = rec.sort_title or rec.title
+        romanised_proper = (fold(proper) if rec.sort_title else _strip_article(fold(proper))).replace(" ", "")
         own = f"{rec.sort_title or rec.title} {rec.subtitle}" if rec.subtitle else rec.sort_title or rec.title
         romanised = (fold(own) if rec.sort_title else _strip_article(fold(own))).replace(" ", "")
     authors: set[str] = set()
@@ -410,6 +415,7 @@ def match_keys(rec: Record) -> MatchKeys:
         full_title=full_key,
         heads=frozenset(h for h in heads if h),
         romanised=romanised,
+        romanised_proper=romanised_proper,
         numbers=title_numbers(full_raw) | title_numbers(own_full),
         head_numbers=title_numbers(_SUBTITLE_BREAK.split(body, maxsplit=1)[0])
         | title_numbers(_SUBTITLE_BREAK.split(own_title, maxsplit=1)[0]),

@@ -19,7 +19,8 @@ YEAR_SLACK = 1  # a printing date a year after the publication date is the same 
 PUBLISHER_MIN = 80.0  # rapidfuzz ratio of Latin-script publisher keys below which two publishers differ
 PUBLISHER_MIN_CROSS = 75.0  # ... CJK against its romanisation (人民 ~ Ren min)
 TITLE_MIN = 0.90  # title similarity needed without a shared identifier
-TITLE_MIN_FULL_EVIDENCE = 0.85  # ... when creator, publisher, year and pages all agree
+TITLE_MIN_FULL_EVIDENCE = 0.80  # ... when creator, publisher, year and pages all agree (a character of five)
+SPECIFIC_EXTENT = 15  # an extent this long, read the same in two records, is evidence (AV and manuscripts)
 TITLE_MIN_WITH_ID = 0.50  # ... and with one (an ISBN reused by a publisher for another book still fails)
 SUBTITLE_OMITTED = 0.96  # the similarity of a title with its subtitle to the same title without it
 MIN_PAGES = 10  # a count under ten pages is usually the preliminaries ("3, 280 p."), not the book
@@ -60,8 +61,11 @@ def title_similarity(a: MatchKeys, b: MatchKeys) -> float:
         return 0.0
     sim = fuzz.ratio(fa, fb) / 100.0
     if sim < TITLE_MIN and (a.romanised or b.romanised):
-        # one record carries the vernacular (880) and the other only its romanisation: meet in the latter
-        sim = max(sim, fuzz.ratio(a.romanised or a.full_title, b.romanised or b.full_title) / 100.0)
+        # one record carries the vernacular (880) and the other only its romanisation: meet in the latter,
+        # the whole titles, or the titles proper when a subtitle is left out on one side
+        ra, rb = a.romanised or a.full_title, b.romanised or b.full_title
+        pa, pb = a.romanised_proper or a.title.replace(" ", ""), b.romanised_proper or b.title.replace(" ", "")
+        sim = max(sim, fuzz.ratio(ra, rb) / 100.0, min(SUBTITLE_OMITTED, fuzz.ratio(pa, pb) / 100.0))
     if sim < 1.0:
         omitted = 0.0
         if not a.has_subtitle or fa in ha:
@@ -203,6 +207,8 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         evidence += 1
     if a.pages and b.pages:
         evidence += 1
+    elif len(a.extent) >= SPECIFIC_EXTENT and a.extent == b.extent:
+        evidence += 1  # "1 cartridge (7 min.) si. b&w. super 8 mm." in both: the same physical description
     if title < TITLE_MIN:
         # a character or two wrong in a short title: only with every other fact agreeing
         if not (authors is not None and authors >= 0.9 and evidence == 4 and a.pages == b.pages):

@@ -20,7 +20,7 @@ def _book(member: str, rid: str, **kw) -> Record:
 
 
 @pytest.mark.parametrize("text,key", [("第2版", "2"), ("第二版", "2"), ("2nd ed.", "2"), ("Di 2 ban", "2"),
-                                      ("2. Aufl.", "2"), ("修订版", "r"), ("第3版修订", "3r"), ("第1版", None),
+                                      ("2. Aufl.", "2"), ("修订版", "r"), ("第3版修订", "3"), ("第1版", None),
                                       ("初版", None), (None, None), ("Rev. ed.", "r")])
 def test_edition_key(text, key):
     assert edition_key(text) == key
