@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "up":
             tp.add_argument("--members", type=int, default=8, metavar="N", help="number of members (1-70)")
             tp.add_argument("--seed", type=int, default=None, help="catalogue generator seed")
+            tp.add_argument("--specials", action="store_true",
+                            help="also a stock MARC21 Zebra (NLCW) and a member that requires a login (CALIS); "
+                                 "docs/testbed.md")
         tp.add_argument("--json", action="store_true")
         tp.set_defaults(func=func)
 
@@ -234,7 +237,7 @@ def cmd_testbed_up(args) -> int:
     if not 1 <= args.members <= 70:
         raise UsageError("--members must be between 1 and 70")
     bed = _testbed(args)
-    registry = bed.up(members=args.members)
+    registry = bed.up(members=args.members, specials=args.specials)
     if args.json:
         print(json.dumps({"registry": str(registry), "members": bed.status()}, ensure_ascii=False, indent=2))
     else:
