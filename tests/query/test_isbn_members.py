@@ -11,19 +11,25 @@ and over SRU.
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pymarc
 import pytest
+from stdnum import isbn as stdnum_isbn
 
 from connectors.factory import open_connector
 from connectors.query import Query, isbn_forms, known_item_query, parse
 from dedup import merge
-from federator.registry import Endpoint, Member
+from federator.federation import Federator
+from federator.registry import Endpoint, Member, load_registry
 from records.model import Record
 from records.normalise import from_raw
+from testbed.generate import plan_catalogues, plan_records
+from testbed.members import member_profiles
 from testbed.seeds import read_seeds, to_marcxml
 from testbed.zebra import ZebraServer
 
@@ -156,3 +162,33 @@ def test_a_copy_catalogued_without_isbn_is_found_by_its_title_and_year_and_merge
     bare = next(r for r in by_title if r.record_id == "no-isbn")
     works = merge([next(r for r in by_isbn if r.record_id == "copy0"), bare])
     assert len(works) == 1, [w.display.title for w in works]
+
+
+def test_live_isbn_search_finds_every_test_bed_copy_catalogued_with_the_isbn(testbed):
+    """On the demo test bed (8 members, each cataloguing ISBNs its own way: 13 or 10 digits, hyphens or none,
+    a qualifier), a live search for an ISBN typed in one form finds every member's copy that carries it."""
+    sizes = json.loads((testbed.state_dir / "bed.json").read_text())["sizes"]
+    records = plan_records(plan_catalogues(testbed.seed, member_profiles(len(sizes)), sizes))
+    holders: dict[str, set[tuple[str, str]]] = {}
+    for r in records:
+        for isbn13 in set(r.isbn13s):
+            holders.setdefault(isbn13, set()).add((r.member, r.record_id))
+    shared = sorted(i for i, h in holders.items() if len({m for m, _ in h}) >= 3)
+    chosen = random.Random(15).sample(shared, min(24, len(shared)))
+    assert len(chosen) >= 10, "the test bed has too few books held by three members"
+    typed = [lambda i: i, lambda i: stdnum_isbn.format(i), lambda i: stdnum_isbn.to_isbn10(i),
+             lambda i: stdnum_isbn.format(stdnum_isbn.to_isbn10(i)), lambda i: "ISBN " + stdnum_isbn.format(i)]
+    registry = load_registry(testbed.registry_path)
+
+    async def run():
+        async with Federator(registry.members) as fed:
+            out = {}
+            for n, isbn13 in enumerate(chosen):
+                text = typed[n % len(typed)](isbn13) if isbn13.startswith("978") else isbn13
+                result = await fed.run(parse(text), per_member=50)
+                out[text] = (isbn13, {(r.member, r.record_id) for o in result.outcomes for r in o.records})
+            return out
+
+    missed = {text: sorted(holders[isbn13] - got) for text, (isbn13, got) in asyncio.run(run()).items()
+              if holders[isbn13] - got}
+    assert not missed, f"live ISBN searches missed copies catalogued with the ISBN: {missed}"
