@@ -263,6 +263,17 @@ def reader_form(text: str) -> str:
 _NUMBER_LABEL = re.compile(r"^(isbn(?:-?1[03])?|issn)[:：]?", re.IGNORECASE)
 
 
+_ISBN_SHAPE = re.compile(r"^(?:97[89]-?)?(?:\d-?){9}[\dXx]$")
+
+
+def _labelled_as(label: str, word: str) -> bool:
+    """Whether a word after the label ISBN or ISSN is that number: a valid one, or for an ISBN one of its
+    shape with a wrong check digit (printed in the book, and catalogued so by members)."""
+    if _standard_number(word) == label:
+        return True
+    return label == "isbn" and bool(_ISBN_SHAPE.match(word)) and len(re.sub(r"-", "", word)) in (10, 13)
+
+
 def _standard_number(word: str) -> str | None:
     """"isbn" or "issn" when the word is one with a valid check digit (9787500401148, 7-5004-0114-7; an ISSN
     only hyphenated, 0028-0836, since eight bare digits are often something else), else None."""
@@ -338,7 +349,8 @@ class _ReaderParser:
     def _label_of_number(word: str, text: str, i: int) -> bool:
         """Whether `word` ("ISBN:", "ISSN:") labels the standard number after it, as pasted from a book."""
         m = re.compile(r"\s*([^\s()\"]+)").match(text, i)
-        return bool(m) and _standard_number(m.group(1)) == word[:-1].lower()[:4] != ""
+        label = word[:-1].lower()
+        return bool(m) and label in ("isbn", "issn") and _labelled_as(label, m.group(1))
 
     def _peek(self) -> _Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -449,18 +461,15 @@ class _ReaderParser:
         m = _NUMBER_LABEL.match(tok.text)
         if m is None:
             return None
+        label = m.group(1).lower()[:4]
         rest = tok.text[m.end():]
         if rest:
-            standard = _standard_number(rest)
-            return Clause(standard, "=", rest) if standard == m.group(1).lower()[:4] else None
+            return Clause(label, "=", rest) if _labelled_as(label, rest) else None
         nxt = self._peek()
-        if nxt is None or nxt.kind != "word" or nxt.escaped_start:
-            return None
-        standard = _standard_number(nxt.text)
-        if standard != m.group(1).lower()[:4]:
+        if nxt is None or nxt.kind != "word" or nxt.escaped_start or not _labelled_as(label, nxt.text):
             return None
         self._next()
-        return Clause(standard, "=", nxt.text)
+        return Clause(label, "=", nxt.text)
 
     def _term(self, tok: _Token, field: str) -> Query:
         if field == "year":

@@ -22,7 +22,7 @@ import pytest
 from stdnum import isbn as stdnum_isbn
 
 from connectors.factory import open_connector
-from connectors.query import Query, isbn_forms, known_item_query, parse
+from connectors.query import Clause, Query, QueryError, isbn_forms, known_item_query, parse
 from dedup import merge
 from federator.federation import Federator
 from federator.registry import Endpoint, Member, load_registry
@@ -192,3 +192,22 @@ def test_live_isbn_search_finds_every_test_bed_copy_catalogued_with_the_isbn(tes
     missed = {text: sorted(holders[isbn13] - got) for text, (isbn13, got) in asyncio.run(run()).items()
               if holders[isbn13] - got}
     assert not missed, f"live ISBN searches missed copies catalogued with the ISBN: {missed}"
+
+
+@pytest.mark.parametrize("text,field,value", [
+    ("ISBN 978-7-5037-1744-4", "isbn", "978-7-5037-1744-4"), ("ISBN: 7-5037-1744-0", "isbn", "7-5037-1744-0"),
+    ("ISBN7503717440", "isbn", "7503717440"), ("ISBN-13: 9787503717444", "isbn", "9787503717444"),
+    ("ISBN 7-5037-1744-1", "isbn", "7-5037-1744-1"),  # a wrong check digit as printed: members hold it too
+    ("ISSN 0028-0836", "issn", "0028-0836"), ("ＩＳＢＮ：７-5037-1744-0", "isbn", "7-5037-1744-0"),
+])
+def test_a_number_pasted_with_its_label_is_that_number(text, field, value):
+    assert parse(text) == Clause(field, "=", value)
+
+
+@pytest.mark.parametrize("text", ["ISBN 12345", "isbn history", "ISSN 7503717440", "ti: history"])
+def test_the_word_isbn_before_something_else_stays_a_word(text):
+    try:
+        q = parse(text)
+    except QueryError:
+        return  # a field prefix with a space after it is still refused, with its message
+    assert not isinstance(q, Clause) or q.field == "any"
