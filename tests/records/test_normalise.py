@@ -107,8 +107,10 @@ def test_material_types_follow_the_coded_data(marc_data):
             seen.add(norm.material_type)
             leader = str(rec.leader)
             f250 = " ".join(f.value() for f in rec.get_fields("250")).lower()
-            if leader[7] == "s":
-                assert norm.material_type == "serial"
+            f008 = rec.get("008").data if rec.get("008") else ""
+            if leader[7] == "s":  # a serial; online (008/23 o, s, q, or 007 cr) an e-journal
+                online = f008[23:24] in ("o", "s", "q") or (rec.get("007") is not None and rec.get("007").data.startswith("cr"))
+                assert norm.material_type == ("ejournal" if online else "serial")
             elif leader[6] in "ij":
                 assert norm.material_type == "audio"
             elif leader[6] in "cd":
