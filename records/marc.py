@@ -314,7 +314,7 @@ def _fields_by_directory(data: bytes, base: int, entries: list[tuple[str, int, i
     return out
 
 
-_CONTROL_005 = re.compile(rb"\s*\d{8}(\d{6}(\.\d+)?)?\s*")
+_CONTROL_005 = re.compile(rb"\s*\d{14}(\.\d+)?\s*")
 
 
 def _fits(tag: str, raw: bytes) -> bool:
@@ -361,19 +361,81 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
         units.append((cstarts, clengths))
     n_e, n_p = len(entries), len(raw_pieces)
 
+    # Which of an entry's numbers to trust when one field is at its offset and another, which no other
+    # entry points at, has its length. Where the directory agrees with itself around the entry (the one
+    # before ends at its offset, it ends at the next one's) the data moved (an extra or missing field): the
+    # length is the better guide. Otherwise either number may be the wrong one, and the entry is dropped.
+    starts_at = [{start: i for i, start in enumerate(u_starts)} for u_starts, _ in units]
+    totals = {sum(u_lengths) for _, u_lengths in units}
+    agrees = [(entries[e - 1][2] + entries[e - 1][1] == off if e else off == 0)
+              and (off + ln == entries[e + 1][2] if e + 1 < len(entries) else off + ln in totals)
+              for e, (_tag, ln, off) in enumerate(entries)]
+    claimed: dict[int, set[int]] = {}  # piece -> entries that claim it: by offset and length, or by an offset
+    for e, (_tag, ln, off) in enumerate(entries):  # trusted because the entry's length is the odd one out
+        for u in range(len(units)):
+            q = starts_at[u].get(off)
+            if q is not None and (units[u][1][q] == ln or not agrees[e]):
+                claimed.setdefault(q, set()).add(e)
+
+    seen_offsets: set[int] = set()
+    shared = {off for _tag, _ln, off in entries if off in seen_offsets or seen_offsets.add(off)}
+
+    def offset_backed(e: int, u: int, p: int) -> bool:
+        """An offset alone places a field only where the entry before ends there, or points at the field
+        before. Not for the first entry (its offset is 0 whatever went wrong) nor an offset two entries
+        give (it is wrong for one of them)."""
+        if not e or entries[e][2] in shared:
+            return False
+        _tag, prev_ln, prev_off = entries[e - 1]
+        return prev_off + prev_ln == entries[e][2] or (p > 0 and prev_off not in shared
+                                                         and starts_at[u].get(prev_off) == p - 1)
+
+    def supported(e: int, u: int, shift: int) -> bool:
+        """A neighbouring entry's field is found at the same shift from its offset, with its length, and no
+        other entry claims that field."""
+        for n in (e - 1, e + 1):
+            if 0 <= n < len(entries):
+                q = starts_at[u].get(entries[n][2] + shift)
+                if q is not None and units[u][1][q] == entries[n][1] and not claimed.get(q, set()) - {n}:
+                    return True
+        return False
+
+    lengths_at: list[dict[int, list[int]]] = [{} for _ in units]
+    for u, (_, u_lengths) in enumerate(units):
+        for q, q_ln in enumerate(u_lengths):
+            lengths_at[u].setdefault(q_ln, []).append(q)
+    trust: list[str] = []
+    for e, (_tag, ln, off) in enumerate(entries):
+        at = {q for u in range(len(units)) if (q := starts_at[u].get(off)) is not None
+              and units[u][1][q] != ln}
+        same = {(u, q) for u in range(len(units)) for q in lengths_at[u].get(ln, ())
+                if q not in at and not claimed.get(q, set()) - {e}} if at else set()
+        if at and same:
+            moved = any(supported(e, u, units[u][0][q] - off) for u, q in same)
+            trust.append("length" if moved else "neither")
+        else:
+            trust.append("offset" if at else "length")
+
     def score(e: int, p: int) -> tuple[float, bool]:
         tag, length, offset = entries[e]
         if not _fits(tag, raw_pieces[p]):
             return -1.0, False
         best, chars = _SHAPE_ONLY, False
+        how = trust[e]
         for u, (u_starts, u_lengths) in enumerate(units):
             at, ln = u_starts[p] == offset, u_lengths[p] == length
             if at and ln:
                 s = 4.0
+            elif how == "neither" and (at or ln):
+                return -1.0, False
+            elif ln and not supported(e, u, u_starts[p] - offset):
+                s = _SHAPE_ONLY  # a field of that length elsewhere, with nothing to say the data moved there
             elif ln:
-                s = 2.0
+                s = 2.0 if how == "length" else 1.0
+            elif at and not offset_backed(e, u, p):
+                s = _SHAPE_ONLY
             elif at:
-                s = 1.9 if abs(u_lengths[p] - length) <= 2 else 1.5
+                s = 2.0 if how == "offset" else 1.5
             else:
                 continue
             if s > best:
@@ -407,6 +469,21 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
             p += 1
     # A match on shape alone is kept only where as many entries as fields lie between surer matches.
     sure = [(e, p) for e, p in pairs if scores[e, p][0] > _SHAPE_ONLY]
+    # A match that is not exact is dropped when another field between its neighbours fits the entry as
+    # well: two equally good places for one entry mean neither can be trusted.
+    changed = True
+    while changed:
+        changed = False
+        for k, (e, p) in enumerate(sure):
+            s = scores[e, p][0]
+            if s >= 4.0:
+                continue
+            lo = sure[k - 1][1] if k else -1
+            hi = sure[k + 1][1] if k + 1 < len(sure) else n_p
+            if any(q != p and score(e, q)[0] >= s for q in range(lo + 1, hi)):
+                del sure[k]
+                changed = True
+                break
     placed: list[int | None] = [None] * n_e
     for e, p in sure:
         placed[e] = p
