@@ -336,10 +336,13 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
     """Match the fields between terminators to directory entries when the directory disagrees with the data.
 
     Entries and fields are aligned in data order, each pair scored by what agrees: offset and length
-    (counted in bytes, or in characters as some converters write them), length alone, offset alone. A
-    pair must fit the tag (control vs data field); a pair that agrees on nothing else is kept only where
-    as many entries as fields lie between surer pairs. An entry no field fits is dropped and a field no
-    entry fits is ignored, each with a warning: a field never takes another field's data.
+    (counted in bytes, or in characters as some converters write them); length alone where a neighbouring
+    entry's field is found at the same shift (the data moved: an extra or missing field); offset alone
+    where the entry before backs it (the entry's length is the wrong number). An entry whose offset and
+    length point at two different fields, with nothing to say which is right, is dropped; a pair that fits
+    only by shape (control vs data field) is kept only where as many entries as fields lie between surer
+    pairs, and a match with an equally good rival between its neighbours is dropped. Dropped entries and
+    ignored fields are warned about: a field never takes another field's data.
     """
     raw_pieces = body.split(b"\x1e")
     if raw_pieces and raw_pieces[-1] == b"":
@@ -361,10 +364,9 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
         units.append((cstarts, clengths))
     n_e, n_p = len(entries), len(raw_pieces)
 
-    # Which of an entry's numbers to trust when one field is at its offset and another, which no other
-    # entry points at, has its length. Where the directory agrees with itself around the entry (the one
-    # before ends at its offset, it ends at the next one's) the data moved (an extra or missing field): the
-    # length is the better guide. Otherwise either number may be the wrong one, and the entry is dropped.
+    # Which pieces each entry's offset claims: with its length too, or alone where the directory does not
+    # agree with itself around the entry (the one before does not end at its offset, or it does not end
+    # at the next one's), so its length is the suspect number.
     starts_at = [{start: i for i, start in enumerate(u_starts)} for u_starts, _ in units]
     totals = {sum(u_lengths) for _, u_lengths in units}
     agrees = [(entries[e - 1][2] + entries[e - 1][1] == off if e else off == 0)
@@ -404,6 +406,8 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
     for u, (_, u_lengths) in enumerate(units):
         for q, q_ln in enumerate(u_lengths):
             lengths_at[u].setdefault(q_ln, []).append(q)
+    # Which number to trust when one field is at an entry's offset and another, claimed by no other entry,
+    # has its length: the length where a neighbour shows the data moved by that much, else neither.
     trust: list[str] = []
     for e, (_tag, ln, off) in enumerate(entries):
         at = {q for u in range(len(units)) if (q := starts_at[u].get(off)) is not None
