@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("dedup", help="merge the records of MARC files into editions (clusters as JSON lines)")
-    p.add_argument("files", nargs="+", metavar="FILE", help="ISO 2709 or MARCXML files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="ISO 2709 or MARCXML files, plain or gzip/bzip2")
     p.add_argument("--format", choices=["iso2709", "marcxml"], help="file format (default: by content)")
     p.add_argument("--syntax", choices=["auto", "marc21", "unimarc"], default="auto")
     p.add_argument("--encoding", metavar="E", help="ISO 2709 charset: utf-8, marc-8 or gbk (default: detect)")
