@@ -297,21 +297,24 @@ def _digits(raw: bytes, what: str, member: str, position) -> int:
 
 
 def _fields_by_directory(data: bytes, base: int, entries: list[tuple[str, int, int]]) -> list[bytes] | None:
-    """Field bytes located by the directory, or None when an entry does not point at exactly one whole
-    field (starting after a field terminator, ending at the next one, no two entries at the same place)."""
+    """Field bytes located by the directory, or None when the entries are not exactly the fields: each ends
+    with a field terminator, no two end at the same one, the data has no other terminator, and the entries
+    start where fields start (after the terminators but the last); so none spans two fields or part of one."""
     out = []
     n = len(data)
-    starts = set()
+    ends = set()
     for _tag, length, offset in entries:
-        start = base + offset
-        end = start + length
-        if (length < 1 or end > n or data[end - 1] != FIELD_TERMINATOR or start in starts
-                or (start != base and data[start - 1] != FIELD_TERMINATOR)
-                or data.find(b"\x1e", start, end - 1) >= 0):
+        end = base + offset + length
+        if length < 1 or end > n or data[end - 1] != FIELD_TERMINATOR:
             return None
-        starts.add(start)
-        out.append(data[start:end - 1])
-    return out
+        ends.add(end)
+        out.append(data[end - length:end - 1])
+    if len(ends) != len(entries) or data.count(b"\x1e", base) != len(ends):
+        return None
+    starts = {base + offset for _tag, _length, offset in entries}
+    ends.discard(max(ends))
+    ends.add(base)
+    return out if starts == ends else None
 
 
 _CONTROL_005 = re.compile(rb"\s*\d{14}(\.\d+)?\s*")

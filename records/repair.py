@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 
-import ftfy
-import ftfy.bad_codecs  # noqa: F401  (registers "sloppy-windows-1252": cp1252 that keeps its 5 undefined bytes)
 import pymarc
 
 __all__ = [
@@ -39,12 +38,21 @@ _SUSPECT_BYTES = re.compile(
 # MARC 21's non-sorting markers (NSB/NSE, and the C1 pair some systems use): kept apart from ftfy, which
 # would read a lone C1 character as cp1252. One that follows a mojibake character belongs to the mojibake.
 _MARKER = re.compile("(?<![\u00c2-\u00f4\u0080-\u00bf])([\u0088\u0089\u0098\u009c])")
-# Only ftfy's encoding repairs: no quote uncurling, width folding, HTML unescaping or normalisation here.
-_CONFIG = ftfy.TextFixerConfig(
-    unescape_html=False, remove_terminal_escapes=False, fix_encoding=True, restore_byte_a0=True,
-    replace_lossy_sequences=True, decode_inconsistent_utf8=True, fix_c1_controls=False,
-    fix_latin_ligatures=False, fix_character_width=False, uncurl_quotes=False, fix_line_breaks=False,
-    fix_surrogates=False, remove_control_chars=False, normalization=None, explain=False)
+
+
+@cache
+def _ftfy():
+    """ftfy and its configuration for encoding repairs only (no quote uncurling, width folding, HTML
+    unescaping or normalisation), imported on the first repair: a clean harvest never loads it."""
+    import ftfy
+    import ftfy.bad_codecs  # noqa: F401  (registers "sloppy-windows-1252": cp1252 keeping its 5 undefined bytes)
+
+    config = ftfy.TextFixerConfig(
+        unescape_html=False, remove_terminal_escapes=False, fix_encoding=True, restore_byte_a0=True,
+        replace_lossy_sequences=True, decode_inconsistent_utf8=True, fix_c1_controls=False,
+        fix_latin_ligatures=False, fix_character_width=False, uncurl_quotes=False, fix_line_breaks=False,
+        fix_surrogates=False, remove_control_chars=False, normalization=None, explain=False)
+    return ftfy, config
 
 
 def may_be_mojibake(text: str) -> bool:
@@ -65,6 +73,7 @@ def _reverse(text: str) -> str:
     for _layer in range(3):
         if not _SUSPECT.search(text):
             break
+        _ftfy()  # registers the sloppy codec
         for codec in ("latin-1", "sloppy-windows-1252"):
             try:
                 text = text.encode(codec).decode("utf-8")
@@ -79,7 +88,8 @@ def _reverse(text: str) -> str:
 def _fix(piece: str) -> str:
     if not _SUSPECT.search(piece):
         return piece
-    fixed = ftfy.fix_encoding(piece, _CONFIG)
+    ftfy, config = _ftfy()
+    fixed = ftfy.fix_encoding(piece, config)
     return _reverse(fixed) if _SUSPECT.search(fixed) else fixed
 
 
