@@ -219,3 +219,20 @@ def test_a_cut_utf8_character_is_replaced_and_the_rest_kept(marc_data):
     assert back["200"]["a"].startswith(title[:first] + "\ufffd") and back["200"]["a"].endswith(title[first + 1:])
     assert [f for f in _fields(back) if f[0] != "200"] == [f for f in _fields(original) if f[0] != "200"]
     assert any("U+FFFD" in w for w in back.warnings)
+
+
+def test_a_whole_file_transcoded_twice_reads_back_whole(marc_data):
+    """A file converted Latin-1 -> UTF-8 by a tool that did not know it was UTF-8 already: every byte of
+    the record, directory counts included, went through it, so the lengths now count characters."""
+    checked = 0
+    for name in ("yaz/marccol1.u8.marc", "traject/test_data.utf8.mrc"):
+        data = (marc_data / name).read_bytes()
+        for raw in (r + b"\x1d" for r in data.split(b"\x1d") if r.strip()):
+            if raw.isascii():
+                continue
+            back = read_iso2709(raw.decode("latin-1").encode("utf-8"))
+            assert _fields(back) == _fields(read_iso2709(raw))
+            assert any(w.startswith(MOJIBAKE_WARNING) for w in back.warnings)
+            assert any("characters" in w or "leader says" in w for w in back.warnings)
+            checked += 1
+    assert checked > 30
