@@ -141,7 +141,9 @@ class RichProgress(Progress):
 
 
 def _summary(r: MemberReport) -> str:
-    text = (f"{r.records} records, +{r.added} ~{r.changed} -{r.deleted}, {r.errors} errors, "
+    repaired = (f", {r.repaired} with double-encoded UTF-8 repaired (乱码已修复; ask the library to fix its "
+                f"export)" if r.repaired else "")
+    text = (f"{r.records} records, +{r.added} ~{r.changed} -{r.deleted}, {r.errors} errors{repaired}, "
             f"{r.seconds:.1f} s")
     if r.message:
         text += f" — {r.message}"

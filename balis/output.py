@@ -45,6 +45,7 @@ def outcome_json(o: MemberOutcome) -> dict:
         "cached": o.cached,
         "diagnostic": o.diagnostic,
         "unreadable": o.unreadable,
+        "repaired": o.repaired,
         "records": [record_json(r) for r in o.records],
     }
 
@@ -190,6 +191,9 @@ def outcome_text(o: MemberOutcome) -> str:
     lines = [head]
     for u in o.unreadable:
         lines.append(f"   ! unreadable record: {u}")
+    if o.repaired:
+        lines.append(f"   ! {o.repaired} record(s) arrived double-encoded (UTF-8 read as Latin-1) and were repaired; "
+                     "乱码已修复，请告知该馆检查其字符集设置")
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from connectors.factory import ConnectorPool, open_connector
 from federator.registry import Endpoint, Member
 from records.errors import RecordError
 from records.model import Record
+from records.repair import count_repaired
 
 OK, TIMEOUT, ERROR, SKIPPED = "ok", "timeout", "error", "skipped"
 
@@ -41,6 +42,11 @@ class MemberOutcome:
     reason: str | None = None  # why it is not ok (one of the reason constants above)
     cached: bool = False  # served from the federator's cache: the member was not asked this time
     start: int = 1  # 1-based position of the first record asked for
+
+    @property
+    def repaired(self) -> int:
+        """How many of the member's records arrived double-encoded (UTF-8 read as Latin-1) and were repaired."""
+        return count_repaired(r.warnings for r in self.records)
 
 
 @dataclass(frozen=True, slots=True)

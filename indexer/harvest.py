@@ -41,6 +41,7 @@ from indexer.schema import document, dump_work
 from indexer.store import Checkpoint, HarvestStore, Upsert, now_iso
 from records.errors import RecordError
 from records.normalise import from_raw
+from records.repair import is_repaired
 
 HARVEST_PROTOCOLS = ("oaipmh", "z3950", "sru")  # the order a member's endpoints are preferred in
 DEFAULT_CONCURRENCY = 4
@@ -93,6 +94,7 @@ class MemberReport:
     deleted: int = 0
     unchanged: int = 0
     errors: int = 0
+    repaired: int = 0  # records whose double-encoded UTF-8 was repaired (tell the member: records/repair.py)
     seconds: float = 0.0
     total: int | None = None  # the member's catalogue size (or the size of the list asked for), when known
     # full (whole catalogue compared) | since (OAI-PMH changes since a date) | changes (Z39.50 / SRU date search)
@@ -134,7 +136,7 @@ class HarvestResult:
         return {"version": REPORT_VERSION, "started": self.started, "seconds": round(self.seconds, 3),
                 "ok": self.ok, "members": [m.as_dict() for m in self.members], "index": self.index,
                 "totals": {k: sum(getattr(m, k) for m in self.members)
-                           for k in ("records", "added", "changed", "deleted", "unchanged", "errors")}}
+                           for k in ("records", "added", "changed", "deleted", "unchanged", "errors", "repaired")}}
 
 
 class Progress:
@@ -267,6 +269,8 @@ class _MemberRun:
                 self.report.error_samples.append(str(exc))
             rid = control_number(raw.data)  # its earlier, readable version is kept (not taken as deleted)
             return (rid if rid in self.by_id else None), None
+        if is_repaired(rec.warnings):
+            self.report.repaired += 1
         if rec.record_id in self.by_id:
             self.report.changed += 1
         else:

@@ -144,6 +144,11 @@ def repair_record(record: pymarc.Record, warnings: list[str]) -> list[str]:
     return tags
 
 
+def is_repaired(warnings: Iterable[str]) -> bool:
+    """True when a record's warnings say its double-encoded UTF-8 was repaired."""
+    return any(w.startswith(MOJIBAKE_WARNING) for w in warnings)
+
+
 def count_repaired(warning_lists: Iterable[Iterable[str]]) -> int:
     """How many of the records (given by their warnings) had double-encoded UTF-8 repaired."""
-    return sum(any(w.startswith(MOJIBAKE_WARNING) for w in ws) for ws in warning_lists)
+    return sum(is_repaired(ws) for ws in warning_lists)

@@ -90,3 +90,25 @@ async def test_test_bed_zebras_ignore_negotiation(request, fixture, syntax):
     plain, _ = await _fetch(port, False, syntax)
     negotiated, agreed = await _fetch(port, True, syntax)
     assert agreed == "UTF-8" and plain and [r.data for r in plain] == [r.data for r in negotiated]
+
+
+async def test_a_member_that_double_encodes_is_told_apart(stock_zebra):
+    """Searched with negotiation on, the stock Zebra's records are repaired, and its outcome says how many (the
+    CLI line and the JSON tell staff to ask the library to fix its setup); with it off, nothing is reported."""
+    from balis.output import outcome_json, outcome_text
+    from connectors.query import parse
+    from federator.federation import Federator
+    from federator.registry import Endpoint, Member
+
+    members = [Member(code, code, code, syntax="marc21", max_records=50, negotiate_charset=negotiate,
+                      endpoints=(Endpoint("z3950", "127.0.0.1", stock_zebra.port),))
+               for code, negotiate in (("ON", True), ("OFF", False))]
+    async with Federator(members, cache_ttl=0, answer_times=None) as fed:
+        result = await fed.run(parse("any:history OR any:china OR any:music"), per_member=50)
+    outcomes = {o.code: o for o in result.outcomes}
+    assert outcomes["OFF"].status == outcomes["ON"].status == "ok"
+    assert outcomes["OFF"].repaired == 0 and outcome_json(outcomes["OFF"])["repaired"] == 0
+    assert outcomes["ON"].repaired > 0 and outcome_json(outcomes["ON"])["repaired"] == outcomes["ON"].repaired
+    assert f"{outcomes['ON'].repaired} record(s) arrived double-encoded" in outcome_text(outcomes["ON"])
+    on = sorted((r.record_id, r.title) for r in outcomes["ON"].records)
+    assert on == sorted((r.record_id, r.title) for r in outcomes["OFF"].records)  # and read the same
