@@ -46,6 +46,7 @@ def outcome_json(o: MemberOutcome) -> dict:
         "diagnostic": o.diagnostic,
         "unreadable": o.unreadable,
         "repaired": o.repaired,
+        "via": o.via,
         "records": [record_json(r) for r in o.records],
     }
 
@@ -182,6 +183,8 @@ def outcome_text(o: MemberOutcome) -> str:
     head = f"== {o.code} {o.name} [{o.protocol or '-'}] "
     if o.status == "ok":
         head += f"ok: {o.hits} hits, {len(o.records)} records, {o.ms} ms"
+        if o.via == "known_item":
+            head += " (按题名和年份找到：该馆记录无此ISBN; found by title and year, its record lacks the ISBN)"
     elif o.status == "timeout":
         head += f"timeout after {o.ms} ms ({o.error})"
     elif o.status == "skipped":

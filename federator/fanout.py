@@ -23,6 +23,7 @@ SUSPENDED, NO_ENDPOINT, NO_PROTOCOL = "suspended", "no_endpoint", "no_protocol"
 CIRCUIT_OPEN, EXHAUSTED = "circuit_open", "exhausted"
 MEMBER_TIMEOUT, DEADLINE = "timeout", "deadline"
 MEMBER_ERROR, DIAGNOSTIC, INTERNAL = "member_error", "diagnostic", "internal"
+KNOWN_ITEM = "known_item"  # MemberOutcome.via: copies found by title and year, the ISBN having found none
 
 
 @dataclass(slots=True)
@@ -42,6 +43,7 @@ class MemberOutcome:
     reason: str | None = None  # why it is not ok (one of the reason constants above)
     cached: bool = False  # served from the federator's cache: the member was not asked this time
     start: int = 1  # 1-based position of the first record asked for
+    via: str | None = None  # KNOWN_ITEM: found by title and year after its ISBN found nothing
 
     @property
     def repaired(self) -> int:

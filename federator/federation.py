@@ -25,6 +25,7 @@ from federator.fanout import (
     CIRCUIT_OPEN,
     DIAGNOSTIC,
     EXHAUSTED,
+    KNOWN_ITEM,
     MEMBER_ERROR,
     MEMBER_TIMEOUT,
     OK,
@@ -191,6 +192,7 @@ class Federator:
         for outcome in skipped:
             yield MemberFailed(outcome)
 
+        begun = time.perf_counter()
         inbox: asyncio.Queue = asyncio.Queue()  # member events, and a Tick when a merge is due or done
         view = _MergedView([m.code for m in selected], self.merge_interval, self._cpu("merge"),
                            wake=lambda: inbox.put_nowait(TICK))
@@ -231,6 +233,7 @@ class Federator:
             to_ask = asking_order(to_ask, self.answer_ms)
             caps = {a.member.code: a.count for a in to_ask}
             addresses = {a.member.code: a.endpoint.address for a in to_ask}
+            found_none: set[str] = set()  # members that answered the search with no hit
             async with aclosing(ask_members(to_ask, query, timeout=timeout, deadline=deadline,
                                             gate=self._shared_gate(), session=self._sru_session(to_ask),
                                             pool=self.pool, inbox=inbox, cpu=self._cpu("read"))) as events:
@@ -240,12 +243,31 @@ class Federator:
                             self._learn(qkey, event.outcome, caps[event.outcome.code],
                                         addresses[event.outcome.code])
                             unresolved.discard(event.outcome.code)
+                            if (event.outcome.status == "ok" and not event.outcome.hits
+                                    or event.outcome.reason == DIAGNOSTIC):  # e.g. no ISBN index (Bib-1 114)
+                                found_none.add(event.outcome.code)
                         yield event
                         if isinstance(event, RecordsArrived):
                             view.add(event.member, event.records)
                     update = view.step()
                     if update is not None:
                         yield update
+            follow = known_item_follow_up(query, view.records(), [a for a in to_ask if a.member.code in found_none])
+            if page == 1 and follow is not None:
+                left = None if deadline is None else max(0.0, deadline - (time.perf_counter() - begun))
+                async with aclosing(ask_members(follow.asks, follow.query, timeout=timeout, deadline=left,
+                                                gate=self._shared_gate(), session=self._sru_session(follow.asks),
+                                                pool=self.pool, inbox=inbox, cpu=self._cpu("read"))) as events:
+                    async for event in events:
+                        if not isinstance(event, Tick):
+                            event = follow.keep(event)
+                            if event is not None:
+                                yield event
+                                if isinstance(event, RecordsArrived):
+                                    view.add(event.member, event.records)
+                        update = view.step()
+                        if update is not None:
+                            yield update
             if view.dirty or view.running is not None:  # every member has its outcome: the last view
                 yield await view.everything()
         finally:
@@ -345,6 +367,11 @@ class _MergedView:
         self._next_at = 0.0  # event-loop time before which no merge is started
         self._timer: asyncio.TimerHandle | None = None
 
+    def records(self) -> list[Record]:
+        """Every record the view holds, in the members' order."""
+        return [r for c in sorted(self.by_member, key=lambda c: self.order.get(c, len(self.order)))
+                for r in self.by_member[c]]
+
     def add(self, member: str, records: list[Record]) -> None:
         """A member's records; a member that answered with none changes no view (no empty first view)."""
         if records:
@@ -415,6 +442,68 @@ class _MergedView:
         ended = asyncio.get_running_loop().time()
         self._next_at = ended + max(self.interval, 2 * (ended - self._running_started))
         return MergedViewUpdated(running.result(), self._running_members)
+
+
+@dataclass(slots=True)
+class KnownItemFollowUp:
+    """The second round of an ISBN search: members that found nothing by ISBN, or could not search by ISBN
+    (a diagnostic), are asked for the edition by its title and year (their copy may be catalogued without the
+    ISBN, or with one they index otherwise), and of what they send only the records that dedup merges with the
+    records found by ISBN are kept."""
+
+    query: object  # connectors.query.Query
+    asks: list[Ask]
+    isbn13: str
+    found: list[Record]  # the records that carry the ISBN
+    kept: dict[str, list[Record]] = field(default_factory=dict)
+
+    def keep(self, event):
+        """The event as the reader should see it: only the member's copies of this edition; None to drop it.
+        A member that fails the second round keeps the outcome of the first (no hit)."""
+        if isinstance(event, MemberFailed):
+            return None
+        if isinstance(event, RecordsArrived):
+            same = same_edition(self.found, event.records, self.isbn13)
+            self.kept.setdefault(event.member, []).extend(same)
+            return RecordsArrived(event.member, len(self.kept[event.member]), same)
+        if isinstance(event, MemberFinished):
+            mine = self.kept.get(event.outcome.code, [])
+            return MemberFinished(replace(event.outcome, hits=len(mine), records=list(mine), via=KNOWN_ITEM))
+        return event
+
+
+def same_edition(found: list[Record], candidates: list[Record], isbn13: str) -> list[Record]:
+    """The candidates that `dedup.merge` puts in an edition with a record carrying the ISBN."""
+    from dedup import merge
+
+    if not candidates:
+        return []
+    ids = {id(r) for r in candidates}
+    out = []
+    for work in merge(list(found) + list(candidates)):
+        if any(isbn13 in r.isbn13s for r in work.records):
+            out.extend(r for r in work.records if id(r) in ids)
+    return out
+
+
+def known_item_follow_up(query, records: list[Record], zero: list[Ask]) -> KnownItemFollowUp | None:
+    """The follow-up of an `isbn:` search for the members in `zero` (no hit), or None: not an ISBN search,
+    no member to ask, or no record found by ISBN to take the title and year from."""
+    from connectors.query import Clause, known_item_query
+    from records.identifiers import parse_isbn
+
+    if not zero or not isinstance(query, Clause) or query.field != "isbn":
+        return None
+    parsed = parse_isbn(query.value)
+    isbn13 = parsed.isbn13 if parsed is not None else None
+    found = [r for r in records if isbn13 and isbn13 in r.isbn13s]
+    if not found:
+        return None
+    best = max(found, key=lambda r: (bool(r.title), r.year is not None, len(r.title or "")))
+    follow = known_item_query(best.title, best.year)
+    if follow is None:
+        return None
+    return KnownItemFollowUp(follow, [replace(a, start=1) for a in zero], isbn13, found)
 
 
 def _abandon(future: asyncio.Future) -> None:

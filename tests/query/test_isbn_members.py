@@ -211,3 +211,84 @@ def test_the_word_isbn_before_something_else_stays_a_word(text):
     except QueryError:
         return  # a field prefix with a space after it is still refused, with its message
     assert not isinstance(q, Clause) or q.field == "any"
+
+
+def _title_year_trap(syntax: str) -> bytes:
+    """The book's title and year at another publisher: found by the follow-up's title search, never kept."""
+    rec = _book(syntax)
+    tag = "010" if syntax == "unimarc" else "020"
+    rec.remove_fields("001", tag)
+    rec.add_ordered_field(pymarc.Field(tag="001", data="other-publisher"))
+    imprint = rec.get("210" if syntax == "unimarc" else "260") or rec.get("264")
+    code = "c" if syntax == "unimarc" else "b"
+    imprint.subfields = [pymarc.Subfield(sf.code, "江苏人民出版社" if sf.code == code else sf.value)
+                         for sf in imprint.subfields]
+    return to_marcxml(rec)
+
+
+def _other_book_with_isbn() -> bytes:
+    """Another real book (not the seed `_book` copies), catalogued with an ISBN."""
+    title = _book("marc21")["245"].value()
+    rec = next(s.record for s in read_seeds(syntax="marc21") if s.record["245"].value() != title)
+    rec.remove_fields("001", "020")
+    rec.add_ordered_field(pymarc.Field(tag="001", data="other-book"))
+    rec.add_ordered_field(pymarc.Field(tag="020", indicators=[" ", " "], subfields=[pymarc.Subfield("a", "0679450041")]))
+    return to_marcxml(rec)
+
+
+@pytest.fixture(scope="module")
+def bare_members(tmp_path_factory) -> Iterator[tuple[ZebraServer, ZebraServer]]:
+    """Two members whose only copy of the book is catalogued without an ISBN, beside another publisher's book
+    of the same title and year: one also holds another book with an ISBN (it answers an ISBN search with no
+    hit), the other holds no ISBN at all (Zebra then has no ISBN index and answers diagnostic 114)."""
+    copies = _copies("marc21")
+    servers = []
+    for name, extra in (("bare", [_other_book_with_isbn()]), ("noidx", [])):
+        server = ZebraServer(tmp_path_factory.mktemp("isbn") / name, syntax="marc21")
+        server.load([copies[-1], _title_year_trap("marc21"), *extra])
+        server.start()
+        servers.append(server)
+    yield tuple(servers)
+    for server in servers:
+        server.stop()
+
+
+def test_a_member_whose_copy_has_no_isbn_is_asked_again_by_title_and_year(marc21_member, bare_members):
+    """The federator asks the members that found nothing by ISBN (or could not search by ISBN) for the edition
+    by its title and year, and keeps only what merges with the copies found by ISBN: the bare copy, not the
+    other publisher's book of the same title and year."""
+    members = [Member("HAS", "有ISBN", "with ISBN", syntax="marc21",
+                      endpoints=(Endpoint("z3950", "127.0.0.1", marc21_member.port),))]
+    members += [Member(code, code, code, syntax="marc21", endpoints=(Endpoint("z3950", "127.0.0.1", server.port),))
+                for code, server in zip(("BARE", "NOIDX"), bare_members, strict=True)]
+
+    async def run():
+        async with Federator(members, cache_ttl=0, answer_times=None) as fed:
+            return await fed.run(parse("isbn:7-5037-1744-0"), per_member=50)
+
+    result = asyncio.run(run())
+    outcomes = {o.code: o for o in result.outcomes}
+    for code in ("BARE", "NOIDX"):
+        assert outcomes[code].status == "ok" and outcomes[code].via == "known_item", outcomes[code]
+        assert [r.record_id for r in outcomes[code].records] == ["no-isbn"]
+    assert outcomes["HAS"].via is None and outcomes["HAS"].hits
+    edition = next(w for w in result.works if "no-isbn" in {r.record_id for r in w.records})
+    assert ISBN13 in edition.isbns and {"HAS", "BARE", "NOIDX"} <= set(edition.members)
+    assert all("other-publisher" not in {r.record_id for r in w.records} for w in result.works)
+
+
+def test_the_readme_example_finds_every_member_holding_the_edition(testbed):
+    """`balis search isbn:7-5037-1744-0` on the demo test bed: every member that holds the edition answers
+    with its copy, also BUPT, whose record of it carries no ISBN."""
+    truth = json.loads(testbed.truth_path.read_text())
+    edition = next(e for e in truth["editions"] if e["isbn13"] == ISBN13)
+    holders = {x.split(":", 1)[0] for x in edition["records"]}
+    registry = load_registry(testbed.registry_path)
+
+    async def run():
+        async with Federator(registry.members) as fed:
+            return await fed.run(parse("isbn:7-5037-1744-0"), per_member=50)
+
+    result = asyncio.run(run())
+    work = next(w for w in result.works if ISBN13 in w.isbns)
+    assert holders <= set(work.members), sorted(holders - set(work.members))
