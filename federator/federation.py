@@ -197,6 +197,7 @@ class Federator:
         view = _MergedView([m.code for m in selected], self.merge_interval, self._cpu("merge"),
                            wake=lambda: inbox.put_nowait(TICK))
         to_ask: list[Ask] = []
+        replayed_none: list[Ask] = []  # members whose cached answer had no hit (an ISBN search asks them again)
         unresolved: set[str] = set()
         try:
             for member, endpoint in ask:
@@ -204,6 +205,8 @@ class Federator:
                 start = (page - 1) * cap + 1
                 hits = self.cache.get(("hits", qkey, member.code, endpoint.protocol))
                 if hits is not None and hits < start:
+                    if hits == 0:  # it found nothing a moment ago: an ISBN search asks it again by title
+                        replayed_none.append(Ask(member, endpoint, start, cap))
                     yield MemberFailed(MemberOutcome(
                         member.code, member.name, SKIPPED, protocol=endpoint.protocol, hits=hits, start=start,
                         reason=EXHAUSTED, error=f"前页已显示全部 {hits} 条 (all {hits} hits were on earlier pages)"))
@@ -213,6 +216,8 @@ class Federator:
                     outcome = replace(cached, records=list(cached.records), unreadable=list(cached.unreadable),
                                       cached=True, ms=0)
                     yield MemberStarted(member.code, endpoint.protocol, cached=True)
+                    if not outcome.hits and not outcome.records:
+                        replayed_none.append(Ask(member, endpoint, start, cap))
                     yield RecordsArrived(member.code, outcome.hits or 0, outcome.records)
                     view.add(member.code, outcome.records)  # replayed answers: one merge for all of them
                     yield MemberFinished(outcome)
@@ -227,32 +232,32 @@ class Federator:
 
             if view.dirty:  # answers replayed from the cache: one view for all of them, before asking anyone
                 yield await view.everything()
-            if not to_ask:
-                return
-            self.asked += len(to_ask)
-            to_ask = asking_order(to_ask, self.answer_ms)
-            caps = {a.member.code: a.count for a in to_ask}
-            addresses = {a.member.code: a.endpoint.address for a in to_ask}
             found_none: set[str] = set()  # members that answered the search with no hit
-            async with aclosing(ask_members(to_ask, query, timeout=timeout, deadline=deadline,
-                                            gate=self._shared_gate(), session=self._sru_session(to_ask),
-                                            pool=self.pool, inbox=inbox, cpu=self._cpu("read"))) as events:
-                async for event in events:
-                    if not isinstance(event, Tick):
-                        if isinstance(event, (MemberFinished, MemberFailed)):
-                            self._learn(qkey, event.outcome, caps[event.outcome.code],
-                                        addresses[event.outcome.code])
-                            unresolved.discard(event.outcome.code)
-                            if (event.outcome.status == "ok" and not event.outcome.hits
-                                    or event.outcome.reason == DIAGNOSTIC):  # e.g. no ISBN index (Bib-1 114)
-                                found_none.add(event.outcome.code)
-                        yield event
-                        if isinstance(event, RecordsArrived):
-                            view.add(event.member, event.records)
-                    update = view.step()
-                    if update is not None:
-                        yield update
-            follow = known_item_follow_up(query, view.records(), [a for a in to_ask if a.member.code in found_none])
+            if to_ask:
+                self.asked += len(to_ask)
+                to_ask = asking_order(to_ask, self.answer_ms)
+                caps = {a.member.code: a.count for a in to_ask}
+                addresses = {a.member.code: a.endpoint.address for a in to_ask}
+                async with aclosing(ask_members(to_ask, query, timeout=timeout, deadline=deadline,
+                                                gate=self._shared_gate(), session=self._sru_session(to_ask),
+                                                pool=self.pool, inbox=inbox, cpu=self._cpu("read"))) as events:
+                    async for event in events:
+                        if not isinstance(event, Tick):
+                            if isinstance(event, (MemberFinished, MemberFailed)):
+                                self._learn(qkey, event.outcome, caps[event.outcome.code],
+                                            addresses[event.outcome.code])
+                                unresolved.discard(event.outcome.code)
+                                if (event.outcome.status == "ok" and not event.outcome.hits
+                                        or event.outcome.reason == DIAGNOSTIC):  # e.g. no ISBN index (Bib-1 114)
+                                    found_none.add(event.outcome.code)
+                            yield event
+                            if isinstance(event, RecordsArrived):
+                                view.add(event.member, event.records)
+                        update = view.step()
+                        if update is not None:
+                            yield update
+            again = [a for a in to_ask if a.member.code in found_none] + replayed_none
+            follow = known_item_follow_up(query, view.records(), again)
             if page == 1 and follow is not None:
                 left = None if deadline is None else max(0.0, deadline - (time.perf_counter() - begun))
                 async with aclosing(ask_members(follow.asks, follow.query, timeout=timeout, deadline=left,
