@@ -233,46 +233,32 @@ class Federator:
             if view.dirty:  # answers replayed from the cache: one view for all of them, before asking anyone
                 yield await view.everything()
             found_none: set[str] = set()  # members that answered the search with no hit
+            caps = {a.member.code: a.count for a in to_ask}
+            addresses = {a.member.code: a.endpoint.address for a in to_ask}
+
+            def answered(event):
+                if isinstance(event, (MemberFinished, MemberFailed)):
+                    outcome = event.outcome
+                    self._learn(qkey, outcome, caps[outcome.code], addresses[outcome.code])
+                    unresolved.discard(outcome.code)
+                    if outcome.status == "ok" and not outcome.hits or outcome.reason == DIAGNOSTIC:
+                        found_none.add(outcome.code)  # a diagnostic: e.g. no ISBN index (Bib-1 114)
+                return event
+
             if to_ask:
                 self.asked += len(to_ask)
                 to_ask = asking_order(to_ask, self.answer_ms)
-                caps = {a.member.code: a.count for a in to_ask}
-                addresses = {a.member.code: a.endpoint.address for a in to_ask}
-                async with aclosing(ask_members(to_ask, query, timeout=timeout, deadline=deadline,
-                                                gate=self._shared_gate(), session=self._sru_session(to_ask),
-                                                pool=self.pool, inbox=inbox, cpu=self._cpu("read"))) as events:
+                async with aclosing(self._round(to_ask, query, view, inbox, timeout, deadline, answered)) as events:
                     async for event in events:
-                        if not isinstance(event, Tick):
-                            if isinstance(event, (MemberFinished, MemberFailed)):
-                                self._learn(qkey, event.outcome, caps[event.outcome.code],
-                                            addresses[event.outcome.code])
-                                unresolved.discard(event.outcome.code)
-                                if (event.outcome.status == "ok" and not event.outcome.hits
-                                        or event.outcome.reason == DIAGNOSTIC):  # e.g. no ISBN index (Bib-1 114)
-                                    found_none.add(event.outcome.code)
-                            yield event
-                            if isinstance(event, RecordsArrived):
-                                view.add(event.member, event.records)
-                        update = view.step()
-                        if update is not None:
-                            yield update
+                        yield event
             again = [a for a in to_ask if a.member.code in found_none] + replayed_none
             follow = known_item_follow_up(query, view.records(), again)
             if page == 1 and follow is not None:
                 left = None if deadline is None else max(0.0, deadline - (time.perf_counter() - begun))
-                async with aclosing(ask_members(follow.asks, follow.query, timeout=timeout, deadline=left,
-                                                gate=self._shared_gate(), session=self._sru_session(follow.asks),
-                                                pool=self.pool, inbox=inbox, cpu=self._cpu("read"))) as events:
+                async with aclosing(self._round(follow.asks, follow.query, view, inbox, timeout, left,
+                                                follow.keep)) as events:
                     async for event in events:
-                        if not isinstance(event, Tick):
-                            event = follow.keep(event)
-                            if event is not None:
-                                yield event
-                                if isinstance(event, RecordsArrived):
-                                    view.add(event.member, event.records)
-                        update = view.step()
-                        if update is not None:
-                            yield update
+                        yield event
             if view.dirty or view.running is not None:  # every member has its outcome: the last view
                 yield await view.everything()
         finally:
@@ -280,6 +266,24 @@ class Federator:
             for code in unresolved:  # the reader left before these had an outcome: free their probes
                 self.breakers.release(code)
             self.times.save()  # at most every few seconds (close() writes the rest)
+
+    async def _round(self, asks: list[Ask], query, view: _MergedView, inbox: asyncio.Queue, timeout: float | None,
+                     deadline: float | None, on_event: Callable) -> AsyncIterator[Event]:
+        """Ask `asks` the query; yield each member event as `on_event` passes it on (None: dropped), and the
+        merged views the records it lets through make."""
+        async with aclosing(ask_members(asks, query, timeout=timeout, deadline=deadline, gate=self._shared_gate(),
+                                        session=self._sru_session(asks), pool=self.pool, inbox=inbox,
+                                        cpu=self._cpu("read"))) as events:
+            async for event in events:
+                if not isinstance(event, Tick):
+                    event = on_event(event)
+                    if event is not None:
+                        yield event
+                        if isinstance(event, RecordsArrived):
+                            view.add(event.member, event.records)
+                update = view.step()
+                if update is not None:
+                    yield update
 
     async def run(self, query, members: Iterable[Member | str] | None = None, **options) -> FederatedResult:
         """The whole page at once, assembled from the same events `stream()` yields."""
