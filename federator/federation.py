@@ -477,7 +477,8 @@ class KnownItemFollowUp:
             return RecordsArrived(event.member, len(self.kept[event.member]), same)
         if isinstance(event, MemberFinished):
             mine = self.kept.get(event.outcome.code, [])
-            return MemberFinished(replace(event.outcome, hits=len(mine), records=list(mine), via=KNOWN_ITEM))
+            return MemberFinished(replace(event.outcome, hits=len(mine), records=list(mine),
+                                          via=KNOWN_ITEM if mine else None))
         return event
 
 
