@@ -303,6 +303,10 @@ class MatchKeys:
 _COLON = re.compile(r"\s*[:：]\s*")
 
 
+_INNER_VOL = re.compile(r"\b(?:v|vol|volume|bd|band|tome|teil|part|pt)\.?\s*[0-9]+\b|第\s*[0-9一二三四五六七八九十]+\s*[册冊卷]",
+                        re.IGNORECASE)
+
+
 def _strip_title_volume(text: str) -> str:
     return _TITLE_VOL.sub("", text).strip()
 
@@ -364,6 +368,9 @@ def match_keys(rec: Record) -> MatchKeys:
         subtitle = _strip_title_volume(subtitle) or None
     if part and not volume:  # a part that names no number ("Reihe A: Geschichte") is kept as written
         volume = "p:" + fold(part)
+    inner = None if volume else _INNER_VOL.search(f"{title} {subtitle or ''}")
+    if inner:  # "The fortunate islands, vol. 5. For string orchestra": a volume inside the title statement
+        volume = volume_key(inner.group(0))
     if volume and not part:
         head_raw = _strip_title_volume(head_raw)
     main = fold(head_raw)
