@@ -3,4 +3,8 @@
 from dedup.cluster import cluster
 from dedup.work import Merger, Work, merge
 
-__all__ = ["Merger", "Work", "cluster", "merge"]
+# The version of the matching rules (keys, blocking, conflicts, scores). A harvest store merged by other rules
+# is re-merged once, whole, by its next index phase (indexer/store.py): its stored keys and pairs are stale.
+MERGE_RULES = "2"
+
+__all__ = ["MERGE_RULES", "Merger", "Work", "cluster", "merge"]

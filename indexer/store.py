@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dedup import MERGE_RULES
 from records.model import Record
 
 STORE_NAME = "harvest.sqlite"
@@ -125,6 +126,11 @@ class HarvestStore:
             elif int(version[0]) != STORE_VERSION:
                 raise StoreError(f"the harvest store {path} has version {version[0]}, this balis reads "
                                  f"{STORE_VERSION}; move it away and run 'balis harvest --full'")
+            rules = db.execute("SELECT value FROM meta WHERE key = 'merge_rules'").fetchone()
+            if rules is None or rules[0] != MERGE_RULES:
+                if version is not None:  # merged by other matching rules: the next index phase re-merges it all
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('edges', 'stale')")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('merge_rules', ?)", (MERGE_RULES,))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the harvest store {path} cannot be opened ({exc}); move it away and run "
                              "'balis harvest --full'") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import pickle
 import signal
 import sqlite3
 import subprocess
@@ -290,6 +291,30 @@ def test_a_store_from_before_scored_pairs_is_upgraded_once(registry, tmp_path):
         assert store.db.execute("SELECT count(*) FROM record_edges").fetchone()[0] > 0
         assert store.db.execute("SELECT count(*) FROM record_keys WHERE key LIKE 'group:%'").fetchone()[0] > 0
     assert index_content(tmp_path) == expected_content(registry)
+    assert harvest(registry, tmp_path).index["mode"] == "unchanged"
+
+
+def test_a_store_merged_by_other_rules_is_re_merged_once(registry, tmp_path):
+    """After an upgrade that changes the matching rules (dedup.MERGE_RULES), the next index phase re-merges
+    the whole store once (its stored blocking keys and pairs were made by the old rules), writing only the
+    editions that differ, and the stored keys are the new rules' keys."""
+    from dedup.keys import match_keys
+    from dedup.work import index_keys
+
+    harvest(registry, tmp_path)
+    with _store(tmp_path) as store:  # what the earlier rules left: old keys, another rules version
+        store.db.execute("DELETE FROM record_keys WHERE key LIKE 'tp:%' OR key LIKE 'au:%'")
+        store.db.execute("UPDATE meta SET value = 'old' WHERE key = 'merge_rules'")
+    with _store(tmp_path) as store:
+        assert not store.edges_ready()
+    result = harvest(registry, tmp_path)
+    assert result.index["mode"] == "upgrade" and result.index["upserted"] == 0
+    with _store(tmp_path) as store:
+        assert store.edges_ready()
+        member, record_id, blob = store.db.execute("SELECT member, record_id, record FROM records LIMIT 1").fetchone()
+        keys = {k for (k,) in store.db.execute("SELECT key FROM record_keys WHERE member = ? AND record_id = ?",
+                                                (member, record_id))}
+        assert set(index_keys(match_keys(pickle.loads(blob)))) == keys
     assert harvest(registry, tmp_path).index["mode"] == "unchanged"
 
 
