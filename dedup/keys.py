@@ -363,14 +363,17 @@ def match_keys(rec: Record) -> MatchKeys:
     title, subtitle, part, filing = _title_texts(rec)
     head_raw = _COLON.split(filing or title, maxsplit=1)[0] if (filing or title) else ""
     tail = _TITLE_VOL.search(title) or (_TITLE_VOL.search(subtitle) if subtitle else None)
-    volume = volume_key(part) or volume_key(tail.group(0) if tail else "")
     if tail and subtitle and tail.string == subtitle and not part:  # "Violin sonatas : vol. 3"
         subtitle = _strip_title_volume(subtitle) or None
+    volume = volume_key(part)
     if part and not volume:  # a part that names no number ("Reihe A: Geschichte") is kept as written
         volume = "p:" + fold(part)
-    inner = None if volume else _INNER_VOL.search(f"{title} {subtitle or ''}")
-    if inner:  # "The fortunate islands, vol. 5. For string orchestra": a volume inside the title statement
-        volume = volume_key(inner.group(0))
+    # a volume in the title statement itself: at its end, or inside ("The fortunate islands, vol. 5. For
+    # string orchestra"); with a part as well, both are the volume ("…VDI, vol. 3" of "Reihe 12")
+    inner = tail or _INNER_VOL.search(f"{title} {subtitle or ''}")
+    in_title = volume_key(inner.group(0)) if inner else None
+    if in_title and volume != in_title:
+        volume = f"{volume}/{in_title}" if volume else in_title
     if volume and not part:
         head_raw = _strip_title_volume(head_raw)
     main = fold(head_raw)
