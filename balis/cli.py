@@ -176,7 +176,7 @@ def cmd_search(args) -> int:
         raise UsageError(f"--facet: {exc}") from None
     works = rank(works, query, sort=args.sort)
     names = {m.code: m.name for m in members}
-    facets = facet_mod.compute(result.works, names=names)
+    facets = facet_mod.counts(result.works, selected, names=names)  # each count is what that selection gives
     outcomes = result.outcomes
     if args.json:
         print(search_json(text, query, outcomes, works=works, facets=facets, page=args.page,

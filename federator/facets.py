@@ -164,6 +164,29 @@ def _check_years(values: list[str]) -> None:
                              "use a value from the year facet")
 
 
+def counts(works: Iterable[Work], selected: Mapping[str, list[str]] | None = None,
+           names: Mapping[str, str] | None = None) -> dict[str, list[dict]]:
+    """The facets a results page shows: with values selected, each facet counts the works the *other*
+    selections keep, so a number is what a click on it gives (values of one facet are alternatives, OR),
+    and a selected value stays listed (and removable) in its facet. Without selections, `compute`. The CLI
+    and the portal both show these."""
+    works = list(works)
+    selected = {f: vs for f, vs in (selected or {}).items() if vs}
+    if not selected:
+        return compute(works, names=names)
+    out = {}
+    for facet in FACETS:
+        others = {f: vs for f, vs in selected.items() if f != facet}
+        kept = apply(works, others) if others else works
+        rows = compute(kept, names=names)[facet]
+        shown = {r["value"] for r in rows}
+        for value in selected.get(facet, []):
+            if value not in shown:
+                rows.append({"value": value, "label": value, "count": len(apply(kept, {facet: [value]}))})
+        out[facet] = rows
+    return out
+
+
 def apply(works: Iterable[Work], selected: Mapping[str, list[str]]) -> list[Work]:
     """The works matching every selected facet (AND across facets, OR among one facet's values).
 

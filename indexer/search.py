@@ -322,11 +322,34 @@ class LocalResult:
         return self.page * self.size < self.total
 
 
-def facet_counts(bits: _Bits, match: int, names: Mapping[str, str]) -> dict[str, list[dict]]:
-    """The facets of the matching works, exactly as `federator.facets.compute` gives them for those works."""
+def facet_counts(bits: _Bits, match: int, names: Mapping[str, str],
+                 selected: Mapping[str, list[str]] | None = None) -> dict[str, list[dict]]:
+    """The facets of the matching works, exactly as `federator.facets.counts` gives them for those works: with
+    values selected, each facet counts the works the *other* selections keep (what a click on it gives), and a
+    selected value stays listed."""
+    selected = {f: vs for f, vs in (selected or {}).items() if vs}
+    if not selected:
+        return _facet_rows(bits, match, names, facet_mod.FACETS)
+    out: dict[str, list[dict]] = {}
+    for facet in facet_mod.FACETS:
+        others = {f: vs for f, vs in selected.items() if f != facet}
+        chosen = _selected_bits(bits, others) if others else None
+        kept = match if chosen is None else match & chosen
+        rows = _facet_rows(bits, kept, names, (facet,))[facet]
+        shown = {r["value"] for r in rows}
+        for value in selected.get(facet, []):
+            if value not in shown:
+                count = (kept & (_selected_bits(bits, {facet: [value]}) or 0)).bit_count()
+                rows.append({"value": value, "label": value, "count": count})
+        out[facet] = rows
+    return out
+
+
+def _facet_rows(bits: _Bits, match: int, names: Mapping[str, str], facets) -> dict[str, list[dict]]:
+    """`federator.facets.compute` of the `facets` over the documents in `match`."""
     out: dict[str, list[dict]] = {}
     unknown = facet_mod.UNKNOWN
-    for facet in facet_mod.FACETS:
+    for facet in facets:
         counts = {v: n for v, b in bits.facet(facet).items() if (n := (b & match).bit_count())}
         if facet == "year":
             years = {int(v): n for v, n in counts.items() if v != unknown}
@@ -458,7 +481,7 @@ class LocalSearcher:
         chosen = _selected_bits(bits, selected or {})
         hits = match if chosen is None else match & chosen
         total = hits.bit_count()
-        facets = facet_counts(bits, match, names or {})
+        facets = facet_counts(bits, match, names or {}, selected)
         works: list[Work] = []
         start = (page - 1) * size
         if start < total:

@@ -243,23 +243,8 @@ class Catalogue:
                           result.total_hits, done, result.ms)
 
     def _facets(self, works: list, selected: dict[str, list[str]]) -> dict[str, list[dict]]:
-        """Facet counts; with values selected, each facet counts the works the *other* selections keep, so a
-        number is what a click on it shows (values of one facet are alternatives, OR)."""
-        names = self.names()
-        if not selected:
-            return facet_mod.compute(works, names=names)
-        out = {}
-        for facet in facet_mod.FACETS:
-            others = {f: vs for f, vs in selected.items() if f != facet}
-            kept = facet_mod.apply(works, others) if others else works
-            rows = facet_mod.compute(kept, names=names)[facet]
-            shown = {r["value"] for r in rows}
-            for value in selected.get(facet, []):  # a selection stays visible (and removable) in its facet
-                if value not in shown:
-                    rows.append({"value": value, "label": value,
-                                 "count": len(facet_mod.apply(kept, {facet: [value]}))})
-            out[facet] = rows
-        return out
+        """Facet counts, each what a click on it shows (`federator.facets.counts`, as `balis search`)."""
+        return facet_mod.counts(works, selected, names=self.names())
 
     # -- where a search is answered ---------------------------------------------------------------------
     def wants_local(self, params: SearchParams) -> bool:
