@@ -20,7 +20,7 @@ ISO_FILES = ["yaz/marccol1.u8.marc", "yaz/marccol2.u8.marc", "yaz/marccol3.u8.ma
              "marc4j/chabon.mrc", "marc4j/chabon-loc.mrc", "marc4j/oclc_63111280_export_as_UTF8_from_connexion.mrc",
              "pymarc/marc8.dat", "pymarc/test.dat", "pymarc/testunimarc.dat"]
 # The same BALIS member answering in the unimarcxml-v0.1 namespace (copied from the shared data, licence beside it).
-UNIMARCXML = pathlib.Path(__file__).parent / "data" / "dp2-cnmarc" / "sample_unimarcxml.xml"
+UNIMARCXML = pathlib.Path(__file__).parents[1] / "data" / "isohold" / "sample_unimarcxml.xml"  # BNU's
 XML_FILES = ["loc-cc0/british_library.xml", "loc-cc0/dnb.xml", "loc-cc0/gwu.xml", "loc-cc0/loc_general.xml",
              "loc-cc0/nlm.xml", "loc-cc0/oclc.xml", "loc-cc0/princeton.xml", "traject/test_data.utf8.marc.xml",
              "dp2-cnmarc/sample_cnmarcxml.xml", "dp2-cnmarc/sample_cnmarc.as_marcxml.xml",

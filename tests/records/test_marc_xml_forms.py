@@ -15,7 +15,7 @@ from records.marc import MarcRecord, iter_marcxml, read_marcxml
 SLIM = "http://www.loc.gov/MARC21/slim"
 SRU1 = "http://www.loc.gov/zing/srw/"
 SRU2 = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
-UNIMARCXML = pathlib.Path(__file__).parent / "data" / "dp2-cnmarc" / "sample_unimarcxml.xml"
+UNIMARCXML = pathlib.Path(__file__).parents[1] / "data" / "isohold" / "sample_unimarcxml.xml"  # BNU's
 
 
 def _fields(rec) -> list[tuple]:
