@@ -211,6 +211,12 @@ def _strip_article(folded: str) -> str:
     return words[1] if len(words) == 2 and words[0] in _ARTICLES else folded
 
 
+def _filed(text: str, marked: bool) -> str:
+    """The text folded, without a leading article unless the record marked its non-filing part itself."""
+    folded = fold(text)
+    return folded if marked else _strip_article(folded)
+
+
 def title_numbers(text: str) -> frozenset[str]:
     """The numbers a title names (digits, and Chinese ordinals: 第二 = 2), without leading zeros: two titles
     that name other numbers (vol. 8 / vol. 10, 1792 / 1793, 第2版 / 第3版) are other books."""
@@ -226,9 +232,7 @@ def _heads(raw_title: str, articles: bool) -> list[str]:
     article when `articles`)."""
     out = []
     for m in _SUBTITLE_BREAK.finditer(raw_title):
-        head = fold(raw_title[:m.start()])
-        if articles:
-            head = _strip_article(head)
+        head = _filed(raw_title[:m.start()], not articles)
         if len(head) >= 2:
             out.append(head.replace(" ", ""))
     return out
@@ -285,6 +289,7 @@ class MatchKeys:
     authors: frozenset[str]  # name keys of the creators (translators excluded)
     translators: frozenset[str]
     publisher: str
+    publisher_numbers: frozenset[str]  # digits in the publisher's name ("type of the 42-line Bible")
     publisher_cjk: bool
     publisher_script: str  # cjk | latin | other
     year: int | None
@@ -376,17 +381,12 @@ def match_keys(rec: Record) -> MatchKeys:
         volume = f"{volume}/{in_title}" if volume else in_title
     if volume and not part:
         head_raw = _strip_title_volume(head_raw)
-    main = fold(head_raw)
-    if not filing:
-        main = _strip_article(main)
+    main = _filed(head_raw, bool(filing))
     body = filing or title
     if volume and not part:  # the volume named at the end of the title is compared as the volume
         body = _strip_title_volume(body)
     full_raw = f"{body} {subtitle}" if subtitle else body
-    full_key = fold(full_raw)
-    if not filing:
-        full_key = _strip_article(full_key)
-    full_key = full_key.replace(" ", "")
+    full_key = _filed(full_raw, bool(filing)).replace(" ", "")
     heads = {main.replace(" ", "")}
     if not subtitle:
         heads.update(_heads(body, not filing))
@@ -397,9 +397,8 @@ def match_keys(rec: Record) -> MatchKeys:
     romanised_proper = ""
     if own_title:
         proper = rec.sort_title or rec.title
-        romanised_proper = (fold(proper) if rec.sort_title else _strip_article(fold(proper))).replace(" ", "")
-        own = f"{rec.sort_title or rec.title} {rec.subtitle}" if rec.subtitle else rec.sort_title or rec.title
-        romanised = (fold(own) if rec.sort_title else _strip_article(fold(own))).replace(" ", "")
+        romanised_proper = _filed(proper, bool(rec.sort_title)).replace(" ", "")
+        romanised = _filed(f"{proper} {rec.subtitle}" if rec.subtitle else proper, bool(rec.sort_title)).replace(" ", "")
     authors: set[str] = set()
     translators: set[str] = set()
     for a in rec.authors:
@@ -434,6 +433,7 @@ def match_keys(rec: Record) -> MatchKeys:
         authors=frozenset(authors),
         translators=frozenset(translators),
         publisher=pub,
+        publisher_numbers=frozenset(_NUMBER.findall(pub)),
         publisher_cjk=is_cjk(pub),
         publisher_script="cjk" if is_cjk(pub) else ("other" if _foreign_script(pub) else "latin"),
         year=rec.year,

@@ -8,8 +8,6 @@ wrong merge sends an interlibrary-loan request for the wrong book.
 
 from __future__ import annotations
 
-import re
-
 from rapidfuzz import fuzz
 
 from dedup.keys import MatchKeys, pinyin_key
@@ -25,7 +23,6 @@ TITLE_MIN_WITH_ID = 0.50  # ... and with one (an ISBN reused by a publisher for 
 SUBTITLE_OMITTED = 0.96  # the similarity of a title with its subtitle to the same title without it
 MIN_PAGES = 10  # a count under ten pages is usually the preliminaries ("3, 280 p."), not the book
 _NEUTRAL_LANGUAGES = frozenset({"und", "mul", "zxx", "", None})
-_NUMBER = re.compile(r"[0-9]+")
 _NOT_PINYIN = frozenset({"jpn", "kor"})  # CJK titles whose romanisation is not pinyin
 
 
@@ -105,9 +102,8 @@ def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
     """Same script: Chinese publishers must be equal after folding (北京大学 is not 北京师范大学), Latin ones
     close (a typo, a word order). CJK against romanised: compared in pinyin whenever both titles are CJK
     and neither book is Japanese or Korean (whose readings are not pinyin); other scripts are not compared."""
-    numbers_a, numbers_b = _NUMBER.findall(a.publisher), _NUMBER.findall(b.publisher)
-    if numbers_a and numbers_b and set(numbers_a) != set(numbers_b):
-        return True  # Type of the 42-line Bible / of the 36-line Bible; 第一 / 第二 印刷厂
+    if a.publisher_numbers and b.publisher_numbers and a.publisher_numbers != b.publisher_numbers:
+        return True  # Type of the 42-line Bible / of the 36-line Bible
     if a.publisher_script == b.publisher_script:
         if a.publisher_script == "cjk":
             return a.publisher != b.publisher
