@@ -272,6 +272,14 @@ def test_interrupted_harvest_then_rerun_equals_an_uninterrupted_run(bed, registr
         assert a.pending_count() == 0 and not a.db.execute("SELECT * FROM checkpoints").fetchall()
 
 
+def _re_merged_whole_once(registry, tmp_path) -> None:
+    """The store's pairs are stale: the next harvest re-merges it whole, writing no edition that did not change."""
+    with _store(tmp_path) as store:
+        assert not store.edges_ready()
+    result = harvest(registry, tmp_path)
+    assert result.index["mode"] == "upgrade" and result.index["upserted"] == 0
+
+
 def test_a_store_from_before_scored_pairs_is_upgraded_once(registry, tmp_path):
     """A version 1 store (blocking keys only, no scored pairs) is re-merged whole once, writing only the
     editions that differ; after that, incremental runs re-merge a part again."""
@@ -282,10 +290,7 @@ def test_a_store_from_before_scored_pairs_is_upgraded_once(registry, tmp_path):
         store.db.execute("DELETE FROM title_sizes")
         store.db.execute("ALTER TABLE works DROP COLUMN group_id")
         store.db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
-    with _store(tmp_path) as store:
-        assert not store.edges_ready()
-    result = harvest(registry, tmp_path)
-    assert result.index["mode"] == "upgrade" and result.index["upserted"] == 0
+    _re_merged_whole_once(registry, tmp_path)
     with _store(tmp_path) as store:
         assert store.edges_ready()
         assert store.db.execute("SELECT count(*) FROM record_edges").fetchone()[0] > 0
@@ -305,10 +310,7 @@ def test_a_store_merged_by_other_rules_is_re_merged_once(registry, tmp_path):
     with _store(tmp_path) as store:  # what the earlier rules left: old keys, another rules version
         store.db.execute("DELETE FROM record_keys WHERE key LIKE 'tp:%' OR key LIKE 'au:%'")
         store.db.execute("UPDATE meta SET value = 'old' WHERE key = 'merge_rules'")
-    with _store(tmp_path) as store:
-        assert not store.edges_ready()
-    result = harvest(registry, tmp_path)
-    assert result.index["mode"] == "upgrade" and result.index["upserted"] == 0
+    _re_merged_whole_once(registry, tmp_path)
     with _store(tmp_path) as store:
         assert store.edges_ready()
         member, record_id, blob = store.db.execute("SELECT member, record_id, record FROM records LIMIT 1").fetchone()
