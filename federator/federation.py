@@ -252,7 +252,7 @@ class Federator:
                     async for event in events:
                         yield event
             again = [a for a in to_ask if a.member.code in found_none] + replayed_none
-            follow = known_item_follow_up(query, view.records(), again)
+            follow = known_item_follow_up(query, view.records, again)
             if page == 1 and follow is not None:
                 left = None if deadline is None else max(0.0, deadline - (time.perf_counter() - begun))
                 async with aclosing(self._round(follow.asks, follow.query, view, inbox, timeout, left,
@@ -496,9 +496,10 @@ def same_edition(found: list[Record], candidates: list[Record], isbn13: str) -> 
     return out
 
 
-def known_item_follow_up(query, records: list[Record], zero: list[Ask]) -> KnownItemFollowUp | None:
+def known_item_follow_up(query, records: Callable[[], list[Record]], zero: list[Ask]) -> KnownItemFollowUp | None:
     """The follow-up of an `isbn:` search for the members in `zero` (no hit), or None: not an ISBN search,
-    no member to ask, or no record found by ISBN to take the title and year from."""
+    no member to ask, or no record found by ISBN to take the title and year from. `records` gives the
+    search's records (only called for an ISBN search)."""
     from connectors.query import Clause, known_item_query
     from records.identifiers import parse_isbn
 
@@ -506,7 +507,7 @@ def known_item_follow_up(query, records: list[Record], zero: list[Ask]) -> Known
         return None
     parsed = parse_isbn(query.value)
     isbn13 = parsed.isbn13 if parsed is not None else None
-    found = [r for r in records if isbn13 and isbn13 in r.isbn13s]
+    found = [r for r in records() if isbn13 and isbn13 in r.isbn13s] if isbn13 else []
     if not found:
         return None
     best = max(found, key=lambda r: (bool(r.title), r.year is not None, len(r.title or "")))
