@@ -160,13 +160,13 @@ def _holdings(rec: pymarc.Record, syntax: str, member: str, warnings: list[str],
 # An extent or a title that says the copy is online, in the words RDA, AACR2 and Chinese cataloguing use.
 _ONLINE = re.compile(r"online resource|electronic resource|在线资源|在線資源|电子资源|電子資源|电子图书|電子圖書|网络资源|"
                      r"網絡資源|computer file|e-?book", re.IGNORECASE)
+_ONLINE_BRACKETED = re.compile(r"[\[［【](?:" + _ONLINE.pattern + r")[\]］】]", re.IGNORECASE)  # in a title: a GMD
 
 
 def _online(fs: _Fields, extent_tag: str, extent_codes: str, title_tag: str) -> bool:
     extent = " ".join(v for f in fs.all(extent_tag) for v in _subfields(f, extent_codes))
     title = " ".join(v for f in fs.all(title_tag) for v in _subfields(f, "abh"))
-    return bool(_ONLINE.search(extent)) or bool(re.search(r"[\[［【](?:" + _ONLINE.pattern + r")[\]］】]", title,
-                                                          re.IGNORECASE))
+    return bool(_ONLINE.search(extent)) or bool(_ONLINE_BRACKETED.search(title))
 
 
 def _material_marc21(leader: str, fs: _Fields) -> str:
