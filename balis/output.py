@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 
 from federator.facets import MATERIAL_TYPES
-from federator.fanout import MemberOutcome
+from federator.fanout import KNOWN_ITEM, MemberOutcome
 from federator.registry import Member
 from records.model import Record
 
@@ -183,7 +183,7 @@ def outcome_text(o: MemberOutcome) -> str:
     head = f"== {o.code} {o.name} [{o.protocol or '-'}] "
     if o.status == "ok":
         head += f"ok: {o.hits} hits, {len(o.records)} records, {o.ms} ms"
-        if o.via == "known_item":
+        if o.via == KNOWN_ITEM:
             head += " (按题名和年份找到：该馆记录无此ISBN; found by title and year, its record lacks the ISBN)"
     elif o.status == "timeout":
         head += f"timeout after {o.ms} ms ({o.error})"
@@ -194,8 +194,8 @@ def outcome_text(o: MemberOutcome) -> str:
     lines = [head]
     for u in o.unreadable:
         lines.append(f"   ! unreadable record: {u}")
-    if o.repaired:
-        lines.append(f"   ! {o.repaired} record(s) arrived double-encoded (UTF-8 read as Latin-1) and were repaired; "
+    if repaired := o.repaired:
+        lines.append(f"   ! {repaired} record(s) arrived double-encoded (UTF-8 read as Latin-1) and were repaired; "
                      "乱码已修复，请告知该馆检查其字符集设置")
     return "\n".join(lines)
 
