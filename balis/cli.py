@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from federator.registry import DEMO_REGISTRY, RegistryError, load_registry
+from members import DEMO_REGISTRY, RegistryError, load_registry
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE = 0, 1, 2
 

@@ -128,7 +128,7 @@ def _store(args, with_fines: bool = False):
 
 
 def _registry(args):
-    from federator.registry import load_registry
+    from members import load_registry
 
     return load_registry(args.registry)
 

@@ -154,11 +154,11 @@ def _summary(r: MemberReport) -> str:
 
 def cmd_harvest(args) -> int:
     from balis.cli import EXIT_NO_ANSWER, EXIT_OK, EXIT_USAGE, UsageError
-    from federator.registry import load_registry
     from indexer.harvest import HarvestError, HarvestOptions, harvest_endpoint, run_harvest
     from indexer.index import LocalIndexError
     from indexer.paths import resolve_index_dir
     from indexer.store import StoreError
+    from members import load_registry
 
     registry = load_registry(args.registry)
     codes = [c.strip() for c in args.members.split(",") if c.strip()] if args.members else None

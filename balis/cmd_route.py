@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 
-from federator.registry import load_registry
+from members import load_registry
 
 JSON_VERSION = 1
 

@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from balis.cli import EXIT_OK, UsageError
     from federator.answer_times import default_path as answer_times_path
-    from federator.registry import load_registry
+    from members import load_registry
 
     if not 0 <= args.port < 65536:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from federator.facets import MATERIAL_TYPES
 from federator.fanout import KNOWN_ITEM, MemberOutcome
-from federator.registry import Member
+from members import Member
 from records.model import Record
 
 JSON_VERSION = 1

@@ -117,8 +117,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
 
-    from federator.registry import load_registry
     from ill.store import Store
+    from members import load_registry
 
     registry = load_registry(ROOT / "config" / "members.toml")
     codes = [m.code for m in registry.members][:10]

@@ -97,7 +97,7 @@ from connectors.query import parse, to_rpn  # noqa: E402
 from connectors.rpn import pqf  # noqa: E402
 from federator.fanout import MemberFailed, MemberFinished, MergedViewUpdated, RecordsArrived  # noqa: E402
 from federator.federation import Federator  # noqa: E402
-from federator.registry import load_registry  # noqa: E402
+from members import load_registry  # noqa: E402
 from testbed.bed import Testbed  # noqa: E402
 from testbed.proxy import TIMING_FILE, TIMING_ON, answers, read_timing  # noqa: E402
 

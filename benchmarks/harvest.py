@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from federator.registry import Registry, load_registry  # noqa: E402
 from indexer.harvest import HarvestOptions, run_harvest  # noqa: E402
+from members import Registry, load_registry  # noqa: E402
 from testbed.bed import Testbed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -48,7 +48,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dedup import merge  # noqa: E402
-from federator.registry import DEFAULT_LENDING, Member, parse_lending  # noqa: E402
+from members import DEFAULT_LENDING, Member, parse_lending  # noqa: E402
 from records.model import AVAILABLE, NOT_FOR_LOAN, ON_LOAN, Holding  # noqa: E402
 from routing import build_rota  # noqa: E402
 from routing.districts import load_districts  # noqa: E402

@@ -13,7 +13,7 @@ from connectors.errors import Unsupported
 if TYPE_CHECKING:
     import aiohttp
 
-    from federator.registry import Endpoint, Member
+    from members import Endpoint, Member
 
 
 def open_connector(member: Member, endpoint: Endpoint, *, timeout: float | None = None,

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from federator.registry import PROJECT_ROOT, Member
+from members import PROJECT_ROOT, Member
 
 log = logging.getLogger(__name__)
 

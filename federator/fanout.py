@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from connectors.errors import Diagnostic, MemberError, MemberTimeout, Unsupported
 from connectors.factory import ConnectorPool, open_connector
-from federator.registry import Endpoint, Member
+from members import Endpoint, Member
 from records.errors import RecordError
 from records.model import Record
 from records.repair import count_repaired

@@ -45,7 +45,7 @@ from federator.fanout import (
     outcomes_of,
     plan,
 )
-from federator.registry import Member, Registry
+from members import Member, Registry
 from records.fold import load_traditional
 from records.model import Record
 

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from federator.registry import Registry
+from members import Registry
 
 LIVE_PER_MEMBER = 20  # records asked of each member when searching for the edition
 

@@ -36,9 +36,9 @@ from dedup.cluster import BIG_BLOCK, candidate_pairs
 from dedup.keys import match_keys
 from dedup.score import YEAR_SLACK, match_score
 from dedup.work import build_work, group_id_for, index_keys, merge
-from federator.registry import Member, Registry
 from indexer.schema import document, dump_work
 from indexer.store import Checkpoint, HarvestStore, Upsert, now_iso
+from members import Member, Registry
 from records.errors import RecordError
 from records.normalise import from_raw
 from records.repair import is_repaired

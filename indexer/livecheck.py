@@ -15,7 +15,7 @@ from connectors.query import Clause, from_clauses
 from dedup.work import Work
 from federator.fanout import MemberOutcome
 from federator.federation import Federator
-from federator.registry import Member
+from members import Member
 
 MAX_IDS = 60  # record ids per member query (the query model allows 64 clauses)
 

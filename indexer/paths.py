@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from federator.registry import PROJECT_ROOT
+from members import PROJECT_ROOT
 
 DEFAULT_INDEX_DIR = PROJECT_ROOT / "var" / "index"
 

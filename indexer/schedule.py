@@ -116,9 +116,9 @@ def harvest_job(registry_path: str | Path | None, index_dir: str | Path | None, 
                 today: Callable[[], date] = date.today, **options):
     """A job for HarvestSchedule: every run reads the registry again and harvests into the index folder; a run
     that starts on weekday `full_on` (Monday 0 … Sunday 6; None: never) is a full one."""
-    from federator.registry import load_registry
     from indexer.harvest import HarvestOptions, run_harvest
     from indexer.paths import resolve_index_dir
+    from members import load_registry
 
     def run():
         registry = load_registry(registry_path)

@@ -24,10 +24,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from federator.registry import with_member_states
 from ill import stats
 from ill.errors import IllError
 from ill.workdays import local_date
+from members import with_member_states
 from portal.auth import require
 from portal.desk import (
     MAX_REASON,

@@ -24,7 +24,6 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from federator.registry import Registry, with_member_states
 from ill.errors import (
     IllError,
     InvalidRequest,
@@ -36,6 +35,7 @@ from ill.errors import (
 )
 from ill.store import Store
 from indexer.paths import resolve_index_dir
+from members import Registry, with_member_states
 from portal import account, admin, api, desk, reader
 from portal.auth import USER, Forbidden, SignInRequired, session_middleware
 from portal.beijing import schematic

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from federator.registry import Member
+from members import Member
 
 TILE_W, TILE_H, GAP, MARGIN = 120, 92, 6, 10
 DOT_R, DOT_STEP, DOT_TOP = 5, 13, 30

@@ -38,8 +38,8 @@ from federator.fanout import (
 )
 from federator.federation import FederatedResult, Federator
 from federator.rank import rank
-from federator.registry import Member, Registry
 from indexer.index import LocalIndexError
+from members import Member, Registry
 from portal.local import (
     IndexUnavailable,
     PortalIndex,

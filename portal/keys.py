@@ -7,8 +7,8 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from federator.registry import Registry
 from ill.store import Store
+from members import Registry
 from portal.catalogue import Catalogue
 from portal.security import Csrf, RateLimiter
 

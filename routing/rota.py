@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from dedup.work import Work
-from federator.registry import Member
+from members import Member
 from records.fold import is_cjk
 from records.model import AVAILABLE, IN_TRANSIT, NOT_FOR_LOAN, ON_HOLD, ON_LOAN, UNKNOWN, Holding
 from routing.districts import Districts, load_districts

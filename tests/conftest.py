@@ -93,7 +93,7 @@ TESTBED_RECORDS = 150  # per member: small so the session starts in a few second
 def testbed(testbed_tmp: Path):
     """The demo test bed (8 members, 150 records each, behind the fault proxy), started once per session.
 
-    Use `testbed.registry_path` (load it with federator.registry.load_registry), `testbed.truth()`,
+    Use `testbed.registry_path` (load it with members.load_registry), `testbed.truth()`,
     `testbed.set_fault(code, latency_ms=.., mode=..)` (reset it with `testbed.set_fault(code)`).
     """
     from testbed.bed import Testbed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from federator.registry import load_registry
+from members import load_registry
 
 
 class FakeClock:

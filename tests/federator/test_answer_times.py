@@ -11,7 +11,7 @@ from connectors.query import parse
 from federator.answer_times import AnswerTimes, default_path
 from federator.fanout import MemberStarted
 from federator.federation import Federator
-from federator.registry import Endpoint, Member
+from members import Endpoint, Member
 
 
 def member(code: str, port: int) -> Member:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from federator.fanout import Ask, asking_order
-from federator.registry import Endpoint, Member
+from members import Endpoint, Member
 
 
 def asks(*codes: str) -> list[Ask]:

@@ -6,7 +6,7 @@ import pytest
 
 from connectors.query import parse
 from federator.federation import Federator
-from federator.registry import load_registry
+from members import load_registry
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from federator.registry import load_registry, with_member_states
 from ill import Store
 from ill.errors import InvalidRequest, NotAllowed, NotFound
+from members import load_registry, with_member_states
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
-from federator.registry import load_registry
 from ill import Store, StoreError
 from ill.fines import FineRule, fine_rule_of
 from ill.store import resolve_url
+from members import load_registry
 
 
 def test_schema_is_created_and_upgrades_are_idempotent(db_url):

@@ -24,9 +24,9 @@ from harvest_helpers import (
     works_with,
 )
 
-from federator.registry import Registry, load_registry
 from indexer.harvest import HarvestOptions, run_harvest
 from indexer.store import HarvestStore
+from members import Registry, load_registry
 from testbed.bed import Testbed
 
 pytestmark = pytest.mark.integration
@@ -368,8 +368,8 @@ def test_an_unreadable_record_keeps_its_earlier_version(tmp_path):
     import pymarc
 
     from connectors.base import RawRecord
-    from federator.registry import Member
     from indexer.harvest import MemberReport, Progress, RateLimiter, _MemberRun
+    from members import Member
 
     rec = pymarc.Record()
     rec.add_field(pymarc.Field(tag="001", data="ABC123"))
@@ -411,7 +411,7 @@ def test_ids_that_do_not_account_for_every_record_mean_a_whole_catalogue_pass(tm
     """A record without 001 is in no id list: the harvest must not trust a scan for deletions then."""
     from lxml import etree
 
-    from federator.registry import Endpoint, Member
+    from members import Endpoint, Member
     from testbed.seeds import seed_marcxml
     from testbed.zebra import ZebraServer
 
@@ -444,7 +444,7 @@ def test_ids_that_do_not_account_for_every_record_mean_a_whole_catalogue_pass(tm
 def test_counts_per_id_prefix_find_deletions_and_a_record_the_date_search_missed(tmp_path, protocol):
     from lxml import etree
 
-    from federator.registry import Endpoint, Member
+    from members import Endpoint, Member
     from testbed.bed import stamp_005
     from testbed.seeds import seed_marcxml
     from testbed.zebra import ZebraServer

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from federator.registry import load_registry
+from members import load_registry
 from testbed.bed import Testbed
 
 pytestmark = pytest.mark.integration

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from federator.registry import DEFAULT_HARVEST_RATE, RegistryError, load_registry
 from indexer.harvest import RateLimiter, harvest_endpoint
+from members import DEFAULT_HARVEST_RATE, RegistryError, load_registry
 
 MEMBER = """
 [[member]]

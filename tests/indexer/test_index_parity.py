@@ -26,10 +26,10 @@ from connectors.factory import open_connector
 from connectors.query import Clause, Query, to_rpn
 from connectors.rpn import pqf
 from dedup import merge
-from federator.registry import Endpoint, Member, Registry
 from indexer.harvest import harvest
 from indexer.index import LocalIndex
 from indexer.search import LocalSearcher
+from members import Endpoint, Member, Registry
 from records.marc import iter_iso2709
 from records.normalise import from_raw, normalise
 from testbed.seeds import read_seeds

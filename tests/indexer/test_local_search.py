@@ -14,9 +14,9 @@ from dedup import merge
 from federator import facets as facet_mod
 from federator.federation import Federator
 from federator.rank import rank, title_sort_key
-from federator.registry import load_registry
 from indexer.index import LocalIndex
 from indexer.search import BLOCK, LocalSearcher
+from members import load_registry
 from records.fold import fold, to_simplified
 from records.model import UNKNOWN
 from testbed.generate import _trad, plan_catalogues, plan_records

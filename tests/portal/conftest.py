@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from federator.registry import load_registry
+from members import load_registry
 from portal import create_app
 
 EXTRA_MEMBERS = '''

@@ -16,10 +16,10 @@ import pytest
 
 from connectors.query import parse
 from dedup.work import Work
-from federator.registry import load_registry
 from indexer.harvest import HarvestOptions, run_harvest
 from indexer.index import LocalIndex
 from indexer.search import LocalSearcher
+from members import load_registry
 from portal.api import openapi
 from portal.keys import CATALOGUE
 from records.model import AVAILABLE, ON_LOAN

@@ -9,7 +9,7 @@ import pytest
 
 from connectors.query import Bool, Clause, parse
 from federator.fanout import MemberOutcome
-from federator.registry import Member
+from members import Member
 from portal.beijing import DISTRICTS, normalise_district, schematic
 from portal.catalogue import member_state
 from portal.i18n import MESSAGES, message

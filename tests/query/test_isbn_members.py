@@ -25,7 +25,7 @@ from connectors.factory import open_connector
 from connectors.query import Clause, Query, QueryError, isbn_forms, known_item_query, parse
 from dedup import merge
 from federator.federation import Federator
-from federator.registry import Endpoint, Member, load_registry
+from members import Endpoint, Member, load_registry
 from records.model import Record
 from records.normalise import from_raw
 from testbed.generate import plan_catalogues, plan_records

@@ -13,7 +13,7 @@ import pymarc
 import pytest
 
 from connectors.sru import join_holdings, parse_search_response
-from federator.registry import ILS_NAMES as REGISTRY_ILS_NAMES
+from members import ILS_NAMES as REGISTRY_ILS_NAMES
 from records.errors import RecordError
 from records.holdings import ILS_NAMES, detect_ils, holdings_from_xml, marc_holdings, parse_due, read_status
 from records.model import AVAILABLE, IN_TRANSIT, ITEM_STATUSES, NOT_FOR_LOAN, ON_HOLD, ON_LOAN, UNKNOWN
@@ -253,7 +253,7 @@ port = 8080
 
 
 def test_registry_ils_is_validated_and_named_in_the_error(tmp_path):
-    from federator.registry import RegistryError, load_registry
+    from members import RegistryError, load_registry
 
     path = tmp_path / "members.toml"
     path.write_text(_MEMBER.format(extra='ils = "Alma"\nholdings_schema = "isohold"\nopac_syntax = true'),

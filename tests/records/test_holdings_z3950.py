@@ -14,7 +14,7 @@ import pytest
 from connectors.query import parse
 from connectors.z3950 import Z3950Connector, ber
 from connectors.z3950.opac import decode_opac
-from federator.registry import Endpoint, Member
+from members import Endpoint, Member
 from records.model import AVAILABLE, ON_HOLD, ON_LOAN
 from records.normalise import from_raw
 

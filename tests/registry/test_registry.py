@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from federator.registry import DEFAULT_REGISTRY, RegistryError, load_registry
+from members import DEFAULT_REGISTRY, RegistryError, load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """

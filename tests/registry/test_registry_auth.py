@@ -12,7 +12,7 @@ import pytest
 
 from connectors.auth import Login, read_login
 from connectors.errors import LoginRefused
-from federator.registry import Credentials, CredentialsError, RegistryError, load_registry
+from members import Credentials, CredentialsError, RegistryError, load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBER = """

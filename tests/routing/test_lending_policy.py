@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from federator.registry import DEFAULT_REGISTRY, FineRule, LendingPolicy, RegistryError, load_registry
+from members import DEFAULT_REGISTRY, FineRule, LendingPolicy, RegistryError, load_registry
 
 BASE = """
 [[member]]

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from dedup.work import Work
-from federator.registry import LendingPolicy, Member
+from members import LendingPolicy, Member
 from records.model import AVAILABLE, NOT_FOR_LOAN, ON_LOAN, UNKNOWN, Holding, Record
 from routing import RoutingError, build_rota
 from routing.districts import Districts, load_districts
@@ -242,7 +242,7 @@ def test_unknown_home_library_is_an_error():
 
 
 def test_shipped_district_table_covers_the_registry():
-    from federator.registry import DEFAULT_REGISTRY, load_registry
+    from members import DEFAULT_REGISTRY, load_registry
 
     d = load_districts()
     assert all(m.district in d.centres for m in load_registry(DEFAULT_REGISTRY))

@@ -189,8 +189,8 @@ async def _local_index_with(bed, tmp_path, ed, doc, status: str | None):
     from connectors.query import parse
     from dedup.work import Work
     from federator.federation import Federator
-    from federator.registry import load_registry
     from indexer.index import LocalIndex
+    from members import load_registry
 
     async with Federator(load_registry(bed.registry_path).members) as fed:
         result = await fed.run(parse(f"isbn:{ed['isbn13']}"), per_member=20, timeout=30)

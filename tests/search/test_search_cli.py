@@ -13,7 +13,7 @@ import pytest
 
 from connectors.query import parse
 from federator.fanout import search
-from federator.registry import load_registry
+from members import load_registry
 from records.fold import fold, is_cjk, to_traditional
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from aiohttp import web
 from connectors.auth import REFUSED_ZH, REQUIRED_ZH
 from connectors.errors import LoginRefused
 from connectors.sru import SruConnector
-from federator.registry import Credentials
+from members import Credentials
 from testbed.seeds import seed_marcxml
 from testbed.zebra import ZebraServer
 

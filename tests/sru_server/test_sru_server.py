@@ -233,7 +233,7 @@ async def test_post_and_hostile_input_get_xml_not_tracebacks(sru_url):
 
 
 async def test_the_portal_serves_sru_at_sru_and_post_needs_no_csrf_token(works, tmp_path):
-    from federator.registry import DEFAULT_REGISTRY, load_registry
+    from members import DEFAULT_REGISTRY, load_registry
     from portal.app import create_app
 
     with LocalIndex.open(tmp_path, create=True) as ix:

@@ -16,7 +16,7 @@ import pymarc
 import pytest
 from lxml import etree
 
-from federator.registry import load_registry
+from members import load_registry
 from testbed.bed import Testbed
 from testbed.yaz import sru_search, yaz_search
 

@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from federator.registry import load_registry
+from members import load_registry
 from testbed.bed import Testbed
 from testbed.proxy import TIMING_FILE, TIMING_ON, answers, read_timing
 from testbed.yaz import yaz_search

@@ -11,7 +11,7 @@ import pytest
 from connectors.auth import REFUSED_ZH, REQUIRED_ZH
 from connectors.query import parse
 from federator.federation import Federator
-from federator.registry import load_registry
+from members import load_registry
 from testbed.bed import Testbed
 from testbed.yaz import yaz_search
 

@@ -13,7 +13,7 @@ from connectors.errors import LoginRefused
 from connectors.rpn import Term
 from connectors.z3950 import Z3950Connector
 from connectors.z3950.connection import Z3950Connection
-from federator.registry import Credentials, Endpoint, Member
+from members import Credentials, Endpoint, Member
 from testbed.seeds import seed_marcxml
 from testbed.zebra import ZebraServer
 from testbed.ztest import ZTest

@@ -98,7 +98,7 @@ async def test_a_member_that_double_encodes_is_told_apart(stock_zebra):
     from balis.output import outcome_json, outcome_text
     from connectors.query import parse
     from federator.federation import Federator
-    from federator.registry import Endpoint, Member
+    from members import Endpoint, Member
 
     members = [Member(code, code, code, syntax="marc21", max_records=50, negotiate_charset=negotiate,
                       endpoints=(Endpoint("z3950", "127.0.0.1", stock_zebra.port),))

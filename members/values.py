@@ -1,0 +1,253 @@
+"""Member values: who the members are, how to reach their OPACs, what they lend (frozen; the bottom layer).
+
+Nothing here imports another package of the project, so every layer may use these values."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+PROTOCOLS = ("sru", "z3950", "oaipmh")  # oaipmh is used by the harvest only, never for searches
+DEFAULT_HARVEST_RATE = 4.0  # requests per second to one member during a harvest (docs/harvest.md)
+SYNTAXES = {"marc21": "marc21", "usmarc": "marc21", "cnmarc": "unimarc", "unimarc": "unimarc"}
+HARVEST_DELETIONS = ("prefixes", "scan", "compare")
+CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "marc-8": "marc-8", "marc8": "marc-8", "gbk": "gbk", "gb2312": "gbk"}
+STATUSES = ("active", "suspended")
+SRU_VERSIONS = ("1.1", "1.2", "2.0")
+
+
+class RegistryError(Exception):
+    """The registry file is missing or wrong; the message names the file, member and key."""
+
+    def __init__(self, path: Path | str, message: str, member: str | None = None, key: str | None = None):
+        where = str(path)
+        if member:
+            where += f", member {member}"
+        if key:
+            where += f", key '{key}'"
+        super().__init__(f"registry {where}: {message}")
+        self.path, self.member, self.key = str(path), member, key
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    protocol: str  # sru | z3950
+    host: str
+    port: int
+    database: str = "Default"  # Z39.50 database name, or the SRU path
+    sru_version: str = "1.2"
+
+    @property
+    def address(self) -> str:
+        if self.protocol in ("sru", "oaipmh"):
+            return f"http://{self.host}:{self.port}/{self.database.lstrip('/')}"
+        return f"tcp:{self.host}:{self.port}/{self.database}"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+MATERIAL_TYPES = ("book", "ebook", "serial", "ejournal", "audio", "video", "map", "score", "large_print", "other")
+DEFAULT_NOT_FOR_LOAN = ("参考阅览室", "特藏", "过刊")
+
+
+@dataclass(frozen=True, slots=True)
+class FineRule:
+    """A lender's own fine rule (each library sets its own; DOMAIN.md), amounts in yuan."""
+
+    overdue_per_day: float = 0.5
+    lost_multiplier: float = 2.0  # times the item price when the price is known
+    lost_flat: float = 100.0  # when the price is unknown
+    damaged_fraction: float = 0.5  # of the amount for a lost item
+
+    def lost(self, price: float | None = None) -> float:
+        return round(price * self.lost_multiplier, 2) if price else self.lost_flat
+
+    def damaged(self, price: float | None = None) -> float:
+        return round(self.lost(price) * self.damaged_fraction, 2)
+
+    def overdue(self, days_late: int) -> float:
+        return round(max(days_late, 0) * self.overdue_per_day, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class LendingPolicy:
+    """What a member lends through ILL. The consortium's default scope: Chinese general books."""
+
+    lends: bool = True
+    material_types: frozenset[str] = frozenset({"book"})
+    languages: frozenset[str] | None = frozenset({"chi"})  # None: any language
+    locations_not_for_loan: frozenset[str] = frozenset(DEFAULT_NOT_FOR_LOAN)
+    fines: FineRule = field(default_factory=FineRule)
+
+    def excludes(self, material_type: str | None, language: str | None) -> str | None:
+        """Why this policy does not lend such an item (Chinese, for staff), or None if it does."""
+        if not self.lends:
+            return "不参加馆际互借出借"
+        mt = material_type or "book"
+        if mt not in self.material_types:
+            return f"不外借此类文献（{mt}）"
+        if self.languages is not None and (language or "und") not in self.languages:
+            return f"不外借此语种文献（{language or '语种不明'}）"
+        return None
+
+    def to_dict(self) -> dict:
+        return {"lends": self.lends, "material_types": sorted(self.material_types),
+                "languages": sorted(self.languages) if self.languages is not None else None,
+                "locations_not_for_loan": sorted(self.locations_not_for_loan),
+                "fines": {"overdue_per_day": self.fines.overdue_per_day,
+                          "lost_multiplier": self.fines.lost_multiplier, "lost_flat": self.fines.lost_flat,
+                          "damaged_fraction": self.fines.damaged_fraction}}
+
+    def location_lendable(self, location: str | None) -> bool:
+        """False when the copy's location is one the member keeps for use in the library only."""
+        if not location:
+            return True
+        return not any(loc and loc in location for loc in self.locations_not_for_loan)
+
+
+DEFAULT_LENDING = LendingPolicy()
+
+
+# library systems whose holdings fields and status words balis knows (records/holdings.py has the profiles)
+ILS_NAMES = ("koha", "alma", "aleph", "evergreen", "folio", "horizon", "sierra", "symphony", "polaris", "voyager",
+             "tlc", "wms", "huiwen", "interlib", "generic")
+
+LOGIN_FORMS = ("idpass", "open")  # Z39.50 IdAuthentication: idPass {group, user, password} or open "user/password"
+
+
+class CredentialsError(Exception):
+    """A member's password could not be read (environment variable unset, file unreadable); never shows it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """How to log in to a member ([member.auth]): the user and group, and where the password is kept.
+
+    The registry holds a reference only (an environment variable or a file), never the password itself, so
+    the registry can be shared and printed; `password()` reads it when a connection is opened.
+    """
+
+    user: str
+    group: str | None = None
+    form: str = "idpass"  # idpass | open (Z39.50 only; SRU sends HTTP basic auth either way)
+    password_env: str | None = None
+    password_file: str | None = None
+
+    def password(self) -> str:
+        """The password, read now from its environment variable or file ("" when the login has none)."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise CredentialsError(f"the environment variable {self.password_env} named by password_env is "
+                                       "not set; set it where balis runs, or use password_file")
+            return value
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text(encoding="utf-8").strip("\r\n")
+            except OSError as exc:
+                raise CredentialsError(f"the password file {self.password_file} cannot be read "
+                                       f"({exc.strerror or exc}); check that it exists and balis may read it") from None
+        return ""
+
+    def describe(self) -> str:
+        """The login as staff may see it: form, group and user, and where the password is (never the password)."""
+        where = (f"${self.password_env}" if self.password_env else self.password_file) or "no password"
+        who = f"{self.group}/{self.user}" if self.group else self.user
+        return f"{self.form} {who} (password: {where})"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    code: str
+    name: str
+    name_en: str
+    district: str | None = None
+    status: str = "active"
+    suspended_reason: str | None = None
+    suspended_since: date | None = None
+    syntax: str = "marc21"  # marc21 | unimarc (cnmarc is read as unimarc)
+    charset: str = "utf-8"  # utf-8 | marc-8 | gbk
+    timeout: float = 10.0
+    max_records: int = 50
+    harvest_rate: float = DEFAULT_HARVEST_RATE  # requests per second during a harvest; 0 = no limit
+    # how a harvest finds records deleted at a Z39.50 / SRU member with a date search (when its record count
+    # says something went): count its records by record id "prefixes", "scan" its ids, or "compare" everything
+    harvest_deletions: str = "prefixes"
+    endpoints: tuple[Endpoint, ...] = ()
+    contact: Contact = field(default_factory=Contact)
+    lending: LendingPolicy = DEFAULT_LENDING
+    auth: Credentials | None = None  # a login the member requires (Z39.50 Init, SRU basic auth)
+    negotiate_charset: bool = False  # propose UTF-8 in Z39.50 Init (docs/connectors-z3950.md)
+    ils: str | None = None  # the member's library system: where its holdings and status words live (ILS_NAMES)
+    holdings_schema: str | None = None  # SRU: also ask this recordSchema for holdings ("isohold", ISO 20775)
+    opac_syntax: bool = False  # Z39.50: ask for the OPAC record syntax (record + holdings and circulation)
+    extra: dict = field(default_factory=dict)  # keys this version does not know, kept as written
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def queryable(self) -> bool:
+        """Active and with at least one endpoint: such members take part in searches."""
+        return self.active and bool(self.endpoints)
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(e.protocol for e in self.endpoints))
+
+    def endpoint(self, protocol: str | None = None) -> Endpoint | None:
+        """The endpoint to use: the one for `protocol` if given, else Z39.50 first, then SRU."""
+        order = [protocol] if protocol else ["z3950", "sru"]
+        for proto in order:
+            for e in self.endpoints:
+                if e.protocol == proto:
+                    return e
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    path: Path
+    members: tuple[Member, ...]
+
+    def __iter__(self):
+        return iter(self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def get(self, code: str) -> Member:
+        for m in self.members:
+            if m.code == code.upper():
+                return m
+        raise KeyError(code)
+
+    def select(self, codes: list[str] | None) -> list[Member]:
+        """Members by code (unknown codes raise RegistryError naming them), or all."""
+        if not codes:
+            return list(self.members)
+        known = {m.code: m for m in self.members}
+        unknown = [c for c in codes if c.upper() not in known]
+        if unknown:
+            raise RegistryError(self.path, f"unknown member code(s): {', '.join(unknown)}; "
+                                f"'balis members' lists the codes")
+        return [known[c.upper()] for c in codes]
+
+    def sorted_by_pinyin(self) -> list[Member]:
+        return sorted(self.members, key=lambda m: pinyin_key(m.name))
+
+
+def pinyin_key(text: str) -> tuple[str, str]:
+    """Sort key for Chinese names in pinyin order (the order readers and staff expect)."""
+    from pypinyin import Style, lazy_pinyin  # imported when first needed: its tables take 150 ms to build
+
+    return (" ".join(lazy_pinyin(text, style=Style.TONE3)).lower(), text)
