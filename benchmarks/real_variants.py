@@ -336,6 +336,13 @@ class Pools:
     names_latin: list[str] = field(default_factory=list)
 
 
+_UNNAMED = re.compile(r"^\s*\[?s\.\s?n\.?|publisher not identified|出版者不详", re.IGNORECASE)
+
+
+def _latin_script(text: str) -> bool:
+    return all(not ch.isalpha() or ord(ch) < 0x370 or 0x1E00 <= ord(ch) <= 0x1EFF for ch in text)
+
+
 def build_pools(sources: list[Source]) -> Pools:
     pools = Pools()
     seen: set[str] = set()
@@ -348,10 +355,13 @@ def build_pools(sources: list[Source]) -> Pools:
         for x in fields:
             pub = strip_isbd(sub(x, pub_c if x is f else "b") or "")
             place = strip_isbd(sub(x, place_c if x is f else "a") or "")
-            if len(pub) < 2 or pub in seen or "[" in pub:
-                continue
+            if len(pub) < 2 or pub in seen or "[" in pub or "]" in pub or _UNNAMED.search(pub):
+                continue  # "[s.n.]", "s.n.]": no publisher named, so no other publisher's edition
             seen.add(pub)
-            (pools.publishers_cjk if is_cjk(pub) else pools.publishers_latin).append((place, pub))
+            if is_cjk(pub):
+                pools.publishers_cjk.append((place, pub))
+            elif _latin_script(pub):  # another library's record gives an Armenian press in Armenian, not here
+                pools.publishers_latin.append((place, pub))
         name_fields = rec.get_fields("100", "700", "880") if is_marc21(rec) else rec.get_fields("701", "702")
         for x in name_fields:
             if x.tag == "880" and not (sub(x, "6") or "").startswith(("100", "700")):
@@ -643,6 +653,11 @@ def _edition_number(statement: str) -> int | None:
     return None
 
 
+# Edition statements whose form the generator knows how to rewrite; others (a Tibetan "Par theṅ 2", which is
+# a printing) are transcribed by every cataloguer as they stand.
+_EDITION_WORDS = re.compile(r"\bed\b|edition|aufl|auflage|éd|版|\bban\b", re.IGNORECASE)
+
+
 def _ordinal_en(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -655,8 +670,8 @@ def edition_forms(n: int, lang: str, chinese: bool, romanised: bool) -> list[str
     if chinese:
         cn = _CN_NUMERALS[n] if n <= 10 else str(n)
         return [f"第{cn}版", f"第{n}版", f"{n}版"]
-    if lang == "ger":
-        return [f"{n}. Aufl.", f"{n}. Auflage", f"{n}., überarb. Aufl."]
+    if lang == "ger":  # "überarbeitete" (revised) never describes a first edition
+        return [f"{n}. Aufl.", f"{n}. Auflage"] + ([f"{n}., überarb. Aufl."] if n > 1 else [])
     if lang == "fre":
         return [f"{n}e éd.", f"{n}. éd.", f"{n}e édition"]
     words = {v: k for k, v in _ORDINALS.items()}
@@ -688,7 +703,7 @@ def op_edition(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | No
         rec.add_ordered_field(new)
         return "edition:first-stated"
     n = _edition_number(sub(f, code) or "")
-    if n is None or n > 20:
+    if n is None or n > 20 or not _EDITION_WORDS.search(sub(f, code) or ""):
         return None
     if n == 1 and rng.random() < 0.4:
         rec.remove_field(f)
@@ -758,14 +773,17 @@ def _roman(n: int) -> str:
     return out
 
 
+_MULTI_VOLUME = re.compile(r"\s*(?:[2-9]|\d\d+)\s*(?:v\.|vols?\.?|册|Bde?\.)|.*\b\d+\s+in\s+\d+\s*v\.")
+
+
 def op_extent(rng: random.Random, rec: pymarc.Record, ctx: Context) -> str | None:
     """The extent in another form: "xii, 350 p." / "350 p." / "350 pages" / "350 S." / "350页" /
     "350, [10]页"."""
     f = first(rec, "300") if is_marc21(rec) else first(rec, "215")
     value = sub(f, "a")
     m = pages_match(value)
-    if f is None or m is None:
-        return None
+    if f is None or m is None or _MULTI_VOLUME.match(value or ""):
+        return None  # "2 v. (324; 319 leaves)" is two volumes, never "319 pages"
     n = int(m.group("n"))
     pre = m.groupdict().get("pre")
     end = _end_punct(value or "") if is_marc21(rec) else ""
@@ -934,7 +952,7 @@ def vernacular_into_fields(rec: pymarc.Record, *, move: bool) -> str:
     for x in alternates:
         link = sub(x, "6") or ""
         target = linked.get((link[:3], link[4:6]))
-        if move and target is not None:
+        if move and target is not None and "\ufffd" not in x.value():  # a broken 880 is dropped, not moved
             target.subfields = [s for s in x.subfields if s.code != "6"]
             target.indicators = x.indicators
         rec.remove_field(x)
@@ -1414,10 +1432,10 @@ def trap_set(rng: random.Random, base: pymarc.Record, ctx: Context) -> list[pyma
     if g is None:
         return None
     end = _end_punct(value) if is_marc21(rec) else ""
-    if re.match(r"\s*\d+\s*(v\.|vols?\.?|册|Bde?\.)", value):
+    if _MULTI_VOLUME.match(value):
         pages = rng.randint(180, 620)
         set_sub(g, "a", (f"{pages}页" if ctx.chinese else f"{pages} p.") + end.rstrip("."))
-    elif pages_match(value):
+    elif pages_match(value) or re.match(r"\s*1\s*v\.", value):  # "1 v." is one volume: the set is 2-3
         count = rng.choice((2, 2, 3))
         set_sub(g, "a", (f"{count}册" if ctx.chinese else f"{count} v.") + end.rstrip("."))
     else:
@@ -1439,8 +1457,8 @@ def trap_publisher(rng: random.Random, base: pymarc.Record, ctx: Context) -> lis
     f = imprint_field(rec)
     place_c, pub_c, _ = imprint_codes(rec)
     current = strip_isbd(sub(f, pub_c) or "")
-    if f is None or not current:
-        return None
+    if f is None or not current or _UNNAMED.search(current):
+        return None  # against "[s.n.]" another publisher's edition cannot be told from a better-known imprint
     vernacular = [x for x in rec.get_fields("880") if (sub(x, "6") or "").startswith(("260", "264"))]
     romanised_cn = ctx.chinese and not is_cjk(current) and bool(vernacular)
     pool = ctx.pools.publishers_cjk if is_cjk(current) or romanised_cn else ctx.pools.publishers_latin
@@ -1695,6 +1713,15 @@ def make_variant(rng: random.Random, base: pymarc.Record, ctx: Context, member: 
     return rec, ops
 
 
+def without_record_numbers(rec: pymarc.Record) -> pymarc.Record:
+    """The record without the numbers that name the base edition's own record (LCCN 010, national
+    bibliography number 015 / CNMARC 020): another edition gets numbers of its own, or none."""
+    for tag in ("010", "015") if is_marc21(rec) else ("020",):
+        for f in rec.get_fields(tag):
+            rec.remove_field(f)
+    return rec
+
+
 def without_local_fields(rec: pymarc.Record) -> pymarc.Record:
     """The record without the source library's local fields (9XX, AVA/AVE/OWN holdings, 852/856 of its
     copies): another library's record of the book carries its own."""
@@ -1766,6 +1793,7 @@ def plan(seed: int = DEFAULT_SEED, source: str | Path | None = None, settings: S
             trap_ids = []
             for trap in made:
                 without_local_fields(trap)
+                without_record_numbers(trap)
                 tid = new_edition(trap, f"trap:{kind}", eid)
                 editions[tid]["chinese"] = ctx.chinese
                 trap_ids.append(tid)

@@ -348,3 +348,31 @@ def test_publisher_set_and_translator_traps(found, sources):
     assert n1 != n2 and t1["702"]["4"] == "730" and t1["200"]["g"] == f"{n1}译"
     for t in (t1, t2):
         assert all(stdnum_isbn.is_valid(f["a"]) and f["a"] != base["010"]["a"] for f in t.get_fields("010"))
+
+
+def test_variants_and_traps_stay_what_a_cataloguer_would_write(found, sources):
+    # a first edition is never "überarbeitet" (revised); a Tibetan "Par theṅ 2" (a printing) is transcribed as it
+    # stands, not translated into "Second edition"; "2 v. (324; 319 leaves)" stays two volumes
+    for seed in SEEDS:
+        assert "überarb" not in " ".join(rv.edition_forms(1, "ger", False, False))
+        rec = copy_of(sources, "traject/test_data.utf8.mrc#24")
+        before = rec["250"]["a"]
+        assert rv.op_edition(random.Random(seed), rec, ctx_of(rec)) is None and rec["250"]["a"] == before
+        rec = copy_of(sources, "loc-cc0/princeton.xml#24")
+        assert rv.op_extent(random.Random(seed), rec, ctx_of(rec)) is None
+    # a broken 880 (replacement characters) is dropped, never moved into the 245; a sound one is moved
+    rec = copy_of(sources, "marc4j/chinese_mangled_multibyte.mrc#1")
+    rv.vernacular_into_fields(rec, move=True)
+    assert rec["245"]["a"].startswith("Che lun gun gun")
+    rec = copy_of(sources, "marc4j/chinese_mangled_multibyte.mrc#2")
+    rv.vernacular_into_fields(rec, move=True)
+    assert rec["245"]["a"] == "車輪滾滾"
+    # traps: another publisher is a named one in the record's own script; a set is several volumes; another
+    # edition does not keep the base record's LCCN
+    pools = rv.build_pools(found)
+    assert not [p for _, p in pools.publishers_latin if "s.n." in p.casefold() or not rv._latin_script(p)]
+    base = sources["loc-cc0/loc_general.xml#4"].rec  # Undisciplined heart, LCCN 2010501006
+    made = rv.trap_publisher(random.Random(0), base, rv._context(base, pools))
+    assert made and not rv.without_record_numbers(made[0]).get_fields("010")
+    (trap,) = rv.trap_set(random.Random(0), copy_of(sources, "loc-cc0/princeton.xml#12"), ctx_of(base))
+    assert trap["300"]["a"].split()[0] in ("2", "3")
