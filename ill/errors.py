@@ -1,4 +1,17 @@
-"""The ILL layer's one exception tree; every message says what, which request or reader, and what to do."""
+"""The ILL layer's one exception tree; every message says what, which request or reader, and what to do.
+
+    IllError                  (400)
+    ├── InvalidRequest        (400) the data given is incomplete or malformed
+    ├── NotFound              (404) no such request or user
+    ├── Refused               (409) the workflow refuses: nothing was changed
+    │   ├── RuleViolation     (409) a lending rule (3 books, the cancel window, ...)
+    │   ├── InvalidTransition (409) not possible in the request's state
+    │   └── NotAllowed        (403) not this person's action
+    └── StoreError            (503) the store cannot be opened or written
+
+Each class carries the HTTP status it maps to (`http_status`), so the portal maps ILL errors in one place
+(portal/ill_errors.py) and the command line in one place (`Refused` exits 1, the others 2).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +19,38 @@ from __future__ import annotations
 class IllError(Exception):
     """Base of every error the ILL store and workflow raise."""
 
+    http_status = 400
+
 
 class InvalidRequest(IllError):
     """The data given for a request or an action is incomplete or malformed."""
 
+    http_status = 400
 
-class RuleViolation(IllError):
+
+class NotFound(IllError):
+    """No such request or user in the store."""
+
+    http_status = 404
+
+
+class Refused(IllError):
+    """The workflow refuses the action now (state, rule or person); nothing was changed."""
+
+    http_status = 409
+    code = "refused"  # the stable code of `ill.workflow.explain` that refused it
+
+
+class RuleViolation(Refused):
     """A lending rule of the consortium refuses the change (3 books out, cancel window, ...)."""
 
+    http_status = 409
 
-class InvalidTransition(IllError):
+
+class InvalidTransition(Refused):
     """The action is not possible in the request's current state; nothing was changed."""
+
+    http_status = 409
 
     def __init__(self, request_id: int, action: str, status: str, phase: str, allowed: list[str]):
         where = f"{status}/{phase}" if phase else status
@@ -27,13 +61,13 @@ class InvalidTransition(IllError):
             request_id, action, status, phase, allowed)
 
 
-class NotAllowed(IllError):
+class NotAllowed(Refused):
     """The acting person may not do this (wrong role, or another library's request)."""
 
-
-class NotFound(IllError):
-    """No such request or user in the store."""
+    http_status = 403
 
 
 class StoreError(IllError):
     """The store cannot be opened, upgraded or written."""
+
+    http_status = 503

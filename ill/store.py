@@ -18,17 +18,18 @@ from sqlalchemy import DateTime, and_, create_engine, event, func, insert, or_, 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from ill import accounts
 from ill import machine as m
-from ill.errors import InvalidRequest, InvalidTransition, NotAllowed, NotFound, RuleViolation, StoreError
-from ill.fines import FineRule
+from ill.errors import InvalidRequest, NotAllowed, NotFound, RuleViolation, StoreError
 from ill.schema import audit, legs, member_states, requests, sessions, users, violations
 from ill.workdays import deadline_text, loan_due, local_date, working_days_after
+from members import FineRule
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_ROOT / "var" / "ill.sqlite"
 
 MAX_OPEN_LOANS = 3  # a reader has at most 3 books out through ILL
-CANCEL_WINDOW = timedelta(hours=1)  # a reader may cancel within 1 hour of submitting
+CANCEL_WINDOW = m.CANCEL_WINDOW  # a reader may cancel within 1 hour of submitting
 ANSWER_WORKING_DAYS = 1
 SHIP_WORKING_DAYS = 3
 ROLES = ("reader", "staff", "admin")
@@ -109,23 +110,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
-def _price_fen(price: float | None) -> int | None:
-    if price is None:
-        return None
-    if not price >= 0 or price > 1_000_000:
-        raise InvalidRequest(f"price {price}: give the book's price in yuan, e.g. 38.5")
-    return int(round(float(price) * 100))
-
-
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _fmt(moment: datetime | None) -> str:
-    """A moment as staff read it: Beijing time to the minute."""
-    from ill.workdays import BEIJING
-
-    return "" if moment is None else _aware(moment).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 def normalise_rota(rota: Iterable[Any] | None) -> list[dict]:
@@ -332,7 +318,7 @@ class Store:
         if source == "edition" and not entries:
             raise InvalidRequest(f"edition {work_id}: no lender to send the request to; give a rota "
                                  f"(--rota A,B) or submit it as a manual citation for staff to route")
-        price_fen = _price_fen(price)
+        price_fen = accounts.price_fen(price)
         now = self._now(now)
         with self._tx() as conn:
             reader = self._user(conn, reader_id, lock=True)
@@ -371,86 +357,58 @@ class Store:
     def act(self, request_id: int, action: str, actor_id: str, *, reason: str = "",
             price: float | None = None, rota: Iterable[Any] | None = None, work_id: str | None = None,
             now: datetime | None = None) -> dict:
-        """Take `action` on a request as `actor_id`; refused with a clear message if not possible now."""
+        """Take `action` on a request as `actor_id` if the workflow allows it (`ill.machine.verdict`), and
+        apply its effects in one transaction; refused with the workflow's own words otherwise."""
         if action == m.ROLLBACK:
             return self.rollback(request_id, actor_id, reason, now=now)
         if action in m.SYSTEM_ACTIONS:
             raise NotAllowed(f"'{action}' is taken by the clock ('balis request tick'), not by a person")
         if action not in m.ACTIONS:
-            raise InvalidRequest(f"unknown action {action!r}; actions: {', '.join(a for a in m.ACTIONS if a not in m.SYSTEM_ACTIONS)}")
+            raise InvalidRequest(f"unknown action {action!r}; actions: {', '.join(m.PERSON_ACTIONS)}")
         now = self._now(now)
         with self._tx() as conn:
             actor = self._user(conn, actor_id)
             req = self._request(conn, request_id, lock=True)
-            roles = self._roles(actor, req)
-            t = m.find(action, req["status"], req["phase"], req["kind"])
-            if t is None:
-                raise InvalidTransition(request_id, action, req["status"], req["phase"],
-                                        m.allowed_actions(req["status"], req["phase"], req["kind"]))
-            acting = next((r for r in (m.LENDER, m.BORROWER, m.READER_, m.ADMIN) if r in roles and r in t.actors),
-                          None)
-            if acting is None:
-                raise NotAllowed(self._not_allowed(actor, req, action, t.actors))
-            return self._apply(conn, req, t, actor_id, acting, now, reason=reason, price=price, rota=rota,
-                               work_id=work_id)
+            v = m.verdict(req, actor, now, action)
+            if not v.allowed:
+                raise v.error(req)
+            entries = normalise_rota(rota) if v.transition.rota else None
+            m.check_inputs(v.transition, req, reason=reason, rota=entries)
+            return self._apply(conn, req, v.transition, actor_id, v.role, now, reason=reason, price=price,
+                               rota=entries, work_id=work_id)
+
+    def explain(self, request_id: int, actor_id: str, now: datetime | None = None) -> list[m.Verdict]:
+        """What `actor_id` may do on the request now and why not (`ill.machine.explain`), as the store sees it."""
+        now = self._now(now)
+        with self.read() as conn:
+            actor = self._user(conn, actor_id)
+            req = self._request(conn, request_id)
+            return m.explain(req, actor, now, undoable=self._undoable(conn, request_id) is not None)
 
     def cancel(self, request_id: int, actor_id: str, reason: str = "", now: datetime | None = None) -> dict:
         return self.act(request_id, m.CANCEL, actor_id, reason=reason, now=now)
 
-    @staticmethod
-    def _roles(actor: dict, req: dict) -> set[str]:
-        if actor["role"] == "admin":
-            return {m.ADMIN}
-        if actor["role"] == "reader":
-            return {m.READER_} if actor["id"] == req["reader_id"] else set()
-        roles = set()
-        if actor["member"] and actor["member"] == req["lender"]:
-            roles.add(m.LENDER)
-        if actor["member"] and actor["member"] == req["borrower"]:
-            roles.add(m.BORROWER)
-        return roles
-
-    @staticmethod
-    def _not_allowed(actor: dict, req: dict, action: str, actors: frozenset[str]) -> str:
-        who = {m.LENDER: f"staff of the lender ({req['lender'] or 'none yet'})",
-               m.BORROWER: f"staff of the borrowing library ({req['borrower']})",
-               m.READER_: f"the reader who asked ({req['reader_id']})", m.ADMIN: "centre administrators"}
-        me = f"{actor['role']} {actor['id']}" + (f" of {actor['member']}" if actor.get("member") else "")
-        return (f"申请单 {req['id']}: {me} may not '{action}'; it is for "
-                f"{' or '.join(who[a] for a in sorted(actors) if a in who)}")
-
     def _apply(self, conn: Connection, req: dict, t: m.Transition, actor_id: str, acting: str, now: datetime,
-               *, reason: str, price: float | None, rota: Iterable[Any] | None, work_id: str | None) -> dict:
+               *, reason: str, price: float | None, rota: list[dict] | None, work_id: str | None) -> dict:
+        """The effects of a transition the workflow allowed: the request's new values, its lender rows, the
+        forward to the next lender, the fine, and the audit entry (the caller's transaction)."""
         rid = req["id"]
         before = self._snapshot(conn, rid)
         changes: dict[str, Any] = {"status": t.to_status, "phase": t.to_phase}
         leg = self._current_leg(conn, rid)
-        violation: tuple[str, int, str] | None = None
+        violation: accounts.Fine | None = None
         forward_reason = None
         action = t.action
         lender_acting = req["lender"]
 
         if action == m.ROUTE:
-            entries = normalise_rota(rota)
-            if not entries:
-                raise InvalidRequest(f"申请单 {rid}: routing needs a rota of lender codes (--rota A,B)")
-            if any(e["member"] == req["borrower"] for e in entries):
-                raise InvalidRequest(f"the borrowing library {req['borrower']} cannot lend to itself")
+            entries = rota or []
             self._set(conn, rid, rota=entries, work_id=work_id or req["work_id"],
                       source="edition" if (work_id or req["work_id"]) else req["source"], reader_message="")
             self._enter_lender(conn, rid, entries, 0, now)
             changes = {}
             lender_acting = entries[0]["member"]
         elif action == m.CANCEL:
-            # the reader's right: within 1 hour and before any lender answered; staff of the borrowing
-            # library may cancel while the request waits at a lender that has not answered yet
-            if acting == m.READER_ and req["answered_at"] is not None:
-                raise RuleViolation(f"申请单 {rid}: the lender answered at {_fmt(req['answered_at'])}; a request "
-                                    f"can be cancelled only before the lender answers")
-            submitted = _aware(req["submitted_at"])
-            if acting == m.READER_ and now - submitted > CANCEL_WINDOW:
-                raise RuleViolation(f"申请单 {rid}: submitted at {_fmt(req['submitted_at'])}, more than 1 hour ago; "
-                                    f"readers may cancel only within 1 hour of submitting (ask your library's ILL staff)")
             if leg:
                 self._close_leg(conn, leg["id"], now, "cancelled", reason)
             changes.update(completed_at=_db(now), reader_message="已取消 (cancelled)")
@@ -488,28 +446,20 @@ class Store:
         elif action == m.CHECK_IN:
             changes["completed_at"] = _db(now)
             late = self._days_late(req)
-            rule = self.fine_rules(req["lender"])
             if late > 0:
-                fine = rule.overdue_fen(late) if rule else 0
-                violation = ("overdue", fine, f"{late} day(s) late" + ("" if rule else "; no fine rule in the registry"))
+                violation = accounts.fine(accounts.OVERDUE, self.fine_rules(req["lender"]), req["lender"],
+                                          days=late, note=f"{late} day(s) late")
         elif action == m.RECALL:
             changes["reader_message"] = "出借馆召回此书，请尽快归还 (the lender recalls the book: return it now)"
         elif action in (m.REPORT_LOST, m.REPORT_DAMAGED):
-            price_fen = _price_fen(price) if price is not None else req["price_fen"]
-            rule = self.fine_rules(req["lender"])
+            book_fen = accounts.price_fen(price) if price is not None else req["price_fen"]
             if price is not None:
-                changes["price_fen"] = price_fen
+                changes["price_fen"] = book_fen
             if action == m.REPORT_LOST:
                 changes["completed_at"] = _db(now)
-                violation = ("lost", rule.lost_fen(price_fen) if rule else 0, reason)
-            else:
-                violation = ("damaged", rule.damaged_fen(price_fen) if rule else 0, reason)
-            if rule is None:
-                violation = (violation[0], 0, (reason + "; " if reason else "")
-                             + f"{req['lender']} has no fine rule in the registry (lending.fines): fine 0")
+            violation = accounts.fine(accounts.LOST if action == m.REPORT_LOST else accounts.DAMAGED,
+                                      self.fine_rules(req["lender"]), req["lender"], book_fen=book_fen, note=reason)
         elif action == m.NOTIFY:
-            if not reason.strip():
-                raise InvalidRequest("a notification needs its message text (--reason)")
             changes = {}
 
         if changes:
@@ -520,10 +470,10 @@ class Store:
         audit_id = self._audit(conn, rid, now, actor_id, acting, action, req["status"], req["phase"], after,
                                lender_acting, reason if forward_reason is None else forward_reason, before=before)
         if violation is not None:
-            kind, fine, note = violation
-            conn.execute(insert(violations).values(request_id=rid, audit_id=audit_id, kind=kind,
+            conn.execute(insert(violations).values(request_id=rid, audit_id=audit_id, kind=violation.kind,
                                                    lender=req["lender"], borrower=req["borrower"], at=_db(now),
-                                                   fine_fen=fine, note=note or "", void=False))
+                                                   fine_fen=violation.amount_fen, note=violation.note or "",
+                                                   void=False))
         return self._public(after)
 
     @staticmethod
@@ -607,21 +557,16 @@ class Store:
     def rollback(self, request_id: int, admin_id: str, reason: str, now: datetime | None = None) -> dict:
         """A centre administrator undoes the request's latest change (not its submission), with a reason.
         Violations that change recorded are voided; the rollback itself is an audit entry."""
-        if not (reason or "").strip():
-            raise InvalidRequest("a rollback needs a reason (--reason), kept in the audit log")
         now = self._now(now)
         with self._tx() as conn:
             actor = self._user(conn, admin_id)
-            if actor["role"] != "admin":
-                raise NotAllowed(f"申请单 {request_id}: only centre administrators roll back a change; "
-                                 f"{admin_id} is {actor['role']}")
             req = self._request(conn, request_id, lock=True)
-            target = conn.execute(
-                select(audit).where(audit.c.request_id == request_id, audit.c.rolled_back_by.is_(None),
-                                    audit.c.action.notin_(["submit", "import", m.ROLLBACK]), audit.c.before.is_not(None))
-                .order_by(audit.c.id.desc()).limit(1)).first()
-            if target is None:
-                raise RuleViolation(f"申请单 {request_id}: nothing to roll back (only the submission is recorded)")
+            target = self._undoable(conn, request_id)
+            v = m.verdict(req, actor, now, m.ROLLBACK, undoable=target is not None)
+            if not v.allowed:
+                raise v.error(req)
+            if not (reason or "").strip():
+                raise InvalidRequest("a rollback needs a reason (--reason), kept in the audit log")
             before = self._snapshot(conn, request_id)
             self._restore(conn, request_id, target.before)
             after = self._request(conn, request_id)
@@ -710,6 +655,14 @@ class Store:
         return dict(row._mapping)
 
     @staticmethod
+    def _undoable(conn: Connection, rid: int):
+        """The latest change an administrator could roll back (not the submission), or None."""
+        return conn.execute(
+            select(audit).where(audit.c.request_id == rid, audit.c.rolled_back_by.is_(None),
+                                audit.c.action.notin_(["submit", "import", m.ROLLBACK]), audit.c.before.is_not(None))
+            .order_by(audit.c.id.desc()).limit(1)).first()
+
+    @staticmethod
     def _legs(conn: Connection, rid: int) -> list[dict]:
         return [dict(r._mapping) for r in conn.execute(select(legs).where(legs.c.request_id == rid).order_by(legs.c.seq,
                                                                                                            legs.c.id))]
@@ -765,8 +718,5 @@ class Store:
     def _public(req: dict) -> dict:
         out = {k: _aware(v) if isinstance(v, datetime) else v for k, v in req.items()}
         out["price"] = None if req.get("price_fen") is None else req["price_fen"] / 100
-        allowed = m.allowed_actions(req["status"], req["phase"], req["kind"])
-        if req.get("answered_at") is not None and m.CANCEL in allowed:
-            allowed.remove(m.CANCEL)  # a lender has answered: cancelling is over
-        out["allowed"] = allowed
+        out["allowed"] = m.allowed_actions(req["status"], req["phase"], req["kind"])  # for someone; `explain`: whom
         return out

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from ill import Store
-from ill.fines import FineRule
+from members import FineRule
 
 # Tuesday 2025-09-30 10:00 Beijing time: the last working day before the National Day holiday (10-01..08),
 # two days after the swapped working Sunday 2025-09-28.

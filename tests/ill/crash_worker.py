@@ -26,7 +26,7 @@ def main() -> None:
             if statement.lstrip().upper().startswith("INSERT INTO AUDIT"):
                 hold("MID")
 
-    store.act(int(rid), action, actor)
+    store.act(int(rid), action, actor, reason="在架未找到")
     hold("AFTER")
 
 

@@ -21,7 +21,7 @@ def _traffic(store, clock):
     store.act(a, m.WILL, "pku")
     store.act(a, m.SHIP, "pku")  # 1 day after submission
     store.act(b, m.ANSWER_UNFILLED, "pku", reason="已外借")
-    store.act(c, m.ANSWER_UNFILLED, "cupl")
+    store.act(c, m.ANSWER_UNFILLED, "cupl", reason="在架未找到")
     clock.advance(days=2)
     store.act(b, m.WILL, "ruc")
     store.act(b, m.SHIP, "ruc")  # 3 days after submission

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
-from ill import Store, StoreError
-from ill.fines import FineRule, fine_rule_of
+from ill import Store, StoreError, accounts
 from ill.store import resolve_url
 from members import load_registry
 
@@ -83,11 +82,10 @@ name = "清华大学"
 name_en = "Tsinghua University"
 """, encoding="utf-8")
     registry = load_registry(reg)
-    ruc, thu = fine_rule_of(registry.get("RUC")), fine_rule_of(registry.get("THU"))
+    ruc, thu = registry.get("RUC").lending.fines, registry.get("THU").lending.fines
     assert ruc.overdue_per_day == 1.5 and thu.overdue_per_day == 0.5
-    assert ruc.lost_fen(None) == 10000 and ruc.lost_fen(3850) == 7700 and ruc.damaged_fen(3850) == 3850
-    assert fine_rule_of({"extra": {"lending": {"fines": {"lost_flat": 80}}}}) == FineRule(lost_flat=80.0)
-    assert fine_rule_of(object()) is None
+    assert accounts.lost_fen(ruc, None) == 10000 and accounts.lost_fen(ruc, 3850) == 7700
+    assert accounts.damaged_fen(ruc, 3850) == 3850 and accounts.overdue_fen(ruc, 3) == 450
 
 
 def test_migrations_go_down_and_up_again(db_url):

@@ -133,9 +133,9 @@ def test_at_most_three_books_out(store, clock):
     store.submit("r1", kind="copy", title="论文", work_id="w-9", rota=["PKU"])
     loan(store, reader="r2")
     # a finished loan frees a place
-    store.act(ids[0], m.ANSWER_UNFILLED, "pku")
-    store.act(ids[0], m.ANSWER_UNFILLED, "ruc")
-    r = store.act(ids[0], m.ANSWER_UNFILLED, "cupl")
+    store.act(ids[0], m.ANSWER_UNFILLED, "pku", reason="在架未找到")
+    store.act(ids[0], m.ANSWER_UNFILLED, "ruc", reason="在架未找到")
+    r = store.act(ids[0], m.ANSWER_UNFILLED, "cupl", reason="在架未找到")
     assert r["status"] == m.UNFILLED
     assert loan(store)["status"] == m.REQUEST_RECEIVED
     with pytest.raises(RuleViolation):
@@ -168,10 +168,18 @@ def test_cancel_only_before_the_lender_answered(store, clock):
     clock.advance(minutes=10)
     with pytest.raises(InvalidTransition):
         store.cancel(rid, "r1")
+    # PKU answered Unfilled and the request moved on to RUC, which has not answered: within the hour the
+    # reader may cancel it (the current lender has not answered), and so may the borrowing library's staff
     other = loan(store)["id"]
-    store.act(other, m.ANSWER_UNFILLED, "pku", reason="在架未找到")  # answered, forwarded to RUC
-    with pytest.raises(RuleViolation, match="lender answered"):
-        store.cancel(other, "r1")
+    store.act(other, m.ANSWER_UNFILLED, "pku", reason="在架未找到")
+    assert store.get(other)["lender"] == "RUC"
+    assert store.cancel(other, "r1")["status"] == m.CANCELLED
+    third = loan(store)["id"]
+    store.act(third, m.ANSWER_UNFILLED, "pku", reason="在架未找到")
+    clock.advance(hours=2)
+    with pytest.raises(RuleViolation, match="1 小时"):
+        store.cancel(third, "r1")
+    assert store.cancel(third, "thu", reason="读者来电取消")["status"] == m.CANCELLED
 
 
 # ---- forwarding along the rota ------------------------------------------------------------------
@@ -390,7 +398,7 @@ def test_reader_history_by_title_status_and_date(store, clock):
     assert [r["id"] for r in store.list_requests(reader="r1", title="严蔚敏")] == [a]
     assert [r["id"] for r in store.list_requests(reader="r1", since=T0 + timedelta(days=1))] == [b]
     assert [r["id"] for r in store.list_requests(reader="r1", until=T0 + timedelta(days=1))] == [a]
-    store.act(b, m.ANSWER_UNFILLED, "ruc")
+    store.act(b, m.ANSWER_UNFILLED, "ruc", reason="在架未找到")
     assert [r["id"] for r in store.list_requests(reader="r1", status=m.UNFILLED)] == [b]
     # a library's queues
     assert len(store.list_requests(member="RUC", side="lender", open_only=True)) == 1
