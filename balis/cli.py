@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_members(args) -> int:
-    from balis.output import member_json, members_text
+    from balis.output import members_text
+    from services.views import member_json
 
     registry = load_registry(args.registry)
     members = registry.sorted_by_pinyin()
@@ -120,12 +121,12 @@ def cmd_members(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from balis.output import event_line, outcome_text, search_json, works_text
+    from balis.output import event_line, outcome_text, works_text
     from connectors.query import QueryError, parse
-    from federator import facets as facet_mod
     from federator.answer_times import default_path as answer_times_path
     from federator.federation import Federator
-    from federator.rank import rank
+    from services.search import SelectionError, arrange, parse_selections
+    from services.views import search_json
 
     text = " ".join(args.query)
     try:
@@ -139,12 +140,10 @@ def cmd_search(args) -> int:
             raise UsageError(f"{name} must be a positive number of seconds")
     if args.page < 1:
         raise UsageError("--page must be 1 or more")
-    selected: dict[str, list[str]] = {}
-    for item in args.facet:
-        name, sep, value = item.partition("=")
-        if not sep or name not in facet_mod.FACETS or not value:
-            raise UsageError(f"--facet {item!r}: use NAME=VALUE with NAME one of {', '.join(facet_mod.FACETS)}")
-        selected.setdefault(name, []).append(value)
+    try:
+        selected = parse_selections(args.facet)
+    except SelectionError as exc:
+        raise UsageError(f"--facet {exc}") from None
     registry = load_registry(args.registry)
     if args.live_check and not args.local:
         raise UsageError("--live-check checks the answer of a local search: add --local")
@@ -170,17 +169,17 @@ def cmd_search(args) -> int:
             return fed.assemble(query, args.page, events)
 
     result = asyncio.run(go())
-    try:
-        works = facet_mod.apply(result.works, selected) if selected else list(result.works)
-    except ValueError as exc:
-        raise UsageError(f"--facet: {exc}") from None
-    works = rank(works, query, sort=args.sort)
     names = {m.code: m.name for m in members}
-    facets = facet_mod.counts(result.works, selected, names=names)  # each count is what that selection gives
-    outcomes = result.outcomes
+    try:
+        page = arrange(result.works, query, selected=selected, sort=args.sort, names=names)
+    except SelectionError as exc:
+        raise UsageError(f"--facet: {exc}") from None
+    works, outcomes = page.works, result.outcomes
     if args.json:
-        print(search_json(text, query, outcomes, works=works, facets=facets, page=args.page,
-                          has_more=result.has_more, sort=args.sort, selected=selected))
+        print(search_json(text, query, outcomes, works=works, facets=page.facets, page=args.page,
+                          has_more=result.has_more, sort=args.sort, selected=selected,
+                          extra={"total_hits": result.total_hits, "editions_on_page": page.editions,
+                                 "ms": result.ms, "source": "live", "availability": "live"}))
     else:
         print(works_text(works, names))
         print()

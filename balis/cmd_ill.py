@@ -265,13 +265,13 @@ def cmd_submit(args) -> int:
 
 
 def _auto_rota(args) -> list:
-    """The rota from lender routing (federator.locate) for --work: the local index's edition, or the error
+    """The rota from lender routing (services.lenders) for --work: the local index's edition, or the error
     that says to give the lenders with --rota."""
     import asyncio
 
     from balis.cli import UsageError
-    from federator.locate import locate_lenders
     from routing import RoutingError
+    from services.lenders import locate_lenders
 
     registry = _registry(args)
     with _store(args) as store:

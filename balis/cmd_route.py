@@ -8,8 +8,6 @@ import sys
 
 from members import load_registry
 
-JSON_VERSION = 1
-
 
 def register(sub, common) -> None:
     p = sub.add_parser("route", parents=[common], help="rank the members to ask for an interlibrary loan",
@@ -32,8 +30,8 @@ def register(sub, common) -> None:
 
 def cmd_route(args) -> int:
     from balis.cli import EXIT_NO_ANSWER, EXIT_OK, UsageError
-    from federator.locate import locate_lenders
     from routing import RoutingError
+    from services.lenders import locate_lenders
 
     text = " ".join(args.query).strip()
     if not (text or args.isbn or args.work):
@@ -59,6 +57,8 @@ def cmd_route(args) -> int:
                                                  max_lenders=args.max_lenders, timeout=args.timeout))
     except RoutingError as exc:
         raise UsageError(str(exc)) from None
+    if found.history_problem:
+        print(f"balis: {found.history_problem}", file=sys.stderr)
     if found.work is None:
         if args.json:
             print(json.dumps(_json(args, found, None), ensure_ascii=False, indent=2))
@@ -92,7 +92,7 @@ def _query(text: str, isbn: str | None):
 
 # -- output ----------------------------------------------------------------------------------------------
 def _title(work) -> str:
-    from balis.output import display_title
+    from services.views import display_title
 
     d = work.display
     meta = [x for x in (", ".join(a.name for a in d.authors[:2]), d.publisher, str(d.year) if d.year else None)
@@ -142,18 +142,7 @@ def _status(h) -> str:
 
 
 def _json(args, found, rota) -> dict:
-    from balis.output import outcome_json, work_json
+    from services.views import locate_json
 
-    return {
-        "version": JSON_VERSION,
-        "home": args.home.upper(),
-        "request": {"query": " ".join(args.query) or None, "isbn": args.isbn, "work": args.work},
-        "source": found.source or None,
-        "work": work_json(found.work) if found.work is not None else None,
-        "other_works": [w.work_id for w in found.others],
-        "rota": rota.to_dict() if rota is not None else None,
-        "live_status": found.live_members,
-        "history": found.history_source or "none",
-        "error": found.why or None,
-        "members": [{k: v for k, v in outcome_json(o).items() if k != "records"} for o in found.outcomes],
-    }
+    return locate_json(found, rota, home=args.home.upper(), query=" ".join(args.query) or None, isbn=args.isbn,
+                       work=args.work)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from balis.output import outcome_text, search_json, works_text
+from balis.output import outcome_text, works_text
+from services.views import search_json
 
 
 def run_local(args, text: str, query, selected: dict[str, list[str]], registry) -> int:
@@ -47,7 +48,9 @@ def run_local(args, text: str, query, selected: dict[str, list[str]], registry) 
     if args.json:
         print(search_json(text, query, outcomes, works=works, facets=result.facets, page=args.page,
                           has_more=result.has_more, sort=args.sort, selected=selected,
-                          extra={"source": "local", "local": local}))
+                          extra={"total_hits": result.total, "editions_on_page": len(result.works), "ms": result.ms,
+                                 "source": "local", "availability": "live" if args.live_check else "harvested",
+                                 "local": local}))
         return EXIT_OK
     print(works_text(works, names))
     print()

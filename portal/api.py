@@ -1,21 +1,17 @@
 """The JSON API (version 1) and its OpenAPI 3.1 description at /api/openapi.json.
 
-The documents reuse `balis.output`'s shapes (`work_json`, `member_json`), so `balis search --json` and
+The documents reuse `services.views`' shapes (`work_json`, `member_json`), so `balis search --json` and
 the API describe an edition the same way. Errors are `{"error": {"status", "message", "parameter"?}}`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from aiohttp import web
 
-from balis.output import JSON_VERSION, member_json, work_json
-from connectors.query import to_cql
 from federator.facets import FACETS
 from federator.rank import SORTS
-from portal.catalogue import STATES
 from portal.i18n import message
 from portal.keys import LANG, LIMITER
 from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR
@@ -30,6 +26,8 @@ from portal.params import (
     search_params,
 )
 from portal.params import work_id as check_work_id
+from services.search import STATES
+from services.views import JSON_VERSION, member_json, search_doc, status_json, work_json
 
 
 def _json(data: dict, status: int = 200) -> web.Response:
@@ -58,23 +56,11 @@ async def api_search(request: web.Request) -> web.Response:
              "members": catalogue.local.harvested if catalogue.local is not None else {}}
     if view.note:
         index["note"] = message(view.note, request[LANG])
-    return _json({
-        "version": JSON_VERSION,
-        "query": {"text": params.text(), "cql": to_cql(query, expand=False)},
-        "page": params.page,
-        "has_more": view.has_more,
-        "sort": params.sort,
-        "selected_facets": params.selected,
-        "total_hits": view.total_hits,
-        "editions_on_page": view.all_works,
-        "works": [work_json(w) for w in view.works],
-        "facets": view.facets,
-        "members": [{k: v for k, v in asdict(s).items() if k != "waited"} for s in view.statuses],
-        "ms": view.ms,
-        "source": view.source,
-        "availability": view.availability or "live",
-        "index": index,
-    })
+    return _json(search_doc(
+        params.text(), query, [status_json(s) for s in view.statuses], works=view.works, facets=view.facets,
+        page=params.page, has_more=view.has_more, sort=params.sort, selected=params.selected,
+        extra={"total_hits": view.total_hits, "editions_on_page": view.all_works, "ms": view.ms,
+               "source": view.source, "availability": view.availability or "live", "index": index}))
 
 
 async def api_work(request: web.Request) -> web.Response:

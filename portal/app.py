@@ -40,10 +40,8 @@ from portal import account, admin, api, desk, reader
 from portal.auth import USER, Forbidden, SignInRequired, session_middleware
 from portal.beijing import schematic
 from portal.catalogue import (
-    ASKING,
     CHECKING,
     Catalogue,
-    MemberStatus,
     SearchView,
     StatusChanged,
     ViewChanged,
@@ -67,6 +65,7 @@ from portal.params import (
 from portal.render import STATIC, context, environment, facet_label, render
 from portal.security import Csrf, RateLimiter, add_security_headers
 from portal.sru_server import LocalIndexBackend, ServerInfo, handler
+from services.search import ASKING, MemberStatus
 
 log = logging.getLogger("balis.portal")
 

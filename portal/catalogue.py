@@ -23,13 +23,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from federator import facets as facet_mod
 from federator.fanout import (
-    DEADLINE,
-    DIAGNOSTIC,
     OK,
-    SKIPPED,
-    TIMEOUT,
     MemberFailed,
     MemberFinished,
     MemberOutcome,
@@ -49,53 +44,21 @@ from portal.local import (
     with_live,
 )
 from portal.params import ParamError, SearchParams
+from services.search import (
+    ASKING,
+    DOWN,
+    NOT_ASKED,
+    SLOW,
+    MemberStatus,
+    SelectionError,
+    arrange,
+    member_state,
+)
 
 LOCAL, LIVE = "local", "live"
 HARVESTED, CHECKING, CHECKED = "harvested", "checking", "checked"  # where a local page's availability is from
 
 log = logging.getLogger("balis.portal")
-
-ASKING, ANSWERED, SLOW, DOWN, REFUSED, NOT_ASKED = "asking", "answered", "slow", "down", "refused", "not_asked"
-STATES = (ASKING, ANSWERED, SLOW, DOWN, REFUSED, NOT_ASKED)
-
-
-@dataclass(frozen=True, slots=True)
-class MemberStatus:
-    """One member's place in the status strip: its state, and why when it is not `answered`."""
-
-    code: str
-    name: str
-    state: str
-    reason: str | None = None  # a fanout reason code (timeout, suspended, …) or "slow" while waiting
-    hits: int | None = None
-    ms: int | None = None
-    cached: bool = False
-    detail: str | None = None  # the member's or the federator's own words (diagnostic, error)
-    waited: int | None = None  # seconds waited so far, for a member still asked
-
-
-def member_state(outcome: MemberOutcome) -> MemberStatus:
-    """The strip state of a member's final outcome (pure)."""
-    if outcome.status == OK:
-        state, detail = ANSWERED, None
-        if outcome.diagnostic:
-            detail = outcome.diagnostic.get("message")
-    elif outcome.status == SKIPPED:
-        state, detail = NOT_ASKED, outcome.error
-    elif outcome.status == TIMEOUT:
-        state, detail = SLOW, outcome.error
-    elif outcome.reason == DIAGNOSTIC:
-        state = REFUSED
-        diag = outcome.diagnostic or {}
-        detail = " ".join(str(x) for x in (diag.get("message") or outcome.error, diag.get("addinfo")) if x)
-    else:
-        state, detail = DOWN, outcome.error
-    reason = outcome.reason if outcome.status != OK else None
-    if outcome.status == TIMEOUT and reason is None:
-        reason = DEADLINE
-    return MemberStatus(outcome.code, outcome.name, state, reason, outcome.hits, outcome.ms, outcome.cached,
-                        detail)
-
 
 class LocalSource(Protocol):
     """The local index, once it exists (indexer/): editions by id, and searches answered locally."""
@@ -232,19 +195,13 @@ class Catalogue:
         return view
 
     def _view(self, params: SearchParams, query, result: FederatedResult, done: bool) -> SearchView:
-        works = list(result.works)
         try:
-            shown = facet_mod.apply(works, params.selected) if params.facets else works
-        except ValueError:
+            page = arrange(result.works, query, selected=params.selected, sort=params.sort, names=self.names())
+        except SelectionError:
             raise ParamError("facet", "param.year") from None
         statuses = [member_state(o) for o in result.outcomes]
-        return SearchView(params, rank(shown, query, sort=params.sort), len(works),
-                          self._facets(works, params.selected), statuses, result.has_more,
+        return SearchView(params, page.works, page.editions, page.facets, statuses, result.has_more,
                           result.total_hits, done, result.ms)
-
-    def _facets(self, works: list, selected: dict[str, list[str]]) -> dict[str, list[dict]]:
-        """Facet counts, each what a click on it shows (`federator.facets.counts`, as `balis search`)."""
-        return facet_mod.counts(works, selected, names=self.names())
 
     # -- where a search is answered ---------------------------------------------------------------------
     def wants_local(self, params: SearchParams) -> bool:

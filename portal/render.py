@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 
 import jinja2
 
-from balis.output import display_title
 from portal.i18n import MESSAGES, message, translator
 from portal.params import SearchParams
+from services.views import display_title
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

@@ -11,10 +11,10 @@ from connectors.query import Bool, Clause, parse
 from federator.fanout import MemberOutcome
 from members import Member
 from portal.beijing import DISTRICTS, normalise_district, schematic
-from portal.catalogue import member_state
 from portal.i18n import MESSAGES, message
 from portal.params import ParamError, SearchQueryError, build_query, local_path, search_params
 from portal.security import RateLimiter
+from services.search import member_state
 
 
 def P(**values):

@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from federator.locate import rota_for_work
 from ill import machine as m
 from portal.keys import CATALOGUE
+from services.lenders import rota_for_work
 from tests.portal.reader_helpers import PASSWORD, Clock, make_store
 from tests.portal.test_portal_browser import Shots, browser  # noqa: F401 - the browser fixture
 

@@ -95,10 +95,11 @@ async def test_test_bed_zebras_ignore_negotiation(request, fixture, syntax):
 async def test_a_member_that_double_encodes_is_told_apart(stock_zebra):
     """Searched with negotiation on, the stock Zebra's records are repaired, and its outcome says how many (the
     CLI line and the JSON tell staff to ask the library to fix its setup); with it off, nothing is reported."""
-    from balis.output import outcome_json, outcome_text
+    from balis.output import outcome_text
     from connectors.query import parse
     from federator.federation import Federator
     from members import Endpoint, Member
+    from services.views import outcome_json
 
     members = [Member(code, code, code, syntax="marc21", max_records=50, negotiate_charset=negotiate,
                       endpoints=(Endpoint("z3950", "127.0.0.1", stock_zebra.port),))

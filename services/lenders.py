@@ -1,6 +1,7 @@
 """Locating lenders: find one edition, see its holdings now, read the lenders' record, build the rota.
 
-The I/O edge of lender routing, shared by `balis route`, `balis request submit` and the portal. The
+The use case of lender routing, shared by `balis route`, `balis request submit`, the desk and the reader's
+request page. The
 edition comes from the local index when a work id is given and the index has it, otherwise from a live
 federated search; availability is re-checked with the holding members; the lenders' past fill rate,
 turnaround and open load come from the ILL store when one exists. The ranking itself is the pure
@@ -10,7 +11,6 @@ turnaround and open load come from the ILL store when one exists. The ranking it
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ class Found:
     why: str = ""
     live_members: list[str] = field(default_factory=list)  # members whose holdings were seen just now
     history_source: str = "none"  # ill store | none
+    history_problem: str | None = None  # why the lenders' record could not be read (routing went on without)
 
 
 async def find_edition(registry: Registry, query=None, *, work_id: str | None = None, index_dir=None,
@@ -121,31 +122,33 @@ async def live_status(found: Found, registry: Registry, timeout: float | None = 
     return live
 
 
-def lender_history(db=None) -> tuple[dict, str]:
+def lender_history(db=None, store=None) -> tuple[dict, str, str | None]:
     """Lenders' past requests and open load from the ILL store (ill.stats.lender_history), when there is one.
 
-    Only an existing SQLite file is read: locating lenders never creates a store. Returns (history, source)."""
+    `store`: an open ill.Store (the portal's); else the store at `db` / $BALIS_DB, of which only an existing
+    SQLite file is read: locating lenders never creates a store. Returns (history, source, problem)."""
     from ill.stats import lender_history as history_of
     from ill.store import Store, resolve_url
 
-    url = resolve_url(db)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return {}, "none"
     try:
-        with Store(db) as store:
-            history = history_of(store)
+        if store is not None:
+            return dict(history_of(store) or {}), "ill store", None
+        url = resolve_url(db)
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            return {}, "none", None
+        with Store(db) as opened:
+            return dict(history_of(opened) or {}), "ill store", None
     except Exception as exc:  # noqa: BLE001 - history is optional here: route without it, and say so
-        print(f"balis: lenders' history not read ({exc}); routing on availability, load and distance only",
-              file=sys.stderr)
-        return {}, "none"
-    return dict(history or {}), "ill store"
+        return {}, "none", (f"lenders' history not read ({exc}); routing on availability, load and distance "
+                            "only")
 
 
 async def locate_lenders(registry: Registry, home: str, *, query=None, work_id: str | None = None,
-                         index_dir=None, db=None, live: bool = True, max_lenders: int = 5,
+                         index_dir=None, db=None, store=None, live: bool = True, max_lenders: int = 5,
                          timeout: float | None = None, federator=None):
     """(Found, Rota or None): the edition and the lenders to ask for a reader of `home`, with reasons.
 
+    `federator` and `store` are the caller's own when it has them (the portal), else opened here.
     Raises routing.RoutingError for an unknown home library or a bad registry policy."""
     from routing import build_rota
 
@@ -154,7 +157,7 @@ async def locate_lenders(registry: Registry, home: str, *, query=None, work_id: 
     if found.work is None:
         return found, None
     status = await live_status(found, registry, timeout) if live else {}
-    history, found.history_source = await asyncio.to_thread(lender_history, db)  # a store query: off the loop
+    history, found.history_source, found.history_problem = await asyncio.to_thread(lender_history, db, store)
     rota = build_rota(found.work, home, registry.members, history=history, live_status=status,
                       max_lenders=max_lenders)
     return found, rota

@@ -1,0 +1,91 @@
+"""The search use case that `balis search` and the portal share: one page of editions as readers see it.
+
+`arrange` applies the reader's facet selections, ranks, and counts the facets (each count what a click on it
+gives: `federator.facets.counts`); `MemberStatus` is a member's place in the answer (the portal's status
+strip, the `members` entries of the JSON). Neither the CLI nor the portal builds these itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from federator import facets as facet_mod
+from federator.fanout import DEADLINE, DIAGNOSTIC, OK, SKIPPED, TIMEOUT, MemberOutcome
+from federator.rank import rank
+
+ASKING, ANSWERED, SLOW, DOWN, REFUSED, NOT_ASKED = "asking", "answered", "slow", "down", "refused", "not_asked"
+STATES = (ASKING, ANSWERED, SLOW, DOWN, REFUSED, NOT_ASKED)
+
+
+class SelectionError(ValueError):
+    """A facet selection that cannot be applied (e.g. a year range that is not one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Arranged:
+    """One page's editions as a reader sees them."""
+
+    works: list  # dedup.Work, the selections applied, in the order of `sort`
+    facets: dict[str, list[dict]]  # name -> [{"value", "label", "count"}], each count what a click gives
+    editions: int  # editions on the page before the selections were applied
+
+
+def parse_selections(items: Iterable[str], sep: str = "=") -> dict[str, list[str]]:
+    """`NAME=VALUE` items (repeatable) as {name: [values]}; SelectionError names a bad item."""
+    selected: dict[str, list[str]] = {}
+    for item in items:
+        name, found, value = item.partition(sep)
+        if not found or name not in facet_mod.FACETS or not value:
+            raise SelectionError(f"{item!r}: use NAME{sep}VALUE with NAME one of {', '.join(facet_mod.FACETS)}")
+        selected.setdefault(name, []).append(value)
+    return selected
+
+
+def arrange(works: Iterable, query, *, selected: Mapping[str, list[str]] | None = None, sort: str = "relevance",
+            names: Mapping[str, str] | None = None) -> Arranged:
+    """The editions of one answer, filtered by `selected`, ranked by `sort`, with their facet counts."""
+    works = list(works)
+    try:
+        shown = facet_mod.apply(works, selected) if selected else works
+    except ValueError as exc:
+        raise SelectionError(str(exc)) from None
+    return Arranged(rank(shown, query, sort=sort), facet_mod.counts(works, selected or {}, names=names), len(works))
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus:
+    """One member's place in an answer: its state, and why when it is not `answered`."""
+
+    code: str
+    name: str
+    state: str
+    reason: str | None = None  # a fanout reason code (timeout, suspended, …) or "slow" while waiting
+    hits: int | None = None
+    ms: int | None = None
+    cached: bool = False
+    detail: str | None = None  # the member's or the federator's own words (diagnostic, error)
+    waited: int | None = None  # seconds waited so far, for a member still asked
+
+
+def member_state(outcome: MemberOutcome) -> MemberStatus:
+    """The state of a member's final outcome (pure)."""
+    if outcome.status == OK:
+        state, detail = ANSWERED, None
+        if outcome.diagnostic:
+            detail = outcome.diagnostic.get("message")
+    elif outcome.status == SKIPPED:
+        state, detail = NOT_ASKED, outcome.error
+    elif outcome.status == TIMEOUT:
+        state, detail = SLOW, outcome.error
+    elif outcome.reason == DIAGNOSTIC:
+        state = REFUSED
+        diag = outcome.diagnostic or {}
+        detail = " ".join(str(x) for x in (diag.get("message") or outcome.error, diag.get("addinfo")) if x)
+    else:
+        state, detail = DOWN, outcome.error
+    reason = outcome.reason if outcome.status != OK else None
+    if outcome.status == TIMEOUT and reason is None:
+        reason = DEADLINE
+    return MemberStatus(outcome.code, outcome.name, state, reason, outcome.hits, outcome.ms, outcome.cached,
+                        detail)
