@@ -54,7 +54,7 @@ def clc_classes(work: Work) -> list[str]:
     return sorted(out)
 
 
-def _year(work: Work) -> int | None:
+def work_year(work: Work) -> int | None:
     if work.display.year is not None:
         return work.display.year
     return next((r.year for r in work.records if r.year is not None), None)
@@ -71,7 +71,7 @@ def year_bins(years: Iterable[int]) -> list[tuple[int, int]]:
     return [(a, a + width - 1) for a in range(start, hi + 1, width)]
 
 
-def _year_value(year: int | None, bins: list[tuple[int, int]]) -> str:
+def year_value(year: int | None, bins: list[tuple[int, int]]) -> str:
     if year is None:
         return UNKNOWN
     if year < BEFORE:
@@ -82,11 +82,11 @@ def _year_value(year: int | None, bins: list[tuple[int, int]]) -> str:
     return str(year)  # pragma: no cover - bins cover every year from 1950 on
 
 
-def _values(work: Work, facet: str, bins: list[tuple[int, int]] | None = None) -> list[str]:
+def facet_values(work: Work, facet: str, bins: list[tuple[int, int]] | None = None) -> list[str]:
     if facet == "member":
         return work.members or [UNKNOWN]
     if facet == "year":
-        return [_year_value(_year(work), bins or [])]
+        return [year_value(work_year(work), bins or [])]
     if facet == "language":
         return [work.display.language or UNKNOWN]
     if facet == "material_type":
@@ -96,7 +96,7 @@ def _values(work: Work, facet: str, bins: list[tuple[int, int]] | None = None) -
     raise ValueError(f"unknown facet {facet!r}; use one of {', '.join(FACETS)}")
 
 
-def _label(facet: str, value: str, names: Mapping[str, str]) -> str | None:
+def label(facet: str, value: str, names: Mapping[str, str]) -> str | None:
     if value == UNKNOWN:
         return UNKNOWN_LABELS[facet]
     if facet == "member":
@@ -121,12 +121,12 @@ def compute(works: Iterable[Work], names: Mapping[str, str] | None = None) -> di
     """
     works = list(works)
     names = names or {}
-    bins = year_bins(y for w in works if (y := _year(w)) is not None)
+    bins = year_bins(y for w in works if (y := work_year(w)) is not None)
     out: dict[str, list[dict]] = {}
     for facet in FACETS:
         counts: Counter[str] = Counter()
         for w in works:
-            counts.update(_values(w, facet, bins))
+            counts.update(facet_values(w, facet, bins))
         if facet == "year":
             order = [f"{a}-{b}" for a, b in reversed(bins)] + [BEFORE_VALUE]
             values = [v for v in order if counts[v]]
@@ -134,11 +134,11 @@ def compute(works: Iterable[Work], names: Mapping[str, str] | None = None) -> di
             values = sorted((v for v in counts if v != UNKNOWN), key=lambda v: (-counts[v], v))
         if counts[UNKNOWN]:
             values.append(UNKNOWN)
-        out[facet] = [{"value": v, "label": _label(facet, v, names), "count": counts[v]} for v in values]
+        out[facet] = [{"value": v, "label": label(facet, v, names), "count": counts[v]} for v in values]
     return out
 
 
-def _year_selected(year: int | None, wanted: list[str]) -> bool:
+def year_selected(year: int | None, wanted: list[str]) -> bool:
     for v in wanted:
         if v == UNKNOWN:
             if year is None:
@@ -157,7 +157,7 @@ def _year_selected(year: int | None, wanted: list[str]) -> bool:
     return False
 
 
-def _check_years(values: list[str]) -> None:
+def check_years(values: list[str]) -> None:
     for v in values:
         if v != UNKNOWN and not _RANGE.match(v.strip()) and not v.strip().isdigit():
             raise ValueError(f"year facet value {v!r} is not a year or a range such as 1990-1999 or -1949; "
@@ -197,17 +197,17 @@ def apply(works: Iterable[Work], selected: Mapping[str, list[str]]) -> list[Work
     if unknown:
         raise ValueError(f"unknown facet {unknown[0]!r}; use one of {', '.join(FACETS)}")
     active = {f: [str(v) for v in vs] for f, vs in selected.items() if vs}
-    _check_years(active.get("year", []))
+    check_years(active.get("year", []))
     out = []
     for w in works:
         keep = True
         for facet, wanted in active.items():
             if facet == "year":
-                ok = _year_selected(_year(w), wanted)
+                ok = year_selected(work_year(w), wanted)
             elif facet == "clc":
-                ok = bool(set(_values(w, facet)) & {v.strip()[:1].upper() if v != UNKNOWN else v for v in wanted})
+                ok = bool(set(facet_values(w, facet)) & {v.strip()[:1].upper() if v != UNKNOWN else v for v in wanted})
             else:
-                ok = bool(set(_values(w, facet)) & set(wanted))
+                ok = bool(set(facet_values(w, facet)) & set(wanted))
             if not ok:
                 keep = False
                 break

@@ -30,7 +30,7 @@ def _records_by_member(works: list[Work]) -> dict[str, list[str]]:
     return out
 
 
-def _with_live(work: Work, live: dict[tuple[str, str], list], answered: set[str]) -> Work:
+def with_live(work: Work, live: dict[tuple[str, str], list], answered: set[str]) -> Work:
     """The work with the holdings of every member that answered replaced by what the member says now."""
     records = []
     for r in work.records:
@@ -73,4 +73,4 @@ async def live_check(works: list[Work], members: list[Member], *, timeout: float
             for r in o.records:
                 if r.member == code and r.record_id in asks[code]:
                     live[(r.member, r.record_id)] = list(r.holdings)
-    return [_with_live(w, live, answered) for w in works], outcomes
+    return [with_live(w, live, answered) for w in works], outcomes

@@ -113,15 +113,15 @@ def facet_values(w: Work) -> dict[str, list[str]]:
     out = {}
     for facet in facet_mod.FACETS:
         if facet == "year":
-            year = facet_mod._year(w)  # the facet module's own rule (display year, else a record's)
+            year = facet_mod.work_year(w)  # the facet module's own rule (display year, else a record's)
             out[facet] = [str(year) if year is not None else facet_mod.UNKNOWN]
         else:
-            out[facet] = list(facet_mod._values(w, facet))
+            out[facet] = list(facet_mod.facet_values(w, facet))
     return out
 
 
 def work_year(w: Work) -> int | None:
-    return facet_mod._year(w)
+    return facet_mod.work_year(w)
 
 
 def document(w: Work) -> dict:

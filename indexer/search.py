@@ -356,7 +356,7 @@ def _facet_rows(bits: _Bits, match: int, names: Mapping[str, str], facets) -> di
             bins = facet_mod.year_bins(years)
             binned: dict[str, int] = {}
             for y, n in years.items():
-                key = facet_mod._year_value(y, bins)
+                key = facet_mod.year_value(y, bins)
                 binned[key] = binned.get(key, 0) + n
             order = [f"{a}-{b}" for a, b in reversed(bins)] + [facet_mod.BEFORE_VALUE]
             values = [v for v in order if binned.get(v)]
@@ -368,7 +368,7 @@ def _facet_rows(bits: _Bits, match: int, names: Mapping[str, str], facets) -> di
             values = sorted((v for v in counts if v != unknown), key=lambda v: (-counts[v], v))
             if counts.get(unknown):
                 values.append(unknown)
-        out[facet] = [{"value": v, "label": facet_mod._label(facet, v, names), "count": counts[v]}
+        out[facet] = [{"value": v, "label": facet_mod.label(facet, v, names), "count": counts[v]}
                       for v in values]
     return out
 
@@ -381,7 +381,7 @@ def _selected_bits(bits: _Bits, selected: Mapping[str, list[str]]) -> int | None
     active = {f: [str(v) for v in vs] for f, vs in selected.items() if vs}
     if not active:
         return None
-    facet_mod._check_years(active.get("year", []))
+    facet_mod.check_years(active.get("year", []))
     result = -1  # all ones
     for facet, wanted in active.items():
         values = bits.facet(facet)
@@ -389,7 +389,7 @@ def _selected_bits(bits: _Bits, selected: Mapping[str, list[str]]) -> int | None
         for v, b in values.items():
             if facet == "year":
                 year = None if v == facet_mod.UNKNOWN else int(v)
-                ok = facet_mod._year_selected(year, wanted)
+                ok = facet_mod.year_selected(year, wanted)
             elif facet == "clc":
                 ok = v in {w.strip()[:1].upper() if w != facet_mod.UNKNOWN else w for w in wanted}
             else:
