@@ -39,6 +39,7 @@ from portal.desk import (
     request_json,
 )
 from portal.i18n import message
+from portal.ill_errors import ill_status
 from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, request_number
@@ -326,9 +327,7 @@ async def rollback_submit(request: web.Request) -> web.Response:
         return await request_page(request, status=400, reason=reason, error=message(
             "error.bad_param", lang, name=exc.name, message=message(exc.key, lang, **exc.values)))
     except IllError as exc:
-        from portal.app import _ILL_STATUS
-
-        return await request_page(request, status=_ILL_STATUS.get(type(exc), 400), error=str(exc), reason=reason)
+        return await request_page(request, status=ill_status(exc), error=str(exc), reason=reason)
     raise web.HTTPSeeOther(f"/admin/requests/{rid}?done=rollback")
 
 

@@ -24,15 +24,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ill.errors import (
-    IllError,
-    InvalidRequest,
-    InvalidTransition,
-    NotAllowed,
-    NotFound,
-    RuleViolation,
-    StoreError,
-)
+from ill.errors import IllError
 from ill.store import Store
 from indexer.paths import resolve_index_dir
 from members import Registry, with_member_states
@@ -40,14 +32,17 @@ from portal import account, admin, api, desk, reader
 from portal.auth import USER, Forbidden, SignInRequired, session_middleware
 from portal.beijing import schematic
 from portal.catalogue import (
+    ASKING,
     CHECKING,
     Catalogue,
+    MemberStatus,
     SearchView,
     StatusChanged,
     ViewChanged,
     statuses_in_order,
 )
 from portal.i18n import DEFAULT_LANGUAGE, message
+from portal.ill_errors import ill_status
 from portal.keys import CATALOGUE, CSRF, INDEX_DIR, LANG, LIMITER, LOGIN_LIMITER, REGISTRY, STORE, TEMPLATES
 from portal.local import IndexUnavailable, PortalIndex
 from portal.params import (
@@ -65,7 +60,6 @@ from portal.params import (
 from portal.render import STATIC, context, environment, facet_label, render
 from portal.security import Csrf, RateLimiter, add_security_headers
 from portal.sru_server import LocalIndexBackend, ServerInfo, handler
-from services.search import ASKING, MemberStatus
 
 log = logging.getLogger("balis.portal")
 
@@ -171,7 +165,7 @@ async def error_middleware(request: web.Request, handler):
             text = message("error.forbidden", lang, why=exc.why)
         return error_response(request, 403, text)
     except IllError as exc:
-        status = _ILL_STATUS.get(type(exc), 400)
+        status = ill_status(exc)
         if status == 503:
             log.error("portal: ILL store: %s", exc)
         return error_response(request, status, str(exc))
@@ -228,8 +222,6 @@ def error_response(request: web.Request, status: int, text: str, *, parameter: s
 
 _ERROR_TITLES = {"error.400", "error.401", "error.403", "error.404", "error.405", "error.409", "error.429",
                  "error.500", "error.503"}
-_ILL_STATUS = {NotFound: 404, NotAllowed: 403, InvalidTransition: 409, RuleViolation: 409, InvalidRequest: 400,
-               StoreError: 503}
 
 
 

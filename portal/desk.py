@@ -19,24 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from ill import machine as m
-from ill.errors import IllError, InvalidTransition, NotAllowed, NotFound, RuleViolation, StoreError
+from ill.errors import IllError, NotFound, Refused, RuleViolation, StoreError
 from ill.workdays import BEIJING, deadline_text
 from portal.auth import Forbidden, require
 from portal.i18n import message
+from portal.ill_errors import ill_status
 from portal.keys import CATALOGUE, INDEX_DIR, LANG, LIMITER, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, ascii_digits, request_number
 from portal.render import private_page
-
-log = logging.getLogger("balis.portal")
 
 MAX_REASON = 500
 MAX_ROTA = 10
@@ -48,9 +46,11 @@ QUEUES = ("answer", "ship", "route", "receive", "lend", "returns_out", "loans_ou
 WAITING = (m.REQUEST_RECEIVED, m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY)
 LOAN_OUT_PHASES = (m.TRANSIT, m.LIBRARY, m.READER, m.RETURNED)
 
-REASON_REQUIRED = frozenset({m.ANSWER_UNFILLED, m.ANSWER_RETRY, m.NOTIFY})
-REASON_OPTIONAL = frozenset({m.RECALL, m.REPORT_LOST, m.REPORT_DAMAGED, m.CANCEL})
-PRICE_ACTIONS = frozenset({m.REPORT_LOST, m.REPORT_DAMAGED})
+# what each action asks for, as the workflow says (ill/machine.py)
+STAFF_ACTIONS = tuple(a for a in m.PERSON_ACTIONS if a != m.ROLLBACK)
+REASON_REQUIRED = frozenset(a for a in STAFF_ACTIONS if m.reason_rule(a) == "required")
+REASON_OPTIONAL = frozenset(a for a in STAFF_ACTIONS if m.reason_rule(a) == "optional")
+PRICE_ACTIONS = frozenset(a for a in STAFF_ACTIONS if m.requirements(a).price)
 DANGER = frozenset({m.ANSWER_UNFILLED, m.ANSWER_RETRY, m.CANCEL, m.REPORT_LOST, m.REPORT_DAMAGED, m.RECALL})
 
 
@@ -107,16 +107,14 @@ def sides(req: dict, member: str | None) -> list[str]:
     return out
 
 
-def staff_actions(req: dict, member: str | None) -> list[str]:
-    """The actions this library's staff may take on `req` now, in the state machine's order."""
-    out: list[str] = []
-    for side in sides(req, member):
-        for action in m.allowed_actions(req["status"], req["phase"], req["kind"], actor=side):
-            if action not in out:
-                out.append(action)
-    if req.get("answered_at") is not None and m.CANCEL in out:
-        out.remove(m.CANCEL)
-    return [a for a in m.ACTIONS if a in out]
+def staff_of(member: str | None, user_id: str = "") -> dict:
+    """A staff member of `member` as the workflow sees an actor."""
+    return {"id": user_id, "role": "staff", "member": member}
+
+
+def staff_actions(req: dict, member: str | None, now: datetime | None = None) -> list[str]:
+    """The actions this library's staff may take on `req` now: exactly what the workflow's `explain` allows."""
+    return m.may(req, staff_of(member), now or datetime.now(UTC))
 
 
 def state_key(req: dict) -> str:
@@ -340,26 +338,25 @@ async def act_submit(request: web.Request) -> web.Response:
     except ParamError as exc:
         text = message("error.bad_param", lang, name=exc.name, message=message(exc.key, lang, **exc.values))
         return await _confirm(request, user, req, field["action"], error=text, status=400, **kept)
-    except (InvalidTransition, RuleViolation, NotAllowed, NotFound) as exc:
-        status = 403 if isinstance(exc, NotAllowed) else 404 if isinstance(exc, NotFound) else 409
-        current = await asyncio.to_thread(_store(request).get, rid)
-        return await _confirm(request, user, current, field["action"], error=str(exc), status=status, **kept)
     except StoreError:
         raise
-    except IllError as exc:  # InvalidRequest: a reason or rota missing or wrong; the form keeps what was typed
-        return await _confirm(request, user, req, field["action"], error=str(exc), status=400, **kept)
+    except IllError as exc:  # refused (the form shows the request as it is now), or a value missing or wrong
+        current = await asyncio.to_thread(_store(request).get, rid) if isinstance(exc, (Refused, NotFound)) else req
+        return await _confirm(request, user, current, field["action"], error=str(exc), status=ill_status(exc),
+                              **kept)
     if not sides(changed, user["member"]):  # passed on to the next lender: no longer ours to see
         raise web.HTTPSeeOther(f"/desk?{urlencode({'done': field['action'], 'request': rid})}")
     raise web.HTTPSeeOther(f"/desk/requests/{rid}?{urlencode({'done': field['action']})}")
 
 
 async def _act(request: web.Request, user: dict, req: dict, action: str, values: dict) -> dict:
-    """Check the values an action needs, then take it in the store (which checks the rules again)."""
-    allowed = staff_actions(req, user["member"])
-    if action not in allowed:
-        if action in m.ACTIONS:
-            raise InvalidTransition(req["id"], action, req["status"], req["phase"], allowed)
-        raise ParamError("action", "param.choice", choices=", ".join(allowed) or "—")
+    """Ask the workflow, check the values the action needs, then take it in the store (which asks again in
+    the same transaction as the change)."""
+    if action not in STAFF_ACTIONS:
+        raise ParamError("action", "param.choice", choices=", ".join(staff_actions(req, user["member"])) or "—")
+    verdict = m.verdict(req, staff_of(user["member"], user["id"]), _store(request).clock(), action)
+    if not verdict.allowed:
+        raise verdict.error(req)
     reason = parse_reason(values.get("reason"))
     if action in REASON_REQUIRED and not reason:
         raise ParamError("reason", "param.reason_needed")
@@ -395,9 +392,10 @@ def locate_query(text: str, isbn: str):
 
 async def locate(request: web.Request, home: str, text: str, isbn: str) -> dict:
     """The edition and the rota for a reader of `home`, as a plain document (the page and the API)."""
-    from routing import RoutingError
-    from services.lenders import Found, locate_lenders
-    from services.views import locate_json
+    from balis.output import work_json
+    from federator.locate import find_edition, live_status
+    from ill.stats import lender_history
+    from routing import RoutingError, build_rota
 
     if len(text) > 500:
         raise ParamError("q", "param.too_long", limit=500)
@@ -410,14 +408,29 @@ async def locate(request: web.Request, home: str, text: str, isbn: str) -> dict:
     catalogue = request.app[CATALOGUE]
     store = _store(request)
     registry = catalogue.registry  # with the portal's suspensions
-    try:
-        found, rota = await locate_lenders(registry, home, query=query, index_dir=request.app[INDEX_DIR],
-                                           store=store, federator=catalogue.federator)
-    except RoutingError as exc:
-        found, rota = Found(why=str(exc)), None
-    if found.history_problem:
-        log.warning("locate for %s: %s", home, found.history_problem)
-    return locate_json(found, rota, home=home, query=text or None, isbn=isbn or None)
+    # the steps of federator.locate.locate_lenders, with the app's own Federator and ILL store
+    found = await find_edition(registry, query, index_dir=request.app[INDEX_DIR], federator=catalogue.federator)
+    rota = None
+    if found.work is not None:
+        status = await live_status(found, registry)
+        history = await asyncio.to_thread(lender_history, store)
+        found.history_source = "ill store"
+        try:
+            rota = build_rota(found.work, home, registry.members, history=history, live_status=status)
+        except RoutingError as exc:
+            found.work, found.why = None, str(exc)
+    return {
+        "home": home,
+        "query": text or None, "isbn": isbn or None,
+        "source": found.source or None,
+        "work": work_json(found.work) if found.work is not None else None,
+        "other_works": [w.work_id for w in found.others[:10]],
+        "rota": rota.to_dict() if rota is not None else None,
+        "live_status": list(found.live_members),
+        "history": found.history_source or "none",
+        "error": found.why or None,
+        "members": [{"code": o.code, "status": o.status} for o in found.outcomes],
+    }
 
 
 async def locate_page(request: web.Request) -> web.Response:

@@ -30,7 +30,8 @@ from aiohttp import web
 
 from ill import machine as m
 from ill.errors import IllError, InvalidRequest, NotFound, RuleViolation
-from ill.store import CANCEL_WINDOW, MAX_OPEN_LOANS
+from ill.machine import CANCEL_WINDOW
+from ill.store import MAX_OPEN_LOANS
 from ill.workdays import BEIJING, deadline_text
 from portal.auth import require
 from portal.i18n import message
@@ -237,16 +238,21 @@ def beijing(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
+def owner_of(req: dict) -> dict:
+    """The reader who asked, as the workflow sees an actor."""
+    return {"id": req["reader_id"], "role": "reader", "member": req["borrower"]}
+
+
 def cancel_state(req: dict, now: datetime) -> tuple[str, datetime | None]:
-    """("ok", until) while the reader may cancel; else ("answered" | "expired" | "closed", until or None)."""
+    """What the workflow says about the reader cancelling: ("ok", until) while they may; else ("answered" |
+    "expired" | "closed", until or None). The store enforces the same verdict."""
+    verdict = m.verdict(req, owner_of(req), now, m.CANCEL)
     until = req["submitted_at"] + CANCEL_WINDOW
-    if req["status"] not in (m.PENDING, m.REQUEST_RECEIVED) or m.CANCEL not in req.get("allowed", ()):
-        return ("answered" if req.get("answered_at") is not None and m.is_open(req["status"]) else "closed"), None
-    if req.get("answered_at") is not None:
-        return "answered", None
-    if now > until:
-        return "expired", until
-    return "ok", until
+    if verdict.allowed:
+        return "ok", until
+    if verdict.code in ("answered", "expired"):
+        return verdict.code, until if verdict.code == "expired" else None
+    return "closed", None
 
 
 def status_key(req: dict) -> str:
@@ -369,9 +375,9 @@ async def _rota(request: web.Request, work, user: dict, *, reuse: bool = True):
         kept = rotas.get(key)
         if kept is not None:
             return kept
+    from federator.locate import rota_for_work
     from ill.stats import lender_history
     from routing import RoutingError
-    from services.lenders import rota_for_work
 
     catalogue = request.app[CATALOGUE]
     history = await asyncio.to_thread(lender_history, request.app[STORE])
@@ -446,7 +452,7 @@ async def request_submit(request: web.Request) -> web.Response:
 
 
 def _submit_edition(store, reader_id: str, work, rota, kind: str, note: str) -> dict:
-    from services.views import display_title
+    from balis.output import display_title
 
     d = work.display
     author = "; ".join(a.name for a in d.authors) if d.authors else ""
