@@ -109,7 +109,7 @@ async def fetch_z3950(port: int, chunk: int, parse: Callable | None, ids: list |
     got = 0
     async with Z3950Connector(MEMBER, "127.0.0.1", port, "Default", harvest_chunk_size=chunk,
                               timeout=120) as member:
-        async for raw in member.harvest(query=ALL_RPN):
+        async for raw in member.harvest():
             if parse is not None:
                 rec = parse(raw)
                 if ids is not None:
@@ -123,7 +123,7 @@ async def fetch_sru(url: str, chunk: int, parse: Callable | None, ids: list | No
     got = 0
     member = SruConnector(MEMBER, url, version="1.2", timeout=120, max_records=chunk)
     try:
-        async for raw in member.harvest(query=ALL_CQL, page_size=chunk):
+        async for raw in member.harvest(page_size=chunk):
             if parse is not None:
                 rec = parse(raw)
                 if ids is not None:

@@ -1,12 +1,30 @@
-"""What every connector offers: a member session that searches and returns pages of raw records."""
+"""What every connector offers: one session with one member endpoint, the same contract for every protocol.
+
+    search(query, start, count) -> Page       one page of raw records and the hit count
+    count(query=None) -> int                  how many records a query finds (None: the whole catalogue)
+    harvest(since, start) -> RawRecords       every record (changed since `since`), from position `start`
+    changes(since, resume) -> ChangePages     a change feed with deletions (OAI-PMH); others raise Unsupported
+    record_ids() -> IndexTerms                the member's record ids (a scan), to find deleted records
+    set_timeout(s), fresh(), close()
+
+Queries are `connectors.query.Query` values; each connector renders them (CQL, RPN). What a member or its
+protocol cannot do raises `Unsupported` (`changes` and the others raise it when called, before any I/O), so
+callers choose by capability, never by protocol name.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Protocol
 
-from connectors.errors import Diagnostic, ProtocolError
+from connectors.errors import Diagnostic, ProtocolError, Unsupported
+
+if TYPE_CHECKING:
+    from connectors.query import Query
+
+Since = str | date | datetime | None  # records changed at or after this (a 005 stamp, an ISO date or time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +63,68 @@ class IndexTerm:
     occurrences: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of a change feed: the member's identifier for the record and its datestamp, and the record
+    (None when it was deleted)."""
+
+    identifier: str
+    datestamp: str
+    deleted: bool
+    raw: RawRecord | None
+
+
+@dataclass(slots=True)
+class ChangePage:
+    """One page of a change feed: its entries, the token that resumes after it (None at the end), the size
+    of the whole list when the member says, and the member's time of the answer (where the next run starts)."""
+
+    records: list[Change] = field(default_factory=list)
+    token: str | None = None
+    complete_size: int | None = None
+    response_date: str | None = None
+
+
 class Connector(Protocol):
-    """A session with one member endpoint."""
+    """A session with one member endpoint (see the module docstring)."""
 
     member: str
     protocol: str
+    harvest_page: int  # records per page a harvest asks for unless told
 
-    async def search(self, query, start: int = 1, count: int = 10) -> Page: ...
+    async def search(self, query: Query, start: int = 1, count: int = 10) -> Page: ...
 
-    def harvest(self, since=None) -> AsyncIterator[RawRecord]: ...
+    async def count(self, query: Query | None = None) -> int: ...
+
+    def harvest(self, since: Since = None, start: int = 1, *, query: Query | None = None,
+                page_size: int | None = None) -> AsyncIterator[RawRecord]: ...
+
+    def changes(self, since: Since = None, *, resume: str | None = None) -> AsyncIterator[ChangePage]: ...
+
+    def record_ids(self, page: int = 1000) -> AsyncIterator[IndexTerm]: ...
+
+    def set_timeout(self, seconds: float) -> None: ...
+
+    def fresh(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def harvest_query(since: Since, query: Query | None) -> Query:
+    """The query a searching connector harvests with: `query` (default every record), narrowed to the records
+    changed since `since` when given."""
+    from connectors.query import Bool, all_records, modified_since
+
+    if since is None:
+        return query if query is not None else all_records()
+    changed = modified_since(since)
+    return changed if query is None else Bool("and", query, changed)
+
+
+def no_changes(member: str, protocol: str) -> Unsupported:
+    """What a connector without a change feed says when asked for one."""
+    return Unsupported(f"{protocol} has no change feed with deletions; harvest with a date search or the whole "
+                       "catalogue", member=member)
 
 
 async def scan_pages(scan, page: int, member: str) -> AsyncIterator[IndexTerm]:

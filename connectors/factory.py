@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from typing import TYPE_CHECKING
 
 from connectors.base import Connector
@@ -13,52 +14,30 @@ from connectors.errors import Unsupported
 if TYPE_CHECKING:
     import aiohttp
 
-    from members import Endpoint, Member
+    from members.values import Target
 
 
-def open_connector(member: Member, endpoint: Endpoint, *, timeout: float | None = None,
-                   session: aiohttp.ClientSession | None = None) -> Connector:
-    """A connector for `member` at `endpoint`; nothing is sent until the first search."""
-    wait = timeout if timeout is not None else member.timeout
-    if endpoint.protocol == "z3950":
+def open_connector(target: Target, *, session: aiohttp.ClientSession | None = None) -> Connector:
+    """A connector for one member endpoint; nothing is sent until the first request. `session`: the aiohttp
+    session HTTP connectors share (default: the process's shared one)."""
+    if target.protocol == "z3950":
         from connectors.z3950 import Z3950Connector
 
-        return Z3950Connector(member.code, endpoint.host, endpoint.port, endpoint.database,
-                              syntax=member.syntax, charset=member.charset, timeout=wait,
-                              negotiate_charset=member.negotiate_charset, login=member.auth,
-                              record_syntax="opac" if getattr(member, "opac_syntax", False) else None)
-    if endpoint.protocol == "sru":
+        return Z3950Connector.from_target(target)
+    if target.protocol == "sru":
         from connectors.sru import SruConnector
 
-        sru = SruConnector.from_member(member, endpoint, session=session, timeout=wait)
-        sru.holdings_schema = getattr(member, "holdings_schema", None)
-        return sru
-    if endpoint.protocol == "oaipmh":
+        return SruConnector.from_target(target, session=session)
+    if target.protocol == "oaipmh":
         from connectors.oaipmh import OaiPmhConnector
 
-        return OaiPmhConnector.from_member(member, endpoint, session=session, timeout=wait)
-    raise Unsupported(f"protocol {endpoint.protocol!r} is not supported", member=member.code)
+        return OaiPmhConnector.from_target(target, session=session)
+    raise Unsupported(f"protocol {target.protocol!r} is not supported", member=target.member)
 
 
-def set_timeout(connector: Connector, seconds: float) -> None:
-    """Change how long a connector waits for each answer (a pooled connector serves searches with
-    different timeouts)."""
-    connection = getattr(connector, "connection", None)  # Z39.50: the association holds the timeout
-    if connection is not None:
-        connection.timeout = seconds
-    else:
-        connector.timeout = seconds  # type: ignore[attr-defined]
-
-
-def forget_result_set(connector: Connector) -> None:
-    """Make the next search of a Z39.50 connector search again rather than reuse its last result set."""
-    if hasattr(connector, "_result_set"):
-        connector._result_set = None  # type: ignore[attr-defined]
-
-
-def _endpoint_key(member: Member, endpoint: Endpoint) -> tuple:
-    return (member.code, endpoint.protocol, endpoint.host, endpoint.port, endpoint.database,
-            endpoint.sru_version, member.syntax, member.charset, member.negotiate_charset, member.auth)
+def _key(target: Target) -> Target:
+    """Connectors are kept per target; the timeout is set per search, so it is not part of the key."""
+    return dataclasses.replace(target, timeout=0.0)
 
 
 class ConnectorPool:
@@ -84,27 +63,27 @@ class ConnectorPool:
         self._closing: set[asyncio.Task] = set()
         self._closed = False
 
-    def take(self, member: Member, endpoint: Endpoint, *, timeout: float,
-             session: aiohttp.ClientSession | None = None, fresh: bool = True) -> Connector:
-        """A connector for this member endpoint, waiting `timeout` seconds per answer.
+    def take(self, target: Target, *, session: aiohttp.ClientSession | None = None,
+             fresh: bool = True) -> Connector:
+        """A connector for this member endpoint, waiting `target.timeout` seconds per answer.
 
         `fresh`: the search must be run anew even if the kept association still holds a result set for
         the same query (a first page); False lets a next page Present from that result set.
         """
-        idle = self._idle.get(_endpoint_key(member, endpoint))
+        idle = self._idle.get(_key(target))
         if idle:
             connector = idle.pop()
-            set_timeout(connector, timeout)
+            connector.set_timeout(target.timeout)
             if fresh:
-                forget_result_set(connector)
+                connector.fresh()
             self.reused += 1
             return connector
         self.opened += 1
-        return open_connector(member, endpoint, timeout=timeout, session=session)
+        return open_connector(target, session=session)
 
-    def give_back(self, member: Member, endpoint: Endpoint, connector: Connector) -> None:
+    def give_back(self, target: Target, connector: Connector) -> None:
         """The member answered through `connector`: keep it for the next search (or close it if full)."""
-        idle = self._idle.setdefault(_endpoint_key(member, endpoint), [])
+        idle = self._idle.setdefault(_key(target), [])
         if self._closed or len(idle) >= self.idle_per_member:
             self.discard(connector)
         else:
@@ -116,12 +95,12 @@ class ConnectorPool:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    def idle(self, member: Member, endpoint: Endpoint) -> list[Connector]:
+    def idle(self, target: Target) -> list[Connector]:
         """The connectors kept for this member endpoint (most recently used last)."""
-        return list(self._idle.get(_endpoint_key(member, endpoint), ()))
+        return list(self._idle.get(_key(target), ()))
 
     async def _close(self, connector: Connector) -> None:
-        set_timeout(connector, self.close_grace)
+        connector.set_timeout(self.close_grace)
         with contextlib.suppress(Exception):
             await connector.close()
 

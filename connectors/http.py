@@ -45,7 +45,19 @@ def basic_auth(user: str, password: str) -> str:
 
 
 # --------------------------------------------------------------------------- the shared HTTP session
+USER_AGENT = "balis/0.1"
+CONNECTIONS, CONNECTIONS_PER_HOST = 100, 8  # open at once in all, and to one member
+
 _shared: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, int]] = {}
+
+
+def new_session() -> aiohttp.ClientSession:
+    """A ClientSession with the project's settings: bounded connections (in all and per member), no proxy
+    from the environment, our User-Agent. Every HTTP session to members is made here."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=CONNECTIONS, limit_per_host=CONNECTIONS_PER_HOST), trust_env=False,
+        headers={"User-Agent": USER_AGENT},
+    )  # fmt: skip
 
 
 def acquire_shared_session() -> aiohttp.ClientSession:
@@ -53,10 +65,7 @@ def acquire_shared_session() -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
     session, users = _shared.get(loop, (None, 0))
     if session is None or session.closed:
-        session, users = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=100, limit_per_host=8), trust_env=False,
-            headers={"User-Agent": "balis-sru/0.1"},
-        ), 0  # fmt: skip
+        session, users = new_session(), 0
     _shared[loop] = (session, users + 1)
     return session
 

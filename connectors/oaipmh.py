@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import aiohttp
 from lxml import etree
 
-from connectors.base import Page, RawRecord
+from connectors.base import Change, ChangePage, IndexTerm, Page, RawRecord, Since
 from connectors.errors import (
     DecodeError,
     Diagnostic,
@@ -27,29 +27,17 @@ from connectors.errors import (
 from connectors.http import HttpMember
 from connectors.sru import MARC21_SLIM, parse_xml
 
+if TYPE_CHECKING:
+    from connectors.query import Query
+    from members.values import Target
+
 OAI = "http://www.openarchives.org/OAI/2.0/"
 NO_RECORDS = "noRecordsMatch"  # an OAI-PMH "error" that only means: nothing changed since `from`
 BAD_TOKEN = "badResumptionToken"
 
 
-@dataclass(frozen=True, slots=True)
-class OaiRecord:
-    """One ListRecords entry: its OAI identifier and datestamp, and the MARCXML (None when deleted)."""
-
-    identifier: str
-    datestamp: str
-    deleted: bool
-    raw: RawRecord | None
-
-
-@dataclass(slots=True)
-class OaiPage:
-    """One ListRecords answer: its records, the token for the next page (None at the end), the list size."""
-
-    records: list[OaiRecord] = field(default_factory=list)
-    token: str | None = None
-    complete_size: int | None = None
-    response_date: str | None = None
+OaiRecord = Change  # one ListRecords entry
+OaiPage = ChangePage  # one ListRecords answer
 
 
 def _local(el) -> str:
@@ -139,8 +127,10 @@ def parse_list_records(body: bytes, member: str | None = None, first_position: i
     return page
 
 
-def oai_datetime(when: datetime | str, granularity: str = "YYYY-MM-DDThh:mm:ssZ") -> str:
+def oai_datetime(when: datetime | date | str, granularity: str = "YYYY-MM-DDThh:mm:ssZ") -> str:
     """A `from` value in the repository's granularity (UTC)."""
+    if isinstance(when, date) and not isinstance(when, datetime):
+        when = when.isoformat()
     if isinstance(when, str):
         text = when.strip()
         if len(text) == 10:
@@ -169,12 +159,19 @@ class OaiPmhConnector(HttpMember):
         self._granularity: str | None = None
 
     @classmethod
-    def from_member(cls, member, endpoint, *, session: aiohttp.ClientSession | None = None,
-                    timeout: float | None = None) -> OaiPmhConnector:
-        extra = getattr(member, "extra", {}) or {}
-        prefix = extra.get("oai_metadata_prefix") or "marc21"
-        return cls(member.code, endpoint.address, timeout=timeout or member.timeout, session=session,
-                   metadata_prefix=str(prefix))
+    def from_target(cls, target: Target, *, session: aiohttp.ClientSession | None = None) -> OaiPmhConnector:
+        """A harvest connector for one member's OAI-PMH repository."""
+        return cls(target.member, target.address, timeout=target.timeout, session=session,
+                   metadata_prefix=target.metadata_prefix)
+
+    harvest_page = 0  # the repository chooses the size of its pages
+
+    def set_timeout(self, seconds: float) -> None:
+        """How long to wait for each answer from now on."""
+        self.timeout = seconds
+
+    def fresh(self) -> None:
+        """OAI-PMH keeps no result set: nothing to forget."""
 
     async def _fetch(self, params: dict[str, str]) -> bytes:
         status, reason, body = await self._get(params)
@@ -200,7 +197,7 @@ class OaiPmhConnector(HttpMember):
         self._granularity = out.get("granularity") or "YYYY-MM-DD"
         return out
 
-    async def pages(self, since: datetime | str | None = None, *, token: str | None = None,
+    async def pages(self, since: Since = None, *, token: str | None = None,
                     first_position: int = 1) -> AsyncIterator[OaiPage]:
         """ListRecords page by page: from the start (records changed since `since`, if given), or from a
         resumptionToken kept by an interrupted harvest. Deleted records come as `OaiRecord.deleted`."""
@@ -221,12 +218,30 @@ class OaiPmhConnector(HttpMember):
                 return
             params = {"verb": "ListRecords", "resumptionToken": page.token}
 
-    async def harvest(self, since=None, *, start: int = 1) -> AsyncIterator[RawRecord]:
-        """Every record that is not deleted (changed since `since`, if given), as the other connectors give."""
+    def changes(self, since: Since = None, *, resume: str | None = None) -> AsyncIterator[ChangePage]:
+        """The change feed: ListRecords pages with deletions, from `resume` (a resumptionToken kept by an
+        interrupted harvest) or from the start (the records changed since `since`, if given)."""
+        return self.pages(since, token=resume)
+
+    async def harvest(self, since: Since = None, start: int = 1, *, query: Query | None = None,
+                      page_size: int | None = None) -> AsyncIterator[RawRecord]:
+        """Every record that is not deleted (changed since `since`, if given) from position `start` of the list
+        on, as the other connectors give. OAI-PMH cannot select by a query: Unsupported."""
+        if query is not None:
+            raise Unsupported("OAI-PMH cannot select records by a query; it lists the whole repository",
+                              member=self.member)
         async for page in self.pages(since):
             for rec in page.records:
-                if rec.raw is not None:
+                if rec.raw is not None and rec.raw.position >= start:
                     yield rec.raw
 
-    async def search(self, query, start: int = 1, count: int = 10) -> Page:
+    async def search(self, query: Query, start: int = 1, count: int = 10) -> Page:
         raise Unsupported("OAI-PMH cannot search; it is used by the harvest only", member=self.member)
+
+    async def count(self, query: Query | None = None) -> int:
+        raise Unsupported("OAI-PMH cannot count records by a query; it is used by the harvest only",
+                          member=self.member)
+
+    def record_ids(self, page: int = 1000) -> AsyncIterator[IndexTerm]:
+        raise Unsupported("OAI-PMH lists no record ids with counts; deletions come in its change feed",
+                          member=self.member)

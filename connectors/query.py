@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
 from cql.lexer import CQLLexer, CQLLexerError
@@ -27,6 +28,9 @@ MAX_CLAUSES = 64  # search clauses after parsing (before ISBN/ISSN expansion)
 MAX_DEPTH = 32  # nesting of parentheses / boolean nodes
 
 FIELDS = ("any", "title", "author", "subject", "isbn", "issn", "publisher", "year", "id")
+# Fields the harvest asks with and readers never type: every record, the member's record id (001) as a whole
+# key (a trailing `*`: ids starting with it), and the time its record last changed (005, yyyymmddhhmmss).
+HARVEST_FIELDS = ("all_records", "record_id", "modified")
 BOOLEANS = ("and", "or", "not")
 # Relations the AST carries (CQL names; the reader syntax only produces "=" and, for year:, < <= > >=).
 RELATIONS = ("=", "==", "all", "any", "adj", "<", "<=", ">", ">=", "<>")
@@ -63,7 +67,8 @@ CQL_INDEXES = {
 # The CQL index each field is sent as (all mapped by YAZ's pqf.properties, which Zebra applies to SRU).
 CQL_INDEX = {"any": "cql.serverChoice", "title": "dc.title", "author": "dc.creator", "subject": "dc.subject",
              "isbn": "bath.isbn", "issn": "bath.issn", "publisher": "dc.publisher", "year": "dc.date",
-             "id": "rec.id"}  # fmt: skip
+             "id": "rec.id", "all_records": "cql.allRecords", "record_id": "rec.id",
+             "modified": "rec.lastModificationDate"}  # fmt: skip
 CQL_RELATIONS = {"=": "=", "scr": "=", "==": "==", "exact": "==", "all": "all", "any": "any", "adj": "adj",
                  "<": "<", "<=": "<=", ">": ">", ">=": ">=", "<>": "<>"}  # fmt: skip
 
@@ -71,7 +76,7 @@ CQL_RELATIONS = {"=": "=", "scr": "=", "==": "==", "exact": "==", "all": "all", 
 BIB1_USE = {"any": 1016, "title": 4, "author": 1003, "subject": 21, "isbn": 7, "issn": 8,
             "publisher": 1018, "year": 31, "id": 12}  # fmt: skip
 BIB1_RELATION = {"=": 3, "==": 3, "all": 3, "any": 3, "adj": 3, "<": 1, "<=": 2, ">": 5, ">=": 4, "<>": 6}
-PHRASE, WORD, YEAR = 1, 2, 4  # Bib-1 structure values
+PHRASE, WORD, KEY, YEAR = 1, 2, 3, 4  # Bib-1 structure values (KEY: the whole field)
 RIGHT, LEFT, BOTH, NO_TRUNCATION = 1, 2, 3, 100  # Bib-1 truncation values
 
 _CQL_HINT = re.compile(
@@ -122,7 +127,7 @@ class Clause:
     phrase: bool = False
 
     def __post_init__(self) -> None:
-        if self.field not in FIELDS:
+        if self.field not in FIELDS and self.field not in HARVEST_FIELDS:
             raise ValueError(f"unknown field {self.field!r}; expected one of {', '.join(FIELDS)}")
         if self.relation not in RELATIONS:
             raise ValueError(f"unknown relation {self.relation!r}; expected one of {', '.join(RELATIONS)}")
@@ -828,6 +833,8 @@ def _rpn(node: Query) -> Rpn:
 
 def _rpn_term(c: Clause) -> Term:
     stem = c.stem
+    if c.field in HARVEST_FIELDS:
+        return _harvest_term(c)
     if c.field == "year" and not c.phrase:
         structure = YEAR
     elif c.phrase or any(ch.isspace() for ch in stem):
@@ -838,6 +845,49 @@ def _rpn_term(c: Clause) -> Term:
     attrs = ((USE, BIB1_USE[c.field]), (RELATION, BIB1_RELATION[c.relation]), (STRUCTURE, structure),
              (TRUNCATION, truncation))  # fmt: skip
     return Term(stem, attrs)
+
+
+def _harvest_term(c: Clause) -> Term:
+    """The harvest's clauses in the attributes Zebra and the members' servers index them under: every record
+    (Bib-1 Any, always-matches), the record id as a whole key (Local-number, structure 3), the 005 time
+    (Date/time-last-modified, structure 4)."""
+    if c.field == "all_records":
+        return Term("", ((USE, BIB1_USE["any"]), (RELATION, 103)))
+    if c.field == "record_id":
+        attrs: tuple[tuple[int, int], ...] = ((USE, 12), (STRUCTURE, KEY))
+        return Term(c.stem, attrs + (((TRUNCATION, RIGHT),) if c.truncation == "right" else ()))
+    return Term(c.value, ((USE, 1012), (RELATION, BIB1_RELATION[c.relation]), (STRUCTURE, YEAR)))
+
+
+# --------------------------------------------------------------------------- clauses the harvest asks with
+
+MEMBER_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")  # every BALIS member's 005 is Beijing time
+
+
+def all_records() -> Clause:
+    """Every record of the member's catalogue (CQL `cql.allRecords = 1`)."""
+    return Clause("all_records", "=", "1")
+
+
+def record_id(value: str, *, prefix: bool = False) -> Clause:
+    """The record whose id (001) is `value`, or with `prefix`, every record whose id starts with it."""
+    return Clause("record_id", "=", value.rstrip("*") + ("*" if prefix else ""))
+
+
+def modified_since(when: str | date | datetime) -> Clause:
+    """The records changed at or after `when`: a 005 stamp (yyyymmddhhmmss), or a date or time (a time without
+    a zone is the members' local time, one with a zone is converted to it)."""
+    if isinstance(when, str) and when.isdigit() and len(when) in (8, 14):
+        stamp = when.ljust(14, "0")
+    else:
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        if not isinstance(when, datetime):
+            when = datetime(when.year, when.month, when.day)
+        if when.tzinfo is not None:
+            when = when.astimezone(MEMBER_TIME)
+        stamp = when.strftime("%Y%m%d%H%M%S")
+    return Clause("modified", ">=", stamp)
 
 
 # --------------------------------------------------------------------------- member capabilities
@@ -891,6 +941,8 @@ def check(query: Query, capabilities: Capabilities = FULL) -> list[str]:
             walk(node.left)
             walk(node.right)
             return
+        if node.field in HARVEST_FIELDS:  # the harvest's own clauses: the member's answer says if it can
+            return
         if node.field not in capabilities.fields:
             add(f"searching by {node.field} is not supported by this member (no {node.field} index)")
         if node.relation not in capabilities.relations:
@@ -924,7 +976,8 @@ def from_clauses(nodes: Iterable[Query], op: str = "and") -> Query:
 
 
 __all__ = [
-    "Bool", "Capabilities", "Clause", "FIELDS", "Query", "QueryError", "check", "clauses", "expand_identifiers",
+    "FIELDS", "HARVEST_FIELDS", "MEMBER_TIME", "Bool", "Capabilities", "Clause", "Query", "QueryError",
+    "all_records", "check", "clauses", "expand_identifiers", "modified_since", "record_id",
     "expand_scripts", "expand_terms", "from_clauses", "isbn_forms", "issn_forms", "known_item_query",
     "looks_like_cql", "parse",
     "reader_form", "require", "to_cql", "to_rpn", "to_text", "year_query", "year_range",

@@ -9,12 +9,22 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import aiohttp
 from lxml import etree
 
 from connectors.auth import CredentialsRef, Login, refused
-from connectors.base import IndexTerm, Page, RawRecord, scan_pages
+from connectors.base import (
+    ChangePage,
+    IndexTerm,
+    Page,
+    RawRecord,
+    Since,
+    harvest_query,
+    no_changes,
+    scan_pages,
+)
 from connectors.errors import (
     DecodeError,
     Diagnostic,
@@ -24,7 +34,10 @@ from connectors.errors import (
     Unsupported,
 )
 from connectors.http import MAX_BODY, HttpMember
-from connectors.query import FULL, Capabilities, Query, QueryError, check, parse, to_cql
+from connectors.query import CQL_INDEX, FULL, Capabilities, Query, all_records, check, to_cql
+
+if TYPE_CHECKING:
+    from members.values import Target
 
 SRU_1 = "http://www.loc.gov/zing/srw/"
 SRU_2 = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
@@ -423,16 +436,28 @@ class SruConnector(HttpMember):
         self._schema_index = 0
 
     @classmethod
-    def from_member(cls, member, endpoint, *, session: aiohttp.ClientSession | None = None,
-                    timeout: float | None = None) -> SruConnector:
-        """Build from a registry `Member` and one of its SRU `Endpoint`s."""
-        extra = getattr(member, "extra", {}) or {}
-        schema = extra.get("sru_record_schema", MARCXML_SCHEMAS)
-        caps = Capabilities.from_config(extra["capabilities"]) if isinstance(extra.get("capabilities"), dict) else FULL
-        return cls(member.code, endpoint.address, version=endpoint.sru_version, syntax=member.syntax,
-                   charset=member.charset, timeout=timeout or member.timeout, session=session, record_schema=schema,
-                   capabilities=caps, max_records=member.max_records,
-                   login=getattr(member, "auth", None))  # fmt: skip
+    def from_target(cls, target: Target, *, session: aiohttp.ClientSession | None = None) -> SruConnector:
+        """A connector for one member's SRU endpoint (`session`: an aiohttp session to share, else the
+        process's shared one)."""
+        caps = Capabilities.from_config(target.capabilities) if target.capabilities else FULL
+        sru = cls(target.member, target.address, version=target.sru_version, syntax=target.syntax,
+                  charset=target.charset, timeout=target.timeout, session=session,
+                  record_schema=target.record_schemas or MARCXML_SCHEMAS, capabilities=caps,
+                  max_records=target.max_records, login=target.credentials)
+        sru.holdings_schema = target.holdings_schema
+        return sru
+
+    @property
+    def harvest_page(self) -> int:
+        """Records per searchRetrieve a harvest asks for unless told."""
+        return min(self.max_records, MAX_PAGE)
+
+    def set_timeout(self, seconds: float) -> None:
+        """How long to wait for each answer from now on."""
+        self.timeout = seconds
+
+    def fresh(self) -> None:
+        """SRU keeps no result set between requests: nothing to forget."""
 
     async def _with_holdings(self, page: Page, params: dict[str, str]) -> Page:
         """The page with each record's holdings, asked again in `holdings_schema` (ISO 20775 `isohold`, as Alma
@@ -474,23 +499,31 @@ class SruConnector(HttpMember):
         return params
 
     # -- operations ------------------------------------------------------
-    def cql(self, query: Query | str) -> str:
-        """The CQL this member is sent for a query (AST or reader/CQL text); Unsupported if it cannot do it."""
-        if isinstance(query, str):
-            try:
-                query = parse(query)
-            except QueryError as e:
-                raise Unsupported(f"the query cannot be sent: {e}", member=self.member) from None
+    def cql(self, query: Query) -> str:
+        """The CQL this member is sent for a query; Unsupported if it cannot do it."""
         problems = check(query, self.capabilities)
         if problems:
             raise Unsupported("; ".join(problems) + "; this member was not searched", member=self.member)
         return to_cql(query)
 
-    async def search(self, query: Query | str, start: int = 1, count: int = 10) -> Page:
+    async def search(self, query: Query, start: int = 1, count: int = 10) -> Page:
         """searchRetrieve: `count` MARCXML records from position `start` (1-based) and the total hits."""
         if start < 1:
             raise ValueError("start is 1-based")
         return await self._search_cql(self.cql(query), start, count)
+
+    async def count(self, query: Query | None = None) -> int:
+        """How many records the query finds (default: the whole catalogue); no record is sent."""
+        return (await self._search_cql(self.cql(query if query is not None else all_records()), 1, 0)).hits
+
+    def changes(self, since: Since = None, *, resume: str | None = None) -> AsyncIterator[ChangePage]:
+        """SRU has no change feed: Unsupported, raised at once."""
+        raise no_changes(self.member, "SRU")
+
+    async def record_ids(self, page: int = 1000) -> AsyncIterator[IndexTerm]:
+        """Every record id the member lists (scan of `rec.id`), with its record count."""
+        async for t in self.index_terms(CQL_INDEX["record_id"], page):
+            yield t
 
     async def search_cql(self, cql_text: str, start: int = 1, count: int = 10) -> Page:
         """searchRetrieve with CQL sent verbatim (for indexes the query model does not know)."""
@@ -529,20 +562,13 @@ class SruConnector(HttpMember):
         async for t in scan_pages(lambda start: self.scan(clause(start), page, 1), page, self.member):
             yield t
 
-    async def harvest(self, since=None, *, query: Query | str = "cql.allRecords = 1", cql: str | None = None,
-                      page_size: int | None = None, start: int = 1) -> AsyncIterator[RawRecord]:  # fmt: skip
-        """Every record of a result set (default: the whole catalogue; `cql`: CQL text sent as it is), page by
-        page, from position `start` (1-based, to resume an interrupted harvest)."""
-        if since is not None:
-            raise Unsupported("SRU has no incremental harvest; harvest without `since` or use OAI-PMH",
-                              member=self.member)
-        if cql is not None:
-            cql_text = cql
-        elif isinstance(query, str) and query.strip().lower().replace(" ", "") == "cql.allrecords=1":
-            cql_text = "cql.allRecords = 1"
-        else:
-            cql_text = self.cql(query)
-        size = page_size or self.max_records
+    async def harvest(self, since: Since = None, start: int = 1, *, query: Query | None = None,
+                      page_size: int | None = None) -> AsyncIterator[RawRecord]:
+        """Every record the query finds (default: the whole catalogue; with `since`, those changed since then:
+        `rec.lastModificationDate`, which the member may refuse with a diagnostic), page by page, from position
+        `start` (1-based, to resume an interrupted harvest)."""
+        cql_text = self.cql(harvest_query(since, query))
+        size = page_size or self.harvest_page
         if start < 1:
             raise ValueError(f"start is 1-based, not {start}")
         while True:

@@ -7,10 +7,11 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Executor
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from connectors.errors import Diagnostic, MemberError, MemberTimeout, Unsupported
 from connectors.factory import ConnectorPool, open_connector
+from connectors.normalise import normalise_raw
 from members import Endpoint, Member
 from records.errors import RecordError
 from records.model import Record
@@ -193,9 +194,9 @@ async def ask_members(asks: list[Ask], query, *, timeout: float | None = None, d
     queue: asyncio.Queue = inbox if inbox is not None else asyncio.Queue()
     own_session = None
     if session is None and any(a.endpoint.protocol == "sru" for a in asks):
-        import aiohttp
+        from connectors.http import new_session
 
-        session = own_session = aiohttp.ClientSession()
+        session = own_session = new_session()
     tasks: list[asyncio.Task] = []
     first = _FirstPage()
 
@@ -272,6 +273,7 @@ async def _ask(a: Ask, query, timeout, gate, queue, session, pool: ConnectorPool
                cpu: Executor | None, first: _FirstPage | None = None) -> None:
     member, endpoint = a.member, a.endpoint
     wait = timeout if timeout is not None else member.timeout
+    target = member.target(endpoint, timeout=wait)
     count = a.count if a.count is not None else member.max_records
     outcome = MemberOutcome(member.code, member.name, OK, protocol=endpoint.protocol, start=a.start)
     async with gate:
@@ -280,13 +282,13 @@ async def _ask(a: Ask, query, timeout, gate, queue, session, pool: ConnectorPool
         connector = None
         try:
             if pool is not None:
-                connector = pool.take(member, endpoint, timeout=wait, session=session, fresh=a.start == 1)
+                connector = pool.take(target, session=session, fresh=a.start == 1)
             else:
-                connector = open_connector(member, endpoint, timeout=wait, session=session)
+                connector = open_connector(target, session=session)
             async with asyncio.timeout(wait):
                 page = await connector.search(query, a.start, count)
             if pool is not None:  # the member answered: its connection is in a known state, keep it
-                pool.give_back(member, endpoint, connector)
+                pool.give_back(target, connector)
                 connector = None
             outcome.hits = page.hits
             inline = first is not None and first.pending and 0 < len(page.records) <= FIRST_PAGE_INLINE
@@ -321,7 +323,7 @@ async def _ask(a: Ask, query, timeout, gate, queue, session, pool: ConnectorPool
                 outcome.diagnostic = exc.as_dict()
                 outcome.reason = DIAGNOSTIC
             if pool is not None and connector is not None and isinstance(exc, Diagnostic | Unsupported):
-                pool.give_back(member, endpoint, connector)  # the member answered; the query was the problem
+                pool.give_back(target, connector)  # the member answered; the query was the problem
                 connector = None
             await queue.put(MemberFailed(outcome))
         except Exception as exc:  # a bug must cost one member, not the search: report it as that member's error
@@ -361,18 +363,11 @@ def normalise_page(raws, member: Member) -> tuple[list[Record], list[str]]:
     records, unreadable = [], []
     for raw in raws:
         try:
-            records.append(normalise_raw(raw, member))
+            own = raw if raw.member == member.code else replace(raw, member=member.code)
+            records.append(normalise_raw(own, charset=member.charset, ils=member.ils))
         except RecordError as exc:
             unreadable.append(str(exc))
     return records, unreadable
-
-
-def normalise_raw(raw, member: Member) -> Record:
-    from records.normalise import from_raw
-
-    return from_raw(raw.data, syntax=raw.syntax, charset=raw.charset or member.charset,
-                    member=member.code, position=raw.position, ils=getattr(member, "ils", None),
-                    holdings=getattr(raw, "holdings", None))
 
 
 def _ms(started: float) -> int:

@@ -335,9 +335,9 @@ class Federator:
 
     def _sru_session(self, asks: list[Ask]):
         if self._session is None and any(a.endpoint.protocol == "sru" for a in asks):
-            import aiohttp
+            from connectors.http import new_session
 
-            self._session = aiohttp.ClientSession()
+            self._session = new_session()
         return self._session
 
 

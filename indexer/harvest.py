@@ -1,13 +1,14 @@
 """The nightly harvest: pull each member's catalogue, keep what changed in the harvest store, re-merge the
 editions that change touches and write them to the local index in one commit.
 
-Per member (concurrently, bounded, each at its own request rate):
-  OAI-PMH ListRecords (incremental by `from`, deletes as deleted records) where the member offers it,
-  else, where the member can search by the date its records last changed (Bib-1 1012 / CQL
-  rec.lastModificationDate), the records changed since the last run, its record count telling whether any
-  were deleted (then found by counts per record id prefix, a Scan of its ids, or a whole-catalogue pass);
-  otherwise Z39.50 Present / SRU paging over the whole catalogue (change detection by record id + content
-  hash; a record not seen in a complete pass was deleted at the member).
+Per member (concurrently, bounded, each at its own request rate), by what its connector can do
+(connectors/base.py; what it cannot do raises Unsupported, and the next way is taken):
+  its change feed (changes since the last run, deletions included) where the member offers one (OAI-PMH),
+  else, where the member can search by the date its records last changed, the records changed since the
+  last run, its record count telling whether any were deleted (then found by counts per record id prefix,
+  a scan of its record ids, or a whole-catalogue pass); otherwise the whole catalogue page by page (change
+  detection by record id + content hash; a record not seen in a complete pass was deleted at the member).
+This module never asks which protocol a member speaks.
 Then, from committed store state only: the connected components (shared dedup blocking keys) of every
 new, changed or deleted record are merged again (`dedup.merge`) and written with one `LocalIndex.write`
 (or one `rebuild` for a first or `--full` run). Kill it anywhere and run it again: it continues from the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import gc
 import hashlib
@@ -26,32 +28,31 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+from connectors.base import Connector, RawRecord
 from connectors.errors import Diagnostic, MemberError, MemberUnavailable, ProtocolError, Unsupported
 from connectors.factory import open_connector
+from connectors.normalise import content_hash, normalise_raw
+from connectors.query import MEMBER_TIME, modified_since, record_id
 from dedup.cluster import BIG_BLOCK, candidate_pairs
 from dedup.keys import match_keys
 from dedup.score import YEAR_SLACK, match_score
 from dedup.work import build_work, group_id_for, index_keys, merge
+from indexer.errors import HarvestError
 from indexer.schema import document, dump_work
 from indexer.store import Checkpoint, HarvestStore, Upsert, now_iso
-from members import Member, Registry
+from members import Endpoint, Member, Registry
 from records.errors import RecordError
-from records.normalise import from_raw
+from records.model import Record
 from records.repair import is_repaired
 
-HARVEST_PROTOCOLS = ("oaipmh", "z3950", "sru")  # the order a member's endpoints are preferred in
 DEFAULT_CONCURRENCY = 4
 BATCH = 500  # records per store transaction (and checkpoint) for Z39.50 / SRU
 REPORT_VERSION = 1
 LOCK_NAME = "harvest.lock"
-
-
-class HarvestError(Exception):
-    """The harvest cannot start (no members, a bad option); the message says what to do."""
 
 
 class NoDateSearch(Exception):
@@ -61,11 +62,10 @@ class NoDateSearch(Exception):
 # A member's 005 is its local time: Beijing for every BALIS member. Records changed up to CHANGE_MARGIN
 # before the last run are asked for again, for member clocks that run late; what did not change since is
 # recognised by its hash and costs only the transfer.
-MEMBER_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 CHANGE_MARGIN = timedelta(hours=1)
-ID_SCAN = ((1, 12), (4, 3))  # Bib-1 Local-number, whole field: the record ids (001)
 PREFIX_LEAF = 16  # a group of at most this many stored ids whose count is off is fetched, not split
-CHANGED_SINCE = ((1, 1012), (2, 4), (4, 4))  # Bib-1 Date/time-last-modified >= yyyymmddhhmmss
+EXPIRED_TOKEN = "badResumptionToken"  # the diagnostic of a change feed whose kept resume token expired
+EARLIEST = "00000000000000"  # a date search from here must find every record the member dates
 
 
 def change_stamp(since: str | date | datetime) -> str:
@@ -97,7 +97,7 @@ class MemberReport:
     repaired: int = 0  # records whose double-encoded UTF-8 was repaired (tell the member: records/repair.py)
     seconds: float = 0.0
     total: int | None = None  # the member's catalogue size (or the size of the list asked for), when known
-    # full (whole catalogue compared) | since (OAI-PMH changes since a date) | changes (Z39.50 / SRU date search)
+    # full (whole catalogue compared) | since (a change feed since a date) | changes (a date search)
     mode: str = "full"
     resumed_from: str | None = None
     message: str | None = None
@@ -116,7 +116,7 @@ class HarvestOptions:
     since: date | datetime | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     rate: float | None = None  # requests per second for every member (None: each member's registry value)
-    page_size: int | None = None  # records per Z39.50 Present / SRU page (None: 500 / the member's max_records)
+    page_size: int | None = None  # records per page (None: the connector's own: 500 / the member's max_records)
     timeout: float | None = None
 
 
@@ -168,27 +168,15 @@ class RateLimiter:
         self._next = now + self.interval
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+def harvest_endpoint(member: Member) -> Endpoint | None:
+    """The endpoint a member is harvested over: a change feed first (None if it has no endpoint)."""
+    return member.harvest_endpoint()
 
 
-def harvest_endpoint(member: Member):
-    """The endpoint a member is harvested over: OAI-PMH, else Z39.50, else SRU (None if it has none)."""
-    for proto in HARVEST_PROTOCOLS:
-        for e in member.endpoints:
-            if e.protocol == proto:
-                return e
-    return None
-
-
-def normalise_raw(member: str, raw: bytes, syntax: str, charset: str, position: int, digest: str):
-    """The Record of a raw record; a record without 001 is named by its content hash, not its position."""
-    rec = from_raw(raw, syntax=syntax, charset=charset, member=member, position=position)
-    if any(w.startswith("no 001 control number") for w in rec.warnings):
-        rec.record_id = f"h{digest[:16]}"
-        rec.warnings = [w for w in rec.warnings if not w.startswith("no 001 control number")]
-        rec.warnings.append(f"no 001 control number; named by its content hash {rec.record_id}")
-    return rec
+def read_raw(raw: RawRecord) -> Record:
+    """The Record of a received raw record; a record without 001 is named by its content hash, not its
+    position (so it keeps its name between harvests)."""
+    return normalise_raw(raw, name_by_hash=True)
 
 
 _XML_001 = re.compile(rb"<(?:[\w.-]+:)?controlfield\s+tag=[\"']001[\"']\s*>\s*([^<]*?)\s*<")
@@ -262,7 +250,7 @@ class _MemberRun:
             self.report.unchanged += 1
             return rid, None
         try:
-            rec = normalise_raw(self.code, raw.data, raw.syntax, raw.charset, raw.position, digest)
+            rec = read_raw(raw if raw.member == self.code else dataclasses.replace(raw, member=self.code))
         except RecordError as exc:
             self.report.errors += 1
             if len(self.report.error_samples) < 5:
@@ -287,38 +275,32 @@ class _MemberRun:
         return {"records": r.records, "added": r.added, "changed": r.changed, "deleted": r.deleted,
                 "unchanged": r.unchanged, "errors": r.errors}
 
-    async def run_paged(self, conn, protocol: str, fresh: bool, started: str, page_size: int | None,
-                        query=None, since: str | None = None) -> bool:
-        """Z39.50 / SRU: the whole catalogue (or, with `since`, the records `query` finds: those changed since)
-        from the checkpoint on; True when the pass completed."""
+    async def run_paged(self, conn: Connector, fresh: bool, started: str, page_size: int | None,
+                        since: str | None = None) -> bool:
+        """The whole catalogue (or, with `since`, the records changed since then) page by page from the
+        checkpoint on; True when the pass completed."""
         mode = "changes" if since else "full"
-        if query is None:
-            query = _ALL_RPN if protocol == "z3950" else "cql.allRecords = 1"
-        first = await conn.search_rpn(query, 1, 0) if protocol == "z3950" else await conn.search_cql(query, 1, 0)
-        hits = first.hits
+        hits = await conn.count(modified_since(since) if since else None)
         cp = None if fresh else await self.db(self.store.checkpoint, self.code)
-        if cp is not None and (cp.protocol != protocol or cp.hits != hits or cp.mode != mode or cp.since != since):
+        if cp is not None and (cp.protocol != conn.protocol or cp.hits != hits or cp.mode != mode
+                               or cp.since != since):
             cp = None  # the catalogue changed size since the interruption: positions moved, start again
         start = cp.position if cp else 1
         self.report.total = hits
         self.report.resumed_from = f"position {start}" if start > 1 else None
-        cp = Checkpoint(self.code, protocol, mode, position=start, hits=hits, since=since, started=started)
+        cp = Checkpoint(self.code, conn.protocol, mode, position=start, hits=hits, since=since, started=started)
         await self.db(self.store.start_member, cp, fresh=start == 1)
         what = f"{hits} changed since {since}" if since else f"{hits} records"
-        self.progress.member_started(self.code, hits, f"{protocol}, {what}"
+        self.progress.member_started(self.code, hits, f"{conn.protocol}, {what}"
                                      + (f", resumed at {start}" if start > 1 else ""))
         if start > 1:
             self.progress.advance(self.code, start - 1)
-        page = page_size or (conn.harvest_chunk_size if protocol == "z3950" else min(conn.max_records, 500))
-        if protocol == "z3950":
-            conn.harvest_chunk_size = page
+        page = page_size or conn.harvest_page
         batch: list = []
         position = start
         await self.limiter.wait()
         if start <= hits:
-            records = conn.harvest(query=query, start=start) if protocol == "z3950" else \
-                conn.harvest(cql=query, start=start, page_size=page)
-            async for raw in records:
+            async for raw in conn.harvest(since, start, page_size=page):
                 batch.append(raw)
                 position = raw.position + 1
                 if (position - start) % page == 0:
@@ -329,9 +311,9 @@ class _MemberRun:
         await self._commit(batch, cp, position)
         return True
 
-    async def run_changes(self, conn, protocol: str, since: str, started: str, page_size: int | None) -> list[str]:
-        """Z39.50 / SRU with a date search: fetch the records changed since `since` (yyyymmddhhmmss) and return
-        the ids of stored records deleted at the member. NoDateSearch: compare the whole catalogue instead.
+    async def run_changes(self, conn: Connector, since: str, started: str, page_size: int | None) -> list[str]:
+        """With a date search: fetch the records changed since `since` (yyyymmddhhmmss) and return the ids of
+        stored records deleted at the member. NoDateSearch: compare the whole catalogue instead.
 
         A date search does not show deletions. The member's record count does: every record it has now is
         one the store knows or one the date search just brought (a new record carries a new 005), so a count
@@ -340,35 +322,33 @@ class _MemberRun:
         default) counts its records by record id prefixes and looks only where a count is off, "scan" lists
         its record ids, "compare" fetches the whole catalogue again.
         """
-        search = conn.search_rpn if protocol == "z3950" else conn.search_cql
         try:
             # a server may take the date attribute without indexing anything under it: a search from the
             # earliest date must find records, or "nothing changed" would be a silent miss
-            dated = (await search(_changed_query(protocol, "00000000000000"), 1, 0)).hits
+            dated = await conn.count(modified_since(EARLIEST))
         except (Diagnostic, Unsupported) as exc:
             raise NoDateSearch(exc.message) from None
         if not dated:
             raise NoDateSearch("its date search finds none of its records")
         self.report.mode = "changes"
-        await self.run_paged(conn, protocol, False, started, page_size, query=_changed_query(protocol, since),
-                             since=since)
-        hits = (await search(_ALL_RPN if protocol == "z3950" else "cql.allRecords = 1", 1, 0)).hits
+        await self.run_paged(conn, False, started, page_size, since=since)
+        hits = await conn.count()
         self.report.total = hits
         if hits == len(self.by_id):
             return []
         how = self.member.harvest_deletions
         if how == "prefixes":
-            return await self._deleted_by_prefixes(conn, protocol, hits)
+            return await self._deleted_by_prefixes(conn, hits)
         if how == "scan":
-            return await self._deleted_by_scan(conn, protocol, hits)
+            return await self._deleted_by_scan(conn, hits)
         raise NoDateSearch(f"it has {hits} records, {len(self.by_id)} were expected: whole catalogue compared "
                            "to find which went")
 
-    async def _deleted_by_prefixes(self, conn, protocol: str, hits: int) -> list[str]:
+    async def _deleted_by_prefixes(self, conn: Connector, hits: int) -> list[str]:
         """Stored records the member no longer has, found by counting its records per record id prefix.
 
         The stored ids are grouped by their first character, each group named by the longest prefix its ids
-        share, and the member counts the records whose id starts with it (Bib-1 Local-number as a whole field,
+        share, and the member counts the records whose id starts with it (the record id as a whole field,
         right truncation). The counts must add up to the catalogue's size, or some record has no id or an id
         no group covers: NoDateSearch. A group whose count equals its stored ids is settled; one that is off is
         split the same way by the next character, until it holds at most PREFIX_LEAF ids: then its records are
@@ -376,10 +356,8 @@ class _MemberRun:
         them that did not come is searched for by itself: no hit, deleted. A count that no split accounts for
         (an id under the group no subgroup covers) has the whole group fetched.
         """
-        search = conn.search_rpn if protocol == "z3950" else conn.search_cql
-
         async def count(prefix: str, exact: bool = False) -> int:
-            return (await search(_id_query(protocol, prefix, exact), 1, 0)).hits
+            return await conn.count(record_id(prefix, prefix=not exact))
 
         def split(ids: list[str], depth: int) -> list[tuple[str, list[str]]]:
             by_next: dict[str, list[str]] = {}
@@ -389,9 +367,7 @@ class _MemberRun:
             return [(os.path.commonprefix(group), group) for group in by_next.values()]
 
         async def fetch(prefix: str, ids: list[str]) -> list[str]:
-            query = _id_query(protocol, prefix, False)
-            raws = [raw async for raw in (conn.harvest(query=query) if protocol == "z3950"
-                                          else conn.harvest(cql=query))]
+            raws = [raw async for raw in conn.harvest(query=record_id(prefix, prefix=True))]
             seen = await self.db(self._write_records, raws)
             return [rid for rid in ids if rid not in seen]
 
@@ -421,14 +397,14 @@ class _MemberRun:
             raise NoDateSearch(f"it cannot count records by record id prefix ({exc.message})") from None
         return sorted(gone)
 
-    async def _deleted_by_scan(self, conn, protocol: str, hits: int) -> list[str]:
+    async def _deleted_by_scan(self, conn: Connector, hits: int) -> list[str]:
         """Stored records whose ids a Scan of the member's id index no longer lists. The ids must account for
         every record (their counts add up to the catalogue's size: no record without an id), and must not
         drop more than half the store (ids in a form the store does not know)."""
         listed: set[str] = set()
         occurrences = 0
         try:
-            async for term in conn.index_terms(ID_SCAN if protocol == "z3950" else "rec.id"):
+            async for term in conn.record_ids():
                 listed.add(term.term)
                 occurrences += term.occurrences or 0
         except (Diagnostic, Unsupported, ProtocolError, MemberUnavailable) as exc:
@@ -470,39 +446,43 @@ class _MemberRun:
         cp.position, cp.counts = position, self.counts()
         self.store.apply(self.code, upserts=upserts, seen=seen, checkpoint=cp)
 
-    async def run_oai(self, conn, fresh: bool, since: str | None, started: str) -> bool:
-        """OAI-PMH: ListRecords from the resumptionToken kept, or from the start (since `since`)."""
+    async def run_feed(self, conn: Connector, fresh: bool, since: str | None, started: str) -> bool | None:
+        """The member's change feed (with deletions) from the resume token kept, or from the start (the changes
+        since `since`); None, before anything is written, when the member has no change feed."""
         cp = None if fresh else await self.db(self.store.checkpoint, self.code)
         mode = "since" if since else "full"
-        if cp is not None and (cp.protocol != "oaipmh" or cp.mode != mode or cp.since != since):
+        if cp is not None and (cp.protocol != conn.protocol or cp.mode != mode or cp.since != since):
             cp = None
         token = cp.token if cp else None
+        try:
+            pages = conn.changes(since, resume=token)
+        except Unsupported:
+            return None
         if cp is None:
-            cp = Checkpoint(self.code, "oaipmh", mode, since=since, started=started)
+            cp = Checkpoint(self.code, conn.protocol, mode, since=since, started=started)
             await self.db(self.store.start_member, cp, fresh=True)
         else:
             self.report.resumed_from = "resumptionToken"
             await self.db(self.store.start_member, cp, fresh=False)
         self.report.mode = mode
-        self.progress.member_started(self.code, None, "oaipmh" + (f", changes since {since}" if since else ""))
+        self.progress.member_started(self.code, None, conn.protocol + (f", changes since {since}" if since else ""))
         try:
-            pages = conn.pages(since, token=token) if token else conn.pages(since)
             async for page in self._limited(pages):
                 if cp.next_from is None and page.response_date:
                     cp.next_from = page.response_date  # the next run asks for what changed from now on
                 if page.complete_size is not None:
                     self.report.total = page.complete_size
                     self.progress.member_started(self.code, page.complete_size, "")
-                await self.db(self._write_oai_page, page, cp)
+                await self.db(self._write_feed_page, page, cp)
                 self.progress.advance(self.code, len(page.records))
         except Diagnostic as d:
-            if token and d.code == "badResumptionToken":  # the kept token expired: start the list again
-                return await self.run_oai(conn, True, since, started)
+            if token and d.code == EXPIRED_TOKEN:  # the kept token expired: start the list again
+                return await self.run_feed(conn, True, since, started)
             raise
         self._next_from = cp.next_from
         return True
 
-    def _write_oai_page(self, page, cp: Checkpoint) -> None:
+    def _write_feed_page(self, page, cp: Checkpoint) -> None:
         upserts, seen, deletes = [], [], []
         for rec in page.records:
             if rec.deleted:
@@ -530,32 +510,13 @@ class _MemberRun:
             await self.limiter.wait()
 
 
-_ALL_RPN = None  # set lazily (the Z39.50 package is imported only when a Z39.50 member is harvested)
-
-
-def _term(text: str, attributes):
-    from connectors.rpn import Term
-
-    return Term(text, attributes)
-
-
-def _id_query(protocol: str, text: str, exact: bool):
-    """Records whose id is `text` (exact) or starts with it: RPN for Z39.50, CQL text for SRU."""
-    if protocol == "z3950":
-        return _term(text, ID_SCAN if exact else (*ID_SCAN, (5, 1)))
-    quoted = "".join("\\" + ch if ch in '\\"*?^' else ch for ch in text)
-    return f'rec.id = "{quoted}{"" if exact else "*"}"'
-
-
-def _changed_query(protocol: str, stamp: str):
-    """The records changed at or after `stamp` (yyyymmddhhmmss): RPN for Z39.50, CQL text for SRU."""
-    return _term(stamp, CHANGED_SINCE) if protocol == "z3950" else f'rec.lastModificationDate >= "{stamp}"'
-
-
 async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptions, progress: Progress,
                          session=None, worker: StoreWorker | None = None) -> MemberReport:
-    """One member's pass, its errors turned into the member's report (never raised)."""
-    global _ALL_RPN
+    """One member's pass, its errors turned into the member's report (never raised).
+
+    The member's connector is asked by capability: its change feed (with deletions) if it has one; else,
+    after an earlier run, a date search for what changed (NoDateSearch: it cannot); else the whole catalogue.
+    """
     db = worker or StoreWorker.inline()
     report = MemberReport(member.code)
     t0 = time.monotonic()
@@ -570,39 +531,35 @@ async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptio
     limiter = RateLimiter(rate)
     run = _MemberRun(store, member, report, progress, limiter, db)
     await run.prepare()
-    conn = open_connector(member, endpoint, timeout=opts.timeout, session=session)
+    conn = open_connector(member.target(endpoint, timeout=opts.timeout), session=session)
     started = now_iso()
-    complete = False
+    complete: bool | None = False
     next_from = None
     deletes: list[str] = []
     try:
-        if endpoint.protocol == "oaipmh":
-            info = await db(store.member_info, member.code)
-            if opts.full:
-                since = None
-            elif opts.since is not None:
-                since = opts.since.isoformat() if isinstance(opts.since, (date, datetime)) else str(opts.since)
-            else:
-                since = info.get("next_from") if await db(store.count, member.code) else None
-            complete = await run.run_oai(conn, opts.full, since, started)
+        stored = await db(store.count, member.code)
+        last = (await db(store.member_info, member.code)).get("next_from") if stored else None
+        if opts.full:
+            feed_since = None
+        elif opts.since is not None:
+            feed_since = opts.since.isoformat() if isinstance(opts.since, (date, datetime)) else str(opts.since)
+        else:
+            feed_since = last
+        complete = await run.run_feed(conn, opts.full, feed_since, started)
+        if complete is not None:
             next_from = run._next_from
         else:
-            if endpoint.protocol == "z3950" and _ALL_RPN is None:
-                _ALL_RPN = _term("", ((1, 1016), (2, 103)))
-            since = None
-            if not opts.full and await db(store.count, member.code):
-                since = opts.since if opts.since is not None else (await db(store.member_info, member.code))["next_from"]
+            since = None if opts.full or not stored else (opts.since if opts.since is not None else last)
             if since is not None:
                 try:
-                    deletes = await run.run_changes(conn, endpoint.protocol, change_stamp(since), started,
-                                                    opts.page_size)
+                    deletes = await run.run_changes(conn, change_stamp(since), started, opts.page_size)
                     complete = True
                 except NoDateSearch as why:
                     report.message = (f"{why}" if report.mode == "changes" else
                                       f"no date search ({why}): whole catalogue compared")
                     report.mode = "full"
             if not complete:
-                complete = await run.run_paged(conn, endpoint.protocol, opts.full, started, opts.page_size)
+                complete = await run.run_paged(conn, opts.full, started, opts.page_size)
             next_from = started
     except MemberError as exc:
         report.status = "failed"
@@ -639,7 +596,8 @@ async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptio
 
 
 def renormaliser(member: str, record_id: str, raw: bytes, syntax: str, charset: str):
-    rec = normalise_raw(member, raw, syntax, charset, 0, content_hash(raw))
+    """A stored record read again (its stored id kept)."""
+    rec = read_raw(RawRecord(raw, syntax, charset, 0, member))
     rec.record_id = record_id
     return rec
 

@@ -10,6 +10,8 @@ from datetime import date
 from pathlib import Path
 
 PROTOCOLS = ("sru", "z3950", "oaipmh")  # oaipmh is used by the harvest only, never for searches
+SEARCH_ORDER = ("z3950", "sru")  # the endpoint a search uses when none is named
+HARVEST_ORDER = ("oaipmh", "z3950", "sru")  # the endpoint a harvest uses: a change feed first
 DEFAULT_HARVEST_RATE = 4.0  # requests per second to one member during a harvest (docs/harvest.md)
 SYNTAXES = {"marc21": "marc21", "usmarc": "marc21", "cnmarc": "unimarc", "unimarc": "unimarc"}
 HARVEST_DELETIONS = ("prefixes", "scan", "compare")
@@ -44,6 +46,39 @@ class Endpoint:
         if self.protocol in ("sru", "oaipmh"):
             return f"http://{self.host}:{self.port}/{self.database.lstrip('/')}"
         return f"tcp:{self.host}:{self.port}/{self.database}"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a connector needs to open a session with one member endpoint (built by `Member.target`).
+
+    The connectors take this value, never a whole Member: where (protocol, host, port, database, SRU
+    version), what the records are (MARC syntax, character set), how long to wait, how to log in, and the
+    member's record and holdings options.
+    """
+
+    member: str  # the member's code, named in every error and record
+    protocol: str  # sru | z3950 | oaipmh
+    host: str
+    port: int
+    database: str = "Default"
+    sru_version: str = "1.2"
+    syntax: str = "marc21"
+    charset: str = "utf-8"
+    timeout: float = 10.0
+    max_records: int = 50
+    credentials: Credentials | None = None
+    negotiate_charset: bool = False
+    ils: str | None = None
+    holdings_schema: str | None = None  # SRU: ask this recordSchema for holdings too (ISO 20775 "isohold")
+    opac_syntax: bool = False  # Z39.50: ask for OPAC records (record + holdings)
+    record_schemas: tuple[str, ...] = ()  # SRU: the MARCXML schema names the member takes (empty: the usual ones)
+    metadata_prefix: str = "marc21"  # OAI-PMH metadataPrefix
+    capabilities: dict | None = field(default=None, hash=False)  # what its OPAC can search (registry table)
+
+    @property
+    def address(self) -> str:
+        return Endpoint(self.protocol, self.host, self.port, self.database, self.sru_version).address
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,14 +239,35 @@ class Member:
     def protocols(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(e.protocol for e in self.endpoints))
 
-    def endpoint(self, protocol: str | None = None) -> Endpoint | None:
-        """The endpoint to use: the one for `protocol` if given, else Z39.50 first, then SRU."""
-        order = [protocol] if protocol else ["z3950", "sru"]
-        for proto in order:
+    def endpoint(self, protocol: str | None = None, order: tuple[str, ...] = SEARCH_ORDER) -> Endpoint | None:
+        """The endpoint to use: the one for `protocol` if given, else the first of `order` it has (a search:
+        Z39.50, then SRU)."""
+        for proto in [protocol] if protocol else order:
             for e in self.endpoints:
                 if e.protocol == proto:
                     return e
         return None
+
+    def harvest_endpoint(self) -> Endpoint | None:
+        """The endpoint a harvest uses: OAI-PMH, else Z39.50, else SRU (None if it has none)."""
+        return self.endpoint(order=HARVEST_ORDER)
+
+    def target(self, endpoint: Endpoint | str | None = None, *, timeout: float | None = None) -> Target | None:
+        """The connector's view of this member at `endpoint` (an Endpoint, a protocol, or None: the search
+        endpoint); `timeout` replaces the member's own. None when it has no such endpoint."""
+        e = endpoint if isinstance(endpoint, Endpoint) else self.endpoint(endpoint)
+        if e is None:
+            return None
+        extra = self.extra or {}
+        caps = extra.get("capabilities")
+        schema = extra.get("sru_record_schema")
+        return Target(self.code, e.protocol, e.host, e.port, e.database, e.sru_version, syntax=self.syntax,
+                      charset=self.charset, timeout=timeout if timeout is not None else self.timeout,
+                      max_records=self.max_records, credentials=self.auth, negotiate_charset=self.negotiate_charset,
+                      ils=self.ils, holdings_schema=self.holdings_schema, opac_syntax=self.opac_syntax,
+                      record_schemas=(schema,) if isinstance(schema, str) else tuple(map(str, schema or ())),
+                      metadata_prefix=str(extra.get("oai_metadata_prefix") or "marc21"),
+                      capabilities=dict(caps) if isinstance(caps, dict) else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,11 +299,14 @@ class Registry:
         return [known[c.upper()] for c in codes]
 
     def sorted_by_pinyin(self) -> list[Member]:
-        return sorted(self.members, key=lambda m: pinyin_key(m.name))
+        from members.pinyin import pinyin_keys  # kept between processes: pypinyin takes 300 ms to import
+
+        keys = pinyin_keys(m.name for m in self.members)
+        return sorted(self.members, key=lambda m: (keys[m.name], m.name))
 
 
 def pinyin_key(text: str) -> tuple[str, str]:
     """Sort key for Chinese names in pinyin order (the order readers and staff expect)."""
-    from pypinyin import Style, lazy_pinyin  # imported when first needed: its tables take 150 ms to build
+    from members.pinyin import pinyin_keys
 
-    return (" ".join(lazy_pinyin(text, style=Style.TONE3)).lower(), text)
+    return (pinyin_keys([text])[text], text)

@@ -7,19 +7,34 @@ import codecs
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from connectors.auth import CredentialsRef, Login
-from connectors.base import IndexTerm, Page, RawRecord, scan_pages
+from connectors.base import (
+    ChangePage,
+    IndexTerm,
+    Page,
+    RawRecord,
+    Since,
+    harvest_query,
+    no_changes,
+    scan_pages,
+)
 from connectors.errors import DecodeError, Diagnostic, ProtocolError, Unsupported
-from connectors.rpn import Op, Rpn, Term, pqf
+from connectors.rpn import Rpn, Term, pqf
 from connectors.z3950 import apdu
 from connectors.z3950.connection import DEFAULT_MESSAGE_SIZE, ConnectionDropped, Z3950Connection
 from connectors.z3950.diagnostics import make_diagnostic
 from connectors.z3950.opac import decode_opac
 
+if TYPE_CHECKING:
+    from connectors.query import Query
+    from members.values import Target
+
 SYNTAX_NAMES = {apdu.OID_USMARC: "marc21", apdu.OID_UNIMARC: "unimarc", apdu.OID_XML: "marcxml",
                 apdu.OID_XML_APPLICATION: "marcxml", apdu.OID_OPAC: "opac"}
 RESULT_SET = "default"
+RECORD_IDS = ((1, 12), (4, 3))  # Bib-1 Local-number as a whole field: the index a Scan lists record ids from
 
 
 @dataclass(slots=True)
@@ -86,17 +101,48 @@ class Z3950Connector:
         self._result_set: ResultSet | None = None
         self._lock = asyncio.Lock()
 
+    @classmethod
+    def from_target(cls, target: Target) -> Z3950Connector:
+        """A connector for one member's Z39.50 endpoint."""
+        return cls(target.member, target.host, target.port, target.database, syntax=target.syntax,
+                   charset=target.charset, timeout=target.timeout, negotiate_charset=target.negotiate_charset,
+                   login=target.credentials, record_syntax="opac" if target.opac_syntax else None)
+
     # ---------------------------------------------------------------------------------------- public API
 
-    async def search(self, query, start: int = 1, count: int = 10) -> Page:
-        """Search with a `connectors.query.Query` (or an RPN node) and return one page of raw records."""
-        if isinstance(query, Term | Op):
-            rpn = query
-        else:
-            from connectors.query import to_rpn  # written by the query helper; imported lazily
+    @property
+    def harvest_page(self) -> int:
+        """Records per Present a harvest asks for unless told."""
+        return self.harvest_chunk_size
 
-            rpn = to_rpn(query)
-        return await self.search_rpn(rpn, start, count)
+    def set_timeout(self, seconds: float) -> None:
+        """How long to wait for each answer from now on (a kept connector serves searches with other timeouts)."""
+        self.connection.timeout = seconds
+
+    def fresh(self) -> None:
+        """Make the next search search again rather than present from the result set kept for the same query."""
+        self._result_set = None
+
+    async def search(self, query: Query, start: int = 1, count: int = 10) -> Page:
+        """Search with a query (rendered as RPN with Bib-1 attributes) and return one page of raw records."""
+        from connectors.query import to_rpn
+
+        return await self.search_rpn(to_rpn(query), start, count)
+
+    async def count(self, query: Query | None = None) -> int:
+        """How many records the query finds (default: the whole catalogue); no record is sent."""
+        from connectors.query import all_records, to_rpn
+
+        return (await self.search_rpn(to_rpn(query if query is not None else all_records()), 1, 0)).hits
+
+    def changes(self, since: Since = None, *, resume: str | None = None) -> AsyncIterator[ChangePage]:
+        """Z39.50 has no change feed: Unsupported, raised at once."""
+        raise no_changes(self.member, "Z39.50")
+
+    async def record_ids(self, page: int = 1000) -> AsyncIterator[IndexTerm]:
+        """Every record id the member lists (Scan of Local-number as a whole field), with its record count."""
+        async for t in self.index_terms(RECORD_IDS, page):
+            yield t
 
     async def search_rpn(self, rpn: Rpn, start: int = 1, count: int = 10) -> Page:
         """Search (reusing the result set when the same query pages on) and present records start..start+count-1."""
@@ -126,20 +172,21 @@ class Z3950Connector:
                                         member=self.member)
             return await self._present_page(rs, start, count)
 
-    async def harvest(self, since=None, *, query: Rpn | None = None, start: int = 1) -> AsyncIterator[RawRecord]:
-        """Every record of the query's result set (default: all records) from position `start` (1-based, to
-        resume an interrupted harvest), in chunks of `harvest_chunk_size`.
+    async def harvest(self, since: Since = None, start: int = 1, *, query: Query | None = None,
+                      page_size: int | None = None) -> AsyncIterator[RawRecord]:
+        """Every record the query finds (default: all records; with `since`, those changed since then: a Bib-1
+        date search the member may refuse with a diagnostic) from position `start` (1-based, to resume an
+        interrupted harvest), in Presents of `page_size` (default `harvest_chunk_size`).
 
         Pipelined: the Present for the next chunk is sent before this chunk's records are yielded, so
         the member prepares it while the caller parses.
         """
-        if since is not None:
-            raise Unsupported("Z39.50 harvest cannot select records changed since a date; harvest all records "
-                              "(since=None) or use the member's OAI-PMH/SRU endpoint", member=self.member)
-        rpn = query if query is not None else Term("", ((1, 1016), (2, 103)))
+        from connectors.query import to_rpn
+
+        rpn = to_rpn(harvest_query(since, query))
         if start < 1:
             raise ValueError(f"start is 1-based, not {start}")
-        chunk = self.harvest_chunk_size
+        chunk = page_size or self.harvest_chunk_size
         position = start
         ahead: tuple[int, int, int, int] | None = None  # (ticket, generation, position, count) sent ahead
         while True:

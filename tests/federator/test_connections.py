@@ -21,7 +21,7 @@ def small_bed(tmp_path_factory):
 
 
 def kept(fed: Federator, member):
-    return fed.pool.idle(member, member.endpoint("z3950"))
+    return fed.pool.idle(member.target("z3950"))
 
 
 async def test_two_searches_share_one_association(registry):

@@ -21,15 +21,11 @@ MARC = "http://www.loc.gov/MARC21/slim"
 
 async def _member_records(member) -> list:
     endpoint = harvest_endpoint(member)
-    conn = open_connector(member, endpoint)
+    conn = open_connector(member.target(endpoint))
     out = []
     try:
-        if endpoint.protocol == "oaipmh":
-            async for page in conn.pages():
-                out.extend(r.raw for r in page.records if not r.deleted)
-        else:
-            async for raw in conn.harvest():
-                out.append(raw)
+        async for raw in conn.harvest():
+            out.append(raw)
     finally:
         await conn.close()
     return [from_raw(r.data, syntax=r.syntax, charset=r.charset, member=member.code, position=r.position)

@@ -137,7 +137,7 @@ def searcher(members, tmp_path_factory):
 
 async def member_ids(member: Member, query: Query) -> tuple[int, set[str]]:
     """The member's hit count and the record ids (001) of all its hits, over Z39.50 with the project's connector."""
-    conn = open_connector(member, member.endpoints[0])
+    conn = open_connector(member.target(member.endpoints[0]))
     ids: set[str] = set()
     try:
         page = await conn.search(query, 1, PAGE)

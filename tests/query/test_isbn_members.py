@@ -111,7 +111,7 @@ def cnmarc_member(tmp_path_factory) -> Iterator[ZebraServer]:
 async def _records(server: ZebraServer, protocol: str, query: Query) -> list[Record]:
     member = Member("M", "成员", "member", syntax=server.syntax,
                     endpoints=(Endpoint(protocol, "127.0.0.1", server.port),))
-    conn = open_connector(member, member.endpoints[0])
+    conn = open_connector(member.target(member.endpoints[0]))
     try:
         page = await conn.search(query, 1, 50)
     finally:

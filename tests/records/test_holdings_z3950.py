@@ -54,9 +54,9 @@ def test_registry_opac_syntax_asks_the_member_for_opac_records():
 
     member = Member(code="ZT", name="测试馆", name_en="", opac_syntax=True,
                     endpoints=(Endpoint("z3950", "127.0.0.1", 9999, "Default", "1.2"),))
-    assert open_connector(member, member.endpoints[0]).record_syntax == "opac"
+    assert open_connector(member.target()).record_syntax == "opac"
     plain = Member(code="ZT", name="测试馆", name_en="", endpoints=member.endpoints)
-    assert open_connector(plain, plain.endpoints[0]).record_syntax == "marc21"
+    assert open_connector(plain.target()).record_syntax == "marc21"
 
 
 def _s(number: int, text: str) -> bytes:
