@@ -10,12 +10,15 @@ import os
 import sys
 from pathlib import Path
 
-from members import DEMO_REGISTRY, RegistryError, load_registry
+from members import RegistryError, load_registry
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE = 0, 1, 2
 
 # Command families that live in modules of their own; each has `register(subparsers, common_parent)`.
 COMMAND_MODULES: tuple[str, ...] = ("balis.cmd_route", "balis.cmd_index", "balis.cmd_serve", "balis.cmd_ill")
+# Subcommands that other installed packages add (the demo test bed's `testbed`), each an entry point naming its
+# `register(subparsers, common_parent)`; one is loaded only when its command is asked for, all for the help.
+COMMAND_GROUP = "balis.commands"
 
 
 class UsageError(Exception):
@@ -23,7 +26,8 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -38,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--registry", metavar="FILE", default=os.environ.get("BALIS_REGISTRY"),
                         help="member registry (TOML); default $BALIS_REGISTRY, the demo test bed's, "
@@ -82,26 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="where to write clusters.jsonl ('-' = stdout)")
     p.set_defaults(func=cmd_dedup)
 
-    p = sub.add_parser("testbed", help="the demo test bed of member OPACs (Zebra on 127.0.0.1)")
-    tsub = p.add_subparsers(metavar="ACTION")
-    for name, helptext, func in (("up", "build and start the member OPACs", cmd_testbed_up),
-                                 ("status", "show the member OPACs", cmd_testbed_status),
-                                 ("down", "stop the member OPACs", cmd_testbed_down)):
-        tp = tsub.add_parser(name, help=helptext)
-        tp.add_argument("--dir", metavar="D", default=os.environ.get("BALIS_TESTBED", str(DEMO_REGISTRY.parent)),
-                        help="state folder (default var/testbed in the project)")
-        if name == "up":
-            tp.add_argument("--members", type=int, default=8, metavar="N", help="number of members (1-70)")
-            tp.add_argument("--seed", type=int, default=None, help="catalogue generator seed")
-            tp.add_argument("--specials", action="store_true",
-                            help="also a stock MARC21 Zebra (NLCW) and a member that requires a login (CALIS); "
-                                 "docs/testbed.md")
-        tp.add_argument("--json", action="store_true")
-        tp.set_defaults(func=func)
-
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub, common)
+    asked = next((a for a in argv or () if not a.startswith("-")), None)
+    if asked not in sub.choices:
+        for entry in _command_entry_points(asked):
+            entry.load()(sub, common)
     return parser
+
+
+def _command_entry_points(asked: str | None) -> list:
+    """The `balis.commands` entry points of the installed packages: the one named `asked`, or all when no
+    command (or an unknown one) was given, so the help lists them."""
+    from importlib.metadata import entry_points
+
+    found = list({e.name: e for e in reversed(list(entry_points(group=COMMAND_GROUP)))}.values())
+    named = [e for e in found if e.name == asked]
+    return named or found
 
 
 def cmd_members(args) -> int:
@@ -223,57 +224,6 @@ def cmd_dedup(args) -> int:
               file=sys.stderr)
         return EXIT_NO_ANSWER
     return EXIT_OK
-
-
-def _testbed(args):
-    from testbed.bed import Testbed
-
-    kwargs = {"seed": args.seed} if getattr(args, "seed", None) is not None else {}
-    return Testbed(Path(args.dir), **kwargs)
-
-
-def cmd_testbed_up(args) -> int:
-    if not 1 <= args.members <= 70:
-        raise UsageError("--members must be between 1 and 70")
-    bed = _testbed(args)
-    registry = bed.up(members=args.members, specials=args.specials)
-    if args.json:
-        print(json.dumps({"registry": str(registry), "members": bed.status()}, ensure_ascii=False, indent=2))
-    else:
-        _print_status(bed.status())
-        print(f"\nregistry: {registry}\n(use it with --registry {registry} or BALIS_REGISTRY={registry})")
-    return EXIT_OK
-
-
-def cmd_testbed_status(args) -> int:
-    rows = _testbed(args).status()
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-    else:
-        _print_status(rows)
-    return EXIT_OK if rows and all(r.get("running") for r in rows) else EXIT_NO_ANSWER
-
-
-def cmd_testbed_down(args) -> int:
-    _testbed(args).down()
-    print(f"test bed in {args.dir} stopped")
-    return EXIT_OK
-
-
-def _print_status(rows: list[dict]) -> None:
-    from balis.output import table
-
-    if not rows:
-        print("no test bed here; start one with 'balis testbed up'")
-        return
-    cols = ["code", "name", "syntax", "charset", "protocols", "running", "port", "proxy_port", "records", "fault"]
-
-    def cell(value) -> str:
-        if isinstance(value, (list, tuple)):
-            return ",".join(map(str, value))
-        return "" if value is None else str(value)
-
-    print(table([tuple(cols)] + [tuple(cell(r.get(c)) for c in cols) for r in rows]))
 
 
 if __name__ == "__main__":

@@ -24,11 +24,10 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from members import PROJECT_ROOT, Member
+from members import Member, paths
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PATH = PROJECT_ROOT / "var" / "answer-times.json"
 ENV = "BALIS_ANSWER_TIMES"
 VERSION = 1
 WEIGHT = 0.3  # a member's latest answer time against its earlier ones (exponentially weighted average)
@@ -36,9 +35,9 @@ SAVE_EVERY = 30.0  # seconds: a long-lived process (the portal) writes the file 
 
 
 def default_path() -> Path:
-    """$BALIS_ANSWER_TIMES, else var/answer-times.json in the project."""
+    """$BALIS_ANSWER_TIMES, else answer-times.json in the home folder ($BALIS_HOME)."""
     env = os.environ.get(ENV)
-    return Path(env) if env else DEFAULT_PATH
+    return Path(env) if env else paths.answer_times_file()
 
 
 class AnswerTimes:

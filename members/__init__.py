@@ -1,9 +1,8 @@
 """The bottom layer: frozen member values and the registry loader. Imports no other package of the project."""
 
+from members import paths
 from members.registry import (
     DEFAULT_REGISTRY,
-    DEMO_REGISTRY,
-    PROJECT_ROOT,
     load_registry,
     parse_auth,
     parse_lending,
@@ -37,8 +36,8 @@ from members.values import (
 
 __all__ = [
     "CHARSETS", "DEFAULT_HARVEST_RATE", "DEFAULT_LENDING", "DEFAULT_NOT_FOR_LOAN", "DEFAULT_REGISTRY",
-    "DEMO_REGISTRY", "HARVEST_DELETIONS", "ILS_NAMES", "LOGIN_FORMS", "MATERIAL_TYPES", "PROJECT_ROOT", "PROTOCOLS",
+    "HARVEST_DELETIONS", "ILS_NAMES", "LOGIN_FORMS", "MATERIAL_TYPES", "PROTOCOLS",
     "SRU_VERSIONS", "STATUSES", "SYNTAXES", "Contact", "Credentials", "CredentialsError", "Endpoint", "FineRule",
     "LendingPolicy", "Member", "Registry", "RegistryError", "load_registry", "parse_auth", "parse_lending",
-    "pinyin_key", "resolve_registry_path", "with_member_states",
+    "paths", "pinyin_key", "resolve_registry_path", "with_member_states",
 ]

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from members import paths
 from members.values import (
     CHARSETS,
     DEFAULT_HARVEST_RATE,
@@ -30,9 +31,7 @@ from members.values import (
     RegistryError,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REGISTRY = PROJECT_ROOT / "config" / "members.toml"
-DEMO_REGISTRY = PROJECT_ROOT / "var" / "testbed" / "registry.toml"
+DEFAULT_REGISTRY = paths.config_file("members.toml")  # the consortium's registry, shipped with balis
 
 
 def with_member_states(registry: Registry, states: dict[str, dict]) -> Registry:
@@ -52,14 +51,16 @@ def with_member_states(registry: Registry, states: dict[str, dict]) -> Registry:
 
 
 def resolve_registry_path(explicit: str | os.PathLike | None = None) -> Path:
-    """--registry, else $BALIS_REGISTRY, else the demo test bed's registry if it exists, else config/."""
+    """--registry, else $BALIS_REGISTRY, else the demo test bed's registry in the home folder if it exists
+    ($BALIS_HOME/testbed/registry.toml), else the shipped config/members.toml."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("BALIS_REGISTRY")
     if env:
         return Path(env)
-    if DEMO_REGISTRY.exists():
-        return DEMO_REGISTRY
+    demo = paths.testbed_dir() / "registry.toml"
+    if demo.exists():
+        return demo
     return DEFAULT_REGISTRY
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from members import paths
 from routing.errors import RoutingError
 
-DEFAULT_DISTRICTS = Path(__file__).resolve().parent.parent / "config" / "districts.toml"
+DEFAULT_DISTRICTS = paths.config_file("districts.toml")
 EARTH_KM = 6371.0
 
 
