@@ -154,10 +154,9 @@ def _summary(r: MemberReport) -> str:
 
 def cmd_harvest(args) -> int:
     from balis.cli import EXIT_NO_ANSWER, EXIT_OK, EXIT_USAGE, UsageError
-    from indexer.harvest import HarvestError, HarvestOptions, harvest_endpoint, run_harvest
-    from indexer.index import LocalIndexError
+    from indexer.errors import HarvestError, HarvestStoreError, LocalIndexError
+    from indexer.harvest import HarvestOptions, harvest_endpoint, run_harvest
     from indexer.paths import resolve_index_dir
-    from indexer.store import StoreError
     from members import load_registry
 
     registry = load_registry(args.registry)
@@ -178,7 +177,7 @@ def cmd_harvest(args) -> int:
                 result = run_harvest(registry, index_dir, opts, progress)
         else:
             result = run_harvest(registry, index_dir, opts, PlainProgress())
-    except (HarvestError, StoreError, LocalIndexError) as exc:
+    except (HarvestError, HarvestStoreError, LocalIndexError) as exc:
         print(f"balis harvest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -224,9 +223,10 @@ def _width(text: str) -> int:
 
 def cmd_index_stats(args) -> int:
     from balis.cli import EXIT_OK, EXIT_USAGE
-    from indexer.index import LocalIndex, LocalIndexError
+    from indexer.errors import HarvestStoreError, LocalIndexError
+    from indexer.index import LocalIndex
     from indexer.paths import resolve_index_dir
-    from indexer.store import STORE_NAME, HarvestStore, StoreError
+    from indexer.store import STORE_NAME, HarvestStore
 
     index_dir = resolve_index_dir(args.index)
     try:
@@ -241,7 +241,7 @@ def cmd_index_stats(args) -> int:
     if store_path.exists():
         try:
             store = HarvestStore.open(index_dir, create=False)
-        except StoreError as exc:
+        except HarvestStoreError as exc:
             print(f"balis index stats: {exc}", file=sys.stderr)
             return EXIT_USAGE
         try:

@@ -12,7 +12,7 @@ from services.views import search_json
 def run_local(args, text: str, query, selected: dict[str, list[str]], registry) -> int:
     """Search the local index chosen by --index / BALIS_INDEX and print like a live search."""
     from balis.cli import EXIT_OK, EXIT_USAGE, UsageError
-    from indexer.index import LocalIndexError, NoIndexError
+    from indexer.errors import LocalIndexError, NoIndexError
     from indexer.paths import resolve_index_dir
     from indexer.search import LocalSearcher
 

@@ -27,24 +27,13 @@ from whoosh import index as whoosh_index
 from whoosh import writing
 
 from dedup.work import Work
+from indexer.errors import IndexBusyError, LocalIndexError, NoIndexError
 from indexer.schema import SCHEMA_VERSION, build_schema, document
 
 WHOOSH_DIR = "whoosh"
 LOCK_NAME = "balis-writer.lock"
 META_NAME = "balis.json"
 WHOOSH_LOCK = "MAIN_WRITELOCK"  # whoosh's own lock file for the default index name
-
-
-class LocalIndexError(Exception):
-    """The local index cannot be opened, written or read; the message says where and what to do."""
-
-
-class NoIndexError(LocalIndexError):
-    """There is no local index (or it is empty) at the folder asked for."""
-
-
-class IndexBusyError(LocalIndexError):
-    """Another live process is writing the index."""
 
 
 def _now() -> str:

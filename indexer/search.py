@@ -28,7 +28,8 @@ from dedup.work import Work
 from federator import facets as facet_mod
 from federator.rank import SORTS, rank
 from indexer.analysis import query_positions
-from indexer.index import LocalIndex, LocalIndexError, NoIndexError
+from indexer.errors import LocalIndexError, NoIndexError
+from indexer.index import LocalIndex
 from indexer.schema import FACET_FIELDS, isbn_query_term, issn_term, load_work
 
 BLOCK = 100  # candidates loaded and ordered together by federator.rank

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dedup import MERGE_RULES
+from indexer.errors import HarvestStoreError
 from records.model import Record
 
 STORE_NAME = "harvest.sqlite"
@@ -54,10 +55,6 @@ CREATE TABLE IF NOT EXISTS title_sizes (key TEXT PRIMARY KEY, size INTEGER NOT N
 CREATE TABLE IF NOT EXISTS members (member TEXT PRIMARY KEY, last_started TEXT, last_finished TEXT,
     last_status TEXT, next_from TEXT, last_report TEXT);
 """
-
-
-class StoreError(Exception):
-    """The harvest store cannot be opened or written; the message names the file and what to do."""
 
 
 def now_iso() -> str:
@@ -107,7 +104,7 @@ class HarvestStore:
         folder = Path(index_dir)
         path = folder / STORE_NAME
         if not path.exists() and not create:
-            raise StoreError(f"no harvest store at {path}; run 'balis harvest' first")
+            raise HarvestStoreError(f"no harvest store at {path}; run 'balis harvest' first")
         try:
             folder.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -124,7 +121,7 @@ class HarvestStore:
                 db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(STORE_VERSION),))
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('edges', 'stale')")
             elif int(version[0]) != STORE_VERSION:
-                raise StoreError(f"the harvest store {path} has version {version[0]}, this balis reads "
+                raise HarvestStoreError(f"the harvest store {path} has version {version[0]}, this balis reads "
                                  f"{STORE_VERSION}; move it away and run 'balis harvest --full'")
             rules = db.execute("SELECT value FROM meta WHERE key = 'merge_rules'").fetchone()
             if rules is None or rules[0] != MERGE_RULES:
@@ -132,7 +129,7 @@ class HarvestStore:
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('edges', 'stale')")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('merge_rules', ?)", (MERGE_RULES,))
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"the harvest store {path} cannot be opened ({exc}); move it away and run "
+            raise HarvestStoreError(f"the harvest store {path} cannot be opened ({exc}); move it away and run "
                              "'balis harvest --full'") from None
         return cls(path, db)
 

@@ -33,7 +33,7 @@ from federator.fanout import (
 )
 from federator.federation import FederatedResult, Federator
 from federator.rank import rank
-from indexer.index import LocalIndexError
+from indexer.errors import LocalIndexError
 from members import Member, Registry
 from portal.local import (
     IndexUnavailable,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from connectors.query import Clause, Query, from_clauses
 from dedup.work import Work
-from indexer.index import LocalIndexError, NoIndexError
+from indexer.errors import LocalIndexError, NoIndexError
 from indexer.livecheck import MAX_IDS
 from indexer.livecheck import with_live as with_live_holdings
 from indexer.schema import load_work

@@ -348,7 +348,7 @@ class LocalIndexBackend:
         self.index_dir = index_dir
 
     def _search(self, query: Query, start: int, count: int) -> tuple[int, list]:
-        from indexer.index import LocalIndexError
+        from indexer.errors import LocalIndexError
         from indexer.search import LocalSearcher
 
         try:

@@ -82,7 +82,8 @@ async def _search(registry: Registry, query, timeout, federator):
 
 def local_work(work_id: str, index_dir=None):
     """The work with this id from the local index, or None when there is no index or no such work."""
-    from indexer.index import LocalIndex, LocalIndexError
+    from indexer.errors import LocalIndexError
+    from indexer.index import LocalIndex
     from indexer.paths import resolve_index_dir
     from indexer.schema import load_work
 

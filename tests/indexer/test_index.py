@@ -17,7 +17,8 @@ from connectors.query import parse
 from dedup import merge
 from federator.rank import tokens
 from indexer.analysis import positioned_tokens, query_tokens
-from indexer.index import IndexBusyError, LocalIndex, LocalIndexError, NoIndexError
+from indexer.errors import IndexBusyError, LocalIndexError, NoIndexError
+from indexer.index import LocalIndex
 from indexer.schema import SEARCH_ONLY, document, dump_work, load_work
 from indexer.search import LocalSearcher
 from testbed.generate import plan_catalogues, plan_records
