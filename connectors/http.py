@@ -107,6 +107,13 @@ class HttpMember:
     login: CredentialsRef | Login | None = None  # sent as HTTP basic auth; the password is read per request
     _owned: bool = False
 
+    def set_timeout(self, seconds: float) -> None:
+        """How long to wait for each answer from now on."""
+        self.timeout = seconds
+
+    def fresh(self) -> None:
+        """HTTP keeps no result set between requests: nothing to forget."""
+
     def _session(self) -> aiohttp.ClientSession:
         if self.session is None or self.session.closed:
             self.session = acquire_shared_session()

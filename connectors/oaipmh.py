@@ -166,13 +166,6 @@ class OaiPmhConnector(HttpMember):
 
     harvest_page = 0  # the repository chooses the size of its pages
 
-    def set_timeout(self, seconds: float) -> None:
-        """How long to wait for each answer from now on."""
-        self.timeout = seconds
-
-    def fresh(self) -> None:
-        """OAI-PMH keeps no result set: nothing to forget."""
-
     async def _fetch(self, params: dict[str, str]) -> bytes:
         status, reason, body = await self._get(params)
         if status >= 500 or status in (404, 408, 429):

@@ -452,13 +452,6 @@ class SruConnector(HttpMember):
         """Records per searchRetrieve a harvest asks for unless told."""
         return min(self.max_records, MAX_PAGE)
 
-    def set_timeout(self, seconds: float) -> None:
-        """How long to wait for each answer from now on."""
-        self.timeout = seconds
-
-    def fresh(self) -> None:
-        """SRU keeps no result set between requests: nothing to forget."""
-
     async def _with_holdings(self, page: Page, params: dict[str, str]) -> Page:
         """The page with each record's holdings, asked again in `holdings_schema` (ISO 20775 `isohold`, as Alma
         serves it) and joined by record; a member that cannot send them keeps its records, with a diagnostic."""

@@ -236,7 +236,7 @@ class _MemberRun:
         self.progress, self.limiter = progress, limiter
         self.db = worker or StoreWorker.inline()
         self.by_hash, self.by_id = {}, {}
-        self._next_from: str | None = None
+        self.next_from: str | None = None  # where a change feed says the next run starts
 
     async def prepare(self) -> None:
         self.by_hash, self.by_id = await self.db(self.store.known, self.code)
@@ -479,7 +479,7 @@ class _MemberRun:
             if token and d.code == EXPIRED_TOKEN:  # the kept token expired: start the list again
                 return await self.run_feed(conn, True, since, started)
             raise
-        self._next_from = cp.next_from
+        self.next_from = cp.next_from
         return True
 
     def _write_feed_page(self, page, cp: Checkpoint) -> None:
@@ -547,7 +547,7 @@ async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptio
             feed_since = last
         complete = await run.run_feed(conn, opts.full, feed_since, started)
         if complete is not None:
-            next_from = run._next_from
+            next_from = run.next_from
         else:
             since = None if opts.full or not stored else (opts.since if opts.since is not None else last)
             if since is not None:
