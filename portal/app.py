@@ -26,16 +26,15 @@ from aiohttp import web
 
 from ill.errors import IllError
 from ill.store import Store
+from indexer.errors import IndexerError
 from indexer.paths import resolve_index_dir
 from members import Registry, with_member_states
 from portal import account, admin, api, desk, reader
 from portal.auth import USER, Forbidden, SignInRequired, session_middleware
 from portal.beijing import schematic
 from portal.catalogue import (
-    ASKING,
     CHECKING,
     Catalogue,
-    MemberStatus,
     SearchView,
     StatusChanged,
     ViewChanged,
@@ -60,6 +59,7 @@ from portal.params import (
 from portal.render import STATIC, context, environment, facet_label, render
 from portal.security import Csrf, RateLimiter, add_security_headers
 from portal.sru_server import LocalIndexBackend, ServerInfo, handler
+from services.search import ASKING, MemberStatus
 
 log = logging.getLogger("balis.portal")
 
@@ -169,6 +169,9 @@ async def error_middleware(request: web.Request, handler):
         if status == 503:
             log.error("portal: ILL store: %s", exc)
         return error_response(request, status, str(exc))
+    except IndexerError as exc:  # the union index or harvest store failed below the catalogue's own fallbacks
+        log.error("portal: union index: %s", exc)
+        return error_response(request, 503, message("error.index", request[LANG]))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

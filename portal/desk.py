@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -52,6 +53,8 @@ REASON_REQUIRED = frozenset(a for a in STAFF_ACTIONS if m.reason_rule(a) == "req
 REASON_OPTIONAL = frozenset(a for a in STAFF_ACTIONS if m.reason_rule(a) == "optional")
 PRICE_ACTIONS = frozenset(a for a in STAFF_ACTIONS if m.requirements(a).price)
 DANGER = frozenset({m.ANSWER_UNFILLED, m.ANSWER_RETRY, m.CANCEL, m.REPORT_LOST, m.REPORT_DAMAGED, m.RECALL})
+
+log = logging.getLogger("balis.portal")
 
 
 # -- pure parts: which queue, which actions ------------------------------------------------------------
@@ -392,10 +395,9 @@ def locate_query(text: str, isbn: str):
 
 async def locate(request: web.Request, home: str, text: str, isbn: str) -> dict:
     """The edition and the rota for a reader of `home`, as a plain document (the page and the API)."""
-    from balis.output import work_json
-    from federator.locate import find_edition, live_status
-    from ill.stats import lender_history
-    from routing import RoutingError, build_rota
+    from routing import RoutingError
+    from services.lenders import Found, locate_lenders
+    from services.views import locate_json
 
     if len(text) > 500:
         raise ParamError("q", "param.too_long", limit=500)
@@ -408,29 +410,14 @@ async def locate(request: web.Request, home: str, text: str, isbn: str) -> dict:
     catalogue = request.app[CATALOGUE]
     store = _store(request)
     registry = catalogue.registry  # with the portal's suspensions
-    # the steps of federator.locate.locate_lenders, with the app's own Federator and ILL store
-    found = await find_edition(registry, query, index_dir=request.app[INDEX_DIR], federator=catalogue.federator)
-    rota = None
-    if found.work is not None:
-        status = await live_status(found, registry)
-        history = await asyncio.to_thread(lender_history, store)
-        found.history_source = "ill store"
-        try:
-            rota = build_rota(found.work, home, registry.members, history=history, live_status=status)
-        except RoutingError as exc:
-            found.work, found.why = None, str(exc)
-    return {
-        "home": home,
-        "query": text or None, "isbn": isbn or None,
-        "source": found.source or None,
-        "work": work_json(found.work) if found.work is not None else None,
-        "other_works": [w.work_id for w in found.others[:10]],
-        "rota": rota.to_dict() if rota is not None else None,
-        "live_status": list(found.live_members),
-        "history": found.history_source or "none",
-        "error": found.why or None,
-        "members": [{"code": o.code, "status": o.status} for o in found.outcomes],
-    }
+    try:
+        found, rota = await locate_lenders(registry, home, query=query, index_dir=request.app[INDEX_DIR],
+                                           store=store, federator=catalogue.federator)
+    except RoutingError as exc:
+        found, rota = Found(why=str(exc)), None
+    if found.history_problem:
+        log.warning("locate for %s: %s", home, found.history_problem)
+    return locate_json(found, rota, home=home, query=text or None, isbn=isbn or None)
 
 
 async def locate_page(request: web.Request) -> web.Response:

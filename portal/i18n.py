@@ -166,6 +166,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "The form has expired or did not come from this site; go back and submit it again."),
     "error.method": ("此地址不接受 {method} 请求。", "This address does not accept {method}."),
     "error.bad_param": ("参数 {name}：{message}", "Parameter {name}: {message}"),
+    "error.index": ("联合目录索引暂时无法使用，已记录。请稍后再试，或选择“实时检索”直接检索各成员馆。",
+                    "The union index cannot be used just now; this has been logged. Try again later, or choose "
+                    "live search to ask the member libraries directly."),
     "error.bad_query": ("无法理解检索式：{message}", "Query not understood: {message}"),
     "noscript": ("浏览器未启用 JavaScript：将在检索完成后显示全部结果。",
                  "JavaScript is off: the complete results appear once the search has finished."),

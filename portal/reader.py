@@ -375,9 +375,9 @@ async def _rota(request: web.Request, work, user: dict, *, reuse: bool = True):
         kept = rotas.get(key)
         if kept is not None:
             return kept
-    from federator.locate import rota_for_work
     from ill.stats import lender_history
     from routing import RoutingError
+    from services.lenders import rota_for_work
 
     catalogue = request.app[CATALOGUE]
     history = await asyncio.to_thread(lender_history, request.app[STORE])
@@ -452,7 +452,7 @@ async def request_submit(request: web.Request) -> web.Response:
 
 
 def _submit_edition(store, reader_id: str, work, rota, kind: str, note: str) -> dict:
-    from balis.output import display_title
+    from services.views import display_title
 
     d = work.display
     author = "; ".join(a.name for a in d.authors) if d.authors else ""

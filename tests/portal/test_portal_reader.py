@@ -9,10 +9,10 @@ from html import unescape
 
 import pytest
 
-from federator.locate import rota_for_work
 from ill import machine as m
 from ill.workdays import deadline_text, loan_due
 from portal.keys import CATALOGUE
+from services.lenders import rota_for_work
 from tests.portal.reader_helpers import Clock, lendable_works, make_store, sign_in, token
 
 
