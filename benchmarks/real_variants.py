@@ -1569,6 +1569,10 @@ def trap_translator(rng: random.Random, base: pymarc.Record, ctx: Context) -> li
     return out
 
 
+# What a re-catalogued copy of a trap keeps: a translation whose translator is dropped no longer says which
+# translation it is (nothing could tell it from the other one).
+TRAP_KEEPS = {"translator": ("author",)}
+
 # Traps whose records differ from each other but not necessarily from the base record: two translations
 # made from a base that names no translator (the base may be either of them, catalogued without the
 # translator). Pairs of the base with such a trap are left out of the scores (truth "uncertain").
@@ -1691,16 +1695,17 @@ class Catalogue:
 
 
 def make_variant(rng: random.Random, base: pymarc.Record, ctx: Context, member: str,
-                 settings: Settings) -> tuple[pymarc.Record, list[str]]:
+                 settings: Settings, keep: tuple[str, ...] = ()) -> tuple[pymarc.Record, list[str]]:
     """A same-edition variant of `base`: 1-4 operations drawn at random among those that apply
-    (a Chinese book may first be re-expressed in the other syntax)."""
+    (a Chinese book may first be re-expressed in the other syntax); the operations named in `keep` are not
+    drawn."""
     rec = without_local_fields(fresh_copy(base))
     ops: list[str] = []
     if ctx.chinese and rng.random() < settings.reexpress_chance:
         rec, label = reexpress(rec, member)
         ops.append(label)
     wanted = rng.randint(1, settings.max_ops)
-    names = list(OPS)
+    names = [n for n in OPS if n not in keep]
     rng.shuffle(names)
     for name in names:
         if len(ops) >= wanted + (1 if ops and ops[0].startswith("reexpress") else 0):
@@ -1800,7 +1805,8 @@ def plan(seed: int = DEFAULT_SEED, source: str | Path | None = None, settings: S
                 member = other_member(set())
                 records.append(Planned(trap, tid, member, base_src.label, [f"trap:{kind}"]))
                 if rng.random() < settings.trap_variant_chance:
-                    rec, ops = make_variant(rng, trap, ctx, other_member({member}), settings)
+                    rec, ops = make_variant(rng, trap, ctx, other_member({member}), settings,
+                                            keep=TRAP_KEEPS.get(kind, ()))
                     records.append(Planned(rec, tid, other_member({member}), base_src.label,
                                            [f"trap:{kind}"] + ops))
             uncertain_base = UNCERTAIN_WITH_BASE.get(kind, lambda _b: False)(base_src.rec)
