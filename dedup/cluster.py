@@ -20,20 +20,25 @@ BIG_BLOCK = 48  # a title key shared by more records than this is split by year
 
 PREFIX = 8  # characters of a Latin-script title that make its prefix and suffix blocks (CJK: PREFIX_CJK)
 PREFIX_CJK = 3
+YEAR_UNKNOWN = "*"  # the year part of the fuzzy blocks every record is in, for pairs with a record of no year
 
 
 def blocking_keys(k: MatchKeys) -> list[str]:
     """The blocks a record falls into: each identifier; its folded title (split by year when the block is
-    big); and, so that a typo, an article or another subtitle does not keep two records from ever being
+    big), and a CJK title in pinyin too; and, so that a typo, an article or another subtitle does not keep two records from ever being
     compared, the beginning and the end of its title proper (`tp:`, `ts:`), each creator with the title's
     first character (`au:`), or its page count when it names no creator (`ex:`). Those carry the year and the
-    year after, so records a year apart share one."""
+    year after, so records a year apart share one, and a year wildcard (`*`), so that a record whose year is
+    unknown (a short 008, no date in 260) meets the others: in a wildcard block only pairs with such a record
+    are compared."""
     keys = [f"isbn:{i}" for i in k.isbns]
     keys.extend(k.ids)
     title = k.title.replace(" ", "")
     if not title:
         return keys
     keys.append(f"title:{title}")
+    if k.cjk:  # where a record that has only the romanisation of the title (no 880) files: 故宫 = Gu gong
+        keys.append(f"title:{pinyin_key(title)}")
     years = ("-",) if k.year is None else (k.year, k.year + 1)
     fuzzy = []
     for text, cjk in ((title, k.cjk), (k.romanised_proper, False)):  # a romanised 245 beside an 880 too
@@ -48,7 +53,7 @@ def blocking_keys(k: MatchKeys) -> list[str]:
             fuzzy += [f"au:{a.replace(' ', '')}|{initial}" for a in sorted(k.authors)[:3]]
         elif k.pages:
             fuzzy.append(f"ex:{k.pages}|{initial}")
-    keys.extend(f"{key}|{y}" for key in fuzzy for y in years)
+    keys.extend(f"{key}|{y}" for key in fuzzy for y in (*years, YEAR_UNKNOWN))
     return keys
 
 
@@ -66,6 +71,13 @@ def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | 
         if len(members) < 2:
             continue
         size = len(members) if block_sizes is None else max(len(members), block_sizes.get(name, 0))
+        if name.endswith("|" + YEAR_UNKNOWN):  # only the records without a year against the others
+            unknown = [i for i in members if keys[i].year is None]
+            known = [i for i in members if keys[i].year is not None]
+            for x, a in enumerate(unknown):
+                for b in unknown[x + 1:] + known:
+                    pairs.add((a, b) if a < b else (b, a))
+            continue
         if size > BIG_BLOCK and name.startswith("title:"):
             by_year: dict[int | None, list[int]] = defaultdict(list)
             for i in members:

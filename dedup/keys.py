@@ -188,8 +188,11 @@ def publisher_key(publisher: str | None) -> str:
                 return s
             s = shorter
     s = _PUB_PINYIN_GENERIC.sub(" ", s)
-    words = [w for w in s.split() if w not in _PUB_GENERIC_WORDS and len(w) > 1]
-    return " ".join(words) or s.strip()
+    words = [w for w in s.split() if w not in _PUB_GENERIC_WORDS]
+    named = [w for w in words if len(w) > 1]
+    if named:
+        return " ".join(named)
+    return "".join(words) or s.strip()  # a name of initials only: "U.S. G.P.O." = "U.S. G.P.O Publishers" = usgpo
 
 
 # -- titles ------------------------------------------------------------------------------------------
@@ -247,9 +250,29 @@ _LEAF_UNITS = frozenset({"leaves", "leaf", "l.", "f.", "ff.", "bl."})
 _BRACKETED = re.compile(r"\[[^\]]*\]")
 
 
+_CM = re.compile(r"(?<![0-9.])([0-9]{1,3}(?:[.,][0-9])?)\s*(?:[x×]\s*([0-9]{1,3}(?:[.,][0-9])?)\s*)?cm\b", re.IGNORECASE)
+_PAGE_RANGE = re.compile(r"(?:\bpp?\.|\bS\.)\s*([0-9]+)\s*[-–]\s*([0-9]+)")
+
+
+def dimensions(extent: str | None) -> tuple[float | None, float | None]:
+    """(height, width) in centimetres from an extent's dimensions ("24 cm", "20.4 x 9.2 cm.", "26cm");
+    (None, None) when it gives none in centimetres."""
+    m = _CM.search(unicodedata.normalize("NFKC", extent)) if extent else None
+    if not m:
+        return None, None
+    height = float(m.group(1).replace(",", "."))
+    return height, float(m.group(2).replace(",", ".")) if m.group(2) else None
+
+
+def page_range(extent: str | None) -> str | None:
+    """The pages of a part inside a larger publication ("p. 61-74" of an article): "61-74"."""
+    m = _PAGE_RANGE.search(extent) if extent else None
+    return f"{int(m.group(1))}-{int(m.group(2))}" if m else None
+
+
 def extent_counts(extent: str | None) -> tuple[int | None, str | None, int | None]:
     """(main page or leaf count, "p" or "l", number of volumes) of an extent: "vii, 472, [4] p." gives
-    (472, "p", None), "350 l." (350, "l", None), "2 v. (324; 319 leaves)" (324, "l", 2), "385,[10]页"
+    (472, "p", None), "350 l." (350, "l", None), "2 v. (324; 319 leaves)" (643, "l", 2), "385,[10]页"
     (385, "p", None). The main count is the largest unbracketed number before the unit (preliminaries in
     roman numerals and bracketed unnumbered pages are not the book's pagination)."""
     if not extent:
@@ -265,6 +288,8 @@ def extent_counts(extent: str | None) -> tuple[int | None, str | None, int | Non
     numbers = [int(n) for n in _NUMBER.findall(_BRACKETED.sub(" ", text[:unit.start()]))]
     if volumes is not None and m.end() <= unit.start():  # the "2" of "2 v." is not a page count
         numbers = [int(n) for n in _NUMBER.findall(_BRACKETED.sub(" ", text[m.end():unit.start()]))]
+        if len(numbers) > 1:  # "2 v. (242; 239 leaves)": the set's pages are those of all its volumes
+            return sum(numbers), "l" if unit.group(0).casefold() in _LEAF_UNITS else "p", volumes
     if not numbers:
         return None, None, volumes
     kind = "l" if unit.group(0).casefold() in _LEAF_UNITS else "p"
@@ -289,18 +314,24 @@ class MatchKeys:
     authors: frozenset[str]  # name keys of the creators (translators excluded)
     translators: frozenset[str]
     publisher: str
+    publisher_own: str  # the publisher as the 260/264 gives it, when `publisher` is the 880's vernacular; else ""
     publisher_numbers: frozenset[str]  # digits in the publisher's name ("type of the 42-line Bible")
     publisher_cjk: bool
     publisher_script: str  # cjk | latin | other
     year: int | None
     edition: str | None
     volume: str | None
+    volume_own: str | None  # a named part as the 245 romanises it ("p:ilbon"), when `volume` is the 880's ("p:일본")
     carrier: str  # the record's material type: book | ebook | audio | large_print | ...
     language: str | None
-    extent: str  # the extent as catalogued, folded (two that read the same agree whatever they say)
+    extent: str  # the extent as catalogued, folded, without spaces (two that read the same agree whatever they say)
     pages: int | None  # the main page (or leaf) count
     page_unit: str | None  # p | l
     volumes: int | None  # "2 v.", "4 in 5 v." (5), "3册"
+    height: float | None  # centimetres (300 $c, 215 $d)
+    width: float | None  # ... when the dimensions give two ("20.4 x 9.2 cm")
+    page_range: str | None  # "61-74": the pages of an article or chapter catalogued on its own
+    succession: frozenset[str]  # folded titles of the serials it continues or is continued by (780/785)
     isbns: frozenset[str]  # valid ISBN-13s
     ids: frozenset[str]  # ISSN, LCCN, national bibliography number, tagged ("issn:...")
 
@@ -371,8 +402,11 @@ def match_keys(rec: Record) -> MatchKeys:
     if tail and subtitle and tail.string == subtitle and not part:  # "Violin sonatas : vol. 3"
         subtitle = _strip_title_volume(subtitle) or None
     volume = volume_key(part)
+    volume_own = None
     if part and not volume:  # a part that names no number ("Reihe A: Geschichte") is kept as written
         volume = "p:" + fold(part)
+        if rec.part and rec.part != part and not volume_key(rec.part):
+            volume_own = "p:" + fold(rec.part)
     # a volume in the title statement itself: at its end, or inside ("The fortunate islands, vol. 5. For
     # string orchestra"); with a part as well, both are the volume ("…VDI, vol. 3" of "Reihe 12")
     inner = tail or _INNER_VOL.search(f"{title} {subtitle or ''}")
@@ -410,7 +444,9 @@ def match_keys(rec: Record) -> MatchKeys:
         if not key:
             continue
         (translators if role in _TRANSLATOR_ROLES else authors).add(key)
-    pub = publisher_key(_publisher(rec))
+    publisher = _publisher(rec)
+    pub = publisher_key(publisher)
+    pub_own = publisher_key(rec.publisher) if publisher is not rec.publisher else ""
     ids = set()
     for issn in rec.issns:
         ids.add(f"issn:{issn}")
@@ -419,6 +455,7 @@ def match_keys(rec: Record) -> MatchKeys:
     if rec.national_number:
         ids.add(f"nbn:{fold(rec.national_number).replace(' ', '')}")
     pages, unit, volumes = extent_counts(rec.extent)
+    height, width = dimensions(rec.extent)
     return MatchKeys(
         title=main,
         full_title=full_key,
@@ -433,18 +470,24 @@ def match_keys(rec: Record) -> MatchKeys:
         authors=frozenset(authors),
         translators=frozenset(translators),
         publisher=pub,
-        publisher_numbers=frozenset(_NUMBER.findall(pub)),
+        publisher_own=pub_own,
+        publisher_numbers=title_numbers(publisher or ""),  # "5.18" is 5 and 18 in hangul and romanised alike
         publisher_cjk=is_cjk(pub),
         publisher_script="cjk" if is_cjk(pub) else ("other" if _foreign_script(pub) else "latin"),
         year=rec.year,
         edition=edition_key(rec.edition),
         volume=volume,
+        volume_own=volume_own,
         carrier=_carrier(rec),
         language=rec.language,
-        extent=fold(rec.extent or ""),
+        extent=fold(rec.extent or "").replace(" ", ""),
         pages=pages,
         page_unit=unit,
         volumes=volumes,
+        height=height,
+        width=width,
+        page_range=page_range(rec.extent),
+        succession=frozenset(_filed(t, False).replace(" ", "") for t in rec.succession_titles) - {""},
         isbns=frozenset(i.isbn13 for i in rec.isbns if i.isbn13 and i.valid),
         ids=frozenset(ids),
     )

@@ -22,6 +22,8 @@ SPECIFIC_EXTENT = 15  # an extent this long, read the same in two records, is ev
 TITLE_MIN_WITH_ID = 0.50  # ... and with one (an ISBN reused by a publisher for another book still fails)
 SUBTITLE_OMITTED = 0.96  # the similarity of a title with its subtitle to the same title without it
 MIN_PAGES = 10  # a count under ten pages is usually the preliminaries ("3, 280 p."), not the book
+SIZE_SLACK = 2.0  # cm: more than 2 cm apart in height or width is another edition (OCLC's rule for a new record)
+SUCCESSION_MIN = 90.0  # rapidfuzz ratio at which a title is the earlier or later serial a record links to
 _NEUTRAL_LANGUAGES = frozenset({"und", "mul", "zxx", "", None})
 _NOT_PINYIN = frozenset({"jpn", "kor"})  # CJK titles whose romanisation is not pinyin
 
@@ -72,6 +74,10 @@ def title_similarity(a: MatchKeys, b: MatchKeys) -> float:
         if ha & hb and (fa in ha or fb in hb):
             omitted = 1.0
         sim = max(sim, min(SUBTITLE_OMITTED, omitted * SUBTITLE_OMITTED))
+    if sim < TITLE_MIN_FULL_EVIDENCE and a.cjk and b.cjk and pinyin_key(fa) == pinyin_key(fb):
+        # a homophone typed by a pinyin input method (简明宋史 / 简明宋施): a typo, which merges only when
+        # creators, publisher, year and pages all agree
+        sim = TITLE_MIN_FULL_EVIDENCE
     return sim
 
 
@@ -111,7 +117,11 @@ def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
     if {a.publisher_script, b.publisher_script} == {"cjk", "latin"} and a.cjk and b.cjk \
             and a.language not in _NOT_PINYIN and b.language not in _NOT_PINYIN:
         return publisher_similarity(a, b) < PUBLISHER_MIN_CROSS
-    return False
+    # scripts that cannot be compared (Japanese or Korean against a romanisation, Armenian against Latin):
+    # the publishers as both records romanise them in 260/264, when both do
+    own_a = a.publisher_own or (a.publisher if a.publisher_script == "latin" else "")
+    own_b = b.publisher_own or (b.publisher if b.publisher_script == "latin" else "")
+    return bool(own_a and own_b) and fuzz.ratio(own_a, own_b) < PUBLISHER_MIN
 
 
 def _numbers_differ(a: MatchKeys, b: MatchKeys) -> bool:
@@ -127,8 +137,33 @@ def _numbers_differ(a: MatchKeys, b: MatchKeys) -> bool:
     return True
 
 
+def _homophones(a: MatchKeys, b: MatchKeys) -> bool:
+    """Two CJK titles that read the same in pinyin: the typo a pinyin input method makes."""
+    return a.cjk and b.cjk and pinyin_key(a.full_title) == pinyin_key(b.full_title)
+
+
+def _succeeds(a: MatchKeys, b: MatchKeys) -> bool:
+    """One record links to the other's title as the serial it continues or is continued by (780/785): the
+    NLM's "Arbeitstagung für Klinische Cytologie" and "... Zytologie" are two serials, not a typo."""
+    for x, y in ((a, b), (b, a)):
+        if x.succession and y.full_title:
+            linked = max(fuzz.ratio(t, y.full_title) for t in x.succession)
+            if linked >= SUCCESSION_MIN and linked > fuzz.ratio(x.full_title, y.full_title):
+                return True
+    return False
+
+
+def _size_conflict(a: MatchKeys, b: MatchKeys) -> bool:
+    """Both records measured the item (height x width: leaves, fragments, manuscripts, photographs, oblong
+    volumes) and a dimension differs by more than 2 cm: another item or edition (Princeton's "Ars minor"
+    fragments of one printer and year). A height alone ("26 cm") is rounded up by every library its own way."""
+    return bool(a.width and b.width and a.height and b.height
+                and (abs(a.height - b.height) > SIZE_SLACK or abs(a.width - b.width) > SIZE_SLACK))
+
+
 def _extent_conflict(a: MatchKeys, b: MatchKeys) -> str | None:
-    """Other volumes counts, a multi-volume set against one paged volume, or other page counts."""
+    """Other volumes counts, a multi-volume set against one paged volume, other page counts or page ranges
+    (two articles), or another size."""
     va, vb = a.volumes or 1, b.volumes or 1
     if va != vb and (a.volumes or a.pages) and (b.volumes or b.pages):
         return "volumes"
@@ -137,23 +172,28 @@ def _extent_conflict(a: MatchKeys, b: MatchKeys) -> str | None:
         if small or (min(a.pages, b.pages) >= MIN_PAGES
                      and abs(a.pages - b.pages) > max(10, 0.1 * max(a.pages, b.pages))):
             return "extent"
+    if a.page_range and b.page_range and a.page_range != b.page_range:
+        return "extent"
+    if _size_conflict(a, b):
+        return "size"
     return None
 
 
 def _extents_agree(a: MatchKeys, b: MatchKeys) -> bool:
     return bool(a.pages and a.pages == b.pages or a.volumes and a.volumes == b.volumes
-                or a.extent and a.extent == b.extent)
+                or a.page_range and a.page_range == b.page_range or a.extent and a.extent == b.extent)
 
 
 def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | None:
     """Why the two records cannot be one edition, or None: carrier, edition, volume, language, translator,
-    isbn, year, publisher, numbers (in the titles), volumes (a set against one volume), extent."""
+    isbn, year, publisher, numbers (in the titles), succession (an earlier or later serial), volumes (a set
+    against one volume), extent, size."""
     if a.carrier != b.carrier:
         return "carrier"
     if a.edition != b.edition:
         return "edition"
-    if a.volume != b.volume:
-        return "volume"
+    if a.volume != b.volume and not ({a.volume, a.volume_own} & {b.volume, b.volume_own}) - {None}:
+        return "volume"  # a named part in the 880's script meets its romanisation
     if a.language != b.language and a.language not in _NEUTRAL_LANGUAGES and b.language not in _NEUTRAL_LANGUAGES:
         return "language"
     if a.translators and b.translators and not (a.translators & b.translators):
@@ -168,6 +208,8 @@ def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | 
         return "publisher"
     if _numbers_differ(a, b):
         return "numbers"
+    if (a.succession or b.succession) and _succeeds(a, b):
+        return "succession"
     return _extent_conflict(a, b)
 
 
@@ -201,13 +243,17 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         evidence += 1
     if a.year is not None and a.year == b.year:
         evidence += 1
-    if a.pages and b.pages:
+    if a.pages and b.pages or a.page_range and a.page_range == b.page_range:
         evidence += 1
     elif len(a.extent) >= SPECIFIC_EXTENT and a.extent == b.extent:
         evidence += 1  # "1 cartridge (7 min.) si. b&w. super 8 mm." in both: the same physical description
     if title < TITLE_MIN:
-        # a character or two wrong in a short title: only with every other fact agreeing
-        if not (authors is not None and authors >= 0.9 and evidence == 4 and a.pages == b.pages):
+        # a character or two wrong in a short title: only with every other fact agreeing (creators, publisher,
+        # year, extent); a Chinese title typed with a homophone (河北 / 嗬北) also when neither names a creator
+        facts = bool(a.publisher and b.publisher and a.year is not None and a.year == b.year and _extents_agree(a, b))
+        creators = authors is not None and authors >= 0.9 or (
+            not a.authors and not b.authors and _homophones(a, b))
+        if not (facts and creators):
             return None
     elif evidence < 2 or (authors is None and title < 0.95):
         sparse = (authors is not None and authors >= 0.9 and title >= 0.95

@@ -85,6 +85,7 @@ class Record:
     sort_title: str | None = None  # the title proper without its non-filing article (245 ind2, NSB/NSE)
     vernacular_parts: list[str] = field(default_factory=list)  # 880 of the 245: [title, subtitle, part]
     vernacular_publisher: str | None = None  # the publisher in the 880 linked to 260/264
+    succession_titles: list[str] = field(default_factory=list)  # the serial it continues / is continued by (780/785; CNMARC 430-448)
     # what members' OPAC indexes cover beyond the fields above (indexed, not shown; docs/local-search.md)
     other_titles: list[str] = field(default_factory=list)  # 130/24x/series/7xx/6xx $t; CNMARC 225/4xx/5xx
     other_names: list[str] = field(default_factory=list)  # 720, 8xx names, 880s of them, full 1xx/7xx headings

@@ -270,6 +270,29 @@ def _language(code: str | None) -> str | None:
     return c if len(c) == 3 and c.isalpha() and c.isascii() and c not in ("zxx", "und") else None
 
 
+# CNMARC linking fields of a serial's earlier and later titles: 430-437 continues, supersedes, absorbed,
+# separated from; 440-448 continued by, superseded by, absorbed by, split into, merged with.
+_UNI_SUCCESSION = tuple(str(t) for t in (*range(430, 438), *range(440, 449)))
+
+
+def _linked_title(f: pymarc.Field) -> str:
+    """The serial a 780/785 links to: its title ($t), after its body ($a) when the body is named apart
+    ("ICN-UCLA Symposia … Abstracts" is not any other "Abstracts")."""
+    title, body = _join(_subfields(f, "t")), _join(_subfields(f, "a"))
+    if not title or not body or body.rstrip(" .").casefold() == title.rstrip(" .").casefold():
+        return title or body
+    return f"{body} {title}"
+
+
+def _language_of_041(f: pymarc.Field | None) -> str | None:
+    """The language of the text from 041 when the 008 gives none: "mul" when it names several ("beneng", or
+    $a eng $a ben), so that a record in two languages is not taken for another language's edition."""
+    codes = [c.strip().lower() for c in _subfields(f, "a")] if f is not None else []
+    if len(codes) > 1 or (codes and len(codes[0]) >= 6 and len(codes[0]) % 3 == 0):
+        return "mul"
+    return _language(codes[0]) if codes else None
+
+
 def _record_id(fs: _Fields, fallback: str | None, warnings: list[str], rec: pymarc.Record) -> str:
     rid = fs.control("001").strip()
     if rid:
@@ -437,7 +460,8 @@ def _map_marc21(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
     out.national_number = clean(nbn) or None
 
     lang = f008[35:38] if len(f008) >= 38 else ""
-    out.language = _language(lang) or _language(_first(fs.one("041"), "a"))
+    out.language = _language(lang) or _language_of_041(fs.one("041"))
+    out.succession_titles = _dedupe(_linked_title(f) for f in fs.all("780", "785"))
     out.material_type = _material_marc21(str(rec.leader), fs)
 
     subjects = [_subject(f, "abcdqt", "vxyz") for f in fs.all("600", "610", "611", "630", "647", "648",
@@ -577,6 +601,7 @@ def _map_unimarc(rec: pymarc.Record, fs: _Fields, out: Record) -> None:
     if nbn is not None:
         out.national_number = clean(_first(nbn, "b") or "") or None
     out.language = _language(_first(fs.one("101"), "a"))
+    out.succession_titles = _dedupe(t for f in fs.all(*_UNI_SUCCESSION) for t in _embedded_titles(f))
     out.material_type = _material_unimarc(str(rec.leader), fs)
 
     subjects = [_subject(f, "abcdfgt", "jxyz") for f in fs.all("600", "601", "602", "604", "605", "606", "607",

@@ -237,7 +237,7 @@ def test_edition_variants_of_a_real_record(summerland):
 
 @pytest.mark.parametrize("text,count", [("vii, 472, [4] p.", (472, "p", None)), ("350 l.", (350, "l", None)),
                                         ("385,[10]页", (385, "p", None)), ("10, 374页", (374, "p", None)),
-                                        ("xii, 350 pages", (350, "p", None)), ("2 v. (324; 319 leaves)", (324, "l", 2))])
+                                        ("xii, 350 pages", (350, "p", None)), ("2 v. (324; 319 leaves)", (643, "l", 2))])
 def test_complex_paginations(text, count):
     assert extent_counts(text) == count
 
@@ -267,3 +267,109 @@ def test_a_romanised_record_with_880s_meets_the_chinese_record_of_the_book():
     assert not _merged(_variant(marc21, NO_ISBN), other_publisher)
     short_008 = _variant(marc21, NO_ISBN, lambda r: setattr(r["008"], "data", r["008"].data[:20]))
     assert not _merged(short_008, other_publisher)  # the cross-script check runs without a language too
+
+
+# -- real records that look alike but are other items, and real records that merge only by a general rule -------
+
+def _short_008(rec: pymarc.Record) -> None:
+    rec["008"].data = rec["008"].data[:6]  # as some systems export it: the dates and language gone
+
+
+def test_fragments_measured_to_other_sizes_are_other_items():
+    """Princeton's "Ars minor [fragment]" leaves: one title, printer, year and former owner, but measured 21.8 x
+    14.7 cm and 20.4 x 9.2 cm (leaves of a 30-line and a 27-line edition). Another library's record of the first
+    (the printer's name as "Prototypography Ltd.", a typo) is the same leaf."""
+    a, b = _real("loc-cc0/princeton.xml", "4612577"), _real("loc-cc0/princeton.xml", "4612558")
+    assert not _merged(a, b)
+    other_library = _variant(a, _set("245", "a", "Ars minr [fragment]."), _set("260", "b", "Prototypography Ltd.,"))
+    assert _merged(a, other_library)
+    assert _merged(_variant(a, _set("300", "c", "22 x 15 cm.")), a)  # measured again, to the next centimetre
+
+
+def test_a_serial_and_the_serial_it_continues_stay_apart():
+    """NLM: "Arbeitstagung für Klinische Cytologie" is continued by "… Zytologie" (785/780): two serials, one
+    letter apart, same editor, same years, not a typo. A typo in either still meets its own serial."""
+    cyto, zyto = _real("loc-cc0/nlm.xml", "513061"), _real("loc-cc0/nlm.xml", "513062")
+    assert not _merged(cyto, zyto)
+    typo = _variant(zyto, _set("245", "a", "Arbeitsfagung für Klinische Zytologie."))
+    assert _merged(zyto, typo) and not _merged(cyto, typo)
+    # "Abstracts" of the UCLA Symposia continues the "Abstracts" of another body: a generic title is not a succession
+    abstracts = _real("loc-cc0/nlm.xml", "804178")
+    assert _merged(abstracts, _variant(abstracts, _set("245", "a", "Abstrcts /")))
+
+
+def test_initials_of_a_publisher_are_its_name():
+    assert publisher_key("U.S. G.P.O.") == publisher_key("U.S. G.P.O Publishers") == publisher_key("U. S. G. P. O.")
+    assert publisher_key("U.S. G.P.O.") != publisher_key("H.M.S.O.")
+
+
+def test_an_article_catalogued_on_its_own_is_known_by_its_pages():
+    """NLM's record of an article ("p. 61-74", no publisher): another library's copy without the author and
+    with no 008 dates merges on title, year and pages; another article of the same title does not."""
+    article = _real("loc-cc0/nlm.xml", "1057031")
+    brief = _variant(article, _drop("100", "700"), _short_008)
+    assert _merged(article, brief)
+    assert not _merged(brief, _variant(article, _drop("100", "700"), _set("300", "a", "p. 75-88.")))
+
+
+def test_a_record_with_no_year_is_still_compared():
+    """Princeton's Handel score (1807) and another library's record of it with no date at all and a typo in the
+    title: they never shared a block of year-keyed candidates."""
+    score = _real("loc-cc0/princeton.xml", "3542217")
+    undated = _variant(score, _short_008, _drop("260", code="c"), _drop("264", code="c"),
+                       _set("245", "a", "Dettiigen Te Deum, Utrecht Te Deum and Utrecht Jubilate :"))
+    assert _merged(score, undated)
+
+
+def test_a_korean_publisher_is_compared_in_its_romanisation():
+    """GWU's Kwangju sourcebook names its publisher in hangul (880) and romanised (260): another publisher's
+    edition, romanised only, is another edition; a copy without the 880s is the same."""
+    rec = _real("loc-cc0/gwu.xml", "11887260")
+    assert _merged(rec, _variant(rec, _drop("880")))
+    assert not _merged(rec, _variant(rec, _drop("880"), _set("260", "b", "Springer,")))
+
+
+def test_a_named_part_meets_its_romanisation():
+    """GWU's "Chaeoe tongp'osa yŏnp'yo. Ilbon" (part 일본 in the 880): a copy without the 880s is the same part."""
+    rec = _real("loc-cc0/gwu.xml", "11867325")
+    assert _merged(rec, _variant(rec, _drop("880")))
+
+
+def test_a_chinese_title_meets_its_pinyin_and_a_homophone_typo():
+    """GWU's 故宫 (Gu gong) documentary with its 880 and a copy romanised only; and a CNMARC book whose title a
+    pinyin input method typed with a homophone (河北 / 嗬北) when everything else agrees."""
+    gugong = _real("loc-cc0/gwu.xml", "11587214")
+    assert _merged(gugong, _variant(gugong, _drop("880"), _drop("100", "700", "710")))
+
+    def cn(title: str, pages: str) -> pymarc.Record:
+        r = pymarc.Record()
+        r.leader = pymarc.Leader("00000nam0 2200000   450 ")
+        r.add_field(Field(tag="001", data=title + pages))
+        r.add_field(Field(tag="101", indicators=pymarc.Indicators("0", " "), subfields=[Subfield("a", "chi")]))
+        r.add_field(Field(tag="200", indicators=pymarc.Indicators("1", " "), subfields=[Subfield("a", title)]))
+        r.add_field(Field(tag="210", indicators=pymarc.Indicators(" ", " "),
+                          subfields=[Subfield("a", "石家庄"), Subfield("c", "花山文艺出版社"), Subfield("d", "1983")]))
+        r.add_field(Field(tag="215", indicators=pymarc.Indicators(" ", " "), subfields=[Subfield("a", pages)]))
+        return r
+    assert _merged(cn("河北民间故事选", "255页"), cn("嗬北民间故事选", "255页"))
+    assert not _merged(cn("河北民间故事选", "255页"), cn("嗬北民间故事选", "310页"))
+    assert not _merged(cn("河北民间故事选", "255页"), cn("湖北民间故事选", "255页"))  # not a homophone: another book
+
+
+def test_a_record_in_two_languages_without_its_008_is_not_another_language():
+    """OCLC's English-Bengali dictionary: 041 "beneng" (two languages in one code); with the 008 cut short
+    the language is "mul", not Bengali against the full record's English."""
+    rec = _real("yaz/marccol5.u8.marc", "ocm57665435")
+    short = _variant(rec, _short_008)
+    assert normalise(short, syntax="auto", member="M").language == "mul"
+    assert _merged(rec, short)
+
+
+def test_the_volumes_of_a_set_are_counted_together():
+    """Princeton's Fust–Schöffer Bible in 2 v. (242; 239 leaves) against a reissue a year later in 2 v. (242; 168
+    leaves): the second volumes differ, so the sets do."""
+    bible = _real("loc-cc0/princeton.xml", "4609990")
+    later = _variant(bible, _set("300", "a", "2 v. (242; 168 leaves) ;"),
+                     lambda r: setattr(r["008"], "data", r["008"].data[:7] + "1463" + r["008"].data[11:]))
+    assert extent_counts("2 v. (242; 239 leaves)") == (481, "l", 2)
+    assert not _merged(bible, later)
