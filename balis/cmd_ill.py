@@ -65,6 +65,12 @@ def register(sub, common) -> None:
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_list)
 
+    q = rs.add_parser("explain", parents=[common, db], help="what a person may do on a request now, and why not")
+    q.add_argument("id", type=int)
+    q.add_argument("--as", dest="actor", required=True, metavar="USER", help="the reader, staff member or admin")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_explain)
+
     q = rs.add_parser("show", parents=[common, db], help="one request with its lenders and audit log")
     q.add_argument("id", type=int)
     q.add_argument("--json", action="store_true")
@@ -134,13 +140,11 @@ def _registry(args):
 
 
 def _fine_rules(args):
-    from ill.fines import fine_rule_of
-
     registry = _registry(args)
 
     def rule(code: str):
         try:
-            return fine_rule_of(registry.get(code))
+            return registry.get(code).lending.fines
         except KeyError:
             return None
 
@@ -164,11 +168,11 @@ def _check_members(args, codes: list[str]) -> None:
 def _run(fn):
     """Run an ILL operation; its refusals print as one line and exit 1, its input errors exit 2."""
     from balis.cli import EXIT_USAGE
-    from ill.errors import IllError, InvalidTransition, NotAllowed, RuleViolation
+    from ill.errors import IllError, Refused
 
     try:
         return fn()
-    except (RuleViolation, InvalidTransition, NotAllowed) as exc:
+    except Refused as exc:  # the workflow or a rule said no
         print(f"balis: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except IllError as exc:
@@ -270,6 +274,7 @@ def _auto_rota(args) -> list:
     import asyncio
 
     from balis.cli import UsageError
+    from ill.rota import Lender
     from routing import RoutingError
     from services.lenders import locate_lenders
 
@@ -287,8 +292,7 @@ def _auto_rota(args) -> list:
         raise UsageError(f"本馆 {reader['member']} 有可借副本 (own library has an available copy): {rota.note}")
     if not rota.lenders:
         raise UsageError(f"no member can lend this edition: {rota.note}")
-    return [{"member": e.member, "reason": e.text,
-             "holding": e.copies[0].call_number if e.copies else None} for e in rota.lenders]
+    return [Lender.ranked(e) for e in rota.lenders]
 
 
 def _run_value(fn):
@@ -317,6 +321,23 @@ def cmd_act(args) -> int:
         with _store(args, with_fines=True) as store:
             return _done(args, store.act(args.id, args.action, args.actor, reason=args.reason, price=args.price,
                                          rota=rota or None, work_id=args.work))
+    return _run(go)
+
+
+def cmd_explain(args) -> int:
+    """Every action with the workflow's answer for this person (ill.machine.explain), as the store enforces it."""
+    from balis.cli import EXIT_OK
+
+    def go():
+        with _store(args) as store:
+            verdicts = store.explain(args.id, args.actor)
+        if args.json:
+            _print_json({"request": args.id, "actor": args.actor, "actions": [
+                {"action": v.action, "allowed": v.allowed, "code": v.code, "reason": v.reason} for v in verdicts]})
+        else:
+            for v in verdicts:
+                print(f"{'可执行' if v.allowed else '不可  '} {v.action:<15} {v.reason if not v.allowed else ''}".rstrip())
+        return EXIT_OK
     return _run(go)
 
 
@@ -371,7 +392,7 @@ def cmd_show(args) -> int:
             print(f"  #{h['id']} {_local(h['at'])}  {h['actor']} ({h['actor_role']})  {h['action']}: {frm} → {to}"
                   + (f"  — {h['reason']}" if h["reason"] else "") + undone)
         if vio:
-            from ill.fines import yuan
+            from ill.accounts import yuan
 
             print("\n违规 (violations):")
             for v in vio:

@@ -15,11 +15,9 @@ from importlib import resources
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import insert, select
 
 from ill import machine as m
 from ill.errors import InvalidRequest
-from ill.schema import legs, requests, users
 from ill.store import ANSWER_WORKING_DAYS, PENDING_MESSAGE, SHIP_WORKING_DAYS, Store
 from ill.workdays import working_days_after
 
@@ -184,17 +182,16 @@ def _foreign_state(status_root, values: dict, tried: list[dict]) -> dict:
     if status in m.FINAL:
         out["completed_at"] = changed
     if status in (m.REQUEST_RECEIVED, m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY):
-        arrived = changed.replace(tzinfo=UTC)
-        answer_due = working_days_after(arrived, ANSWER_WORKING_DAYS).replace(tzinfo=None)
-        ship_due = working_days_after(arrived, SHIP_WORKING_DAYS).replace(tzinfo=None)
+        answer_due = working_days_after(changed, ANSWER_WORKING_DAYS)
+        ship_due = working_days_after(changed, SHIP_WORKING_DAYS)
         out.update(answer_due=answer_due, ship_due=ship_due)
         index = next((i for i, e in enumerate(values["rota"]) if e["member"] == values["lender"]), 0)
         out["rota_index"] = index
         if status != m.REQUEST_RECEIVED:
             out["answered_at"] = changed
-        tried.append({"seq": index, "lender": values["lender"], "arrived_at": _ts(arrived),
-                      "answer_due": _ts(answer_due.replace(tzinfo=UTC)), "ship_due": _ts(ship_due.replace(tzinfo=UTC)),
-                      "answered_at": None if status == m.REQUEST_RECEIVED else _ts(arrived),
+        tried.append({"seq": index, "lender": values["lender"], "arrived_at": changed,
+                      "answer_due": answer_due, "ship_due": ship_due,
+                      "answered_at": None if status == m.REQUEST_RECEIVED else changed,
                       "answer": None if status == m.REQUEST_RECEIVED else status, "outcome": "open", "note": ""})
     return out
 
@@ -209,9 +206,14 @@ def _text(root, path: str) -> str | None:
 
 
 def _dt(value: str | None) -> datetime | None:
+    """An ISO 8601 time of a message, as an aware UTC datetime."""
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _times(row: dict) -> dict:
+    return {k: _dt(v) if k.endswith(("_at", "_due")) or k == "due_back" else v for k, v in row.items()}
 
 
 def import_request(store: Store, documents: list[bytes], actor: str = "import") -> int:
@@ -260,22 +262,8 @@ def import_request(store: Store, documents: list[bytes], actor: str = "import") 
         note = _text(status_root, "i:messageInfo/i:note") or ""
         if note.startswith(NOTE_PREFIX):
             extras = json.loads(note[len(NOTE_PREFIX):])
-            tried = extras.pop("legs", [])
-            price = extras.pop("price", None)
-            values["price_fen"] = None if price is None else int(round(price * 100))
-            for k, v in extras.items():
-                values[k] = _dt(v) if k.endswith(("_at", "_due")) or k == "due_back" else v
+            tried = [_times(leg) for leg in extras.pop("legs", [])]
+            values.update(_times(extras))  # with "price", in yuan
         else:  # a foreign system's message: the standard fields only
             values.update(_foreign_state(status_root, values, tried))
-    now = datetime.now(UTC).replace(tzinfo=None)
-    with store._tx() as conn:
-        if conn.execute(select(users.c.id).where(users.c.id == reader)).first() is None:
-            conn.execute(insert(users).values(id=reader, role="reader", member=borrower, name="", created_at=now))
-        rid = conn.execute(insert(requests).values(**values)).inserted_primary_key[0]
-        for leg in tried:
-            conn.execute(insert(legs).values(request_id=rid, **{
-                k: _dt(v) if k.endswith(("_at", "_due")) else v for k, v in leg.items()}))
-        after = store._request(conn, rid)
-        store._audit(conn, rid, datetime.now(UTC), actor, m.ADMIN, "import", None, None, after, after["lender"],
-                     f"imported from ISO 18626 request {original}", before=None)
-    return rid
+    return store.adopt(values, tried, actor=actor, note=f"imported from ISO 18626 request {original}")

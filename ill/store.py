@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ill import accounts
 from ill import machine as m
 from ill.errors import InvalidRequest, NotAllowed, NotFound, RuleViolation, StoreError
+from ill.rota import Lender, lenders, normalise_rota
 from ill.schema import audit, legs, member_states, requests, sessions, users, violations
 from ill.workdays import deadline_text, loan_due, local_date, working_days_after
 from members import FineRule, paths
@@ -109,31 +110,6 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
-
-
-def normalise_rota(rota: Iterable[Any] | None) -> list[dict]:
-    """Rota entries (codes, dicts or objects with `member`/`code` and `reasons`/`reason`) as plain dicts."""
-    out: list[dict] = []
-    seen: set[str] = set()
-    for entry in rota or ():
-        if isinstance(entry, str):
-            code, reason, record_id, holding = entry, "", None, None
-        else:
-            get = entry.get if isinstance(entry, dict) else (lambda k, e=entry: getattr(e, k, None))
-            code = get("member") or get("code") or get("lender")
-            reasons = get("reasons") if get("reasons") is not None else get("reason")
-            if isinstance(reasons, (list, tuple)):
-                reasons = "; ".join(str(r) for r in reasons)
-            reason, record_id, holding = reasons or "", get("record_id"), get("holding")
-        code = (code or "").strip().upper()
-        if not code:
-            raise InvalidRequest(f"rota entry {entry!r} names no member; give member codes, e.g. --rota PKU,THU")
-        if code in seen:
-            continue
-        seen.add(code)
-        out.append({"member": code, "reason": str(reason), "record_id": None if record_id is None else str(record_id),
-                    "holding": None if holding is None else str(holding)})
-    return out
 
 
 _USER_COLUMNS = tuple(c for c in users.c if c.name != "password_hash")  # never read by accident
@@ -297,7 +273,7 @@ class Store:
     # ---- submitting ------------------------------------------------------------------------------
 
     def submit(self, reader_id: str, *, kind: str = m.LOAN, title: str = "", author: str = "",
-               work_id: str | None = None, citation: str = "", rota: Iterable[Any] | None = None,
+               work_id: str | None = None, citation: str = "", rota: Iterable[str | Lender] | None = None,
                price: float | None = None, now: datetime | None = None) -> dict:
         """A reader's new request: from an edition (work id + rota) or a manual citation (手工填写).
 
@@ -311,7 +287,7 @@ class Store:
         source = "edition" if work_id else "manual"
         if source == "manual" and not (title or citation):
             raise InvalidRequest("a manual request (手工填写) needs a title or a citation")
-        entries = normalise_rota(rota)
+        entries = normalise_rota(lenders(rota))
         if source == "edition" and not entries:
             raise InvalidRequest(f"edition {work_id}: no lender to send the request to; give a rota "
                                  f"(--rota A,B) or submit it as a manual citation for staff to route")
@@ -349,10 +325,33 @@ class Store:
                         "手工填写" if source == "manual" else f"edition {work_id}", before=None)
             return self._public(req)
 
+    def adopt(self, values: dict, lenders: list[dict], *, actor: str, note: str, now: datetime | None = None) -> int:
+        """Take over a request as another system had it (ISO 18626 import: ill/iso18626.py); returns its id.
+
+        `values` are the request's columns (times aware; `price` in yuan), `lenders` the lenders tried with
+        their times. The reader is registered as a reader of the borrowing library if the store does not know
+        them. One transaction; the audit log starts with one `import` entry saying `note`.
+        """
+        now = self._now(now)
+        row = {k: _db(v) if isinstance(v, datetime) else v for k, v in values.items() if k != "price"}
+        row["price_fen"] = accounts.price_fen(values.get("price"))
+        with self._tx() as conn:
+            if conn.execute(select(users.c.id).where(users.c.id == row["reader_id"])).first() is None:
+                conn.execute(insert(users).values(id=row["reader_id"], role="reader", member=row["borrower"], name="",
+                                                  created_at=_db(now)))
+            rid = conn.execute(insert(requests).values(**row)).inserted_primary_key[0]
+            for leg in lenders:
+                conn.execute(insert(legs).values(request_id=rid, **{
+                    k: _db(v) if isinstance(v, datetime) else v for k, v in leg.items()}))
+            after = self._request(conn, rid)
+            self._audit(conn, rid, now, actor, m.ADMIN, "import", None, None, after, after["lender"], note,
+                        before=None)
+        return rid
+
     # ---- acting ------------------------------------------------------------------------------------
 
     def act(self, request_id: int, action: str, actor_id: str, *, reason: str = "",
-            price: float | None = None, rota: Iterable[Any] | None = None, work_id: str | None = None,
+            price: float | None = None, rota: Iterable[str | Lender] | None = None, work_id: str | None = None,
             now: datetime | None = None) -> dict:
         """Take `action` on a request as `actor_id` if the workflow allows it (`ill.machine.verdict`), and
         apply its effects in one transaction; refused with the workflow's own words otherwise."""
@@ -369,7 +368,7 @@ class Store:
             v = m.verdict(req, actor, now, action)
             if not v.allowed:
                 raise v.error(req)
-            entries = normalise_rota(rota) if v.transition.rota else None
+            entries = normalise_rota(lenders(rota)) if v.transition.rota else None
             m.check_inputs(v.transition, req, reason=reason, rota=entries)
             return self._apply(conn, req, v.transition, actor_id, v.role, now, reason=reason, price=price,
                                rota=entries, work_id=work_id)

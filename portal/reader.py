@@ -31,6 +31,7 @@ from aiohttp import web
 from ill import machine as m
 from ill.errors import IllError, InvalidRequest, NotFound, RuleViolation
 from ill.machine import CANCEL_WINDOW
+from ill.rota import Lender
 from ill.store import MAX_OPEN_LOANS
 from ill.workdays import BEIJING, deadline_text
 from portal.auth import require
@@ -460,7 +461,7 @@ def _submit_edition(store, reader_id: str, work, rota, kind: str, note: str) -> 
         " : ".join(x for x in (d.place, d.publisher) if x), str(d.year or ""),
         f"ISBN {', '.join(work.isbns)}" if work.isbns else "", f"读者附言：{note}" if note else "") if x)
     return store.submit(reader_id, kind=kind, title=display_title(d), author=author, work_id=work.work_id,
-                        citation=citation, rota=rota.lenders)
+                        citation=citation, rota=[Lender.ranked(e) for e in rota.lenders])
 
 
 async def manual_page(request: web.Request, *, checked: Checked | None = None, failed: str | None = None,

@@ -10,6 +10,7 @@ from lxml import etree
 from ill import InvalidRequest, RuleViolation, Store
 from ill import machine as m
 from ill.iso18626 import NS, export_request, import_request
+from ill.rota import Lender
 
 XSD = Path(__file__).resolve().parents[1] / "data" / "schemas" / "ISO-18626-v1_2.xsd"
 SKIP = {"id", "version"}
@@ -28,8 +29,8 @@ def _scenarios(store):
     """Requests in many states: pending manual, at a lender, forwarded, lent, completed, unfilled, copy."""
     ids = [store.submit("p1", citation="王力. 古代汉语. 中华书局, 1999")["id"]]
     ids.append(store.submit("r1", title="数据结构", author="严蔚敏", work_id="w-1", price=35,
-                            rota=[{"member": "PKU", "reason": "在架可借", "holding": "TP311.12/Y", "record_id": "pku-77"},
-                                  {"member": "RUC", "reason": "满足率高"}])["id"])
+                            rota=[Lender("PKU", "在架可借", holding="TP311.12/Y", record_id="pku-77"),
+                                  Lender("RUC", "满足率高")])["id"])
     lent = store.submit("r1", title="算法导论", work_id="w-2", rota=["PKU", "RUC"])["id"]
     store.act(lent, m.ANSWER_UNFILLED, "pku", reason="已外借")
     for actor, action in (("ruc", m.WILL), ("ruc", m.SHIP), ("thu", m.RECEIVED), ("thu", m.LEND)):

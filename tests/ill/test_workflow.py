@@ -8,6 +8,7 @@ import pytest
 
 from ill import InvalidRequest, InvalidTransition, NotAllowed, RuleViolation
 from ill import machine as m
+from ill.rota import Lender
 from ill.workdays import BEIJING
 from tests.ill.conftest import T0
 
@@ -367,7 +368,7 @@ def test_manual_citation_waits_for_staff_to_route_it(store):
         store.act(r["id"], m.ROUTE, "pku", rota=["RUC"])
     with pytest.raises(InvalidRequest, match="rota"):
         store.act(r["id"], m.ROUTE, "thu")
-    r = store.act(r["id"], m.ROUTE, "thu", rota=[{"member": "RUC", "reasons": ["馆员判断"]}], work_id="w-77")
+    r = store.act(r["id"], m.ROUTE, "thu", rota=[Lender("RUC", "馆员判断")], work_id="w-77")
     assert (r["status"], r["lender"], r["work_id"]) == (m.REQUEST_RECEIVED, "RUC", "w-77")
     assert r["rota"][0]["reason"] == "馆员判断"
 
