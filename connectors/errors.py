@@ -6,7 +6,8 @@ MemberError
 │   └── LoginRefused     the member refused our login, or no password could be read for it
 ├── ProtocolError        the member sent bytes or XML that do not follow the protocol
 │   └── DecodeError      a BER packet, SRU response or record could not be decoded
-├── Diagnostic           the member answered with a diagnostic (Bib-1 or SRU)
+├── Diagnostic           the member answered with a diagnostic (Bib-1, SRU or OAI-PMH)
+│   └── ResumeExpired    the member no longer knows a kept resume point (an expired OAI-PMH token)
 └── Unsupported          the query uses something this member cannot do
 
 The federator reports these per member; it never raises them to a reader.
@@ -89,3 +90,9 @@ class Diagnostic(MemberError):
 
     def as_dict(self) -> dict:
         return {"code": self.code, "uri": self.uri, "message": self.diagnostic_message, "addinfo": self.addinfo}
+
+
+class ResumeExpired(Diagnostic):
+    """The member no longer knows the resume point a listing was continued from: start the listing again."""
+
+    kind = "diagnostic"

@@ -22,6 +22,7 @@ from connectors.errors import (
     Diagnostic,
     MemberUnavailable,
     ProtocolError,
+    ResumeExpired,
     Unsupported,
 )
 from connectors.http import HttpMember
@@ -204,7 +205,12 @@ class OaiPmhConnector(HttpMember):
                 params["from"] = oai_datetime(since, self._granularity or "YYYY-MM-DD")
         position = first_position
         while True:
-            page = parse_list_records(await self._fetch(params), self.member, position)
+            try:
+                page = parse_list_records(await self._fetch(params), self.member, position)
+            except Diagnostic as d:
+                if d.code == BAD_TOKEN and "resumptionToken" in params:
+                    raise ResumeExpired(d.code, d.diagnostic_message, d.addinfo, member=self.member) from None
+                raise
             position += len(page.records)
             yield page
             if not page.token:

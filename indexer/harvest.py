@@ -33,7 +33,14 @@ from functools import partial
 from pathlib import Path
 
 from connectors.base import Connector, RawRecord
-from connectors.errors import Diagnostic, MemberError, MemberUnavailable, ProtocolError, Unsupported
+from connectors.errors import (
+    Diagnostic,
+    MemberError,
+    MemberUnavailable,
+    ProtocolError,
+    ResumeExpired,
+    Unsupported,
+)
 from connectors.factory import open_connector
 from connectors.normalise import content_hash, normalise_raw
 from connectors.query import MEMBER_TIME, modified_since, record_id
@@ -64,7 +71,6 @@ class NoDateSearch(Exception):
 # recognised by its hash and costs only the transfer.
 CHANGE_MARGIN = timedelta(hours=1)
 PREFIX_LEAF = 16  # a group of at most this many stored ids whose count is off is fetched, not split
-EXPIRED_TOKEN = "badResumptionToken"  # the diagnostic of a change feed whose kept resume token expired
 EARLIEST = "00000000000000"  # a date search from here must find every record the member dates
 
 
@@ -475,8 +481,9 @@ class _MemberRun:
                     self.progress.member_started(self.code, page.complete_size, "")
                 await self.db(self._write_feed_page, page, cp)
                 self.progress.advance(self.code, len(page.records))
-        except Diagnostic as d:
-            if token and d.code == EXPIRED_TOKEN:  # the kept token expired: start the list again
+        except ResumeExpired:
+            if token:  # the kept token expired: start the list again
+                self.report.resumed_from = None
                 return await self.run_feed(conn, True, since, started)
             raise
         self.next_from = cp.next_from

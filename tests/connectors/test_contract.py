@@ -10,7 +10,7 @@ import re
 import pytest
 from lxml import etree
 
-from connectors.errors import Unsupported
+from connectors.errors import ResumeExpired, Unsupported
 from connectors.factory import open_connector
 from connectors.query import modified_since, parse, record_id
 from members import Endpoint, Member
@@ -53,6 +53,17 @@ def _member(zebra) -> Member:
 
 
 PROTOCOLS = ["z3950", "sru"]
+CONTRACT = ("search", "count", "harvest", "changes", "record_ids", "set_timeout", "fresh", "close")
+
+
+@pytest.mark.parametrize("protocol", ["z3950", "sru", "oaipmh"])
+def test_every_connector_offers_the_whole_contract(protocol):
+    member = Member("M", "测试馆", "test", endpoints=(Endpoint(protocol, "127.0.0.1", free_port()),))
+    conn = open_connector(member.target(protocol, timeout=3))
+    assert conn.protocol == protocol and conn.member == "M" and isinstance(conn.harvest_page, int)
+    assert [name for name in CONTRACT if not callable(getattr(conn, name, None))] == []
+    conn.set_timeout(1.5)
+    conn.fresh()
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -195,6 +206,8 @@ async def test_oai_says_unsupported_for_what_it_cannot_do(repository):
             conn.record_ids()
         with pytest.raises(Unsupported):
             [r async for r in conn.harvest(query=record_id("R01"))]
+        with pytest.raises(ResumeExpired):  # a kept token the repository forgot: the caller starts again
+            [p async for p in conn.changes(resume="long-expired")]
     finally:
         await conn.close()
 

@@ -25,7 +25,7 @@ from harvest_helpers import (
 )
 
 from indexer.harvest import HarvestOptions, run_harvest
-from indexer.store import HarvestStore
+from indexer.store import Checkpoint, HarvestStore
 from members import Registry, load_registry
 from testbed.bed import Testbed
 
@@ -200,6 +200,24 @@ def test_oai_pmh_incremental_with_deletes(bed, registry, tmp_path):
     [work] = works_with(content, f"PKU:{ids[20]}")
     assert [x["title"] for x in work["records"] if x["record_id"] == ids[20]] == ["开放存档增量测试"]
     assert content == expected_content(registry)
+
+
+def test_an_expired_kept_resume_token_starts_the_feed_again(bed, registry, tmp_path):
+    """An interrupted change-feed pass kept a token the member has since forgotten: the list is asked again
+    from the start, and the member's harvest completes."""
+    store = HarvestStore.open(tmp_path)
+    try:
+        store.start_member(Checkpoint("PKU", "oaipmh", "full", token="long-expired", started="x"), fresh=True)
+    finally:
+        store.close()
+    [r] = harvest(registry, tmp_path, members=["PKU"]).members
+    assert r.status == "ok" and r.resumed_from is None
+    assert r.records == r.added == len(bed.catalogue("PKU"))
+    store = HarvestStore.open(tmp_path)
+    try:
+        assert store.checkpoint("PKU") is None or store.checkpoint("PKU").token is None
+    finally:
+        store.close()
 
 
 def test_member_down_keeps_its_records_and_is_reported(bed, registry, tmp_path):
