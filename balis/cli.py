@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import os
@@ -26,6 +25,9 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from balis.process import tune_collector
+
+    tune_collector()  # the process's collector policy is set here, at the entry point (balis/process.py)
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
@@ -122,7 +124,10 @@ def cmd_members(args) -> int:
 
 
 def cmd_search(args) -> int:
+    import asyncio
+
     from balis.output import event_line, outcome_text, works_text
+    from balis.process import settle
     from connectors.query import QueryError, parse
     from federator.answer_times import default_path as answer_times_path
     from federator.federation import Federator
@@ -169,6 +174,7 @@ def cmd_search(args) -> int:
                     print(line, flush=True)
             return fed.assemble(query, args.page, events)
 
+    settle()
     result = asyncio.run(go())
     names = {m.code: m.name for m in members}
     try:
@@ -197,6 +203,7 @@ def cmd_search(args) -> int:
 
 def cmd_dedup(args) -> int:
     """Exit 0 when every file gave records (unreadable ones are listed and skipped), 1 when a file gave none."""
+    from balis.process import settle
     from dedup.batch import run_files
 
     missing = [f for f in args.files if not Path(f).is_file()]
@@ -204,6 +211,7 @@ def cmd_dedup(args) -> int:
         raise UsageError(f"no such file: {', '.join(missing)}")
     if args.encoding and args.encoding.lower() not in ("utf-8", "utf8", "marc-8", "marc8", "gbk", "gb18030"):
         raise UsageError(f"--encoding must be utf-8, marc-8 or gbk, not {args.encoding!r}")
+    settle()
     if args.out == "-":
         report = run_files([Path(f) for f in args.files], fmt=args.format, syntax=args.syntax,
                            encoding=args.encoding, out=sys.stdout, err=sys.stderr)

@@ -96,8 +96,10 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
     from aiohttp import web
 
     from balis.cli import UsageError
+    from balis.process import settle
     from portal import create_app
 
+    settle()  # the portal's modules and pypinyin's tables are imported: keep them out of full collections
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the store's schema check at start: no news
@@ -130,12 +132,13 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         from ill.errors import StoreError
+        from portal.app import HTTP_LIMITS
 
         try:
             app = create_app(registry, index_dir=index_dir, **options)
         except StoreError as exc:
             raise UsageError(str(exc)) from None
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = web.AppRunner(app, handle_signals=False, **HTTP_LIMITS)
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_port=worker is not None or None)
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from balis.process import settle, tune_collector  # noqa: E402
 from dedup import merge  # noqa: E402
 from dedup.evaluate import pair_scores  # noqa: E402
 from dedup.work import record_key  # noqa: E402
@@ -34,6 +35,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "dedup.json"))
     args = ap.parse_args()
+    tune_collector()  # the collector as the `balis` command sets it (balis/process.py)
+    settle()
 
     plan = plan_catalogues(args.seed, member_profiles(args.members), args.records // args.members)
     records = plan_records(plan)

@@ -8,10 +8,7 @@ editions") without sharing holdings.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from dedup.cluster import blocking_keys, cluster_keys
@@ -142,23 +139,6 @@ def group_id_for(key: str) -> str:
     return _digest("G", [key])
 
 
-@contextmanager
-def _without_cycle_collector() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one merge.
-
-    A merge allocates tens of thousands of small objects (keys, pairs, works) that hold no reference
-    cycles; with the collector running, its passes over them (and over every record already in memory)
-    cost a third of the merge time and make it erratic. Reference counting still frees everything.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def index_keys(keys: MatchKeys) -> list[str]:
     """What ties a record to others in a merge: its blocking keys, its title with its year (`titleyear:`,
     the part of a big title block it is compared with) and its "other editions" keys (`group:` +
@@ -176,11 +156,10 @@ def merge(records: list[Record], *, block_sizes: dict[str, int] | None = None,
     Works come in the order of their first record in `records`. `block_sizes` and `edges`: see
     `dedup.cluster.cluster_keys` (for re-merging part of a catalogue).
     """
-    with _without_cycle_collector():
-        keys = [match_keys(r) for r in records]
-        groups = cluster_keys(keys, block_sizes=block_sizes, edges=edges, names=[record_key(r) for r in records])
-        works = [build_work([records[i] for i in g]) for g in groups]
-        group_editions(works, [[keys[i] for i in g] for g in groups])
+    keys = [match_keys(r) for r in records]
+    groups = cluster_keys(keys, block_sizes=block_sizes, edges=edges, names=[record_key(r) for r in records])
+    works = [build_work([records[i] for i in g]) for g in groups]
+    group_editions(works, [[keys[i] for i in g] for g in groups])
     return works
 
 
@@ -249,11 +228,10 @@ class Merger:
         return known
 
     def merge(self, records: list[Record]) -> list[Work]:
-        with _without_cycle_collector():
-            keys = [self._key(r) for r in records]
-            groups = self._groups(records, keys)
-            works = [self._work([records[i] for i in g]) for g in groups]
-            group_editions(works, [[keys[i] for i in g] for g in groups])
+        keys = [self._key(r) for r in records]
+        groups = self._groups(records, keys)
+        works = [self._work([records[i] for i in g]) for g in groups]
+        group_editions(works, [[keys[i] for i in g] for g in groups])
         return works
 
     def _groups(self, records: list[Record], keys: list[MatchKeys]) -> list[list[int]]:

@@ -92,7 +92,7 @@ def test_usage_errors_and_no_member_answering(bed, tmp_path):
 def test_progress_bars_on_a_terminal(bed, tmp_path):
     from rich.console import Console
 
-    from balis.cmd_index import RichProgress
+    from balis.harvest_progress import RichProgress
     from indexer.harvest import HarvestOptions, run_harvest
 
     screen = io.StringIO()

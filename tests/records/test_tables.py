@@ -1,34 +1,52 @@
-"""pypinyin's phrase tables are kept out of the cyclic collector's walks (records/tables.py)."""
+"""pypinyin is imported in one place (records/tables.py), and the process's collector policy is the entry
+points' (balis/process.py): library modules leave the collector alone, the `balis` command keeps pypinyin's
+tables out of full collections before it merges."""
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
-
-import pypinyin.constants
+from pathlib import Path
 
 import records.tables
+from balis.process import YOUNG_THRESHOLD
 from dedup import keys
 from federator import rank
 
-
-def test_pinyin_tables_are_frozen_once_imported():
-    assert gc.get_freeze_count() > 0
-    tracked = {id(o) for o in gc.get_objects()}
-    assert id(pypinyin.constants.PHRASES_DICT) not in tracked
-    assert not any(id(v) in tracked for v in list(pypinyin.constants.PHRASES_DICT.values())[:1000])
+ROOT = Path(__file__).resolve().parents[2]
+MARC = ROOT / "testbed" / "data" / "marc" / "yaz" / "marccol1.u8.marc"
 
 
-def test_our_modules_take_pinyin_from_the_frozen_import():
+def fresh(code: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_our_modules_take_pinyin_from_the_one_import():
     for module in (keys, rank):
         assert module.lazy_pinyin is records.tables.lazy_pinyin
 
 
-def test_a_fresh_process_importing_the_federator_leaves_the_tables_frozen():
-    """In a new interpreter (no test imports before): importing what the portal imports freezes them."""
-    code = ("import gc, pypinyin.constants, portal.app; "
-            "ids = {id(o) for o in gc.get_objects()}; "
-            "print(id(pypinyin.constants.PHRASES_DICT) in ids, gc.get_freeze_count() > 100000)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "True"], out.stderr
+def test_importing_every_layer_leaves_the_collector_as_python_set_it():
+    """A library user (a test, a notebook) keeps its own policy: importing what the portal imports, pypinyin
+    included, neither freezes objects nor changes the thresholds nor switches the collector off."""
+    code = ("import gc; default = gc.get_threshold(); import portal.app, dedup, indexer.harvest, records.tables; "
+            "print(gc.get_freeze_count(), gc.get_threshold() == default, gc.isenabled())")
+    assert fresh(code) == ["0", "True", "True"]
+
+
+def test_the_balis_command_freezes_the_tables_and_collects_the_young_less_often():
+    """`balis dedup` (like search, harvest and serve) settles before it merges: pypinyin's phrase tables are
+    frozen, so full collections no longer walk them, and the youngest generation waits for YOUNG_THRESHOLD."""
+    code = "\n".join([
+        "import contextlib, gc, io",
+        "from balis.cli import main",
+        "with contextlib.redirect_stdout(io.StringIO()):",
+        f"    rc = main(['dedup', {str(MARC)!r}, '--out', '-'])",
+        "import pypinyin.constants",
+        "tracked = {id(o) for o in gc.get_objects()}",
+        "print(rc, id(pypinyin.constants.PHRASES_DICT) in tracked, gc.get_freeze_count() > 100000,",
+        "      gc.get_threshold()[0])",
+    ])
+    assert fresh(code) == ["0", "False", "True", str(YOUNG_THRESHOLD)]
