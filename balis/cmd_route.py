@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 
@@ -29,6 +28,8 @@ def register(sub, common) -> None:
 
 
 def cmd_route(args) -> int:
+    import asyncio
+
     from balis.cli import EXIT_NO_ANSWER, EXIT_OK, UsageError
     from routing import RoutingError
     from services.lenders import locate_lenders

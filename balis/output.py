@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from federator.facets import MATERIAL_TYPES
-from federator.fanout import KNOWN_ITEM, MemberOutcome
+from typing import TYPE_CHECKING
+
 from members import Member
 from services.views import display_title
 
+if TYPE_CHECKING:  # `balis members` imports this module: the search's modules load only with a search
+    from federator.fanout import MemberOutcome
+
 
 def works_text(works, names: dict[str, str]) -> str:
+    from federator.facets import MATERIAL_TYPES
+
     if not works:
         return "没有找到 no works found"
     lines = []
@@ -70,6 +75,8 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 
 def outcome_text(o: MemberOutcome) -> str:
+    from federator.fanout import KNOWN_ITEM
+
     head = f"== {o.code} {o.name} [{o.protocol or '-'}] "
     if o.status == "ok":
         head += f"ok: {o.hits} hits, {len(o.records)} records, {o.ms} ms"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
-from federator.fanout import MemberOutcome
 from members import Member
-from records.model import Record
-from services.search import MemberStatus, member_state
+
+if TYPE_CHECKING:  # `balis members` imports this module: the search's modules load only when a view needs them
+    from federator.fanout import MemberOutcome
+    from records.model import Record
+    from services.search import MemberStatus
 
 JSON_VERSION = 1
 
@@ -34,6 +37,8 @@ def record_json(r: Record) -> dict:
 
 def outcome_json(o: MemberOutcome) -> dict:
     """A member's entry in a live answer: its place in the answer (`status_json`) and its whole outcome."""
+    from services.search import member_state
+
     return {
         **status_json(member_state(o)),
         "status": o.status,
