@@ -23,23 +23,17 @@ PREFIX_CJK = 3
 YEAR_UNKNOWN = "*"  # the year part of the fuzzy blocks every record is in, for pairs with a record of no year
 
 
-def blocking_keys(k: MatchKeys) -> list[str]:
-    """The blocks a record falls into: each identifier; its folded title (split by year when the block is
-    big), and a CJK title in pinyin too; and, so that a typo, an article or another subtitle does not keep two records from ever being
-    compared, the beginning and the end of its title proper (`tp:`, `ts:`), each creator with the title's
-    first character (`au:`), or its page count when it names no creator (`ex:`). Those carry the year and the
-    year after, so records a year apart share one, and a year wildcard (`*`), so that a record whose year is
-    unknown (a short 008, no date in 260) meets the others: in a wildcard block only pairs with such a record
-    are compared."""
+def _block_parts(k: MatchKeys) -> tuple[list[str], list[str], tuple]:
+    """(exact keys, fuzzy keys without their year, the years those carry): see `blocking_keys`."""
     keys = [f"isbn:{i}" for i in k.isbns]
     keys.extend(k.ids)
     title = k.title.replace(" ", "")
     if not title:
-        return keys
+        return keys, [], ()
     keys.append(f"title:{title}")
+    keys.extend(f"title:{h}" for h in sorted(k.heads - {title}))  # "Gu gong. Shi er ji …" meets "Gu gong"
     if k.cjk:  # where a record that has only the romanisation of the title (no 880) files: 故宫 = Gu gong
         keys.append(f"title:{pinyin_key(title)}")
-    years = ("-",) if k.year is None else (k.year, k.year + 1)
     fuzzy = []
     for text, cjk in ((title, k.cjk), (k.romanised_proper, False)):  # a romanised 245 beside an 880 too
         n = PREFIX_CJK if cjk else PREFIX
@@ -53,6 +47,18 @@ def blocking_keys(k: MatchKeys) -> list[str]:
             fuzzy += [f"au:{a.replace(' ', '')}|{initial}" for a in sorted(k.authors)[:3]]
         elif k.pages:
             fuzzy.append(f"ex:{k.pages}|{initial}")
+    return keys, fuzzy, ("-",) if k.year is None else (k.year, k.year + 1)
+
+
+def blocking_keys(k: MatchKeys) -> list[str]:
+    """The blocks a record falls into: each identifier; its folded title (split by year when the block is
+    big), each form of it cut where a subtitle may begin, and a CJK title in pinyin too; and, so that a typo,
+    an article or another subtitle does not keep two records from ever being compared, the beginning and the
+    end of its title proper (`tp:`, `ts:`), each creator with the title's first character (`au:`), or its
+    page count when it names no creator (`ex:`). Those carry the year and the year after, so records a year
+    apart share one, and a year wildcard (`*`), so that a record whose year is unknown (a short 008, no date
+    in 260) meets the others: in a wildcard block only pairs with such a record are compared."""
+    keys, fuzzy, years = _block_parts(k)
     keys.extend(f"{key}|{y}" for key in fuzzy for y in (*years, YEAR_UNKNOWN))
     return keys
 
@@ -63,9 +69,17 @@ def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | 
     `block_sizes`: how many records each block holds in the whole catalogue, when `keys` is part of it (the
     harvest re-merging what changed): a big title block is split by year as it is in a full merge."""
     blocks: dict[str, list[int]] = defaultdict(list)
-    for i, k in enumerate(keys):
-        for b in blocking_keys(k):
+    parts = [_block_parts(k) for k in keys]
+    # the wildcard blocks (`blocking_keys`) are built only where a record without a year can use them
+    undated = {f for k, (_keys, fuzzy, _years) in zip(keys, parts, strict=True) if k.year is None for f in fuzzy}
+    for i, (exact, fuzzy, years) in enumerate(parts):
+        for b in exact:
             blocks[b].append(i)
+        for f in fuzzy:
+            for y in years:
+                blocks[f"{f}|{y}"].append(i)
+            if f in undated:
+                blocks[f"{f}|{YEAR_UNKNOWN}"].append(i)
     pairs: set[tuple[int, int]] = set()
     for name, members in blocks.items():
         if len(members) < 2:

@@ -146,6 +146,7 @@ corporation gmbh ag sa srl spa kg bv nv plc the and und et e y sons son bros bro
 univ universitaire universitaires universitatsverlag universitaria universitario universidad universita
 universitat university's of de del der des la le les di da
 """.split())
+_THIS_PUBLISHER = frozenset({"本社", "本社编辑部", "本馆", "本局"})  # "this house" as a Chinese record's creator
 _PUB_UNKNOWN = frozenset({"s n", "sn", "sine nomine", "s nom", "sn s l", "s l s n", "publisher not identified",
                           "出版者不详", "出版社不详", "出版者不詳", "不详", "chu ban zhe bu xiang"})  # no publisher named
 _PUB_PINYIN_GENERIC = re.compile(r"\b(?:chu ban she|chu pan she|chubanshe|chu ban|chu pan|you xian gong si|"
@@ -433,6 +434,8 @@ def match_keys(rec: Record) -> MatchKeys:
         proper = rec.sort_title or rec.title
         romanised_proper = _filed(proper, bool(rec.sort_title)).replace(" ", "")
         romanised = _filed(f"{proper} {rec.subtitle}" if rec.subtitle else proper, bool(rec.sort_title)).replace(" ", "")
+    publisher = _publisher(rec)
+    pub = publisher_key(publisher)
     authors: set[str] = set()
     translators: set[str] = set()
     for a in rec.authors:
@@ -441,11 +444,11 @@ def match_keys(rec: Record) -> MatchKeys:
         if not role and is_cjk(name) and _TRANSLATED_SUFFIX.search(fold(name)) and "著" not in name:
             role = "译"
         key = name_key(name)
+        if key in _THIS_PUBLISHER:  # 本社编: compiled by the publisher itself, which another record names
+            key = pub if publisher else ""
         if not key:
             continue
         (translators if role in _TRANSLATOR_ROLES else authors).add(key)
-    publisher = _publisher(rec)
-    pub = publisher_key(publisher)
     pub_own = publisher_key(rec.publisher) if publisher is not rec.publisher else ""
     ids = set()
     for issn in rec.issns:

@@ -222,13 +222,15 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
 
     A shared identifier (ISBN-13, ISSN, LCCN, national bibliography number) is checked, not trusted:
     any conflict still keeps the records apart, and the titles must still resemble each other. Equal
-    scores are broken in favour of exact page and publisher agreement.
+    scores are broken in favour of exact page, publisher and translator agreement (a translation meets its
+    own copies before a record that names no translator).
     """
     if conflict(a, b) is not None:
         return None
     title = title_similarity(a, b)
     agreement = (0.02 if a.pages and a.pages == b.pages else 0.0) + \
-        (0.01 if a.publisher and a.publisher == b.publisher else 0.0)
+        (0.01 if a.publisher and a.publisher == b.publisher else 0.0) + \
+        (0.01 if a.translators and a.translators == b.translators else 0.0)
     if shares_identifier(a, b):
         return 2.0 + title + agreement if title >= TITLE_MIN_WITH_ID else None
     if title < TITLE_MIN_FULL_EVIDENCE:

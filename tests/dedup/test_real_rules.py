@@ -373,3 +373,31 @@ def test_the_volumes_of_a_set_are_counted_together():
                      lambda r: setattr(r["008"], "data", r["008"].data[:7] + "1463" + r["008"].data[11:]))
     assert extent_counts("2 v. (242; 239 leaves)") == (481, "l", 2)
     assert not _merged(bible, later)
+
+
+def test_compiled_by_this_house_is_the_publisher():
+    """LC's 整党学习材料 ("本社编", the publisher as 710) and a CNMARC record of it whose only creator is 本社
+    (this house): the same book."""
+    marc21 = next(r for _pos, r in iter_iso2709(REAL / "yaz" / "marccol1.u8.marc") if "Zheng dang" in str(r["245"]))
+    cn = pymarc.Record()
+    cn.leader = pymarc.Leader("00000nam0 2200000   450 ")
+    cn.add_field(Field(tag="001", data="cn-zd"))
+    cn.add_field(Field(tag="101", indicators=pymarc.Indicators("0", " "), subfields=[Subfield("a", "chi")]))
+    cn.add_field(Field(tag="200", indicators=pymarc.Indicators("1", " "),
+                       subfields=[Subfield("a", "整党学习材料"), Subfield("f", "本社编")]))
+    cn.add_field(Field(tag="210", indicators=pymarc.Indicators(" ", " "),
+                       subfields=[Subfield("a", "沈阳"), Subfield("c", "辽宁人氱出版社出版发行"), Subfield("d", "1984")]))
+    cn.add_field(Field(tag="215", indicators=pymarc.Indicators(" ", " "), subfields=[Subfield("a", "v. <1, 3-5, >"),
+                                                                                   Subfield("d", "19cm")]))
+    cn.add_field(Field(tag="711", indicators=pymarc.Indicators("0", "2"), subfields=[Subfield("a", "本社"),
+                                                                                   Subfield("4", "编")]))
+    assert _merged(marc21, cn)
+    assert not _merged(marc21, _variant(cn, _set("210", "c", "人民出版社")))
+
+
+def test_a_subtitle_typed_after_a_period_meets_the_title_alone():
+    """GWU's 故宫 (Gu gong) documentary: a copy with no 880 and the subtitle typed into the title after ". "."""
+    gugong = _real("loc-cc0/gwu.xml", "11587214")
+    joined = _variant(gugong, _drop("880"), _drop("100", "700", "710"), _short_008, _drop("245", code="b"),
+                      _set("245", "a", "Gu gong. Shi er ji da xing ji lu pian."))
+    assert _merged(gugong, joined)
