@@ -376,3 +376,13 @@ def test_variants_and_traps_stay_what_a_cataloguer_would_write(found, sources):
     assert made and not rv.without_record_numbers(made[0]).get_fields("010")
     (trap,) = rv.trap_set(random.Random(0), copy_of(sources, "loc-cc0/princeton.xml#12"), ctx_of(base))
     assert trap["300"]["a"].split()[0] in ("2", "3")
+
+
+def test_a_recatalogued_translation_keeps_its_translator(found, sources):
+    base = sources[CNMARC].rec
+    ctx = rv._context(base, rv.build_pools(found))
+    t1, _t2 = rv.trap_translator(random.Random(0), base, ctx)
+    for seed in SEEDS:
+        rec, ops = rv.make_variant(random.Random(seed), t1, ctx, "PKU", rv.Settings(), keep=rv.TRAP_KEEPS["translator"])
+        assert not any(op.startswith("author:") for op in ops)
+        assert rec.get_fields("702") or rec.get_fields("700")  # the translator is still named (CNMARC or MARC21)
