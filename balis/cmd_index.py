@@ -57,6 +57,7 @@ def cmd_harvest(args) -> int:
     from balis.cli import EXIT_NO_ANSWER, EXIT_OK, EXIT_USAGE, UsageError
     from balis.harvest_progress import PlainProgress, RichProgress
     from balis.process import settle
+    from indexer.backend import is_database
     from indexer.errors import HarvestError, HarvestStoreError, LocalIndexError
     from indexer.harvest import HarvestOptions, harvest_endpoint, run_harvest
     from indexer.paths import resolve_index_dir
@@ -73,6 +74,9 @@ def cmd_harvest(args) -> int:
     opts = HarvestOptions(members=codes, full=args.full, since=_since(args.since), concurrency=args.concurrency,
                           rate=args.rate, timeout=args.timeout, page_size=args.page_size)
     index_dir = resolve_index_dir(args.index)
+    if args.index and is_database(args.index):
+        raise UsageError("the harvest does not write into a PostgreSQL index yet (its harvest store is a file in the "
+                         "index folder): give --index DIR")
     chosen = [m.code for m in registry.select(codes) if codes or (m.active and harvest_endpoint(m))]
     settle()
     try:
@@ -127,24 +131,26 @@ def _width(text: str) -> int:
 
 def cmd_index_stats(args) -> int:
     from balis.cli import EXIT_OK, EXIT_USAGE
+    from indexer.backend import is_database, open_index, resolve_location
     from indexer.errors import HarvestStoreError, LocalIndexError
-    from indexer.index import LocalIndex
-    from indexer.paths import resolve_index_dir
     from indexer.store import STORE_NAME, HarvestStore
 
-    index_dir = resolve_index_dir(args.index)
+    location = resolve_location(args.index)
     try:
-        with LocalIndex.open(index_dir) as ix:
+        ix = open_index(location)
+        try:
             stats = ix.stats()
+        finally:
+            ix.close()
     except LocalIndexError as exc:
         print(f"balis index stats: {exc}", file=sys.stderr)
         return EXIT_USAGE
     members: dict[str, dict] = {}
-    store_path = index_dir / STORE_NAME
-    stats["store_bytes"] = store_path.stat().st_size if store_path.exists() else 0
-    if store_path.exists():
+    store_path = None if is_database(location) else location / STORE_NAME  # the harvest store is a folder's
+    stats["store_bytes"] = store_path.stat().st_size if store_path and store_path.exists() else 0
+    if store_path and store_path.exists():
         try:
-            store = HarvestStore.open(index_dir, create=False)
+            store = HarvestStore.open(location, create=False)
         except HarvestStoreError as exc:
             print(f"balis index stats: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -161,6 +167,10 @@ def cmd_index_stats(args) -> int:
                                      store.checkpoint(code) is not None}
         finally:
             store.close()
+    if store_path is None:  # a database index: its members are those it holds copies of
+        members = {code: {"records": None, "holdings": n, "last_harvest": stats["harvested"].get(code),
+                          "last_status": None, "last_protocol": None, "interrupted": False}
+                   for code, n in stats["holdings_per_member"].items()}
     stats["members"] = members
     if args.json:
         print(json.dumps({"version": 1, **stats}, ensure_ascii=False, indent=1))
@@ -177,5 +187,5 @@ def cmd_index_stats(args) -> int:
             status = STATUS_ZH.get(m["last_status"] or "", m["last_status"] or "—")
             if m["interrupted"]:
                 status += "（中断，下次继续 interrupted, resumes）"
-            print(f"  {code:<14} {m['records']:>12}  {m['holdings']:>13}  {m['last_harvest'] or '—':<26}  {status}")
+            print(f"  {code:<14} {'—' if m['records'] is None else m['records']:>12}  {m['holdings']:>13}  {m['last_harvest'] or '—':<26}  {status}")
     return EXIT_OK

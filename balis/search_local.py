@@ -12,15 +12,14 @@ from services.views import search_json
 def run_local(args, text: str, query, selected: dict[str, list[str]], registry) -> int:
     """Search the local index chosen by --index / BALIS_INDEX and print like a live search."""
     from balis.cli import EXIT_OK, EXIT_USAGE, UsageError
+    from indexer.backend import open_searcher, resolve_location
     from indexer.errors import LocalIndexError, NoIndexError
-    from indexer.paths import resolve_index_dir
-    from indexer.search import LocalSearcher
 
     if args.stream:
         raise UsageError("--stream shows members answering; a local search has none: drop --stream or --local")
-    index_dir = resolve_index_dir(args.index)
+    location = resolve_location(args.index)
     try:
-        searcher = LocalSearcher.open(index_dir)
+        searcher = open_searcher(location)
     except NoIndexError as exc:
         print(f"balis: {exc}", file=sys.stderr)
         return EXIT_USAGE

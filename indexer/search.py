@@ -452,6 +452,11 @@ class LocalSearcher:
     def doc_count(self) -> int:
         return self._searcher.doc_count()
 
+    def work(self, work_id: str) -> Work | None:
+        """The edition with this id, or None."""
+        fields = self._searcher.document(work_id=work_id)
+        return load_work(fields["work"]) if fields else None
+
     def _load(self, docnum: int) -> Work:
         """The stored edition (kept for the next searches of this index state: candidates repeat)."""
         works = self._bits.works

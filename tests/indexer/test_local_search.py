@@ -1,4 +1,5 @@
-"""Local search against the session test bed: the same works, facets and sorts as live search."""
+"""Local search against the session test bed: the same works, facets and sorts as live search, on both
+backends of the union index (a whoosh folder and a PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dedup import merge
 from federator import facets as facet_mod
 from federator.federation import Federator
 from federator.rank import rank, title_sort_key
+from indexer.backend import open_index, open_searcher
 from indexer.index import LocalIndex
 from indexer.search import BLOCK, LocalSearcher
 from members import load_registry
@@ -39,7 +41,7 @@ def works(plan):
 
 
 @pytest.fixture(scope="module")
-def index_dir(works, tmp_path_factory):
+def whoosh_dir(works, tmp_path_factory):
     path = tmp_path_factory.mktemp("local-index")
     ix = LocalIndex.open(path, create=True)
     ix.rebuild(works, harvested={"THU": "2026-11-21T02:00:00+00:00"})
@@ -47,9 +49,28 @@ def index_dir(works, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module", params=["whoosh", "postgresql"])
+def index_dir(request, works, whoosh_dir):
+    """The union index of the test bed in each backend: a whoosh folder, a PostgreSQL database (its URL)."""
+    if request.param == "whoosh":
+        return whoosh_dir
+    url = request.getfixturevalue("index_database")
+    ix = open_index(url, create=True)
+    ix.rebuild(works, harvested={"THU": "2026-11-21T02:00:00+00:00"})
+    ix.close()
+    return url
+
+
 @pytest.fixture(scope="module")
 def searcher(index_dir):
-    s = LocalSearcher.open(index_dir)
+    s = open_searcher(index_dir)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def whoosh_searcher(whoosh_dir):
+    s = LocalSearcher.open(whoosh_dir)
     yield s
     s.close()
 
@@ -296,9 +317,9 @@ def test_live_check_fills_status_and_reports_failing_members(capsys, testbed, wo
 @pytest.mark.parametrize("text", ["中国 NOT 历史", "ti:管理 OR au:德鲁克", '"中国历史"', "hist*", "year:<2000 AND 中国",
                                   "su:经济学 NOT year:2001", "any:(管理 实践)", "数据结构", "year:<>2001",
                                   "dc.title any \"管理 历史\"", "dc.title adj \"发展报告\"", "isbn:978-7-5447-2389-1"])
-def test_bit_set_matching_agrees_with_whoosh(searcher, text):
+def test_bit_set_matching_agrees_with_whoosh(whoosh_searcher, text):
     from indexer.search import docnums, match_bits, to_whoosh
 
     q = parse(text)
-    by_whoosh = sorted(searcher._searcher.docs_for_query(to_whoosh(q)))
-    assert docnums(match_bits(searcher._bits, q)) == by_whoosh
+    by_whoosh = sorted(whoosh_searcher._searcher.docs_for_query(to_whoosh(q)))
+    assert docnums(match_bits(whoosh_searcher._bits, q)) == by_whoosh

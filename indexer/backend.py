@@ -1,0 +1,95 @@
+"""One union index, two backends: a whoosh folder (the embedded default) or a PostgreSQL database.
+
+`--index DIR` / `--index postgresql://…` (else `$BALIS_INDEX`, else the default folder) is resolved once by
+`resolve_location`; `open_index` gives the write side the harvest uses and `open_searcher` the read side
+search, the CLI and the SRU server use. Both backends give the same editions, facets, sorts and pages
+(`tests/indexer/test_backends.py`); docs/local-search.md says where they differ.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from connectors.query import Query
+from dedup.work import Work
+from indexer.pg.index import is_database
+from indexer.search import LocalResult
+
+__all__ = ["IndexSearcher", "UnionIndex", "is_database", "open_index", "open_searcher", "resolve_location"]
+
+
+class UnionIndex(Protocol):
+    """The write side: what the harvest and `balis index stats` use."""
+
+    index_dir: object  # the folder, or the database URL without its password
+
+    def write(self, upsert: Iterable[Work] = (), delete: Iterable[str] = (), *,
+              harvested: dict[str, str] | None = None, timeout: float = 30.0,
+              documents: Iterable[dict] = ()) -> dict: ...
+
+    def rebuild(self, works: Iterable[Work], *, harvested: dict[str, str] | None = None,
+                timeout: float = 30.0) -> dict: ...
+
+    def work_ids(self) -> set[str]: ...
+
+    def doc_count(self) -> int: ...
+
+    def harvested(self) -> dict[str, str]: ...
+
+    def stats(self) -> dict: ...
+
+    def close(self) -> None: ...
+
+
+class IndexSearcher(Protocol):
+    """The read side: one page of editions with facets, as `indexer.search.LocalResult`."""
+
+    def search(self, query: Query, *, sort: str = "relevance", page: int = 1, size: int = 10,
+               selected: Mapping[str, list[str]] | None = None,
+               names: Mapping[str, str] | None = None) -> LocalResult: ...
+
+    def work(self, work_id: str) -> Work | None: ...
+
+    def refresh(self) -> None: ...
+
+    def warm(self) -> None: ...
+
+    def doc_count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def resolve_location(arg: str | os.PathLike | None = None) -> Path | str:
+    """The index chosen by the command line, then $BALIS_INDEX, then the default folder: a folder (Path) or a
+    PostgreSQL URL (str)."""
+    from indexer.paths import resolve_index_dir
+
+    for value in (arg, os.environ.get("BALIS_INDEX")):
+        if value:
+            return str(value) if is_database(str(value)) else resolve_index_dir(value)
+    return resolve_index_dir(None)
+
+
+def open_index(location: Path | str, *, create: bool = False) -> UnionIndex:
+    """The write side of the index at `location` (`create=True` makes it when there is none)."""
+    if is_database(location):
+        from indexer.pg.index import PgIndex
+
+        return PgIndex.open(str(location), create=create)
+    from indexer.index import LocalIndex
+
+    return LocalIndex.open(location, create=create)
+
+
+def open_searcher(location: Path | str) -> IndexSearcher:
+    """A searcher over the index at `location`; NoIndexError when there is none or it is empty."""
+    if is_database(location):
+        from indexer.pg.search import PgSearcher
+
+        return PgSearcher.open(str(location))
+    from indexer.search import LocalSearcher
+
+    return LocalSearcher.open(location)

@@ -1,0 +1,241 @@
+"""The union index in a PostgreSQL database: open (migrating the schema), write, rebuild, stats.
+
+Every write is one transaction: readers see the state before it or after it (MVCC), never half of it, and
+go on reading while it runs. One writer at a time: a writer holds a transaction-level advisory lock, which
+PostgreSQL releases when the writer's connection ends, even when its process is killed. Rows are sent with
+COPY. The schema is kept by Alembic migrations (`indexer/pg/migrations`), applied when a writer opens the
+index. Metadata that is not searched (last harvest per member, last commit, the commit generation) is in
+`index_meta`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+import psycopg
+
+from dedup.work import Work
+from indexer.errors import IndexBusyError, LocalIndexError, NoIndexError
+from indexer.pg.rows import COLUMNS, HOLDING_COLUMNS, row, row_of_document
+
+WRITER_LOCK = 0x62616C6973  # "balis": the advisory lock a writer holds
+MIGRATION_LOCK = WRITER_LOCK + 1
+SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def is_database(location: object) -> bool:
+    """Whether an --index / BALIS_INDEX value names a PostgreSQL database rather than a folder."""
+    return isinstance(location, str) and location.startswith(SCHEMES)
+
+
+def connection_url(location: str) -> str:
+    """The URL psycopg connects to (SQLAlchemy's `postgresql+psycopg://` form is accepted too)."""
+    return re.sub(r"^postgresql\+psycopg://", "postgresql://", location)
+
+
+def shown(location: str) -> str:
+    """The URL as people see it (no password)."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", connection_url(location))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def upgrade(location: str) -> str:
+    """Bring the index's schema to the newest migration (no-op when current); returns the revision."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "indexer.pg:migrations")
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    engine = create_engine(connection_url(location).replace("postgresql://", "postgresql+psycopg://", 1),
+                           poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")  # one upgrader at a time
+            ctx = MigrationContext.configure(conn, opts={"version_table": "index_alembic_version"})
+            if ctx.get_current_revision() == head:
+                return head
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+    return head
+
+
+def connect(location: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(connection_url(location), autocommit=True)
+    except psycopg.Error as exc:
+        raise LocalIndexError(f"the union index database {shown(location)} cannot be reached "
+                              f"({str(exc).strip()}); check the URL and that PostgreSQL is running") from None
+
+
+class PgIndex:
+    """The union catalogue's index of editions in a PostgreSQL database."""
+
+    def __init__(self, location: str, conn: psycopg.Connection, notify: Callable[[str], None] = _warn) -> None:
+        self.location = location
+        self.index_dir = shown(location)  # what results and stats name as the index
+        self.conn = conn
+        self._notify = notify
+
+    @classmethod
+    def open(cls, location: str, *, create: bool = False, notify: Callable[[str], None] = _warn) -> PgIndex:
+        """Open the index in the database at `location`; `create=True` makes (or migrates) its tables.
+
+        Without `create`, a database without the index's tables raises NoIndexError saying to harvest.
+        """
+        conn = connect(location)
+        try:
+            found = conn.execute("SELECT to_regclass('index_alembic_version') IS NOT NULL").fetchone()[0]
+            if not found and not create:
+                raise NoIndexError(f"no union index in the database {shown(location)}; build it with "
+                                   "'balis harvest --index URL' (or choose another with --index / BALIS_INDEX)")
+            upgrade(location)
+        except LocalIndexError:
+            conn.close()
+            raise
+        except psycopg.Error as exc:
+            conn.close()
+            raise LocalIndexError(f"the union index database {shown(location)} cannot be read "
+                                  f"({str(exc).strip()})") from None
+        return cls(location, conn, notify)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> PgIndex:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------------------
+    def _lock(self, cur: psycopg.Cursor, timeout: float) -> None:
+        cur.execute(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
+        try:
+            cur.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+        except psycopg.errors.LockNotAvailable:
+            raise IndexBusyError(f"the union index {self.index_dir} is being written by {self._writer()}; wait "
+                                 "for it to finish (a harvest), then try again") from None
+        cur.execute("SET LOCAL lock_timeout = 0")
+
+    def _writer(self) -> str:
+        with psycopg.connect(connection_url(self.location), autocommit=True) as other:
+            got = other.execute(
+                "SELECT a.pid, a.client_addr, a.xact_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = CAST(%s AS oid)", (WRITER_LOCK & 0xFFFFFFFF,)
+            ).fetchone()
+        if not got:
+            return "another process"
+        return f"database process {got[0]} (client {got[1] or 'local'}) since {got[2]:%Y-%m-%dT%H:%M:%S%z}"
+
+    def write(self, upsert: Iterable[Work] = (), delete: Iterable[str] = (), *,
+              harvested: dict[str, str] | None = None, timeout: float = 30.0,
+              documents: Iterable[dict] = ()) -> dict:
+        """Add or replace `upsert` works (and `documents`, whoosh documents of works), remove `delete`, in one
+        transaction. Returns {"upserted": n, "deleted": n}; on any error nothing changes."""
+        delete = list(delete)
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            self._lock(cur, timeout)
+            if delete:
+                cur.execute("DELETE FROM editions WHERE work_id = ANY(%s)", (delete,))
+            rows = [*(row(w) for w in upsert), *(row_of_document(d) for d in documents)]
+            if rows:
+                cur.execute("DELETE FROM editions WHERE work_id = ANY(%s)", ([r.values[0] for r in rows],))
+            self._copy(cur, rows)
+            self._after(cur, harvested, replace=False)
+        return {"upserted": len(rows), "deleted": len(delete)}
+
+    def rebuild(self, works: Iterable[Work], *, harvested: dict[str, str] | None = None,
+                timeout: float = 30.0) -> dict:
+        """Replace the whole index by `works` in one transaction (readers see the old index until it is done)."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            self._lock(cur, timeout)
+            cur.execute("DELETE FROM holdings")
+            cur.execute("DELETE FROM editions")
+            n = self._copy(cur, (row(w) for w in works))
+            self._after(cur, harvested, replace=True)
+        self.conn.execute("ANALYZE editions")
+        self.conn.execute("ANALYZE holdings")
+        return {"documents": n}
+
+    def optimize(self, timeout: float = 30.0) -> None:
+        """Reclaim the space of replaced rows and refresh the planner's statistics."""
+        self.conn.execute("VACUUM ANALYZE editions")
+        self.conn.execute("VACUUM ANALYZE holdings")
+
+    @staticmethod
+    def _copy(cur: psycopg.Cursor, rows) -> int:
+        holdings: list[tuple] = []
+        n = 0
+        with cur.copy(f"COPY editions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r.values)
+                holdings += r.holdings
+                n += 1
+        if holdings:
+            with cur.copy(f"COPY holdings ({', '.join(HOLDING_COLUMNS)}) FROM STDIN") as copy:
+                for h in holdings:
+                    copy.write_row(h)
+        return n
+
+    def _after(self, cur: psycopg.Cursor, harvested: dict[str, str] | None, *, replace: bool) -> None:
+        got = {} if replace and harvested is not None else self.harvested(cur)
+        got.update(harvested or {})
+        cur.execute("UPDATE index_meta SET value = to_jsonb(CAST(value AS text)::bigint + 1) WHERE key = 'generation'")
+        cur.execute("UPDATE index_meta SET value = %s WHERE key = 'harvested'", (json.dumps(got),))
+        cur.execute("UPDATE index_meta SET value = %s WHERE key = 'last_commit'", (json.dumps(_now()),))
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def _meta(self, key: str, cur=None):
+        got = (cur or self.conn).execute("SELECT value FROM index_meta WHERE key = %s", (key,)).fetchone()
+        return got[0] if got else None
+
+    def work_ids(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT work_id FROM editions")}
+
+    def doc_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM editions").fetchone()[0]
+
+    def harvested(self, cur=None) -> dict[str, str]:
+        """When each member was last harvested into this index, as recorded by the harvest."""
+        return dict(self._meta("harvested", cur) or {})
+
+    def generation(self) -> int:
+        """Counts the commits: a searcher compares it to see whether the index changed."""
+        return int(self._meta("generation") or 0)
+
+    def stats(self) -> dict:
+        """documents, holdings, holdings per member, size on disk (bytes), last commit, last harvest per member."""
+        per_member = dict(self.conn.execute(
+            "SELECT member, count(*) FROM holdings GROUP BY member ORDER BY member").fetchall())
+        size = self.conn.execute("SELECT pg_total_relation_size('editions') + pg_total_relation_size('holdings')"
+                                 ).fetchone()[0]
+        revision = self.conn.execute("SELECT version_num FROM index_alembic_version").fetchone()
+        return {
+            "path": self.index_dir,
+            "backend": "postgresql",
+            "documents": self.doc_count(),
+            "holdings": sum(per_member.values()),
+            "holdings_per_member": per_member,
+            "size_bytes": size,
+            "last_commit": self._meta("last_commit"),
+            "harvested": self.harvested(),
+            "schema_version": revision[0] if revision else None,
+        }

@@ -1,0 +1,110 @@
+"""A Work as a row of the PostgreSQL union index (pure functions, no I/O).
+
+Two `tsvector`s are made in Python with `indexer.analysis` (no PostgreSQL text search configuration is used):
+`doc`, what matching reads, holds the same tokens and positions as the whoosh index's title, author, subject
+and other fields (weights A, B, C, D); `rk`, what ranking reads, holds the fields `federator.rank` scores
+(its `WorkText`), each text of a field apart from the next so that a phrase never spans two of them. `pub`
+holds the publishers. Facet values are those of `federator.facets`; sort keys those of `federator.rank`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dedup.work import Work
+from federator.rank import title_sort_key, work_text
+from indexer.analysis import positioned_tokens
+from indexer.schema import document, facet_values, load_work, work_year
+from records.fold import fold
+
+FIELD_WEIGHT = {"title": "A", "author": "B", "subject": "C", "other": "D"}
+MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later ones are stored as this
+MAX_POSITIONS = 255  # positions kept per lexeme and weight (PostgreSQL keeps 256 per lexeme)
+MAX_LEXEME = 500  # characters; longer tokens (never a word a reader types) are left out
+FACETS = ("member", "language", "material_type", "clc")  # kept as arrays; the year facet reads `year`
+COLUMNS = ("work_id", "group_id", "year", "holders", "title_fold", "title_key", "exact_titles", "title_tokens",
+           "isbns", "issns", "ids", "f_member", "f_language", "f_material_type", "f_clc", "doc", "pub", "rk",
+           "work")
+HOLDING_COLUMNS = ("work_id", "member", "library", "call_number", "status", "barcode")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One edition's row (values in COLUMNS order) and its holdings' rows."""
+
+    values: tuple
+    holdings: list[tuple]
+
+
+class _Vector:
+    """Lexemes with their (position, weight), written as a tsvector literal."""
+
+    def __init__(self) -> None:
+        self.lexemes: dict[str, dict[str, list[int]]] = {}
+        self.next = 1  # PostgreSQL positions start at 1
+
+    def add(self, text: str, weight: str, *, apart: bool) -> None:
+        """Tokens of `text` from the next free position; `apart` leaves a gap so no phrase reaches it."""
+        base = self.next + (1 if apart and self.next > 1 else 0)
+        last = base - 1
+        for token, pos in positioned_tokens(text, document=True):
+            if len(token) > MAX_LEXEME:
+                continue
+            p = min(base + pos, MAX_POSITION)
+            slots = self.lexemes.setdefault(token, {}).setdefault(weight, [])
+            if len(slots) < MAX_POSITIONS and (not slots or slots[-1] != p):
+                slots.append(p)
+            last = max(last, base + pos)
+        self.next = last + 1
+
+    def literal(self) -> str:
+        parts = []
+        for lexeme, by_weight in self.lexemes.items():
+            positions = ",".join(f"{p}{w}" for w, ps in sorted(by_weight.items()) for p in sorted(set(ps)))
+            parts.append(f"{quote(lexeme)}:{positions}")
+        return " ".join(parts)
+
+
+def quote(lexeme: str) -> str:
+    """A lexeme in tsvector / tsquery input syntax (quoted; no parsing or normalising by PostgreSQL)."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def row(work: Work) -> Row:
+    """The row of a work (from a harvest's merge)."""
+    return _row(work, document(work))
+
+
+def row_of_document(doc: dict) -> Row:
+    """The row of a whoosh document (`indexer.schema.document`, as the harvest's incremental step makes)."""
+    return _row(load_work(doc["work"]), doc)
+
+
+def _row(work: Work, doc: dict) -> Row:
+    match = _Vector()
+    for name, weight in FIELD_WEIGHT.items():
+        text = doc.get(name) or ""
+        match.add(text, weight, apart=True)  # texts of a field are joined by newlines, as in whoosh
+    wt = work_text(work)
+    ranked = _Vector()
+    for name, weight in FIELD_WEIGHT.items():
+        for piece in _pieces(wt.text(name)):
+            ranked.add(piece, weight, apart=True)
+    pub = _Vector()
+    for piece in _pieces(wt.text("publisher")):
+        pub.add(piece, "D", apart=True)
+    display = work.display
+    facets = facet_values(work)
+    values = (
+        work.work_id, work.group_id or "", work_year(work), len(work.members), fold(display.title or ""),
+        title_sort_key(display.title or ""), sorted(wt.exact_titles), list(wt.title_tokens),
+        doc.get("isbn", "").split(), doc.get("issn", "").split(), doc.get("id", "").lower().split(),
+        *(facets[f] for f in FACETS), match.literal(), pub.literal(), ranked.literal(), doc["work"],
+    )
+    holdings = [(work.work_id, h.member, h.library, h.call_number, h.status, h.barcode) for h in work.holdings]
+    return Row(values, holdings)
+
+
+def _pieces(joined: str) -> list[str]:
+    """The texts `federator.rank` joined into one field (" | " between them)."""
+    return [p for p in joined.split(" | ") if p]

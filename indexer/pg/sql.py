@@ -1,0 +1,277 @@
+"""The query model as SQL over the `editions` table (pure: text and parameters, no I/O).
+
+`Sql.match(query)` is a condition that holds for exactly the editions the whoosh index matches (the same
+tokens per field, AND/OR/NOT, phrases as runs of positions, truncation, years, identifiers). `Sql.score(query)`
+is `federator.rank`'s relevance written in SQL over the `rk` and `pub` vectors and the title columns: per
+clause the share of its tokens found in each field times the field's weight, the phrase, exact-title and
+title-density boosts, the other fields' tenth, identifiers, years and holders. A token is "in a field" when
+the field's vector has it (federator.rank asks the folded text for it as a substring or a whole word: the
+same answer but for a phrase joined to a longer word, "c语言" in "abc语言"). `Sql.selected(...)` is
+`federator.facets.apply` as a condition. Parameters are psycopg's `%(name)s`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from connectors.query import Bool, Clause, Query
+from federator import facets as facet_mod
+from federator.rank import (
+    EXACT_TITLE,
+    HOLDERS,
+    IDENTIFIER,
+    OTHER_FIELDS,
+    PHRASE_BOOST,
+    TEXT_FIELDS,
+    TITLE_DENSITY,
+    UNPHRASED,
+    WEIGHTS,
+    YEAR_MATCH,
+    tokens,
+)
+from indexer.analysis import _CJK_RUN, query_positions
+from indexer.pg.rows import FIELD_WEIGHT, quote
+from indexer.schema import isbn_query_term, issn_term
+from records.fold import fold
+
+ANY_FIELDS = ("title", "author", "subject", "other")
+FACET_COLUMNS = {"member": "f_member", "language": "f_language", "material_type": "f_material_type", "clc": "f_clc"}
+_RANGE = re.compile(r"^(\d{1,4})?-(\d{1,4})?$")  # a year facet value: 1990-1999, -1949, 2020-
+_YEAR_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "<>": "<>"}
+
+
+class Sql:
+    """Builds conditions and expressions; `params` collects their values."""
+
+    def __init__(self, alias: str = "e") -> None:
+        self.e = alias
+        self.params: dict[str, object] = {}
+
+    def _p(self, value: object) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"%({name})s"
+
+    # ---------------------------------------------------------------- matching (as the whoosh index)
+    def match(self, node: Query) -> str:
+        if isinstance(node, Clause):
+            return self._clause(node)
+        assert isinstance(node, Bool)
+        left, right = self.match(node.left), self.match(node.right)
+        if node.op == "and":
+            return f"({left} AND {right})"
+        if node.op == "or":
+            return f"({left} OR {right})"
+        return f"({left} AND NOT COALESCE({right}, false))"
+
+    def _tsq(self, column: str, tsquery: str) -> str:
+        return f"({self.e}.{column} @@ CAST({self._p(tsquery)} AS tsquery))"
+
+    def _suffix(self, column: str, token: str, weights: str) -> str:
+        """A word of the field ends with `token` (left truncation, which tsquery cannot say)."""
+        pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where = f"u.lexeme LIKE {self._p(pattern)}"
+        if weights:
+            where += f" AND u.weights && CAST({self._p(list(weights))} AS text[])"
+        return f"EXISTS (SELECT 1 FROM unnest({self.e}.{column}) u WHERE {where})"
+
+    def _text_clause(self, c: Clause, fields: tuple[str, ...]) -> str:
+        toks = [t for t, _ in query_positions(c.stem)]
+        if not toks:
+            return "false"
+        column = "pub" if fields == ("publisher",) else "doc"
+        weights = "" if column == "pub" else "".join(FIELD_WEIGHT[f] for f in fields)
+        trunc = c.truncation
+        joiner = " | " if c.relation == "any" else " & "
+        if trunc:
+            terms, extra = [], []
+            last = len(toks) - 1
+            for i, t in enumerate(toks):
+                if trunc in ("right", "both") and i == last and t.isascii():
+                    terms.append(f"{quote(t)}:*{weights}")
+                elif trunc in ("left", "both") and i == 0 and t.isascii():
+                    extra.append(self._suffix(column, t, weights))
+                else:
+                    terms.append(f"{quote(t)}:{weights}" if weights else quote(t))
+            parts = ([self._tsq(column, joiner.join(terms))] if terms else []) + extra
+            return "(" + (" OR " if c.relation == "any" else " AND ").join(parts) + ")"
+        words = self._tsq(column, joiner.join(f"{quote(t)}:{weights}" if weights else quote(t) for t in toks))
+        if (c.phrase or c.relation in ("adj", "==")) and len(toks) > 1 and c.relation != "any":
+            runs = [" <-> ".join(f"{quote(t)}:{w}" if w else quote(t) for t in toks) for w in (weights or [""])]
+            return f"({words} AND {self._tsq(column, ' | '.join(f'({r})' for r in runs))})"
+        return words
+
+    def _clause(self, c: Clause) -> str:
+        if c.field == "any":
+            return self._text_clause(c, ANY_FIELDS)
+        if c.field in ("title", "author", "subject", "publisher"):
+            return self._text_clause(c, (c.field,))
+        if c.field in ("isbn", "issn", "id"):
+            term = self._identifier(c)
+            return f"({self.e}.{c.field}s @> CAST({self._p([term])} AS text[]))" if term else "false"
+        if c.field == "year":
+            return self._year(c) or "false"
+        return "false"
+
+    @staticmethod
+    def _identifier(c: Clause) -> str:
+        if c.field == "isbn":
+            return isbn_query_term(c.stem)
+        if c.field == "issn":
+            return issn_term(c.stem)
+        return c.stem.strip().lower()
+
+    def _year(self, c: Clause) -> str | None:
+        try:
+            v = int(c.stem.strip()[:4])
+        except ValueError:
+            return None
+        op = _YEAR_OPS.get(c.relation, "=")
+        return f"({self.e}.year IS NOT NULL AND {self.e}.year {op} {self._p(v)})"
+
+    # ---------------------------------------------------------------- relevance (as federator.rank)
+    def score(self, query: Query) -> str:
+        """federator.rank's score, rounded as rank() rounds it."""
+        s = self._node_score(query)
+        terms = _positive_title_terms(query)
+        if len(terms) > 1:
+            joined = fold(" ".join(c.stem for c in terms))
+            if joined:
+                exact = f"{self._p(joined.replace(' ', ''))} = ANY({self.e}.exact_titles)"
+                s += (f" + CASE WHEN {exact} THEN {EXACT_TITLE} WHEN {self._contains('title', joined)} "
+                      f"THEN {PHRASE_BOOST} ELSE 0 END")
+        s += f" + {HOLDERS} * ln(1 + {self.e}.holders) / ln(2)"
+        return f"round(CAST(({s}) AS numeric), 9)"
+
+    def _node_score(self, node: Query) -> str:
+        if isinstance(node, Clause):
+            return self._clause_score(node)
+        if node.op == "not":
+            return self._node_score(node.left)
+        return f"({self._node_score(node.left)} + {self._node_score(node.right)})"
+
+    def _clause_score(self, c: Clause) -> str:
+        if c.field == "any":
+            return self._text_score(c, TEXT_FIELDS)
+        if c.field in ("title", "author", "subject", "publisher"):
+            return self._text_score(c, (c.field,))
+        if c.field in ("isbn", "issn", "id"):
+            return f"CASE WHEN {self._clause(c)} THEN {IDENTIFIER} ELSE 0 END"
+        if c.field == "year":
+            cond = self._year(c)
+            return f"CASE WHEN {cond} THEN {YEAR_MATCH} ELSE 0 END" if cond else "0"
+        return "0"
+
+    def _present(self, field: str, token: str, mode: str = "") -> str:
+        column, weight = ("pub", "") if field == "publisher" else ("rk", FIELD_WEIGHT[field])
+        if mode == "suffix":
+            return self._suffix(column, token, weight)
+        star = "*" if mode == "prefix" else ""
+        return self._tsq(column, f"{quote(token)}:{star}{weight}" if star or weight else quote(token))
+
+    def _contains(self, field: str, folded: str) -> str:
+        """The folded phrase is in the field as written: its tokens at their distances."""
+        positions = query_positions(folded)
+        if not positions:
+            return "true"
+        column, weight = ("pub", "") if field == "publisher" else ("rk", FIELD_WEIGHT[field])
+        out, last = [], None
+        for t, pos in positions:
+            if last is not None:
+                out.append("<->" if pos - last == 1 else f"<{pos - last}>")
+            out.append(f"{quote(t)}:{weight}" if weight else quote(t))
+            last = pos
+        return self._tsq(column, " ".join(out))
+
+    def _text_score(self, c: Clause, fields: tuple[str, ...]) -> str:
+        folded = fold(c.stem)
+        probes = [(t, not t.isascii() and bool(_CJK_RUN.fullmatch(t))) for t in tokens(c.stem)]
+        if not probes:
+            return "0"
+        n = len(probes)
+        multi = n > 1
+        trunc = c.truncation
+        scores = []
+        for f in fields:
+            hits = []
+            for i, (tok, cjk) in enumerate(probes):
+                mode = ""
+                if not cjk and trunc and i == n - 1 and trunc in ("right", "both"):
+                    mode = "prefix"
+                elif not cjk and trunc and i == 0 and trunc in ("left", "both"):
+                    mode = "suffix"
+                hits.append(f"CASE WHEN {self._present(f, tok, mode)} THEN 1 ELSE 0 END")
+            cov = f"(CAST(({' + '.join(hits)}) AS float8) / {n})"
+            s = f"{WEIGHTS[f]} * {cov}"
+            if multi and not trunc:
+                s = f"{s} * CASE WHEN {self._contains(f, folded)} THEN {PHRASE_BOOST} ELSE {UNPHRASED if c.phrase else 1} END"
+            if f == "title":
+                exact = f"{self._p(folded.replace(' ', ''))} = ANY({self.e}.exact_titles)"
+                q = self._p(sorted({t for t, _ in probes}))
+                s += (f" + CASE WHEN {cov} = 1 AND {exact} THEN {EXACT_TITLE} ELSE 0 END"
+                      f" + CASE WHEN cardinality({self.e}.title_tokens) > 0 THEN {TITLE_DENSITY} * CAST((SELECT "
+                      f"count(*) FROM unnest({self.e}.title_tokens) t WHERE t = ANY(CAST({q} AS text[]))) AS float8)"
+                      f" / cardinality({self.e}.title_tokens) ELSE 0 END")
+            scores.append(f"CASE WHEN {cov} > 0 THEN {s} ELSE 0 END")
+        if len(scores) == 1:
+            return f"({scores[0]})"
+        values = ", ".join(f"({s})" for s in scores)
+        return f"(SELECT max(s) + {OTHER_FIELDS} * (sum(s) - max(s)) FROM (VALUES {values}) v(s))"
+
+    # ---------------------------------------------------------------- facets (as federator.facets)
+    def selected(self, selected: Mapping[str, list[str]], prefix: str = "") -> str | None:
+        """Editions having every selected facet (OR among one facet's values); None when nothing is selected."""
+        unknown = [f for f in selected if f not in facet_mod.FACETS]
+        if unknown:
+            raise ValueError(f"unknown facet {unknown[0]!r}; use one of {', '.join(facet_mod.FACETS)}")
+        active = {f: [str(v) for v in vs] for f, vs in selected.items() if vs}
+        if not active:
+            return None
+        facet_mod.check_years(active.get("year", []))
+        parts = []
+        for facet, wanted in active.items():
+            if facet == "year":
+                parts.append(self._years(wanted, prefix))
+                continue
+            if facet == "clc":
+                wanted = [w.strip()[:1].upper() if w != facet_mod.UNKNOWN else w for w in wanted]
+            parts.append(f"({prefix}{FACET_COLUMNS[facet]} && CAST({self._p(wanted)} AS text[]))")
+        return "(" + " AND ".join(parts) + ")"
+
+    def _years(self, wanted: list[str], prefix: str) -> str:
+        """federator.facets.year_selected as a condition on the year column."""
+        year = f"{prefix}year"
+        parts = []
+        for v in wanted:
+            if v == facet_mod.UNKNOWN:
+                parts.append(f"{year} IS NULL")
+                continue
+            m = _RANGE.match(v.strip())
+            if m:
+                lo = f"{year} >= {self._p(int(m.group(1)))}" if m.group(1) else "true"
+                hi = f"{year} <= {self._p(int(m.group(2)))}" if m.group(2) else "true"
+                parts.append(f"({year} IS NOT NULL AND {lo} AND {hi})")
+            elif v.strip().isdigit():
+                parts.append(f"{year} = {self._p(int(v))}")
+        return "(" + (" OR ".join(parts) or "false") + ")"
+
+
+def _positive_title_terms(node: Query) -> list[Clause]:
+    """The clauses federator.rank reads as title words a reader typed, in order (NOT's right side and OR left
+    out): its own rule, which it keeps private; tests/indexer/test_backends.py checks the two orders agree."""
+    if isinstance(node, Clause):
+        return [node] if node.field in ("any", "title") and node.relation in ("=", "==", "all", "adj") else []
+    if node.op == "not":
+        return _positive_title_terms(node.left)
+    if node.op == "or":
+        return []
+    return _positive_title_terms(node.left) + _positive_title_terms(node.right)
+
+
+ORDER = {
+    "relevance": "score DESC, e.holders DESC, e.title_fold, e.work_id",
+    "year": "(e.year IS NULL), e.year DESC, score DESC, e.title_fold, e.work_id",
+    "year_asc": "(e.year IS NULL), e.year ASC, score DESC, e.title_fold, e.work_id",
+    "title": "e.title_key, score DESC, e.work_id",
+}
