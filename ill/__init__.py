@@ -6,10 +6,11 @@ from ill.errors import (
            InvalidTransition,
            NotAllowed,
            NotFound,
+           Refused,
            RuleViolation,
            StoreError,
 )
 from ill.store import Store
 
-__all__ = ["IllError", "InvalidRequest", "InvalidTransition", "NotAllowed", "NotFound", "RuleViolation",
+__all__ = ["IllError", "InvalidRequest", "InvalidTransition", "NotAllowed", "NotFound", "Refused", "RuleViolation",
            "Store", "StoreError"]

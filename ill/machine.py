@@ -69,6 +69,12 @@ ROLLBACK = "rollback"              # administrators undo the last change, with a
 
 
 CANCEL_WINDOW = timedelta(hours=1)  # a reader may cancel within 1 hour of submitting
+MAX_OPEN_LOANS = 3  # a reader has at most 3 books out through ILL
+
+
+def over_loan_limit(kind: str, open_loans: int) -> bool:
+    """The 3-books rule: a new returnable loan is refused while the reader has MAX_OPEN_LOANS open ones."""
+    return kind == LOAN and open_loans >= MAX_OPEN_LOANS
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from ill.schema import audit, legs, member_states, requests, sessions, users, vi
 from ill.workdays import deadline_text, loan_due, local_date, working_days_after
 from members import FineRule, paths
 
-MAX_OPEN_LOANS = 3  # a reader has at most 3 books out through ILL
+MAX_OPEN_LOANS = m.MAX_OPEN_LOANS  # a reader has at most 3 books out through ILL
 CANCEL_WINDOW = m.CANCEL_WINDOW  # a reader may cancel within 1 hour of submitting
 ANSWER_WORKING_DAYS = 1
 SHIP_WORKING_DAYS = 3
@@ -306,7 +306,7 @@ class Store:
                 open_ids = [r.id for r in conn.execute(
                     select(requests.c.id).where(requests.c.reader_id == reader_id, requests.c.kind == m.LOAN,
                                                 requests.c.status.in_(sorted(m.OPEN))).order_by(requests.c.id))]
-                if len(open_ids) >= MAX_OPEN_LOANS:
+                if m.over_loan_limit(kind, len(open_ids)):
                     raise RuleViolation(
                         f"读者 {reader_id} 已有 {len(open_ids)} 册馆际互借在途或未还 (open loan requests "
                         f"{', '.join(map(str, open_ids))}); at most {MAX_OPEN_LOANS} books may be out: "

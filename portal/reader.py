@@ -30,9 +30,8 @@ from aiohttp import web
 
 from ill import machine as m
 from ill.errors import IllError, InvalidRequest, NotFound, RuleViolation
-from ill.machine import CANCEL_WINDOW
+from ill.machine import CANCEL_WINDOW, MAX_OPEN_LOANS, over_loan_limit
 from ill.rota import Lender
-from ill.store import MAX_OPEN_LOANS
 from ill.workdays import BEIJING, deadline_text
 from portal.auth import require
 from portal.i18n import message
@@ -399,7 +398,7 @@ def _refusal(request: web.Request, rota, kind: str, open_ids: list[int]) -> str 
         return message("reader.refused.own", lang, note=rota.note)
     if not rota.lenders:
         return message("reader.refused.no_lender", lang, note=rota.note)
-    if kind == m.LOAN and len(open_ids) >= MAX_OPEN_LOANS:
+    if over_loan_limit(kind, len(open_ids)):
         return _limit_text(lang, open_ids)
     return None
 
@@ -425,7 +424,7 @@ async def request_page(request: web.Request, *, checked: Checked | None = None, 
     return private_page(request, "request.html", status, work=work, rota=rota, names=_names(request),
                         rules=rules_view(open_ids), form=checked.values, errors=_field_errors(request, checked),
                         failed=failed, blocked=_refusal(request, rota, m.COPY, open_ids),
-                        at_limit=len(open_ids) >= MAX_OPEN_LOANS)
+                        at_limit=over_loan_limit(m.LOAN, len(open_ids)))
 
 
 async def request_submit(request: web.Request) -> web.Response:
@@ -487,7 +486,7 @@ async def manual_submit(request: web.Request) -> web.Response:
                                  status=400)
     v = checked.values
     open_ids = await _open_loan_ids(request, user["id"])
-    if v["kind"] == m.LOAN and len(open_ids) >= MAX_OPEN_LOANS:
+    if over_loan_limit(v["kind"], len(open_ids)):
         return await manual_page(request, checked=checked, status=409, failed=_limit_text(request[LANG], open_ids))
     try:
         req = await asyncio.to_thread(request.app[STORE].submit, user["id"], kind=v["kind"], title=v["title"],
@@ -624,7 +623,7 @@ async def api_submit(request: web.Request) -> web.Response:
         checked = check_manual_form(body, _now(request).astimezone(BEIJING).year)
         _raise_first(checked)
         v = checked.values
-        if v["kind"] == m.LOAN and len(open_ids) >= MAX_OPEN_LOANS:
+        if over_loan_limit(v["kind"], len(open_ids)):
             return _refused(409, _limit_text(lang, open_ids))
         submit = lambda: store.submit(user["id"], kind=v["kind"], title=v["title"],  # noqa: E731
                                       author=v["author"], citation=manual_citation(v))
