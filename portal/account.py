@@ -26,7 +26,7 @@ from portal.auth import (
 from portal.i18n import message
 from portal.keys import CSRF, LANG, LOGIN_LIMITER, STORE
 from portal.openapi_parts import CSRF_NOTE, ERROR_RESPONSE
-from portal.params import ParamError, local_path
+from portal.params import ParamError, json_body, local_path
 from portal.render import private_page
 
 
@@ -85,11 +85,14 @@ def _next(value: str) -> str:
 
 
 def _limited(request: web.Request, user_id: str) -> float:
-    """Seconds to wait before another sign-in try from this address or for this user (0: go ahead)."""
+    """Seconds to wait before another sign-in try from this address, or for this user from this address
+    (0: go ahead). Tries are never counted per user alone: strangers guessing a user's password from other
+    addresses must not lock the user out (docs/portal-accounts.md)."""
     limiter = request.app[LOGIN_LIMITER]
-    by_address = limiter.take(f"addr:{request.remote or 'unknown'}")
-    by_user = limiter.take(f"user:{user_id.lower()}") if user_id else 0.0
-    return max(by_address, by_user)
+    address = request.remote or "unknown"
+    by_address = limiter.take(f"addr:{address}")
+    by_user_here = limiter.take(f"user:{user_id.lower()}@{address}") if user_id else 0.0
+    return max(by_address, by_user_here)
 
 
 async def login_page(request: web.Request, *, failed: str | None = None, user_id: str = "",
@@ -137,11 +140,8 @@ async def api_session(request: web.Request) -> web.Response:
 
 
 async def api_sign_in(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ParamError("body", "param.json") from None
-    if not isinstance(body, dict) or not isinstance(body.get("user"), str) or not isinstance(
+    body = await json_body(request)
+    if not isinstance(body.get("user"), str) or not isinstance(
             body.get("password"), str):
         raise ParamError("body", "param.json")
     user_id = body["user"].strip()[:MAX_USER_ID]

@@ -42,7 +42,7 @@ from portal.i18n import message
 from portal.ill_errors import ill_status
 from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, REFUSED, STR, ok
-from portal.params import ParamError, request_number
+from portal.params import ParamError, json_body, request_number
 from portal.render import private_page
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -392,13 +392,7 @@ async def api_member_state(request: web.Request) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ParamError("body", "param.json") from None
-    if not isinstance(body, dict):
-        raise ParamError("body", "param.json")
-    return body
+    return await json_body(request)
 
 
 async def api_request(request: web.Request) -> web.Response:

@@ -46,6 +46,7 @@ from portal.keys import CATALOGUE, CSRF, INDEX_DIR, LANG, LIMITER, LOGIN_LIMITER
 from portal.local import IndexUnavailable, PortalIndex
 from portal.params import (
     MAX_TEXT,
+    MediaTypeError,
     ParamError,
     SearchParams,
     SearchQueryError,
@@ -64,6 +65,11 @@ from services.search import ASKING, MemberStatus
 log = logging.getLogger("balis.portal")
 
 LANG_COOKIE = "balis_lang"
+# What one HTTP request may bring, for every server that runs the app (`balis serve`, the tests): a request
+# line long enough for any query the search box or an SRU client may send (1,000 CJK characters are 9 KB
+# percent-encoded; a CQL of 10,000 nested parentheses 60 KB), so that the portal and the SRU server answer
+# a too-long query in their own words rather than the HTTP parser refusing it.
+HTTP_LIMITS = {"max_line_size": 128 * 1024, "max_field_size": 16 * 1024}
 
 
 def create_app(registry: Registry, *, index_dir: Path | None = None, secret: bytes | None = None,
@@ -147,7 +153,7 @@ async def error_middleware(request: web.Request, handler):
     except ParamError as exc:
         text = message("error.bad_param", request[LANG], name=exc.name,
                        message=message(exc.key, request[LANG], **exc.values))
-        return error_response(request, 400, text, parameter=exc.name)
+        return error_response(request, 415 if isinstance(exc, MediaTypeError) else 400, text, parameter=exc.name)
     except SearchQueryError as exc:
         text = message("error.bad_query", request[LANG], message=exc.error.in_language(request[LANG]))
         return error_response(request, 400, text, parameter=exc.name)

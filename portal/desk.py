@@ -34,7 +34,7 @@ from portal.i18n import message
 from portal.ill_errors import ill_status
 from portal.keys import CATALOGUE, INDEX_DIR, LANG, LIMITER, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR, REFUSED, STR, ok
-from portal.params import ParamError, ascii_digits, request_number
+from portal.params import ParamError, ascii_digits, json_body, request_number
 from portal.render import private_page
 
 MAX_REASON = 500
@@ -477,11 +477,8 @@ async def api_request(request: web.Request) -> web.Response:
 async def api_act(request: web.Request) -> web.Response:
     user = require(request, "staff")
     rid = request_id(request)
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ParamError("body", "param.json") from None
-    if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+    body = await json_body(request)
+    if not isinstance(body.get("action"), str):
         raise ParamError("body", "param.json")
     req = await own_request(request, user, rid)
     expect = body.get("expect")

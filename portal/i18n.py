@@ -187,6 +187,10 @@ MESSAGES.update({
     "param.empty_query": ("请输入检索词", "type something to search for"),
     "param.work_id": ("不是版本编号（W 加 16 位十六进制数字）", "is not an edition id (W and 16 hex digits)"),
     "param.next": ("必须是本站的相对地址", "must be a path on this site"),
+    "param.json_media_type": ("请以 Content-Type: application/json 发送 JSON（收到的是 {media_type}）",
+                              "send JSON with Content-Type: application/json (this was {media_type})"),
+    "param.json_depth": ("嵌套超过 {limit} 层", "nests deeper than {limit} levels"),
+    "param.text_invalid": ("含有无法保存的字符（孤立的代理项）", "holds characters that cannot be stored (lone surrogates)"),
     "param.json": ("必须是 JSON 对象，字段见 /api/openapi.json", "must be a JSON object; see /api/openapi.json"),
 })
 

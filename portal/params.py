@@ -8,6 +8,7 @@ combined with AND.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -46,6 +47,47 @@ class SearchQueryError(ValueError):
     def __init__(self, name: str, error: QueryError) -> None:
         super().__init__(f"{name}: {error}")
         self.name, self.error = name, error
+
+
+MAX_JSON_DEPTH = 16  # no request body of the API nests deeper than a few levels
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class MediaTypeError(ParamError):
+    """A JSON endpoint was sent a body that does not say it is JSON (HTTP 415)."""
+
+
+async def json_body(request) -> dict:
+    """A request's JSON object body, checked: its content type is JSON, it parses, nests at most
+    MAX_JSON_DEPTH levels, and holds no text a store cannot keep (lone surrogates). ParamError names the field
+    at fault ("body" for the whole); MediaTypeError for another content type."""
+    if request.content_type != "application/json" and not request.content_type.endswith("+json"):
+        raise MediaTypeError("body", "param.json_media_type", media_type=request.content_type or "-")
+    try:
+        body = json.loads(await request.text())
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ParamError("body", "param.json") from None
+    if not isinstance(body, dict):
+        raise ParamError("body", "param.json")
+    _check_json(body, "body", 0)
+    return body
+
+
+def _check_json(value, where: str, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise ParamError(where, "param.json_depth", limit=MAX_JSON_DEPTH)
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise ParamError(where, "param.text_invalid")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = key if depth == 0 else f"{where}.{key}"
+            if _SURROGATE.search(key):
+                raise ParamError(where, "param.text_invalid")
+            _check_json(item, name, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, where, depth + 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from portal.auth import require
 from portal.i18n import message
 from portal.keys import CATALOGUE, LANG, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, STR
-from portal.params import ParamError, clean_text, integer
+from portal.params import ParamError, clean_text, integer, json_body
 from portal.params import work_id as check_work_id
 from portal.render import private_page
 
@@ -601,11 +601,8 @@ async def api_detail(request: web.Request) -> web.Response:
 
 async def api_submit(request: web.Request) -> web.Response:
     user = _reader(request)
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ParamError("body", "param.json") from None
-    if not isinstance(body, dict) or any(not isinstance(v, str) for v in body.values()):
+    body = await json_body(request)
+    if any(not isinstance(v, str) for v in body.values()):
         raise ParamError("body", "param.json")
     lang, store = request[LANG], request.app[STORE]
     open_ids = await _open_loan_ids(request, user["id"])

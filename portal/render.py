@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -15,9 +16,26 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
 
+# Characters that change how text around them is shown without being seen: bidi embeddings, overrides and
+# isolates (U+202A–202E, U+2066–2069), marks, other format characters and C0/C1 controls. A citation, a note or
+# a catalogue title carrying them could show staff something other than what it says (U+202E reverses what
+# follows); pages show text without them, and the store keeps it as it was sent. ZWJ and ZWNJ stay: scripts
+# such as Persian and the Indic ones need them.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f"
+                        "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def shown(value):
+    """A value as a page shows it: text without invisible controls (Markup stays Markup)."""
+    if isinstance(value, str) and _INVISIBLE.search(value):
+        return type(value)(_INVISIBLE.sub("", value))
+    return value
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             finalize=shown)
     env.globals.update(search_url=search_url, display_title=display_title, url=url, language_name=language_name,
                        material_name=material_name)
     return env

@@ -14,13 +14,15 @@ XML out); `handler(backend, info)` makes an aiohttp handler of it for the portal
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from lxml import etree
 
-from connectors.query import CQL_INDEX, Query, QueryError, parse
+from connectors.query import CQL_INDEX, Query, QueryError, clauses, parse, year_range
 from records.export import to_dc, to_marcxml
 
 SRU_1 = "http://www.loc.gov/zing/srw/"
@@ -35,6 +37,9 @@ DEFAULT_VERSION = "1.2"  # what a request without `version` gets (SRU 1.x client
 DEFAULT_MAXIMUM_RECORDS = 10
 MAXIMUM_RECORDS_LIMIT = 100
 MAX_QUERY_LENGTH = 2000
+MAX_PARAMETER_LENGTH = 200  # any other parameter: version, schema names, numbers
+
+log = logging.getLogger("balis.sru")
 
 MARCXML = "info:srw/schema/1/marcxml-v1.1"
 DC = "info:srw/schema/1/dc-v1.1"
@@ -55,6 +60,7 @@ DIAGNOSTICS = {
     10: "Query syntax error",
     15: "Unsupported context set",
     16: "Unsupported index",
+    36: "Term in invalid format for index or relation",
     19: "Unsupported relation",
     20: "Unsupported relation modifier",
     37: "Unsupported boolean operator",
@@ -131,17 +137,43 @@ def _serialise(root) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
+# What XML 1.0 can carry: a parameter with anything else (NUL, ESC, U+FFFE, a lone surrogate) cannot be echoed or
+# searched for, and is answered with a diagnostic naming it.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A parameter's value as a diagnostic may quote it: shortened, and with characters XML cannot hold escaped."""
+    return repr(value[:limit])
+
+
 def _read_request(params: Mapping[str, str]) -> _Request:
-    version = (params.get("version") or "").strip() or DEFAULT_VERSION
+    """The request's version and operation, and the diagnostics that stop it before any search: an unsupported
+    version, or a parameter no XML response can carry (control characters, non-characters, too long)."""
     diags: list[_Diagnostic] = []
+    clean: dict[str, str] = {}
+    for name, value in params.items():
+        if _NOT_XML.search(name) or len(name) > 64:
+            diags.append(_Diagnostic(6, _shown(name), f"Unsupported parameter {_shown(name)}"))
+            continue
+        bad = _NOT_XML.search(value)
+        if bad:
+            diags.append(_Diagnostic(6, name, f"{name} holds the character U+{ord(bad.group()):04X}, which an SRU "
+                                     "request cannot carry; remove it"))
+            continue
+        if name != "query" and len(value) > MAX_PARAMETER_LENGTH:
+            diags.append(_Diagnostic(6, name, f"{name} is longer than {MAX_PARAMETER_LENGTH} characters"))
+            continue
+        clean[name] = value
+    version = (clean.get("version") or "").strip() or DEFAULT_VERSION
     if version not in VERSIONS:
-        diags.append(_Diagnostic(5, "1.2", f"Unsupported version {version!r}; this server speaks "
+        diags.append(_Diagnostic(5, "2.0", f"Unsupported version {_shown(version)}; this server speaks "
                                  f"{', '.join(VERSIONS)}"))
-        version = DEFAULT_VERSION
-    operation = (params.get("operation") or "").strip()
+        version = DEFAULT_VERSION if version < "2" else "2.0"
+    operation = (clean.get("operation") or "").strip()
     if not operation:
         operation = "searchRetrieve" if params.get("query") is not None else "explain"
-    return _Request(version, operation, params, diags)
+    return _Request(version, operation, clean, diags)
 
 
 def _int_param(params: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -151,7 +183,7 @@ def _int_param(params: Mapping[str, str], name: str, default: int, minimum: int)
     try:
         value = int(raw)
     except ValueError:
-        raise _Diagnostic(6, name, f"{name} must be a whole number, not {raw[:40]!r}") from None
+        raise _Diagnostic(6, name, f"{name} must be a whole number, not {_shown(raw)}") from None
     if value < minimum:
         raise _Diagnostic(6, name, f"{name} must be at least {minimum}")
     return value
@@ -162,7 +194,7 @@ def _packing(req: _Request) -> str:
     name = "recordXMLEscaping" if req.version == "2.0" else "recordPacking"
     value = (req.params.get(name) or "xml").strip()
     if value not in ("xml", "string"):
-        raise _Diagnostic(71, value[:40], f"{name} must be xml or string")
+        raise _Diagnostic(71, _shown(value), f"{name} must be xml or string")
     return value
 
 
@@ -170,7 +202,7 @@ def _schema(req: _Request) -> str:
     raw = (req.params.get("recordSchema") or MARCXML).strip()
     schema = SCHEMAS.get(raw) or SCHEMAS.get(raw.lower())
     if schema is None:
-        raise _Diagnostic(66, raw[:80], f"Unknown schema for retrieval {raw[:80]!r}; use marcxml or dc")
+        raise _Diagnostic(66, _shown(raw, 80), f"Unknown schema for retrieval {_shown(raw, 80)}; use marcxml or dc")
     return schema
 
 
@@ -178,10 +210,22 @@ def _parse_query(text: str) -> Query:
     if len(text) > MAX_QUERY_LENGTH:
         raise _Diagnostic(10, f"query longer than {MAX_QUERY_LENGTH} characters")
     try:
-        return parse(text, cql=True)
+        query = parse(text, cql=True)
     except QueryError as exc:
         number = _QUERY_KIND_DIAGNOSTIC.get(getattr(exc, "kind", "syntax"), 10)
         raise _Diagnostic(number, f"{exc.message} (character {exc.position + 1})") from None
+    except RecursionError:  # nesting deeper than the parser can follow
+        raise _Diagnostic(10, "the query nests too deeply") from None
+    for clause in clauses(query):
+        if clause.field == "year" and not _is_year(clause.value):
+            raise _Diagnostic(36, _shown(clause.value), f"dc.date takes a year such as 2009 or a range such as "
+                              f"2000-2010, not {_shown(clause.value)}")
+    return query
+
+
+def _is_year(value: str) -> bool:
+    value = value.strip()
+    return bool(re.fullmatch(r"\d{1,3}\*", value)) or year_range(value) is not None
 
 
 def _record_data(work, schema: str):
@@ -329,9 +373,31 @@ def _explain(req: _Request, info: ServerInfo, extra: Sequence[_Diagnostic] = ())
     return _serialise(root)
 
 
+def _refused(req: _Request) -> bytes:
+    """A response that carries only the diagnostics that stopped the request: no records, no explain record."""
+    sru, _ = _ns(req.version)
+    root = etree.Element(f"{{{sru}}}searchRetrieveResponse", nsmap={"zs" if sru == SRU_1 else "sru": sru})
+    _el(root, sru, "version", req.version)
+    _el(root, sru, "numberOfRecords", 0)
+    _diagnostics(root, req.version, req.diagnostics)
+    return _serialise(root)
+
+
 async def respond(params: Mapping[str, str], backend: SruBackend, info: ServerInfo) -> tuple[int, bytes]:
     """The SRU response to one request's parameters: (HTTP status, XML body). Always well-formed XML."""
+    try:
+        return await _respond(params, backend, info)
+    except Exception:  # noqa: BLE001 - the protocol promises a diagnostic, never an HTTP error page
+        log.exception("sru: internal error answering %s", {k: _shown(v, 80) for k, v in params.items()})
+        req = _Request(DEFAULT_VERSION, "searchRetrieve", {}, [_Diagnostic(1, None, "General system error: "
+                                                                          "the request was logged; try again")])
+        return 200, _refused(req)
+
+
+async def _respond(params: Mapping[str, str], backend: SruBackend, info: ServerInfo) -> tuple[int, bytes]:
     req = _read_request(params)
+    if req.diagnostics:  # an unsupported version, or a parameter no response could carry
+        return 200, _refused(req)
     if req.operation == "searchRetrieve":
         return 200, await _search_retrieve(req, backend)
     if req.operation == "explain":

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from members import load_registry
 from portal import create_app
+from portal.app import HTTP_LIMITS
 
 EXTRA_MEMBERS = '''
 [[member]]
@@ -63,7 +64,9 @@ async def make_client(registry):
     async def make(**options) -> TestClient:
         options.setdefault("deadline", 20.0)
         app = create_app(registry, **options)
-        client = TestClient(TestServer(app, host="127.0.0.1"))
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server(**HTTP_LIMITS)  # as `balis serve` runs it
+        client = TestClient(server)
         await client.start_server()
         clients.append(client)
         return client

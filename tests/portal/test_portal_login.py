@@ -150,3 +150,26 @@ def test_cli_sets_passwords_and_makes_demo_accounts(portal_registry_path):
     with Store() as s:
         assert {u["role"] for u in s.users()} == {"reader", "staff", "admin"}
         assert verify_password(s.password_hash("admin"), "balis-demo")[0]
+
+
+async def test_strangers_guessing_from_other_addresses_do_not_lock_the_user_out(make_client, store):
+    """Wrong passwords for R1001 from eight other loopback addresses, and one more every few seconds, leave
+    the real user able to sign in from their own address."""
+    import aiohttp
+
+    client = await make_client(db=os.environ["BALIS_DB"], logins_per_minute=2)
+
+    async def from_address(ip: str, password: str) -> int:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(ip, 0)),
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            page = await session.get(client.make_url("/login"))
+            r = await session.post(client.make_url("/login"), allow_redirects=False,
+                                   data={"user": "R1001", "password": password, "next": "/",
+                                         "csrf_token": _token(await page.text())})
+            return r.status
+
+    for i in range(8):
+        assert await from_address(f"127.0.0.{10 + i}", f"wrong {i}") == 401
+    assert {await from_address("127.0.0.30", f"again {i}") for i in range(6)} >= {429}  # that address waits
+    r = await _sign_in(client, "R1001", "correct horse battery")
+    assert r.status == 303

@@ -15,9 +15,11 @@ from lxml import etree
 
 from dedup import merge
 from indexer.index import LocalIndex
+from portal.app import HTTP_LIMITS
 from portal.sru_server import (
     DIAG_1,
     DIAG_2,
+    MAXIMUM_RECORDS_LIMIT,
     SRU_1,
     SRU_2,
     LocalIndexBackend,
@@ -63,7 +65,7 @@ async def sru_url(works, tmp_path_factory):
         ix.rebuild(works)
     app = web.Application()
     app.router.add_route("*", "/sru", handler(LocalIndexBackend(index_dir), lambda request: ServerInfo()))
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, **HTTP_LIMITS)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -200,8 +202,8 @@ async def test_errors_are_standard_diagnostics_in_a_valid_response(sru_url, para
 
 async def test_unknown_version_and_operation(sru_url):
     doc = await _get(sru_url, version="3.0", operation="searchRetrieve", query="dc.title=x")
-    assert "info:srw/diagnostic/1/5" in _diag_uris(doc, "1.2")
-    assert _text(doc, SRU_1, "version") == "1.2"
+    assert _diag_uris(doc, "2.0") == ["info:srw/diagnostic/1/5"]
+    assert _text(doc, SRU_2, "version") == "2.0"
     doc = await _get(sru_url, version="1.2", operation="scan", scanClause="dc.title=x")
     assert doc.tag == f"{{{SRU_1}}}explainResponse"
     assert _diag_uris(doc, "1.2") == ["info:srw/diagnostic/1/4"]
@@ -257,3 +259,44 @@ async def test_the_portal_serves_sru_at_sru_and_post_needs_no_csrf_token(works, 
         assert explain.xpath("//e:serverInfo/e:port/text()", namespaces=ns) == [url.split(":")[2].split("/")[0]]
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("value", ["dc.title=\x00x", "dc.title=a\x01", "dc.title=\x1b[31m", "dc.title=\ufffe",
+                                   "dc.title=\uffff"])
+async def test_characters_no_xml_can_carry_get_a_diagnostic(sru_url, value):
+    for params in ({"query": value}, {"query": "dc.title=x", "recordSchema": value},
+                   {"query": "dc.title=x", "startRecord": value}):
+        doc = await _get(sru_url, version="2.0", **params)
+        assert SRU_XSD.validate(doc), SRU_XSD.error_log
+        assert _diag_uris(doc, "2.0") == ["info:srw/diagnostic/1/6"]
+        assert doc.find(f"{{{SRU_2}}}records") is None
+
+
+async def test_a_cql_of_ten_thousand_parentheses_gets_a_diagnostic_not_an_http_error(sru_url):
+    query = "(" * 10_000 + "dc.title=x" + ")" * 10_000
+    doc = await _get(sru_url, version="1.2", operation="searchRetrieve", query=query)
+    assert _diag_uris(doc, "1.2") == ["info:srw/diagnostic/1/10"]
+
+
+async def test_an_unsupported_version_gets_its_diagnostic_alone(sru_url, works):
+    word = _chinese_title_word(works)
+    doc = await _get(sru_url, version="3.0", operation="searchRetrieve", query=f"dc.title={word}")
+    assert SRU_XSD.validate(doc), SRU_XSD.error_log
+    assert _diag_uris(doc, "2.0") == ["info:srw/diagnostic/1/5"]
+    assert doc.find(f"{{{SRU_2}}}records") is None and _text(doc, SRU_2, "numberOfRecords") == "0"
+    assert doc.find(f".//{{{DIAG_2}}}details").text == "2.0"  # the highest version this server speaks
+
+
+@pytest.mark.parametrize("value", ["abc", "20x9", "2010-2000", "1999-01-32"])
+async def test_a_date_that_is_not_a_date_is_a_diagnostic(sru_url, value):
+    doc = await _get(sru_url, version="2.0", query=f'dc.date="{value}"')
+    assert SRU_XSD.validate(doc), SRU_XSD.error_log
+    assert _diag_uris(doc, "2.0") == ["info:srw/diagnostic/1/36"]
+
+
+async def test_maximum_records_beyond_the_limit_is_the_documented_cap(sru_url, works):
+    doc = await _get(sru_url, version="2.0", query="dc.date>1000", maximumRecords="100000")
+    total = int(_text(doc, SRU_2, "numberOfRecords"))
+    records = doc.findall(f"{{{SRU_2}}}records/{{{SRU_2}}}record")
+    assert total > MAXIMUM_RECORDS_LIMIT and len(records) == MAXIMUM_RECORDS_LIMIT
+    assert _text(doc, SRU_2, "nextRecordPosition") == str(MAXIMUM_RECORDS_LIMIT + 1)
