@@ -9,6 +9,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the portal's browser 
 [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)  # Chinese in screenshots
 # PostgreSQL server binaries: the ILL store's tests start a private cluster (initdb) on loopback
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# RUM index access method for the union index in PostgreSQL (docs/decisions/0009-union-index-postgresql.md)
+compgen -G '/usr/share/postgresql/*/extension/rum.control' >/dev/null || need+=(postgresql-15-rum)
 python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || need+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)

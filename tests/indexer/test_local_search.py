@@ -270,6 +270,22 @@ def test_cli_text_and_environment_variable(capsys, testbed, index_dir, monkeypat
     assert "本地索引 local index" in out and "THU 2026-11-21" in out and "馆藏 members" in out
 
 
+def test_cli_index_stats(capsys, index_dir, works):
+    code, out, err = _run(capsys, "index", "stats", "--index", str(index_dir), "--json")
+    assert code == 0, err
+    stats = json.loads(out)
+    assert stats["documents"] == len(works) and stats["holdings"] == sum(len(w.holdings) for w in works)
+    assert stats["holdings_per_member"]["THU"] == sum(h.member == "THU" for w in works for h in w.holdings)
+    code, out, _ = _run(capsys, "index", "stats", "--index", str(index_dir))
+    assert code == 0 and f"版本 editions: {len(works)}" in out
+
+
+def test_cli_unreachable_database_is_a_message(capsys, testbed, postgres_url):
+    url = postgres_url.replace("postgresql+psycopg", "postgresql") + "/no_such_index"
+    code, out, err = _run(capsys, "search", "--local", "--index", url, "--registry", str(testbed.registry_path), "管理")
+    assert code == 2 and "cannot be reached" in err and "Traceback" not in err + out
+
+
 def test_cli_missing_index_says_to_harvest(capsys, testbed, tmp_path):
     code, out, err = _run(capsys, "search", "--local", "--index", str(tmp_path / "none"), "--registry",
                           str(testbed.registry_path), "管理")
