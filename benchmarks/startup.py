@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,13 +40,17 @@ def balis_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "balis.cli"]
 
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, str]:
+def timed(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float, str]:
+    """Wall-clock ms, CPU ms (user + system: less moved by a busy neighbour on a shared machine), stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
     ms = (time.perf_counter() - t) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited with {done.returncode}:\n{done.stderr[-2000:]}")
-    return ms, done.stdout
+    return ms, cpu, done.stdout
 
 
 def slowest_imports(argv: list[str], env: dict[str, str], cwd: Path = ROOT, n: int = 5) -> list[dict]:
@@ -61,9 +66,9 @@ def slowest_imports(argv: list[str], env: dict[str, str], cwd: Path = ROOT, n: i
     return sorted(rows, key=lambda r: -r["ms"])[:n]
 
 
-def summary(times: list[float]) -> dict:
+def summary(times: list[float], cpu: list[float]) -> dict:
     return {"median_ms": round(statistics.median(times), 1), "min_ms": round(min(times), 1),
-            "max_ms": round(max(times), 1), "runs": len(times)}
+            "max_ms": round(max(times), 1), "cpu_median_ms": round(statistics.median(cpu), 1), "runs": len(times)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,11 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         for argv_ in commands.values():  # once each: disk caches warm, pinyin keys and answer times written
             timed(argv_, env, cwd)
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
         search_ms: list[float] = []
         for _ in range(args.runs):
             for name, argv_ in commands.items():  # interleaved, so a busy moment hits every command alike
-                ms, out = timed(argv_, env, cwd)
+                ms, cpu_ms, out = timed(argv_, env, cwd)
                 times[name].append(ms)
+                cpu[name].append(cpu_ms)
                 if name == "search":
                     doc = json.loads(out)
                     if "ms" in doc:
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
 
-    result = {name: summary(t) for name, t in times.items()}
+    result = {name: summary(t, cpu[name]) for name, t in times.items()}
     if search_ms:
         result["search"]["search_itself_median_ms"] = round(statistics.median(search_ms), 1)
     for name, target in TARGETS_MS.items():
@@ -133,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         own = (f"; the search itself {r['search_itself_median_ms']:.0f} ms"
                if "search_itself_median_ms" in r else "")
         print(f"  {' '.join(commands[name][len(base):]) if name != 'python' else 'python -c pass':<22} "
-              f"median {r['median_ms']:6.1f} ms  (min {r['min_ms']:.1f}, max {r['max_ms']:.1f}){extra}{own}")
+              f"median {r['median_ms']:6.1f} ms  (min {r['min_ms']:.1f}, max {r['max_ms']:.1f}; "
+              f"CPU {r['cpu_median_ms']:.0f} ms){extra}{own}")
         for imp in r.get("slowest_imports", []):
             print(f"      import {imp['module']:<28} {imp['ms']:6.1f} ms")
     args.out.parent.mkdir(parents=True, exist_ok=True)

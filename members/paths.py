@@ -11,7 +11,6 @@ Two kinds of files:
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
 HOME_ENV = "BALIS_HOME"
@@ -45,6 +44,8 @@ def config_file(name: str) -> Path:
     root = checkout_root()
     if root is not None:
         return root / "config" / name
+    from importlib import resources  # an installed copy only
+
     return Path(str(resources.files(CONFIG_PACKAGE).joinpath(name)))
 
 

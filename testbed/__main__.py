@@ -6,12 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
+from members import paths
 from testbed.bed import Testbed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m testbed", description="BALIS demo test bed of member OPACs")
-    parser.add_argument("--dir", type=Path, default=Path("var/testbed"), help="state folder (default var/testbed)")
+    parser.add_argument("--dir", type=Path, default=paths.testbed_dir(),
+                        help="state folder (default testbed/ in the home folder, $BALIS_HOME; var/testbed in a checkout)")
     parser.add_argument("--seed", type=int, default=20071130)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="build what is missing and start every member")
