@@ -12,6 +12,7 @@ from aiohttp import web
 
 from federator.facets import FACETS
 from federator.rank import SORTS
+from portal.auth import USER, shown_statuses
 from portal.i18n import message
 from portal.keys import LANG, LIMITER
 from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR
@@ -57,7 +58,8 @@ async def api_search(request: web.Request) -> web.Response:
     if view.note:
         index["note"] = message(view.note, request[LANG])
     return _json(search_doc(
-        params.text(), query, [status_json(s) for s in view.statuses], works=view.works, facets=view.facets,
+        params.text(), query, [status_json(s) for s in shown_statuses(request, view.statuses)], works=view.works,
+        facets=view.facets,
         page=params.page, has_more=view.has_more, sort=params.sort, selected=params.selected,
         extra={"total_hits": view.total_hits, "editions_on_page": view.all_works, "ms": view.ms,
                "source": view.source, "availability": view.availability or "live", "index": index}))
@@ -81,7 +83,8 @@ async def api_work(request: web.Request) -> web.Response:
 
 async def api_members(request: web.Request) -> web.Response:
     members = _catalogue(request).sorted_members()
-    return _json({"version": JSON_VERSION, "members": [member_json(m) for m in members]})
+    staff = (request.get(USER) or {}).get("role") in ("staff", "admin")
+    return _json({"version": JSON_VERSION, "members": [member_json(m, addresses=staff) for m in members]})
 
 
 async def api_openapi(request: web.Request) -> web.Response:

@@ -30,7 +30,7 @@ from indexer.errors import IndexerError
 from indexer.paths import resolve_index_dir
 from members import Registry, with_member_states
 from portal import account, admin, api, desk, reader
-from portal.auth import USER, Forbidden, SignInRequired, session_middleware
+from portal.auth import USER, Forbidden, SignInRequired, session_middleware, shown_statuses
 from portal.beijing import schematic
 from portal.catalogue import (
     CHECKING,
@@ -254,7 +254,7 @@ def _view_values(request: web.Request, view) -> dict:
         if rows:
             facets.append((facet, rows))
     return {"view": view, "names": names, "facets": facets, "harvested_at": _when(view.harvested),
-            "statuses": statuses_in_order(view.statuses, catalogue.members)}
+            "statuses": shown_statuses(request, statuses_in_order(view.statuses, catalogue.members))}
 
 
 def _when(iso: str | None) -> str | None:
@@ -317,7 +317,7 @@ async def search_events(request: web.Request) -> web.StreamResponse:
         async with aclosing(catalogue.stream(params, query)) as changes:  # leaving closes it: members freed
             async for change in changes:
                 if isinstance(change, StatusChanged):
-                    statuses = statuses_in_order(change.statuses, catalogue.members)
+                    statuses = shown_statuses(request, statuses_in_order(change.statuses, catalogue.members))
                     html = env.get_template("_status.html").render(
                         context(request, statuses=statuses, names=catalogue.names(request[LANG])))
                     await send("status", {"html": html,

@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from ill.store import Store
+from services.search import for_readers
 
 log = logging.getLogger("balis.portal")
 
@@ -146,3 +147,12 @@ def require(request: web.Request, *roles: str) -> dict:
     if roles and user["role"] not in roles:
         raise Forbidden(f"role:{'/'.join(roles)}")
     return user
+
+
+def shown_statuses(request: web.Request, statuses: list) -> list:
+    """Members' states as this person may see them: staff and administrators the whole detail (server
+    addresses included), readers and anonymous visitors without where the members' servers are."""
+    user = request.get(USER)
+    if user is not None and user.get("role") in ("staff", "admin"):
+        return statuses
+    return [for_readers(s) for s in statuses]

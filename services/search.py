@@ -7,8 +7,9 @@ strip, the `members` entries of the JSON). Neither the CLI nor the portal builds
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from federator import facets as facet_mod
 from federator.fanout import DEADLINE, DIAGNOSTIC, OK, SKIPPED, TIMEOUT, MemberOutcome
@@ -89,3 +90,18 @@ def member_state(outcome: MemberOutcome) -> MemberStatus:
         reason = DEADLINE
     return MemberStatus(outcome.code, outcome.name, state, reason, outcome.hits, outcome.ms, outcome.cached,
                         detail)
+
+
+# Where a member's server is: URLs, tcp:host:port/db addresses, IP addresses, host names, ports. Staff need
+# them to tell a member what failed; readers do not, and an anonymous page must not map the members' servers.
+_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://\S+|\btcp:\S+|\[[0-9a-f:.]+\](?::\d+)?|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"
+                      r"|\b(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?\b|\blocalhost(?::\d+)?\b|\bport \d+\b", re.I)
+
+
+def for_readers(status: MemberStatus) -> MemberStatus:
+    """A member's state as readers may see it: the member's own diagnostic message without any server
+    address, and no other detail (the state and reason say what happened; staff see the whole detail)."""
+    detail = status.detail if status.state in (REFUSED, ANSWERED) else None
+    if detail:
+        detail = re.sub(r"\s{2,}", " ", _ADDRESS.sub("…", detail)).strip() or None
+    return status if detail == status.detail else replace(status, detail=detail)

@@ -111,7 +111,9 @@ def search_json(query_text: str, query, outcomes: list[MemberOutcome], **kwargs)
                       ensure_ascii=False, indent=2)
 
 
-def member_json(m: Member) -> dict:
+def member_json(m: Member, *, addresses: bool = True) -> dict:
+    """A member as the registry describes it; without `addresses`, its endpoints name only their protocol
+    (where a member's servers are is for staff and other systems' operators, not for anonymous readers)."""
     return {
         "code": m.code,
         "name": m.name,
@@ -126,7 +128,8 @@ def member_json(m: Member) -> dict:
         "max_records": m.max_records,
         "protocols": list(m.protocols),
         "endpoints": [{"protocol": e.protocol, "host": e.host, "port": e.port, "database": e.database,
-                       "sru_version": e.sru_version if e.protocol == "sru" else None} for e in m.endpoints],
+                       "sru_version": e.sru_version if e.protocol == "sru" else None} if addresses
+                      else {"protocol": e.protocol} for e in m.endpoints],
         "contact": {k: v for k, v in asdict(m.contact).items() if v},
         "lending": m.lending.to_dict(),
     }
