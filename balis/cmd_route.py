@@ -31,6 +31,7 @@ def cmd_route(args) -> int:
     import asyncio
 
     from balis.cli import EXIT_NO_ANSWER, EXIT_OK, UsageError
+    from balis.process import settle
     from routing import RoutingError
     from services.lenders import locate_lenders
 
@@ -52,6 +53,7 @@ def cmd_route(args) -> int:
         raise UsageError(f"unknown home library {args.home!r}; 'balis members' lists the member codes") from None
 
     query = _query(text, args.isbn) if (text or args.isbn) else None
+    settle()  # the search behind the rota merges records: the collector policy of balis/process.py
     try:
         found, rota = asyncio.run(locate_lenders(registry, home, query=query, work_id=args.work,
                                                  index_dir=args.index, db=args.db, live=not args.no_live,
