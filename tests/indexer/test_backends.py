@@ -169,3 +169,11 @@ def test_location_chooses_the_backend(monkeypatch, tmp_path):
     assert resolve_location(str(tmp_path)) == tmp_path
     monkeypatch.delenv("BALIS_INDEX")
     assert resolve_location("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_harvest_into_a_database_is_refused_with_a_message(capsys):
+    from balis.cli import main
+
+    assert main(["harvest", "--index", "postgresql://u@127.0.0.1:1/none"]) == 2
+    err = capsys.readouterr().err
+    assert "--index DIR" in err and "Traceback" not in err
