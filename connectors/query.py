@@ -87,6 +87,7 @@ _CQL_HINT = re.compile(
     re.IGNORECASE,
 )
 _READER_YEAR = re.compile(r"[A-Za-z][A-Za-z0-9_.]*:(?:<=|>=|<>|<|>)")
+_NOT_TEXT = re.compile("[\ud800-\udfff]")  # lone surrogates: no character, cannot be encoded or converted
 
 
 class QueryError(ValueError):
@@ -183,6 +184,9 @@ def parse(text: str, *, cql: bool | None = None) -> Query:
         )
     if not text.strip():
         raise QueryError("the query is empty; type some words to search for", 0, zh="检索式是空的，请输入要检索的词")
+    if bad := _NOT_TEXT.search(text):
+        raise QueryError(f"the query holds U+{ord(bad.group()):04X}, which is not a character; remove it",
+                         bad.start(), zh=f"检索式中有无法识别的字符 U+{ord(bad.group()):04X}，请删除它")
     if cql is None:
         cql = looks_like_cql(text)
     query = _parse_cql(text) if cql else _ReaderParser(text).parse()

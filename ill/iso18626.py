@@ -28,6 +28,12 @@ WORK_SCHEME = "BALIS-work"  # bibliographicRecordIdentifierCode of a merged edit
 RECORD_SCHEME = "BALIS-record"  # a member's own record id for the edition
 NOTE_PREFIX = "balis:"
 REQUEST_ID_PREFIX = "BALIS-"
+# What the `balis:` note carries (export_request writes exactly these), and each lender row's fields in it.
+NOTE_FIELDS = ("phase", "rota_index", "source", "answer_due", "ship_due", "answered_at", "shipped_at", "received_at",
+               "lent_at", "due_back", "taken_back_at", "return_shipped_at", "completed_at", "reader_message", "price")
+LEG_FIELDS = ("seq", "lender", "arrived_at", "answer_due", "ship_due", "answered_at", "answer", "shipped_at",
+              "closed_at", "outcome", "note")
+_NUMBERS = {"rota_index": int, "seq": int, "price": (int, float)}
 
 _schema: etree.XMLSchema | None = None
 _parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
@@ -127,10 +133,7 @@ def export_request(store: Store, request_id: int) -> list[bytes]:
 
     messages = [_message(request_message)]
     if r["status"] != m.PENDING:
-        extras = {k: _ts(r[k]) if isinstance(r[k], datetime) else r[k] for k in (
-            "phase", "rota_index", "source", "answer_due", "ship_due", "answered_at", "shipped_at",
-            "received_at", "lent_at", "due_back", "taken_back_at", "return_shipped_at", "completed_at",
-            "reader_message", "price")}
+        extras = {k: _ts(r[k]) if isinstance(r[k], datetime) else r[k] for k in NOTE_FIELDS}
         extras["legs"] = [{k: _ts(v) if isinstance(v, datetime) else v for k, v in leg.items()
                            if k not in ("id", "request_id")} for leg in tried]
         last_change = max([x for x in (r["submitted_at"], *(leg["closed_at"] or leg["arrived_at"] for leg in tried),
@@ -209,7 +212,31 @@ def _dt(value: str | None) -> datetime | None:
     """An ISO 8601 time of a message, as an aware UTC datetime."""
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except (AttributeError, ValueError, OverflowError):
+        raise InvalidRequest(f"{str(value)[:40]!r} is not an ISO 8601 time") from None
+
+
+def _balis_state(note: str, original: str | None) -> tuple[dict, list[dict]]:
+    """The request state only balis keeps, read from its `balis:{json}` note; anything else there is refused."""
+    try:
+        extras = json.loads(note[len(NOTE_PREFIX):])
+    except (ValueError, RecursionError):
+        raise InvalidRequest(f"request {original}: the balis: note is not JSON") from None
+    tried = extras.pop("legs", []) if isinstance(extras, dict) else None
+    if not isinstance(tried, list) or not all(isinstance(leg, dict) for leg in tried):
+        raise InvalidRequest(f"request {original}: the balis: note is not a request state balis wrote")
+    unknown = set(extras) - set(NOTE_FIELDS) | {k for leg in tried for k in leg if k not in LEG_FIELDS}
+    if unknown:
+        raise InvalidRequest(f"request {original}: the balis: note has unknown fields: {', '.join(sorted(unknown))}")
+    for k, v in [*extras.items(), *(item for leg in tried for item in leg.items())]:
+        ok = v is None or isinstance(v, _NUMBERS.get(k, str)) and not isinstance(v, bool)
+        if ok and isinstance(v, int) and k != "price":
+            ok = 0 <= v < 10_000  # a place in the rota, a lender's sequence number
+        if not ok:
+            raise InvalidRequest(f"request {original}: {k} in the balis: note is {str(v)[:40]!r}")
+    return _times(extras), [_times(leg) for leg in tried]
 
 
 def _times(row: dict) -> dict:
@@ -261,9 +288,8 @@ def import_request(store: Store, documents: list[bytes], actor: str = "import") 
         values["lender"] = _text(status_root, "i:header/i:supplyingAgencyId/i:agencyIdValue")
         note = _text(status_root, "i:messageInfo/i:note") or ""
         if note.startswith(NOTE_PREFIX):
-            extras = json.loads(note[len(NOTE_PREFIX):])
-            tried = [_times(leg) for leg in extras.pop("legs", [])]
-            values.update(_times(extras))  # with "price", in yuan
+            extras, tried = _balis_state(note, original)
+            values.update(extras)  # with "price", in yuan
         else:  # a foreign system's message: the standard fields only
             values.update(_foreign_state(status_root, values, tried))
     return store.adopt(values, tried, actor=actor, note=f"imported from ISO 18626 request {original}")

@@ -332,6 +332,9 @@ def _fits(tag: str, raw: bytes) -> bool:
 
 _SHAPE_ONLY = 0.1  # the score of a field that fits an entry's tag but agrees on neither offset nor length
 _BAND = 16  # how many fields more or fewer than its entry's place a field may be found (bounds the work)
+# The most alignment cells (entries x band) a directory repair may fill: ordinary repairs need a few
+# thousand; a directory thousands of entries away from its fields would take minutes, and is refused.
+MAX_REALIGN_CELLS = 50_000
 
 
 def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
@@ -601,6 +604,10 @@ def read_iso2709(data: bytes, *, charset: str = "auto", member: str = "", positi
         if data[base:body_end].rstrip(b"\x1e") == data[base:body_end] and body_end == len(data):
             raise RecordError("the last field has no field terminator and the record no record terminator "
                               "(truncated record)", **where)
+        pieces = data.count(b"\x1e", base, body_end) + (data[body_end - 1:body_end] != b"\x1e")
+        if len(entries) * (abs(pieces - len(entries)) + 2 * _BAND) > MAX_REALIGN_CELLS:
+            raise RecordError(f"the directory lists {len(entries)} fields but the data holds {pieces}; too far "
+                              "apart to match them to each other (corrupt record)", **where)
         placed = _place_fields(data[base:body_end], entries, warnings)
         if not placed:
             raise RecordError(f"none of the {len(entries)} directory entries points at a field "

@@ -1,0 +1,93 @@
+"""What fuzzing found (benchmarks/fuzz.py, docs/benchmarks.md), each answered with the module's own error."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from benchmarks import fuzz
+from connectors.query import QueryError, parse, to_cql
+from ill import InvalidRequest, Store
+from ill.iso18626 import import_request
+from records.errors import RecordError
+from records.marc import read_iso2709
+
+
+@pytest.mark.parametrize("text,cql", [("数\udc8c据 结构", False), ("dc.title = 数\udcb4", True),
+                                      ("ti:\ud800", False)])
+def test_a_query_with_a_lone_surrogate_is_a_query_error_naming_it(text, cql):
+    # it used to parse, then fail in the Chinese script conversion with UnicodeEncodeError
+    with pytest.raises(QueryError) as err:
+        to_cql(parse(text, cql=cql))
+    bad = next(c for c in text if "\ud800" <= c <= "\udfff")
+    assert f"U+{ord(bad):04X}" in str(err.value) and err.value.position == text.index(bad)
+    assert "无法识别的字符" in err.value.in_language("zh")
+
+
+def _record(entries: int, fields: int) -> bytes:
+    """An ISO 2709 record whose directory is nowhere near its fields (offsets and lengths all wrong)."""
+    directory = b"".join(b"245%04d%05d" % (3, i * 7) for i in range(entries))
+    body = b"\x1e".join(b"ab" for _ in range(fields)) + b"\x1e"
+    base = 24 + len(directory) + 1
+    return b"%05dnam a22%05d a 4500" % (base + len(body) + 1, base) + directory + b"\x1e" + body + b"\x1d"
+
+
+def test_a_directory_far_from_its_fields_is_refused_not_realigned_for_minutes():
+    # 1,000 entries over 10,000 fields (42 KB) took 66 s to realign; such a record is corrupt
+    with pytest.raises(RecordError, match="1000 fields but the data holds 10000; too far apart"):
+        read_iso2709(_record(1000, 10000), member="PKU", position=3)
+    # a directory that is wrong but near its fields is still repaired, as before
+    rec = read_iso2709(_record(300, 300))
+    assert rec.get_fields("245") and any("matched to their entries" in w for w in rec.warnings)
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    store = Store(tmp_path / "import.sqlite")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def exported() -> list[bytes]:
+    """A lent request's two messages, as balis exports them."""
+    return fuzz._balis_export()[1].split(fuzz.SEPARATOR)
+
+
+def _with_note(exported: list[bytes], note: str) -> list[bytes]:
+    request, status = exported
+    return [request, re.sub(rb"<note>balis:.*?</note>", b"<note>balis:" + note.encode() + b"</note>", status)]
+
+
+@pytest.mark.parametrize("note,why", [
+    ('{"phase": "transit", ', "not JSON"),  # JSONDecodeError
+    ("[" * 30000 + "]" * 30000, "not JSON"),  # RecursionError
+    ('["phase"]', "not a request state balis wrote"),  # AttributeError
+    ('{"legs": {"seq": 0}}', "not a request state balis wrote"),
+    ('{"status": "Loaned", "reader_id": "admin"}', "unknown fields: reader_id, status"),  # any column could be set
+    ('{"legs": [{"seq": 0, "request_id": 7}]}', "unknown fields: request_id"),
+    ('{"rota_index": "first"}', "rota_index in the balis: note is 'first'"),
+    ('{"phase": ["transit"]}', "phase in the balis: note is"),
+    ('{"rota_index": 100000000000000000000}', "rota_index in the balis: note is"),  # OverflowError in SQLite
+    ('{"answered_at": 20261206}', "answered_at in the balis: note is '20261206'"),  # AttributeError
+    ('{"lent_at": "2026-13-45T00:00:00Z"}', "is not an ISO 8601 time"),  # ValueError
+])
+def test_a_balis_note_that_balis_did_not_write_is_refused(fresh, exported, note, why):
+    with pytest.raises(InvalidRequest, match=re.escape(why)):
+        import_request(fresh, _with_note(exported, note))
+    assert fresh.list_requests() == []
+
+
+@pytest.mark.parametrize("stamp", [b"10000-01-01T00:00:00Z", b"2026-12-06T24:00:00Z"])
+def test_a_time_the_schema_allows_but_python_cannot_hold_is_refused(fresh, exported, stamp):
+    # xs:dateTime allows years past 9999 and 24:00:00; they gave ValueError
+    request, status = exported
+    request = re.sub(rb"<timestamp>[^<]*</timestamp>", b"<timestamp>" + stamp + b"</timestamp>", request)
+    with pytest.raises(InvalidRequest, match=re.escape(f"{stamp.decode()!r} is not an ISO 8601 time")):
+        import_request(fresh, [request, status])
+
+
+def test_the_exported_messages_still_import(fresh, exported):
+    new = fresh.get(import_request(fresh, exported))
+    assert new["status"] == "WillSupply" and new["lender"] == "PKU"
