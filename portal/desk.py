@@ -310,13 +310,17 @@ async def confirm_page(request: web.Request) -> web.Response:
 async def _confirm(request: web.Request, user: dict, req: dict, action: str, *, reason: str = "", price: str = "",
                    rota: str = "", work: str = "", error: str | None = None, status: int = 200,
                    expect: str | None = None) -> web.Response:
-    allowed = staff_actions(req, user["member"])
+    now = _store(request).clock()
+    allowed = staff_actions(req, user["member"], now)
     if action not in allowed:
         lang = request[LANG]
         text = message("desk.action_not_now", lang, action=action[:40], id=req["id"],
                        status=message(f"ill.status.{req['status'].lower()}", lang),
                        allowed=", ".join(message(f"action.{a.lower()}", lang) for a in allowed) or "—")
-        return await request_page(request, status=409, error=text, rid=req["id"])
+        # the status of the workflow's refusal (403: the other side's action; 409: not in this state)
+        refused = ill_status(m.verdict(req, staff_of(user["member"], user["id"]), now, action).error(req)) \
+            if action in STAFF_ACTIONS else 409
+        return await request_page(request, status=refused, error=text, rid=req["id"])
     return _render(request, "desk_confirm.html", status=status, req=req, action=action, reason=reason,
                    price=price, rota=rota, work_id=work, error=error, expect=expect or state_key(req),
                    needs_reason=action in REASON_REQUIRED, may_reason=action in REASON_OPTIONAL,
