@@ -91,6 +91,9 @@ def outcome_text(o: MemberOutcome) -> str:
     lines = [head]
     for u in o.unreadable:
         lines.append(f"   ! unreadable record: {u}")
+    if o.excess:
+        lines.append(f"   ! sent {o.excess} records more than the {len(o.records)} asked for; only those were kept "
+                     "(该馆返回的记录远多于请求，请告知该馆)")
     if repaired := o.repaired:
         lines.append(f"   ! {repaired} record(s) arrived double-encoded (UTF-8 read as Latin-1) and were repaired; "
                      "乱码已修复，请告知该馆检查其字符集设置")

@@ -81,16 +81,19 @@ async def release_shared_session(session: aiohttp.ClientSession) -> None:
             return
 
 
-async def read_capped(resp: aiohttp.ClientResponse, member: str, service: str) -> bytes:
-    """The body, refused past MAX_BODY bytes (announced or read) so a runaway answer cannot fill memory."""
+async def read_capped(resp: aiohttp.ClientResponse, member: str, service: str, limit: int = MAX_BODY) -> bytes:
+    """The body, refused past `limit` bytes (announced or read) so a runaway answer cannot fill memory."""
+    limit = min(limit, MAX_BODY)
     length = resp.content_length
-    if length is not None and length > MAX_BODY:
-        raise DecodeError(f"{service} answer of {length} bytes is over the {MAX_BODY} byte limit", member=member)
+    if length is not None and length > limit:
+        raise DecodeError(f"{service} answer of {length} bytes is over the {limit} byte limit for what was asked; "
+                          "the member sends far more than it was asked for", member=member)
     chunks, size = [], 0
     async for chunk in resp.content.iter_chunked(65536):
         size += len(chunk)
-        if size > MAX_BODY:
-            raise DecodeError(f"{service} answer is over the {MAX_BODY} byte limit; not read further", member=member)
+        if size > limit:
+            raise DecodeError(f"{service} answer is over the {limit} byte limit for what was asked; not read "
+                              "further (the member sends far more than it was asked for)", member=member)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -120,7 +123,7 @@ class HttpMember:
             self._owned = True
         return self.session
 
-    async def _get(self, params: dict[str, str]) -> tuple[int, str | None, bytes]:
+    async def _get(self, params: dict[str, str], limit: int = MAX_BODY) -> tuple[int, str | None, bytes]:
         """GET the base URL with these parameters: (status, reason, body); network and timeout errors mapped,
         and an HTTP 401 (or a 403 to our login) as the member's LoginRefused."""
         login = read_login(self.login, self.member)
@@ -132,7 +135,7 @@ class HttpMember:
                     if resp.status == 401 or (resp.status == 403 and login is not None):
                         raise refused(self.member, f"{self.service} server at {self.base_url} answered HTTP "
                                       f"{resp.status} {resp.reason or ''}".rstrip(), had_login=login is not None)
-                    return resp.status, resp.reason, await read_capped(resp, self.member, self.service)
+                    return resp.status, resp.reason, await read_capped(resp, self.member, self.service, limit)
 
     async def close(self) -> None:
         """Release the HTTP session (the shared one is closed when its last connector lets go)."""

@@ -6,6 +6,7 @@ Every failure leaves this module as one of the `connectors.errors` classes, mapp
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -57,6 +58,17 @@ MARCXML_SCHEMAS = ("marcxml", "info:srw/schema/1/marcxml-v1.1", "MARC21-xml")
 UNKNOWN_SCHEMA = {"66", "67"}  # SRU diagnostics: unknown schema for retrieval / cannot transform
 AUTHENTICATION_ERROR = "3"  # SRU diagnostic info:srw/diagnostic/1/3
 MAX_PAGE = 500
+# What one searchRetrieve answer may cost: a frame plus a generous allowance per record asked for (a MARCXML
+# record with its holdings is rarely over 50 KB). An answer past it is refused unread: the member sends far
+# more than it was asked for. Answers over PARSE_INLINE bytes are parsed in a worker thread.
+SEARCH_FRAME_BYTES = 512 * 1024
+SEARCH_RECORD_BYTES = 256 * 1024
+PARSE_INLINE = 256 * 1024
+
+
+def search_byte_limit(count: int) -> int:
+    """The most bytes a searchRetrieve answer for `count` records may have."""
+    return min(MAX_BODY, SEARCH_FRAME_BYTES + max(count, 0) * SEARCH_RECORD_BYTES)
 
 
 def _xml_parser() -> etree.XMLParser:
@@ -465,9 +477,10 @@ class SruConnector(HttpMember):
                         next_position=page.next_position)
 
     # -- HTTP ------------------------------------------------------------
-    async def _fetch(self, params: dict[str, str]) -> bytes:
-        """GET the base URL with these parameters; network, timeout and HTTP errors mapped to MemberError."""
-        status, reason, body = await self._get(params)
+    async def _fetch(self, params: dict[str, str], limit: int = MAX_BODY) -> bytes:
+        """GET the base URL with these parameters (at most `limit` bytes of answer); network, timeout and HTTP
+        errors mapped to MemberError."""
+        status, reason, body = await self._get(params, limit)
         if status >= 400:
             self._raise_http(status, reason, body)
         return body
@@ -583,9 +596,12 @@ class SruConnector(HttpMember):
                 "recordSchema": self.record_schemas[self._schema_index],
             }  # fmt: skip
             params["recordXMLEscaping" if self.version == "2.0" else "recordPacking"] = "xml"
-            body = await self._fetch(params)
+            body = await self._fetch(params, search_byte_limit(count))
             try:
-                page = parse_search_response(body, self.member, start)
+                if len(body) > PARSE_INLINE:  # a big answer is parsed off the event loop: other searches go on
+                    page = await asyncio.to_thread(parse_search_response, body, self.member, start)
+                else:
+                    page = parse_search_response(body, self.member, start)
                 return await self._with_holdings(page, params) if self.holdings_schema and page.records else page
             except Diagnostic as d:
                 if d.code in UNKNOWN_SCHEMA and self._schema_index + 1 < len(self.record_schemas):

@@ -45,6 +45,7 @@ class MemberOutcome:
     cached: bool = False  # served from the federator's cache: the member was not asked this time
     start: int = 1  # 1-based position of the first record asked for
     via: str | None = None  # KNOWN_ITEM: found by title and year after its ISBN found nothing
+    excess: int = 0  # records the member sent beyond those asked for (dropped unread: it misbehaves)
 
     @property
     def repaired(self) -> int:
@@ -291,12 +292,15 @@ async def _ask(a: Ask, query, timeout, gate, queue, session, pool: ConnectorPool
                 pool.give_back(target, connector)
                 connector = None
             outcome.hits = page.hits
-            inline = first is not None and first.pending and 0 < len(page.records) <= FIRST_PAGE_INLINE
+            raw = page.records
+            if len(raw) > count:  # a member that sends more than asked costs the search only what was asked
+                outcome.excess, raw = len(raw) - count, raw[:count]
+            inline = first is not None and first.pending and 0 < len(raw) <= FIRST_PAGE_INLINE
             if cpu is None or inline:
-                outcome.records, outcome.unreadable = normalise_page(page.records, member)
+                outcome.records, outcome.unreadable = normalise_page(raw, member)
             else:
                 outcome.records, outcome.unreadable = await asyncio.get_running_loop().run_in_executor(
-                    cpu, normalise_page, page.records, member)
+                    cpu, normalise_page, raw, member)
             if first is not None and outcome.records:
                 first.pending = False
             if page.diagnostics:

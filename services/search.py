@@ -75,6 +75,9 @@ def member_state(outcome: MemberOutcome) -> MemberStatus:
         state, detail = ANSWERED, None
         if outcome.diagnostic:
             detail = outcome.diagnostic.get("message")
+        elif outcome.excess:
+            detail = (f"sent {outcome.excess} records more than the {len(outcome.records)} asked for; only those "
+                      "asked for were kept")
     elif outcome.status == SKIPPED:
         state, detail = NOT_ASKED, outcome.error
     elif outcome.status == TIMEOUT:

@@ -48,6 +48,7 @@ def outcome_json(o: MemberOutcome) -> dict:
         "unreadable": o.unreadable,
         "repaired": o.repaired,
         "via": o.via,
+        "excess": o.excess,
         "records": [record_json(r) for r in o.records],
     }
 
