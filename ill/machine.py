@@ -1,8 +1,11 @@
-"""The request state machine: one explicit transition table in the ISO 18626 vocabulary.
+"""The ILL workflow in one place: the transition table in the ISO 18626 vocabulary, with who may take each
+transition, its guards and what it needs, and `explain`, the one answer to "who may do what now, and why not".
 
 A request's state is its supplier status (ISO 18626 `type_status`) plus, for a returnable loan, the
 phase of the book's journey on the borrowing side (the requester actions Received and ShippedReturn move
 it). `Pending` is the one state outside ISO 18626: a manual citation waiting for staff to route it.
+The store (ill/store.py) enforces `verdict` in the transaction of a change and applies only its effects;
+the desk, the reader pages, the JSON API and `balis request` show what `explain` says and nothing else.
 """
 
 from __future__ import annotations
