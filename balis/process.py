@@ -1,5 +1,6 @@
 """How a balis process treats Python's cyclic garbage collector: decided here and applied by the entry points
-(the `balis` command's main, `balis serve`'s start-up), never by library modules.
+(the `balis` command's main; search, route, dedup, harvest and `balis serve`'s start-up), never by library
+modules.
 
 Two costs it avoids:
 - pypinyin's phrase tables (about 190,000 lists alive for the whole process): every full collection walked
