@@ -130,7 +130,8 @@ def _store(args, with_fines: bool = False):
     from ill import Store
 
     fine_rules = _fine_rules(args) if with_fines else None
-    return Store(getattr(args, "db", None) or os.environ.get("BALIS_DB"), fine_rules=fine_rules)
+    return Store(getattr(args, "db", None) or os.environ.get("BALIS_DB"), fine_rules=fine_rules,
+                 registry=_registry(args) if hasattr(args, "registry") else None)
 
 
 def _registry(args):
@@ -255,10 +256,8 @@ def cmd_submit(args) -> int:
     if not args.work and not (args.citation or args.title):
         raise UsageError("say what is requested: --work ID (from 'balis search'), or --citation/--title for a "
                          "manual request (手工填写)")
-    rota = _codes(args.rota)
-    if rota:
-        _check_members(args, rota)
-    elif args.work:
+    rota = _codes(args.rota)  # the store checks each lender against the registry
+    if not rota and args.work:
         rota = _auto_rota(args)
 
     def go():
@@ -313,9 +312,7 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_act(args) -> int:
-    rota = _codes(args.rota)
-    if rota:
-        _check_members(args, rota)
+    rota = _codes(args.rota)  # the store checks each lender against the registry
 
     def go():
         with _store(args, with_fines=True) as store:

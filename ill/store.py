@@ -24,7 +24,7 @@ from ill.errors import InvalidRequest, NotAllowed, NotFound, RuleViolation, Stor
 from ill.rota import Lender, lenders, normalise_rota
 from ill.schema import audit, legs, member_states, requests, sessions, users, violations
 from ill.workdays import deadline_text, loan_due, local_date, working_days_after
-from members import FineRule, paths
+from members import FineRule, Registry, paths
 
 MAX_OPEN_LOANS = m.MAX_OPEN_LOANS  # a reader has at most 3 books out through ILL
 CANCEL_WINDOW = m.CANCEL_WINDOW  # a reader may cancel within 1 hour of submitting
@@ -116,13 +116,17 @@ _USER_COLUMNS = tuple(c for c in users.c if c.name != "password_hash")  # never 
 
 
 class Store:
-    """The ILL store. `clock` gives "now" (aware); `fine_rules(code)` gives a lender's FineRule or None."""
+    """The ILL store. `clock` gives "now" (aware); `fine_rules(code)` gives a lender's FineRule or None;
+    `registry`, when set, is what every rota is checked against: each lender a member that lends through ILL
+    and is not suspended (the portal sets it to its own registry)."""
 
     def __init__(self, url: str | os.PathLike | None = None, *, clock: Clock | None = None,
-                 fine_rules: Callable[[str], FineRule | None] | None = None, migrate: bool = True):
+                 fine_rules: Callable[[str], FineRule | None] | None = None, migrate: bool = True,
+                 registry: Registry | None = None):
         self.url = resolve_url(url)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.fine_rules = fine_rules or (lambda _code: None)
+        self.registry = registry
         try:
             self.engine = _engine(self.url)
             if migrate:
@@ -288,6 +292,7 @@ class Store:
         if source == "manual" and not (title or citation):
             raise InvalidRequest("a manual request (手工填写) needs a title or a citation")
         entries = normalise_rota(lenders(rota))
+        self._check_lenders(entries)
         if source == "edition" and not entries:
             raise InvalidRequest(f"edition {work_id}: no lender to send the request to; give a rota "
                                  f"(--rota A,B) or submit it as a manual citation for staff to route")
@@ -370,8 +375,33 @@ class Store:
                 raise v.error(req)
             entries = normalise_rota(lenders(rota)) if v.transition.rota else None
             m.check_inputs(v.transition, req, reason=reason, rota=entries)
+            if entries:
+                self._check_lenders(entries, conn)
             return self._apply(conn, req, v.transition, actor_id, v.role, now, reason=reason, price=price,
                                rota=entries, work_id=work_id)
+
+    def _check_lenders(self, entries: list[dict], conn: Connection | None = None) -> None:
+        """Every lender of a rota is a member of the registry that lends through ILL and is not suspended
+        (at the portal or in the registry); InvalidRequest names the first that is not."""
+        if self.registry is None or not entries:
+            return
+        known = {mem.code: mem for mem in self.registry.members}
+        if conn is None:
+            states = self.member_states()
+        else:
+            states = {r.code: r.status for r in conn.execute(select(member_states.c.code, member_states.c.status))}
+            states = {code: {"status": status} for code, status in states.items()}
+        for entry in entries:
+            code = entry["member"]
+            member = known.get(code)
+            if member is None:
+                raise InvalidRequest(f"{code} is not a member of the consortium: no lender can answer for it; "
+                                     f"choose lenders from 'balis members' (不是成员馆，无法发送)")
+            if not member.lending.lends:
+                raise InvalidRequest(f"{member.name} ({code}) does not lend through ILL (不参加馆际互借出借); "
+                                     "choose another lender")
+            if (states.get(code) or {}).get("status", member.status) != "active":
+                raise InvalidRequest(f"{member.name} ({code}) is suspended (暂停服务); choose another lender")
 
     def explain(self, request_id: int, actor_id: str, now: datetime | None = None) -> list[m.Verdict]:
         """What `actor_id` may do on the request now and why not (`ill.machine.explain`), as the store sees it."""

@@ -91,6 +91,8 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
     app[TEMPLATES] = environment()
     app[INDEX_DIR] = index_dir
     app[STORE] = store if store is not None else Store(db)
+    if app[STORE].registry is None:  # rotas typed at the desk are checked against the portal's members
+        app[STORE].registry = registry
     if store is None:  # opened here, closed here
         app.on_cleanup.append(_close_store)
     app[REGISTRY] = registry
