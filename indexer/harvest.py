@@ -57,7 +57,7 @@ from records.model import Record
 from records.repair import is_repaired
 
 DEFAULT_CONCURRENCY = 4
-BATCH = 500  # records per store transaction (and checkpoint) for Z39.50 / SRU
+BATCH = 500  # records per store transaction (and checkpoint) in a paged pass
 REPORT_VERSION = 1
 LOCK_NAME = "harvest.lock"
 
@@ -625,9 +625,9 @@ def write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: 
 
 def _write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: dict[str, str],
                  progress: Progress) -> dict:
-    from indexer.index import LocalIndex
+    from indexer.backend import open_index
 
-    ix = LocalIndex.open(index_dir, create=True)
+    ix = open_index(index_dir, create=True)  # the folder's whoosh index, or the database it names
     try:
         empty = ix.doc_count() == 0
         pending = store.pending_count()

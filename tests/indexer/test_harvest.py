@@ -212,7 +212,7 @@ def test_an_expired_kept_resume_token_starts_the_feed_again(bed, registry, tmp_p
         store.close()
     [r] = harvest(registry, tmp_path, members=["PKU"]).members
     assert r.status == "ok" and r.resumed_from is None
-    assert r.records == r.added == len(bed.catalogue("PKU"))
+    assert r.added == len(bed.catalogue("PKU"))  # the whole list again (deleted entries are counted as records)
     store = HarvestStore.open(tmp_path)
     try:
         assert store.checkpoint("PKU") is None or store.checkpoint("PKU").token is None
