@@ -57,10 +57,10 @@ def cmd_harvest(args) -> int:
     from balis.cli import EXIT_NO_ANSWER, EXIT_OK, EXIT_USAGE, UsageError
     from balis.harvest_progress import PlainProgress, RichProgress
     from balis.process import settle
-    from indexer.backend import is_database
+    from indexer.backend import is_database, resolve_location, store_folder
     from indexer.errors import HarvestError, HarvestStoreError, LocalIndexError
     from indexer.harvest import HarvestOptions, harvest_endpoint, run_harvest
-    from indexer.paths import resolve_index_dir
+    from indexer.pg.index import shown
     from members import load_registry
 
     registry = load_registry(args.registry)
@@ -73,10 +73,8 @@ def cmd_harvest(args) -> int:
         raise UsageError("--rate must be 0 (no limit) or more requests per second")
     opts = HarvestOptions(members=codes, full=args.full, since=_since(args.since), concurrency=args.concurrency,
                           rate=args.rate, timeout=args.timeout, page_size=args.page_size)
-    index_dir = resolve_index_dir(args.index)
-    if args.index and is_database(args.index):
-        raise UsageError("the harvest does not write into a PostgreSQL index yet (its harvest store is a file in the "
-                         "index folder): give --index DIR")
+    location = resolve_location(args.index)
+    index_dir = store_folder(location)  # the index folder, or for a database the folder of its harvest store
     chosen = [m.code for m in registry.select(codes) if codes or (m.active and harvest_endpoint(m))]
     settle()
     try:
@@ -95,15 +93,17 @@ def cmd_harvest(args) -> int:
     if args.json:
         doc = result.as_dict()
         doc["index_dir"] = str(index_dir)
+        if is_database(location):
+            doc["index_database"] = shown(str(location))
         print(json.dumps(doc, ensure_ascii=False, indent=1))
     else:
-        _print_report(result, index_dir)
+        _print_report(result, shown(str(location)) if is_database(location) else index_dir)
     if any(r.status == "ok" for r in result.members):
         return EXIT_OK
     return EXIT_NO_ANSWER
 
 
-def _print_report(result, index_dir: Path) -> None:
+def _print_report(result, index_dir: Path | str) -> None:
     rows = [("成员 member", "协议", "状态", "记录 records", "新增 added", "修改 changed", "删除 deleted",
              "错误 errors", "用时 s")]
     for r in result.members:
@@ -131,7 +131,7 @@ def _width(text: str) -> int:
 
 def cmd_index_stats(args) -> int:
     from balis.cli import EXIT_OK, EXIT_USAGE
-    from indexer.backend import is_database, open_index, resolve_location
+    from indexer.backend import open_index, resolve_location, store_folder
     from indexer.errors import HarvestStoreError, LocalIndexError
     from indexer.store import STORE_NAME, HarvestStore
 
@@ -146,11 +146,12 @@ def cmd_index_stats(args) -> int:
         print(f"balis index stats: {exc}", file=sys.stderr)
         return EXIT_USAGE
     members: dict[str, dict] = {}
-    store_path = None if is_database(location) else location / STORE_NAME  # the harvest store is a folder's
-    stats["store_bytes"] = store_path.stat().st_size if store_path and store_path.exists() else 0
-    if store_path and store_path.exists():
+    folder = store_folder(location, create=False)
+    store_path = folder / STORE_NAME
+    stats["store_bytes"] = store_path.stat().st_size if store_path.exists() else 0
+    if store_path.exists():
         try:
-            store = HarvestStore.open(location, create=False)
+            store = HarvestStore.open(folder, create=False)
         except HarvestStoreError as exc:
             print(f"balis index stats: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -167,7 +168,7 @@ def cmd_index_stats(args) -> int:
                                      store.checkpoint(code) is not None}
         finally:
             store.close()
-    if store_path is None:  # a database index: its members are those it holds copies of
+    if not members:  # no harvest store beside it: the members are those the index holds copies of
         members = {code: {"records": None, "holdings": n, "last_harvest": stats["harvested"].get(code),
                           "last_status": None, "last_protocol": None, "interrupted": False}
                    for code, n in stats["holdings_per_member"].items()}

@@ -9,6 +9,7 @@ search, the CLI and the SRU server use. Both backends give the same editions, fa
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -18,7 +19,8 @@ from dedup.work import Work
 from indexer.pg.index import is_database
 from indexer.search import LocalResult
 
-__all__ = ["IndexSearcher", "UnionIndex", "is_database", "open_index", "open_searcher", "resolve_location"]
+__all__ = ["IndexSearcher", "UnionIndex", "is_database", "open_index", "open_searcher", "resolve_location",
+           "store_folder"]
 
 
 class UnionIndex(Protocol):
@@ -73,8 +75,48 @@ def resolve_location(arg: str | os.PathLike | None = None) -> Path | str:
     return resolve_index_dir(None)
 
 
+LOCATION_FILE = "index.location"  # in a harvest store's folder: the database its harvest writes into
+
+
+def store_folder(location: Path | str, *, under: Path | None = None, create: bool = True) -> Path:
+    """The folder of the harvest store that fills the index at `location`: the index folder itself, or for a
+    database a folder of its own, `index-databases/HOST_PORT_DATABASE` in the home folder (or `under`), whose
+    `index.location` names the database, so that the harvest, given this folder, writes into the database."""
+    if not is_database(location):
+        return Path(location)
+    from urllib.parse import urlsplit
+
+    from indexer.pg.index import connection_url
+
+    url = connection_url(str(location))
+    parts = urlsplit(url)
+    name = re.sub(r"[^\w.-]", "_", f"{parts.hostname or 'local'}_{parts.port or 5432}_{parts.path.strip('/')}")
+    if under is None:
+        from members import paths
+
+        under = paths.home()
+    folder = under / "index-databases" / name
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+        marker = folder / LOCATION_FILE
+        marker.touch(mode=0o600)  # the URL may hold a password
+        marker.write_text(url + "\n", encoding="utf-8")
+    return folder
+
+
+def _named_database(folder: Path) -> str | None:
+    try:
+        text = (folder / LOCATION_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text if is_database(text) else None
+
+
 def open_index(location: Path | str, *, create: bool = False) -> UnionIndex:
-    """The write side of the index at `location` (`create=True` makes it when there is none)."""
+    """The write side of the index at `location` (`create=True` makes it when there is none); a harvest store
+    folder that names a database (`store_folder`) opens that database."""
+    if not is_database(location):
+        location = _named_database(Path(location)) or location
     if is_database(location):
         from indexer.pg.index import PgIndex
 
@@ -86,6 +128,8 @@ def open_index(location: Path | str, *, create: bool = False) -> UnionIndex:
 
 def open_searcher(location: Path | str) -> IndexSearcher:
     """A searcher over the index at `location`; NoIndexError when there is none or it is empty."""
+    if not is_database(location):
+        location = _named_database(Path(location)) or location
     if is_database(location):
         from indexer.pg.search import PgSearcher
 

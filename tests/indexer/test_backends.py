@@ -6,6 +6,12 @@ a fresh PostgreSQL database; every query is asked of both.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -17,9 +23,11 @@ from indexer.backend import open_index, open_searcher, resolve_location
 from indexer.errors import IndexBusyError, NoIndexError
 from indexer.search import BLOCK
 from records.model import UNKNOWN
+from testbed.bed import Testbed
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
 
+ROOT = Path(__file__).resolve().parents[2]
 QUERIES = ["中国", "管理", "history", "ti:中国", "au:德鲁克", '"中国历史"', "中国 NOT 历史", "ti:管理 OR au:德鲁克",
            "hist*", "*story", "year:<2000 AND 中国", "su:经济学 NOT year:2001", "any:(管理 实践)", "数据结构",
            "year:<>2001", 'dc.title any "管理 历史"', 'dc.title adj "发展报告"', "pub:出版社", "數據結構",
@@ -171,9 +179,31 @@ def test_location_chooses_the_backend(monkeypatch, tmp_path):
     assert resolve_location("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
 
 
-def test_harvest_into_a_database_is_refused_with_a_message(capsys):
-    from balis.cli import main
+def _balis(*args: str, home) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "balis.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, env={**os.environ, "BALIS_HOME": str(home)})
 
-    assert main(["harvest", "--index", "postgresql://u@127.0.0.1:1/none"]) == 2
-    err = capsys.readouterr().err
-    assert "--index DIR" in err and "Traceback" not in err
+
+@pytest.mark.integration
+def test_harvest_search_and_stats_with_a_database(tmp_path, empty_database):
+    home = tmp_path / "home"
+    with Testbed(tmp_path / "bed", seed=777).running(members=2, records=30) as bed:
+        reg = str(bed.registry_path)
+        out = _balis("harvest", "--registry", reg, "--index", empty_database, "--rate", "0", "--json", home=home)
+        assert out.returncode == 0, out.stderr
+        doc = json.loads(out.stdout)
+        assert doc["index"]["mode"] == "rebuild" and doc["totals"]["added"] == 60
+        assert Path(doc["index_dir"]).parent == home / "index-databases"  # the harvest store: a folder of its own
+        assert doc["index_database"] == empty_database
+        again = _balis("harvest", "--registry", reg, "--index", empty_database, "--rate", "0", "--json", home=home)
+        assert json.loads(again.stdout)["index"]["mode"] == "unchanged"
+        found = _balis("search", "--local", "--registry", reg, "--index", empty_database, "--json", "--max", "100",
+                       "year:>0 OR year:<1", home=home)
+        assert found.returncode == 0, found.stderr
+        assert {h["member"] for w in json.loads(found.stdout)["works"] for h in w["holdings"]} == {"THU", "PKU"}
+    stats = _balis("index", "stats", "--index", empty_database, "--json", home=home)
+    assert stats.returncode == 0, stats.stderr
+    got = json.loads(stats.stdout)
+    assert got["documents"] > 0 and {m: v["records"] for m, v in got["members"].items()} == {"THU": 30, "PKU": 30}
+    text = _balis("index", "stats", "--index", empty_database, home=home).stdout
+    assert "本地索引 local index postgresql://" in text and "THU" in text

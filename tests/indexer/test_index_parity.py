@@ -26,6 +26,7 @@ from connectors.factory import open_connector
 from connectors.query import Clause, Query, to_rpn
 from connectors.rpn import pqf
 from dedup import merge
+from indexer.backend import open_searcher, store_folder
 from indexer.harvest import harvest
 from indexer.index import LocalIndex
 from indexer.search import LocalSearcher
@@ -125,12 +126,17 @@ def members(zebra_marc21, zebra_cnmarc, tmp_path_factory) -> Registry:
     ))
 
 
-@pytest.fixture(scope="module")
-def searcher(members, tmp_path_factory):
-    index_dir = tmp_path_factory.mktemp("parity-index")
-    result = asyncio.run(harvest(members, index_dir))
+@pytest.fixture(scope="module", params=["whoosh", "postgresql"])
+def searcher(request, members, tmp_path_factory):
+    """The members harvested into each backend: a folder, or a database (its harvest store in a folder of its own)."""
+    location = tmp_path_factory.mktemp("parity-index")
+    if request.param == "postgresql":
+        location = request.getfixturevalue("index_database")
+    folder = store_folder(location, under=tmp_path_factory.mktemp("home"))
+    result = asyncio.run(harvest(members, folder))
     assert all(r.status == "ok" for r in result.members), [r.as_dict() for r in result.members]
-    s = LocalSearcher.open(index_dir)
+    s = open_searcher(location)
+    assert s.doc_count() > 0
     yield s
     s.close()
 
