@@ -14,7 +14,7 @@ from connectors.errors import Unsupported
 if TYPE_CHECKING:
     import aiohttp
 
-    from members.values import Target
+    from members import Target
 
 
 def open_connector(target: Target, *, session: aiohttp.ClientSession | None = None) -> Connector:

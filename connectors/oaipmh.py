@@ -30,7 +30,7 @@ from connectors.sru import MARC21_SLIM, parse_xml
 
 if TYPE_CHECKING:
     from connectors.query import Query
-    from members.values import Target
+    from members import Target
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 NO_RECORDS = "noRecordsMatch"  # an OAI-PMH "error" that only means: nothing changed since `from`

@@ -38,7 +38,7 @@ from connectors.http import MAX_BODY, HttpMember
 from connectors.query import CQL_INDEX, FULL, Capabilities, Query, all_records, check, to_cql
 
 if TYPE_CHECKING:
-    from members.values import Target
+    from members import Target
 
 SRU_1 = "http://www.loc.gov/zing/srw/"
 SRU_2 = "http://docs.oasis-open.org/ns/search-ws/sruResponse"

@@ -31,6 +31,7 @@ from members.values import (
     Member,
     Registry,
     RegistryError,
+    Target,
     pinyin_key,
 )
 
@@ -38,6 +39,6 @@ __all__ = [
     "CHARSETS", "DEFAULT_HARVEST_RATE", "DEFAULT_LENDING", "DEFAULT_NOT_FOR_LOAN", "DEFAULT_REGISTRY",
     "HARVEST_DELETIONS", "ILS_NAMES", "LOGIN_FORMS", "MATERIAL_TYPES", "PROTOCOLS",
     "SRU_VERSIONS", "STATUSES", "SYNTAXES", "Contact", "Credentials", "CredentialsError", "Endpoint", "FineRule",
-    "LendingPolicy", "Member", "Registry", "RegistryError", "load_registry", "parse_auth", "parse_lending",
+    "LendingPolicy", "Member", "Registry", "RegistryError", "Target", "load_registry", "parse_auth", "parse_lending",
     "paths", "pinyin_key", "resolve_registry_path", "with_member_states",
 ]

@@ -29,7 +29,7 @@ from connectors.z3950.opac import decode_opac
 
 if TYPE_CHECKING:
     from connectors.query import Query
-    from members.values import Target
+    from members import Target
 
 SYNTAX_NAMES = {apdu.OID_USMARC: "marc21", apdu.OID_UNIMARC: "unimarc", apdu.OID_XML: "marcxml",
                 apdu.OID_XML_APPLICATION: "marcxml", apdu.OID_OPAC: "opac"}
