@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 QUERY  ?= 中国
 PORT   ?= 8080
 BENCH_ARGS ?=
-BENCHES := connectors z3950_ber records_throughput dedup rank fanout harvest index_phase local_search routing ill_store portal startup
+BENCHES := connectors z3950_ber records_throughput dedup rank fanout harvest index_phase local_search routing ill_store portal fuzz startup
 
 .PHONY: run test bench lint deps install clean testbed-down screenshots
 

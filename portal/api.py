@@ -110,6 +110,10 @@ def openapi() -> dict:
         paths, schemas = part.openapi_parts()
         doc["paths"].update(paths)
         doc["components"]["schemas"].update(schemas)
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            if "requestBody" in operation:  # a body sent as anything but JSON: 415 (portal/params.py json_body)
+                operation["responses"].setdefault("415", _ERROR_RESPONSE)
     return doc
 
 
