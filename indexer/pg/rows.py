@@ -19,7 +19,7 @@ from records.fold import fold
 
 FIELD_WEIGHT = {"title": "A", "author": "B", "subject": "C", "other": "D"}
 MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later ones are stored as this
-MAX_POSITIONS = 255  # positions kept per lexeme and weight (PostgreSQL keeps 256 per lexeme)
+MAX_POSITIONS = 250  # positions kept per lexeme (PostgreSQL keeps 256), and each field's first
 MAX_LEXEME = 500  # characters; longer tokens (never a word a reader types) are left out
 FACETS = ("member", "language", "material_type", "clc")  # kept as arrays; the year facet reads `year`
 COLUMNS = ("work_id", "group_id", "year", "holders", "title_fold", "title_key", "exact_titles", "title_tokens",
@@ -37,37 +37,41 @@ class Row:
 
 
 class _Vector:
-    """Lexemes with their (position, weight), written as a tsvector literal."""
+    """Lexemes with their positions and weights, written as a tsvector literal.
+
+    Texts are added in position order, so each lexeme's positions come ascending and need no sorting.
+    """
 
     def __init__(self) -> None:
-        self.lexemes: dict[str, dict[str, list[int]]] = {}
+        self.lexemes: dict[str, list[str]] = {}
         self.next = 1  # PostgreSQL positions start at 1
 
     def add(self, text: str, weight: str, *, apart: bool) -> None:
         """Tokens of `text` from the next free position; `apart` leaves a gap so no phrase reaches it."""
         base = self.next + (1 if apart and self.next > 1 else 0)
         last = base - 1
+        lexemes = self.lexemes
         for token, pos in positioned_tokens(text, document=True):
-            if len(token) > MAX_LEXEME:
-                continue
-            p = min(base + pos, MAX_POSITION)
-            slots = self.lexemes.setdefault(token, {}).setdefault(weight, [])
-            if len(slots) < MAX_POSITIONS and (not slots or slots[-1] != p):
-                slots.append(p)
-            last = max(last, base + pos)
+            p = base + pos
+            last = p if p > last else last
+            entry = f"{p if p < MAX_POSITION else MAX_POSITION}{weight}"
+            slots = lexemes.get(token)
+            if slots is None:
+                if len(token) <= MAX_LEXEME:
+                    lexemes[token] = [entry]
+            elif slots[-1] != entry and (len(slots) < MAX_POSITIONS or slots[-1][-1] != weight):
+                slots.append(entry)  # past the limit, only a field's first position (the match needs it)
         self.next = last + 1
 
     def literal(self) -> str:
-        parts = []
-        for lexeme, by_weight in self.lexemes.items():
-            positions = ",".join(f"{p}{w}" for w, ps in sorted(by_weight.items()) for p in sorted(set(ps)))
-            parts.append(f"{quote(lexeme)}:{positions}")
-        return " ".join(parts)
+        return " ".join(f"{quote(lexeme)}:{','.join(ps)}" for lexeme, ps in self.lexemes.items())
 
 
 def quote(lexeme: str) -> str:
     """A lexeme in tsvector / tsquery input syntax (quoted; no parsing or normalising by PostgreSQL)."""
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+    if "'" in lexeme or "\\" in lexeme:
+        lexeme = lexeme.replace("\\", "\\\\").replace("'", "''")
+    return f"'{lexeme}'"
 
 
 def row(work: Work) -> Row:
