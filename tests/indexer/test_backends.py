@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,37 @@ def test_a_second_writer_is_told_who_writes(works, index_database):
             second.write(upsert=works[:1], timeout=0.2)
     first.close()
     second.close()
+
+
+_SLOW_WRITER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from indexer.backend import open_index
+ix = open_index({url!r})
+with ix.conn.transaction(), ix.conn.cursor() as cur:
+    ix._lock(cur, 5)
+    cur.execute("DELETE FROM editions")
+    print("writing", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_killed_writer_leaves_the_last_commit_and_frees_the_index(works, empty_database):
+    ix = open_index(empty_database, create=True)
+    ix.write(upsert=works[:10])
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER.format(root=str(ROOT), url=empty_database)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        with pytest.raises(IndexBusyError, match="being written by database process"):
+            ix.write(upsert=works[10:11], timeout=0.3)
+        assert ix.work_ids() == {w.work_id for w in works[:10]}  # readers see the last commit meanwhile
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    ix.write(upsert=works[10:12], timeout=10)  # the server ends the dead writer's session and its lock
+    assert ix.work_ids() == {w.work_id for w in works[:12]}
+    ix.close()
 
 
 def test_location_chooses_the_backend(monkeypatch, tmp_path):
