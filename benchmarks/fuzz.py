@@ -1,9 +1,10 @@
 """Fuzzing of what members and other systems send us: only each module's own errors may come out, and fast.
 
 Targets (seeded from real inputs: ../shared/data, testbed/data/marc, the tests' recorded answers):
-  ber       connectors/z3950/apdu.py decode_apdu over BER bytes            → ProtocolError (DecodeError)
+  ber       connectors/z3950 decode_apdu, and decode_opac of OPAC records     → ProtocolError (DecodeError)
   iso2709   records/marc.py read_iso2709 / iter_iso2709, then normalise      → RecordError
   marcxml   records/marc.py read_marcxml / iter_marcxml, then normalise      → RecordError
+  holdings  records/holdings.py holdings_from_xml (ISO 20775, OPAC holdings)  → RecordError
   sru       connectors/sru.py search / scan / explain response parsing       → DecodeError, Diagnostic
   cql       connectors/query.py parse(cql=True), to_cql, to_rpn              → QueryError, Unsupported
   reader    connectors/query.py parse(cql=False), to_cql, to_text            → QueryError, Unsupported
@@ -67,9 +68,16 @@ def _text(data: bytes) -> str:
 
 
 def run_ber(data: bytes) -> None:
-    from connectors.z3950.apdu import decode_apdu
+    from connectors.z3950.apdu import OID_OPAC, decode_apdu
+    from connectors.z3950.opac import decode_opac
 
-    decode_apdu(data)
+    if data[:1] == b"\x30":  # an OPAC record (a SEQUENCE; every APDU is context-tagged), as Present carries it
+        decode_opac(data)
+        return
+    apdu = decode_apdu(data)
+    for rec in getattr(apdu, "records", None) or ():
+        if rec.syntax == OID_OPAC and rec.data:
+            decode_opac(rec.data)
 
 
 def run_iso2709(data: bytes) -> None:
@@ -92,6 +100,13 @@ def run_marcxml(data: bytes) -> None:
         assert rec is not None
     read_marcxml(data)
     from_raw(data, syntax="marcxml", charset="utf-8", member="FUZZ", position=1)
+
+
+def run_holdings(data: bytes) -> None:
+    from records.holdings import PROFILES, holdings_from_xml
+
+    ils = sorted(PROFILES)[data[-1] % len(PROFILES)] if data else None
+    holdings_from_xml(data, member="FUZZ", ils=ils, warnings=[])
 
 
 def run_sru(data: bytes) -> None:
@@ -155,8 +170,31 @@ def _cap(items: list[bytes]) -> list[bytes]:
     return [i[:MAX_SEED] for i in items if i]
 
 
+def _opac_record() -> bytes:
+    """An OPAC record with a MARC record and a holding of three copies (on loan, on hold, on the shelf)."""
+    from connectors.z3950 import ber
+
+    def s(number: int, text: str) -> bytes:
+        return ber.tlv(ber.identifier(number), text.encode())
+
+    def b(number: int, value: bool) -> bytes:
+        return ber.tlv(ber.identifier(number), b"\xff" if value else b"\x00")
+
+    def seq(*parts: bytes, number: int | None = None) -> bytes:
+        ident = ber.identifier(16, ber.UNIVERSAL, True) if number is None else ber.identifier(number, constructed=True)
+        return ber.tlv(ident, b"".join(parts))
+
+    bib = seq(ber.tlv(ber.identifier(6, ber.UNIVERSAL), ber.oid_content("1.2.840.10003.5.10")),
+              ber.tlv(ber.identifier(1), b"00026nam  2200025   4500\x1e\x1d"), number=1)
+    copies = seq(seq(b(1, False), s(2, "2026-12-01"), s(4, "已借出"), s(5, "C1"), b(6, True), b(7, False)),
+                 seq(b(1, False), s(5, "C2"), b(6, False), b(7, True)),
+                 seq(b(1, True), s(5, "C3"), s(10, "新书架")), number=19)
+    holding = seq(s(9, "总馆"), s(10, "中文图书"), s(11, "I247.5/88"), seq(seq(s(1, "v.1")), number=18), copies, number=2)
+    return seq(bib, seq(holding, number=2))
+
+
 def seeds_ber() -> list[bytes]:
-    return _cap([p.read_bytes() for p in _files("tests/z3950/data/*.ber", base=ROOT)])
+    return _cap([p.read_bytes() for p in _files("tests/z3950/data/*.ber", base=ROOT)] + [_opac_record()])
 
 
 def _iso2709_records() -> list[bytes]:
@@ -202,6 +240,13 @@ def seeds_marcxml() -> list[bytes]:
     recs = [r for r in recs if well_formed(r)]
     collection = b'<collection xmlns="http://www.loc.gov/MARC21/slim">' + b"".join(recs[:3]) + b"</collection>"
     return _cap([*recs, collection])
+
+
+def seeds_holdings() -> list[bytes]:
+    from connectors.z3950.opac import decode_opac
+
+    files = _files("ils-responses/opac-holdings/*.xml") + _files("tests/data/isohold/*.xml", base=ROOT)
+    return _cap([p.read_bytes() for p in files] + [decode_opac(_opac_record()).holdings])
 
 
 _SRU_12 = (b'<?xml version="1.0" encoding="UTF-8"?><zs:searchRetrieveResponse xmlns:zs="http://www.loc.gov/zing/srw/">'
@@ -299,7 +344,8 @@ QUERY_TOKENS = (b"(", b")", b'"', b"\\", b"*", b"?", b"^", b"=", b"==", b"<>", b
 
 TARGETS: dict[str, Target] = {}
 # the packages each target runs through (instrumented for coverage under atheris)
-MODULES = {"ber": ("connectors",), "iso2709": ("records",), "marcxml": ("records",), "sru": ("connectors", "records"),
+MODULES = {"ber": ("connectors",), "iso2709": ("records",), "marcxml": ("records",), "holdings": ("records",),
+           "sru": ("connectors", "records"),
            "cql": ("connectors", "cql"), "reader": ("connectors",), "iso18626": ("ill",)}
 
 
@@ -313,7 +359,8 @@ def _allowed():
     from ill.errors import IllError
     from records.errors import RecordError
 
-    return {"ber": (ProtocolError,), "iso2709": (RecordError,), "marcxml": (RecordError,), "sru": (MemberError,),
+    return {"ber": (ProtocolError,), "iso2709": (RecordError,), "marcxml": (RecordError,),
+            "holdings": (RecordError,), "sru": (MemberError,),
             "cql": (QueryError, Unsupported), "reader": (QueryError, Unsupported), "iso18626": (IllError,)}
 
 
@@ -325,6 +372,7 @@ def targets() -> dict[str, Target]:
             Target("ber", run_ber, allowed["ber"], seeds_ber, (b"\x80", b"\x00\x00", b"\x84\xff\xff\xff\xff", b"\x1f\xff")),
             Target("iso2709", run_iso2709, allowed["iso2709"], seeds_iso2709, MARC_TOKENS),
             Target("marcxml", run_marcxml, allowed["marcxml"], seeds_marcxml, XML_TOKENS),
+            Target("holdings", run_holdings, allowed["holdings"], seeds_holdings, XML_TOKENS),
             Target("sru", run_sru, allowed["sru"], seeds_sru, XML_TOKENS),
             Target("cql", run_cql, allowed["cql"], seeds_cql, QUERY_TOKENS),
             Target("reader", run_reader, allowed["reader"], seeds_reader, QUERY_TOKENS),
