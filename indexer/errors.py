@@ -2,6 +2,7 @@
 
 IndexerError
 ├── HarvestError          the harvest cannot start (no members, a bad option)
+├── HarvestStopped        one member's pass was stopped: it passed a registry limit or repeats itself
 ├── HarvestStoreError     the harvest store cannot be opened or written
 └── LocalIndexError       the union index cannot be opened, written or read
     ├── NoIndexError      there is no union index (or it is empty) at the folder asked for
@@ -17,6 +18,11 @@ class IndexerError(Exception):
 
 class HarvestError(IndexerError):
     """The harvest cannot start (no members, a bad option); the message says what to do."""
+
+
+class HarvestStopped(IndexerError):
+    """One member's pass was stopped (a registry limit passed, an implausible count, pages bringing nothing
+    new); the member is reported failed and the other members' changes are indexed regardless."""
 
 
 class HarvestStoreError(IndexerError):

@@ -48,7 +48,7 @@ from dedup.cluster import BIG_BLOCK, candidate_pairs
 from dedup.keys import match_keys
 from dedup.score import YEAR_SLACK, match_score
 from dedup.work import build_work, group_id_for, index_keys, merge
-from indexer.errors import HarvestError
+from indexer.errors import HarvestError, HarvestStopped
 from indexer.schema import document, dump_work
 from indexer.store import Checkpoint, HarvestStore, Upsert, now_iso
 from members import Endpoint, Member, Registry
@@ -57,6 +57,8 @@ from records.model import Record
 from records.repair import is_repaired
 
 DEFAULT_CONCURRENCY = 4
+STALL_PAGES = 3  # pages in a row that bring only records already sent in this pass stop a member's pass
+DEFAULT_HARVEST_PAGE = 500
 BATCH = 500  # records per store transaction (and checkpoint) in a paged pass
 REPORT_VERSION = 1
 LOCK_NAME = "harvest.lock"
@@ -243,6 +245,9 @@ class _MemberRun:
         self.db = worker or StoreWorker.inline()
         self.by_hash, self.by_id = {}, {}
         self.next_from: str | None = None  # where a change feed says the next run starts
+        self.sent: set[str] = set()  # digests of the records received in this pass
+        self.repeats = 0  # records in a row that this pass had already received
+        self.stall_after = STALL_PAGES * DEFAULT_HARVEST_PAGE
 
     async def prepare(self) -> None:
         self.by_hash, self.by_id = await self.db(self.store.known, self.code)
@@ -251,6 +256,7 @@ class _MemberRun:
         """(record id, upsert or None when unchanged) for one received record; (None, None) if unreadable."""
         self.report.records += 1
         digest = content_hash(raw.data)
+        self._check_progress(digest)
         rid = self.by_hash.get(digest)
         if rid is not None:
             self.report.unchanged += 1
@@ -276,6 +282,28 @@ class _MemberRun:
         self.by_id[rec.record_id] = digest
         return rec.record_id, _upsert(self.code, raw, digest, rec, source_id, datestamp)
 
+    def _check_progress(self, digest: str) -> None:
+        """HarvestStopped when the pass passes the member's record limit, or when pages in a row bring only
+        records it already sent in this pass (a member that repeats itself would be paged through for ever)."""
+        limit = self.member.harvest_max_records
+        if self.report.records > limit:
+            raise HarvestStopped(f"it sent more than {limit:,} records in one pass (registry harvest_max_records)")
+        if digest in self.sent:
+            self.repeats += 1
+            if self.repeats >= self.stall_after:
+                raise HarvestStopped(f"its last {self.repeats:,} records were ones it had already sent in this pass "
+                                     f"(pages bring nothing new); stopped at record {self.report.records:,}")
+        else:
+            self.sent.add(digest)
+            self.repeats = 0
+
+    def check_total(self, hits: int) -> None:
+        """HarvestStopped for a record count past the member's limit: such a count is not paged through."""
+        if hits > self.member.harvest_max_records:
+            raise HarvestStopped(f"it says it has {hits:,} records, more than its limit of "
+                                 f"{self.member.harvest_max_records:,} (registry harvest_max_records); not paged "
+                                 "through")
+
     def counts(self) -> dict:
         r = self.report
         return {"records": r.records, "added": r.added, "changed": r.changed, "deleted": r.deleted,
@@ -287,6 +315,7 @@ class _MemberRun:
         checkpoint on; True when the pass completed."""
         mode = "changes" if since else "full"
         hits = await conn.count(modified_since(since) if since else None)
+        self.check_total(hits)
         cp = None if fresh else await self.db(self.store.checkpoint, self.code)
         if cp is not None and (cp.protocol != conn.protocol or cp.hits != hits or cp.mode != mode
                                or cp.since != since):
@@ -302,6 +331,7 @@ class _MemberRun:
         if start > 1:
             self.progress.advance(self.code, start - 1)
         page = page_size or conn.harvest_page
+        self.stall_after = STALL_PAGES * page
         batch: list = []
         position = start
         await self.limiter.wait()
@@ -544,34 +574,46 @@ async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptio
     next_from = None
     deletes: list[str] = []
     try:
-        stored = await db(store.count, member.code)
-        last = (await db(store.member_info, member.code)).get("next_from") if stored else None
-        if opts.full:
-            feed_since = None
-        elif opts.since is not None:
-            feed_since = opts.since.isoformat() if isinstance(opts.since, (date, datetime)) else str(opts.since)
-        else:
-            feed_since = last
-        complete = await run.run_feed(conn, opts.full, feed_since, started)
-        if complete is not None:
-            next_from = run.next_from
-        else:
-            since = None if opts.full or not stored else (opts.since if opts.since is not None else last)
-            if since is not None:
-                try:
-                    deletes = await run.run_changes(conn, change_stamp(since), started, opts.page_size)
-                    complete = True
-                except NoDateSearch as why:
-                    report.message = (f"{why}" if report.mode == "changes" else
-                                      f"no date search ({why}): whole catalogue compared")
-                    report.mode = "full"
-            if not complete:
-                complete = await run.run_paged(conn, opts.full, started, opts.page_size)
-            next_from = started
+        async with asyncio.timeout(member.harvest_max_hours * 3600):
+            stored = await db(store.count, member.code)
+            last = (await db(store.member_info, member.code)).get("next_from") if stored else None
+            if opts.full:
+                feed_since = None
+            elif opts.since is not None:
+                feed_since = opts.since.isoformat() if isinstance(opts.since, (date, datetime)) else str(opts.since)
+            else:
+                feed_since = last
+            complete = await run.run_feed(conn, opts.full, feed_since, started)
+            if complete is not None:
+                next_from = run.next_from
+            else:
+                since = None if opts.full or not stored else (opts.since if opts.since is not None else last)
+                if since is not None:
+                    try:
+                        deletes = await run.run_changes(conn, change_stamp(since), started, opts.page_size)
+                        complete = True
+                    except NoDateSearch as why:
+                        report.message = (f"{why}" if report.mode == "changes" else
+                                          f"no date search ({why}): whole catalogue compared")
+                        report.mode = "full"
+                if not complete:
+                    complete = await run.run_paged(conn, opts.full, started, opts.page_size)
+                next_from = started
     except MemberError as exc:
         report.status = "failed"
         report.message = f"{exc.kind}: {exc.message}; its {await db(store.count, member.code)} records from " \
                          "earlier harvests are kept, and the next run continues from the checkpoint"
+    except HarvestStopped as exc:
+        complete = False
+        report.status = "failed"
+        report.message = (f"stopped: {exc}; its {await db(store.count, member.code)} records from earlier "
+                          "harvests are kept (tell the member; see docs/harvest.md)")
+    except TimeoutError:
+        complete = False
+        report.status = "failed"
+        report.message = (f"stopped after {member.harvest_max_hours:g} h (registry harvest_max_hours); its "
+                          f"{await db(store.count, member.code)} records are kept, and the next run continues "
+                          "from the checkpoint")
     finally:
         try:
             await conn.close()

@@ -11,6 +11,8 @@ from pathlib import Path
 from members import paths
 from members.values import (
     CHARSETS,
+    DEFAULT_HARVEST_MAX_HOURS,
+    DEFAULT_HARVEST_MAX_RECORDS,
     DEFAULT_HARVEST_RATE,
     DEFAULT_LENDING,
     HARVEST_DELETIONS,
@@ -101,6 +103,7 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
 
 _KNOWN_KEYS = {"code", "name", "name_en", "district", "status", "suspended_reason", "suspended_since",
                "syntax", "charset", "timeout", "max_records", "harvest_rate", "harvest_deletions", "endpoint",
+               "harvest_max_records", "harvest_max_hours",
                "auth", "negotiate_charset", "ils", "holdings_schema", "opac_syntax",
                "contact", "lending"}
 
@@ -304,6 +307,8 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
         max_records=int(number("max_records", 50, 1, 10000)),
         harvest_rate=float(number("harvest_rate", DEFAULT_HARVEST_RATE, 0, 1000)),
         harvest_deletions=choice("harvest_deletions", "prefixes", HARVEST_DELETIONS),
+        harvest_max_records=int(number("harvest_max_records", DEFAULT_HARVEST_MAX_RECORDS, 1, 10**9)),
+        harvest_max_hours=float(number("harvest_max_hours", DEFAULT_HARVEST_MAX_HOURS, 0.01, 24 * 7)),
         endpoints=tuple(endpoints),
         contact=Contact(**{k: str(v) for k, v in contact.items() if k in ("name", "phone", "email", "address")}),
         lending=(parse_lending(path, code, entry["lending"], default_lending) if "lending" in entry

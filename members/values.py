@@ -12,6 +12,8 @@ from pathlib import Path
 PROTOCOLS = ("sru", "z3950", "oaipmh")  # oaipmh is used by the harvest only, never for searches
 SEARCH_ORDER = ("z3950", "sru")  # the endpoint a search uses when none is named
 HARVEST_ORDER = ("oaipmh", "z3950", "sru")  # the endpoint a harvest uses: a change feed first
+DEFAULT_HARVEST_MAX_RECORDS = 20_000_000  # more than the largest member's catalogue (docs/harvest.md)
+DEFAULT_HARVEST_MAX_HOURS = 6.0  # one member's pass in a nightly harvest
 DEFAULT_HARVEST_RATE = 4.0  # requests per second to one member during a harvest (docs/harvest.md)
 SYNTAXES = {"marc21": "marc21", "usmarc": "marc21", "cnmarc": "unimarc", "unimarc": "unimarc"}
 HARVEST_DELETIONS = ("prefixes", "scan", "compare")
@@ -216,6 +218,10 @@ class Member:
     # how a harvest finds records deleted at a Z39.50 / SRU member with a date search (when its record count
     # says something went): count its records by record id "prefixes", "scan" its ids, or "compare" everything
     harvest_deletions: str = "prefixes"
+    # a harvest pass stops (and the member is reported failed) past these: records received, hours, and a
+    # record count the member claims (an implausible count is not paged through)
+    harvest_max_records: int = DEFAULT_HARVEST_MAX_RECORDS
+    harvest_max_hours: float = DEFAULT_HARVEST_MAX_HOURS
     endpoints: tuple[Endpoint, ...] = ()
     contact: Contact = field(default_factory=Contact)
     lending: LendingPolicy = DEFAULT_LENDING
