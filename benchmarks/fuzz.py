@@ -5,7 +5,7 @@ Targets (seeded from real inputs: ../shared/data, testbed/data/marc, the tests' 
   iso2709   records/marc.py read_iso2709 / iter_iso2709, then normalise      → RecordError
   marcxml   records/marc.py read_marcxml / iter_marcxml, then normalise      → RecordError
   holdings  records/holdings.py holdings_from_xml (ISO 20775, OPAC holdings)  → RecordError
-  sru       connectors/sru.py search / scan / explain response parsing       → DecodeError, Diagnostic
+  sru       connectors/sru.py search / scan / explain responses, their records  → DecodeError, Diagnostic
   cql       connectors/query.py parse(cql=True), to_cql, to_rpn              → QueryError, Unsupported
   reader    connectors/query.py parse(cql=False), to_cql, to_text            → QueryError, Unsupported
   iso18626  ill/iso18626.py import_request into a fresh SQLite ILL store     → IllError (InvalidRequest …)
@@ -112,13 +112,22 @@ def run_holdings(data: bytes) -> None:
 def run_sru(data: bytes) -> None:
     from connectors.errors import MemberError
     from connectors.sru import parse_explain_response, parse_scan_response, parse_search_response
+    from records.errors import RecordError
+    from records.normalise import from_raw
 
     refused: list[MemberError] = []
     for parse in (parse_search_response, parse_scan_response, parse_explain_response):
         try:
-            parse(data, member="FUZZ")
+            page = parse(data, member="FUZZ")
         except MemberError as exc:
             refused.append(exc)
+        else:
+            for rec in getattr(page, "records", ()):  # as the federator reads them: RecordError each
+                try:
+                    from_raw(rec.data, syntax=rec.syntax, charset=rec.charset, member="FUZZ", position=rec.position,
+                             holdings=rec.holdings)
+                except RecordError:
+                    pass
     if len(refused) == 3:  # no kind of SRU response: refused (with the search parser's words)
         raise refused[0]
 
