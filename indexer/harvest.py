@@ -181,10 +181,13 @@ def harvest_endpoint(member: Member) -> Endpoint | None:
     return member.harvest_endpoint()
 
 
-def read_raw(raw: RawRecord) -> Record:
-    """The Record of a received raw record; a record without 001 is named by its content hash, not its
+def read_raw(raw: RawRecord, member: Member | None = None) -> Record:
+    """The Record of a received raw record, read as a search reads that member's records (its character set
+    and its library system's holdings profile); a record without 001 is named by its content hash, not its
     position (so it keeps its name between harvests)."""
-    return normalise_raw(raw, name_by_hash=True)
+    if member is None:
+        return normalise_raw(raw, name_by_hash=True)
+    return normalise_raw(raw, charset=member.charset, ils=member.ils, name_by_hash=True)
 
 
 _XML_001 = re.compile(rb"<(?:[\w.-]+:)?controlfield\s+tag=[\"']001[\"']\s*>\s*([^<]*?)\s*<")
@@ -262,7 +265,8 @@ class _MemberRun:
             self.report.unchanged += 1
             return rid, None
         try:
-            rec = read_raw(raw if raw.member == self.code else dataclasses.replace(raw, member=self.code))
+            rec = read_raw(raw if raw.member == self.code else dataclasses.replace(raw, member=self.code),
+                           self.member)
         except RecordError as exc:
             self.report.errors += 1
             if len(self.report.error_samples) < 5:
