@@ -257,19 +257,31 @@ def cmd_submit(args) -> int:
         raise UsageError("say what is requested: --work ID (from 'balis search'), or --citation/--title for a "
                          "manual request (手工填写)")
     rota = _codes(args.rota)  # the store checks each lender against the registry
+    work = None
     if not rota and args.work:
-        rota = _auto_rota(args)
+        rota, work = _auto_rota(args)
+    elif args.work:
+        from services.lenders import local_work
+
+        work = local_work(args.work, getattr(args, "index", None))
+    title, author, citation = args.title, args.author, args.citation
+    if work is not None:  # the request carries its edition's title, author, ISBN and year, as at the portal
+        from services.requests import edition_text
+
+        text = edition_text(work)
+        title, author = title or text.title, author or text.author
+        citation = citation or text.citation
 
     def go():
         with _store(args) as store:
-            return _done(args, store.submit(args.actor, kind=args.kind, title=args.title, author=args.author,
-                                            work_id=args.work, citation=args.citation, rota=rota, price=args.price))
+            return _done(args, store.submit(args.actor, kind=args.kind, title=title, author=author,
+                                            work_id=args.work, citation=citation, rota=rota, price=args.price))
     return _run(go)
 
 
-def _auto_rota(args) -> list:
-    """The rota from lender routing (services.lenders) for --work: the local index's edition, or the error
-    that says to give the lenders with --rota."""
+def _auto_rota(args) -> tuple[list, object]:
+    """The rota from lender routing (services.lenders) for --work, and the edition: the local index's, or the
+    error that says to give the lenders with --rota."""
     import asyncio
 
     from balis.cli import UsageError
@@ -291,7 +303,7 @@ def _auto_rota(args) -> list:
         raise UsageError(f"本馆 {reader['member']} 有可借副本 (own library has an available copy): {rota.note}")
     if not rota.lenders:
         raise UsageError(f"no member can lend this edition: {rota.note}")
-    return [Lender.ranked(e) for e in rota.lenders]
+    return [Lender.ranked(e) for e in rota.lenders], found.work
 
 
 def _run_value(fn):

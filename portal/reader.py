@@ -452,15 +452,11 @@ async def request_submit(request: web.Request) -> web.Response:
 
 
 def _submit_edition(store, reader_id: str, work, rota, kind: str, note: str) -> dict:
-    from services.views import display_title
+    from services.requests import edition_text
 
-    d = work.display
-    author = "; ".join(a.name for a in d.authors) if d.authors else ""
-    citation = "；".join(x for x in (
-        " : ".join(x for x in (d.place, d.publisher) if x), str(d.year or ""),
-        f"ISBN {', '.join(work.isbns)}" if work.isbns else "", f"读者附言：{note}" if note else "") if x)
-    return store.submit(reader_id, kind=kind, title=display_title(d), author=author, work_id=work.work_id,
-                        citation=citation, rota=[Lender.ranked(e) for e in rota.lenders])
+    text = edition_text(work, note)
+    return store.submit(reader_id, kind=kind, title=text.title, author=text.author, work_id=work.work_id,
+                        citation=text.citation, rota=[Lender.ranked(e) for e in rota.lenders])
 
 
 async def manual_page(request: web.Request, *, checked: Checked | None = None, failed: str | None = None,

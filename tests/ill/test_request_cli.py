@@ -141,6 +141,7 @@ def test_submit_without_rota_routes_from_the_local_index(run, tmp_path, monkeypa
     """No --rota: the edition comes from the local index and lender routing orders its holders."""
     from dedup import merge
     from indexer.index import LocalIndex
+    from services.views import display_title
     from testbed.generate import plan_catalogues, plan_records
     from testbed.members import member_profiles
 
@@ -158,3 +159,26 @@ def test_submit_without_rota_routes_from_the_local_index(run, tmp_path, monkeypa
     rota = [entry["member"] for entry in r["rota"]]
     assert rota and set(rota) <= set(work.members) and "THU" not in rota
     assert r["lender"] == rota[0] and all(entry["reason"] for entry in r["rota"])
+
+
+def test_a_request_by_work_id_carries_its_editions_title_author_isbn_and_year(run, tmp_path, monkeypatch):
+    from dedup import merge
+    from indexer.index import LocalIndex
+    from services.views import display_title
+    from testbed.generate import plan_catalogues, plan_records
+    from testbed.members import member_profiles
+
+    works = merge(plan_records(plan_catalogues(7, member_profiles(4), 30)))
+    work = next(w for w in works if w.isbns and w.display.year and w.display.authors)
+    index_dir = tmp_path / "index"
+    with LocalIndex.open(index_dir, create=True) as ix:
+        ix.rebuild(works)
+    monkeypatch.setenv("BALIS_INDEX", str(index_dir))
+    code, out, err = run("request", "submit", "--as", "r1", "--work", work.work_id, "--rota", "PKU", "--json")
+    assert code == 0, err
+    r = json.loads(out)["request"]
+    assert r["title"] == display_title(work.display) != ""
+    assert r["author"] == "; ".join(a.name for a in work.display.authors)
+    assert work.isbns[0] in r["citation"] and str(work.display.year) in r["citation"]
+    code, out, _ = run("request", "list", "--reader", "r1")
+    assert r["title"] in out
