@@ -413,6 +413,11 @@ def cmd_show(args) -> int:
 
 def cmd_tick(args) -> int:
     from balis.cli import EXIT_OK
+    from ill.workdays import local_date, missing_year, missing_year_text
+
+    missing = missing_year(local_date(datetime.now(UTC)))
+    if missing:  # that year's deadlines would count Monday to Friday, its holidays as working days
+        print(f"balis: {missing_year_text(missing)}", file=sys.stderr)
 
     def go():
         with _store(args) as store:

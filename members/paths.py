@@ -64,6 +64,11 @@ def testbed_dir() -> Path:
     return home() / "testbed"
 
 
+def holidays_file() -> Path:
+    """The holiday calendar centre administrators enter on /admin/holidays (ill/holidays.py)."""
+    return home() / "holidays.toml"
+
+
 def answer_times_file() -> Path:
     """The members' recent answer times, kept between processes."""
     return home() / "answer-times.json"

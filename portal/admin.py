@@ -9,6 +9,7 @@ on the API). Charts are SVG drawn on the server (no script, no external library)
     GET  /admin/requests/{id}                 any request, the change a rollback would undo, the form
     POST /admin/requests/{id}/rollback        (csrf_token, reason)
     GET  /admin/stats?from=YYYY-MM&to=YYYY-MM the dashboard;  GET /admin/stats.csv  the same figures as CSV
+    GET|POST /admin/holidays                  the holiday calendar (portal/holidays.py)
     GET  /api/admin/members                   POST /api/admin/members/{code}/state
     GET  /api/admin/requests/{id}             POST /api/admin/requests/{id}/rollback
     GET  /api/admin/stats                     GET  /api/admin/stats.csv
@@ -28,6 +29,7 @@ from ill import stats
 from ill.errors import IllError
 from ill.workdays import local_date
 from members import with_member_states
+from portal import holidays
 from portal.auth import require
 from portal.desk import (
     MAX_REASON,
@@ -38,6 +40,7 @@ from portal.desk import (
     request_id,
     request_json,
 )
+from portal.holidays import calendar_missing_text
 from portal.i18n import message
 from portal.ill_errors import ill_status
 from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
@@ -256,7 +259,8 @@ async def admin_page(request: web.Request) -> web.Response:
     if done in ("suspended", "active") and code:
         notice = message("admin.suspended_done" if done == "suspended" else "admin.resumed_done", request[LANG],
                          code=code)
-    return _render(request, "admin.html", members=registry.sorted_by_pinyin(), states=states, notice=notice)
+    return _render(request, "admin.html", members=registry.sorted_by_pinyin(), states=states, notice=notice,
+                   calendar_missing=calendar_missing_text(request[LANG]))
 
 
 async def member_confirm(request: web.Request) -> web.Response:
@@ -345,7 +349,7 @@ async def stats_page(request: web.Request) -> web.Response:
     doc = await asyncio.to_thread(dashboard, store, months)
     lang = request[LANG]
     return _render(request, "admin_stats.html", doc=doc, charts=charts(doc, lang), figures=list(stats.FIGURES),
-                   names=request.app[CATALOGUE].names(lang),
+                   names=request.app[CATALOGUE].names(lang), calendar_missing=calendar_missing_text(lang),
                    csv_url=f"/admin/stats.csv?{urlencode({'from': months[0], 'to': months[-1]})}")
 
 
@@ -424,6 +428,7 @@ async def api_stats_csv(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    holidays.add_routes(app)
     app.router.add_get("/admin", admin_page, name="admin")
     app.router.add_get("/admin/members/{code}/confirm", member_confirm, name="admin_member_confirm")
     app.router.add_post("/admin/members/{code}/state", member_submit, name="admin_member_state")
