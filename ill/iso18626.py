@@ -18,6 +18,7 @@ from lxml import etree
 
 from ill import machine as m
 from ill.errors import InvalidRequest
+from ill.schema import legs, requests
 from ill.store import ANSWER_WORKING_DAYS, PENDING_MESSAGE, SHIP_WORKING_DAYS, Store
 from ill.workdays import working_days_after
 
@@ -34,6 +35,8 @@ NOTE_FIELDS = ("phase", "rota_index", "source", "answer_due", "ship_due", "answe
 LEG_FIELDS = ("seq", "lender", "arrived_at", "answer_due", "ship_due", "answered_at", "answer", "shipped_at",
               "closed_at", "outcome", "note")
 _NUMBERS = {"rota_index": int, "seq": int, "price": (int, float)}
+_LEG_NEEDS = ("seq", "lender", "arrived_at", "answer_due", "ship_due")  # a lender row has these
+_NOT_NULL = ({"phase", "rota_index", "source", "reader_message"}, {"outcome", "note", *_LEG_NEEDS})  # request, leg
 
 _schema: etree.XMLSchema | None = None
 _parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
@@ -230,12 +233,16 @@ def _balis_state(note: str, original: str | None) -> tuple[dict, list[dict]]:
     unknown = set(extras) - set(NOTE_FIELDS) | {k for leg in tried for k in leg if k not in LEG_FIELDS}
     if unknown:
         raise InvalidRequest(f"request {original}: the balis: note has unknown fields: {', '.join(sorted(unknown))}")
-    for k, v in [*extras.items(), *(item for leg in tried for item in leg.items())]:
-        ok = v is None or isinstance(v, _NUMBERS.get(k, str)) and not isinstance(v, bool)
-        if ok and isinstance(v, int) and k != "price":
-            ok = 0 <= v < 10_000  # a place in the rota, a lender's sequence number
-        if not ok:
-            raise InvalidRequest(f"request {original}: {k} in the balis: note is {str(v)[:40]!r}")
+    missing = {k for leg in tried for k in _LEG_NEEDS if k not in leg}
+    if missing:
+        raise InvalidRequest(f"request {original}: a lender in the balis: note has no {', '.join(sorted(missing))}")
+    for row, not_null in [(extras, _NOT_NULL[0]), *((leg, _NOT_NULL[1]) for leg in tried)]:
+        for k, v in row.items():
+            ok = v is None and k not in not_null or isinstance(v, _NUMBERS.get(k, str)) and not isinstance(v, bool)
+            if ok and isinstance(v, int) and k != "price":
+                ok = 0 <= v < 10_000  # a place in the rota, a lender's sequence number
+            if not ok:
+                raise InvalidRequest(f"request {original}: {k} in the balis: note is {str(v)[:40]!r}")
     return _times(extras), [_times(leg) for leg in tried]
 
 
@@ -292,4 +299,9 @@ def import_request(store: Store, documents: list[bytes], actor: str = "import") 
             values.update(extras)  # with "price", in yuan
         else:  # a foreign system's message: the standard fields only
             values.update(_foreign_state(status_root, values, tried))
+    for row, table in [(values, requests), *((leg, legs) for leg in tried)]:
+        for k, v in row.items():
+            limit = getattr(table.c[k].type, "length", None) if k in table.c else None
+            if limit and isinstance(v, str) and len(v) > limit:  # PostgreSQL would refuse it (SQLite keeps it)
+                raise InvalidRequest(f"request {original}: {k} {v[:40]!r} is longer than {limit} characters")
     return store.adopt(values, tried, actor=actor, note=f"imported from ISO 18626 request {original}")

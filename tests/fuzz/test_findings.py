@@ -12,6 +12,7 @@ from ill import InvalidRequest, Store
 from ill.iso18626 import import_request
 from records.errors import RecordError
 from records.marc import read_iso2709
+from tests.ill.conftest import _pg_database
 
 
 @pytest.mark.parametrize("text,cql", [("数\udc8c据 结构", False), ("dc.title = 数\udcb4", True),
@@ -49,6 +50,20 @@ def fresh(tmp_path):
     store.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    if request.param == "sqlite":
+        store = Store(tmp_path / "import.sqlite")
+        yield store
+        store.close()
+        return
+    databases = _pg_database(request.getfixturevalue("postgres_url"))
+    store = Store(next(databases))
+    yield store
+    store.close()
+    databases.close()
+
+
 @pytest.fixture(scope="module")
 def exported() -> list[bytes]:
     """A lent request's two messages, as balis exports them."""
@@ -72,6 +87,10 @@ def _with_note(exported: list[bytes], note: str) -> list[bytes]:
     ('{"rota_index": 100000000000000000000}', "rota_index in the balis: note is"),  # OverflowError in SQLite
     ('{"answered_at": 20261206}', "answered_at in the balis: note is '20261206'"),  # AttributeError
     ('{"lent_at": "2026-13-45T00:00:00Z"}', "is not an ISO 8601 time"),  # ValueError
+    ('{"legs": [{"seq": 0, "lender": null, "arrived_at": "2026-12-07T09:30:00Z", "answer_due": '
+     '"2026-12-09T16:00:00Z", "ship_due": "2026-12-11T16:00:00Z"}]}', "lender in the balis: note is 'None'"),
+    ('{"legs": [{"seq": 0, "lender": "PKU"}]}', "a lender in the balis: note has no answer_due, arrived_at, ship_due"),
+    ('{"phase": null}', "phase in the balis: note is 'None'"),  # IntegrityError: NOT NULL
 ])
 def test_a_balis_note_that_balis_did_not_write_is_refused(fresh, exported, note, why):
     with pytest.raises(InvalidRequest, match=re.escape(why)):
@@ -91,3 +110,23 @@ def test_a_time_the_schema_allows_but_python_cannot_hold_is_refused(fresh, expor
 def test_the_exported_messages_still_import(fresh, exported):
     new = fresh.get(import_request(fresh, exported))
     assert new["status"] == "WillSupply" and new["lender"] == "PKU"
+
+
+@pytest.mark.parametrize("part,old,new,field", [
+    ("status", b'"lender": "PKU"', b'"lender": "' + b"P" * 40 + b'"', "lender"),
+    ("status", b'"source": "edition"', b'"source": "editions-and-more"', "source"),
+    ("request", b"<agencyIdValue>THU</agencyIdValue>", b"<agencyIdValue>" + b"T" * 40 + b"</agencyIdValue>",
+     "borrower"),
+    ("status", b"<agencyIdValue>PKU</agencyIdValue>", b"<agencyIdValue>" + b"K" * 40 + b"</agencyIdValue>", "lender"),
+])
+def test_a_code_longer_than_the_store_keeps_is_refused_on_every_database(any_store, exported, part, old, new,
+                                                                         field):
+    # PostgreSQL refused them with a DataError (StringDataRightTruncation); SQLite kept them whole
+    request, status = exported
+    if part == "request":
+        request = request.replace(old, new, 1)
+    else:
+        status = status.replace(old, new, 1)
+    with pytest.raises(InvalidRequest, match=f"{field} .* is longer than"):
+        import_request(any_store, [request, status])
+    assert any_store.list_requests() == []
