@@ -420,11 +420,15 @@ def cmd_tick(args) -> int:
         print(f"balis: {missing_year_text(missing)}", file=sys.stderr)
 
     def go():
+        from ill import outbox
+
         with _store(args) as store:
             changes = store.tick()
+            written = outbox.timed(store)  # due soon, answers due today, each library's digest (once each)
         if args.json:
-            _print_json({"changes": changes})
+            _print_json({"changes": changes, "notices": written})
         else:
+            print(f"{written} notice(s) written (balis notices list)")
             for c in changes:
                 print(f"申请单 {c['id']}: {c['action']} {c['from']} → {c['to']}"
                       + (f" ({c.get('lender')})" if c.get("lender") else "") + (f"  {c['reason']}" if c["reason"] else ""))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    true,
 )
 
 metadata = MetaData()
@@ -30,6 +31,8 @@ users = Table(
     Column("member", String(32)),  # the library of a reader or staff member; none for administrators
     Column("created_at", DateTime, nullable=False),
     Column("password_hash", Text),
+    Column("email", String(254)),  # where notices are mailed; none: shown in the portal only
+    Column("email_notices", Boolean, nullable=False, server_default=true()),  # the user may turn mail off
 )
 
 # Signed-in browsers of the portal, by the SHA-256 of the session cookie (the cookie is never stored).
@@ -141,4 +144,31 @@ violations = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("void", Boolean, nullable=False, server_default=false()),  # undone by a rollback
     Index("ix_violations_borrower", "borrower", "at"),
+)
+
+# The outbox of notices for readers and staff (ill/notices.py): written in the transaction of the change
+# that caused it (or once by the clock, `key` keeps it once), shown in the portal, and mailed after commit.
+# `email`: pending | sent | skipped (the user has no address or turned mail off) | failed (the server refused
+# the address for good); a pending one is retried at `next_attempt_at` with a growing wait.
+notices = Table(
+    "notices", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("request_id", Integer, ForeignKey("requests.id")),
+    Column("user_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("member", String(32)),  # the recipient's library
+    Column("audience", String(8), nullable=False),  # reader | staff
+    Column("kind", String(32), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("link", Text, nullable=False, server_default=""),  # the portal page, from its root
+    Column("created_at", DateTime, nullable=False),
+    Column("read_at", DateTime),
+    Column("email", String(8), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Index("ix_notices_user", "user_id", "id"),
+    Index("ix_notices_outbox", "email", "next_attempt_at"),
 )

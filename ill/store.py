@@ -18,7 +18,7 @@ from sqlalchemy import DateTime, and_, create_engine, event, func, insert, or_, 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ill import accounts
+from ill import accounts, notices, outbox
 from ill import machine as m
 from ill.errors import InvalidRequest, NotAllowed, NotFound, RuleViolation, StoreError
 from ill.rota import Lender, lenders, normalise_rota
@@ -731,14 +731,20 @@ class Store:
         for leg in snap["legs"]:
             conn.execute(insert(legs).values(**back(legs, leg)))
 
-    @staticmethod
-    def _audit(conn: Connection, rid: int, now: datetime, actor: str, role: str, action: str,
+    def _audit(self, conn: Connection, rid: int, now: datetime, actor: str, role: str, action: str,
                from_status: str | None, from_phase: str | None, after: dict, lender: str | None, reason: str,
                before: dict | None) -> int:
-        return conn.execute(insert(audit).values(
+        """The audit entry of a change, and the notices it gives (ill/notices.py), in the change's transaction."""
+        audit_id = conn.execute(insert(audit).values(
             request_id=rid, at=_db(now), actor=actor, actor_role=role, action=action, from_status=from_status,
             from_phase=from_phase, to_status=after["status"], to_phase=after["phase"], lender=lender,
             reason=reason or "", before=before)).inserted_primary_key[0]
+        if action not in ("import", m.ROLLBACK):
+            change = notices.Change(audit_id, action, from_status, role, {k: _aware(v) if isinstance(v, datetime)
+                                                                          else v for k, v in after.items()},
+                                    (before or {}).get("request", {}).get("lender"), reason or "")
+            outbox.write(conn, notices.for_change(change, self.registry), now)
+        return audit_id
 
     @staticmethod
     def _public(req: dict) -> dict:

@@ -101,6 +101,8 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
     return Registry(path=p, members=tuple(members))
 
 
+# The contact table of a member (docs/registry.md); every value may be empty.
+CONTACT_FIELDS = ("office", "name", "phone", "email", "address", "hours")
 _KNOWN_KEYS = {"code", "name", "name_en", "district", "status", "suspended_reason", "suspended_since",
                "syntax", "charset", "timeout", "max_records", "harvest_rate", "harvest_deletions", "endpoint",
                "harvest_max_records", "harvest_max_hours",
@@ -292,7 +294,7 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
 
     contact = entry.get("contact", {})
     if not isinstance(contact, dict):
-        raise fail("contact", "must be a table with name, phone, email, address")
+        raise fail("contact", f"must be a table with {', '.join(CONTACT_FIELDS)}")
     return Member(
         code=code,
         name=text("name", required=True) or "",
@@ -310,7 +312,7 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
         harvest_max_records=int(number("harvest_max_records", DEFAULT_HARVEST_MAX_RECORDS, 1, 10**9)),
         harvest_max_hours=float(number("harvest_max_hours", DEFAULT_HARVEST_MAX_HOURS, 0.01, 24 * 7)),
         endpoints=tuple(endpoints),
-        contact=Contact(**{k: str(v) for k, v in contact.items() if k in ("name", "phone", "email", "address")}),
+        contact=Contact(**{k: str(v).strip() or None for k, v in contact.items() if k in CONTACT_FIELDS}),
         lending=(parse_lending(path, code, entry["lending"], default_lending) if "lending" in entry
                  else default_lending),
         auth=parse_auth(path, code, entry["auth"]) if "auth" in entry else None,

@@ -85,10 +85,18 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Contact:
+    """How readers and other libraries reach a member's ILL desk (馆际互借处); any value may be missing."""
+
     name: str | None = None
     phone: str | None = None
     email: str | None = None
     address: str | None = None
+    office: str | None = None  # the ILL office or desk, e.g. 图书馆东楼 105 馆际互借处
+    hours: str | None = None  # its opening hours, as the library writes them
+
+    @property
+    def known(self) -> bool:
+        return any((self.name, self.phone, self.email, self.address, self.office, self.hours))
 
 
 MATERIAL_TYPES = ("book", "ebook", "serial", "ejournal", "audio", "video", "map", "score", "large_print", "other")

@@ -12,11 +12,11 @@ from members import load_registry
 
 def test_schema_is_created_and_upgrades_are_idempotent(db_url):
     with Store(db_url) as s:
-        assert s.revision == "0002"
+        assert s.revision == "0003"
         tables = set(inspect(s.engine).get_table_names())
-        assert {"users", "requests", "legs", "audit", "violations", "alembic_version"} <= tables
+        assert {"users", "requests", "legs", "audit", "violations", "notices", "alembic_version"} <= tables
         with s.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
         s.add_user("r1", "reader", "THU")
     with Store(db_url) as again:  # opening again keeps the data
         assert again.user("r1")["member"] == "THU"
@@ -39,9 +39,10 @@ def test_a_store_of_the_first_schema_is_upgraded_and_keeps_its_data(db_url):
                           "VALUES ('old1', '', 'reader', 'PKU', '2026-01-05 08:00:00')"))
     engine.dispose()
     with Store(db_url) as s:
-        assert s.revision == "0002"
+        assert s.revision == "0003"
         assert s.user("old1")["member"] == "PKU" and s.password_hash("old1") is None
-        assert {"sessions", "member_states"} <= set(inspect(s.engine).get_table_names())
+        assert s.user("old1")["email"] is None and s.user("old1")["email_notices"] is True  # mail on, no address yet
+        assert {"sessions", "member_states", "notices"} <= set(inspect(s.engine).get_table_names())
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):
