@@ -33,6 +33,9 @@ def register(sub, common) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes serving the one port (SO_REUSEPORT), each with its own index searcher; "
                         "default 1 (docs/portal.md: when more help)")
+    from balis.cmd_notices import mail_options
+
+    mail_options(p)  # notices are mailed continuously while the portal runs (docs/notices.md)
     p.set_defaults(func=cmd_serve)
 
 
@@ -74,8 +77,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from indexer.paths import resolve_index_dir
 
         index = resolve_index_dir(None)  # $BALIS_INDEX, else var/index: used once a harvest builds it
+    from balis.cmd_notices import mail_config
+
+    mail = mail_config(args)
     registry = load_registry(args.registry)
-    return serve(registry, host=args.host, port=args.port, index_dir=index, harvest_at=harvest_at,
+    return serve(registry, host=args.host, port=args.port, index_dir=index, harvest_at=harvest_at, mail=mail,
                  full_harvest_on=full_on, db=args.db, answer_times=answer_times_path(),
                  per_member=args.per_member, deadline=args.deadline,
                  searches_per_minute=args.searches_per_minute, workers=args.workers) or EXIT_OK
@@ -124,6 +130,9 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
                       else "; no weekly full one")
             print(f"nightly harvest at {harvest_at.strftime('%H:%M')} (local time) into "
                   f"{index_dir or 'the default index folder'}{weekly}", flush=True)
+        mail = options.get("mail")
+        print(f"notices mailed through {mail.safe_url} from {mail.sender}" if mail is not None else
+              "notices are shown in the portal only: no mail server (--smtp-url or BALIS_SMTP_URL)", flush=True)
         print("stop with Ctrl-C", flush=True)
 
     async def run(port: int = port, worker: int | None = None, ready=None) -> None:

@@ -29,7 +29,7 @@ from ill.store import Store
 from indexer.errors import IndexerError
 from indexer.paths import resolve_index_dir
 from members import Registry, with_member_states
-from portal import account, admin, api, desk, reader
+from portal import account, admin, api, desk, messages, reader
 from portal.auth import USER, Forbidden, SignInRequired, session_middleware, shown_statuses
 from portal.beijing import schematic
 from portal.catalogue import (
@@ -75,11 +75,12 @@ HTTP_LIMITS = {"max_line_size": 128 * 1024, "max_field_size": 16 * 1024}
 def create_app(registry: Registry, *, index_dir: Path | None = None, secret: bytes | None = None,
                searches_per_minute: float = 60.0, search_burst: int = 20, secure_cookies: bool = False,
                db: str | Path | None = None, store: Store | None = None, logins_per_minute: float = 10.0,
-               index_refresh: float = 5.0, **catalogue_options) -> web.Application:
+               index_refresh: float = 5.0, mail=None, **catalogue_options) -> web.Application:
     """The portal for `registry`. `index_dir`: the local union index folder, which searches are answered from
     first whenever it can answer (checked for a newer harvest every `index_refresh` seconds; without it every
     search is live); `db` (or an open `store`): the ILL
-    store of users, sessions and requests ($BALIS_DB, else var/ill.sqlite)."""
+    store of users, sessions and requests ($BALIS_DB, else var/ill.sqlite); `mail`: an ill.mail.MailConfig,
+    with which the outbox of notices is mailed continuously (docs/notices.md)."""
     app = web.Application(middlewares=[language_middleware, error_middleware],
                           client_max_size=64 * 1024)
     csrf = Csrf(secret or secrets.token_bytes(32), secure_cookie=secure_cookies, exempt=(SRU_PATH,))
@@ -109,8 +110,9 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
     app.router.add_get("/members", members_page, name="members")
     app.router.add_get("/map", map_page, name="map")
     app.router.add_post("/lang", switch_language, name="lang")
-    for part in (account, reader, desk, admin, api):
+    for part in (account, reader, desk, admin, api, messages):
         part.add_routes(app)
+    messages.setup_mailer(app, mail)
     sru = handler(LocalIndexBackend(resolve_index_dir(index_dir)), _sru_info)
     app.router.add_get(SRU_PATH, sru, name="sru")
     app.router.add_post(SRU_PATH, sru)

@@ -28,11 +28,13 @@ from aiohttp import web
 
 from ill import machine as m
 from ill.errors import IllError, NotFound, Refused, RuleViolation, StoreError
+from ill.notices import contact_of
 from ill.workdays import BEIJING, deadline_text
 from portal.auth import Forbidden, require
 from portal.i18n import message
 from portal.ill_errors import ill_status
-from portal.keys import CATALOGUE, INDEX_DIR, LANG, LIMITER, STORE
+from portal.keys import CATALOGUE, INDEX_DIR, LANG, LIMITER, REGISTRY, STORE
+from portal.messages import recent_for_desk
 from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, ascii_digits, json_body, request_number
 from portal.render import private_page
@@ -271,7 +273,9 @@ async def desk_page(request: web.Request) -> web.Response:
     if done in m.ACTIONS and ascii_digits(gone) and len(gone) <= 12:
         lang = request[LANG]
         notice = message("desk.done_gone", lang, action=message(f"action.{done.lower()}", lang), id=gone)
+    staff_notices, unread = await recent_for_desk(request, user["id"])
     return _render(request, "desk.html", queues=qs, order=QUEUES, member=user["member"], names=names, notice=notice,
+                   staff_notices=staff_notices, unread=unread,
                    actions_of=lambda req: staff_actions(req, user["member"]), **_helpers(request))
 
 
@@ -294,6 +298,8 @@ async def request_page(request: web.Request, *, status: int = 200, error: str | 
     return _render(request, "desk_request.html", status=status, req=req, legs=legs, history=history,
                    actions=staff_actions(req, user["member"]), member=user["member"], error=error, done=done,
                    show_reader=req["borrower"] == user["member"], danger=DANGER,
+                   contacts=[(code, contact_of(request.app[REGISTRY], code)) for code in
+                             dict.fromkeys((req["borrower"], req["lender"])) if code and code != user["member"]],
                    names=request.app[CATALOGUE].names(request[LANG]), **_helpers(request))
 
 

@@ -31,11 +31,12 @@ from aiohttp import web
 from ill import machine as m
 from ill.errors import IllError, InvalidRequest, NotFound, RuleViolation
 from ill.machine import CANCEL_WINDOW, MAX_OPEN_LOANS, over_loan_limit
+from ill.notices import contact_of
 from ill.rota import Lender
 from ill.workdays import BEIJING, deadline_text
 from portal.auth import require
 from portal.i18n import message
-from portal.keys import CATALOGUE, LANG, STORE
+from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, STR
 from portal.params import ParamError, clean_text, integer, json_body
 from portal.params import work_id as check_work_id
@@ -532,6 +533,8 @@ async def _own_request_parts(request: web.Request) -> tuple:
 async def request_detail(request: web.Request) -> web.Response:
     req, legs, events, names, lang = await _own_request_parts(request)
     return private_page(request, "my_request.html", r=request_view(req, _now(request), names, lang),
+                        desk_contact=contact_of(request.app[REGISTRY], req["borrower"]),
+                        desk_name=names.get(req["borrower"], req["borrower"]),
                         legs=[leg_view(x, names, lang) for x in legs],
                         events=[event_view(e, names, lang) for e in events],
                         submitted=request.query.get("submitted") == "1",

@@ -1,0 +1,115 @@
+"""我的消息: a signed-in reader's or staff member's notices, their mail setting, and the portal's mailer that sends
+the outbox continuously (docs/notices.md). The notices themselves are written by the ILL store (ill/notices.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+from ill import outbox
+from ill.errors import InvalidRequest
+from ill.mail import MailConfig, deliver
+from ill.workdays import BEIJING
+from portal.auth import require
+from portal.keys import STORE
+from portal.render import private_page
+
+log = logging.getLogger("balis.notices")
+
+MAILER = web.AppKey("mailer", object)
+MAIL_CONFIG = web.AppKey("mail_config", object)
+SEND_EVERY = 15.0  # seconds between two looks at the outbox
+PAGE = 100
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/messages", messages_page, name="messages")
+    app.router.add_post("/messages/read", mark_all_read, name="messages_read")
+    app.router.add_post("/messages/settings", save_settings, name="messages_settings")
+
+
+def notice_view(x: dict) -> dict:
+    return {"id": x["id"], "kind": x["kind"], "subject": x["subject"], "body": x["body"], "link": x["link"],
+            "request_id": x["request_id"], "unread": x["read_at"] is None, "email": x["email"],
+            "at": x["created_at"].astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")}
+
+
+async def _page(request: web.Request, *, status: int = 200, error: str | None = None, saved: bool = False):
+    user = require(request, "reader", "staff")
+    store = request.app[STORE]
+    rows, me = await asyncio.to_thread(lambda: (outbox.for_user(store, user["id"], limit=PAGE), store.user(user["id"])))
+    return private_page(request, "messages.html", status=status, notices=[notice_view(x) for x in rows],
+                        me=me, error=error, saved=saved or request.query.get("saved") == "1",
+                        unread=sum(x["read_at"] is None for x in rows))
+
+
+async def messages_page(request: web.Request) -> web.Response:
+    return await _page(request)
+
+
+async def mark_all_read(request: web.Request) -> web.Response:
+    user = require(request, "reader", "staff")
+    await asyncio.to_thread(outbox.mark_read, request.app[STORE], user["id"])
+    raise web.HTTPSeeOther("/messages")
+
+
+async def save_settings(request: web.Request) -> web.Response:
+    user = require(request, "reader", "staff")
+    form = await request.post()
+    address = str(form.get("email", ""))[:300]
+    enabled = form.get("email_notices") == "on"
+    try:
+        await asyncio.to_thread(outbox.set_email, request.app[STORE], user["id"], address=address, enabled=enabled)
+    except InvalidRequest as exc:
+        return await _page(request, status=422, error=str(exc))
+    raise web.HTTPSeeOther("/messages?saved=1")
+
+
+async def recent_for_desk(request: web.Request, user_id: str, limit: int = 5) -> tuple[list[dict], int]:
+    """A staff member's newest unread notices for the desk, and how many are unread in all."""
+    store = request.app[STORE]
+    rows, count = await asyncio.to_thread(lambda: (outbox.for_user(store, user_id, limit=limit, unread_only=True),
+                                                   outbox.unread(store, user_id)))
+    return [notice_view(x) for x in rows], count
+
+
+# ---- the mailer: the outbox is sent continuously while the portal runs --------------------------------------
+
+def setup_mailer(app: web.Application, config: MailConfig | None, every: float | None = None) -> None:
+    """With a mail server, send the outbox every `every` seconds (SEND_EVERY) from start-up to shut-down."""
+    app[MAIL_CONFIG] = config
+    if config is None:
+        return
+
+    async def start(app: web.Application) -> None:
+        app[MAILER] = asyncio.create_task(_send_forever(app, config, every or SEND_EVERY))
+
+    async def stop(app: web.Application) -> None:
+        task = app.get(MAILER)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+
+
+async def _send_forever(app: web.Application, config: MailConfig, every: float) -> None:
+    store = app[STORE]
+    was_down = False
+    while True:
+        try:
+            report = await asyncio.to_thread(deliver, store, config)
+            if report.error and not was_down:
+                log.warning("mail server %s cannot be reached: %s; notices wait and are tried again",
+                            config.safe_url, report.error)
+            elif report.sent:
+                log.info("mailed %d notice(s) through %s", report.sent, config.safe_url)
+            was_down = bool(report.error)
+        except Exception:  # a store that is briefly unavailable must not end the mailer
+            log.exception("sending notices failed; trying again in %.0f s", every)
+        await asyncio.sleep(every if not was_down else every * 4)
