@@ -1,4 +1,5 @@
-# balis: `make run` starts the demo test bed, harvests it into the local index and serves the reader portal;
+# balis: `make run` starts the demo test bed, harvests it into the local index, loads a year of demo ILL history
+# and serves the reader portal;
 # `make test` runs the whole suite. Both install what they need first (Debian packages as root, a .venv, the project).
 # `make bench` runs every benchmark in benchmarks/ (long: see docs/benchmarks.md); `make bench-NAME` runs one,
 # e.g. `make bench-rank` or `make bench-connectors BENCH_ARGS=--quick`.
@@ -19,6 +20,9 @@ run: install
 	@echo
 	@echo "== harvest the members into the local index (incremental after the first run)"
 	$(BIN)/balis harvest
+	@echo
+	@echo "== a year of demo ILL history for the statistics (演示数据 demo data: only into this demo store, once)"
+	$(BIN)/balis testbed history
 	@echo
 	@echo "== sample federated search: $(QUERY)"
 	$(BIN)/balis search --max 3 "$(QUERY)"

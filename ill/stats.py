@@ -16,11 +16,13 @@ from sqlalchemy import and_, func, select, true, union
 from sqlalchemy.engine import Connection
 
 from ill import machine as m
-from ill.schema import legs, requests, violations
+from ill.schema import audit, legs, requests, violations
 from ill.store import Store
 from ill.workdays import BEIJING
 
 Bounds = tuple[datetime, datetime]  # naive UTC [start, end), as stored
+DEMO_ACTOR = "demo-data"  # who imports the demo test bed's generated history (testbed/ill_history.py)
+DEMO_NOTE = "演示数据 demo data"
 
 
 def month_bounds(month: str) -> Bounds:
@@ -205,6 +207,12 @@ def to_csv(rows: list[dict]) -> str:
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return out.getvalue()
+
+
+def demo_requests(store: Store) -> int:
+    """How many requests in the store are demo data (imported by DEMO_ACTOR), so screens can say so."""
+    with store.read() as conn:
+        return _count(conn, audit, audit.c.actor == DEMO_ACTOR, audit.c.action == "import")
 
 
 def lender_history(store: Store) -> dict[str, dict]:

@@ -347,8 +347,10 @@ async def stats_page(request: web.Request) -> web.Response:
     store = _store(request)
     months = await asyncio.to_thread(_months, request, store)
     doc = await asyncio.to_thread(dashboard, store, months)
+    demo = await asyncio.to_thread(stats.demo_requests, store)
     lang = request[LANG]
-    return _render(request, "admin_stats.html", doc=doc, charts=charts(doc, lang), figures=list(stats.FIGURES),
+    return _render(request, "admin_stats.html", doc=doc, demo=demo, charts=charts(doc, lang),
+                   figures=list(stats.FIGURES),
                    names=request.app[CATALOGUE].names(lang), calendar_missing=calendar_missing_text(lang),
                    csv_url=f"/admin/stats.csv?{urlencode({'from': months[0], 'to': months[-1]})}")
 

@@ -1,4 +1,4 @@
-"""`balis testbed up|status|down`: registered through the `balis.commands` entry point (pyproject.toml), so the
+"""`balis testbed up|status|down|history`: registered through the `balis.commands` entry point (pyproject.toml), so the
 `balis` command never imports the test bed; this module is loaded only when `balis testbed` is asked for."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_NOT_RUNNING, EXIT_USAGE = 0, 1, 2
@@ -32,6 +33,18 @@ def register(sub, common: argparse.ArgumentParser) -> None:
                                  "docs/testbed.md")
         tp.add_argument("--json", action="store_true")
         tp.set_defaults(func=func)
+    tp = tsub.add_parser("history", help="load a year of demo ILL history (演示数据) into the demo store, once",
+                         description="A year of demo interlibrary-loan requests over the harvested test bed, "
+                                     "written only into a store that holds no other requests (docs/operations.md).")
+    tp.add_argument("--dir", metavar="D", default=default_dir, help="the test bed's state folder (its registry)")
+    tp.add_argument("--db", metavar="URL", help="ILL store (default $BALIS_DB, else ill.sqlite in the home folder)")
+    tp.add_argument("--index", metavar="DIR", help="the harvested union index (default $BALIS_INDEX, else index/ "
+                                                   "in the home folder)")
+    tp.add_argument("--requests", type=int, default=None, metavar="N",
+                    help="reader requests drawn for the year (default 3979, as the consortium's 2009)")
+    tp.add_argument("--seed", type=int, default=1)
+    tp.add_argument("--json", action="store_true")
+    tp.set_defaults(func=cmd_history)
 
 
 def _testbed(args):
@@ -66,6 +79,39 @@ def cmd_status(args) -> int:
 def cmd_down(args) -> int:
     _testbed(args).down()
     print(f"test bed in {args.dir} stopped")
+    return EXIT_OK
+
+
+def cmd_history(args) -> int:
+    from ill.store import Store
+    from indexer.errors import LocalIndexError
+    from indexer.index import LocalIndex
+    from indexer.paths import resolve_index_dir
+    from indexer.schema import load_work
+    from members import load_registry
+    from testbed.ill_history import REQUESTS_PER_YEAR, HistoryRefused, load
+
+    registry_path = Path(args.dir) / "registry.toml"
+    if not registry_path.is_file():
+        raise _usage_error(f"no test bed in {args.dir}: start it with 'balis testbed up'")
+    members = list(load_registry(registry_path).members)
+    try:
+        with LocalIndex.open(resolve_index_dir(args.index)) as index, index.whoosh.searcher() as s:
+            works = [load_work(doc["work"]) for doc in s.documents()]
+    except LocalIndexError as exc:
+        raise _usage_error(f"{exc}") from None
+    with Store(args.db or os.environ.get("BALIS_DB")) as store:
+        try:
+            done = load(store, works, members, seed=args.seed, n=args.requests or REQUESTS_PER_YEAR)
+        except HistoryRefused as exc:
+            print(f"balis: 演示数据未载入 demo history not loaded: {exc}", file=sys.stderr)
+            return EXIT_OK
+    if args.json:
+        print(json.dumps(done, ensure_ascii=False))
+    elif done["skipped"]:
+        print(f"演示数据 demo data: {done['requests']} requests are in the store already")
+    else:
+        print(f"演示数据 demo data: {done['requests']} ILL requests of the past year written in {done['seconds']} s")
     return EXIT_OK
 
 
