@@ -187,8 +187,8 @@ def for_change(change: Change, registry: Registry | None = None) -> list[Notice]
               f"申请单 {n}《{t}》待发货：请在 {_when(req.get('ship_due'))} 前将{what}寄给 {borrower_zh}。",
               f'Request {n} ("{t}") to ship: send it to {borrower_en} by {_when(req.get("ship_due"))}.')
     if action == m.RECEIVED:
-        where = contact_of(registry, req["borrower"]).office or f"{borrower_zh} 馆际互借处"
-        reader(READY, f"《{t}》（申请单 {n}）已到达 {borrower_zh}，请到 {where} 取书。",
+        where = contact_of(registry, req["borrower"]).office or f"{borrower_zh}馆际互借处"
+        reader(READY, f"《{t}》（申请单 {n}）已到达{borrower_zh}，请到{where}取书。",
                f'"{t}" (request {n}) is at {borrower_en}: collect it at the ILL desk.', desk)
     if action == m.MARK_OVERDUE:
         reader(OVERDUE, f"《{t}》（申请单 {n}）已超期，应还日期 {_when(req.get('due_back'))}。请尽快还到本馆馆际互借处；"

@@ -12,6 +12,7 @@ from aiohttp import web
 from ill import outbox
 from ill.errors import InvalidRequest
 from ill.mail import MailConfig, deliver
+from ill.notices import SUBJECT_PREFIX
 from ill.workdays import BEIJING
 from portal.auth import require
 from portal.keys import STORE
@@ -32,7 +33,8 @@ def add_routes(app: web.Application) -> None:
 
 
 def notice_view(x: dict) -> dict:
-    return {"id": x["id"], "kind": x["kind"], "subject": x["subject"], "body": x["body"], "link": x["link"],
+    return {"id": x["id"], "kind": x["kind"], "subject": x["subject"].removeprefix(SUBJECT_PREFIX).strip(),
+            "body": x["body"], "link": x["link"],
             "request_id": x["request_id"], "unread": x["read_at"] is None, "email": x["email"],
             "at": x["created_at"].astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")}
 

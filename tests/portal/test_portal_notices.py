@@ -12,10 +12,21 @@ import pytest
 from ill import machine as m
 from ill import outbox
 from ill.mail import MailConfig
+from members import load_registry
 from portal import messages
 from portal.auth import set_password
 from tests.ill.smtpd import SmtpServer
 from tests.portal.reader_helpers import PASSWORD, Clock, make_store, sign_in, token
+
+
+@pytest.fixture
+def registry(bed, portal_registry_path, tmp_path):
+    """The portal tests' registry, NLC's ILL desk with its office and hours too."""
+    path = tmp_path / "registry.toml"
+    path.write_text(portal_registry_path.read_text(encoding="utf-8").replace(
+        'name = "馆际互借组"\n', 'office = "总馆一层 馆际互借处"\nname = "馆际互借组"\nhours = "周一至周五 9:00-17:00"\n'),
+        encoding="utf-8")
+    return load_registry(path)
 
 
 @pytest.fixture
@@ -94,6 +105,15 @@ async def test_staff_see_their_librarys_notices_on_the_desk_and_the_other_librar
     await sign_in(client, "R-NLC-1")  # the reader's request page names where to collect and return books
     mine = _text(await (await client.get(f"/requests/{rid}")).text())
     assert "取书和还书：国家图书馆馆际互借处" in mine and "ill@example.org" in mine
+    assert "总馆一层 馆际互借处" in mine and "开放时间: 周一至周五 9:00-17:00" in mine
+    members = _text(await (await client.get("/members")).text())
+    assert "总馆一层 馆际互借处" in members and "周一至周五 9:00-17:00" in members
+    store.act(rid, m.WILL, "S-PKU")
+    store.act(rid, m.SHIP, "S-PKU")
+    store.act(rid, m.RECEIVED, "S-NLC")
+    ready = outbox.for_user(store, "R-NLC-1")[0]
+    assert ready["kind"] == "ready" and "请到总馆一层 馆际互借处取书" in ready["body"]
+    assert "开放时间 Hours: 周一至周五 9:00-17:00" in ready["body"]
 
 
 async def test_the_portal_mails_the_outbox_by_itself_and_a_state_change_never_waits_for_mail(
