@@ -20,11 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from members import paths
+
 MANIFEST = "balis-backup.json"
 FORMAT = 1
 ILL_SQLITE = "ill.sqlite"
 ILL_PGDUMP = "ill.pgdump"
 INDEX_DIR = "index"
+CALENDAR = "holidays.toml"
 
 
 class BackupError(Exception):
@@ -124,6 +127,10 @@ def backup(dest: Path, *, ill_url: str, index_location: Path | str, timeout: flo
     started = time.monotonic()
     try:
         parts = [_backup_ill(ill_url, work), _backup_index(index_location, work, timeout)]
+        calendar = paths.holidays_file()
+        if calendar.is_file():  # the holidays administrators entered on /admin/holidays
+            shutil.copy2(calendar, work / CALENDAR)
+            parts.append(Part("calendar", "toml", str(calendar), None))
         manifest = {"format": FORMAT, "created": datetime.now(UTC).isoformat(timespec="seconds"),
                     "seconds": round(time.monotonic() - started, 2),
                     "parts": [part_json(p) for p in parts]}
@@ -200,12 +207,34 @@ def restore(source: Path, *, ill_url: str, index_location: Path | str, replace: 
     """
     source = Path(source)
     read_manifest(source)
+    if not replace:  # refuse before anything is changed
+        from indexer.backend import is_database
+
+        there = [str(p) for p, ok in (
+            (_sqlite_path(ill_url) if ill_url.startswith("sqlite") else None, (source / ILL_SQLITE).is_file()),
+            (None if is_database(index_location) else Path(index_location), (source / INDEX_DIR).is_dir()),
+            (paths.holidays_file(), (source / CALENDAR).is_file())) if ok and p is not None and p.exists()
+            and (p.is_file() or any(p.iterdir()))]
+        if there:
+            raise BackupError(f"{', '.join(there)} exist(s) already; add --replace to restore over them "
+                              "(the current files are kept beside, renamed)")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     parts = []
     if (source / ILL_SQLITE).is_file() or (source / ILL_PGDUMP).is_file():
         parts.append(_restore_ill(source, ill_url, replace, stamp))
     if (source / INDEX_DIR).is_dir():
         parts.append(_restore_index(source / INDEX_DIR, index_location, replace, stamp))
+    if (source / CALENDAR).is_file():
+        target = paths.holidays_file()
+        kept = ""
+        if target.exists():
+            if not replace:
+                raise BackupError(f"the holiday calendar {target} exists already; add --replace to restore over it")
+            kept = str(_aside(target, stamp))
+            target.rename(kept)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / CALENDAR, target)
+        parts.append(Part("calendar", "toml", str(target), None, f"the previous file is kept as {kept}" if kept else ""))
     return parts
 
 

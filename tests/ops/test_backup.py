@@ -121,9 +121,11 @@ def test_restore_refuses_to_overwrite_and_keeps_the_old_store_with_replace(tmp_p
     with Store(home / "ill.sqlite") as store:
         store.add_user("R1", "reader", "PKU")
         store.submit("R1", citation="第一本")
+    (home / "holidays.toml").write_text('[[year]]\nyear = 2031\nholidays = ["2031-01-01"]\n', encoding="utf-8")
     balis("backup", "--to", str(tmp_path / "b1"), env=env)
     with Store(home / "ill.sqlite") as store:
         store.submit("R1", citation="第二本")
+    (home / "holidays.toml").write_text("", encoding="utf-8")
 
     again = balis("backup", "--to", str(tmp_path / "b1"), env=env, check=False)
     assert again.returncode == 2 and "exists already" in again.stderr
@@ -133,7 +135,9 @@ def test_restore_refuses_to_overwrite_and_keeps_the_old_store_with_replace(tmp_p
     with Store(home / "ill.sqlite") as store:
         assert _requests_in_store(store) == 2  # nothing was touched
 
+    assert (home / "holidays.toml").read_text(encoding="utf-8") == ""
     balis("restore", "--replace", str(tmp_path / "b1"), env=env)
+    assert "year = 2031" in (home / "holidays.toml").read_text(encoding="utf-8")  # the calendar is in the backup
     with Store(home / "ill.sqlite") as store:
         assert [r["citation"] for r in store.list_requests()] == ["第一本"]
     kept = [p for p in home.iterdir() if p.name.startswith("ill.sqlite.before-restore-") and "-wal" not in p.name
