@@ -4,18 +4,24 @@ portal mailing the outbox by itself through a real SMTP server on loopback (aios
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from html import unescape
+from pathlib import Path
 
 import pytest
 
+from ill import Store, outbox
 from ill import machine as m
-from ill import outbox
 from ill.mail import MailConfig
 from members import load_registry
 from portal import messages
 from portal.auth import set_password
-from tests.ill.smtpd import SmtpServer
+from tests.ill.smtpd import SmtpServer, free_port
 from tests.portal.reader_helpers import PASSWORD, Clock, make_store, sign_in, token
 
 
@@ -147,3 +153,34 @@ async def _until(check, seconds: float = 15.0) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("timed out waiting")
+
+
+def test_balis_serve_mails_through_the_configured_server_and_never_shows_its_password(portal_registry_path,
+                                                                                     tmp_path):
+    db = tmp_path / "ill.sqlite"
+    with Store(db) as s:
+        s.add_user("R1", "reader", "NLC")
+        s.add_user("S1", "staff", "PKU")
+        outbox.set_email(s, "R1", address="r1@example.org")
+        s.submit("R1", title="西游记", work_id="W0123456789abcdef", rota=["PKU"])
+    down = free_port()
+    env = {**os.environ, "BALIS_DB": str(db), "BALIS_MAIL_FROM": "BALIS <ill@balis.example.org>"}
+    proc = subprocess.Popen([sys.executable, "-m", "balis.cli", "serve", "--port", "0", "--registry",
+                             str(portal_registry_path), "--smtp-url", f"smtp://balis:topsecret@127.0.0.1:{down}"],
+                            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with Store(db) as s:
+                if any(x["attempts"] for x in outbox.outbox(s)):
+                    break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the portal's mailer never tried")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"notices mailed through smtp://balis:***@127.0.0.1:{down}" in out
+    assert "cannot be reached" in err and "topsecret" not in out + err
