@@ -1,8 +1,8 @@
 """The ILL request store: requests, their lenders, the audit log and violations (SQLAlchemy Core).
 
 SQLite (WAL) is the embedded default (`var/ill.sqlite`); PostgreSQL works the same. Every change runs in
-one transaction that writes the new state and its audit entry together, so a crash leaves a request in
-its old or its new state. The schema upgrades itself on open (Alembic, migrations in `ill/migrations`).
+one transaction that writes the new state, its audit entry and the notices it gives (the outbox,
+ill/outbox.py) together, so a crash leaves a request in its old or its new state, told or not told. The schema upgrades itself on open (Alembic, migrations in `ill/migrations`).
 """
 
 from __future__ import annotations
