@@ -10,6 +10,7 @@ index. Metadata that is not searched (last harvest per member, last commit, the 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -50,18 +51,31 @@ def _warn(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def upgrade(location: str) -> str:
-    """Bring the index's schema to the newest migration (no-op when current); returns the revision."""
-    from alembic import command
+def _config():
     from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
 
     cfg = Config()
     cfg.set_main_option("script_location", "indexer.pg:migrations")
-    head = ScriptDirectory.from_config(cfg).get_current_head()
+    return cfg
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration of the index's schema."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def upgrade(location: str) -> str:
+    """Bring the index's schema to the newest migration (no-op when current); returns the revision."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    cfg = _config()
+    head = head_revision()
     engine = create_engine(connection_url(location).replace("postgresql://", "postgresql+psycopg://", 1),
                            poolclass=NullPool)
     try:
@@ -106,7 +120,9 @@ class PgIndex:
             if not found and not create:
                 raise NoIndexError(f"no union index in the database {shown(location)}; build it with "
                                    "'balis harvest --index URL' (or choose another with --index / BALIS_INDEX)")
-            upgrade(location)
+            current = conn.execute("SELECT version_num FROM index_alembic_version").fetchone() if found else None
+            if current is None or current[0] != head_revision():
+                upgrade(location)
         except LocalIndexError:
             conn.close()
             raise

@@ -147,7 +147,7 @@ def _count_sql(q: Sql, query: Query, selected: dict[str, list[str]]) -> str:
                          f"WHERE {where} GROUP BY v")
         for value in selected.get(facet, []):  # counted in case the value is not among the facet's rows
             one = q.selected({**others, facet: [value]}, prefix="m.")
-            parts.append(f"SELECT '+{facet}', {q._p(value)}, count(*) FROM m WHERE {one}")
+            parts.append(f"SELECT '+{facet}', {q.param(value)}, count(*) FROM m WHERE {one}")
     cols = ", ".join(f"e.{c}" for c in ("year", *FACET_COLUMNS.values()))
     body = "\nUNION ALL ".join(parts)
     return f"WITH m AS MATERIALIZED (SELECT {cols} FROM editions e WHERE {match})\n{body}"

@@ -48,7 +48,8 @@ class Sql:
         self.e = alias
         self.params: dict[str, object] = {}
 
-    def _p(self, value: object) -> str:
+    def param(self, value: object) -> str:
+        """A placeholder for `value` (kept in `params`)."""
         name = f"p{len(self.params)}"
         self.params[name] = value
         return f"%({name})s"
@@ -66,14 +67,14 @@ class Sql:
         return f"({left} AND NOT COALESCE({right}, false))"
 
     def _tsq(self, column: str, tsquery: str) -> str:
-        return f"({self.e}.{column} @@ CAST({self._p(tsquery)} AS tsquery))"
+        return f"({self.e}.{column} @@ CAST({self.param(tsquery)} AS tsquery))"
 
     def _suffix(self, column: str, token: str, weights: str) -> str:
         """A word of the field ends with `token` (left truncation, which tsquery cannot say)."""
         pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where = f"u.lexeme LIKE {self._p(pattern)}"
+        where = f"u.lexeme LIKE {self.param(pattern)}"
         if weights:
-            where += f" AND u.weights && CAST({self._p(list(weights))} AS text[])"
+            where += f" AND u.weights && CAST({self.param(list(weights))} AS text[])"
         return f"EXISTS (SELECT 1 FROM unnest({self.e}.{column}) u WHERE {where})"
 
     def _text_clause(self, c: Clause, fields: tuple[str, ...]) -> str:
@@ -109,7 +110,7 @@ class Sql:
             return self._text_clause(c, (c.field,))
         if c.field in ("isbn", "issn", "id"):
             term = self._identifier(c)
-            return f"({self.e}.{c.field}s @> CAST({self._p([term])} AS text[]))" if term else "false"
+            return f"({self.e}.{c.field}s @> CAST({self.param([term])} AS text[]))" if term else "false"
         if c.field == "year":
             return self._year(c) or "false"
         return "false"
@@ -128,7 +129,7 @@ class Sql:
         except ValueError:
             return None
         op = _YEAR_OPS.get(c.relation, "=")
-        return f"({self.e}.year IS NOT NULL AND {self.e}.year {op} {self._p(v)})"
+        return f"({self.e}.year IS NOT NULL AND {self.e}.year {op} {self.param(v)})"
 
     # ---------------------------------------------------------------- relevance (as federator.rank)
     def score(self, query: Query) -> str:
@@ -138,7 +139,7 @@ class Sql:
         if len(terms) > 1:
             joined = fold(" ".join(c.stem for c in terms))
             if joined:
-                exact = f"{self._p(joined.replace(' ', ''))} = ANY({self.e}.exact_titles)"
+                exact = f"{self.param(joined.replace(' ', ''))} = ANY({self.e}.exact_titles)"
                 s += (f" + CASE WHEN {exact} THEN {EXACT_TITLE} WHEN {self._contains('title', joined)} "
                       f"THEN {PHRASE_BOOST} ELSE 0 END")
         s += f" + {HOLDERS} * ln(1 + {self.e}.holders) / ln(2)"
@@ -207,8 +208,8 @@ class Sql:
             if multi and not trunc:
                 s = f"{s} * CASE WHEN {self._contains(f, folded)} THEN {PHRASE_BOOST} ELSE {UNPHRASED if c.phrase else 1} END"
             if f == "title":
-                exact = f"{self._p(folded.replace(' ', ''))} = ANY({self.e}.exact_titles)"
-                q = self._p(sorted({t for t, _ in probes}))
+                exact = f"{self.param(folded.replace(' ', ''))} = ANY({self.e}.exact_titles)"
+                q = self.param(sorted({t for t, _ in probes}))
                 s += (f" + CASE WHEN {cov} = 1 AND {exact} THEN {EXACT_TITLE} ELSE 0 END"
                       f" + CASE WHEN cardinality({self.e}.title_tokens) > 0 THEN {TITLE_DENSITY} * CAST((SELECT "
                       f"count(*) FROM unnest({self.e}.title_tokens) t WHERE t = ANY(CAST({q} AS text[]))) AS float8)"
@@ -236,7 +237,7 @@ class Sql:
                 continue
             if facet == "clc":
                 wanted = [w.strip()[:1].upper() if w != facet_mod.UNKNOWN else w for w in wanted]
-            parts.append(f"({prefix}{FACET_COLUMNS[facet]} && CAST({self._p(wanted)} AS text[]))")
+            parts.append(f"({prefix}{FACET_COLUMNS[facet]} && CAST({self.param(wanted)} AS text[]))")
         return "(" + " AND ".join(parts) + ")"
 
     def _years(self, wanted: list[str], prefix: str) -> str:
@@ -249,11 +250,11 @@ class Sql:
                 continue
             m = _RANGE.match(v.strip())
             if m:
-                lo = f"{year} >= {self._p(int(m.group(1)))}" if m.group(1) else "true"
-                hi = f"{year} <= {self._p(int(m.group(2)))}" if m.group(2) else "true"
+                lo = f"{year} >= {self.param(int(m.group(1)))}" if m.group(1) else "true"
+                hi = f"{year} <= {self.param(int(m.group(2)))}" if m.group(2) else "true"
                 parts.append(f"({year} IS NOT NULL AND {lo} AND {hi})")
             elif v.strip().isdigit():
-                parts.append(f"{year} = {self._p(int(v))}")
+                parts.append(f"{year} = {self.param(int(v))}")
         return "(" + (" OR ".join(parts) or "false") + ")"
 
 
