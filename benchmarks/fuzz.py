@@ -594,6 +594,10 @@ def atheris_available() -> bool:
 
 
 def _write(out: str, engine: str, args, results: list[dict]) -> None:
+    if args.keep and Path(out).exists():  # the other targets' results of an earlier run stay
+        ran = {r["target"] for r in results}
+        earlier = json.loads(Path(out).read_text(encoding="utf-8")).get("results", [])
+        results = [r for r in earlier if r["target"] not in ran] + results
     doc = {"engine": engine, "seed": args.seed, "inputs_per_target": args.inputs, "python": sys.version.split()[0],
            "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 1), "results": results}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -609,6 +613,7 @@ def main() -> None:
     ap.add_argument("--engine", choices=("auto", "atheris", "mutate"), default="auto")
     ap.add_argument("--slow", type=float, default=SLOW_SECONDS, help="seconds after which an input is a hang")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "fuzz.json"))
+    ap.add_argument("--keep", action="store_true", help="keep other targets' results already in --out")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
