@@ -141,7 +141,6 @@ def test_submit_without_rota_routes_from_the_local_index(run, tmp_path, monkeypa
     """No --rota: the edition comes from the local index and lender routing orders its holders."""
     from dedup import merge
     from indexer.index import LocalIndex
-    from services.views import display_title
     from testbed.generate import plan_catalogues, plan_records
     from testbed.members import member_profiles
 
