@@ -266,15 +266,16 @@ def _node_score(node: Query, wt: WorkText) -> float:
     return _node_score(node.left, wt) + _node_score(node.right, wt)
 
 
-def _positive_title_terms(node: Query) -> list[Clause]:
-    """Clauses a reader typed as title words, in order (the right side of NOT is left out)."""
+def positive_title_terms(node: Query) -> list[Clause]:
+    """Clauses a reader typed as title words, in order (the right side of NOT is left out); the union index's
+    SQL ranking reads them by the same rule."""
     if isinstance(node, Clause):
         return [node] if node.field in ("any", "title") and node.relation in ("=", "==", "all", "adj") else []
     if node.op == "not":
-        return _positive_title_terms(node.left)
+        return positive_title_terms(node.left)
     if node.op == "or":
         return []
-    return _positive_title_terms(node.left) + _positive_title_terms(node.right)
+    return positive_title_terms(node.left) + positive_title_terms(node.right)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +285,7 @@ class _Prepared:
 
 
 def _prepare(query: Query) -> _Prepared:
-    terms = _positive_title_terms(query)
+    terms = positive_title_terms(query)
     joined = fold(" ".join(c.stem for c in terms)) if len(terms) > 1 else ""
     return _Prepared(query, joined)
 

@@ -28,6 +28,7 @@ from federator.rank import (
     UNPHRASED,
     WEIGHTS,
     YEAR_MATCH,
+    positive_title_terms,
     tokens,
 )
 from indexer.analysis import _CJK_RUN, query_positions
@@ -135,7 +136,7 @@ class Sql:
     def score(self, query: Query) -> str:
         """federator.rank's score, rounded as rank() rounds it."""
         s = self._node_score(query)
-        terms = _positive_title_terms(query)
+        terms = positive_title_terms(query)
         if len(terms) > 1:
             joined = fold(" ".join(c.stem for c in terms))
             if joined:
@@ -256,18 +257,6 @@ class Sql:
             elif v.strip().isdigit():
                 parts.append(f"{year} = {self.param(int(v))}")
         return "(" + (" OR ".join(parts) or "false") + ")"
-
-
-def _positive_title_terms(node: Query) -> list[Clause]:
-    """The clauses federator.rank reads as title words a reader typed, in order (NOT's right side and OR left
-    out): its own rule, which it keeps private; tests/indexer/test_backends.py checks the two orders agree."""
-    if isinstance(node, Clause):
-        return [node] if node.field in ("any", "title") and node.relation in ("=", "==", "all", "adj") else []
-    if node.op == "not":
-        return _positive_title_terms(node.left)
-    if node.op == "or":
-        return []
-    return _positive_title_terms(node.left) + _positive_title_terms(node.right)
 
 
 ORDER = {
