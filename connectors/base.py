@@ -24,6 +24,20 @@ from connectors.errors import Diagnostic, ProtocolError, Unsupported
 if TYPE_CHECKING:
     from connectors.query import Query
 
+# What one answer for `count` records may cost, whatever the protocol: a frame plus a generous allowance per
+# record asked for (a MARC record with its holdings is rarely over 50 KB). Past it the answer is refused
+# unread: the member sends far more than it was asked for. Answers over PARSE_INLINE bytes are decoded in a
+# worker thread, so a big answer does not hold up the event loop.
+ANSWER_FRAME_BYTES = 512 * 1024
+ANSWER_RECORD_BYTES = 256 * 1024
+PARSE_INLINE = 256 * 1024
+
+
+def answer_byte_limit(count: int) -> int:
+    """The most bytes an answer carrying `count` records may have."""
+    return ANSWER_FRAME_BYTES + max(count, 0) * ANSWER_RECORD_BYTES
+
+
 Since = str | date | datetime | None  # records changed at or after this (a 005 stamp, an ISO date or time)
 
 

@@ -17,11 +17,13 @@ from lxml import etree
 
 from connectors.auth import CredentialsRef, Login, refused
 from connectors.base import (
+    PARSE_INLINE,
     ChangePage,
     IndexTerm,
     Page,
     RawRecord,
     Since,
+    answer_byte_limit,
     harvest_query,
     no_changes,
     scan_pages,
@@ -58,17 +60,11 @@ MARCXML_SCHEMAS = ("marcxml", "info:srw/schema/1/marcxml-v1.1", "MARC21-xml")
 UNKNOWN_SCHEMA = {"66", "67"}  # SRU diagnostics: unknown schema for retrieval / cannot transform
 AUTHENTICATION_ERROR = "3"  # SRU diagnostic info:srw/diagnostic/1/3
 MAX_PAGE = 500
-# What one searchRetrieve answer may cost: a frame plus a generous allowance per record asked for (a MARCXML
-# record with its holdings is rarely over 50 KB). An answer past it is refused unread: the member sends far
-# more than it was asked for. Answers over PARSE_INLINE bytes are parsed in a worker thread.
-SEARCH_FRAME_BYTES = 512 * 1024
-SEARCH_RECORD_BYTES = 256 * 1024
-PARSE_INLINE = 256 * 1024
 
 
 def search_byte_limit(count: int) -> int:
-    """The most bytes a searchRetrieve answer for `count` records may have."""
-    return min(MAX_BODY, SEARCH_FRAME_BYTES + max(count, 0) * SEARCH_RECORD_BYTES)
+    """The most bytes a searchRetrieve answer for `count` records may have (connectors.base)."""
+    return min(MAX_BODY, answer_byte_limit(count))
 
 
 def _xml_parser() -> etree.XMLParser:

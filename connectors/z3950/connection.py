@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterator
 
 from connectors.auth import CredentialsRef, Login, read_login, refused
+from connectors.base import PARSE_INLINE
 from connectors.errors import DecodeError, MemberError, MemberTimeout, MemberUnavailable, ProtocolError
 from connectors.z3950 import apdu, ber
 
@@ -186,7 +187,7 @@ class Z3950Connection:
                 self._framer = PduFramer(self.max_pdu_size)
                 self._writer.write(pdu)
                 await self._writer.drain()
-                answer = apdu.decode_apdu(await self._receive())
+                answer = await _decoded(await self._receive())
         if isinstance(answer, apdu.Close):
             self._abort()
             raise MemberUnavailable(
@@ -219,8 +220,10 @@ class Z3950Connection:
         raise refused(self.member, f"Z39.50 server at {self.address} rejected the init request, {said}",
                       had_login=had_login)
 
-    async def request(self, pdu: bytes, operation: str) -> apdu.Apdu:
+    async def request(self, pdu: bytes, operation: str, limit: int | None = None) -> apdu.Apdu:
         """Send one request APDU and return the decoded response; (re)opens the association if needed.
+        `limit`: the most bytes the answer may have (what was asked for may cost); past it the answer is
+        refused unread (DecodeError) and the association is dropped.
 
         Answers to requests sent ahead and not collected yet are read and dropped first.
         """
@@ -232,7 +235,7 @@ class Z3950Connection:
                 async with asyncio.timeout(self.timeout):
                     self._writer.write(pdu)
                     await self._writer.drain()
-                    answer = apdu.decode_apdu(await self._receive())
+                    answer = await _decoded(await self._receive(limit))
             return self._answered(answer, operation, reused)
 
     async def send_ahead(self, pdu: bytes, operation: str) -> int | None:
@@ -260,7 +263,7 @@ class Z3950Connection:
                 t, operation = self._ahead[0]
                 with self._boundary(operation, reused=True):
                     async with asyncio.timeout(self.timeout):
-                        answer = apdu.decode_apdu(await self._receive())
+                        answer = await _decoded(await self._receive())
                 self._ahead.popleft()
                 answer = self._answered(answer, operation, True)
                 if t == ticket:
@@ -272,20 +275,31 @@ class Z3950Connection:
             _, operation = self._ahead[0]
             with self._boundary(operation, reused=True):
                 async with asyncio.timeout(self.timeout):
-                    answer = apdu.decode_apdu(await self._receive())
+                    answer = await _decoded(await self._receive())
             self._ahead.popleft()
             self._answered(answer, operation, True)
 
-    async def _receive(self) -> bytes:
-        """The next whole APDU from the target (EOF before it ends is an IncompleteReadError)."""
-        while True:
-            pdu = self._framer.next_pdu()
-            if pdu is not None:
-                return pdu
-            data = await self._reader.read(READ_SIZE)
-            if not data:
-                raise asyncio.IncompleteReadError(bytes(self._framer.buffer), None)
-            self._framer.feed(data)
+    async def _receive(self, limit: int | None = None) -> bytes:
+        """The next whole APDU from the target, at most `limit` bytes (default: the association's maximum);
+        EOF before it ends is an IncompleteReadError."""
+        self._framer.max_size = min(limit, self.max_pdu_size) if limit else self.max_pdu_size
+        try:
+            while True:
+                pdu = self._framer.next_pdu()
+                if pdu is not None:
+                    return pdu
+                data = await self._reader.read(READ_SIZE)
+                if not data:
+                    raise asyncio.IncompleteReadError(bytes(self._framer.buffer), None)
+                self._framer.feed(data)
+        except DecodeError as exc:
+            if limit and "limit" in str(exc):
+                raise DecodeError(f"Z39.50 answer is over the {self._framer.max_size} byte limit for what was "
+                                  "asked; not read further (the member sends far more than it was asked for)",
+                                  member=self.member) from None
+            raise
+        finally:
+            self._framer.max_size = self.max_pdu_size
 
     def _answered(self, answer: apdu.Apdu, operation: str, reused: bool) -> apdu.Apdu:
         """Count the answer; a Close from the target ends the association and raises."""
@@ -364,3 +378,10 @@ class Z3950Connection:
             self._abort()
             raise ProtocolError(f"{where} broke the protocol during {operation}: {exc.message}",
                                 member=self.member) from None
+
+
+async def _decoded(pdu: bytes) -> apdu.Apdu:
+    """The APDU decoded: a big one (a Present of many records) in a worker thread, so the event loop goes on."""
+    if len(pdu) > PARSE_INLINE:
+        return await asyncio.to_thread(apdu.decode_apdu, pdu)
+    return apdu.decode_apdu(pdu)

@@ -16,6 +16,7 @@ from connectors.base import (
     Page,
     RawRecord,
     Since,
+    answer_byte_limit,
     harvest_query,
     no_changes,
     scan_pages,
@@ -279,7 +280,7 @@ class Z3950Connector:
         except UnicodeEncodeError:
             raise Unsupported(f"the query {key} cannot be written in the member's query character set "
                               f"{encoding}; search with terms in that script", member=self.member) from None
-        answer = await self.connection.request(pdu, f"search {key}")
+        answer = await self.connection.request(pdu, f"search {key}", limit=answer_byte_limit(piggyback))
         if not isinstance(answer, apdu.SearchResponse):
             raise ProtocolError(f"expected a searchResponse, got {type(answer).__name__}", member=self.member)
         if not answer.search_status or (answer.diagnostics and answer.result_count == 0):
@@ -320,7 +321,8 @@ class Z3950Connector:
             if first is not None:
                 answer, first = first, None
             else:
-                answer = await self.connection.request(self._present_pdu(rs, position, n), f"present {position}+{n}")
+                answer = await self.connection.request(self._present_pdu(rs, position, n), f"present {position}+{n}",
+                                                       limit=answer_byte_limit(n))
             if not isinstance(answer, apdu.PresentResponse):
                 raise ProtocolError(f"expected a presentResponse, got {type(answer).__name__}", member=self.member)
             if answer.diagnostics and not answer.records:

@@ -17,9 +17,9 @@ def _spy(conn: Z3950Connector) -> list[str]:
     sent: list[str] = []
     original = conn.connection.request
 
-    async def request(pdu, operation):
+    async def request(pdu, operation, **options):
         sent.append(operation.split()[0])
-        return await original(pdu, operation)
+        return await original(pdu, operation, **options)
 
     conn.connection.request = request
     return sent
