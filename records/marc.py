@@ -347,7 +347,8 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
     where the entry before backs it (the entry's length is the wrong number). An entry whose offset and
     length point at two different fields, with nothing to say which is right, is dropped; a pair that fits
     only by shape (control vs data field) is kept only where as many entries as fields lie between surer
-    pairs, and a match with an equally good rival between its neighbours is dropped. Dropped entries and
+    pairs, and a match with an equally good rival between its neighbours is dropped, as is one placed by its
+    offset alone where a field no entry claims lies between its neighbours and fits its tag too. Dropped entries and
     ignored fields are warned about: a field never takes another field's data.
     """
     raw_pieces = body.split(b"\x1e")
@@ -490,7 +491,14 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
                 continue
             lo = sure[k - 1][1] if k else -1
             hi = sure[k + 1][1] if k + 1 < len(sure) else n_p
-            if any(q != p and score(e, q)[0] >= s for q in range(lo + 1, hi)):
+            e_lo = sure[k - 1][0] if k else -1
+            e_hi = sure[k + 1][0] if k + 1 < len(sure) else n_e
+            # placed by its offset alone, with more fields than entries between its neighbours: a field there
+            # is no entry's, and where it fits this entry's tag too, nothing says which is this entry's data
+            by_offset = any(u_starts[p] == entries[e][2] and u_lengths[p] != entries[e][1]
+                            for u_starts, u_lengths in units)
+            unaccounted = by_offset and (hi - lo) > (e_hi - e_lo)
+            if any(q != p and score(e, q)[0] >= (_SHAPE_ONLY if unaccounted else s) for q in range(lo + 1, hi)):
                 del sure[k]
                 changed = True
                 break

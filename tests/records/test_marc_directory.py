@@ -201,3 +201,16 @@ def test_any_broken_directory_is_refused_or_read_without_a_shifted_field(case):
         assert exc.member == "fuzz"
         return
     _no_field_shifted(rec, good)
+
+
+def test_an_entry_pointing_at_a_dropped_entrys_field_is_not_given_its_data():
+    """Found by the property above: 082's entry is missing and 100's has a wrong length whose offset is
+    where 082's data begins (the entry before ends there). Either field could be the 100's: neither is taken."""
+    raw = _raw(DATA, "marc4j/chabon-loc.mrc", 1)
+    leader, fields = _split(raw)
+    entries = _layout(fields)
+    broken = [("906", 60, 59) if i == 3 else ("100", 7, entries[12][2]) if i == 13 else e
+              for i, e in enumerate(entries) if i != 12]
+    rec = read_iso2709(_build(leader, broken, b"".join(d for _, d in fields)), member="m", position=1)
+    _no_field_shifted(rec, read_iso2709(raw))
+    assert any("100" in w and "dropped" in w for w in rec.warnings)
