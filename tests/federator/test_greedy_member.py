@@ -12,18 +12,7 @@ from federator.federation import Federator
 from members import Endpoint, Member
 from services.views import outcome_json
 from testbed.seeds import seed_marcxml
-
-SRU = "http://www.loc.gov/zing/srw/"
-
-
-def _answer(records: list[bytes]) -> bytes:
-    items = b"".join(b"<zs:record><zs:recordSchema>info:srw/schema/1/marcxml-v1.1</zs:recordSchema>"
-                     b"<zs:recordPacking>xml</zs:recordPacking><zs:recordData>" + r +
-                     b"</zs:recordData><zs:recordPosition>%d</zs:recordPosition></zs:record>" % (i + 1)
-                     for i, r in enumerate(records))
-    return (b'<?xml version="1.0"?><zs:searchRetrieveResponse xmlns:zs="' + SRU.encode() + b'">'
-            b"<zs:version>1.2</zs:version><zs:numberOfRecords>999999999</zs:numberOfRecords><zs:records>"
-            + items + b"</zs:records></zs:searchRetrieveResponse>")
+from tests.sru.hostile import search_response, sru_server
 
 
 @pytest.fixture
@@ -35,20 +24,12 @@ async def greedy():
     async def sru(request: web.Request) -> web.Response:
         state["asked"].append(request.query.get("maximumRecords"))
         n = state["records"]
-        body = _answer([seeds[i % len(seeds)] for i in range(n)])
+        body = search_response([seeds[i % len(seeds)] for i in range(n)], 999_999_999)
         return web.Response(body=body, content_type="text/xml")
 
-    app = web.Application()
-    app.router.add_get("/sru", sru)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    member = Member("GREEDY", "贪婪馆", "Greedy Library", endpoints=(Endpoint("sru", "127.0.0.1", port, "sru", "1.2"),),
-                    max_records=10)
-    yield state, member
-    await runner.cleanup()
+    async with sru_server("/sru", sru) as port:
+        yield state, Member("GREEDY", "贪婪馆", "Greedy Library", max_records=10,
+                            endpoints=(Endpoint("sru", "127.0.0.1", port, "sru", "1.2"),))
 
 
 async def _search(member):

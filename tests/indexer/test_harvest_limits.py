@@ -14,18 +14,7 @@ from indexer.harvest import HarvestOptions, harvest
 from members import Endpoint, Member, Registry
 from testbed.seeds import seed_marcxml
 from tests.indexer.harvest_helpers import index_content
-
-SRU = "http://www.loc.gov/zing/srw/"
-
-
-def _answer(records: list[bytes], hits: int, start: int) -> bytes:
-    items = b"".join(b"<zs:record><zs:recordSchema>info:srw/schema/1/marcxml-v1.1</zs:recordSchema>"
-                     b"<zs:recordPacking>xml</zs:recordPacking><zs:recordData>" + r +
-                     b"</zs:recordData><zs:recordPosition>%d</zs:recordPosition></zs:record>" % (start + i)
-                     for i, r in enumerate(records))
-    return (b'<?xml version="1.0"?><zs:searchRetrieveResponse xmlns:zs="' + SRU.encode() + b'">'
-            b"<zs:version>1.2</zs:version><zs:numberOfRecords>%d</zs:numberOfRecords><zs:records>" % hits
-            + items + b"</zs:records></zs:searchRetrieveResponse>")
+from tests.sru.hostile import search_response, sru_server
 
 
 @pytest.fixture
@@ -44,22 +33,14 @@ async def members():
             hits, records = 50_000, seeds[:count]
         else:  # 25 records, then the end
             hits, records = 25, seeds[start - 1:min(25, start - 1 + count)]
-        return web.Response(body=_answer(records if count else [], hits, start), content_type="text/xml")
+        return web.Response(body=search_response(records if count else [], hits, start), content_type="text/xml")
 
-    app = web.Application()
-    app.router.add_get("/{kind}", sru)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    async with sru_server("/{kind}", sru) as port:
+        def member(code: str, kind: str) -> Member:
+            return Member(code, f"{code} 馆", code, endpoints=(Endpoint("sru", "127.0.0.1", port, kind, "1.2"),),
+                          harvest_rate=0)
 
-    def member(code: str, kind: str) -> Member:
-        return Member(code, f"{code} 馆", code, endpoints=(Endpoint("sru", "127.0.0.1", port, kind, "1.2"),),
-                      harvest_rate=0)
-
-    yield [member("HUGE", "huge"), member("LOOP", "loop"), member("GOOD", "good")], asked
-    await runner.cleanup()
+        yield [member("HUGE", "huge"), member("LOOP", "loop"), member("GOOD", "good")], asked
 
 
 async def test_runaway_members_are_stopped_and_the_others_indexed(members, tmp_path):
