@@ -292,13 +292,13 @@ class Store:
         if source == "manual" and not (title or citation):
             raise InvalidRequest("a manual request (手工填写) needs a title or a citation")
         entries = normalise_rota(lenders(rota))
-        self._check_lenders(entries)
         if source == "edition" and not entries:
             raise InvalidRequest(f"edition {work_id}: no lender to send the request to; give a rota "
                                  f"(--rota A,B) or submit it as a manual citation for staff to route")
         price_fen = accounts.price_fen(price)
         now = self._now(now)
         with self._tx() as conn:
+            self._check_lenders(entries, conn)
             reader = self._user(conn, reader_id, lock=True)
             if reader["role"] != "reader":
                 raise NotAllowed(f"user {reader_id} is {reader['role']}, not a reader; requests are submitted "
@@ -380,17 +380,13 @@ class Store:
             return self._apply(conn, req, v.transition, actor_id, v.role, now, reason=reason, price=price,
                                rota=entries, work_id=work_id)
 
-    def _check_lenders(self, entries: list[dict], conn: Connection | None = None) -> None:
+    def _check_lenders(self, entries: list[dict], conn: Connection) -> None:
         """Every lender of a rota is a member of the registry that lends through ILL and is not suspended
         (at the portal or in the registry); InvalidRequest names the first that is not."""
         if self.registry is None or not entries:
             return
         known = {mem.code: mem for mem in self.registry.members}
-        if conn is None:
-            states = self.member_states()
-        else:
-            states = {r.code: r.status for r in conn.execute(select(member_states.c.code, member_states.c.status))}
-            states = {code: {"status": status} for code, status in states.items()}
+        states = dict(conn.execute(select(member_states.c.code, member_states.c.status)).all())
         for entry in entries:
             code = entry["member"]
             member = known.get(code)
@@ -400,7 +396,7 @@ class Store:
             if not member.lending.lends:
                 raise InvalidRequest(f"{member.name} ({code}) does not lend through ILL (不参加馆际互借出借); "
                                      "choose another lender")
-            if (states.get(code) or {}).get("status", member.status) != "active":
+            if states.get(code, member.status) != "active":
                 raise InvalidRequest(f"{member.name} ({code}) is suspended (暂停服务); choose another lender")
 
     def explain(self, request_id: int, actor_id: str, now: datetime | None = None) -> list[m.Verdict]:
