@@ -87,9 +87,19 @@ requests = Table(
     Column("completed_at", DateTime),
     Column("reader_message", Text, nullable=False, server_default=""),
     Column("version", Integer, nullable=False, server_default="1"),
+    # how the reader gets the book: "desk" (the own library's ILL desk) or a delivery method the borrowing
+    # member offers (members/values.py Delivery), and which desk / pick-up point (its code in the registry)
+    Column("delivery", String(32), nullable=False, server_default="desk"),
+    Column("pickup", String(64), nullable=False, server_default=""),
+    Column("need_before", Date),  # ISO 18626 NeedBeforeDate: not needed after this (Beijing) date
+    # a structured citation for copy requests: title, issn, isbn, year, volume, issue, pages, article, authors, doi
+    Column("citation_data", JSON(none_as_null=True)),
+    Column("isbn", String(32), nullable=False, server_default=""),  # the edition's ISBN-13 (digits)
+    Column("year", String(16), nullable=False, server_default=""),  # the edition's year
     Index("ix_requests_reader", "reader_id", "status"),
     Index("ix_requests_lender", "lender", "status"),
     Index("ix_requests_borrower", "borrower"),
+    Index("ix_requests_need_before", "need_before"),
 )
 
 # One row per lender a request has been sent to, in rota order: what each lender did and when.

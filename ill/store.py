@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy import Date, DateTime, and_, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -109,7 +109,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    return value.isoformat() if isinstance(value, (datetime, date)) else value
 
 
 _USER_COLUMNS = tuple(c for c in users.c if c.name != "password_hash")  # never read by accident
@@ -715,8 +715,11 @@ class Store:
             for col in table.columns:
                 if col.name in row:
                     v = row[col.name]
-                    out[col.name] = datetime.fromisoformat(v) if isinstance(v, str) and \
-                        isinstance(col.type, DateTime) else v
+                    if isinstance(v, str) and isinstance(col.type, DateTime):
+                        v = datetime.fromisoformat(v)
+                    elif isinstance(v, str) and isinstance(col.type, Date):
+                        v = date.fromisoformat(v)
+                    out[col.name] = v
             return out
 
         req = back(requests, snap["request"])
