@@ -250,12 +250,17 @@ def _times(row: dict) -> dict:
     return {k: _dt(v) if k.endswith(("_at", "_due")) or k == "due_back" else v for k, v in row.items()}
 
 
-def import_request(store: Store, documents: list[bytes], actor: str = "import") -> int:
+def import_request(store: Store, documents: list[bytes], actor: str = "import", *, by_user: bool = False) -> int:
     """Create a request from its ISO 18626 messages (as export_request writes them); returns its new id.
+
+    `by_user`: `actor` is a person (a user id), who must be allowed to import (`ill.machine.import_verdict`:
+    centre administrators); otherwise `actor` names the system job doing it.
 
     The reader is registered (as a reader of the requesting agency) if the store does not know them. The
     request's audit log starts with one `import` entry naming the original request id.
     """
+    if by_user and not (v := store.may_import(actor)).allowed:
+        raise v.error({})
     roots = [validate(d) for d in documents]
     req_root = next((_find(r, "i:request") for r in roots if _find(r, "i:request") is not None), None)
     if req_root is None:

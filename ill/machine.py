@@ -69,6 +69,7 @@ REPORT_DAMAGED = "report_damaged"  # violation: damaged
 NOTIFY = "Notification"            # a message on the request; the state does not change
 TIMEOUT = "timeout"                # the clock: the lender did not answer or ship in time
 ROLLBACK = "rollback"              # administrators undo the last change, with a reason
+IMPORT = "import"                  # administrators take over a request another system had (ISO 18626 files)
 
 
 CANCEL_WINDOW = timedelta(hours=1)  # a reader may cancel within 1 hour of submitting
@@ -281,6 +282,15 @@ def _not_yours(request: dict, actor: dict, action: str) -> Verdict:
     return Verdict(action, False, "not_yours",
                    f"申请单 {request.get('id')}: 此操作只能由{words}执行 ({_me(actor)} may not '{action}'; it is for "
                    f"{' or '.join(who[a] for a in (READER_, BORROWER, LENDER, ADMIN) if a in actors)})")
+
+
+def import_verdict(actor: dict) -> Verdict:
+    """May `actor` (a user: id, role, member) import requests from another system's ISO 18626 messages?
+    Only centre administrators: an import creates a request in any library's name."""
+    if actor.get("role") == "admin":
+        return Verdict(IMPORT, True, "ok", role=ADMIN)
+    return Verdict(IMPORT, False, "not_yours", f"只有中心管理员可以导入申请 (only centre administrators import "
+                                               f"requests; {_me(actor)} may not)")
 
 
 def verdict(request: dict, actor: dict, now: datetime, action: str, *, undoable: bool = True) -> Verdict:

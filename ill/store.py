@@ -108,6 +108,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
+def _audit_entry(row) -> dict:
+    """An audit row as `Store.history` gives it: aware times, without the rollback snapshot."""
+    return {k: _aware(v) if isinstance(v, datetime) else v for k, v in row._mapping.items() if k != "before"}
+
+
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, (datetime, date)) else value
 
@@ -329,6 +334,11 @@ class Store:
             self._audit(conn, request_id, now, reader_id, m.READER_, "submit", None, None, req, req["lender"],
                         "手工填写" if source == "manual" else f"edition {work_id}", before=None)
             return self._public(req)
+
+    def may_import(self, actor_id: str) -> m.Verdict:
+        """The workflow's answer to whether `actor_id` may import requests (`ill.machine.import_verdict`)."""
+        with self.read() as conn:
+            return m.import_verdict(self._user(conn, actor_id))
 
     def adopt(self, values: dict, lenders: list[dict], *, actor: str, note: str, now: datetime | None = None) -> int:
         """Take over a request as another system had it (ISO 18626 import: ill/iso18626.py); returns its id.
@@ -604,13 +614,19 @@ class Store:
         with self.read() as conn:
             return self._public(self._request(conn, request_id))
 
+    def undoable(self, request_id: int) -> dict | None:
+        """The change a rollback would undo now (an entry of `history`), or None: what `rollback` picks."""
+        with self.read() as conn:
+            self._request(conn, request_id)
+            row = self._undoable(conn, request_id)
+            return None if row is None else _audit_entry(row)
+
     def history(self, request_id: int) -> list[dict]:
         """The audit log of one request, oldest first (without the rollback snapshots)."""
         with self.read() as conn:
             self._request(conn, request_id)
             rows = conn.execute(select(audit).where(audit.c.request_id == request_id).order_by(audit.c.id))
-            return [{k: _aware(v) if isinstance(v, datetime) else v for k, v in r._mapping.items() if k != "before"}
-                    for r in rows]
+            return [_audit_entry(r) for r in rows]
 
     def legs(self, request_id: int) -> list[dict]:
         with self.read() as conn:

@@ -241,14 +241,6 @@ async def set_state(request: web.Request, admin: dict, code: str, status: str, r
     return state
 
 
-def _last_change(history: list[dict]) -> dict | None:
-    """The change a rollback would undo (as Store.rollback picks it), or None."""
-    for entry in reversed(history):
-        if entry["action"] not in ("submit", "import", "rollback") and not entry.get("rolled_back_by"):
-            return entry
-    return None
-
-
 # -- pages ------------------------------------------------------------------------------------------------
 async def admin_page(request: web.Request) -> web.Response:
     require(request, "admin")
@@ -297,19 +289,21 @@ def _render_member(request, member, status: str, reason: str, error: str) -> web
 
 
 async def _request_parts(request: web.Request) -> tuple:
-    """The request the address names, its legs and its history (administrators only)."""
+    """The request the address names, its legs, its history and the change a rollback would undo
+    (administrators only)."""
     require(request, "admin")
     rid = request_id(request)
     store = _store(request)
-    return await asyncio.to_thread(lambda: (store.get(rid), store.legs(rid), store.history(rid)))
+    return await asyncio.to_thread(lambda: (store.get(rid), store.legs(rid), store.history(rid),
+                                            store.undoable(rid)))
 
 
 async def request_page(request: web.Request, *, status: int = 200, error: str | None = None,
                        reason: str = "") -> web.Response:
-    req, legs, history = await _request_parts(request)
+    req, legs, history, last = await _request_parts(request)
     done = request.query.get("done") == "rollback"
     return _render(request, "admin_request.html", status=status, req=req, legs=legs, history=history,
-                   last=_last_change(history), error=error, reason=reason, done=done, show_reader=True,
+                   last=last, error=error, reason=reason, done=done, show_reader=True,
                    names=request.app[CATALOGUE].names(request[LANG]), **_helpers(request))
 
 
@@ -402,9 +396,10 @@ async def _body(request: web.Request) -> dict:
 
 
 async def api_request(request: web.Request) -> web.Response:
-    req, legs, history = await _request_parts(request)
+    req, legs, history, last = await _request_parts(request)
     return _json({"request": request_json(req, None, admin=True), "legs": [leg_json(x) for x in legs],
-                  "history": [history_json(h) for h in history]})
+                  "history": [history_json(h) for h in history],
+                  "undoable": None if last is None else history_json(last)})
 
 
 async def api_rollback(request: web.Request) -> web.Response:
@@ -483,10 +478,12 @@ def openapi_parts() -> tuple[dict, dict]:
                                                              "most the last 12)"), ("to", "last month"))]
     rid = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}
     code = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 32}}
-    detail = {"type": "object", "required": ["request", "legs", "history"], "properties": {
+    detail = {"type": "object", "required": ["request", "legs", "history", "undoable"], "properties": {
         "request": {"$ref": "#/components/schemas/IllRequest"},
         "legs": {"type": "array", "items": {"$ref": "#/components/schemas/IllLeg"}},
-        "history": {"type": "array", "items": {"$ref": "#/components/schemas/IllHistoryEntry"}}}}
+        "history": {"type": "array", "items": {"$ref": "#/components/schemas/IllHistoryEntry"}},
+        "undoable": {"description": "the change a rollback would undo now (null: only the submission is left)",
+                     "oneOf": [{"$ref": "#/components/schemas/IllHistoryEntry"}, {"type": "null"}]}}}
     paths = {
         "/api/admin/members": {"get": {
             "operationId": "adminMembers", "summary": "Administrators: every member and whether it is suspended",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ill import InvalidRequest, RuleViolation, Store
+from ill import InvalidRequest, NotAllowed, RuleViolation, Store
 from ill import machine as m
 from ill.iso18626 import NS, export_request, import_request
 from ill.rota import Lender
@@ -125,5 +125,25 @@ def test_a_foreign_systems_messages_import_from_the_standard_fields(store, clock
         clock.advance(days=30)
         assert [c["id"] for c in fresh.tick()] == [other["id"]]
         assert fresh.get(other["id"])["lender"] == "RUC"
+    finally:
+        fresh.close()
+
+
+def test_only_centre_administrators_import_and_the_workflow_says_so(store, tmp_path):
+    rid = store.submit("r1", title="数据结构", work_id="w-1", rota=["PKU"])["id"]
+    docs = export_request(store, rid)
+    fresh = Store(tmp_path / "fresh.sqlite")
+    try:
+        for uid, role, member in (("admin", "admin", None), ("pku", "staff", "PKU"), ("r9", "reader", "THU")):
+            fresh.add_user(uid, role, member)
+        assert fresh.may_import("admin").allowed
+        for uid in ("pku", "r9"):
+            verdict = fresh.may_import(uid)
+            assert not verdict.allowed and verdict.code == "not_yours"
+            with pytest.raises(NotAllowed, match="only centre administrators import requests"):
+                import_request(fresh, docs, actor=uid, by_user=True)
+        assert fresh.list_requests() == []
+        new = import_request(fresh, docs, actor="admin", by_user=True)
+        assert fresh.get(new)["title"] == "数据结构" and fresh.history(new)[0]["actor"] == "admin"
     finally:
         fresh.close()

@@ -103,6 +103,8 @@ async def test_rollback_through_the_page_and_the_api(admin, store, codes):
     page = await admin.get("/admin/requests", params={"id": str(rid)})
     html = await page.text()
     assert page.status == 200 and 'id="rollback-last"' in html and "无法提供" in html
+    detail = await (await admin.get(f"/api/admin/requests/{rid}")).json()
+    assert detail["undoable"]["action"] == "Unfilled" == store.undoable(rid)["action"]  # what the form offers
     r = await admin.post(f"/admin/requests/{rid}/rollback", data={"csrf_token": token_of(html), "reason": ""})
     assert r.status == 400 and 'id="rollback-reason"' in await r.text()
     assert store.get(rid)["lender"] == c  # nothing changed
@@ -126,6 +128,7 @@ async def test_rollback_through_the_page_and_the_api(admin, store, codes):
     detail = await (await admin.get(f"/api/admin/requests/{rid}")).json()
     response_schema("/api/admin/requests/{id}").validate(detail)
     assert [h["action"] for h in detail["history"]][-1] == "rollback"
+    assert detail["undoable"] is None  # both changes undone: only the submission is left
 
     fresh = store.submit("ra2", title="书 只有提交", work_id="W0123456789abcdef", rota=[b])["id"]
     r = await admin.post(f"/api/admin/requests/{fresh}/rollback", json={"reason": "试试"},
