@@ -188,8 +188,9 @@ class Store:
             raise InvalidRequest(f"a {role} belongs to a member library: give its code")
         member = member.strip().upper() if member else None
         with self._tx() as conn:
-            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first():
-                raise InvalidRequest(f"user {user_id} exists already")
+            same = conn.execute(select(users.c.id).where(func.lower(users.c.id) == user_id.lower())).scalar()
+            if same is not None:  # user names are signed in with in any case: one user per name
+                raise InvalidRequest(f"user {user_id} exists already" + (f" (as {same})" if same != user_id else ""))
             conn.execute(insert(users).values(id=user_id, role=role, member=member if role != "admin" else None,
                                               name=name, created_at=_db(self._now(now))))
         return self.user(user_id)
@@ -197,6 +198,16 @@ class Store:
     def user(self, user_id: str) -> dict:
         with self.read() as conn:
             return self._user(conn, user_id)
+
+    def user_id_for(self, name: str) -> str | None:
+        """The id of the user `name` names, in whatever case it was typed (STAFF-PKU is staff-pku), or None."""
+        name = (name or "").strip()
+        with self.read() as conn:
+            exact = conn.execute(select(users.c.id).where(users.c.id == name)).scalar()
+            if exact is not None or not name:
+                return exact
+            return conn.execute(select(users.c.id).where(func.lower(users.c.id) == name.lower())
+                                .order_by(users.c.id).limit(1)).scalar()
 
     def users(self, *, member: str | None = None, role: str | None = None) -> list[dict]:
         q = select(*_USER_COLUMNS).order_by(users.c.id)

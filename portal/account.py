@@ -96,8 +96,9 @@ def _limited(request: web.Request, user_id: str) -> float:
 
 
 async def login_page(request: web.Request, *, failed: str | None = None, user_id: str = "",
-                     status: int = 200) -> web.Response:
-    nxt = _next(request.query.get("next", ""))
+                     status: int = 200, nxt: str | None = None) -> web.Response:
+    """The sign-in form; after a failed attempt it keeps where the reader was going (`nxt`, from the form)."""
+    nxt = _next(request.query.get("next", "")) if nxt is None else nxt
     return private_page(request, "login.html", status, next=nxt, failed=failed, user_id=user_id[:MAX_USER_ID])
 
 
@@ -111,12 +112,13 @@ async def login_submit(request: web.Request) -> web.Response:
     if wait > 0:
         seconds = max(1, round(wait))
         response = await login_page(request, failed=message("login.rate_limited", lang, seconds=seconds),
-                                    user_id=user_id, status=429)
+                                    user_id=user_id, status=429, nxt=nxt)
         response.headers["Retry-After"] = str(seconds)
         return response
     result = await sign_in(request.app[STORE], user_id, password)
     if result is None:
-        return await login_page(request, failed=message("login.failed", lang), user_id=user_id, status=401)
+        return await login_page(request, failed=message("login.failed", lang), user_id=user_id, status=401,
+                                nxt=nxt)
     _user, cookie = result
     response = web.HTTPSeeOther(nxt)
     set_session_cookie(response, cookie, secure=request.app[CSRF].secure_cookie or request.secure)

@@ -79,6 +79,7 @@ async def sign_in(store: Store, user_id: str, password: str) -> tuple[dict, str]
     """(user, new session cookie) when the password is right, else None. Hashing runs in a thread."""
     user_id = (user_id or "").strip()[:MAX_USER_ID]
     password = (password or "")[:MAX_PASSWORD]
+    user_id = (await asyncio.to_thread(store.user_id_for, user_id) if user_id else None) or user_id  # any case
     stored = await asyncio.to_thread(store.password_hash, user_id) if user_id else None
     ok, rehash = await asyncio.to_thread(verify_password, stored, password)
     if not ok:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ill.errors import InvalidRequest
 from ill.store import Store
 from portal.auth import SESSION_COOKIE, hash_password, set_password, verify_password
 
@@ -87,6 +88,29 @@ async def test_wrong_password_says_so_and_signs_no_one_in(make_client, store):
         text = await r.text()
         assert "账号或密码不正确" in text and SESSION_COOKIE not in r.headers.get("Set-Cookie", "")
     assert 'id="nav-login"' in await (await client.get("/")).text()
+
+
+async def test_a_mistyped_password_keeps_where_the_reader_was_going(make_client, store):
+    client = await make_client(db=os.environ["BALIS_DB"])
+    r = await _sign_in(client, "R1001", "wrong password", "/requests")
+    assert r.status == 401
+    text = await r.text()
+    assert 'name="next" value="/requests"' in text  # the retry goes where the first attempt was going
+    r = await client.post("/login", data={"user": "R1001", "password": "correct horse battery", "next": "/requests",
+                                          "csrf_token": _token(text)}, allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/requests"
+
+
+async def test_user_names_are_signed_in_with_in_any_case(make_client, store):
+    client = await make_client(db=os.environ["BALIS_DB"])
+    for typed in ("s-thu", "S-Thu", " S-THU "):
+        r = await _sign_in(client, typed, "staff password 1", "/desk")
+        assert r.status == 303 and r.headers["Location"] == "/desk", typed
+        assert "清华馆员" in await (await client.get("/")).text()
+        await client.post("/logout", data={"csrf_token": _token(await (await client.get("/")).text())})
+    assert (await _sign_in(client, "s-thu", "STAFF PASSWORD 1")).status == 401  # the password keeps its case
+    with pytest.raises(InvalidRequest, match="exists already \\(as S-THU\\)"):
+        store.add_user("s-thu", "staff", "THU")  # one user per name, whatever the case
 
 
 async def test_sign_out_ends_the_session_in_the_store(make_client, store):
