@@ -8,11 +8,17 @@ or as the borrowing library (the reader is theirs). The ILL store enforces the s
     GET  /desk/requests/{id}                one request: legs, history, the actions possible now
     GET  /desk/requests/{id}/confirm        step 1 of an action: what it does, reason/price/rota fields
     POST /desk/requests/{id}/act            step 2: the action (csrf_token, action, expect, reason, ...)
+    POST /desk/batch                        one action on the requests ticked in a queue (each through the
+                                            workflow), or their pull slips / shipping labels (portal/slips.py)
     GET  /desk/locate                       query or ISBN → the edition and the rota for our readers
     GET  /api/desk/queues                   the same as JSON
     GET  /api/desk/requests/{id}
     POST /api/desk/requests/{id}/actions
+    POST /api/desk/actions                  one action on a list of requests, a result for each
     GET  /api/desk/locate
+
+The lender's rows and request page show its own copy (services/copies.py): call number, location and barcode
+from its holdings, and the status its catalogue gives now, asked with a short deadline ("unknown" after it).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import json
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -54,6 +61,9 @@ STAFF_ACTIONS = tuple(a for a in m.PERSON_ACTIONS if a != m.ROLLBACK)
 REASON_REQUIRED = frozenset(a for a in STAFF_ACTIONS if m.reason_rule(a) == "required")
 REASON_OPTIONAL = frozenset(a for a in STAFF_ACTIONS if m.reason_rule(a) == "optional")
 PRICE_ACTIONS = frozenset(a for a in STAFF_ACTIONS if m.requirements(a).price)
+# what may be done to several requests at once: every staff action that needs nothing per request
+BATCH_ACTIONS = tuple(a for a in STAFF_ACTIONS if a not in (m.ROUTE, m.NOTIFY) and a not in PRICE_ACTIONS)
+MAX_BATCH = 100
 DANGER = frozenset({m.ANSWER_UNFILLED, m.ANSWER_RETRY, m.CANCEL, m.REPORT_LOST, m.REPORT_DAMAGED, m.RECALL})
 
 log = logging.getLogger("balis.portal")
@@ -199,7 +209,13 @@ def request_json(req: dict, member: str | None, *, admin: bool = False) -> dict:
     doc["state"] = state_key(req)
     doc["sides"] = sides(req, member)
     doc["actions"] = [] if admin else staff_actions(req, member)
+    doc["citation_source"] = "edition" if req.get("work_id") else "manual"
     return doc
+
+
+def copy_json(copy) -> dict | None:
+    """The lender's own copy (services.copies.OwnCopy) as the API gives it."""
+    return None if copy is None else copy.to_dict()
 
 
 def leg_json(leg: dict) -> dict:
@@ -250,6 +266,45 @@ async def queues(request: web.Request, member: str) -> dict[str, list[dict]]:
     return out
 
 
+# the lender's rows whose copy is still on its shelf: asked live; the others show the copy as catalogued
+LIVE_QUEUES = ("answer", "ship")
+COPY_QUEUES = ("answer", "ship", "loans_out", "returns_in")
+
+
+async def own_copies(request: web.Request, reqs: list[dict], member: str, *, live: bool = True) -> dict:
+    """Request id → our copy (services.copies.OwnCopy) for requests at our library as lender; with `live`, one
+    look at our own catalogue for all of them, cut short at services.copies.LIVE_DEADLINE."""
+    from services.copies import NO_ANSWER, copies_for
+
+    mine = [r for r in reqs if r.get("lender") == member]
+    if not mine:
+        return {}
+    catalogue = request.app[CATALOGUE]
+    try:
+        us = catalogue.registry.get(member)
+    except KeyError:
+        return {}
+    works = {r["work_id"]: catalogue.work(r["work_id"]) for r in mine if r.get("work_id")}
+    federator = catalogue.federator if live else None
+    try:
+        return await copies_for(mine, us, work_of=works.get, federator=federator)
+    except Exception as exc:  # noqa: BLE001 - the page stands without the status; the cause goes to the log
+        log.error("desk: the live look at %s failed", member, exc_info=True)
+        copies = await copies_for(mine, us, work_of=works.get, federator=None)
+        return {k: replace(c, live=NO_ANSWER, why=f"{exc.__class__.__name__}") for k, c in copies.items()}
+
+
+async def queue_copies(request: web.Request, qs: dict[str, list[dict]], member: str) -> dict:
+    """Our copy for every row of the lender's queues (live for those still on the shelf)."""
+    def reqs(names) -> list[dict]:
+        return list({e["req"]["id"]: e["req"] for q in names for e in qs[q]}.values())
+
+    copies = await own_copies(request, reqs(LIVE_QUEUES), member)
+    rest = [r for r in reqs(COPY_QUEUES) if r["id"] not in copies]
+    copies.update(await own_copies(request, rest, member, live=False))
+    return copies
+
+
 # -- pages ---------------------------------------------------------------------------------------------
 _render = private_page  # every desk and administration page is about one user's work: never cached
 
@@ -261,7 +316,9 @@ def _helpers(request: web.Request) -> dict:
             "phase_label": lambda p: message(f"ill.phase.{p or 'none'}", lang),
             "state_label": lambda st, p: "" if not st else message(f"ill.status.{st.lower()}", lang) + (
                 f" · {message(f'ill.phase.{p}', lang)}" if p else ""),
-            "action_label": lambda a: message(f"action.{a.lower()}", lang)}
+            "action_label": lambda a: message(f"action.{a.lower()}", lang),
+            "copy_status": lambda c: message(f"copy.status.{c.status}", lang) if c.live == "answered"
+            else message(f"copy.live.{c.live}", lang)}
 
 
 async def desk_page(request: web.Request) -> web.Response:
@@ -274,8 +331,13 @@ async def desk_page(request: web.Request) -> web.Response:
         lang = request[LANG]
         notice = message("desk.done_gone", lang, action=message(f"action.{done.lower()}", lang), id=gone)
     staff_notices, unread = await recent_for_desk(request, user["id"])
-    return _render(request, "desk.html", queues=qs, order=QUEUES, member=user["member"], names=names, notice=notice,
-                   staff_notices=staff_notices, unread=unread,
+    copies = await queue_copies(request, qs, user["member"])
+    now = _store(request).clock()
+    offered = {q: [a for a in BATCH_ACTIONS if any(a in staff_actions(e["req"], user["member"], now) for e in qs[q])]
+               for q in QUEUES}
+    return _render(request, "desk.html", offered=offered, queues=qs, order=QUEUES, member=user["member"], names=names, notice=notice,
+                   staff_notices=staff_notices, unread=unread, copies=copies, copy_queues=COPY_QUEUES,
+                   batch_actions=BATCH_ACTIONS, reason_required=REASON_REQUIRED, reason_optional=REASON_OPTIONAL,
                    actions_of=lambda req: staff_actions(req, user["member"]), **_helpers(request))
 
 
@@ -295,7 +357,8 @@ async def request_page(request: web.Request, *, status: int = 200, error: str | 
     history = await asyncio.to_thread(store.history, rid)
     done = request.query.get("done", "")
     done = done if done in m.ACTIONS else ""
-    return _render(request, "desk_request.html", status=status, req=req, legs=legs, history=history,
+    copy = (await own_copies(request, [req], user["member"])).get(rid)
+    return _render(request, "desk_request.html", status=status, req=req, legs=legs, history=history, copy=copy,
                    actions=staff_actions(req, user["member"]), member=user["member"], error=error, done=done,
                    show_reader=req["borrower"] == user["member"], danger=DANGER,
                    contacts=[(code, contact_of(request.app[REGISTRY], code)) for code in
@@ -386,6 +449,110 @@ async def _act(request: web.Request, user: dict, req: dict, action: str, values:
                                    rota=rota, work_id=work if action == m.ROUTE else None)
 
 
+# -- several requests at once ---------------------------------------------------------------------------
+def parse_items(values: list, name: str = "id") -> list[tuple[int, str | None]]:
+    """Ticked requests: "12" or "12@state" (the state the desk showed), or {"id", "expect"} in JSON; each once,
+    in the order given, at most MAX_BATCH. ParamError naming `name` otherwise."""
+    out: dict[int, str | None] = {}
+    for value in values:
+        if isinstance(value, dict):
+            rid, expect = value.get("id"), value.get("expect")
+            if isinstance(rid, bool) or not isinstance(rid, (int, str)) or not isinstance(expect, (str, type(None))):
+                raise ParamError(name, "param.json")
+            rid = request_number(name, str(rid))
+        elif isinstance(value, (int, str)) and not isinstance(value, bool):
+            text, _, expect = str(value).partition("@")
+            rid, expect = request_number(name, text), expect or None
+        else:
+            raise ParamError(name, "param.json")
+        out.setdefault(rid, expect)
+    if not out:
+        raise ParamError(name, "param.batch_empty")
+    if len(out) > MAX_BATCH:
+        raise ParamError(name, "param.repeated", limit=MAX_BATCH)
+    return list(out.items())
+
+
+def batch_action(action, allowed=BATCH_ACTIONS) -> str:
+    if not isinstance(action, str) or action not in allowed:
+        raise ParamError("action", "param.choice", choices=", ".join(allowed))
+    return action
+
+
+async def act_many(request: web.Request, user: dict, action: str, items: list[tuple[int, str | None]],
+                   values: dict) -> list[dict]:
+    """Take `action` on each request in turn, each asked of the workflow and applied by the store on its own;
+    one result per request: {id, ok, code, message, title, from, to, request}. A refusal does not stop the rest."""
+    lang = request[LANG]
+    reason = parse_reason(values.get("reason"))
+    if action in REASON_REQUIRED and not reason:
+        raise ParamError("reason", "param.reason_needed")
+    results = []
+    for rid, expect in items:
+        out: dict = {"id": rid, "ok": False, "code": "", "message": "", "title": "", "from": None, "to": None,
+                     "request": None}
+        try:
+            req = await own_request(request, user, rid)
+        except Forbidden as exc:
+            results.append({**out, "code": "not_yours", "message": exc.why})
+            continue
+        except NotFound as exc:
+            results.append({**out, "code": "not_found", "message": str(exc)})
+            continue
+        out.update(title=req["title"] or req["citation"], **{"from": state_key(req).rsplit("/", 2)[0]})
+        if expect and expect != state_key(req):
+            text = message("desk.changed", lang, id=rid, status=message(f"ill.status.{req['status'].lower()}", lang))
+            results.append({**out, "code": "changed", "message": text})
+            continue
+        try:
+            changed = await _act(request, user, req, action, {"reason": reason})
+        except ParamError as exc:
+            results.append({**out, "code": "bad_value", "message": message(
+                "error.bad_param", lang, name=exc.name, message=message(exc.key, lang, **exc.values))})
+            continue
+        except StoreError:
+            raise
+        except IllError as exc:
+            results.append({**out, "code": getattr(exc, "code", None) or type(exc).__name__, "message": str(exc)})
+            continue
+        results.append({**out, "ok": True, "code": "ok", "to": f"{changed['status']}/{changed['phase']}",
+                        "request": changed})
+    return results
+
+
+async def batch_submit(request: web.Request) -> web.Response:
+    """POST /desk/batch: the ticked requests of a queue: `do` = act (with action, reason) or slips / labels."""
+    user = require(request, "staff")
+    form = await request.post()
+    items = parse_items([str(v) for v in form.getall("item", [])], "item")
+    do = str(form.get("do", "act"))
+    if do in ("slips", "labels"):
+        from portal.slips import slips_url
+
+        raise web.HTTPSeeOther(slips_url([rid for rid, _ in items], do))
+    action = batch_action(str(form.get("action", "")))
+    results = await act_many(request, user, action, items, {"reason": str(form.get("reason", ""))[:MAX_REASON]})
+    done = [r["id"] for r in results if r["ok"]]
+    return _render(request, "desk_batch.html", status=200, action=action, results=results, done=done,
+                   refused=[r for r in results if not r["ok"]], member=user["member"],
+                   reason=str(form.get("reason", ""))[:MAX_REASON], **_helpers(request))
+
+
+async def api_act_many(request: web.Request) -> web.Response:
+    """POST /api/desk/actions {"action", "reason", "requests": [id | {"id", "expect"}, ...]}."""
+    user = require(request, "staff")
+    body = await json_body(request)
+    requests_ = body.get("requests")
+    if not isinstance(requests_, list):
+        raise ParamError("requests", "param.json")
+    action = batch_action(body.get("action"))
+    results = await act_many(request, user, action, parse_items(requests_, "requests"), body)
+    for r in results:
+        r["request"] = request_json(r["request"], user["member"]) if r["request"] else None
+    return _json({"action": action, "done": sum(r["ok"] for r in results),
+                  "refused": sum(not r["ok"] for r in results), "results": results})
+
+
 # -- locating lenders ----------------------------------------------------------------------------------
 def locate_query(text: str, isbn: str):
     """The parsed query of the locate form: an ISBN (digits, X, hyphens) or the reader query syntax."""
@@ -467,9 +634,11 @@ async def api_queues(request: web.Request) -> web.Response:
     qs = await queues(request, user["member"])
     lang = request[LANG]
     doc = {"member": user["member"], "now": _store(request).clock().isoformat(), "queues": {}}
+    copies = await queue_copies(request, qs, user["member"])
     for q in QUEUES:
         doc["queues"][q] = {"label": message(f"queue.{q}", lang), "count": len(qs[q]), "requests": [
-            {**request_json(e["req"], user["member"]), "due": iso(e["due"]), "late": e["late"]} for e in qs[q]]}
+            {**request_json(e["req"], user["member"]), "due": iso(e["due"]), "late": e["late"],
+             "copy": copy_json(copies.get(e["req"]["id"]))} for e in qs[q]]}
     return _json(doc)
 
 
@@ -480,7 +649,9 @@ async def api_request(request: web.Request) -> web.Response:
     store = _store(request)
     legs = await asyncio.to_thread(store.legs, rid)
     history = await asyncio.to_thread(store.history, rid)
-    return _json({"request": request_json(req, user["member"]), "legs": [leg_json(x) for x in legs],
+    copy = (await own_copies(request, [req], user["member"])).get(rid)
+    return _json({"request": {**request_json(req, user["member"]), "copy": copy_json(copy)},
+                  "legs": [leg_json(x) for x in legs],
                   "history": [history_json(h, hide_reader=req["borrower"] != user["member"]) for h in history]})
 
 
@@ -515,6 +686,11 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/desk/requests/{id}", request_page, name="desk_request")
     app.router.add_get("/desk/requests/{id}/confirm", confirm_page, name="desk_confirm")
     app.router.add_post("/desk/requests/{id}/act", act_submit, name="desk_act")
+    app.router.add_post("/desk/batch", batch_submit, name="desk_batch")
+    app.router.add_post("/api/desk/actions", api_act_many, name="api_desk_act_many")
+    from portal.slips import add_routes as add_slips
+
+    add_slips(app)
     app.router.add_get("/api/desk/queues", api_queues, name="api_desk_queues")
     app.router.add_get("/api/desk/locate", api_locate, name="api_desk_locate")
     app.router.add_get("/api/desk/requests/{id}", api_request, name="api_desk_request")
@@ -552,6 +728,10 @@ def openapi_parts() -> tuple[dict, dict]:
                                        "action is refused (409) if someone changed the request meanwhile"},
         "sides": {"type": "array", "items": {"type": "string", "enum": [m.LENDER, m.BORROWER]}},
         "actions": {"type": "array", "items": _S, "description": "the actions this library may take now"},
+        "citation_source": {"type": "string", "enum": ["edition", "manual"],
+                            "description": "edition: the citation is a catalogue record; manual: the reader wrote it"},
+        "copy": {"oneOf": [{"$ref": "#/components/schemas/OwnCopy"}, {"type": "null"}],
+                 "description": "the lender's own copy (to the lender's staff; null elsewhere)"},
         "due": {**_NS, "description": "in a queue: the deadline that matters there"},
         "late": {"type": "boolean", "description": "in a queue: the deadline has passed"}}}
     leg = {"type": "object", "required": ["seq", "lender", "outcome"], "properties": {
@@ -590,7 +770,43 @@ def openapi_parts() -> tuple[dict, dict]:
                  "order with reasons, spare lenders, members left out and why"},
         "live_status": {"type": "array", "items": _S}, "history": _S, "error": _NS,
         "members": {"type": "array", "items": {"type": "object", "properties": {"code": _S, "status": _S}}}}}
+    own_copy = {"type": "object", "required": ["member", "citation", "call_number", "status", "live"], "properties": {
+        "member": _S, "citation": {"type": "string", "enum": ["edition", "manual"]}, "call_number": _S,
+        "location": _S, "library": _S, "barcode": _S,
+        "status": {"type": "string", "description": "records.model item status; unknown unless `live` is answered"},
+        "status_word": _S, "due_date": _S, "copies": {"type": "integer", "minimum": 0},
+        "source": {"type": "string", "enum": ["rota", "holdings", "none"],
+                   "description": "where the call number came from"},
+        "live": {"type": "string", "enum": ["answered", "no_answer", "not_asked"],
+                 "description": "our catalogue asked just now (a short deadline): answered, or not in time"},
+        "why": _S}}
+    batch_body = {"type": "object", "required": ["action", "requests"], "properties": {
+        "action": {"type": "string", "enum": list(BATCH_ACTIONS)},
+        "reason": {"type": "string", "maxLength": MAX_REASON,
+                   "description": "needed for " + ", ".join(sorted(REASON_REQUIRED & set(BATCH_ACTIONS)))},
+        "requests": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {"oneOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "integer", "minimum": 0},
+                "expect": {"type": "string", "description": "the request's `state` as read"}}}]}}}}
+    batch_result = {"type": "object", "required": ["action", "done", "refused", "results"], "properties": {
+        "action": _S, "done": {"type": "integer"}, "refused": {"type": "integer"},
+        "results": {"type": "array", "items": {"type": "object", "required": ["id", "ok", "code", "message"],
+                                               "properties": {
+            "id": {"type": "integer"}, "ok": {"type": "boolean"},
+            "code": {**_S, "description": "ok, or why not: the workflow's code (not_now, closed, not_yours, ...), "
+                                          "changed, not_found, bad_value"},
+            "message": _S, "title": _S, "from": _NS, "to": _NS,
+            "request": {"oneOf": [{"$ref": "#/components/schemas/IllRequest"}, {"type": "null"}]}}}}}}
     paths = {
+        "/api/desk/actions": {"post": {
+            "operationId": "deskActMany", "summary": "Staff: one action on several requests of the library",
+            "description": "Each request goes through the workflow on its own, in the order given; a refusal "
+                           "does not stop the others, and each result says what happened or why not. Needs the "
+                           "X-CSRF-Token header (GET /api/session).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": batch_body}}},
+            "responses": {"200": _ok("a result per request", batch_result), "400": ERROR, **REFUSED,
+                          "503": ERROR}}},
         "/api/desk/queues": {"get": {
             "operationId": "deskQueues", "summary": "Staff: the library's ILL queues, with due-by times",
             "responses": {"200": _ok("the queues", {"$ref": "#/components/schemas/DeskQueues"}), **REFUSED}}},
@@ -619,5 +835,5 @@ def openapi_parts() -> tuple[dict, dict]:
                           "429": ERROR}}},
     }
     schemas = {"IllRequest": ill_request, "IllLeg": leg, "IllHistoryEntry": entry, "DeskQueue": queue,
-               "DeskQueues": queues_doc}
+               "DeskQueues": queues_doc, "OwnCopy": own_copy}
     return paths, schemas
