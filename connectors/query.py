@@ -79,13 +79,19 @@ BIB1_RELATION = {"=": 3, "==": 3, "all": 3, "any": 3, "adj": 3, "<": 1, "<=": 2,
 PHRASE, WORD, KEY, YEAR = 1, 2, 3, 4  # Bib-1 structure values (KEY: the whole field)
 RIGHT, LEFT, BOTH, NO_TRUNCATION = 1, 2, 3, 100  # Bib-1 truncation values
 
+_KNOWN_INDEX = "|".join(re.escape(k) for k in sorted(CQL_INDEXES, key=len, reverse=True) if k != "any")
 _CQL_HINT = re.compile(
     r"(?:^|[\s(])(?:cql|dc|bath|rec|srw|bib|bib1)\.[a-z]+"  # context-set index names
-    r"|[=<>]"  # relation symbols
-    r"|(?:^|[\s(])(?:" + "|".join(re.escape(k) for k in CQL_INDEXES if k != "any")
-    + r")\s+(?:all|any|adj|exact)\s+(?=\S)",  # index all|any|adj term
+    # relation symbols: touching a word (title=x, a<b), or after an index name (title = x, year >= 2000); a
+    # lone " = " after another word is ISBD's parallel title, pasted with the title ("Hamlet = 哈姆雷特")
+    r"|(?<=\S)[=<>]|[=<>](?=[^\s=<>])"
+    r"|(?:^|[\s(])(?:" + _KNOWN_INDEX + r")\s*[=<>]"
+    r"|(?:^|[\s(])(?:" + _KNOWN_INDEX + r")\s+(?:all|any|adj|exact)\s+(?=\S)",  # index all|any|adj term
     re.IGNORECASE,
 )
+# ISBD punctuation standing alone between words, as a title pasted from a results list or a catalogue card
+# has it ("报告 : 北京的经验", "Hamlet = 哈姆雷特", "数据结构 / 严蔚敏", "丛书 ; 5", "—"): not a search term.
+_ISBD_ALONE = re.compile(r"[:/=;.,+\-–—…·。、]+")
 _READER_YEAR = re.compile(r"[A-Za-z][A-Za-z0-9_.]*:(?:<=|>=|<>|<|>)")
 _NOT_TEXT = re.compile("[\ud800-\udfff]")  # lone surrogates: no character, cannot be encoded or converted
 
@@ -349,6 +355,8 @@ class _ReaderParser:
                         and not self._label_of_number(word, text, i):
                     raise QueryError(f"{word} needs a search term right after the colon, without a space", start,
                                      zh=f"{word} 后面要紧接检索词，冒号后不要留空格")
+                if not escaped and _ISBD_ALONE.fullmatch(word):
+                    continue
                 if not escaped and word.lower() in _OPERATORS:
                     yield _Token("op", word.lower(), start)
                 else:
@@ -544,7 +552,8 @@ def _text_clause(c: Clause) -> str:
         raise Unsupported(f"the word {c.value!r} is empty or has spaces; make the clause a phrase")
     value = "".join("\\" + ch if ch in _SPECIAL or ch == ":" else ch for ch in c.value)
     first_is_relation = c.field == "year" and not year_relation and c.value[0] in "<>"
-    if (c.value.lower() in _OPERATORS or first_is_relation) and not value.startswith("\\"):
+    isbd = _ISBD_ALONE.fullmatch(c.value)  # unescaped, it would be read as punctuation between words
+    if (c.value.lower() in _OPERATORS or first_is_relation or isbd) and not value.startswith("\\"):
         value = "\\" + value
     return prefix + value
 
