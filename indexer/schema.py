@@ -21,7 +21,7 @@ from federator import facets as facet_mod
 from federator.rank import title_sort_key
 from indexer.analysis import analyzer
 from records.identifiers import isbn13 as to_isbn13
-from records.model import Author, Holding, Isbn, Record
+from records.model import Author, Holding, Isbn, Record, SerialHolding
 
 SCHEMA_VERSION = 1
 FACET_FIELDS = {f: f"f_{f}" for f in facet_mod.FACETS}  # facet name → keyword field
@@ -197,6 +197,8 @@ def _record_in(d: dict) -> Record:
         kw["isbns"] = [Isbn(*i) for i in kw["isbns"]]
     if "holdings" in kw:
         kw["holdings"] = [_holding_in(h) for h in kw["holdings"]]
+    if "serial_holdings" in kw:  # SerialHolding tuples, kept as JSON lists
+        kw["serial_holdings"] = [SerialHolding(*s) for s in kw["serial_holdings"]]
     return Record(**kw)
 
 

@@ -20,10 +20,19 @@ import pymarc
 from lxml import etree
 
 from records.errors import RecordError
-from records.model import AVAILABLE, IN_TRANSIT, NOT_FOR_LOAN, ON_HOLD, ON_LOAN, UNKNOWN, Holding
+from records.model import (
+    AVAILABLE,
+    IN_TRANSIT,
+    NOT_FOR_LOAN,
+    ON_HOLD,
+    ON_LOAN,
+    UNKNOWN,
+    Holding,
+    SerialHolding,
+)
 
 __all__ = ["ILS_NAMES", "PROFILES", "ISO20775_NS", "Profile", "ItemField", "detect_ils", "marc_holdings",
-           "holdings_from_xml", "read_status", "parse_due"]
+           "holdings_from_xml", "read_status", "parse_due", "serial_holdings"]
 
 ILS_NAMES = ("koha", "alma", "aleph", "evergreen", "folio", "horizon", "sierra", "symphony", "polaris", "voyager",
              "tlc", "wms", "huiwen", "interlib", "generic")
@@ -518,3 +527,51 @@ def holdings_from_xml(data: bytes | etree._Element, *, member: str, ils: str | N
     if root.tag == f"{{{ISO20775_NS}}}holdings" or root.find(f".//{{{ISO20775_NS}}}holding") is not None:
         return _iso_holdings(root, member, name, warnings)
     return _opac_holdings(root, profile, member, warnings)
+
+
+# ---------------------------------------------------------------- serial holdings (what runs of a journal)
+
+def serial_holdings(rec: pymarc.Record, *, member: str, syntax: str = "marc21") -> list[SerialHolding]:
+    """The print runs of a serial a MARC 21 record states: 866 textual holdings ($a, with a $z note naming gaps),
+    853/863 captions and coded values (rendered as text), and on serial records an 852 $3 ("Vol. 52 (1933)-").
+
+    CNMARC records carry no serial holdings field in the data seen so far; none is read for them yet.
+    """
+    if syntax == "unimarc":
+        return []
+    by_tag = _tags(rec)
+    locations = {}
+    for f in by_tag.get("852", ()):
+        if not f.is_control_field():
+            link = (f.get("8") or "").split(".")[0]
+            locations[link] = (_tidy(f.get("b") or f.get("a")), _tidy(" ".join(_codes(f, "hij"))) or None)
+    default = next(iter(locations.values()), (None, None)) if len(locations) == 1 else (None, None)
+    out: list[SerialHolding] = []
+    for f in by_tag.get("866", ()):
+        if f.is_control_field():
+            continue
+        text = " ".join(v.strip() for v in _codes(f, "a"))
+        note = " ".join(v.strip() for v in _codes(f, "z"))
+        if note and re.search(r"缺|lack|deficient|missing|wanting", note, re.IGNORECASE):
+            text = f"{text}; {note}" if text else note
+        if text:
+            where = locations.get((f.get("8") or "").split(".")[0], default)
+            out.append(SerialHolding(member, text, where[0], where[1], "866"))
+    captions = [((f.get("8") or ""), {sf.code: sf.value for sf in f.subfields}) for f in by_tag.get("853", ())
+                if not f.is_control_field()]
+    values = [((f.get("8") or ""), {sf.code: sf.value for sf in f.subfields}) for f in by_tag.get("863", ())
+              if not f.is_control_field()]
+    if values and not out:  # 866 is the summary of the same runs when both are there
+        from records.coverage import coded_coverage
+
+        coded = coded_coverage(captions, values)
+        if coded.spans:
+            where = default
+            out.append(SerialHolding(member, coded.text(), where[0], where[1], "863"))
+    if not out and str(rec.leader)[7:8] in ("s", "i"):
+        for f in by_tag.get("852", ()):
+            statement = (f.get("3") or "").strip() if not f.is_control_field() else ""
+            if statement and re.search(r"\d", statement):
+                out.append(SerialHolding(member, statement, _tidy(f.get("b") or f.get("a")),
+                                         _tidy(" ".join(_codes(f, "hij"))) or None, "852$3"))
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field
+from typing import NamedTuple
 
 # Item statuses a holding can have; members' own codes are mapped onto these.
 AVAILABLE = "available"
@@ -32,6 +33,24 @@ class Holding:
         values = list(state) if isinstance(state, (list, tuple)) else []
         for i, (name, f) in enumerate(self.__dataclass_fields__.items()):
             object.__setattr__(self, name, values[i] if i < len(values) else f.default)
+
+
+class SerialHolding(NamedTuple):
+    """A member's statement of the volumes of a serial it holds in print, as written (MARC 866, 863/853 rendered,
+    852 $3); `coverage` reads it (records/coverage.py). A tuple, so the union index keeps it as a JSON list."""
+
+    member: str
+    statement: str
+    location: str | None = None
+    call_number: str | None = None
+    source: str = ""  # the field it came from: 866, 863, 852$3
+
+    @property
+    def coverage(self):
+        """The years, volumes and gaps the statement names (records.coverage.Coverage)."""
+        from records.coverage import parse_coverage
+
+        return parse_coverage(self.statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +110,7 @@ class Record:
     other_names: list[str] = field(default_factory=list)  # 720, 8xx names, 880s of them, full 1xx/7xx headings
     subject_terms: list[str] = field(default_factory=list)  # every 6xx and its 880; CNMARC 60x, 610, 690
     keywords: list[str] = field(default_factory=list)  # the rest of the descriptive fields' text, for `any`
+    serial_holdings: list[SerialHolding] = field(default_factory=list)  # print runs of a serial (records/coverage.py)
 
     def __setstate__(self, state) -> None:
         """Read back a pickled Record, also one stored before the model gained its newest fields (they

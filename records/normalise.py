@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import pymarc
 
 from records.errors import RecordError
-from records.holdings import holdings_from_xml, marc_holdings
+from records.holdings import holdings_from_xml, marc_holdings, serial_holdings
 from records.identifiers import parse_isbn, parse_issn
 from records.marc import detect_syntax, read_iso2709, read_marcxml
 from records.model import Author, Holding, Isbn, Record
@@ -770,6 +770,7 @@ def normalise(rec: pymarc.Record, *, syntax: str, member: str = "", record_id: s
         else:
             _map_unimarc(rec, fs, out)
         out.holdings = _holdings(rec, syntax, member, warnings, ils, holdings_xml)
+        out.serial_holdings = serial_holdings(rec, member=member, syntax=syntax)
     except RecordError:
         raise
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
