@@ -12,9 +12,15 @@ def register(sub, common) -> None:
                    help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=int(os.environ.get("BALIS_PORT", "8080")),
                    help="port (default 8080; 0 picks a free one)")
-    p.add_argument("--index", metavar="DIR", default=os.environ.get("BALIS_INDEX"),
-                   help="the local union index folder (default $BALIS_INDEX, else var/index): searches are "
-                        "answered from it first once 'balis harvest' has built it")
+    p.add_argument("--index", metavar="DIR|URL", default=os.environ.get("BALIS_INDEX"),
+                   help="the union index: a folder or a PostgreSQL database postgresql://… (default "
+                        "$BALIS_INDEX, else var/index): searches are answered from it first once 'balis harvest' "
+                        "has built it")
+    p.add_argument("--index-replica", metavar="URL", action="append", dest="index_replicas",
+                   default=None,
+                   help="a hot standby of the --index database (repeatable; default $BALIS_INDEX_REPLICAS, "
+                        "space-separated): searches read from the standbys in turn, the primary when none "
+                        "answers; writes (the harvest) go to the primary")
     p.add_argument("--db", metavar="URL", default=None,
                    help="ILL store of readers, staff, sessions and requests (a SQLite file or postgresql://…; "
                         "default $BALIS_DB, else var/ill.sqlite)")
@@ -68,15 +74,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
             full_on = parse_weekday(args.full_harvest_on)
         except ValueError as exc:
             raise UsageError(f"--full-harvest-on: {exc}") from None
+    from indexer.backend import is_database, resolve_location
+
     index = None
-    if args.index:
+    if args.index and not is_database(args.index):
         index = Path(args.index)
         if not index.is_dir():
             raise UsageError(f"--index {index}: no such folder; build the local index first or leave it out")
     else:
-        from indexer.paths import resolve_index_dir
-
-        index = resolve_index_dir(None)  # $BALIS_INDEX, else var/index: used once a harvest builds it
+        index = resolve_location(args.index)  # a database URL, else $BALIS_INDEX, else var/index
+    replicas = args.index_replicas or os.environ.get("BALIS_INDEX_REPLICAS", "").split()
+    for url in replicas:
+        if not is_database(url):
+            raise UsageError(f"--index-replica {url}: not a PostgreSQL URL; give a standby as postgresql://…")
+    if replicas and not is_database(index):
+        raise UsageError("--index-replica needs --index postgresql://… (the primary): standbys serve a "
+                         "PostgreSQL union index, not an index folder")
     from balis.cmd_notices import mail_config
 
     mail = mail_config(args)
@@ -84,7 +97,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(registry, host=args.host, port=args.port, index_dir=index, harvest_at=harvest_at, mail=mail,
                  full_harvest_on=full_on, db=args.db, answer_times=answer_times_path(),
                  per_member=args.per_member, deadline=args.deadline,
-                 searches_per_minute=args.searches_per_minute, workers=args.workers) or EXIT_OK
+                 searches_per_minute=args.searches_per_minute, workers=args.workers,
+                 index_replicas=tuple(replicas)) or EXIT_OK
 
 
 def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, full_harvest_on: int | None = None,
@@ -103,6 +117,8 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
 
     from balis.cli import UsageError
     from balis.process import settle
+    from indexer.backend import is_database, store_folder
+    from indexer.pg.index import shown as without_password
     from portal import create_app
 
     settle()  # the portal's modules and pypinyin's tables are imported: keep them out of full collections
@@ -116,7 +132,13 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
         several = f"; {workers} worker processes" if workers > 1 else ""
         print(f"BALIS portal: http://{shown}:{bound}/  ({len(registry.members)} members, {searchable} searchable; "
               f"registry {registry.path}{several})", flush=True)
-        if index_dir is not None:
+        replicas = options.get("index_replicas") or ()
+        if is_database(index_dir):
+            reads = (f"searches read from its standbys {', '.join(without_password(u) for u in replicas)} in turn, the "
+                     "primary when none answers" if replicas else "searches answered from it first")
+            print(f"union index: {without_password(index_dir)} (PostgreSQL; {reads}; a new harvest is picked up within "
+                  "seconds)", flush=True)
+        elif index_dir is not None:
             if (Path(index_dir) / "whoosh").is_dir():
                 print(f"union index: {index_dir} (searches answered from it first; a new harvest is picked up "
                       "within seconds)", flush=True)
@@ -128,8 +150,8 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
 
             weekly = (f"; a full one on {WEEKDAYS[full_harvest_on]}" if full_harvest_on is not None
                       else "; no weekly full one")
-            print(f"nightly harvest at {harvest_at.strftime('%H:%M')} (local time) into "
-                  f"{index_dir or 'the default index folder'}{weekly}", flush=True)
+            into = without_password(index_dir) if is_database(index_dir) else index_dir or "the default index folder"
+            print(f"nightly harvest at {harvest_at.strftime('%H:%M')} (local time) into {into}{weekly}", flush=True)
         mail = options.get("mail")
         print(f"notices mailed through {mail.safe_url} from {mail.sender}" if mail is not None else
               "notices are shown in the portal only: no mail server (--smtp-url or BALIS_SMTP_URL)", flush=True)
@@ -165,7 +187,8 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
         if harvest_at is not None and not worker:
             from indexer.schedule import HarvestSchedule, harvest_job
 
-            schedule = HarvestSchedule(harvest_at, harvest_job(registry.path, index_dir, full_on=full_harvest_on))
+            into = store_folder(index_dir) if is_database(index_dir) else index_dir  # a database: its store's folder
+            schedule = HarvestSchedule(harvest_at, harvest_job(registry.path, into, full_on=full_harvest_on))
             schedule.start()
         try:
             await stop.wait()

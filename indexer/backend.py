@@ -3,14 +3,15 @@
 `--index DIR` / `--index postgresql://…` (else `$BALIS_INDEX`, else the default folder) is resolved once by
 `resolve_location`; `open_index` gives the write side the harvest uses and `open_searcher` the read side
 search, the CLI and the SRU server use. Both backends give the same editions, facets, sorts and pages
-(`tests/indexer/test_backends.py`); docs/local-search.md says where they differ.
+(`tests/indexer/test_backends.py`); docs/local-search.md says where they differ. A database index may have
+hot standbys that searches read from (`open_searcher(location, replicas)`, `balis serve --index-replica`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -54,6 +55,12 @@ class IndexSearcher(Protocol):
                names: Mapping[str, str] | None = None) -> LocalResult: ...
 
     def work(self, work_id: str) -> Work | None: ...
+
+    def group(self, group_id: str, limit: int = 51) -> list[Work]: ...
+
+    def harvested(self) -> dict[str, str]: ...
+
+    def up_to_date(self) -> bool: ...
 
     def refresh(self) -> None: ...
 
@@ -126,14 +133,17 @@ def open_index(location: Path | str, *, create: bool = False) -> UnionIndex:
     return LocalIndex.open(location, create=create)
 
 
-def open_searcher(location: Path | str) -> IndexSearcher:
-    """A searcher over the index at `location`; NoIndexError when there is none or it is empty."""
+def open_searcher(location: Path | str, replicas: Sequence[str] = ()) -> IndexSearcher:
+    """A searcher over the index at `location`; NoIndexError when there is none or it is empty. `replicas`:
+    hot standbys of a database index, which its searches then read from (`indexer/pg/reads.py`)."""
     if not is_database(location):
         location = _named_database(Path(location)) or location
     if is_database(location):
         from indexer.pg.search import PgSearcher
 
-        return PgSearcher.open(str(location))
+        return PgSearcher.open(str(location), replicas)
+    if replicas:
+        raise ValueError("standbys (--index-replica) serve a PostgreSQL index only, not an index folder")
     from indexer.search import LocalSearcher
 
     return LocalSearcher.open(location)

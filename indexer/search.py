@@ -457,6 +457,22 @@ class LocalSearcher:
         fields = self._searcher.document(work_id=work_id)
         return load_work(fields["work"]) if fields else None
 
+    def group(self, group_id: str, limit: int = 51) -> list[Work]:
+        """The editions of a group (at most `limit`)."""
+        out = []
+        for fields in self._searcher.documents(group_id=group_id):
+            out.append(load_work(fields["work"]))
+            if len(out) >= limit:
+                break
+        return out
+
+    def up_to_date(self) -> bool:
+        """Whether this searcher still sees the latest commit of the index."""
+        return self._searcher.up_to_date()
+
+    def harvested(self) -> dict[str, str]:
+        return self.index.harvested()
+
     def _load(self, docnum: int) -> Work:
         """The stored edition (kept for the next searches of this index state: candidates repeat)."""
         works = self._bits.works

@@ -13,6 +13,7 @@ closed on shutdown. Routes:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -26,8 +27,8 @@ from aiohttp import web
 
 from ill.errors import IllError
 from ill.store import Store
+from indexer.backend import resolve_location
 from indexer.errors import IndexerError
-from indexer.paths import resolve_index_dir
 from members import Registry, with_member_states
 from portal import account, admin, api, desk, messages, reader
 from portal.auth import USER, Forbidden, SignInRequired, session_middleware, shown_statuses
@@ -75,10 +76,11 @@ HTTP_LIMITS = {"max_line_size": 128 * 1024, "max_field_size": 16 * 1024}
 def create_app(registry: Registry, *, index_dir: Path | None = None, secret: bytes | None = None,
                searches_per_minute: float = 60.0, search_burst: int = 20, secure_cookies: bool = False,
                db: str | Path | None = None, store: Store | None = None, logins_per_minute: float = 10.0,
-               index_refresh: float = 5.0, mail=None, **catalogue_options) -> web.Application:
-    """The portal for `registry`. `index_dir`: the local union index folder, which searches are answered from
-    first whenever it can answer (checked for a newer harvest every `index_refresh` seconds; without it every
-    search is live); `db` (or an open `store`): the ILL
+               index_refresh: float = 5.0, mail=None, index_replicas: tuple[str, ...] | list[str] = (),
+               **catalogue_options) -> web.Application:
+    """The portal for `registry`. `index_dir`: the union index (a folder or a PostgreSQL URL, whose hot standbys
+    `index_replicas` searches then read from), which searches are answered from first whenever it can answer
+    (checked for a newer harvest every `index_refresh` seconds; without it every search is live); `db` (or an open `store`): the ILL
     store of users, sessions and requests ($BALIS_DB, else var/ill.sqlite); `mail`: an ill.mail.MailConfig,
     with which the outbox of notices is mailed continuously (docs/notices.md)."""
     app = web.Application(middlewares=[language_middleware, error_middleware],
@@ -98,7 +100,8 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
         app.on_cleanup.append(_close_store)
     app[REGISTRY] = registry
     registry = with_member_states(registry, app[STORE].member_states())
-    local = PortalIndex(resolve_index_dir(index_dir), refresh_every=index_refresh) if index_dir else None
+    location = resolve_location(index_dir)  # a folder, or a PostgreSQL URL (with index_replicas: its standbys)
+    local = PortalIndex(location, replicas=index_replicas, refresh_every=index_refresh) if index_dir else None
     app[CATALOGUE] = Catalogue(registry, local=local, **catalogue_options)
     app.on_response_prepare.append(add_security_headers)
     app.on_startup.append(_start)
@@ -113,7 +116,9 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
     for part in (account, reader, desk, admin, api, messages):
         part.add_routes(app)
     messages.setup_mailer(app, mail)
-    sru = handler(LocalIndexBackend(resolve_index_dir(index_dir)), _sru_info)
+    sru_index = LocalIndexBackend(location, index_replicas)
+    app.on_cleanup.append(lambda _app: asyncio.to_thread(sru_index.close))
+    sru = handler(sru_index, _sru_info)
     app.router.add_get(SRU_PATH, sru, name="sru")
     app.router.add_post(SRU_PATH, sru)
     app.router.add_static("/static", STATIC, name="static")

@@ -1,11 +1,12 @@
 """The local union index inside the portal: searches answered from it, editions and their other editions
 found in it by id, and the live availability of the editions a page shows.
 
-One `PortalIndex` per app. Searches are CPU work, so they run in one worker thread of their own: the event
-loop keeps serving, and the searcher's caches are never used by two threads at once. Lookups of editions by
-id use a whoosh searcher of their own (and a lock of their own), so an edition page never waits behind
-searches. At most every
-`refresh_every` seconds the index folder is checked for a newer commit (a harvest in this process or another
+One `PortalIndex` per app, over either backend of the index (`indexer/backend.py`: a whoosh folder or a
+PostgreSQL database, whose searches may read from hot standbys). Searches run in one worker thread of their
+own: the event loop keeps serving, and the searcher's caches (whoosh's bit sets) are never used by two threads
+at once; a database searcher builds no bit sets, facets and sorts come from SQL. Lookups of editions by id use a
+searcher of their own (and a lock of their own), so an edition page never waits behind searches. At most
+every `refresh_every` seconds the index is checked for a newer commit (a harvest in this process or another
 one); a newer state is opened and warmed in a background thread while the old one keeps answering, then
 swapped in. A missing or unreadable index is a state with a message, never an exception for the reader: the
 catalogue then searches the members live and says why (`IndexUnavailable`).
@@ -17,18 +18,19 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 from connectors.query import Clause, Query, from_clauses
 from dedup.work import Work
+from indexer.backend import is_database, open_searcher
 from indexer.errors import LocalIndexError, NoIndexError
 from indexer.livecheck import MAX_IDS
 from indexer.livecheck import with_live as with_live_holdings
-from indexer.schema import load_work
-from indexer.search import LocalResult, LocalSearcher
+from indexer.pg.index import shown
+from indexer.search import LocalResult
 
 log = logging.getLogger("balis.portal")
 
@@ -45,13 +47,19 @@ class IndexUnavailable(Exception):
 
 
 class _Open:
-    """One opened state of the index: the searcher (queries, facets) and a whoosh searcher for id lookups."""
+    """One opened state of the index: a searcher for queries and facets, and one for lookups by id (its own
+    whoosh searcher, or its own database connections), so an edition page never waits behind a search."""
 
-    def __init__(self, index_dir: Path) -> None:
-        self.searcher = LocalSearcher.open(index_dir)
+    def __init__(self, location: Path | str, replicas: Sequence[str] = ()) -> None:
+        self.searcher = open_searcher(location, replicas)
         try:
-            self.lookup = self.searcher.index.whoosh.searcher()
-            self.searcher.warm()
+            self.lookup = open_searcher(location, replicas)
+            try:
+                self.searcher.warm()  # whoosh: facet and sort bit sets; a database: nothing to build
+                self.harvested = self.lookup.harvested()
+            except BaseException:
+                self.lookup.close()
+                raise
         except BaseException:
             self.searcher.close()
             raise
@@ -60,16 +68,10 @@ class _Open:
         return not self.lookup.up_to_date()
 
     def work(self, work_id: str) -> Work | None:
-        fields = self.lookup.document(work_id=work_id)
-        return load_work(fields["work"]) if fields else None
+        return self.lookup.work(work_id)
 
     def group(self, group_id: str) -> list[Work]:
-        out = []
-        for fields in self.lookup.documents(group_id=group_id):
-            out.append(load_work(fields["work"]))
-            if len(out) >= MAX_OTHER_EDITIONS + 1:
-                break
-        return out
+        return self.lookup.group(group_id, MAX_OTHER_EDITIONS + 1)
 
     def close(self) -> None:
         self.lookup.close()
@@ -90,15 +92,18 @@ def latest(harvested: Mapping[str, str]) -> str | None:
 class PortalIndex:
     """The local index as the portal uses it; see the module docstring. `start()` … `close()`."""
 
-    def __init__(self, index_dir: Path, *, refresh_every: float = 5.0,
+    def __init__(self, location: Path | str, *, replicas: Sequence[str] = (), refresh_every: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.index_dir = Path(index_dir)
+        self.location = location if is_database(location) else Path(location)
+        self.replicas = list(replicas)
+        self.index_dir = shown(location) if is_database(location) else self.location  # as the log names it
         self.refresh_every = refresh_every
         self.clock = clock
         self.state = UNKNOWN
         self.problem: str | None = None
         self.generation = 0  # counts the states swapped in (results cached under an older one are stale)
         self._open: _Open | None = None
+        self._harvested: dict[str, str] = {}
         self._lock = threading.Lock()  # held while a state's searcher is used, or the state swapped
         self._lookup_lock = threading.Lock()  # held while a state's id lookups are used, or the state swapped
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="balis-index")
@@ -120,9 +125,9 @@ class PortalIndex:
 
     @property
     def harvested(self) -> dict[str, str]:
-        """When each member was last harvested into the index (member code → ISO 8601), as recorded now."""
-        current = self._open
-        return current.searcher.index.harvested() if current is not None else {}
+        """When each member was last harvested into the index (member code → ISO 8601), as read at the last
+        search or opening (no I/O: the event loop asks)."""
+        return dict(self._harvested) if self._open is not None else {}
 
     def usable(self) -> bool:
         """Whether searches should go to the index now (cheap; schedules a check for a newer state)."""
@@ -139,7 +144,7 @@ class PortalIndex:
     def _reopen_now(self) -> None:
         """Open the newest state (worker thread); the state and problem say how it went."""
         try:
-            fresh = _Open(self.index_dir)
+            fresh = _Open(self.location, self.replicas)
         except NoIndexError as exc:
             self._fail(MISSING, str(exc))
             return
@@ -152,6 +157,7 @@ class PortalIndex:
             return
         with self._lock, self._lookup_lock:
             old, self._open = self._open, fresh
+            self._harvested = fresh.harvested
             self.generation += 1
         if old is not None:
             old.close()
@@ -179,6 +185,9 @@ class PortalIndex:
             return
         try:
             stale = current.stale()
+        except LocalIndexError as exc:  # a database that no server of answers now
+            self._fail(BROKEN, str(exc))
+            return
         except Exception as exc:  # noqa: BLE001 - the folder went away or was damaged
             self._fail(BROKEN, f"the local index {self.index_dir} cannot be read ({exc}); rebuild it with "
                                "'balis harvest --full'")
@@ -217,8 +226,10 @@ class PortalIndex:
 
     def _search(self, query: Query, sort: str, page: int, size: int, selected, names) -> tuple[LocalResult, int]:
         def go(current: _Open) -> tuple[LocalResult, int]:
-            return (current.searcher.search(query, sort=sort, page=page, size=size, selected=selected,
-                                            names=names), self.generation)
+            result = current.searcher.search(query, sort=sort, page=page, size=size, selected=selected,
+                                             names=names)
+            self._harvested = dict(result.harvested)
+            return result, self.generation
         return self._with_open(go)
 
     async def search(self, query: Query, *, sort: str = "relevance", page: int = 1, size: int = 20,

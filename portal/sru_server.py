@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -408,29 +409,69 @@ async def _respond(params: Mapping[str, str], backend: SruBackend, info: ServerI
 
 
 class LocalIndexBackend:
-    """Searches the local union index (`indexer/`), one whoosh searcher per request in a worker thread."""
+    """Searches the union index (`indexer/backend.py`) in worker threads: a whoosh folder with a searcher
+    opened per request; a PostgreSQL database (and its hot standbys, `replicas`) with searchers kept between
+    requests, one per thread at a time (each its own connections)."""
 
-    def __init__(self, index_dir) -> None:
+    KEPT = 4  # idle database searchers kept for the next requests
+
+    def __init__(self, index_dir, replicas=()) -> None:
+        from indexer.backend import is_database
+
         self.index_dir = index_dir
+        self.replicas = list(replicas)
+        self.database = is_database(index_dir)
+        self._idle: list = []
+        self._lock = threading.Lock()
+
+    def _take(self):
+        from indexer.backend import open_searcher
+
+        if self.database:
+            with self._lock:
+                if self._idle:
+                    return self._idle.pop()
+        return open_searcher(self.index_dir, self.replicas)
+
+    def _give_back(self, searcher, ok: bool) -> None:
+        if ok and self.database:
+            with self._lock:
+                if len(self._idle) < self.KEPT:
+                    self._idle.append(searcher)
+                    return
+        searcher.close()
 
     def _search(self, query: Query, start: int, count: int) -> tuple[int, list]:
         from indexer.errors import LocalIndexError
-        from indexer.search import LocalSearcher
 
         try:
-            with LocalSearcher.open(self.index_dir) as searcher:
+            searcher = self._take()
+            ok = False
+            try:
                 if count == 0:
-                    return searcher.search(query, page=1, size=1).total, []
-                if (start - 1) % count == 0:  # SRU pages usually line up with the index's pages
+                    found = searcher.search(query, page=1, size=1).total, []
+                elif (start - 1) % count == 0:  # SRU pages usually line up with the index's pages
                     result = searcher.search(query, page=(start - 1) // count + 1, size=count)
-                    return result.total, result.works
-                result = searcher.search(query, page=1, size=start - 1 + count)
-                return result.total, result.works[start - 1:]
+                    found = result.total, result.works
+                else:
+                    result = searcher.search(query, page=1, size=start - 1 + count)
+                    found = result.total, result.works[start - 1:]
+                ok = True
+                return found
+            finally:
+                self._give_back(searcher, ok)
         except LocalIndexError as exc:
             raise _Diagnostic(1, str(exc), "General system error: the union index is not available") from None
 
     async def search(self, query: Query, start: int, count: int) -> tuple[int, Sequence]:
         return await asyncio.to_thread(self._search, query, start, count)
+
+    def close(self) -> None:
+        """Close the searchers kept between requests."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for searcher in idle:
+            searcher.close()
 
 
 def handler(backend: SruBackend, info_of: Callable[[object], ServerInfo]) -> Callable[[object], Awaitable]:

@@ -82,18 +82,15 @@ async def _search(registry: Registry, query, timeout, federator):
 
 def local_work(work_id: str, index_dir=None):
     """The work with this id from the local index, or None when there is no index or no such work."""
+    from indexer.backend import is_database, open_searcher, resolve_location
     from indexer.errors import LocalIndexError
-    from indexer.index import LocalIndex
-    from indexer.paths import resolve_index_dir
-    from indexer.schema import load_work
 
-    folder = resolve_index_dir(index_dir)
-    if not Path(folder).exists():
+    location = resolve_location(index_dir)  # a folder or a PostgreSQL database
+    if not is_database(location) and not Path(location).exists():
         return None
     try:
-        with LocalIndex.open(folder) as ix, ix.whoosh.searcher() as s:
-            docnum = s.document_number(work_id=work_id)
-            return None if docnum is None else load_work(s.stored_fields(docnum)["work"])
+        with open_searcher(location) as s:
+            return s.work(work_id)
     except (LocalIndexError, OSError, KeyError):
         return None
 

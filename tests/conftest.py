@@ -183,3 +183,37 @@ def postgres_url(testbed_tmp: Path) -> Iterator[str]:
         yield f"postgresql+psycopg://{user}@127.0.0.1:{port}"
     finally:
         stop()
+
+
+@pytest.fixture(scope="session")
+def new_database(postgres_url):
+    """Makes databases in the session's cluster: `new_database(prefix, template=URL)` → the new database's URL
+    (`postgresql://…`), a copy of `template` when given (its connections must be closed); all dropped at the end."""
+    import re
+    import time
+    import uuid
+
+    import psycopg
+
+    server = re.sub(r"^postgresql\+psycopg://", "postgresql://", postgres_url)
+    made: list[str] = []
+
+    def make(prefix: str, template: str | None = None) -> str:
+        name = re.sub(r"\W", "_", prefix)[:40] + "_" + uuid.uuid4().hex[:8]
+        copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            for attempt in range(50):  # a client that just disconnected may still be leaving the template
+                try:
+                    admin.execute(f'CREATE DATABASE "{name}"{copy}')
+                    break
+                except psycopg.errors.ObjectInUse:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
+        made.append(name)
+        return f"{server}/{name}"
+
+    yield make
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        for name in made:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -25,6 +25,7 @@ from indexer.pg.rows import COLUMNS, HOLDING_COLUMNS, row, row_of_document
 
 WRITER_LOCK = 0x62616C6973  # "balis": the advisory lock a writer holds
 MIGRATION_LOCK = WRITER_LOCK + 1
+CONNECT_TIMEOUT = 10  # seconds: a server that does not answer is reported rather than waited for
 SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 
@@ -93,7 +94,7 @@ def upgrade(location: str) -> str:
 
 def connect(location: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(connection_url(location), autocommit=True)
+        return psycopg.connect(connection_url(location), autocommit=True, connect_timeout=CONNECT_TIMEOUT)
     except psycopg.Error as exc:
         raise LocalIndexError(f"the union index database {shown(location)} cannot be reached "
                               f"({str(exc).strip()}); check the URL and that PostgreSQL is running") from None

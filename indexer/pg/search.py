@@ -8,8 +8,9 @@ title with relevance breaking ties, as `federator.rank.rank` orders (`indexer.pg
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import psycopg
 
@@ -18,32 +19,58 @@ from dedup.work import Work
 from federator import facets as facet_mod
 from federator.rank import SORTS
 from indexer.errors import LocalIndexError, NoIndexError
-from indexer.pg.index import PgIndex
+from indexer.pg.index import PgIndex, shown
+from indexer.pg.reads import ReadConnections
 from indexer.pg.sql import FACET_COLUMNS, ORDER, Sql
 from indexer.schema import load_work
 from indexer.search import LocalResult
 
 MAX_OTHER_EDITIONS = 51
+log = logging.getLogger("balis.index")
 
 
 class PgSearcher:
-    """A searcher over the PostgreSQL union index; each search sees the latest commit."""
+    """A searcher over the PostgreSQL union index; each search sees the latest commit of the server it reads
+    (the primary, or a standby: `indexer/pg/reads.py`)."""
 
-    def __init__(self, index: PgIndex) -> None:
-        self.index = index
-        self.conn = index.conn
+    def __init__(self, index: PgIndex | None, reads: ReadConnections, location: str) -> None:
+        self.index = index  # the primary's index, when it was reachable at open (None: standbys only)
+        self.reads = reads
+        self.index_dir = shown(location)
+        self._seen = self.generation()
 
     @classmethod
-    def open(cls, location: str) -> PgSearcher:
-        """Open the index in the database for searching; NoIndexError when it is missing or empty."""
-        ix = PgIndex.open(location)
-        if ix.doc_count() == 0:
-            ix.close()
-            raise NoIndexError(f"the union index in {ix.index_dir} is empty; fill it with 'balis harvest'")
-        return cls(ix)
+    def open(cls, location: str, replicas: Sequence[str] = ()) -> PgSearcher:
+        """Open the index in the database for searching; NoIndexError when it is missing or empty.
+
+        With `replicas` (standbys of that database), searches read from them (`ReadConnections`); the primary
+        is opened first to bring its schema up to date, and may be down, as long as a standby answers."""
+        index = None
+        try:
+            index = PgIndex.open(location)
+        except NoIndexError:
+            raise
+        except LocalIndexError as exc:
+            if not replicas:
+                raise
+            log.warning("union index: %s; searching its standbys", exc)
+        reads = ReadConnections(location, replicas, primary_conn=index.conn if index is not None else None)
+        try:
+            searcher = cls(index, reads, location)
+            if not searcher._read("SELECT EXISTS (SELECT 1 FROM editions)")[0][0]:
+                raise NoIndexError(f"the union index in {searcher.index_dir} is empty; fill it with 'balis harvest'")
+        except BaseException:
+            reads.close()
+            raise
+        return searcher
 
     def refresh(self) -> None:
-        """Nothing to do: every search reads the latest committed state."""
+        """Nothing to reopen: every search reads the latest committed state."""
+        self._seen = self.generation()
+
+    def up_to_date(self) -> bool:
+        """Whether no commit happened since this searcher was opened (or last refreshed)."""
+        return self.generation() == self._seen
 
     def warm(self) -> None:
         """Nothing to build: facets and sorts are read from the database's indexes."""
@@ -52,7 +79,7 @@ class PgSearcher:
         """Nothing is cached in the process."""
 
     def close(self) -> None:
-        self.index.close()
+        self.reads.close()  # the primary's connection among them
 
     def __enter__(self) -> PgSearcher:
         return self
@@ -60,19 +87,34 @@ class PgSearcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def served_by(self) -> str | None:
+        """The server (URL without password) that answered the last read."""
+        return self.reads.served_by
+
+    def _read(self, sql: str, params=()) -> list[tuple]:
+        return self.reads.run(lambda conn: conn.execute(sql, params).fetchall())
+
     def doc_count(self) -> int:
-        return self.index.doc_count()
+        return self._read("SELECT count(*) FROM editions")[0][0]
 
     def generation(self) -> int:
-        return self.index.generation()
+        got = self._read("SELECT value FROM index_meta WHERE key = 'generation'")
+        return int(got[0][0]) if got else 0
+
+    def harvested(self) -> dict[str, str]:
+        """When each member was last harvested into the index, as the server read records it."""
+        got = self._read("SELECT value FROM index_meta WHERE key = 'harvested'")
+        return dict(got[0][0] or {}) if got else {}
 
     def work(self, work_id: str) -> Work | None:
-        got = self.conn.execute("SELECT work FROM editions WHERE work_id = %s", (work_id,)).fetchone()
-        return load_work(got[0]) if got else None
+        got = self._read("SELECT work FROM editions WHERE work_id = %s", (work_id,))
+        return load_work(got[0][0]) if got else None
 
-    def group(self, group_id: str) -> list[Work]:
-        rows = self.conn.execute("SELECT work FROM editions WHERE group_id = %s ORDER BY work_id LIMIT %s",
-                                 (group_id, MAX_OTHER_EDITIONS)).fetchall()
+    def group(self, group_id: str, limit: int = MAX_OTHER_EDITIONS) -> list[Work]:
+        """The editions of a group (at most `limit`), by id."""
+        rows = self._read("SELECT work FROM editions WHERE group_id = %s ORDER BY work_id LIMIT %s",
+                          (group_id, limit))
         return [load_work(r[0]) for r in rows]
 
     def search(self, query: Query, *, sort: str = "relevance", page: int = 1, size: int = 10,
@@ -95,13 +137,17 @@ class PgSearcher:
             where = f"{where} AND {chosen}"
         score = page_sql.score(query)
         page_params = {**page_sql.params, "limit": size, "offset": (page - 1) * size}
-        try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
+        def read(conn: psycopg.Connection):
+            with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 counts = cur.execute(counted, facets_sql.params).fetchall()
                 rows = cur.execute(f"SELECT e.work, {score} AS score FROM editions e WHERE {where} "
                                    f"ORDER BY {ORDER[sort]} LIMIT %(limit)s OFFSET %(offset)s", page_params).fetchall()
-                harvested = self.index.harvested(cur)
+                got = cur.execute("SELECT value FROM index_meta WHERE key = 'harvested'").fetchone()
+            return counts, rows, dict(got[0] or {}) if got else {}
+
+        try:
+            counts, rows, harvested = self.reads.run(read)
         except psycopg.Error as exc:
             raise LocalIndexError(f"the union index could not run this query ({str(exc).strip()}); "
                                   "simplify it") from None
@@ -127,7 +173,7 @@ class PgSearcher:
             facets[facet] = rows_of
         works = [load_work(r[0]) for r in rows]
         return LocalResult(query=query, page=page, size=size, sort=sort, works=works, total=total, matched=matched,
-                           facets=facets, index=self.index.index_dir, harvested=harvested,
+                           facets=facets, index=self.index_dir, harvested=harvested,
                            ms=round((time.perf_counter() - t0) * 1000))
 
 

@@ -1,7 +1,7 @@
 """The portal answering from the local union index first: a real index harvested from the session test bed
 (Zebra over Z39.50 / SRU and the test bed's OAI-PMH), live availability from the real members over the
 event stream, `source=live`, the API's `source`, a missing or broken index, and a new harvest seen without
-a restart."""
+a restart; on both backends of the index (a whoosh folder, a PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ import pytest
 
 from connectors.query import parse
 from dedup.work import Work
+from indexer.backend import open_index, open_searcher
 from indexer.harvest import HarvestOptions, run_harvest
 from indexer.index import LocalIndex
-from indexer.search import LocalSearcher
+from indexer.schema import load_work
 from members import load_registry
 from portal.api import openapi
 from portal.keys import CATALOGUE
@@ -30,29 +31,43 @@ SEARCHED = {"THU", "PKU", "RUC", "BUAA", "USTB", "BNU", "NCEPU", "BUPT"}
 
 
 @pytest.fixture(scope="module")
-def harvested(testbed, tmp_path_factory) -> Path:
-    """The session test bed harvested into a union index (what `balis harvest` writes)."""
+def harvested_folder(testbed, tmp_path_factory) -> Path:
+    """The session test bed harvested into a union index folder (what `balis harvest` writes)."""
     path = tmp_path_factory.mktemp("portal-index")
     result = run_harvest(load_registry(testbed.registry_path), path, HarvestOptions(rate=0))
     assert {r.member for r in result.members if r.status == "ok"} == SEARCHED, result.members
     return path
 
 
+@pytest.fixture(scope="module", params=["whoosh", "postgresql"])
+def harvested(request, harvested_folder) -> Path | str:
+    """The harvested union index in each backend: the folder, or a PostgreSQL database holding the same
+    editions and harvest times (its URL)."""
+    if request.param == "whoosh":
+        return harvested_folder
+    url = request.getfixturevalue("new_database")("portal_index")
+    with LocalIndex.open(harvested_folder) as src, src.whoosh.searcher() as s, open_index(url, create=True) as ix:
+        ix.rebuild([load_work(d["work"]) for d in s.documents()], harvested=src.harvested())
+    return url
+
+
 @pytest.fixture
-def index_dir(harvested, tmp_path) -> Path:
-    """A copy of the harvested index that one test may change."""
+def index_dir(request, harvested, tmp_path) -> Path | str:
+    """A copy of the harvested index that one test may change (a folder, or a database made from it)."""
+    if isinstance(harvested, str):
+        return request.getfixturevalue("new_database")("portal_copy", template=harvested)
     path = tmp_path / "index"
     shutil.copytree(harvested, path)
     return path
 
 
-def local_works(index_dir: Path, text: str, **kw) -> list[Work]:
-    with LocalSearcher.open(index_dir) as s:
+def local_works(index_dir: Path | str, text: str, **kw) -> list[Work]:
+    with open_searcher(index_dir) as s:
         return s.search(parse(text), size=20, **kw).works
 
 
-def local_total(index_dir: Path, text: str, **kw) -> int:
-    with LocalSearcher.open(index_dir) as s:
+def local_total(index_dir: Path | str, text: str, **kw) -> int:
+    with open_searcher(index_dir) as s:
         return s.search(parse(text), size=20, **kw).total
 
 
@@ -98,8 +113,14 @@ async def test_facets_sorts_and_pages_from_the_index(make_client, index_dir):
     assert [w["work_id"] for w in by_year["works"]] == [w.work_id for w in local_works(index_dir, "中国", sort="year")]
 
 
-def _group_with_editions(index_dir: Path) -> list[str]:
+def _group_with_editions(index_dir: Path | str) -> list[str]:
     """Work ids of one group that has two or more editions in the index."""
+    if isinstance(index_dir, str):
+        import psycopg
+
+        with psycopg.connect(index_dir) as conn:
+            return conn.execute("SELECT array_agg(work_id ORDER BY work_id) FROM editions GROUP BY group_id "
+                                "HAVING count(*) > 1 ORDER BY 1 LIMIT 1").fetchone()[0]
     from whoosh import index as whoosh_index
 
     ix = whoosh_index.open_dir(str(index_dir / "whoosh"))
@@ -147,7 +168,7 @@ async def test_events_fill_in_live_availability_from_the_holding_members(make_cl
     shown = local_works(index_dir, "历史")
     target = next(w for w in shown if any(h.status == AVAILABLE for h in w.holdings))
     really = sum(h.status == AVAILABLE for h in target.holdings)
-    with LocalIndex.open(index_dir) as ix:  # the harvest saw every copy of it on loan
+    with open_index(index_dir) as ix:  # the harvest saw every copy of it on loan
         ix.write(upsert=[_as_harvested_on_loan(target)])
     client = await make_client(index_dir=index_dir, slow_after=5.0)
     r = await client.get("/search", params={"q": "历史", "live": "1"})
@@ -238,8 +259,14 @@ async def test_no_index_is_live_search_and_says_so_when_the_index_was_asked_for(
 
 
 async def test_a_damaged_index_falls_back_to_live_search_with_a_note(make_client, index_dir, caplog):
-    for f in (index_dir / "whoosh").glob("*.toc"):
-        f.write_bytes(b"not a table of contents")
+    if isinstance(index_dir, str):  # a database whose table of editions is gone
+        import psycopg
+
+        with psycopg.connect(index_dir, autocommit=True) as conn:
+            conn.execute("DROP TABLE editions CASCADE")
+    else:
+        for f in (index_dir / "whoosh").glob("*.toc"):
+            f.write_bytes(b"not a table of contents")
     client = await make_client(index_dir=index_dir)
     r = await client.get("/search", params={"q": "中国"})
     html = unescape(await r.text())
@@ -260,7 +287,7 @@ async def test_a_new_harvest_is_seen_without_a_restart(make_client, index_dir):
     new = Work(work_id="W000000000000beef", display=display,
                records=[replace(r, title="蝾螈的一生") for r in template.records], holdings=list(template.holdings),
                isbns=[], group_id="G-new")
-    with LocalIndex.open(index_dir) as ix:  # another process's harvest commits
+    with open_index(index_dir) as ix:  # another process's harvest commits
         ix.write(upsert=[new], harvested={"THU": "2026-11-22T02:00:00+00:00"})
     for _ in range(50):
         await asyncio.sleep(0.1)
@@ -293,14 +320,14 @@ def test_serve_answers_from_the_index_with_two_workers(harvested, portal_registr
 
     from tests.portal.test_portal_serve import ROOT, _wait_for_url
 
-    env = {**os.environ, "BALIS_INDEX": str(harvested)}  # the default index folder comes from the environment
+    env = {**os.environ, "BALIS_INDEX": str(harvested)}  # the default index comes from the environment
     proc = subprocess.Popen([sys.executable, "-m", "balis.cli", "serve", "--port", "0", "--workers", "2",
                              "--registry", str(portal_registry_path), "--db", str(tmp_path / "ill.sqlite")],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         url = _wait_for_url(proc, timeout=60)
         assert "2 worker processes" in proc.first_line
-        assert proc.stdout.readline().startswith(f"union index: {harvested} ")
+        assert proc.stdout.readline().startswith(f"union index: {harvested} ")  # a database: it has no password
         assert len(_children(proc.pid)) == 2
         firsts = set()
         for _ in range(12):  # new connections: the kernel spreads them over both workers
@@ -350,3 +377,10 @@ async def test_where_results_come_from_is_said_in_english_too(make_client, index
     assert "Search every library live" in html and "not asked now" in html
     html = unescape(await (await client.get("/search", params={"q": "中国", "lang": "en", "source": "live"})).text())
     assert "Live search: results come from the libraries now." in html and "Search the union index instead" in html
+
+
+async def test_an_empty_database_is_live_search_until_a_harvest_fills_it(make_client, new_database):
+    client = await make_client(index_dir=new_database("portal_empty"))  # no union index in it yet
+    html = unescape(await (await client.get("/search", params={"q": "中国"})).text())
+    assert 'data-source="live"' in html and "暂时不可用" not in html
+    assert {c for c, s in states(html).items() if s == "answered"} == SEARCHED

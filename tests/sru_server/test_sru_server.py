@@ -1,5 +1,5 @@
-"""The union SRU server over a real local index: yaz-client as the client, responses checked against the
-OASIS SRU 2.0 and MARCXML schemas, every error a standard diagnostic."""
+"""The union SRU server over a real local index (a whoosh folder and a PostgreSQL database): yaz-client as the
+client, responses checked against the OASIS SRU 2.0 and MARCXML schemas, every error a standard diagnostic."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from aiohttp import web
 from lxml import etree
 
 from dedup import merge
+from indexer.backend import open_index
 from indexer.index import LocalIndex
 from portal.app import HTTP_LIMITS
 from portal.sru_server import (
@@ -58,13 +59,19 @@ def works():
     return merge(plan_records(plan_catalogues(7, member_profiles(4), 60)))
 
 
-@pytest.fixture(scope="module")
-async def sru_url(works, tmp_path_factory):
-    index_dir = tmp_path_factory.mktemp("sru-index")
-    with LocalIndex.open(index_dir, create=True) as ix:
+@pytest.fixture(scope="module", params=["whoosh", "postgresql"])
+async def sru_url(works, tmp_path_factory, request):
+    """The SRU server over the union index in each backend: a whoosh folder, a PostgreSQL database."""
+    if request.param == "whoosh":
+        index_dir = tmp_path_factory.mktemp("sru-index")
+    else:
+        index_dir = request.getfixturevalue("new_database")("sru_index")
+    with open_index(index_dir, create=True) as ix:
         ix.rebuild(works)
+    backend = LocalIndexBackend(index_dir)
     app = web.Application()
-    app.router.add_route("*", "/sru", handler(LocalIndexBackend(index_dir), lambda request: ServerInfo()))
+    app.router.add_route("*", "/sru", handler(backend, lambda request: ServerInfo()))
+    app.on_cleanup.append(lambda _app: asyncio.to_thread(backend.close))
     runner = web.AppRunner(app, **HTTP_LIMITS)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
