@@ -309,6 +309,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "slips.other.label": ("改为取书单", "Pull slips instead"),
     "slips.request_no": ("申请单", "Request"),
     "slips.pickup": ("读者取书处", "Reader collects at"),
+    "slips.delivery": ("送书方式", "Delivered by"),
     "slips.to": ("收件 To", "To"),
     "slips.from": ("寄件 From", "From"),
     "slips.direction.out": ("馆际互借 借出 · ILL loan to the borrowing library", "ILL loan to the borrowing library"),

@@ -6,7 +6,7 @@ portal/static/print.css: A4 with six slips a page, or one 100 × 150 mm label a 
 A pull slip goes with the book from the shelf: request number (also as a QR code), title and author, our
 copy's call number, location and barcode, the borrowing library and the reader's pick-up desk. A shipping
 label addresses the parcel: to the borrowing library's ILL office when we lend, to the lender's when we send
-a book back. Nothing here asks a member: the copy is the one the rota and the union index name.
+a book back. Our copy is the desk's (services/copies.py): one look at our own catalogue, with its deadline.
 """
 
 from __future__ import annotations
@@ -69,14 +69,30 @@ class Slip:
     qr: Markup
 
 
-def pickup_of(req: dict, registry) -> str:
-    """The reader's pick-up desk: the request's own (`pickup`, when the store keeps one), else the borrowing
-    library's ILL office from the registry's contacts."""
-    chosen = (req.get("pickup") or "").strip() if isinstance(req.get("pickup"), str) else ""
-    if chosen:
-        return chosen
+def _member(registry, code: str):
+    try:
+        return registry.get(code)
+    except KeyError:
+        return None
+
+
+def pickup_of(req: dict, registry) -> tuple[str, str]:
+    """(where the reader collects the book, how it gets to them when not collected): the request's pick-up
+    point or delivery method as the borrowing library's registry entry names them, else its ILL office and
+    address from the registry's contacts."""
+    member = _member(registry, req["borrower"])
+    delivery = str(req.get("delivery") or "").strip()
+    if delivery and delivery != "desk":
+        find = getattr(member, "delivery_method", None)
+        method = find(delivery) if find else None
+        return "", method.name if method else delivery
     c = contact_of(registry, req["borrower"])
-    return "，".join(x for x in (c.office, c.address) if x)
+    code = str(req.get("pickup") or "").strip()
+    find = getattr(member, "pickup", None)
+    points = getattr(member, "pickups", ())
+    point = find(code) if find and code else (points[0] if points else None)
+    desk = point.name if point else c.office
+    return "，".join(x for x in (desk, c.address, getattr(point, "hours", None) or c.hours) if x), ""
 
 
 def address_lines(registry, code: str) -> tuple[str, ...]:
@@ -84,11 +100,14 @@ def address_lines(registry, code: str) -> tuple[str, ...]:
     return tuple(x for x in (c.office, c.address, c.name, c.phone, c.hours) if x)
 
 
-def slip_of(req: dict, member: str, registry, names: dict[str, str], work=None) -> Slip:
+def slip_of(req: dict, member: str, registry, names: dict[str, str], work=None, copy=None) -> Slip:
+    """A request's slip for staff of `member`; `copy` is the lender's copy when the desk has looked it up."""
     from services.copies import citation_of, own_copy
 
     lender = req.get("lender") or ""
-    copy = own_copy(req, lender, work) if lender else None
+    if copy is None and lender:
+        copy = own_copy(req, lender, work)
+    pickup, delivery = pickup_of(req, registry)
     back = req["borrower"] == member and req.get("phase") in (m.RETURNED, m.READER, m.LIBRARY, m.RETURN_TRANSIT)
     to = lender if back else req["borrower"]
     sender = req["borrower"] if back else lender
@@ -96,8 +115,8 @@ def slip_of(req: dict, member: str, registry, names: dict[str, str], work=None) 
         id=req["id"], kind=req["kind"], title=req["title"] or req["citation"], author=req.get("author") or "",
         citation_source=citation_of(req), borrower=req["borrower"],
         borrower_name=names.get(req["borrower"], req["borrower"]), lender=lender,
-        lender_name=names.get(lender, lender), pickup=pickup_of(req, registry),
-        delivery=str(req.get("delivery") or ""), call_number=copy.call_number if copy else "",
+        lender_name=names.get(lender, lender), pickup=pickup,
+        delivery=delivery, call_number=copy.call_number if copy else "",
         location=copy.location if copy else "", library=copy.library if copy else "",
         barcode=copy.barcode if copy else "", direction="back" if back else "out",
         to_name=f"{names.get(to, to)} ({to})" if to else "", to_lines=address_lines(registry, to) if to else (),
@@ -106,7 +125,7 @@ def slip_of(req: dict, member: str, registry, names: dict[str, str], work=None) 
 
 
 async def slips_page(request: web.Request) -> web.Response:
-    from portal.desk import parse_items, sides
+    from portal.desk import own_copies, parse_items, sides
 
     user = require(request, "staff")
     items = parse_items(request.query.getall("id", []), "id")
@@ -118,7 +137,7 @@ async def slips_page(request: web.Request) -> web.Response:
     catalogue = request.app[CATALOGUE]
     names = catalogue.names(lang)
     registry = request.app[REGISTRY]
-    slips, missing = [], []
+    found, missing = [], []
     for rid, _ in items:
         try:
             req = await asyncio.to_thread(store.get, rid)
@@ -128,8 +147,11 @@ async def slips_page(request: web.Request) -> web.Response:
         if not sides(req, user["member"]):
             missing.append(message("desk.not_ours", lang, id=rid, member=user["member"]))
             continue
-        work = catalogue.work(req["work_id"]) if req.get("work_id") else None
-        slips.append(slip_of(req, user["member"], registry, names, work))
+        found.append(req)
+    copies = await own_copies(request, found, user["member"])  # ours: one look at our catalogue, short deadline
+    slips = [slip_of(req, user["member"], registry, names,
+                     catalogue.work(req["work_id"]) if req.get("work_id") else None, copies.get(req["id"]))
+             for req in found]
     if not slips and missing:
         raise Forbidden("; ".join(missing))
     return private_page(request, "desk_slips.html", slips=slips, missing=missing, format=fmt,
