@@ -108,7 +108,7 @@ class QueryError(ValueError):
         self.message = message
         self.position = position
         self.kind = kind
-        self.zh = zh  # the same in Chinese, for readers (the reader syntax's errors have one; CQL's do not)
+        self.zh = zh  # the same in Chinese, for readers
 
     def in_language(self, lang: str) -> str:
         """The message for a reader of `lang` ("zh" or "en"), with the position."""
@@ -609,54 +609,73 @@ def _parse_cql(text: str) -> Query:
         tree = p.parser.parse(text, tracking=True)
     except CQLLexerError as e:
         pos = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], int) else p.lexer.lexer.lexpos
-        raise QueryError(f"CQL: {e.args[0]}", pos) from None
+        if "'\"'" in str(e.args[0]):
+            raise QueryError(f'a quotation mark is not closed; add the closing ", e.g. {_EXAMPLE}', pos,
+                             zh=f"引号没有配对，请补上后引号，例如 {_EXAMPLE}") from None
+        raise QueryError(f"CQL cannot read the character here; put a term with symbols in quotes, e.g. {_EXAMPLE}",
+                         pos, zh=f"CQL 检索式在此处有无法识别的字符；含符号的检索词请加引号，例如 {_EXAMPLE}") from None
     except CQLParserError as e:
         pos = min(p.lexer.lexer.lexpos, len(text))
-        raise QueryError(f"CQL syntax error: {_cql_message(str(e))}", pos) from None
+        en, zh = _cql_message(str(e))
+        raise QueryError(f"CQL syntax error: {en}; e.g. {_EXAMPLE}", pos,
+                         zh=f"CQL 检索式语法有误：{zh}；例如 {_EXAMPLE}") from None
     except RecursionError:
         raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0,
-                         kind="too_complex") from None
+                         kind="too_complex", zh=f"检索式的括号嵌套超过 {MAX_DEPTH} 层，请简化") from None
     if tree is None:
         raise QueryError("the query is empty; type some words to search for", 0, zh="检索式是空的，请输入要检索的词")
     return _from_cql(tree.root, text, 0)
 
 
+_EXAMPLE = 'dc.title = "数据结构" AND dc.creator = 严蔚敏'
+_UNSUPPORTED_TOKENS = {"PROX", "sortBy", "/"}  # what readers are not told to write: refused if written
+_CQL_TOKENS_ZH = {"a search term": "检索词", "a quoted term": "带引号的检索词", "the end of the query": "检索式结尾"}
 _CQL_TOKENS = {"LPAREN": "(", "RPAREN": ")", "MODSTART": "/", "CHAR_STRING1": "a search term",
                "CHAR_STRING2": "a quoted term", "AND": "AND", "OR": "OR", "NOT": "NOT", "PROX": "PROX",
                "SORTBY": "sortBy", "$end": "the end of the query", "EQ": "=", "EQUALS": "==", "LT": "<",
                "GT": ">", "LE": "<=", "GE": ">=", "NE": "<>"}  # fmt: skip
 
 
-def _cql_message(msg: str) -> str:
+def _cql_message(msg: str) -> tuple[str, str]:
+    """cql-parser's message in our words: (English, Chinese); never its internal text."""
     if "EOF" in msg:
-        return "the query ends too early (a parenthesis not closed, or an operator with nothing after it)"
+        return ("the query ends too early (a parenthesis not closed, or an operator with nothing after it)",
+                "检索式提前结束（括号没有闭合，或运算符后面没有检索词）")
+    if msg.startswith("Missing closing parenthesis"):
+        return "a parenthesis is not closed; add a )", "括号没有闭合，请补上右括号"
+    if msg.startswith("Missing opening parenthesis"):
+        return "this closing parenthesis has no opening one; remove it or add a (", "这个右括号没有对应的左括号，请删除它或补上左括号"
     if msg.startswith("Missing right side"):
-        return "a boolean operator has nothing after it"
+        return "a boolean operator has nothing after it", "AND、OR 或 NOT 后面没有检索词"
     m = re.match(r"Found symbol '([^']+)'\. Expected any of: (.*)", msg)
     if m:
-        expected = [_CQL_TOKENS.get(t.strip(), t.strip()) for t in m.group(2).split(",")]
+        expected = [t for t in dict.fromkeys(_CQL_TOKENS.get(t.strip(), t.strip()) for t in m.group(2).split(","))
+                    if t not in _UNSUPPORTED_TOKENS] or ["a search term"]
         found = _CQL_TOKENS.get(m.group(1), m.group(1))
-        return f"{found} is not expected here; expected {', '.join(dict.fromkeys(expected))}"
-    return msg.replace("Syntex", "syntax")
+        zh = "、".join(_CQL_TOKENS_ZH.get(t, t) for t in expected)
+        return (f"{found} is not expected here; expected {', '.join(expected)}",
+                f"此处不应出现 {_CQL_TOKENS_ZH.get(found, found)}，应为 {zh}")
+    return "the query cannot be read as CQL", "无法按 CQL 语法读取该检索式"
 
 
 def _from_cql(node, text: str, depth: int) -> Query:
     if depth > MAX_DEPTH:
-        raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0, kind="too_complex")
+        raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels; simplify it", 0, kind="too_complex",
+                         zh=f"检索式的括号嵌套超过 {MAX_DEPTH} 层，请简化")
     if getattr(node, "prefixes", None):
         raise QueryError("CQL prefix assignments (> dc = ...) are not supported; use dc., bath., cql. names", 0,
-                         kind="context_set")
+                         kind="context_set", zh="不支持 CQL 前缀声明（> dc = ...），请直接写 dc.、bath.、cql. 开头的字段名")
     if getattr(node, "sortSpecs", None):
         raise QueryError("CQL sortBy is not supported; remove it (results are ranked by the federator)", 0,
-                         kind="sort")
+                         kind="sort", zh="不支持 CQL 的 sortBy，请删除它（可在结果页选择排序方式）")
     if isinstance(node, CQLTriple):
         op = str(node.operator.value).lower()
         if op not in BOOLEANS:
             raise QueryError(f"CQL boolean {op.upper()!r} is not supported; use AND, OR or NOT", _find(text, op),
-                             kind="boolean")
+                             kind="boolean", zh=f"不支持 CQL 运算符 {op.upper()}，请用 AND、OR 或 NOT")
         if node.operator.modifiers:
             raise QueryError(f"CQL boolean modifiers ({node.operator.toCQL()}) are not supported", _find(text, op),
-                             kind="boolean")
+                             kind="boolean", zh=f"不支持 CQL 运算符修饰（{node.operator.toCQL()}），请删除")
         return Bool(op, _from_cql(node.left, text, depth + 1), _from_cql(node.right, text, depth + 1))
     assert isinstance(node, CQLSearchClause)
     term = node.term
@@ -667,21 +686,25 @@ def _from_cql(node, text: str, depth: int) -> Query:
         field = CQL_INDEXES.get(name.lower())
         if field is None:
             known = ", ".join(sorted(set(CQL_INDEX.values())))
-            raise QueryError(f"unknown CQL index {name!r}; use one of {known}", _find(text, name), kind="index")
+            raise QueryError(f"unknown CQL index {name!r}; use one of {known}", _find(text, name), kind="index",
+                             zh=f"不认识的检索字段 {name}；可用 dc.title（题名）、dc.creator（责任者）、dc.subject（主题）、"
+                                f"dc.publisher（出版者）、dc.date（年份）、bath.isbn、bath.issn，或不写字段，"
+                                f"例如 {_EXAMPLE}")
         rel_name = str(node.relation.comparitor.name).lower()
         if rel_name.startswith("cql."):
             rel_name = rel_name[4:]
         relation = CQL_RELATIONS.get(rel_name)
         if relation is None:
             raise QueryError(f"CQL relation {rel_name!r} is not supported; use =, ==, all, any or adj",
-                             _find(text, rel_name), kind="relation")
+                             _find(text, rel_name), kind="relation",
+                             zh=f"不支持 CQL 关系 {rel_name}，请用 =、==、all、any 或 adj")
         if node.relation.modifiers:
             mods = node.relation.toCQL()
             raise QueryError(f"CQL relation modifiers ({mods}) are not supported; remove them", _find(text, mods),
-                             kind="relation_modifier")
+                             kind="relation_modifier", zh=f"不支持 CQL 关系修饰（{mods}），请删除")
     value = str(term)
     if not value.strip():
-        raise QueryError("an empty term searches for nothing", _find(text, '""'))
+        raise QueryError("an empty term searches for nothing", _find(text, '""'), zh="空的检索词检索不到任何内容，请填写检索词")
     # Quotes make a phrase, unless the word had to be quoted anyway (it holds ( ) = < > / or ").
     quoted_word = isinstance(term, _Quoted) and not _CQL_MUST_QUOTE.search(value)
     phrase = relation in ("=", "==", "adj") and (quoted_word or any(c.isspace() for c in value))

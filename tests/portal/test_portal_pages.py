@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
+
 from connectors.query import parse
 from federator.federation import Federator
 from tests.portal.helpers import attrs, read_events, states
@@ -259,6 +261,27 @@ async def test_a_query_that_cannot_be_read_is_explained_in_the_readers_language(
     en = await client.get("/api/search", params={"q": "year:abc", "lang": "en"})
     assert en.status == 400
     assert "Query not understood: year: takes a year such as 2009" in (await en.json())["error"]["message"]
+
+
+@pytest.mark.parametrize("q,zh,en", [
+    ("foo=bar", "不认识的检索字段 foo；可用 dc.title（题名）", "unknown CQL index 'foo'"),
+    ("dc.title = (数据结构", "CQL 检索式语法有误：此处不应出现 (", "CQL syntax error: ( is not expected here"),
+    ("(dc.title = 数据结构", "CQL 检索式语法有误：括号没有闭合", "CQL syntax error: a parenthesis is not closed"),
+    ("dc.title = ", "CQL 检索式语法有误：检索式提前结束", "CQL syntax error: the query ends too early"),
+    ('dc.title = "数据结构', "引号没有配对", "a quotation mark is not closed"),
+    ("dc.title = 数据 prox 结构", "不支持 CQL 运算符 PROX，请用 AND、OR 或 NOT", "CQL boolean 'PROX' is not supported"),
+    ("dc.title = 数据结构 sortBy dc.date", "不支持 CQL 的 sortBy", "CQL sortBy is not supported"),
+    ("dc.title any/rel.algorithm=cql 数据结构", "不支持 CQL 关系修饰", "CQL relation modifiers"),
+])
+async def test_a_cql_error_is_explained_in_the_readers_language_with_an_example(client, q, zh, en):
+    page = unescape(await (await client.get("/search", params={"q": q})).text())
+    assert "无法理解检索式：" + zh in page or ("无法理解检索式：" in page and zh in page), page[:2000]
+    assert "Found symbol" not in page and "Expected any of" not in page  # never the parser's own text
+    if "语法有误" in zh:
+        assert 'dc.title = "数据结构" AND dc.creator = 严蔚敏' in page  # an example to follow
+    english = await (await client.get("/api/search", params={"q": q, "lang": "en"})).json()
+    text = english["error"]["message"]
+    assert en in text and not re.search(r"[\u4e00-\u9fff]{2}", text.replace("数据结构", "").replace("严蔚敏", "")), text
 
 
 async def test_reader_leaving_the_stream_frees_the_search(make_client, bed):
