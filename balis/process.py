@@ -3,11 +3,11 @@
 modules.
 
 Two costs it avoids:
-- pypinyin's phrase tables (about 190,000 lists alive for the whole process): every full collection walked
-  them, 30–55 ms, stalling the portal's event loop or a federated search at moments nobody chooses.
-  `settle()` imports them and then `gc.freeze()`s everything alive (those tables and the modules imported so
-  far, nearly all static) into a permanent generation that collections no longer walk; reference counting
-  still frees frozen objects as usual.
+- what stays alive for the whole process (the modules imported for the command, some 50,000 objects, and the
+  compact pinyin table of records/tables.py, a few thousand more): every full collection walked it, stalling the
+  portal's event loop or a federated search at moments nobody chooses. `settle()` loads the pinyin table and then
+  `gc.freeze()`s everything alive (nearly all static) into a permanent generation that collections no longer
+  walk; reference counting still frees frozen objects as usual.
 - a merge of thousands of records allocates tens of thousands of small objects (keys, pairs, works) holding no
   cycles; with the default threshold the collector ran every 700 allocations over them and over every record in
   memory, a third of the merge time. `tune_collector()` lets the youngest generation grow to YOUNG_THRESHOLD
@@ -28,8 +28,10 @@ def tune_collector() -> None:
 
 
 def settle() -> None:
-    """Import pypinyin's tables (records.tables) and freeze what is alive, once the command's modules are
-    imported and before its work starts: full collections then walk only what the work itself creates."""
-    import records.tables  # noqa: F401  (the phrase tables, built at import)
+    """Load the pinyin table (records.tables, built with pypinyin the first time) and freeze what is alive, once
+    the command's modules are imported and before its work starts: full collections then walk only what the work
+    itself creates."""
+    from records.tables import load
 
+    load()
     gc.freeze()

@@ -22,7 +22,7 @@ def pinyin_keys(texts: Iterable[str]) -> dict[str, str]:
     """Each text's pinyin with tone numbers ("bei3 jing1 da4 xue2"), lower case, as pypinyin gives it."""
     wanted = set(texts)
     path = paths.home() / CACHE_NAME
-    version = _pypinyin_version()
+    version = pypinyin_version()
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -38,17 +38,19 @@ def pinyin_keys(texts: Iterable[str]) -> dict[str, str]:
     return {t: known[t] for t in wanted}
 
 
-def _pypinyin_version() -> str:
-    """The size and time of pypinyin's phrase table file: they change with any upgrade, and are read without
-    importing pypinyin (or importlib.metadata, which costs 30 ms)."""
+def pypinyin_version() -> str:
+    """The size and time of pypinyin's table files and of the module that converts with them: they change with
+    any upgrade, and are read without importing pypinyin (or importlib.metadata, which costs 30 ms)."""
     spec = find_spec("pypinyin")
     if spec is None or not spec.origin:
         return "missing"
+    folder = os.path.dirname(spec.origin)
     try:
-        st = os.stat(os.path.join(os.path.dirname(spec.origin), "phrases_dict.json"))
+        stats = [os.stat(os.path.join(folder, name))
+                 for name in ("phrases_dict.json", "pinyin_dict.json", "converter.py", "__init__.py")]
     except OSError:
         return "unknown"
-    return f"{st.st_size}:{st.st_mtime_ns}"
+    return ";".join(f"{st.st_size}:{st.st_mtime_ns}" for st in stats)
 
 
 def _save(path, doc: dict) -> None:
