@@ -78,6 +78,11 @@ def register(sub, common) -> None:
 
     q = rs.add_parser("tick", parents=[common, db], help="apply deadlines: forward late requests, mark overdue")
     q.add_argument("--json", action="store_true")
+    q.add_argument("--send", action="store_true",
+                   help="then mail the notices that are due (as 'balis notices send'): one nightly line does both")
+    from balis.cmd_notices import mail_options
+
+    mail_options(q)
     q.set_defaults(func=cmd_tick)
 
     q = rs.add_parser("user", parents=[common, db], help="register readers, staff and administrators; passwords")
@@ -419,22 +424,55 @@ def cmd_tick(args) -> int:
     if missing:  # that year's deadlines would count Monday to Friday, its holidays as working days
         print(f"balis: {missing_year_text(missing)}", file=sys.stderr)
 
+    config = None
+    if args.send:
+        from balis.cli import UsageError
+        from balis.cmd_notices import mail_config
+
+        config = mail_config(args)
+        if config is None:
+            raise UsageError("tick --send needs a mail server: give --smtp-url or set BALIS_SMTP_URL "
+                             "(smtp://user:pass@host:587?starttls=1) and BALIS_MAIL_FROM")
+
     def go():
         from ill import outbox
 
         with _store(args) as store:
             changes = store.tick()
             written = outbox.timed(store)  # due soon, answers due today, each library's digest (once each)
+            mailed = deliver_due(store, config) if config is not None else None
         if args.json:
-            _print_json({"changes": changes, "notices": written})
+            _print_json({"changes": changes, "notices": written,
+                         **({"mail": {"server": config.safe_url, **mailed.as_dict()}} if mailed else {})})
         else:
             print(f"{written} notice(s) written (balis notices list)")
             for c in changes:
                 print(f"申请单 {c['id']}: {c['action']} {c['from']} → {c['to']}"
                       + (f" ({c.get('lender')})" if c.get("lender") else "") + (f"  {c['reason']}" if c["reason"] else ""))
             print(f"{len(changes)} change(s)")
+            if mailed:
+                print(f"{config.safe_url}: {mailed.sent} sent, {mailed.skipped} not mailed (no address or mail off), "
+                      f"{mailed.retry} to try again later, {mailed.failed} refused for good")
+        if mailed and mailed.error:
+            print(f"balis: the mail server could not be reached: {mailed.error}; the deadlines were applied and the "
+                  f"notices wait ('balis notices send' or the portal tries again)", file=sys.stderr)
+            return 1
         return EXIT_OK
     return _run(go)
+
+
+def deliver_due(store, config):
+    """Mail every notice due now (ill.mail.deliver, batch by batch); the summed ill.mail.Report."""
+    from ill import mail
+
+    total = mail.Report()
+    while True:
+        report = mail.deliver(store, config)
+        for k in ("sent", "skipped", "retry", "failed"):
+            setattr(total, k, getattr(total, k) + getattr(report, k))
+        total.error = report.error or total.error
+        if report.error or not (report.sent or report.skipped or report.failed):
+            return total
 
 
 def cmd_user(args) -> int:
