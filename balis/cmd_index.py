@@ -21,7 +21,9 @@ def register(sub, common) -> None:
                       help="records changed since DATE (YYYY-MM-DD or ISO time) "
                            "instead of since the last run, where members can say (OAI-PMH, a date search); "
                            "the others are compared in full")
-    p.add_argument("--index", metavar="DIR", help="index folder (default $BALIS_INDEX or var/index)")
+    p.add_argument("--index", metavar="DIR|URL",
+                   help="index folder, or postgresql://… for the index and harvest store in PostgreSQL "
+                        "(default $BALIS_INDEX or var/index)")
     p.add_argument("--concurrency", type=int, default=4, metavar="N", help="members harvested at once (default 4)")
     p.add_argument("--rate", type=float, metavar="R",
                    help="requests per second to each member, overriding the registry's harvest_rate (0 = no limit)")
@@ -57,7 +59,7 @@ def cmd_harvest(args) -> int:
     from balis.cli import EXIT_NO_ANSWER, EXIT_OK, EXIT_USAGE, UsageError
     from balis.harvest_progress import PlainProgress, RichProgress
     from balis.process import settle
-    from indexer.backend import is_database, resolve_location, store_folder
+    from indexer.backend import is_database, resolve_location
     from indexer.errors import HarvestError, HarvestStoreError, LocalIndexError
     from indexer.harvest import HarvestOptions, harvest_endpoint, run_harvest
     from indexer.pg.index import shown
@@ -73,16 +75,15 @@ def cmd_harvest(args) -> int:
         raise UsageError("--rate must be 0 (no limit) or more requests per second")
     opts = HarvestOptions(members=codes, full=args.full, since=_since(args.since), concurrency=args.concurrency,
                           rate=args.rate, timeout=args.timeout, page_size=args.page_size)
-    location = resolve_location(args.index)
-    index_dir = store_folder(location)  # the index folder, or for a database the folder of its harvest store
+    location = resolve_location(args.index)  # a folder (whoosh + harvest.sqlite) or a database (both in it)
     chosen = [m.code for m in registry.select(codes) if codes or (m.active and harvest_endpoint(m))]
     settle()
     try:
         if sys.stderr.isatty() and not args.json:
             with RichProgress(chosen) as progress:
-                result = run_harvest(registry, index_dir, opts, progress)
+                result = run_harvest(registry, location, opts, progress)
         else:
-            result = run_harvest(registry, index_dir, opts, PlainProgress())
+            result = run_harvest(registry, location, opts, PlainProgress())
     except (HarvestError, HarvestStoreError, LocalIndexError) as exc:
         print(f"balis harvest: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -92,12 +93,12 @@ def cmd_harvest(args) -> int:
         return 130
     if args.json:
         doc = result.as_dict()
-        doc["index_dir"] = str(index_dir)
+        doc["index_dir"] = shown(str(location)) if is_database(location) else str(location)
         if is_database(location):
             doc["index_database"] = shown(str(location))
         print(json.dumps(doc, ensure_ascii=False, indent=1))
     else:
-        _print_report(result, shown(str(location)) if is_database(location) else index_dir)
+        _print_report(result, shown(str(location)) if is_database(location) else location)
     if any(r.status == "ok" for r in result.members):
         return EXIT_OK
     return EXIT_NO_ANSWER
@@ -131,9 +132,9 @@ def _width(text: str) -> int:
 
 def cmd_index_stats(args) -> int:
     from balis.cli import EXIT_OK, EXIT_USAGE
-    from indexer.backend import open_index, resolve_location, store_folder
+    from indexer.backend import is_database, open_index, resolve_location
     from indexer.errors import HarvestStoreError, LocalIndexError
-    from indexer.store import STORE_NAME, HarvestStore
+    from indexer.store import STORE_NAME, open_store
 
     location = resolve_location(args.index)
     try:
@@ -146,16 +147,16 @@ def cmd_index_stats(args) -> int:
         print(f"balis index stats: {exc}", file=sys.stderr)
         return EXIT_USAGE
     members: dict[str, dict] = {}
-    folder = store_folder(location, create=False)
-    store_path = folder / STORE_NAME
-    stats["store_bytes"] = store_path.stat().st_size if store_path.exists() else 0
-    if store_path.exists():
+    stats["store_bytes"] = 0
+    store_path = None if is_database(location) else Path(location) / STORE_NAME
+    if store_path is None or store_path.exists():
         try:
-            store = HarvestStore.open(folder, create=False)
+            store = open_store(location, create=False)
         except HarvestStoreError as exc:
             print(f"balis index stats: {exc}", file=sys.stderr)
             return EXIT_USAGE
         try:
+            stats["store_bytes"] = store.size_bytes()
             counts = store.counts_per_member()
             infos = store.members_info()
             for code in sorted(set(counts) | set(infos) | set(stats.get("holdings_per_member", {}))):

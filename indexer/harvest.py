@@ -49,8 +49,9 @@ from dedup.keys import match_keys
 from dedup.score import YEAR_SLACK, match_score
 from dedup.work import build_work, group_id_for, index_keys, merge
 from indexer.errors import HarvestError, HarvestStopped
+from indexer.pg.store import MemberBusy
 from indexer.schema import document, dump_work
-from indexer.store import Checkpoint, HarvestStore, Upsert, now_iso
+from indexer.store import Checkpoint, Store, Upsert, now_iso, open_store
 from members import Endpoint, Member, Registry
 from records.errors import RecordError
 from records.model import Record
@@ -240,7 +241,7 @@ class StoreWorker:
 class _MemberRun:
     """One member's pass: compares what the member sends with the store and writes the difference."""
 
-    def __init__(self, store: HarvestStore, member: Member, report: MemberReport, progress: Progress,
+    def __init__(self, store: Store, member: Member, report: MemberReport, progress: Progress,
                  limiter: RateLimiter, worker: StoreWorker | None = None) -> None:
         self.store, self.member, self.report = store, member, report
         self.code = member.code
@@ -551,16 +552,18 @@ class _MemberRun:
             await self.limiter.wait()
 
 
-async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptions, progress: Progress,
-                         session=None, worker: StoreWorker | None = None) -> MemberReport:
+async def harvest_member(store: Store, member: Member, opts: HarvestOptions, progress: Progress,
+                         session=None, worker: StoreWorker | None = None, since: object | None = None
+                         ) -> MemberReport:
     """One member's pass, its errors turned into the member's report (never raised).
 
     The member's connector is asked by capability: its change feed (with deletions) if it has one; else,
     after an earlier run, a date search for what changed (NoDateSearch: it cannot); else the whole catalogue.
+    A member another harvest process is fetching, or fetched after `since` (the store's clock when this run
+    began), is skipped: every member is harvested once in a round.
     """
     db = worker or StoreWorker.inline()
     report = MemberReport(member.code)
-    t0 = time.monotonic()
     endpoint = harvest_endpoint(member)
     if endpoint is None:
         report.status, report.message = "skipped", ("no endpoint in the registry; add a [[member.endpoint]] "
@@ -568,6 +571,20 @@ async def harvest_member(store: HarvestStore, member: Member, opts: HarvestOptio
         progress.member_finished(report)
         return report
     report.protocol = endpoint.protocol
+    try:
+        await db(store.lock_member, member.code, since)
+    except MemberBusy as exc:  # another harvest process has it (several harvesters on one database)
+        report.status, report.message = "skipped", str(exc)
+        progress.member_finished(report)
+        return report
+    report = await _harvest_member(store, member, endpoint, report, opts, progress, session, db)
+    await db(store.unlock_member, member.code)  # interrupted instead: the lock goes with the store's connection
+    return report
+
+
+async def _harvest_member(store: Store, member: Member, endpoint: Endpoint, report: MemberReport,
+                          opts: HarvestOptions, progress: Progress, session, db: StoreWorker) -> MemberReport:
+    t0 = time.monotonic()
     rate = opts.rate if opts.rate is not None else member.harvest_rate
     limiter = RateLimiter(rate)
     run = _MemberRun(store, member, report, progress, limiter, db)
@@ -655,13 +672,17 @@ def renormaliser(member: str, record_id: str, raw: bytes, syntax: str, charset: 
     return rec
 
 
-def write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: dict[str, str],
+def write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: dict[str, str],
                 progress: Progress) -> dict:
-    """Re-merge what changed (or everything) from committed store state and write the index in one commit."""
+    """Re-merge what changed (or everything) from committed store state and write the index in one commit.
+
+    One index phase at a time per store: with several harvest processes on one database the second waits for
+    the first, then merges what the others committed since (`Store.index_phase`)."""
     t0 = time.monotonic()
     collecting = gc.isenabled()
     try:
-        out = _write_index(store, index_dir, full=full, harvested=harvested, progress=progress)
+        with store.index_phase(progress.phase):
+            out = _write_index(store, index_dir, full=full, harvested=harvested, progress=progress)
     finally:
         if collecting:  # only once the phase's objects are gone: a first collection would walk them all
             gc.enable()
@@ -669,7 +690,7 @@ def write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: 
     return out
 
 
-def _write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested: dict[str, str],
+def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: dict[str, str],
                  progress: Progress) -> dict:
     from indexer.backend import open_index
 
@@ -677,7 +698,8 @@ def _write_index(store: HarvestStore, index_dir: Path, *, full: bool, harvested:
     try:
         empty = ix.doc_count() == 0
         pending = store.pending_count()
-        rebuild = full or (empty and store.count() > 0)
+        # an index this store never wrote (a new store beside an index built otherwise) is built anew
+        rebuild = full or (store.count() > 0 and (empty or not store.has_indexed()))
         upgrade = not rebuild and not store.edges_ready()
         if not rebuild and not upgrade and not pending:
             return {"mode": "unchanged", "records_merged": 0, "upserted": 0, "deleted": 0}
@@ -750,7 +772,7 @@ class _Remerged:
     gone: list[tuple[str, str]]
 
 
-def _remerge(store: HarvestStore, progress: Progress) -> _Remerged:
+def _remerge(store: Store, progress: Progress) -> _Remerged:
     """The part a change can re-cluster, merged again (`affected`, `dedup.merge`, `regroup`), as documents."""
     part = affected(store)
     progress.phase(f"合并 merge: {len(part.keys)} records")
@@ -795,7 +817,7 @@ class Part:
     loaded: dict = field(default_factory=dict)  # records read from the store on the way, outside the part too
 
 
-def affected(store: HarvestStore) -> Part:
+def affected(store: Store) -> Part:
     """What a change can re-cluster.
 
     Clusters only ever join along pairs that score, so re-merging a part of the catalogue closed under those
@@ -880,7 +902,7 @@ def _key_year(titleyear: str | None) -> int | None:
     return None if year == "-" else int(year)
 
 
-def regroup(store: HarvestStore, part: Part, works: list) -> list:
+def regroup(store: Store, part: Part, works: list) -> list:
     """Name the "other editions" groups of the re-merged `works` as a full merge would, and rebuild the
     editions outside the part whose group id changes with them (returned, to be written too).
 
@@ -956,7 +978,7 @@ def regroup(store: HarvestStore, part: Part, works: list) -> list:
     return rebuilt
 
 
-async def harvest(registry: Registry, index_dir: Path, opts: HarvestOptions | None = None,
+async def harvest(registry: Registry, index_dir: Path | str, opts: HarvestOptions | None = None,
                   progress: Progress | None = None) -> HarvestResult:
     """Harvest the chosen members (default: every active member with an endpoint) into `index_dir`'s store,
     then write the index. One harvest at a time per index folder (HarvestError names the running one)."""
@@ -971,19 +993,21 @@ async def harvest(registry: Registry, index_dir: Path, opts: HarvestOptions | No
                            "check the registry (docs/registry.md) or --members")
     t0 = time.monotonic()
     started = now_iso()
-    with _harvest_lock(Path(index_dir)):
-        store = HarvestStore.open(index_dir)
+    location = index_location(index_dir)
+    with _harvest_lock(location):
+        store = open_store(location)
         worker = StoreWorker()
         try:
             sem = asyncio.Semaphore(max(1, opts.concurrency))
+            round_started = await worker(store.clock)
 
             async def one(m: Member) -> MemberReport:
                 async with sem:
-                    return await harvest_member(store, m, opts, progress, worker=worker)
+                    return await harvest_member(store, m, opts, progress, worker=worker, since=round_started)
 
             reports = await asyncio.gather(*(one(m) for m in members))
             harvested = {r.member: started for r in reports if r.status == "ok"}
-            index = await worker(write_index, store, index_dir, full=opts.full, harvested=harvested,
+            index = await worker(write_index, store, location, full=opts.full, harvested=harvested,
                                  progress=progress)
         finally:
             worker.shutdown()  # a batch in flight finishes (one transaction) before the store closes
@@ -991,9 +1015,29 @@ async def harvest(registry: Registry, index_dir: Path, opts: HarvestOptions | No
     return HarvestResult(list(reports), index, time.monotonic() - t0, started)
 
 
+def index_location(location: Path | str) -> Path | str:
+    """The index a harvest fills: a folder (Path) or a database URL (str); a folder made by
+    `indexer.backend.store_folder` for a database names that database."""
+    from indexer.backend import LOCATION_FILE, is_database
+
+    if is_database(location):
+        return str(location)
+    folder = Path(location)
+    try:
+        named = (folder / LOCATION_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return folder
+    return named if is_database(named) else folder
+
+
 @contextlib.contextmanager
-def _harvest_lock(index_dir: Path):
-    """An exclusive lock on `<index>/harvest.lock` for the whole run (the kernel drops it if we die)."""
+def _harvest_lock(location: Path | str):
+    """An exclusive lock on `<index>/harvest.lock` for the whole run (the kernel drops it if we die). A
+    database needs none: its store locks each member and the index phase (`indexer.pg.store`)."""
+    if not isinstance(location, Path):
+        yield
+        return
+    index_dir = location
     index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -1011,7 +1055,7 @@ def _harvest_lock(index_dir: Path):
         os.close(fd)
 
 
-def run_harvest(registry: Registry, index_dir: Path, opts: HarvestOptions | None = None,
+def run_harvest(registry: Registry, index_dir: Path | str, opts: HarvestOptions | None = None,
                 progress: Progress | None = None) -> HarvestResult:
     return asyncio.run(harvest(registry, index_dir, opts, progress))
 

@@ -116,8 +116,8 @@ def harvest_job(registry_path: str | Path | None, index_dir: str | Path | None, 
                 today: Callable[[], date] = date.today, **options):
     """A job for HarvestSchedule: every run reads the registry again and harvests into the index folder; a run
     that starts on weekday `full_on` (Monday 0 … Sunday 6; None: never) is a full one."""
+    from indexer.backend import resolve_location
     from indexer.harvest import HarvestOptions, run_harvest
-    from indexer.paths import resolve_index_dir
     from members import load_registry
 
     def run():
@@ -125,7 +125,7 @@ def harvest_job(registry_path: str | Path | None, index_dir: str | Path | None, 
         full = full_on is not None and today().weekday() == full_on
         if full:
             log.info("the weekly full harvest: every record of every member is compared")
-        result = run_harvest(registry, resolve_index_dir(index_dir), HarvestOptions(**options, full=full))
+        result = run_harvest(registry, resolve_location(index_dir), HarvestOptions(**options, full=full))
         for r in result.members:
             log.info("harvest %s: %s, %d records, +%d ~%d -%d, %d errors%s", r.member, r.status, r.records,
                      r.added, r.changed, r.deleted, r.errors, f" ({r.message})" if r.message else "")

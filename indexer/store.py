@@ -1,5 +1,8 @@
 """The harvest store: every harvested member record, its content hash and dedup blocking keys, the work it
-is in, and the per-member checkpoints (SQLite in WAL mode, `<index dir>/harvest.sqlite`).
+is in, and the per-member checkpoints. Two implementations of one interface (`Store`): a SQLite file in WAL
+mode beside a whoosh index (`<index dir>/harvest.sqlite`, this module, one harvest process at a time), and
+tables in the union index's PostgreSQL database (`indexer.pg.store`, several harvest processes at once, one
+per member); `open_store` picks the one for an index location.
 
 Each batch of records is committed together with the member's checkpoint, so an interrupted harvest
 (Ctrl-C, kill -9, a member dying) continues where the last commit left it. Records whose row changed since
@@ -14,10 +17,11 @@ import json
 import pickle
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from dedup import MERGE_RULES
 from indexer.errors import HarvestStoreError
@@ -92,8 +96,73 @@ class Checkpoint:
     counts: dict = field(default_factory=dict)
 
 
+class Store(Protocol):
+    """What the harvest asks of a harvest store (indexer/harvest.py); both implementations give it."""
+
+    path: object  # the file, or the database URL without its password
+
+    # a member's pass (one transaction per batch, committed with the checkpoint)
+    def lock_member(self, member: str, since: object | None = None) -> None: ...
+    def unlock_member(self, member: str) -> None: ...
+    def clock(self) -> object: ...
+    def known(self, member: str) -> tuple[dict[str, str], dict[str, str]]: ...
+    def record_id_for_source(self, member: str, source_id: str) -> str | None: ...
+    def count(self, member: str | None = None) -> int: ...
+    def checkpoint(self, member: str) -> Checkpoint | None: ...
+    def member_info(self, member: str) -> dict: ...
+    def apply(self, member: str, *, upserts: Iterable[Upsert] = (), deletes: Iterable[str] = (),
+              seen: Iterable[str] = (), checkpoint: Checkpoint | None = None) -> None: ...
+    def start_member(self, cp: Checkpoint, *, fresh: bool) -> None: ...
+    def unseen(self, member: str) -> list[str]: ...
+    def finish_member(self, member: str, *, deletes: Iterable[str], status: str, report: dict,
+                      next_from: str | None) -> None: ...
+    def fail_member(self, member: str, *, status: str, report: dict) -> None: ...
+
+    # the index phase (one at a time, over committed batches)
+    def index_phase(self, waiting=None): ...
+    def pending_count(self) -> int: ...
+    def edges_ready(self) -> bool: ...
+    def pending_state(self) -> tuple[set[Rec], set[Rec], set[str], set[Rec], set[str]]: ...
+    def keys_of(self, records: Iterable[Rec]) -> dict[Rec, list[str]]: ...
+    def records_with(self, keys: Iterable[str]) -> dict[str, list[Rec]]: ...
+    def records_with_titleyear(self, keys: Iterable[str]) -> dict[str, list[tuple[Rec, str | None]]]: ...
+    def key_counts(self, keys: Iterable[str]) -> dict[str, int]: ...
+    def title_sizes_of(self, keys: Iterable[str]) -> dict[str, int]: ...
+    def pairs_of(self, records: Iterable[Rec]) -> tuple[dict[Rec, set[Rec]], set[Rec]]: ...
+    def keyed_works(self, keys: Iterable[str]) -> list[tuple[str, Rec, str | None]]: ...
+    def work_keys(self, work_ids: Iterable[str], prefix: str) -> dict[str, set[str]]: ...
+    def records_of_works(self, work_ids: Iterable[str]) -> list[tuple[Rec, str]]: ...
+    def works_of(self, records: Iterable[Rec]) -> set[str]: ...
+    def work_groups(self, work_ids: Iterable[str]) -> dict[str, str | None]: ...
+    def work_digests(self, work_ids: Iterable[str]) -> dict[str, str]: ...
+    def indexed_works(self) -> set[str]: ...
+    def has_indexed(self) -> bool: ...
+    def key_index(self) -> tuple[dict[str, list[Rec]], dict[Rec, list[str]]]: ...
+    def all_keys(self) -> list[Rec]: ...
+    def load(self, keys: list[Rec], renormalise) -> Iterator[Record]: ...
+    def mark_indexed(self, assignment: dict[Rec, str], **kw) -> None: ...
+
+    # balis index stats
+    def counts_per_member(self) -> dict[str, int]: ...
+    def members_info(self) -> dict[str, dict]: ...
+    def size_bytes(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def open_store(location: str | Path, *, create: bool = True) -> Store:
+    """The harvest store of the index at `location`: tables in its database, or the SQLite file in its folder."""
+    from indexer.pg.index import is_database
+
+    if is_database(location):
+        from indexer.pg.store import PgHarvestStore
+
+        return PgHarvestStore.open(str(location), create=create)
+    return HarvestStore.open(location, create=create)
+
+
 class HarvestStore:
-    """Open with `HarvestStore.open(index_dir)`; one writer process at a time (the harvest)."""
+    """The SQLite store: `HarvestStore.open(index_dir)`; one harvest process at a time (`indexer.harvest`
+    holds a lock on the folder), so member locks and the index phase need nothing more."""
 
     def __init__(self, path: Path, db: sqlite3.Connection) -> None:
         self.path = path
@@ -135,6 +204,21 @@ class HarvestStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def lock_member(self, member: str, since: object | None = None) -> None:
+        """Nothing to do: the folder's lock keeps every other harvest out."""
+
+    def unlock_member(self, member: str) -> None:
+        """Nothing to do (see lock_member)."""
+
+    def clock(self) -> object:
+        return None
+
+    def index_phase(self, waiting=None):
+        return nullcontext(self)
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.parent.glob(STORE_NAME + "*") if p.is_file())
 
     # -- reading -----------------------------------------------------------------------------------------
     def known(self, member: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -494,6 +578,10 @@ class HarvestStore:
 
     def indexed_works(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT work_id FROM works")}
+
+    def has_indexed(self) -> bool:
+        """Whether an index phase of this store has written editions."""
+        return self.db.execute("SELECT 1 FROM works LIMIT 1").fetchone() is not None
 
     def all_keys(self) -> list[tuple[str, str]]:
         return [(m, r) for m, r in self.db.execute("SELECT member, record_id FROM records ORDER BY member, record_id")]

@@ -1,0 +1,548 @@
+"""The harvest store in the union index's PostgreSQL database (tables `harvest_*`, migration 0002).
+
+The same store as `indexer.store.HarvestStore` (records, blocking keys, scored pairs, checkpoints, what changed
+since the index was written), so that one database holds everything and several harvest processes, on one
+machine or several, can fill it at once:
+
+- **one process per member**: a member's pass holds a session advisory lock named after the member
+  (`lock_member`); a second process asking for it is told who holds it and skips it. PostgreSQL drops the lock
+  when the holder's connection ends, even after kill -9.
+- **one index phase at a time** (`index_phase`): it waits for the one running, then reads a consistent
+  snapshot (REPEATABLE READ) of every member's committed batches. The batches hold the merge lock shared;
+  the index phase takes it exclusively only for a moment, to fix the boundary of what it merges (the
+  `harvest_pending_seq` value), and again to clear exactly that in `mark_indexed`. A record a harvest changes
+  while an index phase runs keeps its pending row (a later sequence number) and the edition that phase put it
+  in is listed in `harvest_pending_works`, so the next index phase re-merges both.
+
+Batches of records are written with COPY into a temporary table and merged into the store in one statement.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from dedup import MERGE_RULES
+from indexer.errors import HarvestStoreError, LocalIndexError
+from indexer.pg.index import WRITER_LOCK, connect, head_revision, shown, upgrade
+from indexer.store import LOAD_CHUNK, RECORD_PICKLE, STORE_VERSION, Checkpoint, Rec, Upsert, now_iso
+from records.model import Record
+
+MEMBER_LOCKS = 0x62616C  # classid of the per-member advisory locks (objid: hashtext of the member code)
+MERGE_LOCK = WRITER_LOCK + 2  # batches hold it shared; the index phase exclusively to fix its boundary
+PHASE_LOCK = WRITER_LOCK + 3  # held for a whole index phase: one at a time
+
+_RECORD_COLUMNS = ("member", "record_id", "hash", "source_id", "datestamp", "syntax", "charset", "raw", "record",
+                   "harvested")
+
+
+class MemberBusy(Exception):
+    """Another harvest process is fetching this member now (the message names it)."""
+
+
+class PgHarvestStore:
+    """Open with `PgHarvestStore.open(url)`; any number of processes at once, one per member."""
+
+    def __init__(self, location: str, conn: psycopg.Connection) -> None:
+        self.location = location
+        self.path = shown(location)
+        self.db = conn
+        self._snapshot = None  # the index phase's read transaction
+        self._boundary: int | None = None  # the last pending sequence number the index phase merges
+
+    @classmethod
+    def open(cls, location: str, *, create: bool = True) -> PgHarvestStore:
+        try:
+            conn = connect(location)
+        except LocalIndexError as exc:
+            raise HarvestStoreError(str(exc)) from None
+        try:
+            found = conn.execute("SELECT to_regclass('index_alembic_version') IS NOT NULL").fetchone()[0]
+            current = conn.execute("SELECT version_num FROM index_alembic_version").fetchone() if found else None
+            if current is None and not create:
+                raise HarvestStoreError(f"no harvest store in the database {shown(location)}; run "
+                                        "'balis harvest --index URL' first")
+            if current is None or current[0] != head_revision():
+                upgrade(location)
+            with conn.transaction():
+                conn.execute("LOCK TABLE harvest_meta IN SHARE ROW EXCLUSIVE MODE")  # two processes opening it
+                got = dict(conn.execute("SELECT key, value FROM harvest_meta").fetchall())
+                if "version" not in got:
+                    conn.execute("INSERT INTO harvest_meta VALUES ('version', %s)", (str(STORE_VERSION),))
+                elif int(got["version"]) != STORE_VERSION:
+                    raise HarvestStoreError(f"the harvest store in {shown(location)} has version {got['version']}, "
+                                            f"this balis reads {STORE_VERSION}; upgrade balis on this machine")
+                if got.get("merge_rules") != MERGE_RULES:
+                    if "version" in got:  # merged by other matching rules: the next index phase re-merges all
+                        conn.execute("INSERT INTO harvest_meta VALUES ('edges', 'stale') ON CONFLICT (key) DO "
+                                     "UPDATE SET value = excluded.value")
+                    conn.execute("INSERT INTO harvest_meta VALUES ('merge_rules', %s) ON CONFLICT (key) DO UPDATE "
+                                 "SET value = excluded.value", (MERGE_RULES,))
+        except HarvestStoreError:
+            conn.close()
+            raise
+        except (psycopg.Error, LocalIndexError) as exc:
+            conn.close()
+            raise HarvestStoreError(f"the harvest store in {shown(location)} cannot be opened "
+                                    f"({str(exc).strip()})") from None
+        return cls(location, conn)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- several processes ---------------------------------------------------------------------------------
+    def clock(self) -> object:
+        """The database's time now: members finished after it were harvested by another process of this run."""
+        return self.db.execute("SELECT clock_timestamp()").fetchone()[0]
+
+    def lock_member(self, member: str, since: object | None = None) -> None:
+        """Take the member for this process; MemberBusy when another process is fetching it, or finished it
+        after `since` (the start of this run: it was harvested once in this round already)."""
+        got = self.db.execute("SELECT pg_try_advisory_lock(%s::int, hashtext(%s))", (MEMBER_LOCKS, member)).fetchone()[0]
+        if not got:
+            row = self.db.execute(
+                "SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = CAST(%s AS oid) "
+                "AND l.objid = CAST(hashtext(%s)::bigint & 4294967295 AS oid)", (MEMBER_LOCKS, member)).fetchone()
+            who = (f"database process {row[0]}, client {row[1] or 'local'}, connected "
+                   f"{row[2]:%Y-%m-%dT%H:%M:%S%z}" if row else "another process")
+            raise MemberBusy(f"another harvest is fetching it now ({who}); it is harvested there")
+        if since is not None:
+            row = self.db.execute("SELECT last_finished FROM harvest_members WHERE member = %s AND finished_at > %s",
+                                  (member, since)).fetchone()
+            if row is not None:
+                self.unlock_member(member)
+                raise MemberBusy(f"another harvest fetched it at {row[0]}, after this one started")
+
+    def unlock_member(self, member: str) -> None:
+        self.db.execute("SELECT pg_advisory_unlock(%s::int, hashtext(%s))", (MEMBER_LOCKS, member))
+
+    @contextmanager
+    def index_phase(self, waiting=None):
+        """One index phase at a time (waits for a running one; `waiting(text)` is told), reading one snapshot
+        of every batch committed when it starts. `mark_indexed` ends the snapshot."""
+        db = self.db
+        if not db.execute("SELECT pg_try_advisory_lock(%s)", (PHASE_LOCK,)).fetchone()[0]:
+            if waiting is not None:
+                waiting("另一采集进程正在写索引，等待 waiting for another harvest's index phase")
+            db.execute("SELECT pg_advisory_lock(%s)", (PHASE_LOCK,))
+        try:
+            db.execute("SELECT pg_advisory_lock(%s)", (MERGE_LOCK,))  # no batch in flight: a clean boundary
+            try:
+                self._snapshot = db.transaction()
+                self._snapshot.__enter__()
+                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                self._boundary = db.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+                                            "FROM harvest_pending_seq").fetchone()[0]
+            finally:
+                db.execute("SELECT pg_advisory_unlock(%s)", (MERGE_LOCK,))
+            yield self
+        finally:
+            self._end_snapshot(*sys.exc_info())
+            self._boundary = None
+            if not db.closed:
+                db.execute("SELECT pg_advisory_unlock(%s)", (PHASE_LOCK,))
+
+    def _end_snapshot(self, *exc) -> None:
+        snap, self._snapshot = self._snapshot, None
+        if snap is not None and not self.db.closed:
+            snap.__exit__(*(exc or (None, None, None)))
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def _rows(self, sql: str, params=()) -> list[tuple]:
+        return self.db.execute(sql, params).fetchall()
+
+    def known(self, member: str) -> tuple[dict[str, str], dict[str, str]]:
+        by_hash: dict[str, str] = {}
+        by_id: dict[str, str] = {}
+        with self.db.cursor() as cur:
+            for rid, h in cur.execute("SELECT record_id, hash FROM harvest_records WHERE member = %s", (member,)):
+                by_hash[h] = rid
+                by_id[rid] = h
+        return by_hash, by_id
+
+    def record_id_for_source(self, member: str, source_id: str) -> str | None:
+        row = self.db.execute("SELECT record_id FROM harvest_records WHERE member = %s AND source_id = %s LIMIT 1",
+                              (member, source_id)).fetchone()
+        return row[0] if row else None
+
+    def count(self, member: str | None = None) -> int:
+        if member is None:
+            return self.db.execute("SELECT count(*) FROM harvest_records").fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM harvest_records WHERE member = %s", (member,)).fetchone()[0]
+
+    def counts_per_member(self) -> dict[str, int]:
+        return dict(self._rows("SELECT member, count(*) FROM harvest_records GROUP BY member ORDER BY member"))
+
+    def size_bytes(self) -> int:
+        return self.db.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON "
+            "n.oid = c.relnamespace WHERE c.relkind = 'r' AND c.relname LIKE 'harvest\\_%%' AND "
+            "n.nspname = current_schema()").fetchone()[0]
+
+    def checkpoint(self, member: str) -> Checkpoint | None:
+        row = self.db.execute("SELECT member, protocol, mode, position, token, hits, since, next_from, started, "
+                              "counts FROM harvest_checkpoints WHERE member = %s", (member,)).fetchone()
+        if row is None:
+            return None
+        return Checkpoint(*row[:9], counts=json.loads(row[9] or "{}"))
+
+    def member_info(self, member: str) -> dict:
+        row = self.db.execute("SELECT last_started, last_finished, last_status, next_from, last_report "
+                              "FROM harvest_members WHERE member = %s", (member,)).fetchone()
+        if row is None:
+            return {}
+        return {"last_started": row[0], "last_finished": row[1], "last_status": row[2], "next_from": row[3],
+                "last_report": json.loads(row[4]) if row[4] else None}
+
+    def members_info(self) -> dict[str, dict]:
+        codes = [r[0] for r in self._rows("SELECT member FROM harvest_members ORDER BY member")]
+        return {c: self.member_info(c) for c in codes}
+
+    def pending_count(self) -> int:
+        return self.db.execute(f"SELECT count(*) FROM harvest_pending WHERE true{self._upto()}").fetchone()[0]
+
+    # -- writing one batch ---------------------------------------------------------------------------------
+    @contextmanager
+    def _batch(self):
+        """One transaction holding the merge lock shared (an index phase fixing its boundary waits for it)."""
+        with self.db.transaction(), self.db.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
+            yield cur
+
+    def apply(self, member: str, *, upserts: Iterable[Upsert] = (), deletes: Iterable[str] = (),
+              seen: Iterable[str] = (), checkpoint: Checkpoint | None = None) -> None:
+        """Write new/changed records, deletions, the ids seen and the checkpoint in one transaction."""
+        stamp = now_iso()
+        last = {up.record_id: up for up in upserts}  # the last version of a record sent twice wins
+        deletes = [rid for rid in dict.fromkeys(deletes) if rid not in last]
+        seen = list(dict.fromkeys(seen))
+        with self._batch() as cur:
+            ids = list(last)
+            old = {r: w for r, w in cur.execute(
+                "SELECT record_id, work_id FROM harvest_records WHERE member = %s AND record_id = ANY(%s) "
+                "FOR UPDATE", (member, ids)).fetchall()} if ids else {}
+            gone = {r: w for r, w in cur.execute(
+                "SELECT record_id, work_id FROM harvest_records WHERE member = %s AND record_id = ANY(%s) "
+                "FOR UPDATE", (member, deletes)).fetchall()} if deletes else {}
+            forget = {**old, **gone}
+            if forget:
+                self._forget(cur, member, forget)
+            new = [rid for rid in ids if rid not in old]
+            if new:
+                cur.execute("INSERT INTO harvest_pending (member, record_id) SELECT %s, unnest(%s::text[]) "
+                            "ON CONFLICT (member, record_id) DO UPDATE SET seq = nextval('harvest_pending_seq')",
+                            (member, new))
+            if last:
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS q_upsert (LIKE harvest_records INCLUDING DEFAULTS) "
+                            "ON COMMIT DELETE ROWS")
+                with cur.copy(f"COPY q_upsert ({', '.join(_RECORD_COLUMNS)}) FROM STDIN") as copy:
+                    for up in last.values():
+                        copy.write_row((member, up.record_id, up.hash, up.source_id, up.datestamp, up.syntax,
+                                        up.charset, up.raw, pickle.dumps(up.record, protocol=RECORD_PICKLE), stamp))
+                columns = ", ".join(_RECORD_COLUMNS)
+                cur.execute(f"INSERT INTO harvest_records ({columns}) SELECT {columns} FROM q_upsert "
+                            "ON CONFLICT (member, record_id) DO UPDATE SET "
+                            + ", ".join(f"{c} = excluded.{c}" for c in _RECORD_COLUMNS[2:]))
+                keys = [(k, member, rid) for rid, up in last.items() for k in sorted(set(up.keys))]
+                with cur.copy("COPY harvest_record_keys (key, member, record_id) FROM STDIN") as copy:
+                    for k in keys:
+                        copy.write_row(k)
+                self._pending_keys(cur, sorted({k for k, _, _ in keys}))
+            if gone:
+                cur.execute("DELETE FROM harvest_records WHERE member = %s AND record_id = ANY(%s)",
+                            (member, list(gone)))
+            if seen:
+                cur.execute("INSERT INTO harvest_seen SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
+                            (member, seen))
+            if checkpoint is not None:
+                self._save_checkpoint(cur, checkpoint)
+
+    @staticmethod
+    def _pending_keys(cur, keys: list[str]) -> None:
+        if keys:
+            cur.execute("INSERT INTO harvest_pending_keys (key) SELECT unnest(%s::text[]) ON CONFLICT (key) "
+                        "DO UPDATE SET seq = nextval('harvest_pending_seq')", (keys,))
+
+    def _forget(self, cur, member: str, works: dict[str, str | None]) -> None:
+        """Before records change or go: remember their works and their old keys for the index phase."""
+        rids = list(works)
+        cur.execute("INSERT INTO harvest_pending (member, record_id, old_work_id) "
+                    "SELECT %s, r, w FROM unnest(%s::text[], %s::text[]) AS q(r, w) ON CONFLICT (member, record_id) "
+                    "DO UPDATE SET seq = nextval('harvest_pending_seq')", (member, rids, [works[r] for r in rids]))
+        keys = [k for (k,) in cur.execute("DELETE FROM harvest_record_keys WHERE member = %s AND record_id = ANY(%s) "
+                                          "RETURNING key", (member, rids)).fetchall()]
+        self._pending_keys(cur, sorted(set(keys)))
+
+    @staticmethod
+    def _save_checkpoint(cur, cp: Checkpoint) -> None:
+        cur.execute(
+            "INSERT INTO harvest_checkpoints VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (member) "
+            "DO UPDATE SET protocol = excluded.protocol, mode = excluded.mode, position = excluded.position, "
+            "token = excluded.token, hits = excluded.hits, since = excluded.since, next_from = excluded.next_from, "
+            "started = excluded.started, counts = excluded.counts",
+            (cp.member, cp.protocol, cp.mode, cp.position, cp.token, cp.hits, cp.since, cp.next_from,
+             cp.started or now_iso(), json.dumps(cp.counts)))
+
+    def start_member(self, cp: Checkpoint, *, fresh: bool) -> None:
+        with self.db.transaction(), self.db.cursor() as cur:
+            if fresh:
+                cur.execute("DELETE FROM harvest_seen WHERE member = %s", (cp.member,))
+            self._save_checkpoint(cur, cp)
+            cur.execute("INSERT INTO harvest_members (member, last_started) VALUES (%s, %s) ON CONFLICT (member) "
+                        "DO UPDATE SET last_started = excluded.last_started", (cp.member, now_iso()))
+
+    def unseen(self, member: str) -> list[str]:
+        return [r[0] for r in self._rows(
+            "SELECT r.record_id FROM harvest_records r WHERE r.member = %s AND NOT EXISTS (SELECT 1 FROM "
+            "harvest_seen s WHERE s.member = r.member AND s.record_id = r.record_id) ORDER BY r.record_id",
+            (member,))]
+
+    def finish_member(self, member: str, *, deletes: Iterable[str], status: str, report: dict,
+                      next_from: str | None) -> None:
+        self.apply(member, deletes=deletes)
+        with self.db.transaction(), self.db.cursor() as cur:
+            cur.execute("DELETE FROM harvest_seen WHERE member = %s", (member,))
+            cur.execute("DELETE FROM harvest_checkpoints WHERE member = %s", (member,))
+            cur.execute(
+                "INSERT INTO harvest_members (member, last_finished, last_status, next_from, last_report, finished_at) "
+                "VALUES (%s, %s, %s, %s, %s, clock_timestamp()) ON CONFLICT (member) DO UPDATE SET "
+                "last_finished = excluded.last_finished, last_status = excluded.last_status, next_from = "
+                "coalesce(excluded.next_from, harvest_members.next_from), last_report = excluded.last_report, "
+                "finished_at = excluded.finished_at",
+                (member, now_iso(), status, next_from, json.dumps(report, ensure_ascii=False)))
+
+    def fail_member(self, member: str, *, status: str, report: dict) -> None:
+        self.db.execute("INSERT INTO harvest_members (member, last_status, last_report) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (member) DO UPDATE SET last_status = excluded.last_status, "
+                        "last_report = excluded.last_report", (member, status, json.dumps(report, ensure_ascii=False)))
+
+    # -- the index phase: what a change touches ---------------------------------------------------------------
+    def _upto(self) -> str:
+        """The condition on pending rows' `seq` of this index phase (all of them outside one)."""
+        return "" if self._boundary is None else f" AND seq <= {int(self._boundary)}"
+
+    def edges_ready(self) -> bool:
+        return self.db.execute("SELECT 1 FROM harvest_meta WHERE key = 'edges'").fetchone() is None
+
+    def pending_state(self) -> tuple[set[Rec], set[Rec], set[str], set[Rec], set[str]]:
+        held, gone = set(), set()
+        for m, r, there in self._rows(
+                "SELECT p.member, p.record_id, r.member IS NOT NULL FROM harvest_pending p LEFT JOIN harvest_records r "
+                f"ON r.member = p.member AND r.record_id = p.record_id WHERE true{self._upto()}"):
+            (held if there else gone).add((m, r))
+        old_works = {r[0] for r in self._rows(
+            f"SELECT old_work_id FROM harvest_pending WHERE old_work_id IS NOT NULL{self._upto()} UNION "
+            f"SELECT work_id FROM harvest_pending_works WHERE true{self._upto()}")}
+        mates = {(m, r) for m, r in self._rows(
+            "SELECT member, record_id FROM harvest_records WHERE work_id = ANY(%s)", (list(old_works),))}
+        keys = {k for (k,) in self._rows(f"SELECT key FROM harvest_pending_keys WHERE true{self._upto()}")}
+        return held, gone, old_works, mates, keys
+
+    @staticmethod
+    def _pair(records: Iterable[Rec]) -> tuple[list[str], list[str]]:
+        ms, rs = [], []
+        for m, r in records:
+            ms.append(m)
+            rs.append(r)
+        return ms, rs
+
+    def keys_of(self, records: Iterable[Rec]) -> dict[Rec, list[str]]:
+        out: dict[Rec, list[str]] = {}
+        for m, r, key in self._rows(
+                "SELECT k.member, k.record_id, k.key FROM unnest(%s::text[], %s::text[]) AS q(member, record_id) "
+                "JOIN harvest_record_keys k ON k.member = q.member AND k.record_id = q.record_id",
+                self._pair(set(records))):
+            out.setdefault((m, r), []).append(key)
+        return out
+
+    def records_with(self, keys: Iterable[str]) -> dict[str, list[Rec]]:
+        out: dict[str, list[Rec]] = {}
+        for key, m, r in self._rows("SELECT key, member, record_id FROM harvest_record_keys WHERE key = ANY(%s)",
+                                    (list(set(keys)),)):
+            out.setdefault(key, []).append((m, r))
+        return out
+
+    def records_with_titleyear(self, keys: Iterable[str]) -> dict[str, list[tuple[Rec, str | None]]]:
+        out: dict[str, list[tuple[Rec, str | None]]] = {}
+        for key, m, r, ty in self._rows(
+                "SELECT k.key, k.member, k.record_id, (SELECT t.key FROM harvest_record_keys t WHERE t.member = "
+                "k.member AND t.record_id = k.record_id AND t.key LIKE 'titleyear:%%' LIMIT 1) "
+                "FROM harvest_record_keys k WHERE k.key = ANY(%s)", (list(set(keys)),)):
+            out.setdefault(key, []).append(((m, r), ty))
+        return out
+
+    def key_counts(self, keys: Iterable[str]) -> dict[str, int]:
+        return dict(self._rows("SELECT key, count(*) FROM harvest_record_keys WHERE key = ANY(%s) GROUP BY key",
+                               (list(set(keys)),)))
+
+    def title_sizes_of(self, keys: Iterable[str]) -> dict[str, int]:
+        return dict(self._rows("SELECT key, size FROM harvest_title_sizes WHERE key = ANY(%s)", (list(set(keys)),)))
+
+    def pairs_of(self, records: Iterable[Rec]) -> tuple[dict[Rec, set[Rec]], set[Rec]]:
+        out: dict[Rec, set[Rec]] = {}
+        gone: set[Rec] = set()
+        for m, r, m2, r2, there in self._rows(
+                "WITH q AS (SELECT * FROM unnest(%s::text[], %s::text[]) AS q(member, record_id)) "
+                "SELECT q.member, q.record_id, e.m2, e.r2, x.member IS NOT NULL FROM q "
+                "JOIN harvest_edges e ON e.m1 = q.member AND e.r1 = q.record_id "
+                "LEFT JOIN harvest_records x ON x.member = e.m2 AND x.record_id = e.r2 "
+                "UNION ALL "
+                "SELECT q.member, q.record_id, e.m1, e.r1, x.member IS NOT NULL FROM q "
+                "JOIN harvest_edges e ON e.m2 = q.member AND e.r2 = q.record_id "
+                "LEFT JOIN harvest_records x ON x.member = e.m1 AND x.record_id = e.r1", self._pair(set(records))):
+            if there:
+                out.setdefault((m, r), set()).add((m2, r2))
+            else:
+                gone.add((m2, r2))
+        return out, gone
+
+    def keyed_works(self, keys: Iterable[str]) -> list[tuple[str, Rec, str | None]]:
+        return [(key, (m, r), w) for key, m, r, w in self._rows(
+            "SELECT k.key, k.member, k.record_id, r.work_id FROM harvest_record_keys k JOIN harvest_records r "
+            "ON r.member = k.member AND r.record_id = k.record_id WHERE k.key = ANY(%s)", (list(set(keys)),))]
+
+    def work_keys(self, work_ids: Iterable[str], prefix: str) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for w, key in self._rows(
+                "SELECT r.work_id, k.key FROM harvest_records r JOIN harvest_record_keys k ON k.member = r.member "
+                "AND k.record_id = r.record_id WHERE r.work_id = ANY(%s) AND starts_with(k.key, %s)",
+                (list(set(work_ids)), prefix)):
+            out.setdefault(w, set()).add(key)
+        return out
+
+    def records_of_works(self, work_ids: Iterable[str]) -> list[tuple[Rec, str]]:
+        return [((m, r), w) for m, r, w in self._rows(
+            "SELECT member, record_id, work_id FROM harvest_records WHERE work_id = ANY(%s)", (list(set(work_ids)),))]
+
+    def works_of(self, records: Iterable[Rec]) -> set[str]:
+        return {r[0] for r in self._rows(
+            "SELECT DISTINCT r.work_id FROM unnest(%s::text[], %s::text[]) AS q(member, record_id) "
+            "JOIN harvest_records r ON r.member = q.member AND r.record_id = q.record_id WHERE r.work_id IS NOT NULL",
+            self._pair(set(records)))}
+
+    def work_groups(self, work_ids: Iterable[str]) -> dict[str, str | None]:
+        return dict(self._rows("SELECT work_id, group_id FROM harvest_works WHERE work_id = ANY(%s)",
+                               (list(work_ids),)))
+
+    def work_digests(self, work_ids: Iterable[str]) -> dict[str, str]:
+        return dict(self._rows("SELECT work_id, digest FROM harvest_works WHERE work_id = ANY(%s)",
+                               (list(work_ids),)))
+
+    def indexed_works(self) -> set[str]:
+        return {r[0] for r in self._rows("SELECT work_id FROM harvest_works")}
+
+    def has_indexed(self) -> bool:
+        return self.db.execute("SELECT 1 FROM harvest_works LIMIT 1").fetchone() is not None
+
+    def key_index(self) -> tuple[dict[str, list[Rec]], dict[Rec, list[str]]]:
+        by_key: dict[str, list[Rec]] = {}
+        keys_of: dict[Rec, list[str]] = {}
+        with self.db.cursor(name="key_index") as cur:  # server-side: streamed, not all rows at once
+            cur.itersize = 20000
+            cur.execute("SELECT key, member, record_id FROM harvest_record_keys")
+            for key, member, record_id in cur:
+                rec = (member, record_id)
+                by_key.setdefault(key, []).append(rec)
+                keys_of.setdefault(rec, []).append(key)
+        return by_key, keys_of
+
+    def all_keys(self) -> list[Rec]:
+        return [(m, r) for m, r in self._rows("SELECT member, record_id FROM harvest_records ORDER BY member, record_id")]
+
+    def load(self, keys: list[Rec], renormalise) -> Iterator[Record]:
+        """The normalised records of `keys`, in that order (re-normalised from the raw record when the kept
+        one cannot be read back)."""
+        keys = list(keys)
+        for i in range(0, len(keys), LOAD_CHUNK):
+            chunk = keys[i:i + LOAD_CHUNK]
+            rows = self._rows(
+                "SELECT q.member, q.record_id, r.record FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY "
+                "AS q(member, record_id, n) JOIN harvest_records r ON r.member = q.member AND r.record_id = q.record_id "
+                "ORDER BY q.n", self._pair(chunk))
+            for member, record_id, blob in rows:
+                try:
+                    rec = pickle.loads(blob)
+                    if not isinstance(rec, Record):
+                        raise TypeError("not a Record")
+                except Exception:  # noqa: BLE001 - any unreadable pickle: read the raw record again
+                    raw, syntax, charset = self.db.execute(
+                        "SELECT raw, syntax, charset FROM harvest_records WHERE member = %s AND record_id = %s",
+                        (member, record_id)).fetchone()
+                    rec = renormalise(member, record_id, bytes(raw), syntax, charset)
+                yield rec
+
+    # -- after the index commit ---------------------------------------------------------------------------
+    def mark_indexed(self, assignment: dict[Rec, str], *, digests: dict[str, str] | None = None,
+                     removed: Iterable[str] = (), replace_all: bool = False,
+                     edges: list[tuple[Rec, Rec]] | None = None, keys: dict[Rec, list[str]] | None = None,
+                     groups: dict[str, str] | None = None, sizes: dict[str, int] | None = None,
+                     forget: Iterable[Rec] = ()) -> None:
+        """As `indexer.store.HarvestStore.mark_indexed`; ends the index phase's snapshot and clears only the
+        pending rows it merged. Records a harvest changed meanwhile stay pending, and the editions this phase
+        put them in are listed for the next one."""
+        self._end_snapshot()
+        upto = self._upto()
+        with self.db.transaction(), self.db.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS q_assign (member text COLLATE \"C\", record_id text COLLATE "
+                        "\"C\", work_id text COLLATE \"C\") ON COMMIT DELETE ROWS")
+            with cur.copy("COPY q_assign FROM STDIN") as copy:
+                for (m, r), w in assignment.items():
+                    copy.write_row((m, r, w))
+            if edges is not None:
+                if replace_all or keys is not None:
+                    cur.execute("TRUNCATE harvest_edges")
+                else:
+                    listed = [*assignment, *forget]
+                    cur.execute("CREATE TEMP TABLE IF NOT EXISTS q_edge_recs (member text COLLATE \"C\", record_id "
+                                "text COLLATE \"C\") ON COMMIT DELETE ROWS")
+                    with cur.copy("COPY q_edge_recs FROM STDIN") as copy:
+                        for rec in listed:
+                            copy.write_row(rec)
+                    cur.execute("DELETE FROM harvest_edges e USING q_edge_recs q WHERE e.m1 = q.member AND "
+                                "e.r1 = q.record_id")
+                    cur.execute("DELETE FROM harvest_edges e USING q_edge_recs q WHERE e.m2 = q.member AND "
+                                "e.r2 = q.record_id")
+                with cur.copy("COPY harvest_edges FROM STDIN") as copy:
+                    for a, b in edges:
+                        copy.write_row((a[0], a[1], b[0], b[1]))
+            if keys is not None:
+                cur.execute("TRUNCATE harvest_record_keys")
+                with cur.copy("COPY harvest_record_keys (key, member, record_id) FROM STDIN") as copy:
+                    for (m, r), ks in keys.items():
+                        for k in ks:
+                            copy.write_row((k, m, r))
+                cur.execute("DELETE FROM harvest_meta WHERE key = 'edges'")
+            if replace_all:
+                cur.execute("TRUNCATE harvest_works")
+            if sizes is not None:
+                if replace_all or keys is not None:
+                    cur.execute("TRUNCATE harvest_title_sizes")
+                if sizes:
+                    cur.execute("INSERT INTO harvest_title_sizes SELECT * FROM unnest(%s::text[], %s::int[]) "
+                                "ON CONFLICT (key) DO UPDATE SET size = excluded.size",
+                                (list(sizes), list(sizes.values())))
+            removed = list(removed)
+            if removed:
+                cur.execute("DELETE FROM harvest_works WHERE work_id = ANY(%s)", (removed,))
+            if digests:
+                ids = list(digests)
+                cur.execute("INSERT INTO harvest_works SELECT w, d, g FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                            "AS q(w, d, g) ON CONFLICT (work_id) DO UPDATE SET digest = excluded.digest, "
+                            "group_id = excluded.group_id",
+                            (ids, [digests[w] for w in ids], [(groups or {}).get(w) for w in ids]))
+            cur.execute("UPDATE harvest_records r SET work_id = q.work_id FROM q_assign q WHERE r.member = q.member "
+                        "AND r.record_id = q.record_id AND r.work_id IS DISTINCT FROM q.work_id")
+            if upto:  # records changed since this phase's snapshot: their editions are merged again next time
+                cur.execute("INSERT INTO harvest_pending_works (work_id) SELECT DISTINCT q.work_id FROM harvest_pending p "
+                            f"JOIN q_assign q ON q.member = p.member AND q.record_id = p.record_id WHERE NOT (true{upto}) "
+                            "ON CONFLICT (work_id) DO UPDATE SET seq = nextval('harvest_pending_seq')")
+            for table in ("harvest_pending", "harvest_pending_keys", "harvest_pending_works"):
+                cur.execute(f"DELETE FROM {table} WHERE true{upto}")
+
