@@ -17,6 +17,7 @@ uses: toneless (`Style.NORMAL`, match keys) and tone numbers (`Style.TONE3`, sor
 from __future__ import annotations
 
 import enum
+import logging
 import marshal
 import os
 import re
@@ -58,6 +59,7 @@ class PinyinTableError(Exception):
 
 _lock = threading.Lock()
 _tables: Tables | None = None
+_unusable = False  # the table could not be built: pypinyin reads
 
 
 def lazy_pinyin(text: str, style: Style = Style.NORMAL, errors: str = "default") -> list[str]:
@@ -66,7 +68,13 @@ def lazy_pinyin(text: str, style: Style = Style.NORMAL, errors: str = "default")
     if errors != "default" or style not in (Style.NORMAL, Style.TONE3):
         raise ValueError(f"records.tables reads pinyin in Style.NORMAL and Style.TONE3 with errors='default' "
                          f"only, not {style!r} / {errors!r}")
-    return _reading(_tables or load(), text, style)
+    t = _tables or load()
+    if t is None:
+        from pypinyin import Style as PStyle
+        from pypinyin import lazy_pinyin as pypinyin_reading
+
+        return pypinyin_reading(text, style=PStyle(int(style)))
+    return _reading(t, text, style)
 
 
 def _reading(t: Tables, text: str, style: Style) -> list[str]:
@@ -113,13 +121,14 @@ def _cut(t: Tables, run: str):
             i += 1
 
 
-def load() -> Tables:
+def load() -> Tables | None:
     """The tables, read from the home folder, or built with pypinyin (and kept there) when missing or made
     from other versions of pypinyin or Python. Called by the first reading; entry points call it before they
-    settle (balis/process.py)."""
-    global _tables
+    settle (balis/process.py). None when this pypinyin's dictionaries cannot be held in the table (a version
+    with another shape): readings then come from pypinyin itself, slower to start but the same."""
+    global _tables, _unusable
     with _lock:
-        if _tables is None:
+        if _tables is None and not _unusable:
             from members import paths
             from members.pinyin import pypinyin_version
 
@@ -127,8 +136,13 @@ def load() -> Tables:
             path = paths.home() / FILE_NAME
             _tables = _read(path, version)
             if _tables is None:
-                _tables = build(version)
-                _write(path, _tables)
+                try:
+                    _tables = build(version)
+                except PinyinTableError as exc:
+                    _unusable = True
+                    logging.getLogger(__name__).warning("pinyin is read with pypinyin itself: %s", exc)
+                else:
+                    _write(path, _tables)
     return _tables
 
 
@@ -189,14 +203,14 @@ def build(version: str = "") -> Tables:
         phrases={c: (max(map(len, ps)), "\n" + "\n".join(sorted(ps)) + "\n") for c, ps in groups.items()},
         readings=readings,
     )
-    _check(tables, [*list(PHRASES_DICT)[::97], *SELF_CHECK])
+    check(tables, [*list(PHRASES_DICT)[::97], *SELF_CHECK])
     return tables
 
 
 SELF_CHECK = ("重庆银行行长", "长安音乐", "中国人民银行", "北京大学出版社 2009", "Hello, 世界!", "〇", "")
 
 
-def _check(tables: Tables, texts: list[str]) -> None:
+def check(tables: Tables, texts: list[str]) -> None:
     """Refuse tables that read any of the texts (or the texts run together) otherwise than pypinyin does."""
     from pypinyin import Style as PStyle
     from pypinyin import lazy_pinyin as pypinyin_reading
@@ -238,4 +252,4 @@ def _write(path: Path, t: Tables) -> None:
         tmp.unlink(missing_ok=True)
 
 
-__all__ = ["Style", "Tables", "build", "lazy_pinyin", "load"]
+__all__ = ["PinyinTableError", "Style", "Tables", "build", "check", "lazy_pinyin", "load"]

@@ -162,3 +162,16 @@ def test_the_table_is_built_once_kept_in_the_home_folder_and_rebuilt_for_another
     kept.write_bytes(b"not a table")
     assert _fresh(tmp_path) == {"reading": expected, "pypinyin imported": True}
     assert marshal.loads(kept.read_bytes())[0] == doc[0]
+
+
+def test_a_table_that_reads_otherwise_than_pypinyin_is_refused():
+    """The build checks its table against pypinyin before keeping it; a reading that went wrong (重庆 read as
+    its characters, zhong4 qing4) is refused, and the process then reads with pypinyin itself."""
+    import dataclasses
+
+    good = tables.build("test")
+    tables.check(good, ["重庆"])
+    wrong = dict(good.readings)
+    del wrong["重庆"]
+    with pytest.raises(tables.PinyinTableError, match="重庆"):
+        tables.check(dataclasses.replace(good, readings=wrong), ["去重庆"])
