@@ -6,7 +6,10 @@ also the time the search itself took (the `ms` of `--json`), so the rest is star
 (the interpreter alone) and the modules each command imports (`python -X importtime`, the slowest five).
 Targets (issue 16): `balis members` ≤ 150 ms, `balis search` ≤ 300 ms. Writes benchmarks/results/startup.json.
 
-    .venv/bin/python benchmarks/startup.py [--runs 15] [--registry FILE] [--query 中国]
+    .venv/bin/python benchmarks/startup.py [--runs 15] [--registry FILE] [--query 中国] [--baseline DIR]
+
+`--baseline DIR` measures another copy of the source too (`git archive HEAD | tar -x -C DIR`), its processes
+interleaved with these, so a busy machine weighs on both alike.
 
 Without --registry it starts a test bed of 4 members in a temporary folder (stopped and removed at the end).
 """
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--query", default="中国", help="the search (default 中国)")
     ap.add_argument("--source", type=Path, help="measure `python -m balis.cli` run in another copy of the source "
                     "(e.g. an older commit from `git archive`), not the installed `balis`")
+    ap.add_argument("--baseline", type=Path, help="also measure `python -m balis.cli` in this other copy of the "
+                    "source, its processes interleaved with these (each copy with its own home folder)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "startup.json")
     args = ap.parse_args(argv)
 
@@ -90,57 +95,69 @@ def main(argv: list[str] | None = None) -> int:
         registry = bed.up(members=4)
     else:
         registry = args.registry
-    home = Path(tempfile.mkdtemp(prefix="balis-startup-home-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BALIS_")}
-    env.update(BALIS_HOME=str(home), BALIS_REGISTRY=str(registry))
-    base = [sys.executable, "-m", "balis.cli"] if args.source else balis_command()
-    cwd = args.source.resolve() if args.source else ROOT
-    commands = {
-        "python": [sys.executable, "-c", "pass"],
-        "members": [*base, "members"],
-        "search": [*base, "search", "--json", args.query],
-    }
+    homes: list[Path] = []
+
+    def copy_of(source: Path | None, prefix: str) -> dict[str, tuple[list[str], dict[str, str], Path]]:
+        """The two commands of one copy of the source, each with the environment and folder it runs in."""
+        home = Path(tempfile.mkdtemp(prefix="balis-startup-home-"))
+        homes.append(home)
+        # as an installed balis runs: its bytecode cached (pip compiles it at install; the warm-up run below
+        # writes it for a checkout), not compiled from source by every process as PYTHONDONTWRITEBYTECODE has it
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BALIS_") and k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(BALIS_HOME=str(home), BALIS_REGISTRY=str(registry))
+        base = [sys.executable, "-m", "balis.cli"] if source else balis_command()
+        cwd = source.resolve() if source else ROOT
+        return {f"{prefix}members": ([*base, "members"], env, cwd),
+                f"{prefix}search": ([*base, "search", "--json", args.query], env, cwd)}
+
+    commands = {"python": ([sys.executable, "-c", "pass"], dict(os.environ), ROOT), **copy_of(args.source, "")}
+    if args.baseline:
+        commands.update(copy_of(args.baseline, "baseline "))
     try:
-        for argv_ in commands.values():  # once each: disk caches warm, pinyin keys and answer times written
-            timed(argv_, env, cwd)
+        for argv_, env, cwd in commands.values():  # once each: disk caches warm, bytecode, pinyin table and
+            timed(argv_, env, cwd)  # keys, answer times written
         times: dict[str, list[float]] = {name: [] for name in commands}
         cpu: dict[str, list[float]] = {name: [] for name in commands}
-        search_ms: list[float] = []
+        search_ms: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
-            for name, argv_ in commands.items():  # interleaved, so a busy moment hits every command alike
+            for name, (argv_, env, cwd) in commands.items():  # interleaved: a busy moment hits every command
                 ms, cpu_ms, out = timed(argv_, env, cwd)
                 times[name].append(ms)
                 cpu[name].append(cpu_ms)
-                if name == "search":
+                if name.endswith("search"):
                     doc = json.loads(out)
                     if "ms" in doc:
-                        search_ms.append(float(doc["ms"]))
-        imports = {name: slowest_imports(argv_, env, cwd) for name, argv_ in commands.items() if name != "python"}
+                        search_ms[name].append(float(doc["ms"]))
+        imports = {name: slowest_imports(argv_, env, cwd) for name, (argv_, env, cwd) in commands.items()
+                   if name != "python"}
     finally:
         if bed is not None:
             bed.down()
             shutil.rmtree(state_dir, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
+        for home in homes:
+            shutil.rmtree(home, ignore_errors=True)
 
     result = {name: summary(t, cpu[name]) for name, t in times.items()}
-    if search_ms:
-        result["search"]["search_itself_median_ms"] = round(statistics.median(search_ms), 1)
-    for name, target in TARGETS_MS.items():
-        result[name]["target_ms"] = target
+    for name, own in search_ms.items():
+        if own:
+            result[name]["search_itself_median_ms"] = round(statistics.median(own), 1)
+    for name in imports:
+        result[name]["target_ms"] = TARGETS_MS[name.split()[-1]]
         result[name]["slowest_imports"] = imports[name]
     result.update({"members_asked": 4, "query": args.query, "cpus": os.cpu_count(),
                    "load": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None,
-                   "python_version": platform.python_version(),
+                   "python_version": platform.python_version(), "baseline": str(args.baseline or ""),
                    "command": "python benchmarks/startup.py " + " ".join(argv if argv is not None else sys.argv[1:])})
 
-    print(f"start-up benchmark: {args.runs} processes per command, 4 test-bed members, query {args.query!r}")
+    print(f"start-up benchmark: {args.runs} processes per command, 4 test-bed members, query {args.query!r}; "
+          f"load average {' '.join(result['load'] or [])}")
     for name in commands:
         r = result[name]
         extra = f" (target ≤ {r['target_ms']} ms)" if "target_ms" in r else ""
         own = (f"; the search itself {r['search_itself_median_ms']:.0f} ms"
                if "search_itself_median_ms" in r else "")
-        print(f"  {' '.join(commands[name][len(base):]) if name != 'python' else 'python -c pass':<22} "
-              f"median {r['median_ms']:6.1f} ms  (min {r['min_ms']:.1f}, max {r['max_ms']:.1f}; "
+        label = "python -c pass" if name == "python" else name.replace("search", f"search --json {args.query}")
+        print(f"  {label:<28} median {r['median_ms']:6.1f} ms  (min {r['min_ms']:.1f}, max {r['max_ms']:.1f}; "
               f"CPU {r['cpu_median_ms']:.0f} ms){extra}{own}")
         for imp in r.get("slowest_imports", []):
             print(f"      import {imp['module']:<28} {imp['ms']:6.1f} ms")
