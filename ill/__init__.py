@@ -1,6 +1,7 @@
 """Interlibrary loan: requests, the ISO 18626 state machine, lending rules, the store, statistics."""
 
 from ill.errors import (
+           Duplicate,
            IllError,
            InvalidRequest,
            InvalidTransition,
@@ -12,5 +13,5 @@ from ill.errors import (
 )
 from ill.store import Store
 
-__all__ = ["IllError", "InvalidRequest", "InvalidTransition", "NotAllowed", "NotFound", "Refused", "RuleViolation",
+__all__ = ["Duplicate", "IllError", "InvalidRequest", "InvalidTransition", "NotAllowed", "NotFound", "Refused", "RuleViolation",
            "Store", "StoreError"]

@@ -5,6 +5,7 @@
     ├── NotFound              (404) no such request or user
     ├── Refused               (409) the workflow refuses: nothing was changed
     │   ├── RuleViolation     (409) a lending rule (3 books, the cancel window, ...)
+    │   │   └── Duplicate     (409) the reader asked for this edition already (open, or lately: confirm)
     │   ├── InvalidTransition (409) not possible in the request's state
     │   └── NotAllowed        (403) not this person's action
     └── StoreError            (503) the store cannot be opened or written
@@ -45,6 +46,17 @@ class RuleViolation(Refused):
     """A lending rule of the consortium refuses the change (3 books out, cancel window, ...)."""
 
     http_status = 409
+
+
+class Duplicate(RuleViolation):
+    """The reader has an open request for this edition (refused), or had one lately (confirm to go on)."""
+
+    http_status = 409
+
+    def __init__(self, message: str, request_id: int, *, confirmable: bool):
+        super().__init__(message)
+        self.request_id, self.confirmable = request_id, confirmable
+        self.code = "duplicate_recent" if confirmable else "duplicate_open"
 
 
 class InvalidTransition(Refused):

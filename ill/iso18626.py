@@ -10,7 +10,7 @@ message note as `balis:{json}`, so a balis store that imports the messages has t
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from importlib import resources
 from typing import Any
 
@@ -20,7 +20,7 @@ from ill import machine as m
 from ill.errors import InvalidRequest
 from ill.schema import legs, requests
 from ill.store import ANSWER_WORKING_DAYS, PENDING_MESSAGE, SHIP_WORKING_DAYS, Store
-from ill.workdays import working_days_after
+from ill.workdays import BEIJING, local_date, working_days_after
 
 NS = "http://illtransactions.org/2013/iso18626"
 VERSION = "1.2"
@@ -31,12 +31,14 @@ NOTE_PREFIX = "balis:"
 REQUEST_ID_PREFIX = "BALIS-"
 # What the `balis:` note carries (export_request writes exactly these), and each lender row's fields in it.
 NOTE_FIELDS = ("phase", "rota_index", "source", "answer_due", "ship_due", "answered_at", "shipped_at", "received_at",
-               "lent_at", "due_back", "taken_back_at", "return_shipped_at", "completed_at", "reader_message", "price")
+               "lent_at", "due_back", "taken_back_at", "return_shipped_at", "completed_at", "reader_message", "price",
+               "delivery", "pickup", "citation_data")
 LEG_FIELDS = ("seq", "lender", "arrived_at", "answer_due", "ship_due", "answered_at", "answer", "shipped_at",
               "closed_at", "outcome", "note")
-_NUMBERS = {"rota_index": int, "seq": int, "price": (int, float)}
+_NUMBERS = {"rota_index": int, "seq": int, "price": (int, float), "citation_data": dict}
 _LEG_NEEDS = ("seq", "lender", "arrived_at", "answer_due", "ship_due")  # a lender row has these
-_NOT_NULL = ({"phase", "rota_index", "source", "reader_message"}, {"outcome", "note", *_LEG_NEEDS})  # request, leg
+_NOT_NULL = ({"phase", "rota_index", "source", "reader_message", "delivery", "pickup"},
+             {"outcome", "note", *_LEG_NEEDS})  # request, leg
 
 _schema: etree.XMLSchema | None = None
 _parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
@@ -111,13 +113,21 @@ def export_request(store: Store, request_id: int) -> list[bytes]:
             _el(b, "title", r["title"])
         if r["author"]:
             _el(b, "author", r["author"])
+        if r["isbn"]:
+            item = _el(b, "bibliographicItemId")
+            _el(item, "bibliographicItemIdentifier", r["isbn"])
+            _el(item, "bibliographicItemIdentifierCode", "ISBN")
         if r["work_id"]:
             rec = _el(b, "bibliographicRecordId")
             _el(rec, "bibliographicRecordIdentifierCode", WORK_SCHEME)
             _el(rec, "bibliographicRecordIdentifier", r["work_id"])
+        if r["year"]:
+            _el(_el(q, "publicationInfo"), "publicationDate", r["year"])
         s = _el(q, "serviceInfo")
         _el(s, "requestType", "New")
         _el(s, "serviceType", "Loan" if r["kind"] == m.LOAN else "Copy")
+        if r["need_before"]:  # the end of that day in Beijing
+            _el(s, "needBeforeDate", datetime.combine(r["need_before"], time(23, 59, 59), BEIJING).isoformat())
         if r["citation"]:
             _el(s, "note", r["citation"])
         for i, entry in enumerate(r["rota"]):
@@ -280,11 +290,15 @@ def import_request(store: Store, documents: list[bytes], actor: str = "import", 
         rota.append({"member": _text(si, "i:supplierCode/i:agencyIdValue"),
                      "reason": _text(si, "i:supplierDescription") or "",
                      "record_id": _text(si, "i:bibliographicRecordId/i:bibliographicRecordIdentifier"),
-                     "holding": _text(si, "i:callNumber")})
+                     "holding": _text(si, "i:callNumber"), "days": None})
     work_id = None
     for rec in req_root.findall("i:bibliographicInfo/i:bibliographicRecordId", {"i": NS}):
         if _text(rec, "i:bibliographicRecordIdentifierCode") == WORK_SCHEME:
             work_id = _text(rec, "i:bibliographicRecordIdentifier")
+    isbn = next((_text(item, "i:bibliographicItemIdentifier") or "" for item in
+                 req_root.findall("i:bibliographicInfo/i:bibliographicItemId", {"i": NS})
+                 if _text(item, "i:bibliographicItemIdentifierCode") == "ISBN"), "")
+    need = _dt(_text(req_root, "i:serviceInfo/i:needBeforeDate"))
     submitted = _dt(_text(req_root, "i:header/i:timestamp"))
     values: dict[str, Any] = dict(
         reader_id=reader, borrower=borrower, kind=m.LOAN if service == "Loan" else m.COPY,
@@ -292,6 +306,8 @@ def import_request(store: Store, documents: list[bytes], actor: str = "import", 
         title=_text(req_root, "i:bibliographicInfo/i:title") or "",
         author=_text(req_root, "i:bibliographicInfo/i:author") or "",
         citation=_text(req_root, "i:serviceInfo/i:note") or "", rota=rota, rota_index=0,
+        isbn=isbn[:32], year=(_text(req_root, "i:publicationInfo/i:publicationDate") or "")[:16],
+        need_before=local_date(need) if need else None,
         status=m.PENDING, phase=m.NONE, lender=None, submitted_at=submitted, version=1,
         reader_message=PENDING_MESSAGE)
     tried: list[dict] = []

@@ -68,6 +68,7 @@ REPORT_LOST = "report_lost"        # violation: lost (in transit or by the reade
 REPORT_DAMAGED = "report_damaged"  # violation: damaged
 NOTIFY = "Notification"            # a message on the request; the state does not change
 TIMEOUT = "timeout"                # the clock: the lender did not answer or ship in time
+NEED_BEFORE = "need_before_passed"  # the clock: the reader's need-before date passed with nothing shipped
 ROLLBACK = "rollback"              # administrators undo the last change, with a reason
 IMPORT = "import"                  # administrators take over a request another system had (ISO 18626 files)
 
@@ -153,6 +154,8 @@ def _rows() -> list[Transition]:
         reason="required")
     add(TIMEOUT, [(REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)],
         UNFILLED, NONE, {SYSTEM})
+    add(NEED_BEFORE, [(PENDING, NONE), (REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)],
+        UNFILLED, NONE, {SYSTEM})
     add(SHIP, [(EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)], LOANED, TRANSIT, {LENDER}, {LOAN})
     add(SHIP, [(EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)], COPY_COMPLETED, NONE, {LENDER}, {COPY})
     add(RECEIVED, [(LOANED, TRANSIT), (RECALLED, TRANSIT)], None, LIBRARY, {BORROWER}, {LOAN})
@@ -182,7 +185,7 @@ for _t in TRANSITIONS:
 
 ACTIONS = tuple(dict.fromkeys(t.action for t in TRANSITIONS)) + (ROLLBACK,)
 # Actions only the clock takes; people cannot ask for them.
-SYSTEM_ACTIONS = frozenset({TIMEOUT, MARK_OVERDUE})
+SYSTEM_ACTIONS = frozenset({TIMEOUT, MARK_OVERDUE, NEED_BEFORE})
 
 
 def find(action: str, status: str, phase: str, kind: str) -> Transition | None:

@@ -21,6 +21,7 @@ READER, STAFF = "reader", "staff"
 SENT, FORWARDED, UNFILLED, SHIPPED, DELIVERED, READY = "sent", "forwarded", "unfilled", "shipped", "delivered", "ready"
 DUE_SOON, OVERDUE, RECALLED, COMPLETED, CANCELLED, MESSAGE = ("due_soon", "overdue", "recalled", "completed",
                                                               "cancelled", "message")
+NEED_BEFORE = "need_before"  # closed: the reader's need-before date passed with nothing shipped
 # What staff are told
 NEW_REQUEST, NEW_MANUAL, TO_SHIP, ANSWER_DUE, DIGEST = "new_request", "new_manual", "to_ship", "answer_due", "digest"
 
@@ -29,6 +30,7 @@ KINDS = {
     SHIPPED: ("已寄出", "shipped"), DELIVERED: ("已传递", "delivered"), READY: ("请取书", "ready to collect"),
     DUE_SOON: ("即将到期", "due soon"), OVERDUE: ("已超期", "overdue"), RECALLED: ("召回", "recalled"),
     COMPLETED: ("已完成", "completed"), CANCELLED: ("已取消", "cancelled"), MESSAGE: ("留言", "message"),
+    NEED_BEFORE: ("已过需要日期", "past your need-before date"),
     NEW_REQUEST: ("新申请", "new request"), NEW_MANUAL: ("待处理手工申请", "manual request to route"),
     TO_SHIP: ("待发货", "to ship"), ANSWER_DUE: ("今日须答复", "answer due today"), DIGEST: ("每日摘要", "daily digest"),
 }
@@ -167,7 +169,15 @@ def for_change(change: Change, registry: Registry | None = None) -> list[Notice]
         staff(NEW_MANUAL, req["borrower"],
               f"读者 {req['reader_id']} 提交了手工申请 {n}《{t}》，请查找出借馆并发送。",
               f'Reader {req["reader_id"]} wrote manual request {n} ("{t}"): find lenders and route it.')
-    if status == m.UNFILLED and change.from_status != m.UNFILLED:
+    if action == m.NEED_BEFORE:
+        nb = req.get("need_before")
+        day = nb.isoformat() if nb else ""
+        reader(NEED_BEFORE, f"您的申请单 {n}《{t}》到您填写的需要日期 {day} 仍未能寄出，已关闭，不再向其他馆请求。\n"
+                            f"如仍需要此书，请重新提交申请（可填写新的需要日期），或联系本馆馆际互借处。",
+               f'Request {n} ("{t}") was not shipped by your need-before date {day}, so it was closed and no other '
+               f"library will be asked. If you still need it, request it again (with a new date if you like), or "
+               f"ask your library's ILL desk.", desk)
+    elif status == m.UNFILLED and change.from_status != m.UNFILLED:
         why = req.get("reader_message") or change.reason
         reader(UNFILLED, f"很抱歉，您的申请单 {n}《{t}》未能满足：{why}\n"
                          f"您可以：核对书目信息后重新提交手工申请；改为申请原文传递（部分章节）；"

@@ -1,7 +1,7 @@
 """The lenders a request is sent to, in order: one typed value (`Lender`), converted at the edges.
 
 The command line and the desk give member codes; lender routing gives its ranked entries
-(`routing.RotaEntry`); the store keeps each lender as a plain row {member, reason, record_id, holding}.
+(`routing.RotaEntry`); the store keeps each lender as a plain row {member, reason, record_id, holding, days}.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ class RankedLender(Protocol):
     member: str
     reasons: Sequence[str]
     copies: Sequence
+    mean_days: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +30,19 @@ class Lender:
     reason: str = ""
     record_id: str | None = None
     holding: str | None = None
+    days: float | None = None  # routing's estimate of its days to supply (ill.needby reads it)
 
     @classmethod
     def ranked(cls, entry: RankedLender) -> Lender:
         """A lender as routing ranked it: its reasons, and the call number of its first lendable copy."""
         copy = entry.copies[0] if entry.copies else None
-        return cls(entry.member, "; ".join(entry.reasons), holding=getattr(copy, "call_number", None) or None)
+        days = getattr(entry, "mean_days", None)
+        return cls(entry.member, "; ".join(entry.reasons), holding=getattr(copy, "call_number", None) or None,
+                   days=round(float(days), 2) if isinstance(days, (int, float)) else None)
 
     def row(self) -> dict:
-        return {"member": self.member, "reason": self.reason, "record_id": self.record_id, "holding": self.holding}
+        return {"member": self.member, "reason": self.reason, "record_id": self.record_id, "holding": self.holding,
+                "days": self.days}
 
 
 def lenders(rota: Iterable[str | Lender] | None) -> list[Lender]:

@@ -71,7 +71,7 @@ requests = Table(
     Column("price_fen", Integer),  # the book's price in fen, for lost/damaged fines
     Column("status", String(32), nullable=False),
     Column("phase", String(16), nullable=False, server_default=""),
-    Column("rota", JSON, nullable=False),  # [{"member", "reason", "record_id", "holding"}, ...]
+    Column("rota", JSON, nullable=False),  # [{"member", "reason", "record_id", "holding", "days"}, ...]
     Column("rota_index", Integer, nullable=False, server_default="0"),
     Column("lender", String(32)),  # the lender the request is at now
     Column("submitted_at", DateTime, nullable=False),

@@ -18,7 +18,8 @@ from sqlalchemy import Date, DateTime, and_, create_engine, event, func, insert,
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ill import accounts, notices, outbox
+from ill import accounts, duplicates, editions, needby, notices, outbox
+from ill import delivery as ill_delivery
 from ill import machine as m
 from ill.errors import InvalidRequest, NotAllowed, NotFound, RuleViolation, StoreError
 from ill.rota import Lender, lenders, normalise_rota
@@ -294,12 +295,19 @@ class Store:
 
     def submit(self, reader_id: str, *, kind: str = m.LOAN, title: str = "", author: str = "",
                work_id: str | None = None, citation: str = "", rota: Iterable[str | Lender] | None = None,
-               price: float | None = None, now: datetime | None = None) -> dict:
+               price: float | None = None, isbn: str = "", year: str = "", delivery: str | None = None,
+               pickup: str | None = None, need_before: date | str | None = None,
+               citation_data: dict | None = None, confirm_duplicate: bool = False,
+               now: datetime | None = None) -> dict:
         """A reader's new request: from an edition (work id + rota) or a manual citation (手工填写).
 
-        The 3-books rule is checked in the same transaction that inserts the request, with the reader's
-        row locked (PostgreSQL) or the database write-locked (SQLite), so concurrent submissions can
-        never leave more than 3 open loans.
+        `isbn`, `year`: the edition's; `delivery`, `pickup`: how the reader gets it (ill.delivery, checked
+        against the borrowing library's offer when the store has a registry); `need_before`: the date after
+        which it is not needed (ill.needby: lenders that cannot meet it go last in the rota).
+        The 3-books rule and the duplicates rule (ill.duplicates: refused while a request for the same edition
+        is open; `confirm_duplicate` after one that closed in the last 30 days) are checked in the same
+        transaction that inserts the request, with the reader's row locked (PostgreSQL) or the database
+        write-locked (SQLite), so concurrent submissions can never break them.
         """
         if kind not in m.KINDS:
             raise InvalidRequest(f"kind {kind!r}: use 'loan' (馆际互借, returnable) or 'copy' (原文传递)")
@@ -312,7 +320,11 @@ class Store:
             raise InvalidRequest(f"edition {work_id}: no lender to send the request to; give a rota "
                                  f"(--rota A,B) or submit it as a manual citation for staff to route")
         price_fen = accounts.price_fen(price)
+        isbn = duplicates.isbn13(isbn)
+        if citation_data is not None and not isinstance(citation_data, dict):
+            raise InvalidRequest("citation_data must be a mapping (title, issn, isbn, year, volume, ...)")
         now = self._now(now)
+        need = needby.parse(need_before, now)
         with self._tx() as conn:
             self._check_lenders(entries, conn)
             reader = self._user(conn, reader_id, lock=True)
@@ -320,6 +332,10 @@ class Store:
                 raise NotAllowed(f"user {reader_id} is {reader['role']}, not a reader; requests are submitted "
                                  f"in a reader's name")
             borrower = reader["member"]
+            how = ill_delivery.choose(self._member(borrower), delivery, pickup)
+            entries = needby.order(entries, now, need, kind, how.days)
+            duplicates.check(self._same_edition(conn, reader_id, work_id, isbn), work_id=work_id, isbn=isbn,
+                             now=now, confirmed=confirm_duplicate)
             if any(e["member"] == borrower for e in entries):
                 raise InvalidRequest(f"the reader's own library {borrower} cannot be a lender in the rota; "
                                      f"borrow from the own shelves instead")
@@ -335,7 +351,9 @@ class Store:
             values = dict(reader_id=reader_id, borrower=borrower, kind=kind, source=source, work_id=work_id,
                           title=title or citation[:200], author=(author or "").strip(), citation=citation,
                           price_fen=price_fen, status=m.PENDING, phase=m.NONE, rota=entries, rota_index=0,
-                          submitted_at=_db(now), reader_message="", version=1)
+                          submitted_at=_db(now), reader_message="", version=1, isbn=isbn,
+                          year=str(year or "").strip()[:16], delivery=how.delivery, pickup=how.pickup,
+                          need_before=need, citation_data=citation_data)
             request_id = conn.execute(insert(requests).values(**values)).inserted_primary_key[0]
             if entries:
                 self._enter_lender(conn, request_id, entries, 0, now)
@@ -378,9 +396,13 @@ class Store:
 
     def act(self, request_id: int, action: str, actor_id: str, *, reason: str = "",
             price: float | None = None, rota: Iterable[str | Lender] | None = None, work_id: str | None = None,
-            now: datetime | None = None) -> dict:
+            edition: dict | None = None, confirm_edition: bool = False, now: datetime | None = None) -> dict:
         """Take `action` on a request as `actor_id` if the workflow allows it (`ill.machine.verdict`), and
-        apply its effects in one transaction; refused with the workflow's own words otherwise."""
+        apply its effects in one transaction; refused with the workflow's own words otherwise.
+
+        Routing a manual citation: `edition` ({"title", "isbns", "year"}) is the edition `work_id` names; one
+        whose title or ISBN is not the reader's (ill.editions) is refused unless `confirm_edition`. Lenders
+        that cannot meet the request's need-before date go last (ill.needby)."""
         if action == m.ROLLBACK:
             return self.rollback(request_id, actor_id, reason, now=now)
         if action in m.SYSTEM_ACTIONS:
@@ -398,8 +420,16 @@ class Store:
             m.check_inputs(v.transition, req, reason=reason, rota=entries)
             if entries:
                 self._check_lenders(entries, conn)
+                entries = needby.order(entries, now, req["need_before"], req["kind"], self._extra_days(req))
+            if v.transition.action == m.ROUTE and edition:
+                why = editions.mismatch(req, str(edition.get("title") or ""), list(edition.get("isbns") or ()))
+                if why and not confirm_edition:
+                    exc = RuleViolation(f"申请单 {request_id}: {why}；请核对后确认 (confirm that this edition is "
+                                        f"what the reader asked for)")
+                    exc.code = "edition_mismatch"
+                    raise exc
             return self._apply(conn, req, v.transition, actor_id, v.role, now, reason=reason, price=price,
-                               rota=entries, work_id=work_id)
+                               rota=entries, work_id=work_id, edition=edition)
 
     def _check_lenders(self, entries: list[dict], conn: Connection) -> None:
         """Every lender of a rota is a member of the registry that lends through ILL and is not suspended
@@ -420,6 +450,38 @@ class Store:
             if states.get(code, member.status) != "active":
                 raise InvalidRequest(f"{member.name} ({code}) is suspended (暂停服务); choose another lender")
 
+    def _member(self, code: str | None):
+        """The registry's member `code` (None without a registry or for an unknown code)."""
+        if self.registry is None or not code:
+            return None
+        return next((mem for mem in self.registry.members if mem.code == code), None)
+
+    def _extra_days(self, req: dict) -> int:
+        """Working days the request's delivery method adds after the book arrives (0: collected at the desk)."""
+        member = self._member(req["borrower"])
+        method = member.delivery_method(req.get("delivery")) if member is not None else None
+        return method.days if method is not None else 0
+
+    @staticmethod
+    def _same_edition(conn: Connection, reader_id: str, work_id: str | None, isbn: str) -> list[dict]:
+        """The reader's requests for the edition `work_id` or ISBN `isbn` (for the duplicates rule)."""
+        same = [requests.c.work_id == work_id] if work_id else []
+        if isbn:
+            same.append(requests.c.isbn == isbn)
+        if not same:
+            return []
+        q = select(requests.c.id, requests.c.reader_id, requests.c.work_id, requests.c.isbn, requests.c.title,
+                   requests.c.status, requests.c.submitted_at, requests.c.completed_at)
+        return [{**r._mapping, "submitted_at": _aware(r.submitted_at), "completed_at": _aware(r.completed_at)}
+                for r in conn.execute(q.where(requests.c.reader_id == reader_id, or_(*same)))]
+
+    def possible_duplicates(self, request_id: int) -> list[dict]:
+        """The same reader's other requests for the same edition or ISBN, newest first (shown to staff)."""
+        with self.read() as conn:
+            req = self._request(conn, request_id)
+            rows = self._same_edition(conn, req["reader_id"], req["work_id"], req["isbn"] or "")
+        return duplicates.possible(rows, req)
+
     def explain(self, request_id: int, actor_id: str, now: datetime | None = None) -> list[m.Verdict]:
         """What `actor_id` may do on the request now and why not (`ill.machine.explain`), as the store sees it."""
         now = self._now(now)
@@ -432,7 +494,8 @@ class Store:
         return self.act(request_id, m.CANCEL, actor_id, reason=reason, now=now)
 
     def _apply(self, conn: Connection, req: dict, t: m.Transition, actor_id: str, acting: str, now: datetime,
-               *, reason: str, price: float | None, rota: list[dict] | None, work_id: str | None) -> dict:
+               *, reason: str, price: float | None, rota: list[dict] | None, work_id: str | None,
+               edition: dict | None = None) -> dict:
         """The effects of a transition the workflow allowed: the request's new values, its lender rows, the
         forward to the next lender, the fine, and the audit entry (the caller's transaction)."""
         rid = req["id"]
@@ -446,8 +509,13 @@ class Store:
 
         if action == m.ROUTE:
             entries = rota or []
+            found = {}
+            if edition and not req["isbn"] and edition.get("isbns"):
+                found["isbn"] = str(list(edition["isbns"])[0])[:32]
+            if edition and not req["year"] and edition.get("year"):
+                found["year"] = str(edition["year"])[:16]
             self._set(conn, rid, rota=entries, work_id=work_id or req["work_id"],
-                      source="edition" if (work_id or req["work_id"]) else req["source"], reader_message="")
+                      source="edition" if (work_id or req["work_id"]) else req["source"], reader_message="", **found)
             self._enter_lender(conn, rid, entries, 0, now)
             changes = {}
             lender_acting = entries[0]["member"]
@@ -508,7 +576,8 @@ class Store:
         if changes:
             self._set(conn, rid, **changes)
         if forward_reason is not None:
-            self._forward(conn, rid, now, forward_reason)
+            skipped = self._forward(conn, rid, now, forward_reason)
+            forward_reason = "; ".join(x for x in (forward_reason, skipped) if x)
         after = self._request(conn, rid)
         audit_id = self._audit(conn, rid, now, actor_id, acting, action, req["status"], req["phase"], after,
                                lender_acting, reason if forward_reason is None else forward_reason, before=before)
@@ -538,8 +607,10 @@ class Store:
         waiting = or_(and_(requests.c.status == m.REQUEST_RECEIVED, requests.c.answer_due < t),
                       and_(requests.c.status.in_([m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY]), requests.c.ship_due < t))
         late = and_(requests.c.status == m.LOANED, requests.c.phase == m.READER, requests.c.due_back < t)
+        needed = and_(requests.c.need_before < local_date(now), requests.c.status.in_(sorted(needby.WAITING)))
         with self.read() as conn:
-            ids = [r.id for r in conn.execute(select(requests.c.id).where(or_(waiting, late)).order_by(requests.c.id))]
+            ids = [r.id for r in conn.execute(select(requests.c.id).where(or_(waiting, late, needed))
+                                              .order_by(requests.c.id))]
         done = []
         for rid in ids:
             with self._tx() as conn:
@@ -553,6 +624,8 @@ class Store:
         t = _db(now)
         status, rid = req["status"], req["id"]
         before = self._snapshot(conn, rid)
+        if needby.passed(req, local_date(now)):
+            return self._close_needed(conn, req, now, before)
         if status == m.REQUEST_RECEIVED and req["answer_due"] < t:
             why = f"{req['lender']} 未在 {ANSWER_WORKING_DAYS} 个工作日内答复 (due {deadline_text(_aware(req['answer_due']))})"
         elif status in (m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY) and req["ship_due"] < t:
@@ -569,22 +642,49 @@ class Store:
         leg = self._current_leg(conn, rid)
         if leg:
             self._close_leg(conn, leg["id"], now, "timeout", why)
-        self._forward(conn, rid, now, why)
+        why = "; ".join(x for x in (why, self._forward(conn, rid, now, why)) if x)
         after = self._request(conn, rid)
         self._audit(conn, rid, now, SYSTEM_ACTOR, m.SYSTEM, m.TIMEOUT, status, req["phase"], after, req["lender"],
                     why, before=before)
         return {"id": rid, "action": m.TIMEOUT, "from": status, "to": after["status"], "lender": after["lender"],
                 "reason": why}
 
-    def _forward(self, conn: Connection, rid: int, now: datetime, why: str) -> None:
+    def _close_needed(self, conn: Connection, req: dict, now: datetime, before: dict) -> dict:
+        """The clock closes a request still waiting after the reader's need-before date: Unfilled, with why."""
+        rid, status = req["id"], req["status"]
+        why = needby.passed_text(req["need_before"])
+        leg = self._current_leg(conn, rid)
+        if leg:
+            self._close_leg(conn, leg["id"], now, "cancelled", why)
+        self._set(conn, rid, status=m.UNFILLED, phase=m.NONE, completed_at=_db(now), answer_due=None, ship_due=None,
+                  reader_message=why)
+        after = self._request(conn, rid)
+        self._audit(conn, rid, now, SYSTEM_ACTOR, m.SYSTEM, m.NEED_BEFORE, status, req["phase"], after, req["lender"],
+                    why, before=before)
+        return {"id": rid, "action": m.NEED_BEFORE, "from": status, "to": m.UNFILLED, "lender": req["lender"],
+                "reason": why}
+
+    def _forward(self, conn: Connection, rid: int, now: datetime, why: str) -> str:
+        """Send the request on to the next lender of its rota that can still meet its need-before date
+        (ill.needby), or close it Unfilled; returns why lenders were skipped ("" when none was)."""
         req = self._request(conn, rid)
-        nxt = req["rota_index"] + 1
-        if nxt < len(req["rota"]):
-            self._enter_lender(conn, rid, req["rota"], nxt, now)
-            return
+        need = req["need_before"]
+        if need is not None and local_date(now) > need:
+            self._set(conn, rid, status=m.UNFILLED, phase=m.NONE, completed_at=_db(now), answer_due=None,
+                      ship_due=None, reader_message=needby.passed_text(need))
+            return ""
+        index, skipped = needby.next_in_time(req["rota"], req["rota_index"] + 1, now, need, req["kind"],
+                                             self._extra_days(req))
+        skipped_text = ("跳过 (skipped): " + "; ".join(skipped)) if skipped else ""
+        if index is not None:
+            self._enter_lender(conn, rid, req["rota"], index, now)
+            return skipped_text
         reasons = [f"{leg['lender']}: {leg['note'] or leg['outcome']}" for leg in self._legs(conn, rid)]
         self._set(conn, rid, status=m.UNFILLED, phase=m.NONE, completed_at=_db(now), answer_due=None, ship_due=None,
-                  reader_message="未能满足：轮询的各馆都无法提供 (no lender could supply). " + "; ".join(reasons))
+                  reader_message="未能满足：轮询的各馆都无法提供 (no lender could supply). " + "; ".join(reasons)
+                  + (f"；其余各馆无法在需要日期前送达 (no other lender can meet the need-before date): "
+                     f"{'; '.join(skipped)}" if skipped else ""))
+        return skipped_text
 
     def _enter_lender(self, conn: Connection, rid: int, rota: list[dict], index: int, now: datetime) -> None:
         lender = rota[index]["member"]

@@ -14,6 +14,7 @@ from members.values import (
     DEFAULT_HARVEST_RATE,
     DEFAULT_LENDING,
     DEFAULT_NOT_FOR_LOAN,
+    DESK,
     HARVEST_DELETIONS,
     ILS_NAMES,
     LOGIN_FORMS,
@@ -25,10 +26,12 @@ from members.values import (
     Contact,
     Credentials,
     CredentialsError,
+    DeliveryMethod,
     Endpoint,
     FineRule,
     LendingPolicy,
     Member,
+    PickupPoint,
     Registry,
     RegistryError,
     Target,
@@ -36,9 +39,9 @@ from members.values import (
 )
 
 __all__ = [
-    "CHARSETS", "DEFAULT_HARVEST_RATE", "DEFAULT_LENDING", "DEFAULT_NOT_FOR_LOAN", "DEFAULT_REGISTRY",
+    "CHARSETS", "DEFAULT_HARVEST_RATE", "DEFAULT_LENDING", "DEFAULT_NOT_FOR_LOAN", "DEFAULT_REGISTRY", "DESK",
     "HARVEST_DELETIONS", "ILS_NAMES", "LOGIN_FORMS", "MATERIAL_TYPES", "PROTOCOLS",
-    "SRU_VERSIONS", "STATUSES", "SYNTAXES", "Contact", "Credentials", "CredentialsError", "Endpoint", "FineRule",
-    "LendingPolicy", "Member", "Registry", "RegistryError", "Target", "load_registry", "parse_auth", "parse_lending",
+    "SRU_VERSIONS", "STATUSES", "SYNTAXES", "Contact", "Credentials", "CredentialsError", "DeliveryMethod", "Endpoint", "FineRule",
+    "LendingPolicy", "Member", "PickupPoint", "Registry", "RegistryError", "Target", "load_registry", "parse_auth", "parse_lending",
     "paths", "pinyin_key", "resolve_registry_path", "with_member_states",
 ]

@@ -15,6 +15,7 @@ from members.values import (
     DEFAULT_HARVEST_MAX_RECORDS,
     DEFAULT_HARVEST_RATE,
     DEFAULT_LENDING,
+    DESK,
     HARVEST_DELETIONS,
     ILS_NAMES,
     LOGIN_FORMS,
@@ -25,10 +26,12 @@ from members.values import (
     SYNTAXES,
     Contact,
     Credentials,
+    DeliveryMethod,
     Endpoint,
     FineRule,
     LendingPolicy,
     Member,
+    PickupPoint,
     Registry,
     RegistryError,
 )
@@ -107,7 +110,65 @@ _KNOWN_KEYS = {"code", "name", "name_en", "district", "status", "suspended_reaso
                "syntax", "charset", "timeout", "max_records", "harvest_rate", "harvest_deletions", "endpoint",
                "harvest_max_records", "harvest_max_hours",
                "auth", "negotiate_charset", "ils", "holdings_schema", "opac_syntax",
-               "contact", "lending"}
+               "contact", "lending", "pickup", "delivery"}
+
+
+def parse_pickups(path: Path, member: str, raw: object) -> tuple[PickupPoint, ...]:
+    """[[member.pickup]] tables: code, name (required), name_en, hours; codes unique within the member."""
+    items = _tables(path, member, "pickup", raw)
+    out: list[PickupPoint] = []
+    for j, item in enumerate(items):
+        code, name, name_en = _entry_texts(path, member, f"pickup[{j}]", item, {"code", "name", "name_en", "hours"})
+        hours = str(item.get("hours") or "").strip() or None
+        if any(p.code == code for p in out):
+            raise RegistryError(path, f"pick-up point code {code!r} is used twice", member=member, key=f"pickup[{j}]")
+        out.append(PickupPoint(code, name, name_en, hours))
+    return tuple(out)
+
+
+def parse_deliveries(path: Path, member: str, raw: object) -> tuple[DeliveryMethod, ...]:
+    """[[member.delivery]] tables: code (not "desk"), name (required), name_en, days (0-30), note."""
+    items = _tables(path, member, "delivery", raw)
+    out: list[DeliveryMethod] = []
+    for j, item in enumerate(items):
+        key = f"delivery[{j}]"
+        code, name, name_en = _entry_texts(path, member, key, item, {"code", "name", "name_en", "days", "note"})
+        if code == DESK or any(d.code == code for d in out):
+            raise RegistryError(path, f"delivery code {code!r} is taken ('{DESK}' is collecting at a pick-up point)",
+                                member=member, key=f"{key}.code")
+        days = item.get("days", 0)
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 30:
+            raise RegistryError(path, f"must be whole working days 0-30, found {days!r}", member=member,
+                                key=f"{key}.days")
+        out.append(DeliveryMethod(code, name, name_en, days, str(item.get("note") or "").strip() or None))
+    return tuple(out)
+
+
+def _tables(path: Path, member: str, key: str, raw: object) -> list[dict]:
+    items = [raw] if isinstance(raw, dict) else raw
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise RegistryError(path, f"must be a list of [[member.{key}]] tables", member=member, key=key)
+    return items
+
+
+def _entry_texts(path: Path, member: str, key: str, item: dict, known: set[str]) -> tuple[str, str, str]:
+    unknown = sorted(set(item) - known)
+    if unknown:
+        raise RegistryError(path, f"unknown key; known: {', '.join(sorted(known))}", member=member,
+                            key=f"{key}.{unknown[0]}")
+    values = []
+    for name in ("code", "name", "name_en"):
+        value = item.get(name, "")
+        if not isinstance(value, str):
+            raise RegistryError(path, f"must be text, found {value!r}", member=member, key=f"{key}.{name}")
+        values.append(value.strip())
+    code, name, name_en = values
+    if not code or len(code) > 32 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in code):
+        raise RegistryError(path, "needs a short code of letters, digits, - or _ (at most 32)", member=member,
+                            key=f"{key}.code")
+    if not name:
+        raise RegistryError(path, "missing; give the name readers see", member=member, key=f"{key}.name")
+    return code.lower(), name, name_en
 
 
 def parse_lending(path: Path, member: str, raw: object, base: LendingPolicy) -> LendingPolicy:
@@ -321,4 +382,6 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
         holdings_schema=text("holdings_schema"),
         opac_syntax=flag("opac_syntax", False),
         extra={k: v for k, v in entry.items() if k not in _KNOWN_KEYS},
+        pickup_points=parse_pickups(path, code, entry["pickup"]) if "pickup" in entry else (),
+        delivery_methods=parse_deliveries(path, code, entry["delivery"]) if "delivery" in entry else (),
     )

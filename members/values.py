@@ -99,6 +99,31 @@ class Contact:
         return any((self.name, self.phone, self.email, self.address, self.office, self.hours))
 
 
+DESK = "desk"  # the delivery method every member offers: collect at a pick-up point of its ILL desk
+
+
+@dataclass(frozen=True, slots=True)
+class PickupPoint:
+    """A desk where the member's readers collect interlibrary loans (a [[member.pickup]] table)."""
+
+    code: str
+    name: str
+    name_en: str = ""
+    hours: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryMethod:
+    """Another way the member gets an interlibrary loan to its readers (a [[member.delivery]] table), e.g.
+    delivery to the reader's department; `days` are the working days it adds after the book arrives."""
+
+    code: str
+    name: str
+    name_en: str = ""
+    days: int = 0
+    note: str | None = None
+
+
 MATERIAL_TYPES = ("book", "ebook", "serial", "ejournal", "audio", "video", "map", "score", "large_print", "other")
 DEFAULT_NOT_FOR_LOAN = ("参考阅览室", "特藏", "过刊")
 
@@ -239,6 +264,22 @@ class Member:
     holdings_schema: str | None = None  # SRU: also ask this recordSchema for holdings ("isohold", ISO 20775)
     opac_syntax: bool = False  # Z39.50: ask for the OPAC record syntax (record + holdings and circulation)
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as written
+    pickup_points: tuple[PickupPoint, ...] = ()  # as the registry lists them (none: `pickups` gives the default)
+    delivery_methods: tuple[DeliveryMethod, ...] = ()  # besides collecting at the desk
+
+    @property
+    def pickups(self) -> tuple[PickupPoint, ...]:
+        """Where readers collect: the registry's pick-up points, else the ILL desk itself (its contact office)."""
+        if self.pickup_points:
+            return self.pickup_points
+        return (PickupPoint(DESK, self.contact.office or f"{self.name}馆际互借处",
+                            f"{self.name_en or self.code} ILL desk", self.contact.hours),)
+
+    def pickup(self, code: str | None) -> PickupPoint | None:
+        return next((p for p in self.pickups if p.code == code), None)
+
+    def delivery_method(self, code: str | None) -> DeliveryMethod | None:
+        return next((d for d in self.delivery_methods if d.code == code), None)
 
     @property
     def active(self) -> bool:

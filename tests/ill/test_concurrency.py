@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import uuid
 
-from ill import RuleViolation, Store
+from ill import Duplicate, RuleViolation, Store
 from ill import machine as m
 
 N = 50
@@ -14,9 +15,33 @@ N = 50
 def _submit(store: Store, results: list, barrier) -> None:
     barrier.wait()
     try:
-        results.append(store.submit("r1", kind="loan", title="并发", work_id="w-c", rota=["PKU"])["id"])
+        work = f"w-c-{uuid.uuid4().hex[:8]}"  # each a different edition: only the 3-books rule refuses
+        results.append(store.submit("r1", kind="loan", title="并发", work_id=work, rota=["PKU"])["id"])
     except RuleViolation:
         results.append("refused")
+
+
+def _submit_same(store: Store, results: list, barrier) -> None:
+    barrier.wait()
+    try:
+        results.append(store.submit("r1", kind="copy", title="同一版本", work_id="w-same", rota=["PKU"])["id"])
+    except Duplicate as exc:
+        results.append(("duplicate", exc.request_id))
+
+
+def test_50_threads_asking_for_one_edition_leave_one_request(store):
+    """The duplicates rule is decided in the transaction that writes the request: one of 50 goes through,
+    every other is refused naming it."""
+    results: list = []
+    barrier = threading.Barrier(N)
+    threads = [threading.Thread(target=_submit_same, args=(store, results, barrier)) for _ in range(N)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    (accepted,) = [r for r in results if isinstance(r, int)]
+    assert results.count(("duplicate", accepted)) == N - 1
+    assert [r["id"] for r in store.list_requests(reader="r1")] == [accepted]
 
 
 def _open_loans_in_db(store: Store) -> int:

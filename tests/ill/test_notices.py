@@ -122,8 +122,8 @@ def test_a_manual_request_and_a_staff_cancel_are_told(notified):
 
 
 def test_the_readers_own_cancel_gives_no_notice_and_a_refused_change_writes_none(notified):
-    for _ in range(3):
-        notified.submit("r1", title="书", work_id="W3", rota=["PKU"])
+    for n in range(3):
+        notified.submit("r1", title="书", work_id=f"W3-{n}", rota=["PKU"])
     before = len(outbox.outbox(notified))
     with pytest.raises(RuleViolation):
         notified.submit("r1", title="第四本", work_id="W4", rota=["PKU"])

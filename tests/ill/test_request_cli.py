@@ -28,8 +28,8 @@ def run(tmp_path, capsys):
     return balis
 
 
-def submit(run, *extra):
-    code, out, err = run("request", "submit", "--as", "r1", "--work", "W1", "--title", "数据结构",
+def submit(run, *extra, work="W1"):
+    code, out, err = run("request", "submit", "--as", "r1", "--work", work, "--title", "数据结构",
                          "--rota", "PKU,RUC", "--json", *extra)
     assert code == 0, err
     return json.loads(out)["request"]
@@ -58,8 +58,8 @@ def test_refusals_exit_1_with_one_clear_line(run):
     assert err.startswith("balis: 申请单 1: 当前状态 RequestReceived 不能执行 'check_in'") and "Traceback" not in err
     code, _, err = run("request", "act", str(r["id"]), "WillSupply", "--as", "ruc")
     assert code == 1 and "staff of the lender (PKU)" in err
-    for _ in range(2):
-        submit(run)
+    for n in range(2):
+        submit(run, work=f"W1-{n}")
     code, _, err = run("request", "submit", "--as", "r1", "--work", "W2", "--rota", "PKU")
     assert code == 1 and "已有 3 册" in err
 

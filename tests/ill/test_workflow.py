@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -17,9 +18,13 @@ def bj_day(moment) -> str:
     return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
+_EDITIONS = itertools.count(1)
+
+
 def loan(store, reader="r1", rota=("PKU", "RUC", "CUPL"), **kw):
-    return store.submit(reader, kind="loan", title="数据结构 (C语言版)", author="严蔚敏", work_id="w-1",
-                        rota=list(rota), **kw)
+    """A loan request for a new edition each time (asking twice for one edition is the duplicates rule's)."""
+    kw.setdefault("work_id", f"w-{next(_EDITIONS)}")
+    return store.submit(reader, kind="loan", title="数据结构 (C语言版)", author="严蔚敏", rota=list(rota), **kw)
 
 
 def state(store, rid):

@@ -137,3 +137,49 @@ def test_broken_registry_stops_the_command_with_a_clear_message(tmp_path):
     assert out.returncode == 2
     assert "member PKU" in out.stderr and "endpoint[0].port" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+DELIVERY = GOOD.replace('''  [[member.endpoint]]
+  protocol = "z3950"''', '''  [[member.pickup]]
+  code = "Main"
+  name = "逸夫馆 馆际互借处"
+  name_en = "ILL desk, Yifu Library"
+  hours = "周一至周五 8:00-17:00"
+  [[member.pickup]]
+  code = "north"
+  name = "北馆总服务台"
+  [[member.delivery]]
+  code = "department"
+  name = "送书到院系"
+  days = 1
+  [[member.endpoint]]
+  protocol = "z3950"''', 1)
+
+
+def test_pick_up_points_and_delivery_methods(tmp_path):
+    """A member lists where its readers collect ILL books and how else it delivers; without a list, its ILL desk
+    (the contact office) is the one pick-up point and collecting there the one method."""
+    reg = load_registry(write(tmp_path, DELIVERY))
+    thu, pku = reg.get("THU"), reg.get("PKU")
+    assert [(p.code, p.name, p.hours) for p in thu.pickups] == [
+        ("main", "逸夫馆 馆际互借处", "周一至周五 8:00-17:00"), ("north", "北馆总服务台", None)]
+    assert [(d.code, d.days) for d in thu.delivery_methods] == [("department", 1)]
+    assert thu.delivery_method("department").name == "送书到院系" and thu.pickup("north").name == "北馆总服务台"
+    assert [(p.code, p.name) for p in pku.pickups] == [("desk", "北京大学馆际互借处")] and pku.delivery_methods == ()
+    shipped = load_registry(DEFAULT_REGISTRY).get("THU")
+    assert len(shipped.pickups) >= 2 and shipped.delivery_methods
+
+
+@pytest.mark.parametrize("mutation, key", [
+    (('code = "north"', 'code = "main"'), "pickup[1]"),
+    (('code = "north"', 'code = "北"'), "pickup[1].code"),
+    (('name = "北馆总服务台"', 'name = ""'), "pickup[1].name"),
+    (('days = 1', 'days = 99'), "delivery[0].days"),
+    (('code = "department"', 'code = "desk"'), "delivery[0].code"),
+    (('days = 1', 'dayz = 1'), "delivery[0].dayz"),
+])
+def test_bad_pick_up_points_and_delivery_methods_are_named(tmp_path, mutation, key):
+    path = write(tmp_path, DELIVERY.replace(*mutation, 1))
+    with pytest.raises(RegistryError) as err:
+        load_registry(path)
+    assert "member THU" in str(err.value) and f"key '{key}'" in str(err.value)
