@@ -215,15 +215,19 @@ def demo_requests(store: Store) -> int:
         return _count(conn, audit, audit.c.actor == DEMO_ACTOR, audit.c.action == "import")
 
 
-def lender_history(store: Store) -> dict[str, dict]:
+def lender_history(store: Store, kind: str | None = None) -> dict[str, dict]:
     """Per lender, over all time, for the router: requests reached it, filled, days to supply, open now.
 
     {code: {"requests": n, "filled": n, "supply_days_total": x, "open": n}}; supply days are calendar days
-    from the request reaching the lender to its shipping.
+    from the request reaching the lender to its shipping. `kind` (m.LOAN or m.COPY) keeps that kind of request
+    only: a lender's copy service is learned apart from its loans.
     """
     out: dict[str, dict] = {}
+    query = select(legs.c.lender, legs.c.outcome, legs.c.arrived_at, legs.c.shipped_at)
+    if kind is not None:
+        query = query.join(requests, requests.c.id == legs.c.request_id).where(requests.c.kind == kind)
     with store.read() as conn:
-        for row in conn.execute(select(legs.c.lender, legs.c.outcome, legs.c.arrived_at, legs.c.shipped_at)):
+        for row in conn.execute(query):
             h = out.setdefault(row.lender, {"requests": 0, "filled": 0, "supply_days_total": 0.0, "open": 0})
             h["requests"] += 1
             if row.outcome == "supplied":
