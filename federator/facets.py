@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from dedup.work import Work
+from records.vocabulary import CLC_CLASSES, clc_name, language_name
 
 __all__ = ["CLC_CLASSES", "FACETS", "apply", "clc_classes", "compute", "year_bins"]
 
@@ -21,19 +22,6 @@ UNKNOWN = "unknown"
 BEFORE = 1950  # years before this share one bin
 BEFORE_VALUE = f"-{BEFORE - 1}"  # "-1949"
 
-# 中国图书馆分类法 top-level classes (22 basic classes).
-CLC_CLASSES = {
-    "A": "马克思主义、列宁主义、毛泽东思想、邓小平理论", "B": "哲学、宗教", "C": "社会科学总论",
-    "D": "政治、法律", "E": "军事", "F": "经济", "G": "文化、科学、教育、体育", "H": "语言、文字",
-    "I": "文学", "J": "艺术", "K": "历史、地理", "N": "自然科学总论", "O": "数理科学和化学",
-    "P": "天文学、地球科学", "Q": "生物科学", "R": "医药、卫生", "S": "农业科学", "T": "工业技术",
-    "U": "交通运输", "V": "航空、航天", "X": "环境科学、安全科学", "Z": "综合性图书",
-}  # fmt: skip
-LANGUAGES = {
-    "chi": "中文", "zho": "中文", "eng": "英文", "jpn": "日文", "kor": "朝鲜文", "rus": "俄文", "ger": "德文",
-    "deu": "德文", "fre": "法文", "fra": "法文", "spa": "西班牙文", "ita": "意大利文", "por": "葡萄牙文",
-    "ara": "阿拉伯文", "lat": "拉丁文", "mon": "蒙古文", "tib": "藏文", "uig": "维吾尔文",
-}  # fmt: skip
 MATERIAL_TYPES = {
     "book": "图书", "ebook": "电子书", "serial": "期刊", "ejournal": "电子期刊", "audio": "录音资料", "video": "视频资料", "map": "地图",
     "score": "乐谱", "large_print": "大字本", "other": "其他",
@@ -107,10 +95,10 @@ def label(facet: str, value: str, names: Mapping[str, str]) -> str | None:
         a, _, b = value.partition("-")
         return f"{a}–{b}"
     if facet == "language":
-        return LANGUAGES.get(value)
+        return language_name(value, "zh")
     if facet == "material_type":
         return MATERIAL_TYPES.get(value)
-    return CLC_CLASSES.get(value)
+    return clc_name(value, "zh")
 
 
 def compute(works: Iterable[Work], names: Mapping[str, str] | None = None) -> dict[str, list[dict]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from federator.facets import MATERIAL_TYPES
+from federator.facets import MATERIAL_TYPES, UNKNOWN_LABELS
 
 MATERIAL_EN = {"book": "Book", "ebook": "E-book", "serial": "Serial", "ejournal": "E-journal", "audio": "Sound recording",
                "video": "Video recording", "map": "Map", "score": "Music score", "large_print": "Large print",
@@ -33,3 +33,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "page.hint.local": ("每页 {size} 种版本", "{size} editions a page"),
 }
 MESSAGES.update({f"material.{code}": (zh, MATERIAL_EN[code]) for code, zh in MATERIAL_TYPES.items()})
+UNKNOWN_EN = {"member": "Unknown", "year": "Year unknown", "language": "Language unknown",
+              "material_type": "Type unknown", "clc": "Unclassified"}
+MESSAGES.update({f"facet.unknown.{facet}": (zh, UNKNOWN_EN[facet]) for facet, zh in UNKNOWN_LABELS.items()})

@@ -10,6 +10,7 @@ import jinja2
 
 from portal.i18n import MESSAGES, message, translator
 from portal.params import SearchParams
+from records.vocabulary import clc_class, clc_name, language_name
 from services.views import display_title
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -37,7 +38,7 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              finalize=shown)
     env.globals.update(search_url=search_url, display_title=display_title, url=url, language_name=language_name,
-                       material_name=material_name)
+                       clc_class=clc_class, material_name=material_name)
     return env
 
 
@@ -48,15 +49,6 @@ def url(path: str, pairs=()) -> str:
 
 def search_url(params: SearchParams, path: str = "/search", **changes) -> str:
     return url(path, params.query_args(**changes))
-
-
-def language_name(code: str | None, lang: str) -> str:
-    """A MARC language code as a reader reads it: 中文 for chi in Chinese, the code itself in English."""
-    from federator.facets import LANGUAGES
-
-    if not code:
-        return ""
-    return code if lang == "en" else LANGUAGES.get(code, code)
 
 
 def material_name(code: str | None, lang: str) -> str:
@@ -71,13 +63,17 @@ def facet_label(facet: str, entry: dict, lang: str, names_en: dict[str, str]) ->
     value, label = entry["value"], entry.get("label")
     if lang != "en":
         return label or value
+    if value == "unknown":
+        return message(f"facet.unknown.{facet}", lang)
     if facet == "member":
         return names_en.get(value) or value
-    if facet in ("year", "clc"):
-        return value if facet == "clc" or value != "-1949" else "before 1950"
-    if facet == "material_type" and value != "unknown":
-        return material_name(value, lang)
-    return value if value != "unknown" else "unknown"
+    if facet == "year":
+        return value if value != "-1949" else "before 1950"
+    if facet == "clc":
+        return clc_name(value, lang)
+    if facet == "language":
+        return language_name(value, lang)
+    return material_name(value, lang)
 
 
 def context(request, **values) -> dict:

@@ -51,14 +51,26 @@ def test_language_and_material_type_labels(works):
 def test_clc_top_level_classes(works):
     f = compute(works)
     assert counts(f["clc"]) == {"T": 2, "I": 1, "J": 1, "F": 1, "D": 1, "unknown": 1}
-    assert {v["value"]: v["label"] for v in f["clc"]}["T"] == "工业技术"
+    assert {v["value"]: v["label"] for v in f["clc"]}["T"] == "T 工业技术"
     assert clc_classes(works[-1]) == ["D", "F"]
 
 
 def test_clc_names_cover_the_22_classes():
     assert len(CLC_CLASSES) == 22
     assert "".join(CLC_CLASSES) == "ABCDEFGHIJKNOPQRSTUVXZ"
-    assert CLC_CLASSES["A"].startswith("马克思主义") and CLC_CLASSES["Z"] == "综合性图书"
+    assert CLC_CLASSES["A"][0].startswith("马克思主义") and CLC_CLASSES["Z"] == ("综合性图书", "General works")
+    assert all(zh and en and en.isascii() for zh, en in CLC_CLASSES.values())
+
+
+def test_codes_are_shown_as_words_in_both_languages():
+    from records.vocabulary import clc_class, clc_name, language_name
+
+    assert (clc_name("F"), clc_name("F", "en")) == ("F 经济", "F Economics")
+    assert clc_class("f832.2", "en") == "F Economics" and clc_class("W123") is None and clc_class("") is None
+    named = {c: (language_name(c), language_name(c, "en")) for c in ("chi", "ger", "ben", "san", "mul", "xyz", "")}
+    assert named == {"chi": ("中文", "Chinese"), "ger": ("德文", "German"), "ben": ("孟加拉语", "Bengali"),
+                     "san": ("梵语", "Sanskrit"), "mul": ("多语种", "Multiple languages"), "xyz": ("xyz", "xyz"),
+                     "": ("", "")}
 
 
 def test_clc_letter_from_lower_case_and_unknown_letters(make_work):
