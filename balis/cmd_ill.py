@@ -28,6 +28,15 @@ def register(sub, common) -> None:
     q.add_argument("--rota", metavar="A,B,C", help="lender codes in order (default: 'balis route' computes it "
                                                    "for --work)")
     q.add_argument("--price", type=float, metavar="YUAN", help="the book's price, for lost/damaged fines")
+    q.add_argument("--isbn", default="", help="the edition's ISBN (a manual request; --work brings its own)")
+    q.add_argument("--delivery", metavar="CODE", help="how the reader gets it: desk (collect at a pick-up point, "
+                                                      "the default) or a delivery method the library offers")
+    q.add_argument("--pickup", metavar="CODE", help="the pick-up point (default: the library's first; the "
+                                                    "registry's [[member.pickup]] tables, docs/registry.md)")
+    q.add_argument("--need-before", metavar="YYYY-MM-DD", help="not needed after this day (ISO 18626 "
+                                                               "NeedBeforeDate)")
+    q.add_argument("--confirm-duplicate", action="store_true",
+                   help="ask again for an edition the reader had a request for in the last 30 days")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_submit)
 
@@ -48,6 +57,8 @@ def register(sub, common) -> None:
     q.add_argument("--price", type=float, metavar="YUAN", help="the book's price (report_lost/report_damaged)")
     q.add_argument("--rota", metavar="A,B,C", help="lenders for 'route'")
     q.add_argument("--work", metavar="ID", help="the edition a manual citation resolves to ('route')")
+    q.add_argument("--confirm-edition", action="store_true",
+                   help="'route' to --work although its title or ISBN is not the reader's")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_act)
 
@@ -180,6 +191,9 @@ def _run(fn):
         return fn()
     except Refused as exc:  # the workflow or a rule said no
         print(f"balis: {exc}", file=sys.stderr)
+        hint = {"duplicate_recent": "--confirm-duplicate", "edition_mismatch": "--confirm-edition"}.get(exc.code)
+        if hint:
+            print(f"balis: to go on anyway, run it again with {hint}", file=sys.stderr)
         return EXIT_REFUSED
     except IllError as exc:
         print(f"balis: {exc}", file=sys.stderr)
@@ -201,6 +215,8 @@ def _day(text: str | None, name: str):
 def _jsonable(value):
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items() if k != "price_fen"}
     if isinstance(value, (list, tuple)):
@@ -229,6 +245,10 @@ def request_text(r: dict) -> str:
              f"  题名 {r['title']}" + (f" / {r['author']}" if r["author"] else ""),
              f"  读者 {r['reader_id']} ({r['borrower']})  提交 {_local(r['submitted_at'])}"
              + (f"  作品 {r['work_id']}" if r["work_id"] else "  手工填写")]
+    how = "到馆取书 " + (r.get("pickup") or "") if r.get("delivery", "desk") == "desk" else r.get("delivery")
+    lines.append(f"  取书 {how.strip()}" + (f"  需要日期 {r['need_before'].isoformat()} 前" if r.get("need_before")
+                                            else "") + (f"  ISBN {r['isbn']}" if r.get("isbn") else "")
+                 + (f"  {r['year']}" if r.get("year") else ""))
     if r["lender"]:
         lines.append(f"  借出馆 {r['lender']} (rota {r['rota_index'] + 1}/{len(r['rota'])}: "
                      f"{', '.join(e['member'] for e in r['rota'])})")
@@ -269,18 +289,21 @@ def cmd_submit(args) -> int:
         from services.lenders import local_work
 
         work = local_work(args.work, getattr(args, "index", None))
-    title, author, citation = args.title, args.author, args.citation
+    title, author, citation, isbn, year = args.title, args.author, args.citation, args.isbn, ""
     if work is not None:  # the request carries its edition's title, author, ISBN and year, as at the portal
         from services.requests import edition_text
 
         text = edition_text(work)
         title, author = title or text.title, author or text.author
-        citation = citation or text.citation
+        citation, isbn, year = citation or text.citation, isbn or text.isbn, text.year
 
     def go():
         with _store(args) as store:
             return _done(args, store.submit(args.actor, kind=args.kind, title=title, author=author,
-                                            work_id=args.work, citation=citation, rota=rota, price=args.price))
+                                            work_id=args.work, citation=citation, rota=rota, price=args.price,
+                                            isbn=isbn, year=year, delivery=args.delivery, pickup=args.pickup,
+                                            need_before=args.need_before,
+                                            confirm_duplicate=args.confirm_duplicate))
     return _run(go)
 
 
@@ -331,10 +354,19 @@ def cmd_cancel(args) -> int:
 def cmd_act(args) -> int:
     rota = _codes(args.rota)  # the store checks each lender against the registry
 
+    edition = None
+    if args.work and args.action == "route":  # the edition, to compare with the reader's citation
+        from services.lenders import local_work
+        from services.requests import edition_text
+
+        work = local_work(args.work, getattr(args, "index", None))
+        edition = edition_text(work).edition(work) if work is not None else None
+
     def go():
         with _store(args, with_fines=True) as store:
             return _done(args, store.act(args.id, args.action, args.actor, reason=args.reason, price=args.price,
-                                         rota=rota or None, work_id=args.work))
+                                         rota=rota or None, work_id=args.work, edition=edition,
+                                         confirm_edition=args.confirm_edition))
     return _run(go)
 
 

@@ -179,5 +179,63 @@ def test_a_request_by_work_id_carries_its_editions_title_author_isbn_and_year(ru
     assert r["title"] == display_title(work.display) != ""
     assert r["author"] == "; ".join(a.name for a in work.display.authors)
     assert work.isbns[0] in r["citation"] and str(work.display.year) in r["citation"]
+    assert (r["isbn"], r["year"]) == (work.isbns[0], str(work.display.year))
     code, out, _ = run("request", "list", "--reader", "r1")
     assert r["title"] in out
+
+
+def test_asking_twice_for_an_edition(run):
+    """An open request for the edition refuses a second one naming it; after it closed, --confirm-duplicate."""
+    first = submit(run)
+    code, out, err = run("request", "submit", "--as", "r1", "--work", "W1", "--rota", "RUC", "--kind", "copy")
+    assert code == 1 and out == "" and f"申请单 {first['id']}" in err and f"/requests/{first['id']}" in err
+    assert "--confirm-duplicate" not in err  # an open one cannot be confirmed away
+    run("request", "cancel", str(first["id"]), "--as", "r1")
+    code, _, err = run("request", "submit", "--as", "r1", "--work", "W1", "--rota", "RUC", "--kind", "copy")
+    assert code == 1 and "30 天内" in err and "--confirm-duplicate" in err
+    again = submit(run, "--confirm-duplicate")
+    assert again["id"] != first["id"] and again["status"] == "RequestReceived"
+
+
+def test_delivery_pick_up_and_need_before(run):
+    from datetime import date, timedelta
+
+    day = (date.today() + timedelta(days=20)).isoformat()
+    r = submit(run, "--pickup", "north", "--need-before", day)
+    assert (r["delivery"], r["pickup"], r["need_before"]) == ("desk", "north", day)
+    code, out, _ = run("request", "show", str(r["id"]))
+    assert code == 0 and "取书 到馆取书 north" in out and f"需要日期 {day} 前" in out
+    r = submit(run, "--delivery", "department", "--kind", "copy", work="W2")
+    assert (r["delivery"], r["pickup"]) == ("department", "")
+    code, _, err = run("request", "submit", "--as", "r1", "--work", "W3", "--rota", "PKU", "--pickup", "gate")
+    assert code == 2 and "没有取书点 'gate'" in err and "north" in err
+    code, _, err = run("request", "submit", "--as", "r1", "--work", "W3", "--rota", "PKU", "--need-before",
+                       "2020-01-01")
+    assert code == 2 and "已过" in err
+    code, _, err = run("request", "submit", "--as", "r1", "--work", "W3", "--rota", "PKU", "--need-before",
+                       "next week")
+    assert code == 2 and "YYYY-MM-DD" in err
+
+
+def test_routing_a_citation_to_an_edition_it_does_not_match(run, tmp_path, monkeypatch):
+    """Staff route a manual request to an edition of the local index: another title needs --confirm-edition;
+    the edition's ISBN and year then go with the request."""
+    from dedup import merge
+    from indexer.index import LocalIndex
+    from testbed.generate import plan_catalogues, plan_records
+    from testbed.members import member_profiles
+
+    works = merge(plan_records(plan_catalogues(7, member_profiles(4), 30)))
+    work = next(w for w in works if w.isbns and w.display.year)
+    with LocalIndex.open(tmp_path / "index", create=True) as ix:
+        ix.rebuild(works)
+    monkeypatch.setenv("BALIS_INDEX", str(tmp_path / "index"))
+    code, out, _ = run("request", "submit", "--as", "r1", "--title", "一本完全不同的书", "--json")
+    rid = json.loads(out)["request"]["id"]
+    code, out, err = run("request", "act", str(rid), "route", "--as", "thu", "--rota", "PKU", "--work", work.work_id)
+    assert code == 1 and "题名不符" in err and "--confirm-edition" in err
+    code, out, err = run("request", "act", str(rid), "route", "--as", "thu", "--rota", "PKU", "--work", work.work_id,
+                         "--confirm-edition", "--json")
+    assert code == 0, err
+    r = json.loads(out)["request"]
+    assert (r["work_id"], r["isbn"], r["year"]) == (work.work_id, work.isbns[0], str(work.display.year))
