@@ -24,6 +24,14 @@ def register(sub, common) -> None:
                                                "var/ill.sqlite, when it exists)")
     p.add_argument("--no-live", action="store_true", help="do not re-check availability with the members")
     p.add_argument("--json", action="store_true", help="machine-readable output (docs/routing.md)")
+    p.add_argument("--kind", choices=["loan", "copy"], default="loan",
+                   help="loan = a book (馆际互借, the default); copy = an article (原文传递): give --issn and --year")
+    p.add_argument("--issn", metavar="X", help="copy: the journal's ISSN (print or online)")
+    p.add_argument("--year", type=int, metavar="Y", help="copy: the article's year")
+    p.add_argument("--volume", type=int, metavar="V", help="copy: the volume (卷)")
+    p.add_argument("--issue", type=int, metavar="I", help="copy: the issue (期), for gaps of single issues")
+    p.add_argument("--eholdings", metavar="FILE", help="copy: the e-journal holdings store (default "
+                                                       "eholdings.sqlite in the home folder)")
     p.set_defaults(func=cmd_route)
 
 
@@ -36,6 +44,10 @@ def cmd_route(args) -> int:
     from services.lenders import locate_lenders
 
     text = " ".join(args.query).strip()
+    if args.kind == "copy":
+        return cmd_route_copy(args, text)
+    if args.issn or args.year or args.volume or args.issue:
+        raise UsageError("--issn, --year, --volume and --issue route an article: add --kind copy")
     if not (text or args.isbn or args.work):
         raise UsageError("say which edition: --isbn X, --work ID, or a query (e.g. balis route 'ti:数据结构' "
                          "--home THU)")
@@ -75,6 +87,88 @@ def cmd_route(args) -> int:
         return EXIT_OK
     print(f"balis: {rota.note}", file=sys.stderr)
     return EXIT_NO_ANSWER
+
+
+# -- an article (原文传递) -------------------------------------------------------------------------------
+def check_article(issn: str | None, year: int | None, volume: int | None, issue: int | None) -> str:
+    """The ISSN checked (hyphenated), or UsageError saying what to give."""
+    from datetime import date
+
+    from balis.cli import UsageError
+    from records.identifiers import parse_issn
+
+    if not issn or year is None:
+        raise UsageError("an article is routed by its journal and year: --issn X --year Y [--volume V]")
+    checked = parse_issn(issn)
+    if checked is None or len([c for c in issn if c.isalnum()]) != 8:
+        raise UsageError(f"--issn {issn!r} is not an ISSN: 8 characters, the last a check digit (0252-3116)")
+    if not 1500 <= year <= date.today().year + 1:
+        raise UsageError(f"--year {year}: give the article's year of publication, e.g. 2010")
+    for name, value in (("--volume", volume), ("--issue", issue)):
+        if value is not None and not 0 < value < 100000:
+            raise UsageError(f"{name} {value}: give a positive number")
+    return checked
+
+
+def cmd_route_copy(args, text: str) -> int:
+    from balis.cli import EXIT_NO_ANSWER, EXIT_OK, UsageError
+    from routing import RoutingError
+    from services.articles import locate_suppliers
+
+    if text or args.isbn or args.work:
+        raise UsageError("--kind copy routes an article by --issn and --year, not by a query, --isbn or --work")
+    if not 1 <= args.max_lenders <= 50:
+        raise UsageError("--max-lenders must be between 1 and 50")
+    issn = check_article(args.issn, args.year, args.volume, args.issue)
+    registry = load_registry(args.registry)
+    home = args.home.strip().upper()
+    try:
+        home_member = registry.get(home)
+    except KeyError:
+        raise UsageError(f"unknown home library {args.home!r}; 'balis members' lists the member codes") from None
+    try:
+        sources, rota = locate_suppliers(registry, home, [issn], args.year, args.volume, args.issue,
+                                         index=args.index, eholdings=args.eholdings, db=args.db,
+                                         max_lenders=args.max_lenders)
+    except RoutingError as exc:
+        raise UsageError(str(exc)) from None
+    for problem in sources.problems:
+        print(f"balis: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"version": 1, "kind": "copy", "home": home, "sources": sources.to_dict(),
+                          "rota": rota.to_dict()}, ensure_ascii=False, indent=2))
+    else:
+        print(_copy_text(rota, sources, home_member))
+    if rota.own or rota.lenders:
+        return EXIT_OK
+    if not args.json:
+        print(f"balis: {rota.note}", file=sys.stderr)
+    return EXIT_NO_ANSWER
+
+
+def _copy_text(rota, sources, home) -> str:
+    titles = "；".join(dict.fromkeys(j["title"] for j in sources.journals)) or "（联合目录中无此刊的记录）"
+    lines = [f"{titles} · {rota.article.text()}", f"读者所在馆 home: {home.name} ({home.code})", ""]
+    if rota.own:
+        lines.append(rota.note)
+    elif rota.lenders:
+        lines.append("原文传递轮转 rota (ask in this order):")
+        for e in rota.lenders:
+            kind = "电子 electronic" if e.source == "electronic" else "纸本 print"
+            mark = "" if e.certain else "（卷期待确认 to be checked）"
+            lines.append(f"{e.rank:>3}. {e.name} ({e.member})  [{kind}]{mark}  {e.text}")
+        for e in rota.spare:
+            lines.append(f"   备选 spare: {e.name} ({e.member})  {e.text}")
+    else:
+        lines.append(rota.note)
+    if rota.excluded:
+        lines += ["", "未列入 left out:"]
+        lines += [f"   {x.name} ({x.member}): {x.reason}" for x in rota.excluded]
+    extra = [f"纸本馆藏 print runs: {'联合目录 union index ' + sources.index if sources.index else '无'}",
+             f"电子刊馆藏 e-journals: {sources.eholdings or '未导入 none imported (balis holdings import-kbart)'}",
+             "原文传递记录 copy history: " + ("ILL 记录" if sources.history_source == "ill store" else
+                                             "无（按全体平均）")]
+    return "\n".join(lines + [""] + extra)
 
 
 # -- the edition asked for ---------------------------------------------------------------------------
