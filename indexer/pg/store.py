@@ -181,7 +181,7 @@ class PgHarvestStore:
 
     def size_bytes(self) -> int:
         return self.db.execute(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON "
+            "SELECT CAST(coalesce(sum(pg_total_relation_size(c.oid)), 0) AS bigint) FROM pg_class c JOIN pg_namespace n ON "
             "n.oid = c.relnamespace WHERE c.relkind = 'r' AND c.relname LIKE 'harvest\\_%%' AND "
             "n.nspname = current_schema()").fetchone()[0]
 
