@@ -37,6 +37,19 @@ def register(sub, common) -> None:
                                                                "NeedBeforeDate)")
     q.add_argument("--confirm-duplicate", action="store_true",
                    help="ask again for an edition the reader had a request for in the last 30 days")
+    c = q.add_argument_group("an article or chapter (--kind copy, 原文传递; docs/document-delivery.md)")
+    c.add_argument("--paste", metavar="TEXT", help="a citation as pasted (GB/T 7714, APA, a DOI): its fields are "
+                                                   "read; the options below override them")
+    c.add_argument("--journal", metavar="T", help="the journal's (or book's) title")
+    c.add_argument("--issn", metavar="X", help="the journal's ISSN: the request is routed to the members whose "
+                                               "holdings include --year and --volume")
+    c.add_argument("--year", type=int, metavar="Y")
+    c.add_argument("--volume", metavar="V")
+    c.add_argument("--issue", metavar="I")
+    c.add_argument("--pages", metavar="P", help="e.g. 12-15")
+    c.add_argument("--article", metavar="A", help="the article's or chapter's title")
+    c.add_argument("--authors", metavar="A,B", help="the article's authors, comma-separated")
+    c.add_argument("--doi", metavar="D")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_submit)
 
@@ -278,6 +291,11 @@ def _done(args, r: dict) -> int:
 def cmd_submit(args) -> int:
     from balis.cli import UsageError
 
+    if args.kind == "copy" and not args.work and _article_given(args):
+        return _submit_copy(args)
+    if args.kind == "loan" and _article_given(args):
+        raise UsageError("--paste, --journal, --issn, --year, --volume, --issue, --pages, --article and --doi "
+                         "describe an article: add --kind copy")
     if not args.work and not (args.citation or args.title):
         raise UsageError("say what is requested: --work ID (from 'balis search'), or --citation/--title for a "
                          "manual request (手工填写)")
@@ -305,6 +323,88 @@ def cmd_submit(args) -> int:
                                             need_before=args.need_before,
                                             confirm_duplicate=args.confirm_duplicate))
     return _run(go)
+
+
+def _article_given(args) -> bool:
+    return any(getattr(args, k, None) for k in ("paste", "journal", "issn", "year", "volume", "issue", "pages",
+                                                "article", "doi"))
+
+
+def _article(args):
+    """The structured citation from --paste and the article options (an option wins over what was pasted)."""
+    from dataclasses import replace
+
+    from balis.cli import UsageError
+    from records.citation import Citation, parse_citation
+    from records.identifiers import parse_issn
+
+    citation = parse_citation(args.paste).citation if args.paste else Citation()
+    given = {"journal": args.journal, "year": args.year, "volume": args.volume, "issue": args.issue,
+             "pages": args.pages, "article": args.article, "doi": args.doi}
+    if args.authors:
+        given["authors"] = tuple(a.strip() for a in args.authors.split(",") if a.strip())
+    citation = replace(citation, **{k: (v.strip() if isinstance(v, str) else v) for k, v in given.items()
+                                    if v not in (None, "")})
+    if args.issn:
+        issn = parse_issn(args.issn)
+        if issn is None or len([ch for ch in args.issn if ch.isalnum()]) != 8:
+            raise UsageError(f"--issn {args.issn!r} is not an ISSN: 8 characters, the last a check digit "
+                             "(0252-3116)")
+        citation = replace(citation, issn=issn)
+    missing = [name for name, ok in (("--journal or --issn", citation.journal or citation.issn),
+                                     ("--year", citation.year)) if not ok]
+    if missing:
+        raise UsageError(f"原文传递申请缺少 {'、'.join(missing)} (a copy request needs {' and '.join(missing)}); "
+                         "give them, or --paste the citation")
+    return citation
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text and text.strip().isdigit() else None
+
+
+def _submit_copy(args) -> int:
+    """A copy request (原文传递) with its structured citation, routed to the members whose print or electronic
+    holdings include the year and volume (services.articles), unless --rota names the suppliers."""
+    from balis.cli import UsageError
+    from ill.rota import Lender
+    from routing import RoutingError
+    from services.articles import locate_suppliers
+
+    citation = _article(args)
+    rota = _codes(args.rota)
+    note = ""
+    if not rota and citation.issn:
+        with _store(args) as store:
+            reader = _run_value(lambda: store.user(args.actor))
+        try:
+            sources, found = locate_suppliers(_registry(args), reader["member"] or "", [citation.issn],
+                                              citation.year, _number(citation.volume), _number(citation.issue),
+                                              index=getattr(args, "index", None), db=getattr(args, "db", None))
+        except RoutingError as exc:
+            raise UsageError(str(exc)) from None
+        for problem in sources.problems:
+            print(f"balis: {problem}", file=sys.stderr)
+        if found.own:
+            raise UsageError(f"本馆 {reader['member']} 有此卷期 (own library holds it): {found.note}")
+        rota = [Lender.ranked(e) for e in found.lenders]
+        if not rota:
+            note = f"{found.note} 申请已提交，由馆际互借员处理 (submitted for staff to route)"
+    elif not rota:
+        note = "没有 ISSN，无法按馆藏卷期选择供应馆：申请已提交，由馆际互借员处理 (no ISSN: submitted for staff to route)"
+    title = citation.article or citation.journal
+
+    def go():
+        with _store(args) as store:
+            return _done(args, store.submit(args.actor, kind="copy", title=title, author=", ".join(citation.authors),
+                                            citation=args.paste or citation.text(), rota=rota,
+                                            year=str(citation.year or ""), delivery=args.delivery,
+                                            pickup=args.pickup, need_before=args.need_before,
+                                            citation_data=citation.to_dict()))
+    code = _run(go)
+    if note and code == 0:
+        print(f"balis: {note}", file=sys.stderr)
+    return code
 
 
 def _auto_rota(args) -> tuple[list, object]:
