@@ -148,7 +148,7 @@ def load() -> Tables | None:
 
 def build(version: str = "") -> Tables:
     """The tables, from pypinyin's own dictionaries, each syllable put in the two styles by pypinyin's own
-    converter (about a second, once per version); checked against `pypinyin.lazy_pinyin` before use."""
+    converter (under a second, once per version); checked against `pypinyin.lazy_pinyin` before use."""
     from pypinyin import Style as PStyle
     from pypinyin.constants import PHRASES_DICT, PINYIN_DICT, RE_HANS
     from pypinyin.converter import DefaultConverter

@@ -125,8 +125,8 @@ def test_the_end_of_a_text_is_cut_as_pypinyins_mmseg_cuts_it(text):
         assert lazy_pinyin(text, Style.TONE3) == ["san1", "ren2", "wei4"]
 
 
-def test_text_without_chinese_is_kept_as_pypinyin_keeps_it():
-    _assert_read_as_pypinyin(["", "abc", "Ünïcode 2009", "〇", "\u3400\u9fff\U00020000", "中\n国", "日本語のテキスト",
+def test_text_without_chinese_and_characters_without_a_reading_are_kept_as_pypinyin_keeps_them():
+    _assert_read_as_pypinyin(["", "abc", "Ünïcode 2009", "〇", "\u3400\u9fff\U00020000", "中\u3402国", "中\n国", "日本語のテキスト",
                               "한국어 제목", "（第2版）", "ｆｕｌｌ－ｗｉｄｔｈ 中文"])
 
 
