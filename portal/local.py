@@ -15,11 +15,13 @@ catalogue then searches the members live and says why (`IndexUnavailable`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +38,7 @@ log = logging.getLogger("balis.portal")
 
 READY, MISSING, BROKEN, UNKNOWN = "ready", "missing", "broken", "unknown"
 MAX_OTHER_EDITIONS = 50
+SEARCH_THREADS = 4  # searches of a database index running at once (and 2 more per standby)
 
 
 class IndexUnavailable(Exception):
@@ -47,35 +50,96 @@ class IndexUnavailable(Exception):
 
 
 class _Open:
-    """One opened state of the index: a searcher for queries and facets, and one for lookups by id (its own
-    whoosh searcher, or its own database connections), so an edition page never waits behind a search."""
+    """One opened state of the index.
+
+    A whoosh folder: one searcher for queries and facets (used by the one search thread: its bit sets are
+    built once per state) and one for lookups by id, so an edition page never waits behind a search.
+    A database: searchers lent out one per thread (each its own connections, to the standbys or the
+    primary), opened as threads need them and kept for the next; the work is the database servers', so
+    several searches run at once, spread over the standbys."""
 
     def __init__(self, location: Path | str, replicas: Sequence[str] = ()) -> None:
-        self.searcher = open_searcher(location, replicas)
+        self.location, self.replicas = location, list(replicas)
+        self.database = is_database(location)
+        self._idle: list = []
+        self._closed = False
+        self._pool_lock = threading.Lock()
+        self.searcher = self.lookup = None
+        first = open_searcher(location, replicas)
         try:
-            self.lookup = open_searcher(location, replicas)
-            try:
-                self.searcher.warm()  # whoosh: facet and sort bit sets; a database: nothing to build
-                self.harvested = self.lookup.harvested()
-            except BaseException:
-                self.lookup.close()
-                raise
+            if self.database:
+                self._idle.append(first)
+                self.seen = first.generation()
+            else:
+                self.searcher = first
+                self.lookup = open_searcher(location)
+            self.harvested = first.harvested()
+            first.warm()  # whoosh: facet and sort bit sets; a database: nothing to build
         except BaseException:
-            self.searcher.close()
+            if self.lookup is not None:
+                self.lookup.close()
+            first.close()
             raise
 
+    @contextmanager
+    def borrowed(self):
+        """A database searcher for this thread's use (returned to the pool after, closed if it failed)."""
+        with self._pool_lock:
+            searcher = self._idle.pop() if self._idle else None
+        if searcher is None:
+            searcher = open_searcher(self.location, self.replicas)
+        ok = False
+        try:
+            yield searcher
+            ok = True
+        finally:
+            with self._pool_lock:
+                keep = ok and not self._closed
+                if keep:
+                    self._idle.append(searcher)
+            if not keep:
+                searcher.close()
+
+    def search(self, query: Query, **kw) -> LocalResult:
+        if not self.database:
+            return self.searcher.search(query, **kw)
+        with self.borrowed() as s:
+            return s.search(query, **kw)
+
     def stale(self) -> bool:
-        return not self.lookup.up_to_date()
+        if not self.database:
+            return not self.lookup.up_to_date()
+        with self.borrowed() as s:
+            return s.generation() != self.seen
 
     def work(self, work_id: str) -> Work | None:
-        return self.lookup.work(work_id)
+        if not self.database:
+            return self.lookup.work(work_id)
+        with self.borrowed() as s:
+            return s.work(work_id)
 
     def group(self, group_id: str) -> list[Work]:
-        return self.lookup.group(group_id, MAX_OTHER_EDITIONS + 1)
+        if not self.database:
+            return self.lookup.group(group_id, MAX_OTHER_EDITIONS + 1)
+        with self.borrowed() as s:
+            return s.group(group_id, MAX_OTHER_EDITIONS + 1)
+
+    def doc_count(self) -> int:
+        if not self.database:
+            return self.searcher.doc_count()
+        with self.borrowed() as s:
+            return s.doc_count()
 
     def close(self) -> None:
-        self.lookup.close()
-        self.searcher.close()
+        """Close the searchers; a database searcher lent out now is closed when it comes back."""
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for s in idle:
+            s.close()
+        for s in (self.searcher, self.lookup):
+            if s is not None:
+                s.close()
 
 
 def latest(harvested: Mapping[str, str]) -> str | None:
@@ -93,7 +157,7 @@ class PortalIndex:
     """The local index as the portal uses it; see the module docstring. `start()` … `close()`."""
 
     def __init__(self, location: Path | str, *, replicas: Sequence[str] = (), refresh_every: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, threads: int | None = None) -> None:
         self.location = location if is_database(location) else Path(location)
         self.replicas = list(replicas)
         self.index_dir = shown(location) if is_database(location) else self.location  # as the log names it
@@ -106,7 +170,13 @@ class PortalIndex:
         self._harvested: dict[str, str] = {}
         self._lock = threading.Lock()  # held while a state's searcher is used, or the state swapped
         self._lookup_lock = threading.Lock()  # held while a state's id lookups are used, or the state swapped
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="balis-index")
+        # whoosh: one search thread (its searcher's caches are not for two threads); a database: searches at
+        # once, SEARCH_THREADS and 2 more per standby (each thread its own connections; the servers do the work)
+        self.database = is_database(location)
+        if threads is None:
+            threads = SEARCH_THREADS + 2 * len(self.replicas) if self.database else 1
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="balis-index")
+        self._shared = contextlib.nullcontext()  # a database state is used by many threads at once
         self._checked = float("-inf")
         self._reopening: threading.Thread | None = None
 
@@ -163,7 +233,7 @@ class PortalIndex:
             old.close()
         if self.state != READY:
             log.info("portal: answering from the local index %s (%d editions)", self.index_dir,
-                     fresh.searcher.doc_count())
+                     fresh.doc_count())
         self.state, self.problem = READY, None
 
     def _fail(self, state: str, message: str) -> None:
@@ -201,10 +271,10 @@ class PortalIndex:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def _with_open(self, fn, lock: threading.Lock | None = None):
-        """`fn(current state)` under the lock; a state that fails while read is dropped (and reopened at the
-        next check) and IndexUnavailable raised. A query the index cannot run, or a bad facet, is no fault of
-        the index: those errors pass through."""
-        with lock or self._lock:
+        """`fn(current state)` under the lock (a database's state needs none: see _Open); a state that fails
+        while read is dropped (and reopened at the next check) and IndexUnavailable raised. A query the index
+        cannot run, or a bad facet, is no fault of the index: those errors pass through."""
+        with self._shared if self.database else lock or self._lock:
             current = self._open
             if current is None:
                 raise IndexUnavailable(self.state if self.state != READY else BROKEN,
@@ -226,8 +296,7 @@ class PortalIndex:
 
     def _search(self, query: Query, sort: str, page: int, size: int, selected, names) -> tuple[LocalResult, int]:
         def go(current: _Open) -> tuple[LocalResult, int]:
-            result = current.searcher.search(query, sort=sort, page=page, size=size, selected=selected,
-                                             names=names)
+            result = current.search(query, sort=sort, page=page, size=size, selected=selected, names=names)
             self._harvested = dict(result.harvested)
             return result, self.generation
         return self._with_open(go)

@@ -217,3 +217,23 @@ def new_database(postgres_url):
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         for name in made:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def replicated_postgres():
+    """A primary and a streaming-replication hot standby of it (`pg_basebackup -R`), each its own cluster on
+    loopback; yields (primary, standby) `tests.pg_cluster.Cluster`s. A test may stop either; it restarts it."""
+    from tests.pg_cluster import Cluster
+
+    root = Path(tempfile.mkdtemp(prefix="balis-replicated-"))  # not under pytest's folder: its owner is root
+    primary = Cluster(root / "primary").init().start()
+    _stoppers.append(primary.stop)
+    standby = Cluster(root / "standby").standby_of(primary).start()
+    _stoppers.append(standby.stop)
+    try:
+        yield primary, standby
+    finally:
+        standby.stop()
+        primary.stop()
+        if not os.environ.get("BALIS_KEEP_TESTBED"):
+            shutil.rmtree(root, ignore_errors=True)

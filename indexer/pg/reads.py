@@ -55,6 +55,7 @@ class ReadConnections:
         self.served_by: str | None = None  # the URL (no password) of the server that answered last
         self._conns: dict[str, psycopg.Connection] = {}
         if primary_conn is not None:
+            primary_conn.execute(f"SET application_name = '{APPLICATION}'")
             self._conns[primary] = primary_conn
         self._down: dict[str, float] = {}  # url → when it last failed
         self._next = 0

@@ -54,6 +54,9 @@ class PgSearcher:
             if not replicas:
                 raise
             log.warning("union index: %s; searching its standbys", exc)
+        if index is not None and replicas:  # the primary is read only when no standby answers
+            index.close()
+            index = None
         reads = ReadConnections(location, replicas, primary_conn=index.conn if index is not None else None)
         try:
             searcher = cls(index, reads, location)
