@@ -130,12 +130,12 @@ def lender_history(db=None, store=None) -> tuple[dict, str, str | None]:
 
     try:
         if store is not None:
-            return dict(history_of(store) or {}), "ill store", None
+            return dict(history_of(store, kind="loan") or {}), "ill store", None
         url = resolve_url(db)
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
             return {}, "none", None
         with Store(db) as opened:
-            return dict(history_of(opened) or {}), "ill store", None
+            return dict(history_of(opened, kind="loan") or {}), "ill store", None
     except Exception as exc:  # noqa: BLE001 - history is optional here: route without it, and say so
         return {}, "none", (f"lenders' history not read ({exc}); routing on availability, load and distance "
                             "only")
