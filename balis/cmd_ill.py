@@ -262,6 +262,13 @@ def request_text(r: dict) -> str:
     lines.append(f"  取书 {how.strip()}" + (f"  需要日期 {r['need_before'].isoformat()} 前" if r.get("need_before")
                                             else "") + (f"  ISBN {r['isbn']}" if r.get("isbn") else "")
                  + (f"  {r['year']}" if r.get("year") else ""))
+    if r.get("citation_data"):  # a copy request's article: journal, year, volume(issue): pages, identifiers
+        from records.citation import Citation
+
+        c = Citation.from_dict(r["citation_data"])
+        ids = "  ".join(x for x in (f"ISSN {c.issn}" if c.issn else "", f"ISBN {c.isbn}" if c.isbn else "",
+                                    f"DOI {c.doi}" if c.doi else "") if x)
+        lines.append(f"  原文 {c.text()}" + (f"  {ids}" if ids else ""))
     if r["lender"]:
         lines.append(f"  借出馆 {r['lender']} (rota {r['rota_index'] + 1}/{len(r['rota'])}: "
                      f"{', '.join(e['member'] for e in r['rota'])})")

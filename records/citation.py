@@ -71,9 +71,13 @@ class Citation:
         kw = {k: v for k, v in data.items() if k in names}
         for k in ("authors", "editors"):
             if k in kw:
-                kw[k] = tuple(kw[k] or ())
-        if kw.get("year") not in (None, ""):
-            kw["year"] = int(kw["year"])
+                value = kw[k] or ()
+                kw[k] = tuple(re.split(r"\s*[,，、;]\s*", value)) if isinstance(value, str) else tuple(value)
+        year = re.search(r"\d{4}", str(kw.get("year") or ""))
+        kw["year"] = int(year.group()) if year else None
+        for k, v in kw.items():
+            if k not in ("authors", "editors", "year"):
+                kw[k] = "" if v is None else str(v)
         return cls(**kw)
 
     def text(self) -> str:

@@ -74,6 +74,9 @@ def test_submit_copy_keeps_the_citation_and_routes_by_coverage(run):
     assert r["rota"][0]["holding"] == "G25/2"
     with Store(run.db) as store:  # the stored row, read back
         assert store.get(r["id"])["citation_data"]["pages"] == "12-15"
+    code, out, _ = run("request", "show", str(r["id"]))
+    assert ("  原文 张三, 李四. 高校图书馆文献传递服务研究. 图书情报工作, 2003, 24(6): 12-15  ISSN 0252-3116  "
+            "DOI 10.13266/j.issn.0252-3116.2003.06.003") in out.splitlines()
 
 
 def test_submit_copy_from_a_pasted_citation(run):

@@ -174,3 +174,10 @@ def test_citation_round_trips_through_json_shape():
     assert data["authors"] == ["刘兹恒", "周佳贵"] and "doi" not in data
     assert Citation.from_dict(data) == c
     assert c.text() == "刘兹恒, 周佳贵. 新时期高校图书馆文献传递服务. 大学图书馆学报, 2012, 30(1): 15-20"
+
+
+def test_citation_from_data_written_elsewhere_is_read_leniently():
+    c = Citation.from_dict({"journal": "情报学报", "year": "2010年", "volume": 29, "authors": "张三, 李四",
+                            "title": "a key this model does not have"})
+    assert (c.year, c.volume, c.authors) == (2010, "29", ("张三", "李四"))
+    assert Citation.from_dict(None) == Citation()
