@@ -531,15 +531,19 @@ def holdings_from_xml(data: bytes | etree._Element, *, member: str, ils: str | N
 
 # ---------------------------------------------------------------- serial holdings (what runs of a journal)
 
-def serial_holdings(rec: pymarc.Record, *, member: str, syntax: str = "marc21") -> list[SerialHolding]:
+def serial_holdings(rec: pymarc.Record, *, member: str, syntax: str = "marc21",
+                    by_tag: Mapping[str, list[pymarc.Field]] | None = None) -> list[SerialHolding]:
     """The print runs of a serial a MARC 21 record states: 866 textual holdings ($a, with a $z note naming gaps),
     853/863 captions and coded values (rendered as text), and on serial records an 852 $3 ("Vol. 52 (1933)-").
 
     CNMARC records carry no serial holdings field in the data seen so far; none is read for them yet.
+    `by_tag`: the record's fields by tag, when the caller has gathered them already.
     """
     if syntax == "unimarc":
         return []
-    by_tag = _tags(rec)
+    by_tag = _tags(rec) if by_tag is None else by_tag  # the normaliser's own index of the fields, when given
+    if "866" not in by_tag and "863" not in by_tag and "852" not in by_tag:
+        return []
     locations = {}
     for f in by_tag.get("852", ()):
         if not f.is_control_field():

@@ -770,7 +770,7 @@ def normalise(rec: pymarc.Record, *, syntax: str, member: str = "", record_id: s
         else:
             _map_unimarc(rec, fs, out)
         out.holdings = _holdings(rec, syntax, member, warnings, ils, holdings_xml)
-        out.serial_holdings = serial_holdings(rec, member=member, syntax=syntax)
+        out.serial_holdings = serial_holdings(rec, member=member, syntax=syntax, by_tag=fs.by_tag)
     except RecordError:
         raise
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
