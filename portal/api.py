@@ -203,7 +203,11 @@ def _search_openapi() -> dict:
     error = {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["status", "message"], "properties": {
             "status": {"type": "integer"}, "message": {"type": "string"}, "parameter": {"type": "string"},
-            "incident": {"type": "string"}}}}}
+            "incident": {"type": "string"},
+            "code": {"type": "string", "description": "a refusal's stable code, e.g. duplicate_open"},
+            "request_id": {"type": "integer", "description": "the request a refusal is about"},
+            "request": {"type": "string"}, "confirm": {"type": ["string", "null"],
+                                                      "description": "the flag that lets it go on, if any"}}}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "BALIS union catalogue API", "version": str(JSON_VERSION),

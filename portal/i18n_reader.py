@@ -41,6 +41,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reader.note.label": ("附言（选填）", "Note (optional)"),
     "reader.note.hint": ("例如需要的章节或页码；馆员可以看到。", "e.g. the chapter or pages you need; staff see it."),
     "reader.source.manual": ("手工填写", "manual"),
+    # how the reader gets the book, and by when (ill/delivery.py, ill/needby.py)
+    "reader.delivery.label": ("取书方式", "How you get it"),
+    "reader.delivery.at": ("到 {place} 取书", "Collect at {place}"),
+    "reader.delivery.desk_only": ("本馆馆际互借处", "your library's ILL desk"),
+    "reader.delivery.days": ("（约多 {days} 个工作日）", " (about {days} more working days)"),
+    "reader.need_before.label": ("需要日期（选填）", "Needed before (optional)"),
+    "reader.need_before.short": ("{day} 前需要", "needed by {day}"),
+    "reader.need_before.hint": ("过了这一天仍未寄出，申请单自动关闭；赶不上这一天的出借馆排在最后或被跳过。",
+                                "If nothing is shipped by that day the request is closed; lenders that cannot "
+                                "make it are asked last or skipped."),
+    "reader.field.need_before.bad": ("{why}", "{why}"),
+    # asking again for an edition (ill/duplicates.py)
+    "reader.duplicate.open": ("申请未提交：您已申请过此版本，申请单 {id} 仍在处理中。请查看该申请单，不必重复申请。",
+                              "Not submitted: you already have request {id} for this edition, still open. "
+                              "Follow that request instead."),
+    "reader.duplicate.recent": ("您在 30 天内申请过此版本（申请单 {id}）。如确需再次申请，请勾选确认后再提交。",
+                                "You asked for this edition in the last 30 days (request {id}). To ask again, "
+                                "tick the confirmation and submit."),
+    "reader.duplicate.link": ("查看申请单 {id}", "Open request {id}"),
+    "reader.duplicate.confirm": ("我确认要再次申请此版本", "Yes, ask for this edition again"),
     # refusals
     "reader.refused.limit": ("申请未提交：您已有 {count} 册馆际互借在办或未还（申请单 {ids}），每人最多 {max} 册。"
                              "请先归还一册再申请；也可以改为原文传递（复制）。",

@@ -29,11 +29,13 @@ from datetime import date, datetime, timedelta
 from aiohttp import web
 
 from ill import machine as m
-from ill.errors import IllError, InvalidRequest, NotFound, RuleViolation
+from ill import needby
+from ill.errors import Duplicate, IllError, InvalidRequest, NotFound, RuleViolation
 from ill.machine import CANCEL_WINDOW, MAX_OPEN_LOANS, over_loan_limit
 from ill.notices import contact_of
 from ill.rota import Lender
-from ill.workdays import BEIJING, deadline_text
+from ill.workdays import BEIJING, deadline_text, local_date
+from members import DESK
 from portal.auth import require
 from portal.i18n import message
 from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
@@ -130,16 +132,43 @@ def check_kind(checked: Checked, raw: object) -> str:
     return checked.values["kind"]
 
 
-def check_edition_form(form) -> Checked:
-    """kind and note of the request form on an edition's request page."""
+def check_delivery(checked: Checked, form, now: datetime | None) -> None:
+    """How the reader gets the book and by when: `delivery` ("desk:POINT" from the form's one choice, or a
+    method's code, with `pickup` beside it in the API), `need_before` (YYYY-MM-DD: a real date, not in the
+    past: ill.needby), and `confirm_duplicate` (asking again after a request closed lately)."""
+    raw = form.get("delivery")
+    choice = clean_text("delivery", raw if isinstance(raw, str) else "", 100) if raw else ""
+    delivery, _, pickup = choice.partition(":")
+    pickup_raw = form.get("pickup")
+    if not pickup and isinstance(pickup_raw, str):
+        pickup = pickup_raw.strip()[:64]
+    checked.values["delivery"] = (delivery or DESK).strip().lower()
+    checked.values["pickup"] = pickup.strip() if checked.values["delivery"] == DESK else ""
+    checked.values["delivery_choice"] = choice or ""
+    day = form.get("need_before")
+    day = day.strip() if isinstance(day, str) else ""
+    checked.values["need_before"] = day[:20]
+    if day and now is not None:
+        try:
+            needby.parse(day, now)
+        except InvalidRequest as exc:
+            checked.errors["need_before"] = ("reader.field.need_before.bad", {"why": str(exc)})
+    flag = form.get("confirm_duplicate")
+    checked.values["confirm_duplicate"] = "1" if flag in (True, "1", "on", "true", "yes") else ""
+
+
+def check_edition_form(form, now: datetime | None = None) -> Checked:
+    """kind, note, delivery and need-before of the request form on an edition's request page."""
     checked = Checked()
     check_kind(checked, form.get("kind"))
     checked.text("note", form.get("note"), MAX_NOTE)
+    check_delivery(checked, form, now)
     return checked
 
 
-def check_manual_form(form, this_year: int) -> Checked:
-    """The manual request form: title, author, publisher, year, ISBN, citation, kind and note."""
+def check_manual_form(form, this_year: int, now: datetime | None = None) -> Checked:
+    """The manual request form: title, author, publisher, year, ISBN, citation, kind, note, delivery and
+    need-before."""
     from stdnum import isbn as isbn_mod
     from stdnum.exceptions import ValidationError
 
@@ -162,7 +191,46 @@ def check_manual_form(form, this_year: int) -> Checked:
     checked.text("note", form.get("note"), MAX_NOTE)
     if not title and not citation and "title" not in checked.errors and "citation" not in checked.errors:
         checked.errors["title"] = ("reader.field.title_or_citation", {})
+    check_delivery(checked, form, now)
     return checked
+
+
+def submit_options(values: dict[str, str]) -> dict:
+    """The store's submit arguments for delivery, need-before and a confirmed duplicate."""
+    return {"delivery": values.get("delivery") or DESK, "pickup": values.get("pickup") or None,
+            "need_before": values.get("need_before") or None,
+            "confirm_duplicate": values.get("confirm_duplicate") == "1"}
+
+
+def delivery_options(member, lang: str) -> list[dict]:
+    """The choices of the form's delivery list for a reader of `member`: its pick-up points, then its other
+    delivery methods (members/values.py)."""
+    if member is None:
+        return [{"value": f"{DESK}:", "label": message("reader.delivery.desk_only", lang)}]
+    en = lang == "en"
+    out = [{"value": f"{DESK}:{p.code}", "label": message("reader.delivery.at", lang,
+                                                           place=(p.name_en if en and p.name_en else p.name))
+            + (f" ({p.hours})" if p.hours else "")} for p in member.pickups]
+    for d in member.delivery_methods:
+        label = d.name_en if en and d.name_en else d.name
+        if d.days:
+            label += message("reader.delivery.days", lang, days=d.days)
+        out.append({"value": d.code, "label": label})
+    return out
+
+
+def delivery_text(req: dict, registry, lang: str) -> str:
+    """How the reader gets the book, in words: the pick-up point's name, or the delivery method's."""
+    member = None
+    if registry is not None:
+        member = next((x for x in registry.members if x.code == req["borrower"]), None)
+    en = lang == "en"
+    if (req.get("delivery") or DESK) == DESK:
+        point = member.pickup(req.get("pickup")) if member is not None else None
+        place = (point.name_en if en and point.name_en else point.name) if point else (req.get("pickup") or "")
+        return message("reader.delivery.at", lang, place=place or message("reader.delivery.desk_only", lang))
+    method = member.delivery_method(req["delivery"]) if member is not None else None
+    return (method.name_en if en and method.name_en else method.name) if method else req["delivery"]
 
 
 def manual_citation(values: dict[str, str]) -> str:
@@ -263,7 +331,7 @@ def status_key(req: dict) -> str:
     return f"reader.status.{req['status']}"
 
 
-def request_view(req: dict, now: datetime, names: dict[str, str], lang: str) -> dict:
+def request_view(req: dict, now: datetime, names: dict[str, str], lang: str, *, registry=None) -> dict:
     """A request as the pages and the API show it to its reader."""
     state, until = cancel_state(req, now)
     waiting = req["status"] in (m.REQUEST_RECEIVED, m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY)
@@ -287,6 +355,10 @@ def request_view(req: dict, now: datetime, names: dict[str, str], lang: str) -> 
         "cancel_until_text": beijing(until) if until else "",
         "rota": [{"member": e["member"], "name": names.get(e["member"], e["member"]), "reason": e["reason"]}
                  for e in req["rota"] or []],
+        "isbn": req.get("isbn") or "", "year": req.get("year") or "",
+        "delivery": req.get("delivery") or DESK, "pickup": req.get("pickup") or "",
+        "delivery_text": delivery_text(req, registry, lang),
+        "need_before": req["need_before"].isoformat() if req.get("need_before") else None,
     }
 
 
@@ -409,6 +481,26 @@ def _limit_text(lang: str, open_ids: list[int]) -> str:
                    ids="、".join(map(str, open_ids)))
 
 
+def _member(request: web.Request, code: str):
+    registry = request.app[REGISTRY]
+    return next((x for x in registry.members if x.code == code), None) if registry is not None else None
+
+
+def _form_extras(request: web.Request, user: dict) -> dict:
+    """What the delivery part of a request form shows: the reader's library's choices, and today (the
+    earliest need-before date)."""
+    return {"deliveries": delivery_options(_member(request, user["member"]), request[LANG]),
+            "today": local_date(_now(request)).isoformat()}
+
+
+def _duplicate(request: web.Request, exc: Duplicate) -> tuple[str, dict]:
+    """The refusal in the reader's words, and what the form shows: a link to the earlier request, and the
+    confirmation box when asking again is allowed."""
+    lang = request[LANG]
+    key = "reader.duplicate.recent" if exc.confirmable else "reader.duplicate.open"
+    return message(key, lang, id=exc.request_id), {"id": exc.request_id, "confirmable": exc.confirmable}
+
+
 def _field_errors(request: web.Request, checked: Checked) -> dict[str, str]:
     lang = request[LANG]
     return {name: message(key, lang, **values) for name, (key, values) in checked.errors.items()}
@@ -416,7 +508,7 @@ def _field_errors(request: web.Request, checked: Checked) -> dict[str, str]:
 
 # -- pages ---------------------------------------------------------------------------------------------------
 async def request_page(request: web.Request, *, checked: Checked | None = None, failed: str | None = None,
-                       status: int = 200) -> web.Response:
+                       status: int = 200, duplicate: dict | None = None) -> web.Response:
     user = _reader(request)
     work = await _edition(request)
     rota = await _rota(request, work, user)
@@ -425,13 +517,14 @@ async def request_page(request: web.Request, *, checked: Checked | None = None, 
     return private_page(request, "request.html", status, work=work, rota=rota, names=_names(request),
                         rules=rules_view(open_ids), form=checked.values, errors=_field_errors(request, checked),
                         failed=failed, blocked=_refusal(request, rota, m.COPY, open_ids),
-                        at_limit=over_loan_limit(m.LOAN, len(open_ids)))
+                        at_limit=over_loan_limit(m.LOAN, len(open_ids)), duplicate=duplicate,
+                        **_form_extras(request, user))
 
 
 async def request_submit(request: web.Request) -> web.Response:
     user = _reader(request)
     form = await request.post()
-    checked = check_edition_form(form)
+    checked = check_edition_form(form, _now(request))
     if checked.errors:
         return await request_page(request, checked=checked, status=400)
     work = await _edition(request)
@@ -442,7 +535,11 @@ async def request_submit(request: web.Request) -> web.Response:
     if why:
         return await request_page(request, checked=checked, failed=why, status=409)
     try:
-        req = await asyncio.to_thread(_submit_edition, request.app[STORE], user["id"], work, rota, kind, note)
+        req = await asyncio.to_thread(_submit_edition, request.app[STORE], user["id"], work, rota, kind, note,
+                                      submit_options(checked.values))
+    except Duplicate as exc:  # asked before: refused while open, confirmed after a request closed lately
+        why, duplicate = _duplicate(request, exc)
+        return await request_page(request, checked=checked, failed=why, status=409, duplicate=duplicate)
     except RuleViolation:  # the 3-books rule, decided by the store at the moment of writing
         open_ids = await _open_loan_ids(request, user["id"])
         why = _refusal(request, rota, kind, open_ids) or _limit_text(request[LANG], open_ids)
@@ -452,16 +549,17 @@ async def request_submit(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/requests/{req['id']}?submitted=1")
 
 
-def _submit_edition(store, reader_id: str, work, rota, kind: str, note: str) -> dict:
+def _submit_edition(store, reader_id: str, work, rota, kind: str, note: str, options: dict) -> dict:
     from services.requests import edition_text
 
     text = edition_text(work, note)
     return store.submit(reader_id, kind=kind, title=text.title, author=text.author, work_id=work.work_id,
-                        citation=text.citation, rota=[Lender.ranked(e) for e in rota.lenders])
+                        citation=text.citation, rota=[Lender.ranked(e) for e in rota.lenders], isbn=text.isbn,
+                        year=text.year, **options)
 
 
 async def manual_page(request: web.Request, *, checked: Checked | None = None, failed: str | None = None,
-                      status: int = 200) -> web.Response:
+                      status: int = 200, duplicate: dict | None = None) -> web.Response:
     user = _reader(request)
     if checked is None:  # a link from an edition no one can lend may bring its title and author
         checked = Checked(values={"kind": m.LOAN})
@@ -471,13 +569,14 @@ async def manual_page(request: web.Request, *, checked: Checked | None = None, f
     open_ids = await _open_loan_ids(request, user["id"])
     return private_page(request, "request_new.html", status, form=checked.values,
                         errors=_field_errors(request, checked), failed=failed, rules=rules_view(open_ids), limits={
-                            "title": MAX_TITLE, "name": MAX_NAME, "citation": MAX_CITATION, "note": MAX_NOTE})
+                            "title": MAX_TITLE, "name": MAX_NAME, "citation": MAX_CITATION, "note": MAX_NOTE},
+                        duplicate=duplicate, **_form_extras(request, user))
 
 
 async def manual_submit(request: web.Request) -> web.Response:
     user = _reader(request)
     form = await request.post()
-    checked = check_manual_form(form, _now(request).astimezone(BEIJING).year)
+    checked = check_manual_form(form, _now(request).astimezone(BEIJING).year, _now(request))
     if checked.errors:
         return await manual_page(request, checked=checked, failed=message("reader.form.fix", request[LANG]),
                                  status=400)
@@ -487,7 +586,11 @@ async def manual_submit(request: web.Request) -> web.Response:
         return await manual_page(request, checked=checked, status=409, failed=_limit_text(request[LANG], open_ids))
     try:
         req = await asyncio.to_thread(request.app[STORE].submit, user["id"], kind=v["kind"], title=v["title"],
-                                      author=v["author"], citation=manual_citation(v))
+                                      author=v["author"], citation=manual_citation(v), isbn=v.get("isbn", ""),
+                                      year=v.get("year", ""), **submit_options(v))
+    except Duplicate as exc:
+        why, duplicate = _duplicate(request, exc)
+        return await manual_page(request, checked=checked, status=409, failed=why, duplicate=duplicate)
     except RuleViolation:
         open_ids = await _open_loan_ids(request, user["id"])
         return await manual_page(request, checked=checked, status=409, failed=_limit_text(request[LANG], open_ids))
@@ -508,7 +611,7 @@ async def _history(request: web.Request, user: dict, params: HistoryParams) -> t
     opened = await asyncio.to_thread(store.list_requests, reader=user["id"], open_only=True, limit=HISTORY_LIMIT)
     start = (params.page - 1) * PAGE_SIZE
     page = rows[start:start + PAGE_SIZE]
-    return ([request_view(r, now, names, lang) for r in opened], [request_view(r, now, names, lang) for r in page],
+    return ([request_view(r, now, names, lang, registry=request.app[REGISTRY]) for r in opened], [request_view(r, now, names, lang, registry=request.app[REGISTRY]) for r in page],
             len(rows) > start + PAGE_SIZE)
 
 
@@ -532,7 +635,7 @@ async def _own_request_parts(request: web.Request) -> tuple:
 
 async def request_detail(request: web.Request) -> web.Response:
     req, legs, events, names, lang = await _own_request_parts(request)
-    return private_page(request, "my_request.html", r=request_view(req, _now(request), names, lang),
+    return private_page(request, "my_request.html", r=request_view(req, _now(request), names, lang, registry=request.app[REGISTRY]),
                         desk_contact=contact_of(request.app[REGISTRY], req["borrower"]),
                         desk_name=names.get(req["borrower"], req["borrower"]),
                         legs=[leg_view(x, names, lang) for x in legs],
@@ -544,7 +647,7 @@ async def request_detail(request: web.Request) -> web.Response:
 async def cancel_page(request: web.Request, *, failed: str | None = None, status: int = 200) -> web.Response:
     user = _reader(request)
     req = await _own_request(request, user)
-    r = request_view(req, _now(request), _names(request), request[LANG])
+    r = request_view(req, _now(request), _names(request), request[LANG], registry=request.app[REGISTRY])
     if failed is None and not r["can_cancel"]:
         failed, status = _cancel_refusal(request, r), 409
     return private_page(request, "request_cancel.html", status, r=r, failed=failed)
@@ -557,14 +660,14 @@ def _cancel_refusal(request: web.Request, r: dict) -> str:
 async def cancel_submit(request: web.Request) -> web.Response:
     user = _reader(request)
     req = await _own_request(request, user)
-    r = request_view(req, _now(request), _names(request), request[LANG])
+    r = request_view(req, _now(request), _names(request), request[LANG], registry=request.app[REGISTRY])
     if not r["can_cancel"]:
         return await cancel_page(request, failed=_cancel_refusal(request, r), status=409)
     try:
         await asyncio.to_thread(request.app[STORE].cancel, req["id"], user["id"], "读者取消")
     except (RuleViolation, IllError) as exc:  # the store decides at the moment of writing
         req = await _own_request(request, user)
-        r = request_view(req, _now(request), _names(request), request[LANG])
+        r = request_view(req, _now(request), _names(request), request[LANG], registry=request.app[REGISTRY])
         why = _cancel_refusal(request, r) if not r["can_cancel"] else str(exc)
         return await cancel_page(request, failed=why, status=409)
     raise web.HTTPSeeOther(f"/requests/{req['id']}?cancelled=1")
@@ -593,7 +696,7 @@ async def api_list(request: web.Request) -> web.Response:
 
 async def api_detail(request: web.Request) -> web.Response:
     req, legs, events, names, lang = await _own_request_parts(request)
-    return _json({"version": 1, "request": request_view(req, _now(request), names, lang),
+    return _json({"version": 1, "request": request_view(req, _now(request), names, lang, registry=request.app[REGISTRY]),
                   "legs": [leg_view(x, names, lang) for x in legs],
                   "history": [event_view(e, names, lang) for e in events]})
 
@@ -601,12 +704,14 @@ async def api_detail(request: web.Request) -> web.Response:
 async def api_submit(request: web.Request) -> web.Response:
     user = _reader(request)
     body = await json_body(request)
-    if any(not isinstance(v, str) for v in body.values()):
+    if any(not isinstance(v, str) for k, v in body.items() if k != "confirm_duplicate") or \
+            not isinstance(body.get("confirm_duplicate", False), bool):
         raise ParamError("body", "param.json")
     lang, store = request[LANG], request.app[STORE]
     open_ids = await _open_loan_ids(request, user["id"])
+    now = _now(request)
     if body.get("work_id"):
-        checked = check_edition_form(body)
+        checked = check_edition_form(body, now)
         _raise_first(checked)
         work = await _edition(request, body["work_id"])
         rota = await _rota(request, work, user)
@@ -614,20 +719,28 @@ async def api_submit(request: web.Request) -> web.Response:
         if why:
             return _refused(409, why)
         submit = lambda: _submit_edition(store, user["id"], work, rota, checked.values["kind"],  # noqa: E731
-                                         checked.values["note"])
+                                         checked.values["note"], submit_options(checked.values))
     else:
-        checked = check_manual_form(body, _now(request).astimezone(BEIJING).year)
+        checked = check_manual_form(body, now.astimezone(BEIJING).year, now)
         _raise_first(checked)
         v = checked.values
         if over_loan_limit(v["kind"], len(open_ids)):
             return _refused(409, _limit_text(lang, open_ids))
         submit = lambda: store.submit(user["id"], kind=v["kind"], title=v["title"],  # noqa: E731
-                                      author=v["author"], citation=manual_citation(v))
+                                      author=v["author"], citation=manual_citation(v), isbn=v.get("isbn", ""),
+                                      year=v.get("year", ""), **submit_options(v))
     try:
         req = await asyncio.to_thread(submit)
+    except Duplicate as exc:  # the JSON error names the earlier request, and whether confirming may go on
+        why, _ = _duplicate(request, exc)
+        return _json({"error": {"status": 409, "message": why, "code": exc.code, "request_id": exc.request_id,
+                                "request": f"/api/requests/{exc.request_id}",
+                                "confirm": "confirm_duplicate" if exc.confirmable else None}}, 409)
     except RuleViolation:
         return _refused(409, _limit_text(lang, await _open_loan_ids(request, user["id"])))
-    return _json({"version": 1, "request": request_view(req, _now(request), _names(request), lang)}, 201)
+    except InvalidRequest as exc:  # a pick-up point or delivery method the library does not offer
+        return _refused(400, str(exc), "delivery")
+    return _json({"version": 1, "request": request_view(req, _now(request), _names(request), lang, registry=request.app[REGISTRY])}, 201)
 
 
 def _raise_first(checked: Checked) -> None:
@@ -640,16 +753,16 @@ async def api_cancel(request: web.Request) -> web.Response:
     user = _reader(request)
     req = await _own_request(request, user)
     lang, names = request[LANG], _names(request)
-    r = request_view(req, _now(request), names, lang)
+    r = request_view(req, _now(request), names, lang, registry=request.app[REGISTRY])
     if not r["can_cancel"]:
         return _refused(409, _cancel_refusal(request, r))
     try:
         req = await asyncio.to_thread(request.app[STORE].cancel, req["id"], user["id"], "读者取消")
     except (RuleViolation, IllError):
         req = await _own_request(request, user)
-        r = request_view(req, _now(request), names, lang)
+        r = request_view(req, _now(request), names, lang, registry=request.app[REGISTRY])
         return _refused(409, _cancel_refusal(request, r))
-    return _json({"version": 1, "request": request_view(req, _now(request), names, lang)})
+    return _json({"version": 1, "request": request_view(req, _now(request), names, lang, registry=request.app[REGISTRY])})
 
 
 async def api_rota(request: web.Request) -> web.Response:
@@ -707,7 +820,16 @@ def openapi_parts() -> tuple[dict, dict]:
         "cancel_state": {"type": "string", "enum": ["ok", "answered", "expired", "closed"]},
         "cancel_until": _NSTR, "cancel_until_text": _STR,
         "rota": {"type": "array", "items": {"type": "object", "required": ["member", "name", "reason"],
-                                            "properties": {"member": _STR, "name": _STR, "reason": _STR}}}},
+                                            "properties": {"member": _STR, "name": _STR, "reason": _STR}}},
+        "isbn": {"type": "string", "description": "the edition's ISBN-13, or the one the reader wrote"},
+        "year": _STR,
+        "delivery": {"type": "string", "description": "desk (collect at a pick-up point) or a delivery method "
+                                                      "the reader's library offers"},
+        "pickup": {"type": "string", "description": "the pick-up point's code (delivery desk)"},
+        "delivery_text": {"type": "string", "description": "how the reader gets it, in words"},
+        "need_before": {"type": ["string", "null"], "format": "date",
+                        "description": "not needed after this day (ISO 18626 NeedBeforeDate); still unshipped "
+                                       "after it, the request is closed"}},
         "description": "times are ISO 8601; the *_text fields are Beijing time as readers read them "
                        "(deadlines: the end of a working day, 24:00)"}
     leg = {"type": "object", "required": ["seq", "lender", "outcome", "outcome_text"], "properties": {
@@ -762,7 +884,17 @@ def openapi_parts() -> tuple[dict, dict]:
         "note": {"type": "string", "maxLength": MAX_NOTE},
         "title": {"type": "string", "maxLength": MAX_TITLE}, "author": {"type": "string", "maxLength": MAX_NAME},
         "publisher": {"type": "string", "maxLength": MAX_NAME}, "year": {"type": "string", "pattern": "^[0-9]{4}$"},
-        "isbn": {"type": "string", "maxLength": 20}, "citation": {"type": "string", "maxLength": MAX_CITATION}},
+        "isbn": {"type": "string", "maxLength": 20}, "citation": {"type": "string", "maxLength": MAX_CITATION},
+        "delivery": {"type": "string", "description": "desk (collect at the ILL desk), desk:POINT (at that pick-up "
+                                                      "point) or the code of a delivery method the reader's "
+                                                      "library offers", "default": "desk"},
+        "pickup": {"type": "string", "description": "the pick-up point's code (default: the library's first)"},
+        "need_before": {"type": "string", "format": "date",
+                        "description": "not needed after this day (YYYY-MM-DD, today or later)"},
+        "confirm_duplicate": {"type": "boolean", "default": False,
+                              "description": "ask again for an edition whose request closed in the last 30 days "
+                                             "(409 with code duplicate_recent without it); an open request for "
+                                             "the edition is refused either way (duplicate_open)"}},
         "additionalProperties": {"type": "string"}}
     history_params_ = [
         {"name": "q", "in": "query", "required": False, "description": "words of the title, author or citation",
@@ -782,7 +914,9 @@ def openapi_parts() -> tuple[dict, dict]:
             "post": {"operationId": "submitRequest",
                      "summary": "Request an edition (work_id) or, without work_id, a manual request (手工填写)",
                      "description": _SIGNED_IN + changes + " 409 when a rule refuses (a 4th book, no lender, "
-                                                           "the own library has it), with the reason.",
+                                                           "the own library has it, a request for the same "
+                                                           "edition: the error's request_id and code), with the "
+                                                           "reason.",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": submit_body}}},
                      "responses": {**_ok("the new request", "ReaderRequestOne", "201"), "400": _ERR, "401": _ERR,
                                    "403": _ERR, "404": _ERR, "409": _ERR}}},
