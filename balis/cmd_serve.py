@@ -39,6 +39,9 @@ def register(sub, common) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes serving the one port (SO_REUSEPORT), each with its own index searcher; "
                         "default 1 (docs/portal.md: when more help)")
+    p.add_argument("--tick-every", type=float, default=10.0, metavar="MINUTES",
+                   help="the portal's clock: apply the ILL deadlines (forward late requests, mark overdue loans) and "
+                        "write the clock's notices every MINUTES (default 10; 0: leave it to 'balis request tick')")
     from balis.cmd_notices import mail_options
 
     mail_options(p)  # notices are mailed continuously while the portal runs (docs/notices.md)
@@ -60,6 +63,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--deadline must be between 0 and 600 seconds")
     if not 1 <= args.workers <= 64:
         raise UsageError("--workers must be between 1 and 64")
+    if not 0 <= args.tick_every <= 1440:
+        raise UsageError("--tick-every must be between 0 (off) and 1440 minutes")
     if args.searches_per_minute <= 0:
         raise UsageError("--searches-per-minute must be a positive number")
     harvest_at = full_on = None
@@ -98,15 +103,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
                  full_harvest_on=full_on, db=args.db, answer_times=answer_times_path(),
                  per_member=args.per_member, deadline=args.deadline,
                  searches_per_minute=args.searches_per_minute, workers=args.workers,
-                 index_replicas=tuple(replicas)) or EXIT_OK
+                 index_replicas=tuple(replicas), tick_every=args.tick_every * 60) or EXIT_OK
 
 
 def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, full_harvest_on: int | None = None,
-          workers: int = 1, **options) -> int:
+          workers: int = 1, tick_every: float | None = None, **options) -> int:
     """Run the portal until interrupted; prints the URL once it listens. Closes the federator on the way out.
 
     `workers` > 1: that many processes serve the one port (SO_REUSEPORT; the kernel spreads connections),
-    each with its own event loop, federator and index searcher; the nightly harvest runs in the first.
+    each with its own event loop, federator and index searcher; the nightly harvest and the clock (every
+    `tick_every` seconds: deadlines, overdue loans, the clock's notices) run in the first.
     """
     import asyncio
     import logging
@@ -155,6 +161,9 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
         mail = options.get("mail")
         print(f"notices mailed through {mail.safe_url} from {mail.sender}" if mail is not None else
               "notices are shown in the portal only: no mail server (--smtp-url or BALIS_SMTP_URL)", flush=True)
+        print(f"ILL deadlines and overdue loans checked every {tick_every / 60:g} min" if tick_every else
+              "ILL deadlines: not checked by the portal (--tick-every 0): run 'balis request tick' from cron",
+              flush=True)
         print("stop with Ctrl-C", flush=True)
 
     async def run(port: int = port, worker: int | None = None, ready=None) -> None:
@@ -169,6 +178,10 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
             app = create_app(registry, index_dir=index_dir, **options)
         except StoreError as exc:
             raise UsageError(str(exc)) from None
+        if tick_every and not worker:
+            from portal.clock import setup_clock
+
+            setup_clock(app, tick_every)
         runner = web.AppRunner(app, handle_signals=False, **HTTP_LIMITS)
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_port=worker is not None or None)

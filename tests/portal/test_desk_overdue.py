@@ -5,6 +5,7 @@ desk with a reason, on its request page or several at once, and the reader is to
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from html import unescape
@@ -141,3 +142,31 @@ async def test_the_lender_recalls_from_the_desk_and_the_reader_is_told_why(make_
     text = _text(await (await desk.get("/messages")).text())
     assert "召回" in text and "本馆教师急需" in text
 
+
+
+async def test_the_portals_own_clock_marks_overdue_and_tells_the_reader(registry, store, codes):
+    from aiohttp.test_utils import TestServer
+
+    from portal import create_app
+    from portal.clock import setup_clock
+
+    a, b, c = codes
+    late = _lent(store, "ra1", b, "sa", "sb", days_ago=40)
+    app = create_app(registry, store=store)
+    setup_clock(app, 0.2)  # `balis serve --tick-every` gives minutes
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        for _ in range(300):  # the first tick runs at start-up; wait for it, at most a minute
+            if store.get(late)["status"] == m.OVERDUE:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await server.close()
+    assert store.get(late)["status"] == m.OVERDUE
+    assert [x["kind"] for x in outbox.for_user(store, "ra1")].count("overdue") == 1
+
+
+def test_serve_refuses_a_clock_interval_out_of_range(capsys, portal_registry_path):
+    assert main(["serve", "--tick-every", "-5", "--registry", str(portal_registry_path)]) == 2
+    assert "--tick-every" in capsys.readouterr().err
