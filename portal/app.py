@@ -30,7 +30,7 @@ from ill.store import Store
 from indexer.backend import resolve_location
 from indexer.errors import IndexerError
 from members import Registry, with_member_states
-from portal import account, admin, api, desk, messages, reader
+from portal import account, admin, api, cite, desk, messages, reader
 from portal.auth import USER, Forbidden, SignInRequired, session_middleware, shown_statuses
 from portal.beijing import schematic
 from portal.catalogue import (
@@ -113,7 +113,7 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
     app.router.add_get("/members", members_page, name="members")
     app.router.add_get("/map", map_page, name="map")
     app.router.add_post("/lang", switch_language, name="lang")
-    for part in (account, reader, desk, admin, api, messages):
+    for part in (account, reader, desk, admin, api, messages, cite):
         part.add_routes(app)
     messages.setup_mailer(app, mail)
     sru_index = LocalIndexBackend(location, index_replicas)
@@ -367,7 +367,8 @@ async def work_page(request: web.Request) -> web.Response:
     except ParamError:
         back = ""
     lang = request[LANG]
-    return render(request, "work.html", work=work, others=others,
+    refs = await asyncio.to_thread(cite.references, work)
+    return render(request, "work.html", work=work, others=others, references=refs,
                   names=catalogue.names(lang), back=back, params=search_params({}))
 
 
