@@ -13,21 +13,36 @@ benchmarks/results/local_search.json.
     .venv/bin/python benchmarks/local_search.py                 # 1,000,000 holdings (builds once, ~cached)
     .venv/bin/python benchmarks/local_search.py --quick         # 50,000 holdings, for a quick look
     .venv/bin/python benchmarks/local_search.py --holdings 200000 --rebuild
+
+With `--backend postgresql` the same editions go into a PostgreSQL database (a private cluster kept in
+var/bench/pg-search, `benchmarks/pg_cluster.py`, one database per size; or `--database URL`). The generated
+editions are cached once as a stream (`var/bench/local_search/works-h<holdings>.bin`, zlib-compressed pickled
+chunks, never all in memory), so 10,000,000 holdings can be loaded again without generating them again. The
+bulk load is timed on its own (`PgIndex.rebuild` from the cached stream: rows made, COPY, GIN indexes), then
+VACUUM ANALYZE; then the same 200 queries after the same warm-up. Writes benchmarks/results/local_search-postgresql-h<holdings>.json.
+
+    .venv/bin/python benchmarks/local_search.py --backend postgresql --holdings 1000000
+    .venv/bin/python benchmarks/local_search.py --backend postgresql --holdings 10000000   # hours on 2 cores
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import pickle
 import random
 import statistics
 import sys
 import time
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "benchmarks"))
 
 from connectors.query import parse  # noqa: E402
 from dedup.work import build_work  # noqa: E402
@@ -175,6 +190,143 @@ def build(folder: Path, holdings: int) -> dict:
     return stats
 
 
+# --------------------------------------------------------------------------- the generated editions, cached
+
+CHUNK = 2000  # editions per pickled chunk of the cache file
+
+
+def _sample(e: dict) -> dict:
+    return {"title": e["title"], "authors": [a.name for a in e["authors"]], "isbn": e["isbn"], "year": e["year"],
+            "language": e["language"], "subjects": e["subjects"]}
+
+
+def cached_editions(cache: Path, holdings: int) -> tuple[Path, dict]:
+    """The file of the generated editions for `holdings` (generated once, streamed to disk) and its metadata
+    (editions, holdings, samples for the queries, seconds to generate)."""
+    path, meta_path = cache / f"works-h{holdings}.bin", cache / f"works-h{holdings}.json"
+    if meta_path.exists() and path.exists():
+        return path, json.loads(meta_path.read_text())
+    cache.mkdir(parents=True, exist_ok=True)
+    print(f"generating the editions of {holdings:,} holdings into {path} ...", flush=True)
+    gen = Generator()
+    meta: dict = {"holdings": 0, "editions": 0}
+    samples: list[dict] = []
+    t = time.perf_counter()
+    with open(path.with_suffix(".part"), "wb") as out:
+        chunk: list = []
+        while meta["holdings"] < holdings:
+            w, e = gen.edition()
+            meta["holdings"] += len(w.holdings)
+            meta["editions"] += 1
+            if gen.rng.random() < 0.002 and len(samples) < 2000:
+                samples.append(_sample(e))
+            chunk.append(w)
+            if len(chunk) == CHUNK:
+                _write_chunk(out, chunk)
+                chunk = []
+            if meta["editions"] % 100000 == 0:
+                print(f"  {meta['editions']:,} editions, {meta['holdings']:,} holdings", flush=True)
+        if chunk:
+            _write_chunk(out, chunk)
+    path.with_suffix(".part").rename(path)
+    meta.update(generate_s=round(time.perf_counter() - t, 1), samples=samples)
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False))
+    return path, meta
+
+
+def _write_chunk(out, chunk: list) -> None:
+    blob = zlib.compress(pickle.dumps(chunk, protocol=5), 1)
+    out.write(len(blob).to_bytes(8, "little"))
+    out.write(blob)
+
+
+def read_editions(path: Path) -> Iterator:
+    """The cached editions, one chunk in memory at a time."""
+    with open(path, "rb") as f:
+        while head := f.read(8):
+            yield from pickle.loads(zlib.decompress(f.read(int.from_bytes(head, "little"))))
+
+
+def postgresql(args, holdings: int) -> int:
+    """Load the cached editions into a database (once per size) and measure page 1 with facets."""
+    from indexer.backend import open_index, open_searcher
+
+    path, meta = cached_editions(args.cache, holdings)
+    with contextlib.ExitStack() as stack:
+        url = args.database
+        if url is None:
+            from pg_cluster import cluster
+
+            url = stack.enter_context(cluster(args.pg_cluster, f"search_h{holdings}"))
+        load_path = args.cache / f"pg-load-h{holdings}.json"
+        ix = open_index(url, create=True)
+        try:
+            if args.rebuild or ix.doc_count() != meta["editions"] or not load_path.exists():
+                print(f"loading {meta['editions']:,} editions into {ix.index_dir} ...", flush=True)
+                t = time.perf_counter()
+                ix.rebuild(read_editions(path), timeout=5)
+                load_s = time.perf_counter() - t
+                t = time.perf_counter()
+                ix.optimize()  # VACUUM ANALYZE: GIN's pending list merged, as after a nightly run
+                vacuum_s = time.perf_counter() - t
+                load = {"load_s": round(load_s, 1), "editions_per_s": round(meta["editions"] / load_s),
+                        "vacuum_s": round(vacuum_s, 1), "load_average": [round(x, 2) for x in os.getloadavg()]}
+                load_path.write_text(json.dumps(load))
+            load = json.loads(load_path.read_text())
+            sizes = dict(ix.conn.execute(
+                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON "
+                "n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r' AND "
+                "c.relname IN ('editions', 'holdings')").fetchall())
+            gin = ix.conn.execute("SELECT pg_relation_size('editions_doc')").fetchone()[0]
+        finally:
+            ix.close()
+        print(f"index: {meta['editions']:,} editions, {meta['holdings']:,} holdings; generated in "
+              f"{meta['generate_s']} s (cached), loaded in {load['load_s']} s = {load['editions_per_s']:,} "
+              f"editions/s (target ≥ 5,000), VACUUM ANALYZE {load['vacuum_s']} s", flush=True)
+        queries = make_queries(meta["samples"], args.queries)
+        parsed = [parse(q) for q in queries]
+        searcher = open_searcher(url)
+        t = time.perf_counter()
+        searcher.search(parsed[0], size=PAGE_SIZE)
+        cold_ms = (time.perf_counter() - t) * 1000
+        warmup = [q for q in make_queries(meta["samples"], 50, seed=99) if q not in set(queries)]
+        for q in warmup:
+            searcher.search(parse(q), size=PAGE_SIZE)
+        times, totals, slow = [], [], []
+        for text, q in zip(queries, parsed, strict=True):
+            t = time.perf_counter()
+            r = searcher.search(q, size=PAGE_SIZE)
+            ms = (time.perf_counter() - t) * 1000
+            times.append(ms)
+            totals.append(r.total)
+            slow.append((ms, text, r.total))
+        searcher.close()
+    target = 50 if holdings <= 1_000_000 else 100
+    result = {
+        "backend": "postgresql", "holdings": meta["holdings"], "editions": meta["editions"],
+        "generate_s": meta["generate_s"], **load, "target_editions_per_s": 5000,
+        "queries": len(queries), "page_size": PAGE_SIZE, "warmup_queries": len(warmup),
+        "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 95), 1),
+        "max_ms": round(max(times), 1), "mean_ms": round(statistics.mean(times), 1), "target_p95_ms": target,
+        "cold_first_query_ms": round(cold_ms, 1), "median_hits": statistics.median(totals), "max_hits": max(totals),
+        "table_bytes": sizes, "index_bytes": sum(sizes.values()), "index_mib": round(sum(sizes.values()) / 2**20, 1),
+        "gin_doc_mib": round(gin / 2**20, 1), "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "slowest": [{"ms": round(ms, 1), "query": q, "hits": n} for ms, q, n in sorted(slow, reverse=True)[:8]],
+    }
+    print(f"{len(queries)} queries, page 1 of {PAGE_SIZE} works with every facet: p50 {result['p50_ms']} ms, "
+          f"p95 {result['p95_ms']} ms (target ≤ {target}), max {result['max_ms']} ms; cold first query "
+          f"{result['cold_first_query_ms']} ms; median hits {result['median_hits']}, max {result['max_hits']:,}")
+    print(f"size on disk {result['index_mib']} MiB (GIN on the match vector {result['gin_doc_mib']} MiB); "
+          f"load average {result['load_average_after']}")
+    for s in result["slowest"]:
+        print(f"  slow: {s['ms']} ms  {s['query']}  ({s['hits']:,} hits)")
+    out = args.out or RESULTS.with_name(f"local_search-postgresql-h{holdings}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
 # --------------------------------------------------------------------------- queries
 
 
@@ -236,8 +388,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rebuild", action="store_true", help="build the index again even if cached")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--cache", type=Path, default=CACHE, help="where generated indexes are kept")
+    ap.add_argument("--backend", choices=("whoosh", "postgresql"), default="whoosh")
+    ap.add_argument("--database", help="PostgreSQL URL (default: a database in the private cluster --pg-cluster)")
+    ap.add_argument("--pg-cluster", type=Path, default=ROOT / "var" / "bench" / "pg-search")
+    ap.add_argument("--out", type=Path, help="JSON file (postgresql: local_search-postgresql-h<holdings>.json)")
     args = ap.parse_args(argv)
     holdings = 50_000 if args.quick else args.holdings
+    if args.backend == "postgresql":
+        return postgresql(args, holdings)
     folder = args.cache / f"h{holdings}"
     meta_path = folder / "bench.json"
     if args.rebuild or not meta_path.exists():

@@ -198,19 +198,27 @@ class PgIndex:
         self.conn.execute("VACUUM ANALYZE holdings")
 
     @staticmethod
-    def _copy(cur: psycopg.Cursor, rows) -> int:
-        holdings: list[tuple] = []
+    def _copy(cur: psycopg.Cursor, rows, chunk: int = 20000) -> int:
+        """COPY the rows' editions, then their holdings, `chunk` editions at a time (a stream of millions is
+        never held in memory)."""
         n = 0
-        with cur.copy(f"COPY editions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row(r.values)
-                holdings += r.holdings
-                n += 1
-        if holdings:
-            with cur.copy(f"COPY holdings ({', '.join(HOLDING_COLUMNS)}) FROM STDIN") as copy:
-                for h in holdings:
-                    copy.write_row(h)
-        return n
+        rows = iter(rows)
+        while True:
+            holdings: list[tuple] = []
+            done = n
+            with cur.copy(f"COPY editions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r.values)
+                    holdings += r.holdings
+                    n += 1
+                    if n - done == chunk:
+                        break
+            if holdings:
+                with cur.copy(f"COPY holdings ({', '.join(HOLDING_COLUMNS)}) FROM STDIN") as copy:
+                    for h in holdings:
+                        copy.write_row(h)
+            if n - done < chunk:
+                return n
 
     def _after(self, cur: psycopg.Cursor, harvested: dict[str, str] | None, *, replace: bool) -> None:
         got = {} if replace and harvested is not None else self.harvested(cur)

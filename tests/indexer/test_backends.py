@@ -225,7 +225,8 @@ def test_harvest_search_and_stats_with_a_database(tmp_path, empty_database):
         assert out.returncode == 0, out.stderr
         doc = json.loads(out.stdout)
         assert doc["index"]["mode"] == "rebuild" and doc["totals"]["added"] == 60
-        assert Path(doc["index_dir"]).parent == home / "index-databases"  # the harvest store: a folder of its own
+        assert doc["index_dir"] == empty_database  # the harvest store is in the database too, no folder
+        assert not (home / "index-databases").exists()
         assert doc["index_database"] == empty_database
         again = _balis("harvest", "--registry", reg, "--index", empty_database, "--rate", "0", "--json", home=home)
         assert json.loads(again.stdout)["index"]["mode"] == "unchanged"
