@@ -187,12 +187,16 @@ class Sql:
         return self._tsq(column, " ".join(out))
 
     def _text_score(self, c: Clause, fields: tuple[str, ...]) -> str:
+        """Per field: its weight × the share of the clause's tokens it has (× the phrase factor), + for the title
+        the exact-title and density boosts; the best field plus a tenth of the others. Each field's share and
+        phrase test are computed once per row (a subquery's columns), not once per use: a vector test reads
+        the row's `rk` again each time."""
         folded = fold(c.stem)
         probes = [(t, not t.isascii() and bool(_CJK_RUN.fullmatch(t))) for t in tokens(c.stem)]
         if not probes:
             return "0"
         n = len(probes)
-        multi = n > 1
+        phrased = n > 1 and not c.truncation
         trunc = c.truncation
         scores = []
         for f in fields:
@@ -204,21 +208,23 @@ class Sql:
                 elif not cjk and trunc and i == 0 and trunc in ("left", "both"):
                     mode = "suffix"
                 hits.append(f"CASE WHEN {self._present(f, tok, mode)} THEN 1 ELSE 0 END")
-            cov = f"(CAST(({' + '.join(hits)}) AS float8) / {n})"
-            s = f"{WEIGHTS[f]} * {cov}"
-            if multi and not trunc:
-                s = f"{s} * CASE WHEN {self._contains(f, folded)} THEN {PHRASE_BOOST} ELSE {UNPHRASED if c.phrase else 1} END"
+            columns = [f"CAST(({' + '.join(hits)}) AS float8) / {n} AS cov"]
+            s = f"{WEIGHTS[f]} * cov"
+            if phrased:
+                columns.append(f"CASE WHEN {self._contains(f, folded)} THEN {PHRASE_BOOST} "
+                               f"ELSE {UNPHRASED if c.phrase else 1} END AS phrase")
+                s = f"{s} * phrase"
             if f == "title":
                 exact = f"{self.param(folded.replace(' ', ''))} = ANY({self.e}.exact_titles)"
                 q = self.param(sorted({t for t, _ in probes}))
-                s += (f" + CASE WHEN {cov} = 1 AND {exact} THEN {EXACT_TITLE} ELSE 0 END"
+                s += (f" + CASE WHEN cov = 1 AND {exact} THEN {EXACT_TITLE} ELSE 0 END"
                       f" + CASE WHEN cardinality({self.e}.title_tokens) > 0 THEN {TITLE_DENSITY} * CAST((SELECT "
                       f"count(*) FROM unnest({self.e}.title_tokens) t WHERE t = ANY(CAST({q} AS text[]))) AS float8)"
                       f" / cardinality({self.e}.title_tokens) ELSE 0 END")
-            scores.append(f"CASE WHEN {cov} > 0 THEN {s} ELSE 0 END")
+            scores.append(f"SELECT CASE WHEN cov > 0 THEN {s} ELSE 0 END FROM (SELECT {', '.join(columns)}) k")
         if len(scores) == 1:
             return f"({scores[0]})"
-        values = ", ".join(f"({s})" for s in scores)
+        values = ", ".join(f"(({s}))" for s in scores)
         return f"(SELECT max(s) + {OTHER_FIELDS} * (sum(s) - max(s)) FROM (VALUES {values}) v(s))"
 
     # ---------------------------------------------------------------- facets (as federator.facets)
