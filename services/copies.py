@@ -96,8 +96,9 @@ def own_copy(req: dict, member: str, work=None, *, live: str = NOT_ASKED, live_h
     answered = live == ANSWERED and live_holdings is not None
     holdings = live_holdings if answered else _holdings(work, member)
     chosen = pick(holdings, wanted)
-    copy = OwnCopy(member, citation_of(req), copies=len(holdings), live=live if (answered or live != ANSWERED)
-                   else NO_ANSWER, why=why)
+    if live == ANSWERED and not answered:  # said to have answered, but with nothing: nothing known
+        live = NO_ANSWER
+    copy = OwnCopy(member, citation_of(req), copies=len(holdings), live=live, why=why)
     if chosen is not None:
         copy = replace(copy, call_number=chosen.call_number or "", location=chosen.location or "",
                        library=chosen.library or "", barcode=chosen.barcode or "")
