@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, time
-from importlib import resources
 from typing import Any
 
 from lxml import etree
 
 from ill import machine as m
 from ill.errors import InvalidRequest
+from ill.isomessages import NS, VERSION, schema
 from ill.schema import legs, requests
 from ill.store import ANSWER_WORKING_DAYS, PENDING_MESSAGE, SHIP_WORKING_DAYS, Store
 from ill.workdays import BEIJING, local_date, working_days_after
 
-NS = "http://illtransactions.org/2013/iso18626"
-VERSION = "1.2"
 AGENCY_SCHEME = "BALIS"  # agencyIdType: member codes of the BALIS registry
 WORK_SCHEME = "BALIS-work"  # bibliographicRecordIdentifierCode of a merged edition (work id)
 RECORD_SCHEME = "BALIS-record"  # a member's own record id for the edition
@@ -40,17 +38,7 @@ _LEG_NEEDS = ("seq", "lender", "arrived_at", "answer_due", "ship_due")  # a lend
 _NOT_NULL = ({"phase", "rota_index", "source", "reader_message", "delivery", "pickup"},
              {"outcome", "note", *_LEG_NEEDS})  # request, leg
 
-_schema: etree.XMLSchema | None = None
 _parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
-
-
-def schema() -> etree.XMLSchema:
-    """The ISO 18626 v1.2 schema shipped with the package (ill/data/ISO-18626-v1_2.xsd)."""
-    global _schema
-    if _schema is None:
-        xsd = resources.files("ill").joinpath("data/ISO-18626-v1_2.xsd").read_bytes()
-        _schema = etree.XMLSchema(etree.fromstring(xsd, _parser))
-    return _schema
 
 
 def validate(document: bytes) -> etree._Element:

@@ -48,6 +48,10 @@ KINDS = (LOAN, COPY)
 # Who acts: the reader who asked, staff of the borrowing library, staff of the current lender, the
 # centre's administrators, the system clock (deadlines).
 READER_, BORROWER, LENDER, ADMIN, SYSTEM = "reader", "borrower", "lender", "admin", "system"
+# Another ILL network (an ISO 18626 peer, docs/iso18626.md) acting through its messages: as the supplier of our
+# request (its supplyingAgencyMessages), or as the requester of a request at one of our lenders (its
+# requestingAgencyMessages). A peer takes only the side it has on that request.
+PEER_SUPPLIER, PEER_REQUESTER = "peer_supplier", "peer_requester"
 
 # Actions a person can take; ISO 18626 names where the standard has one.
 ROUTE = "route"                    # staff route a manual citation (to the rota they give)
@@ -144,35 +148,36 @@ def _rows() -> list[Transition]:
     add(ROUTE, [(PENDING, NONE)], REQUEST_RECEIVED, NONE, {BORROWER}, rota=True)
     # only before the current lender answered (Pending, RequestReceived: also after a forward); the reader
     # within the hour, the borrowing library's staff at any time before that answer
-    add(CANCEL, [(PENDING, NONE), (REQUEST_RECEIVED, NONE)], CANCELLED, NONE, {READER_, BORROWER},
+    add(CANCEL, [(PENDING, NONE), (REQUEST_RECEIVED, NONE)], CANCELLED, NONE, {READER_, BORROWER, PEER_REQUESTER},
         reason="optional", guards=(READER_WINDOW,))
-    add(EXPECT, [(REQUEST_RECEIVED, NONE)], EXPECT_TO_SUPPLY, NONE, {LENDER})
-    add(WILL, [(REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE)], WILL_SUPPLY, NONE, {LENDER})
+    add(EXPECT, [(REQUEST_RECEIVED, NONE)], EXPECT_TO_SUPPLY, NONE, {LENDER, PEER_SUPPLIER})
+    add(WILL, [(REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE)], WILL_SUPPLY, NONE, {LENDER, PEER_SUPPLIER})
     add(ANSWER_UNFILLED, [(REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)],
-        UNFILLED, NONE, {LENDER}, reason="required")
-    add(ANSWER_RETRY, [(REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE)], RETRY_POSSIBLE, NONE, {LENDER},
+        UNFILLED, NONE, {LENDER, PEER_SUPPLIER}, reason="required")
+    add(ANSWER_RETRY, [(REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE)], RETRY_POSSIBLE, NONE, {LENDER, PEER_SUPPLIER},
         reason="required")
     add(TIMEOUT, [(REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)],
         UNFILLED, NONE, {SYSTEM})
     add(NEED_BEFORE, [(PENDING, NONE), (REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)],
         UNFILLED, NONE, {SYSTEM})
-    add(SHIP, [(EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)], LOANED, TRANSIT, {LENDER}, {LOAN})
-    add(SHIP, [(EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)], COPY_COMPLETED, NONE, {LENDER}, {COPY})
-    add(RECEIVED, [(LOANED, TRANSIT), (RECALLED, TRANSIT)], None, LIBRARY, {BORROWER}, {LOAN})
+    add(SHIP, [(EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)], LOANED, TRANSIT, {LENDER, PEER_SUPPLIER}, {LOAN})
+    add(SHIP, [(EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)], COPY_COMPLETED, NONE, {LENDER, PEER_SUPPLIER}, {COPY})
+    add(RECEIVED, [(LOANED, TRANSIT), (RECALLED, TRANSIT)], None, LIBRARY, {BORROWER, PEER_REQUESTER}, {LOAN})
     add(LEND, [(LOANED, LIBRARY)], None, READER, {BORROWER}, {LOAN})
     add(TAKE_BACK, [(LOANED, READER), (OVERDUE, READER), (RECALLED, READER)], None, RETURNED, {BORROWER}, {LOAN})
     add(SHIPPED_RETURN, [(s, p) for s in (LOANED, OVERDUE, RECALLED) for p in (LIBRARY, RETURNED)],
-        None, RETURN_TRANSIT, {BORROWER}, {LOAN})
+        None, RETURN_TRANSIT, {BORROWER, PEER_REQUESTER}, {LOAN})
     add(CHECK_IN, [(s, RETURN_TRANSIT) for s in (LOANED, OVERDUE, RECALLED)], LOAN_COMPLETED, NONE,
-        {LENDER}, {LOAN})
+        {LENDER, PEER_SUPPLIER}, {LOAN})
     add(RECALL, [(LOANED, TRANSIT), (LOANED, LIBRARY), (LOANED, READER), (OVERDUE, READER)],
-        RECALLED, None, {LENDER}, {LOAN}, reason="optional")
+        RECALLED, None, {LENDER, PEER_SUPPLIER}, {LOAN}, reason="optional")
     add(MARK_OVERDUE, [(LOANED, READER)], OVERDUE, READER, {SYSTEM}, {LOAN})
     add(REPORT_LOST, [(s, p) for s in (LOANED, OVERDUE, RECALLED) for p in PHASES if p],
         COMPLETED_WITHOUT_RETURN, NONE, {BORROWER, LENDER}, {LOAN}, reason="optional", price=True)
     add(REPORT_DAMAGED, [(s, p) for s in (LOANED, OVERDUE, RECALLED) for p in (RETURNED, RETURN_TRANSIT)],
         None, None, {BORROWER, LENDER}, {LOAN}, reason="optional", price=True)
-    add(NOTIFY, [(s, p) for s in OPEN for p in PHASES], None, None, {READER_, BORROWER, LENDER, ADMIN},
+    add(NOTIFY, [(s, p) for s in OPEN for p in PHASES], None, None,
+        {READER_, BORROWER, LENDER, ADMIN, PEER_SUPPLIER, PEER_REQUESTER},
         reason="required")
     return rows
 
@@ -237,6 +242,9 @@ def roles_of(actor: dict, request: dict) -> frozenset[str]:
     if actor.get("role") == "reader":
         return frozenset({READER_}) if actor.get("id") == request["reader_id"] else frozenset()
     member = actor.get("member")
+    if actor.get("role") == "peer":  # an ISO 18626 peer: only on its own requests, only on its side
+        return frozenset({PEER_SUPPLIER} if member and member == request.get("lender") else
+                         {PEER_REQUESTER} if member and member == request.get("borrower") else set())
     out = set()
     if member and member == request.get("lender"):
         out.add(LENDER)
@@ -322,7 +330,8 @@ def verdict(request: dict, actor: dict, now: datetime, action: str, *, undoable:
                            f"(the lender answered: a request can be cancelled only before the current lender answers)")
         where = f"{status}/{request['phase']}" if request["phase"] else status
         return Verdict(action, False, "not_now", f"申请单 {rid}: 当前状态 {where} 不能执行 '{action}'")
-    acting = next((r for r in (LENDER, BORROWER, READER_, ADMIN) if r in roles and r in t.actors), None)
+    acting = next((r for r in (LENDER, BORROWER, READER_, ADMIN, PEER_SUPPLIER, PEER_REQUESTER)
+                   if r in roles and r in t.actors), None)
     if acting is None:
         return _not_yours(request, actor, action)
     for guard in t.guards:

@@ -96,10 +96,15 @@ requests = Table(
     Column("citation_data", JSON(none_as_null=True)),
     Column("isbn", String(32), nullable=False, server_default=""),  # the edition's ISBN-13 (digits)
     Column("year", String(16), nullable=False, server_default=""),  # the edition's year
+    # a request from another ILL network (the borrower is a peer): the requester's own request id (ISO 18626
+    # requestingAgencyRequestId); our request at a peer: the peer's supplyingAgencyRequestId once it answered
+    Column("peer_request_id", String(200)),
+    Column("peer_agency", String(100)),  # the peer's agency on this request (TYPE:VALUE): requester or supplier
     Index("ix_requests_reader", "reader_id", "status"),
     Index("ix_requests_lender", "lender", "status"),
     Index("ix_requests_borrower", "borrower"),
     Index("ix_requests_need_before", "need_before"),
+    Index("ix_requests_peer", "borrower", "peer_request_id"),
 )
 
 # One row per lender a request has been sent to, in rota order: what each lender did and when.
@@ -181,4 +186,38 @@ notices = Table(
     Column("last_error", Text, nullable=False, server_default=""),
     Index("ix_notices_user", "user_id", "id"),
     Index("ix_notices_outbox", "email", "next_attempt_at"),
+)
+
+# The outbox of ISO 18626 messages to peers (ill/peer_outbox.py): written in the transaction of the change that
+# gives them, posted after commit in order per request (`seq`), retried with a growing wait. `state`:
+# pending | sent | failed (the peer answered ERROR: not retried); `answer` keeps the peer's confirmation.
+peer_messages = Table(
+    "peer_messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("peer", String(32), nullable=False),
+    Column("request_id", Integer, ForeignKey("requests.id"), nullable=False),
+    Column("kind", String(40), nullable=False),  # request | supplyingAgencyMessage | requestingAgencyMessage
+    Column("what", String(40), nullable=False, server_default=""),  # the status or action it carries
+    Column("body", Text, nullable=False),  # the ISO18626Message, valid against the schema
+    Column("created_at", DateTime, nullable=False),
+    Column("state", String(8), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("answer", Text, nullable=False, server_default=""),
+    Index("ix_peer_messages_due", "state", "next_attempt_at"),
+    Index("ix_peer_messages_request", "request_id", "id"),
+)
+
+# Messages received from peers and applied, by their key (sender agency, request id, timestamp, message type
+# and what it says): the same message again gets the same confirmation and changes nothing.
+peer_received = Table(
+    "peer_received", metadata,
+    Column("key", String(400), primary_key=True),
+    Column("peer", String(32), nullable=False),
+    Column("request_id", Integer, ForeignKey("requests.id")),
+    Column("kind", String(40), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("confirmation", Text, nullable=False),
 )

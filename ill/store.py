@@ -18,12 +18,12 @@ from sqlalchemy import Date, DateTime, and_, create_engine, event, func, insert,
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ill import accounts, duplicates, editions, needby, notices, outbox
+from ill import accounts, duplicates, editions, needby, notices, outbox, peer_outbox
 from ill import delivery as ill_delivery
 from ill import machine as m
 from ill.errors import InvalidRequest, NotAllowed, NotFound, RuleViolation, StoreError
 from ill.rota import Lender, lenders, normalise_rota
-from ill.schema import audit, legs, member_states, requests, sessions, users, violations
+from ill.schema import audit, legs, member_states, peer_received, requests, sessions, users, violations
 from ill.workdays import deadline_text, loan_due, local_date, working_days_after
 from members import FineRule, Registry, paths
 
@@ -606,6 +606,9 @@ class Store:
         t = _db(now)
         waiting = or_(and_(requests.c.status == m.REQUEST_RECEIVED, requests.c.answer_due < t),
                       and_(requests.c.status.in_([m.EXPECT_TO_SUPPLY, m.WILL_SUPPLY]), requests.c.ship_due < t))
+        peers = [p.code for p in self.registry.peers] if self.registry is not None else []
+        if peers:  # a peer keeps its own deadlines and tells us its answers (docs/iso18626.md)
+            waiting = and_(waiting, requests.c.lender.notin_(peers))
         late = and_(requests.c.status == m.LOANED, requests.c.phase == m.READER, requests.c.due_back < t)
         needed = and_(requests.c.need_before < local_date(now), requests.c.status.in_(sorted(needby.WAITING)))
         with self.read() as conn:
@@ -679,12 +682,109 @@ class Store:
         if index is not None:
             self._enter_lender(conn, rid, req["rota"], index, now)
             return skipped_text
+        peer = self._next_peer(req)
+        if peer is not None:  # no member can supply it: another ILL network that takes the service (docs/iso18626.md)
+            rota = [*req["rota"], {"member": peer.code, "reason": f"转至 {peer.name} (forwarded to the ILL network "
+                                                                 f"{peer.code})", "record_id": None, "holding": None,
+                                   "days": None}]
+            self._set(conn, rid, rota=rota, peer_request_id=None, peer_agency=None)
+            self._enter_lender(conn, rid, rota, len(rota) - 1, now)
+            return skipped_text
         reasons = [f"{leg['lender']}: {leg['note'] or leg['outcome']}" for leg in self._legs(conn, rid)]
         self._set(conn, rid, status=m.UNFILLED, phase=m.NONE, completed_at=_db(now), answer_due=None, ship_due=None,
                   reader_message="未能满足：轮询的各馆都无法提供 (no lender could supply). " + "; ".join(reasons)
                   + (f"；其余各馆无法在需要日期前送达 (no other lender can meet the need-before date): "
                      f"{'; '.join(skipped)}" if skipped else ""))
         return skipped_text
+
+    def _next_peer(self, req: dict):
+        """The first active peer that takes the request's service and has not had it, for a request of one of our
+        members (a peer's own request is not passed on to another network); None otherwise."""
+        if self.registry is None or not self.registry.peers or self.registry.peer(req["borrower"]) is not None:
+            return None
+        tried = {e["member"] for e in req["rota"]}
+        return next((p for p in self.registry.peers if p.takes(req["kind"]) and p.code not in tried), None)
+
+    # ---- ISO 18626 peers: what their messages change (ill/peers.py reads the messages) --------------------
+
+    def receipt(self, key: str) -> str | None:
+        """The confirmation given to the peer message `key` when it was applied, or None (not seen)."""
+        with self.read() as conn:
+            return conn.execute(select(peer_received.c.confirmation).where(peer_received.c.key == key)).scalar()
+
+    def _receipt(self, conn: Connection, receipt: dict | None, request_id: int | None, now: datetime) -> None:
+        if receipt is not None:
+            conn.execute(insert(peer_received).values(key=receipt["key"], peer=receipt["peer"], request_id=request_id,
+                                                      kind=receipt["kind"], received_at=_db(now),
+                                                      confirmation=receipt["confirmation"]))
+
+    def note_receipt(self, receipt: dict, request_id: int | None, now: datetime | None = None) -> None:
+        """Record a peer message that changed nothing (a status we already have), so a repeat is answered alike."""
+        with self._tx() as conn:
+            self._receipt(conn, receipt, request_id, self._now(now))
+
+    def peer_request(self, peer: str, peer_request_id: str) -> dict | None:
+        """The request peer `peer` sent us under its id `peer_request_id`, or None."""
+        with self.read() as conn:
+            row = conn.execute(select(requests).where(requests.c.borrower == peer,
+                                                      requests.c.peer_request_id == peer_request_id)).first()
+        return self._public(dict(row._mapping)) if row else None
+
+    def receive_request(self, peer: str, values: dict, *, receipt: dict | None = None,
+                        now: datetime | None = None) -> dict:
+        """A request from peer `peer` (another ILL network) to our lender `values["lender"]`: it enters that
+        lender's queue like any other, the peer as the borrowing library and its patron as the reader.
+        `values`: lender, kind, title, author, citation, isbn, year, need_before, patron, peer_request_id,
+        peer_agency. One transaction, with the message's receipt."""
+        now = self._now(now)
+        lender = values["lender"]
+        entries = [{"member": lender, "reason": f"ISO 18626 request from {peer}", "record_id": None,
+                    "holding": None, "days": None}]
+        reader_id = f"{peer}:{values['patron']}"[:64]
+        with self._tx() as conn:
+            self._check_lenders(entries, conn)
+            if conn.execute(select(users.c.id).where(users.c.id == reader_id)).first() is None:
+                conn.execute(insert(users).values(id=reader_id, role="reader", member=peer, name="",
+                                                  created_at=_db(now)))
+            row = dict(reader_id=reader_id, borrower=peer, kind=values["kind"], source="manual", work_id=None,
+                       title=(values.get("title") or values.get("citation") or "")[:500],
+                       author=values.get("author") or "", citation=values.get("citation") or "", price_fen=None,
+                       status=m.PENDING, phase=m.NONE, rota=entries, rota_index=0, submitted_at=_db(now),
+                       reader_message="", version=1, isbn=(values.get("isbn") or "")[:32],
+                       year=(values.get("year") or "")[:16], delivery="desk", pickup="",
+                       need_before=values.get("need_before"), citation_data=None,
+                       peer_request_id=values["peer_request_id"], peer_agency=values["peer_agency"])
+            rid = conn.execute(insert(requests).values(**row)).inserted_primary_key[0]
+            self._enter_lender(conn, rid, entries, 0, now)
+            req = self._request(conn, rid)
+            self._audit(conn, rid, now, f"peer:{peer}", m.PEER_REQUESTER, "submit", None, None, req, lender,
+                        f"ISO 18626 request {values['peer_request_id']} from {values['peer_agency']}", before=None)
+            self._receipt(conn, receipt, rid, now)
+            return self._public(req)
+
+    def peer_act(self, request_id: int, action: str, peer: str, *, reason: str = "", receipt: dict | None = None,
+                 peer_request_id: str | None = None, peer_agency: str | None = None,
+                 now: datetime | None = None) -> dict:
+        """Peer `peer` takes `action` on a request through an ISO 18626 message, if the workflow lets it (a peer
+        acts only on its own requests and on its side: `ill.machine.roles_of`); the message's receipt and the
+        peer's own ids for the request are written in the same transaction."""
+        now = self._now(now)
+        actor = {"id": f"peer:{peer}", "role": "peer", "member": peer}
+        with self._tx() as conn:
+            req = self._request(conn, request_id, lock=True)
+            v = m.verdict(req, actor, now, action)
+            if not v.allowed:
+                raise v.error(req)
+            m.check_inputs(v.transition, req, reason=reason, rota=None)
+            ids = {k: val for k, val in (("peer_request_id", peer_request_id), ("peer_agency", peer_agency))
+                   if val and not req[k]}
+            if ids:
+                self._set(conn, request_id, **ids)
+                req = self._request(conn, request_id)
+            out = self._apply(conn, req, v.transition, actor["id"], v.role, now, reason=reason, price=None,
+                              rota=None, work_id=None)
+            self._receipt(conn, receipt, request_id, now)
+            return out
 
     def _enter_lender(self, conn: Connection, rid: int, rota: list[dict], index: int, now: datetime) -> None:
         lender = rota[index]["member"]
@@ -866,10 +966,12 @@ class Store:
             from_phase=from_phase, to_status=after["status"], to_phase=after["phase"], lender=lender,
             reason=reason or "", before=before)).inserted_primary_key[0]
         if action not in ("import", m.ROLLBACK):
-            change = notices.Change(audit_id, action, from_status, role, {k: _aware(v) if isinstance(v, datetime)
-                                                                          else v for k, v in after.items()},
-                                    (before or {}).get("request", {}).get("lender"), reason or "")
+            aware = {k: _aware(v) if isinstance(v, datetime) else v for k, v in after.items()}
+            lender_before = (before or {}).get("request", {}).get("lender")
+            change = notices.Change(audit_id, action, from_status, role, aware, lender_before, reason or "")
             outbox.write(conn, notices.for_change(change, self.registry), now)
+            peer_outbox.write(conn, peer_outbox.for_change(self.registry, action, role, from_status, lender_before,
+                                                           aware, reason or "", now), rid, now)
         return audit_id
 
     @staticmethod

@@ -20,6 +20,8 @@ from members.values import (
     ILS_NAMES,
     LOGIN_FORMS,
     MATERIAL_TYPES,
+    PEER_SERVICES,
+    PEER_VERSIONS,
     PROTOCOLS,
     SRU_VERSIONS,
     STATUSES,
@@ -31,6 +33,7 @@ from members.values import (
     FineRule,
     LendingPolicy,
     Member,
+    Peer,
     PickupPoint,
     Registry,
     RegistryError,
@@ -52,7 +55,7 @@ def with_member_states(registry: Registry, states: dict[str, dict]) -> Registry:
             m = replace(m, status=st["status"], suspended_reason=(st.get("reason") or None) if suspended else None,
                         suspended_since=st.get("since") if suspended else None)
         members.append(m)
-    return Registry(path=registry.path, members=tuple(members))
+    return replace(registry, members=tuple(members))
 
 
 def resolve_registry_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -101,7 +104,91 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
             raise RegistryError(p, "the code is used twice", member=member.code, key="code")
         seen.add(member.code)
         members.append(member)
-    return Registry(path=p, members=tuple(members))
+    agencies: dict[str, str] = {}
+    for member in members:
+        if member.agency in agencies:
+            raise RegistryError(p, f"agency id {member.agency} is also {agencies[member.agency]}'s; each member "
+                                   f"needs its own", member=member.code, key="agency_id")
+        agencies[member.agency] = member.code
+    peers = parse_peers(p, doc.get("peers", []), seen, agencies)
+    return Registry(path=p, members=tuple(members), peers=peers)
+
+
+_PEER_KEYS = ("code", "name", "agency_id", "endpoint", "version", "services", "agencies", "secret_env",
+              "secret_file", "active")
+
+
+def _agency_id(value: object) -> bool:
+    """An ISIL-style agency id TYPE:VALUE (both parts non-empty, no spaces)."""
+    if not isinstance(value, str) or value.count(":") < 1 or any(c.isspace() for c in value):
+        return False
+    kind, _, code = value.partition(":")
+    return bool(kind) and bool(code) and len(value) <= 100
+
+
+def parse_peers(path: Path, raw: object, member_codes: set[str], agencies: dict[str, str]) -> tuple[Peer, ...]:
+    """[[peers]] tables: other ILL networks balis exchanges ISO 18626 messages with (docs/registry.md)."""
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(i, dict) for i in raw):
+        raise RegistryError(path, "must be a list of [[peers]] tables", key="peers")
+    out: list[Peer] = []
+    for i, item in enumerate(raw):
+        code = item.get("code")
+        if not isinstance(code, str) or not code.strip() or not code.strip().replace("-", "").isalnum():
+            raise RegistryError(path, "missing; give the peer a short code such as CALIS", member=f"peers #{i + 1}",
+                                key="code")
+        code = code.strip().upper()
+
+        def fail(key: str, message: str, code: str = code) -> RegistryError:
+            return RegistryError(path, message, member=f"peer {code}", key=key)
+
+        unknown = sorted(set(item) - set(_PEER_KEYS))
+        if unknown:
+            if unknown[0] in ("secret", "password"):
+                raise fail(unknown[0], "a secret is never written in the registry; put it in an environment "
+                                       f'variable (secret_env = "BALIS_PEER_{code}") or a file only balis may read '
+                                       "(secret_file), and remove this key")
+            raise fail(unknown[0], f"unknown key; known: {', '.join(_PEER_KEYS)}")
+        if code in member_codes or any(p.code == code for p in out):
+            raise fail("code", "the code is used twice (members and peers share one list of codes)")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise fail("name", "missing; give the network's name staff see (e.g. CALIS 中国高等教育文献保障系统)")
+        agency = item.get("agency_id")
+        if not _agency_id(agency):
+            raise fail("agency_id", f"must be an ISIL-style agency id TYPE:VALUE such as CALIS:CN-100000, "
+                                    f"found {agency!r}")
+        if agency in agencies:
+            raise fail("agency_id", f"{agency} is the agency id of member {agencies[agency]}")
+        endpoint = item.get("endpoint")
+        if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+            raise fail("endpoint", f"must be the peer's ISO 18626 address (http:// or https://), found {endpoint!r}")
+        version = str(item.get("version", "1.2"))
+        if version not in PEER_VERSIONS:
+            raise fail("version", f"must be one of {', '.join(PEER_VERSIONS)}, found {version!r}")
+        services = item.get("services", list(PEER_SERVICES))
+        if not isinstance(services, list) or not services or any(s not in PEER_SERVICES for s in services):
+            raise fail("services", f"must list what the peer supplies: {', '.join(PEER_SERVICES)}; found {services!r}")
+        extra = item.get("agencies", [])
+        if not isinstance(extra, list) or not all(_agency_id(a) for a in extra):
+            raise fail("agencies", f"must be a list of agency ids TYPE:VALUE (TYPE:* for all), found {extra!r}")
+        where = {}
+        for key in ("secret_env", "secret_file"):
+            value = item.get(key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise fail(key, "must be non-empty text")
+            where[key] = value.strip() if isinstance(value, str) else None
+        if where["secret_env"] and where["secret_file"]:
+            raise fail("secret_file", "give secret_env or secret_file, not both")
+        active = item.get("active", True)
+        if not isinstance(active, bool):
+            raise fail("active", f"must be true or false, found {active!r}")
+        if active and not (where["secret_env"] or where["secret_file"]):
+            raise fail("secret_env", "an active peer needs its shared secret: secret_env or secret_file")
+        out.append(Peer(code, name.strip(), agency, endpoint, version, frozenset(services), tuple(extra),
+                        where["secret_env"], where["secret_file"], active))
+    return tuple(out)
 
 
 # The contact table of a member (docs/registry.md); every value may be empty.
@@ -110,7 +197,7 @@ _KNOWN_KEYS = {"code", "name", "name_en", "district", "status", "suspended_reaso
                "syntax", "charset", "timeout", "max_records", "harvest_rate", "harvest_deletions", "endpoint",
                "harvest_max_records", "harvest_max_hours",
                "auth", "negotiate_charset", "ils", "holdings_schema", "opac_syntax",
-               "contact", "lending", "pickup", "delivery"}
+               "contact", "lending", "pickup", "delivery", "agency_id"}
 
 
 def parse_pickups(path: Path, member: str, raw: object) -> tuple[PickupPoint, ...]:
@@ -384,4 +471,14 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
         extra={k: v for k, v in entry.items() if k not in _KNOWN_KEYS},
         pickup_points=parse_pickups(path, code, entry["pickup"]) if "pickup" in entry else (),
         delivery_methods=parse_deliveries(path, code, entry["delivery"]) if "delivery" in entry else (),
+        agency_id=_member_agency(path, code, entry.get("agency_id")),
     )
+
+
+def _member_agency(path: Path, code: str, value: object) -> str:
+    if value is None:
+        return ""
+    if not _agency_id(value):
+        raise RegistryError(path, f"must be an ISIL-style agency id TYPE:VALUE such as BALIS:{code}, found {value!r}",
+                            member=code, key="agency_id")
+    return str(value)

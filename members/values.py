@@ -266,6 +266,12 @@ class Member:
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as written
     pickup_points: tuple[PickupPoint, ...] = ()  # as the registry lists them (none: `pickups` gives the default)
     delivery_methods: tuple[DeliveryMethod, ...] = ()  # besides collecting at the desk
+    agency_id: str = ""  # its ISO 18626 agency id (TYPE:VALUE); `agency` gives BALIS:<code> when none is set
+
+    @property
+    def agency(self) -> str:
+        """The member's ISO 18626 agency id: the registry's `agency_id`, else BALIS:<code>."""
+        return self.agency_id or f"{AGENCY_TYPE}:{self.code}"
 
     @property
     def pickups(self) -> tuple[PickupPoint, ...]:
@@ -325,10 +331,66 @@ class Member:
                       capabilities=dict(caps) if isinstance(caps, dict) else None)
 
 
+AGENCY_TYPE = "BALIS"  # agencyIdType of the members' default agency ids
+PEER_VERSIONS = ("1.2", "2017", "2021")  # ISO 18626 forms a peer may speak (balis writes the v1.2 schema's form)
+PEER_SERVICES = ("loan", "copy")
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Another ILL network balis exchanges ISO 18626 messages with ([[peers]] in the registry; docs/iso18626.md).
+
+    `agency_id` (TYPE:VALUE) is the agency requests to it are addressed to; `agencies` are further agency ids
+    its messages may come from (a trailing * matches any value: "BALIS:*"). The shared secret is never in the
+    registry: `secret_env` or `secret_file` says where it is kept; `secret()` reads it when needed.
+    """
+
+    code: str
+    name: str
+    agency_id: str
+    endpoint: str
+    version: str = "1.2"
+    services: frozenset[str] = frozenset(PEER_SERVICES)
+    agencies: tuple[str, ...] = ()
+    secret_env: str | None = None
+    secret_file: str | None = None
+    active: bool = True
+
+    def takes(self, kind: str) -> bool:
+        return self.active and kind in self.services
+
+    def speaks_for(self, agency: str) -> bool:
+        """Whether a message from agency id `agency` (TYPE:VALUE) may come from this peer."""
+        for pattern in (self.agency_id, *self.agencies):
+            if agency == pattern or (pattern.endswith("*") and agency.startswith(pattern[:-1])):
+                return True
+        return False
+
+    def secret(self) -> str:
+        """The shared secret, read now from its variable or file; CredentialsError (never showing it) if it
+        cannot be read. "" when the registry names none (the peer cannot be authenticated then)."""
+        return Credentials(self.code, password_env=self.secret_env, password_file=self.secret_file).password()
+
+    def describe_secret(self) -> str:
+        return (f"${self.secret_env}" if self.secret_env else self.secret_file) or "none"
+
+
 @dataclass(frozen=True, slots=True)
 class Registry:
     path: Path
     members: tuple[Member, ...]
+    peers: tuple[Peer, ...] = ()
+
+    def peer(self, code: str) -> Peer | None:
+        return next((p for p in self.peers if p.code == code.upper()), None)
+
+    def peer_for_agency(self, agency: str) -> Peer | None:
+        """The peer whose messages may come from agency id `agency`, or None."""
+        return next((p for p in self.peers if p.speaks_for(agency)), None)
+
+    def member_for_agency(self, agency: str) -> Member | None:
+        """The member whose agency id is `agency`, or None."""
+        return next((m for m in self.members if m.agency == agency), None)
 
     def __iter__(self):
         return iter(self.members)
