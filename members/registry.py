@@ -197,7 +197,7 @@ _KNOWN_KEYS = {"code", "name", "name_en", "district", "status", "suspended_reaso
                "syntax", "charset", "timeout", "max_records", "harvest_rate", "harvest_deletions", "endpoint",
                "harvest_max_records", "harvest_max_hours",
                "auth", "negotiate_charset", "ils", "holdings_schema", "opac_syntax",
-               "contact", "lending", "pickup", "delivery", "agency_id"}
+               "contact", "lending", "pickup", "delivery", "agency_id", "opac_url"}
 
 
 def parse_pickups(path: Path, member: str, raw: object) -> tuple[PickupPoint, ...]:
@@ -472,7 +472,20 @@ def _member(path: Path, index: int, entry: object, default_lending: LendingPolic
         pickup_points=parse_pickups(path, code, entry["pickup"]) if "pickup" in entry else (),
         delivery_methods=parse_deliveries(path, code, entry["delivery"]) if "delivery" in entry else (),
         agency_id=_member_agency(path, code, entry.get("agency_id")),
+        opac_url=_opac_url(path, code, entry.get("opac_url")),
     )
+
+
+def _opac_url(path: Path, code: str, value: object) -> str | None:
+    """A member's OPAC record address: http(s), with {record_id} where the record id goes."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or "{record_id}" not in value \
+            or any(c.isspace() for c in value):
+        raise RegistryError(path, "must be an http(s) address with {record_id} where the record id goes, e.g. "
+                            f"'https://opac.example.edu.cn/record/{{record_id}}'; found {value!r}", member=code,
+                            key="opac_url")
+    return value
 
 
 def _member_agency(path: Path, code: str, value: object) -> str:

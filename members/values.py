@@ -267,6 +267,15 @@ class Member:
     pickup_points: tuple[PickupPoint, ...] = ()  # as the registry lists them (none: `pickups` gives the default)
     delivery_methods: tuple[DeliveryMethod, ...] = ()  # besides collecting at the desk
     agency_id: str = ""  # its ISO 18626 agency id (TYPE:VALUE); `agency` gives BALIS:<code> when none is set
+    opac_url: str | None = None  # its own OPAC's page of a record: an http(s) URL with {record_id}
+
+    def record_url(self, record_id: str | None) -> str | None:
+        """The address of `record_id` in the member's own OPAC (`opac_url` filled in), or None."""
+        if not self.opac_url or not record_id:
+            return None
+        from urllib.parse import quote
+
+        return self.opac_url.replace("{record_id}", quote(record_id, safe=""))
 
     @property
     def agency(self) -> str:

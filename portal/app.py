@@ -20,6 +20,7 @@ import secrets
 import uuid
 from contextlib import aclosing
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -27,6 +28,7 @@ from aiohttp import web
 
 from ill.errors import IllError
 from ill.store import Store
+from ill.workdays import BEIJING
 from indexer.backend import resolve_location
 from indexer.errors import IndexerError
 from members import Registry, with_member_states
@@ -369,7 +371,11 @@ async def work_page(request: web.Request) -> web.Response:
     lang = request[LANG]
     refs = await asyncio.to_thread(cite.references, work)
     return render(request, "work.html", work=work, others=others, references=refs,
-                  names=catalogue.names(lang), back=back, params=search_params({}))
+                  names=catalogue.names(lang), back=back, params=search_params({}),
+                  **edition_links(work, others, catalogue.members, request))
+
+
+PRINT = ("book", "large_print")
 
 
 async def members_page(request: web.Request) -> web.Response:

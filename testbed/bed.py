@@ -375,6 +375,8 @@ class Testbed:
                       f"syntax = {_q(m['syntax'])}", f"charset = {_q(m['charset'])}",
                       f"timeout = {float(m['timeout'])}", f"max_records = {int(m['max_records'])}",
                       f"testbed_direct_port = {int(m['port'])}", f"testbed_records = {int(m.get('records', 0))}", ""]
+            if "sru" in m["protocols"]:  # the member's own catalogue shows a record: its SRU answer for that id
+                lines += [f"opac_url = {_q(_opac_url(m['proxy_port']))}", ""]
             lines += self._special_toml(m)
             if m["code"] in LENDING:
                 lines += lending_toml("member.lending", LENDING[m["code"]]) + [""]
@@ -397,6 +399,12 @@ class Testbed:
             return ["[member.auth]", f"user = {_q(LOGIN_USER)}", f"password_file = {_q(self._secret(m['code']))}", "",
                     "[member.lending]", "lends = false", ""]
         return []
+
+
+def _opac_url(port: int) -> str:
+    """A test-bed member's "OPAC page" of a record: its Zebra's SRU answer for that record id."""
+    return (f"http://127.0.0.1:{int(port)}/Default?version=1.1&operation=searchRetrieve&query=rec.id%3D{{record_id}}"
+            "&recordSchema=marcxml&maximumRecords=1")
 
 
 BEIJING = timezone(timedelta(hours=8), "CST")  # the members' local time (no daylight saving)
