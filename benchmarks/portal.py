@@ -29,8 +29,11 @@ Test bed modes (8 members × 300 records, its own temp folder; a live federated 
 
 Prints requests/s, latency p50/p95/p99/max and errors per mode; writes benchmarks/results/portal.json
 (portal-quick.json with --quick).
+The union index may be a PostgreSQL database instead (`--index postgresql://…`, optionally with standbys
+`--index-replica URL`): loaded once with the same generated editions, served with `balis serve --index URL`;
+each local mode also reports the portal's resident memory (RSS, all its processes; writes portal-postgresql.json).
 Usage: python benchmarks/portal.py [--quick] [--readers N] [--seconds S] [--only MODE,..] [--workers N]
-                                   [--holdings N] [--think S]
+                                   [--holdings N] [--think S] [--index URL [--index-replica URL]..]
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -81,9 +85,11 @@ def start_portal(registry: Path | None, *extra: str) -> tuple[subprocess.Popen, 
     db_dir = tempfile.mkdtemp(prefix="balis-bench-portal-db-")  # its own ILL store, removed at exit
     atexit.register(shutil.rmtree, db_dir, ignore_errors=True)
     args += ["--db", str(Path(db_dir) / "ill.sqlite")]
+    log = open(Path(db_dir) / "portal.log", "w")  # noqa: SIM115 - the portal's log, read when requests fail
     proc = subprocess.Popen([sys.executable, "-m", "balis.cli", "serve", "--port", "0", *args,
                              "--searches-per-minute", "100000000", *extra], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=log, text=True)
+    proc.log_path = Path(db_dir) / "portal.log"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
@@ -167,6 +173,73 @@ def local_index(holdings: int) -> tuple[Path, dict]:
     size = sum(f.stat().st_size for f in (folder / "whoosh").iterdir() if f.is_file())
     return folder, {"holdings": meta["holdings"], "editions": meta["editions"], "mib": round(size / 2**20),
                     "samples": meta["samples"]}
+
+
+def database_index(url: str, holdings: int) -> dict:
+    """The generated union index of `holdings` holdings in the PostgreSQL database at `url` (the same editions
+    as benchmarks/local_search.py's folder; loaded once: an index already there with its bench.json is kept)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from local_search import Generator
+
+    from indexer.backend import open_index
+    from indexer.pg.index import shown
+
+    meta_path = INDEX_CACHE / f"pg-h{holdings}.json"  # the samples and sizes, beside the generated folders
+    ix = open_index(url, create=True)
+    try:
+        if meta_path.exists() and ix.doc_count():
+            meta = json.loads(meta_path.read_text())
+        else:
+            print(f"loading an index of {holdings:,} holdings into {shown(url)} ...", flush=True)
+            gen = Generator()
+            meta = {"holdings": 0, "editions": 0}
+            samples: list[dict] = []
+
+            def works():
+                while meta["holdings"] < holdings:
+                    w, e = gen.edition()
+                    meta["holdings"] += len(w.holdings)
+                    meta["editions"] += 1
+                    if gen.rng.random() < 0.002 and len(samples) < 2000:
+                        samples.append({"title": e["title"], "authors": [a.name for a in e["authors"]],
+                                        "isbn": e["isbn"], "year": e["year"], "language": e["language"],
+                                        "subjects": e["subjects"]})
+                    if meta["editions"] % 25000 == 0:
+                        print(f"  {meta['editions']:,} editions, {meta['holdings']:,} holdings", flush=True)
+                    yield w
+
+            t = time.perf_counter()
+            ix.rebuild(works(), timeout=5)
+            meta["load_s"] = round(time.perf_counter() - t, 1)
+            ix.optimize()  # VACUUM ANALYZE: GIN's pending list merged, as after a nightly run
+            meta["samples"] = samples
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            meta_path.write_text(json.dumps(meta, ensure_ascii=False))
+        sizes = dict(ix.conn.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "WHERE c.relname IN ('editions', 'holdings') AND c.relkind = 'r'").fetchall())
+    finally:
+        ix.close()
+    return {"holdings": meta["holdings"], "editions": meta["editions"], "backend": "postgresql",
+            "mib": round(sum(sizes.values()) / 2**20), "bytes": sizes, "load_s": meta.get("load_s"),
+            "samples": meta["samples"]}
+
+
+def database_server(url: str) -> Rss | None:
+    """The CPU counter of the PostgreSQL server at `url` (its postmaster and backends), when it runs here."""
+    import psycopg
+
+    from indexer.pg.index import connection_url
+
+    with psycopg.connect(connection_url(url)) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    try:
+        postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None  # another machine
+    counter = Rss(postmaster)
+    counter.cpu_since()
+    return counter
 
 
 REFINE_FACETS = ["year:2010-2019", "year:2000-2009", "year:1990-1999", "language:chi", "language:eng"]
@@ -259,10 +332,81 @@ async def run_local(base: str, mode: str, readers: int, seconds: float, think: f
     return out
 
 
+class Rss(threading.Thread):
+    """Samples the resident memory of a process and its children (/proc) every half second, and counts their
+    CPU time."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.most = 0
+        self._done = threading.Event()
+        self._cpu = self.cpu()
+
+    def _pids(self) -> list[int]:
+        pids = [self.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == self.pid:
+                    pids.append(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return pids
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) of the process and its children so far."""
+        ticks = 0
+        for pid in self._pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+            except (OSError, ValueError, IndexError):
+                continue
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def cpu_since(self) -> float:
+        """CPU seconds since the last call (or the start)."""
+        now = self.cpu()
+        spent, self._cpu = now - self._cpu, now
+        return round(spent, 1)
+
+    def _sample(self) -> int:
+        total = 0
+        for pid in self._pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                continue
+        return total
+
+    def run(self) -> None:
+        while not self._done.wait(0.5):
+            self.most = max(self.most, self._sample())
+
+    def take(self) -> dict:
+        """The most seen since the last take, and now, in MiB; starts a new maximum."""
+        now = self._sample()
+        out = {"max": round(max(self.most, now) / 2**20), "end": round(now / 2**20)}
+        self.most = 0
+        return out
+
+    def stop(self) -> None:
+        self._done.set()
+
+
 def _print(r: dict) -> None:
     print(f"{r['mode']:12} {r['readers']:4} readers {r['seconds']:6.1f} s  {r['requests']:7} requests  "
           f"{r['per_second']:8.1f}/s  p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms  "
           f"p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  errors {r['errors'] or 0}", flush=True)
+    if r.get("portal_rss_mib"):
+        print(f"{'':14}portal RSS {r['portal_rss_mib']['max']} MiB at most, {r['portal_rss_mib']['end']} MiB at the "
+              f"end; portal CPU {r['portal_cpu_s']} s, {1000 * r['portal_cpu_s'] / max(1, r['requests']):.1f} ms "
+              f"per request ({r.get('backend', 'whoosh')} index)", flush=True)
+    if r.get("database_cpu_s") is not None:
+        print(f"{'':14}database server CPU {r['database_cpu_s']} s, "
+              f"{1000 * r['database_cpu_s'] / max(1, r['requests']):.1f} ms per request", flush=True)
     for kind, k in (r.get("by_kind") or {}).items():
         print(f"{'':14}{kind:8} {k['requests']:7} requests  p50 {k['p50_ms']:7.1f} ms  p95 {k['p95_ms']:7.1f} ms",
               flush=True)
@@ -277,6 +421,9 @@ def main() -> None:
     ap.add_argument("--max-requests", type=int, default=200_000, help="stop a mode after this many requests")
     ap.add_argument("--only", help="modes, comma-separated: " + ", ".join(MODES))
     ap.add_argument("--holdings", type=int, default=1_000_000, help="holdings in the generated union index")
+    ap.add_argument("--index", metavar="URL", help="serve the generated index from this PostgreSQL database "
+                    "(an empty one is loaded once; default: the whoosh folder)")
+    ap.add_argument("--index-replica", metavar="URL", action="append", help="balis serve --index-replica URL")
     ap.add_argument("--think", type=float, default=10.0, help="mean think time of a reader, seconds (local)")
     ap.add_argument("--workers", type=int, default=1, help="balis serve --workers N (local modes)")
     ap.add_argument("--warmup", type=float, default=0.0,
@@ -297,12 +444,21 @@ def main() -> None:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from local_search import make_queries
 
-        folder, index_info = local_index(args.holdings)
+        if args.index:  # a PostgreSQL database: loaded once with the same generated editions
+            index_info = database_index(args.index, args.holdings)
+            folder = args.index
+        else:
+            folder, index_info = local_index(args.holdings)
         samples = [s for s in index_info.pop("samples") if s["authors"]]  # author queries need a name
         queries = make_queries(samples, args.queries, seed=23)
         print(f"union index: {index_info['editions']:,} editions, {index_info['holdings']:,} holdings, "
               f"{index_info['mib']} MiB; {len(queries)} reader queries; {args.workers} worker(s)", flush=True)
-        proc, base = start_portal(None, "--index", str(folder), "--workers", str(args.workers))
+        replicas = [x for r in args.index_replica or [] for x in ("--index-replica", r)]
+        proc, base = start_portal(None, "--index", str(folder), "--workers", str(args.workers), *replicas)
+        memory = Rss(proc.pid)
+        memory.start()
+        memory.cpu_since()  # not the start-up's
+        server = database_server(args.index) if args.index else None  # its CPU, when it runs on this machine
         try:
             if args.warmup > 0:  # other queries than the measured ones (their words overlap, as readers' do)
                 other = make_queries(samples, args.queries, seed=97)
@@ -315,9 +471,19 @@ def main() -> None:
                 r = asyncio.run(run_local(base, mode, args.readers, args.seconds, args.think, queries,
                                           args.max_requests))
                 r["workers"] = args.workers
+                r["backend"] = index_info.get("backend", "whoosh")
+                r["portal_rss_mib"] = memory.take()  # the portal's processes, most seen during the mode
+                r["portal_cpu_s"] = memory.cpu_since()  # the portal's own CPU (not the database server's)
+                if server is not None:
+                    r["database_cpu_s"] = server.cpu_since()
                 results.append(r)
                 _print(r)
+                if r["errors"]:
+                    errors = [line for line in proc.log_path.read_text(errors="replace").splitlines()
+                              if " ERROR " in line or line.startswith(("Traceback", "  File", "psycopg", "indexer"))]
+                    print("the portal's log says:\n  " + "\n  ".join(errors[-30:]), flush=True)
         finally:
+            memory.stop()
             proc.terminate()
             proc.wait(timeout=30)
     modes = [m for m in modes if m not in LOCAL_MODES]
@@ -340,7 +506,8 @@ def main() -> None:
     doc = {"benchmark": "portal", "quick": args.quick, "machine": {"cpus": os.cpu_count(),
            "python": platform.python_version(), "load_before": [round(x, 2) for x in load_before],
            "load_after": [round(x, 2) for x in os.getloadavg()]}, "index": index_info, "results": results}
-    out = ROOT / "benchmarks" / "results" / ("portal-quick.json" if args.quick else "portal.json")
+    name = "portal-quick" if args.quick else "portal"
+    out = ROOT / "benchmarks" / "results" / (f"{name}-postgresql.json" if args.index else f"{name}.json")
     out.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"load average before {doc['machine']['load_before']}, after {doc['machine']['load_after']}; wrote {out}")
 
