@@ -188,7 +188,7 @@ def when(value: str | None) -> datetime | None:
 
 def stamp(moment: datetime) -> str:
     """A time as ISO 18626 writes it: UTC, milliseconds, Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # ---- writing ----------------------------------------------------------------------------------------------

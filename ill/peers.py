@@ -67,7 +67,8 @@ def receive(store, registry: Registry, document: bytes, secret: str, now: dateti
                       error=str(refusal))
     try:
         if msg.kind not in im.CONFIRMATION_OF:
-            raise im.Refusal(im.UNSUPPORTED_ACTION, f"{msg.kind} is the answer to a message, not one to post")
+            raise im.Refusal(im.BADLY_FORMED, f"{msg.kind} answers a message over the same connection; it is not "
+                                              f"posted on its own")
         peer, sender = _authenticate(registry, msg, secret)
         key = _key(msg, sender)
         done = store.receipt(key)

@@ -32,7 +32,7 @@ from ill.workdays import BEIJING
 from indexer.backend import resolve_location
 from indexer.errors import IndexerError
 from members import Registry, with_member_states
-from portal import account, admin, api, cite, desk, messages, reader
+from portal import account, admin, api, cite, desk, iso18626, messages, reader
 from portal.auth import USER, Forbidden, SignInRequired, session_middleware, shown_statuses
 from portal.beijing import schematic
 from portal.catalogue import (
@@ -87,7 +87,7 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
     with which the outbox of notices is mailed continuously (docs/notices.md)."""
     app = web.Application(middlewares=[language_middleware, error_middleware],
                           client_max_size=64 * 1024)
-    csrf = Csrf(secret or secrets.token_bytes(32), secure_cookie=secure_cookies, exempt=(SRU_PATH,))
+    csrf = Csrf(secret or secrets.token_bytes(32), secure_cookie=secure_cookies, exempt=(SRU_PATH, iso18626.PATH))
     app.middlewares.append(csrf.middleware())
     app.middlewares.append(session_middleware(lambda a: a[STORE]))
     app[CSRF] = csrf
@@ -115,7 +115,7 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
     app.router.add_get("/members", members_page, name="members")
     app.router.add_get("/map", map_page, name="map")
     app.router.add_post("/lang", switch_language, name="lang")
-    for part in (account, reader, desk, admin, api, messages, cite):
+    for part in (account, reader, desk, admin, api, messages, cite, iso18626):
         part.add_routes(app)
     messages.setup_mailer(app, mail)
     sru_index = LocalIndexBackend(location, index_replicas)
