@@ -43,7 +43,7 @@ def _lost(exc: BaseException, conn: psycopg.Connection | None) -> bool:
 class ReadConnections:
     """Connections for reading the union index: `replicas` in turn, then `primary` (see the module docstring).
 
-    Not shared between threads: each searcher owns one (`run` may be called from one thread at a time).
+    Each searcher owns one; `run` serialises its callers (one connection per server, one statement at a time).
     """
 
     def __init__(self, primary: str, replicas: Sequence[str] = (), *, retry_after: float = RETRY_AFTER,

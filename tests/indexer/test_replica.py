@@ -23,6 +23,7 @@ from connectors.query import parse
 from dedup import merge
 from dedup.work import Work
 from indexer.backend import open_index, open_searcher
+from indexer.pg.reads import RETRY_AFTER, ReadConnections
 from members import DEFAULT_REGISTRY, load_registry
 from portal import create_app
 from portal.app import HTTP_LIMITS
@@ -158,6 +159,26 @@ async def test_when_the_primary_stops_the_portal_keeps_answering(pair, portal, r
         assert await _titles(fresh, word) == expected
     finally:
         replicated_postgres[0].start()
+
+
+def test_reads_take_the_standbys_in_turn_and_try_a_failed_one_again_later(pair, caplog):
+    primary, standby = pair
+    dead = "postgresql://postgres@127.0.0.1:1/union_index"  # nothing listens there
+    now = [0.0]
+    reads = ReadConnections(primary, [dead, standby], clock=lambda: now[0])
+    try:
+        assert reads.order() == [dead, standby, primary] and reads.order() == [standby, dead, primary]
+        with caplog.at_level(logging.WARNING, logger="balis.index"):
+            for _ in range(4):
+                assert reads.run(lambda conn: conn.execute("SELECT pg_is_in_recovery()").fetchone()[0])
+                assert reads.served_by == standby
+        warned = [r.getMessage() for r in caplog.records if r.name == "balis.index"]
+        assert len(warned) == 1 and "standby postgresql://postgres@127.0.0.1:1/union_index does not answer" in warned[0]
+        assert reads.order() == [standby, primary, dead]  # left out, but still tried when nothing else answers
+        now[0] += RETRY_AFTER
+        assert dead in reads.order()[:2]  # tried again after RETRY_AFTER seconds
+    finally:
+        reads.close()
 
 
 def test_balis_serve_reads_from_its_standby(pair, tmp_path):
