@@ -238,3 +238,15 @@ def lender_history(store: Store, kind: str | None = None) -> dict[str, dict]:
     for h in out.values():
         h["supply_days_total"] = round(h["supply_days_total"], 4)
     return out
+
+
+def peer_exchange(conn: Connection, peers: Iterable[str], bounds: Bounds) -> list[dict]:
+    """For each ISO 18626 peer (another ILL network): requests of our readers sent to it (a lender row for it
+    arrived in the period) and requests it sent to our lenders (submitted in the period), each counted once."""
+    out = []
+    for code in peers:
+        sent = conn.execute(select(func.count(func.distinct(legs.c.request_id))).where(
+            legs.c.lender == code, _in(legs.c.arrived_at, bounds))).scalar_one()
+        received = _count(conn, requests, requests.c.borrower == code, _in(requests.c.submitted_at, bounds))
+        out.append({"peer": code, "sent": sent, "received": received})
+    return out

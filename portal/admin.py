@@ -151,8 +151,10 @@ def dashboard(store, months: list[str]) -> dict:
                 "requests_sent", "processed", "filled", "fill_rate", "mean_days_to_complete")}})
         total = {"member": "ALL", **{name: stats.FIGURES[name](conn, None, (start, end)) for name in (
             "requests_sent", "processed", "filled", "fill_rate", "mean_days_to_complete")}}
+        peers = stats.peer_exchange(conn, [p.code for p in store.registry.peers] if store.registry else [],
+                                    (start, end))  # ISO 18626 peers (docs/iso18626.md)
     return {"from": months[0], "to": months[-1], "months": months, "rows": rows, "monthly": monthly,
-            "members": per_member, "total": total}
+            "members": per_member, "total": total, "peers": peers}
 
 
 def _row(conn, member: str | None, month: str) -> dict:
@@ -467,7 +469,11 @@ def openapi_parts() -> tuple[dict, dict]:
                             "description": "the whole consortium per month (member ALL)"},
                 "members": {"type": "array", "items": {"$ref": "#/components/schemas/StatsSummary"},
                             "description": "per member over the whole range"},
-                "total": {"$ref": "#/components/schemas/StatsSummary"}}}
+                "total": {"$ref": "#/components/schemas/StatsSummary"},
+                "peers": {"type": "array", "description": "requests sent to and received from each ISO 18626 "
+                                                         "peer (docs/iso18626.md)",
+                          "items": {"type": "object", "required": ["peer", "sent", "received"], "properties": {
+                              "peer": _S, "sent": {"type": "integer"}, "received": {"type": "integer"}}}}}}
     member_state = {"type": "object", "required": ["code", "name", "status", "searched"], "properties": {
         "code": _S, "name": _S, "status": {"type": "string", "enum": list(STATES)}, "reason": _NS, "since": _NS,
         "changed_by": _NS, "changed_at": _NS,

@@ -7,7 +7,7 @@ import pytest
 
 from ill import isomessages as im
 from ill import machine as m
-from ill import peer_outbox
+from ill import peer_outbox, stats
 from ill.peers import receive
 from tests.peers.exchange import SECRET, Exchange
 
@@ -84,6 +84,11 @@ def test_a_calis_request_is_supplied_by_a_balis_lender(ex):
     ex.send()
     assert calis.get(cid)["status"] == m.LOAN_COMPLETED
     ex.all_valid()
+    whole = (stats.month_bounds("2025-01")[0], stats.month_bounds("2026-12")[1])
+    with calis.read() as conn:
+        assert stats.peer_exchange(conn, ["BALIS"], whole) == [{"peer": "BALIS", "sent": 1, "received": 0}]
+    with balis.read() as conn:
+        assert stats.peer_exchange(conn, ["CALIS"], whole) == [{"peer": "CALIS", "sent": 0, "received": 1}]
 
 
 def test_unfilled_at_the_peer_ends_the_request_with_the_reason(ex):
