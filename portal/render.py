@@ -38,7 +38,8 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              finalize=shown)
     env.globals.update(search_url=search_url, display_title=display_title, url=url, language_name=language_name,
-                       clc_class=clc_class, material_name=material_name)
+                       clc_class=clc_class, material_name=material_name, strip_summary=strip_summary,
+                       strip_open_up_to=STRIP_OPEN_UP_TO)
     return env
 
 
@@ -49,6 +50,21 @@ def url(path: str, pairs=()) -> str:
 
 def search_url(params: SearchParams, path: str = "/search", **changes) -> str:
     return url(path, params.query_args(**changes))
+
+
+STRIP_OPEN_UP_TO = 12  # members: a strip this short is shown whole; a longer one opens from its summary
+_STRIP_ORDER = ("answered", "asking", "slow", "down", "refused", "suspended", "not_asked")
+
+
+def strip_summary(statuses) -> list[tuple[str, int]]:
+    """The member strip in one line: (state, count) in a fixed order, a suspended member counted apart from
+    the others not asked ("62 已响应 · 3 响应慢 · 2 无法连接 · 3 暂停服务")."""
+    counts: dict[str, int] = {}
+    for s in statuses:
+        key = "suspended" if s.state == "not_asked" and s.reason == "suspended" else s.state
+        counts[key] = counts.get(key, 0) + 1
+    return [(k, counts[k]) for k in _STRIP_ORDER if counts.get(k)] + \
+        [(k, n) for k, n in counts.items() if k not in _STRIP_ORDER]
 
 
 def material_name(code: str | None, lang: str) -> str:

@@ -7,7 +7,13 @@ function liveSearch(box) {
   var source = new EventSource(box.getAttribute("data-events"));
   function replace(id, html) {
     var el = document.getElementById(id);
-    if (el && typeof html === "string") { el.innerHTML = html; }
+    if (!el || typeof html !== "string") { return; }
+    // keep the member strip opened or closed as the reader left it
+    var before = el.querySelector("details");
+    var open = before ? before.open : null;
+    el.innerHTML = html;
+    var after = el.querySelector("details");
+    if (after && open !== null) { after.open = open; }
   }
   source.addEventListener("status", function (e) {
     replace("status-strip", JSON.parse(e.data).html);
