@@ -224,11 +224,31 @@ def _text(found, rota, home, registry) -> str:
     if found.live_members:
         extra.append(f"实时馆藏状态 live status: {', '.join(found.live_members)}")
     extra.append("借阅历史 history: " + ("ILL 记录" if found.history_source == "ill store" else "无（按全体平均）"))
-    if found.others:
-        ids = ", ".join(w.work_id for w in found.others[:3])
-        extra.append(f"另有 {len(found.others)} 个版本匹配 other editions: {ids}… (use --work ID)")
+    if found.source == "live+index":
+        extra.append("版本来自实时检索和联合索引 (live search and union index)")
+    if found.index_members:
+        extra.append(f"联合索引中的收藏馆（实时检索未返回）index-only holders: {', '.join(found.index_members)}")
+    if found.print_preferred:
+        extra.append("返还式借阅优先印本 (a loan: the print edition was chosen over an e-book ranked above it)")
     lines += [""] + extra
+    if found.others:
+        lines += ["", f"匹配的版本 editions matched ({len(found.editions)}; choose one with --work ID):"]
+        for w in found.editions[:10]:
+            lines.append(("*  " if w is found.work else "   ") + _edition_line(w))
+        if len(found.editions) > 10:
+            lines.append(f"   … {len(found.editions) - 10} more")
     return "\n".join(lines)
+
+
+def _edition_line(work) -> str:
+    from services.lenders import is_electronic
+    from services.views import display_title
+
+    d = work.display
+    what = "电子版 e-book" if is_electronic(work) else "印本 print"
+    meta = " · ".join(x for x in (d.publisher, str(d.year) if d.year else "", f"ISBN {work.isbns[0]}" if work.isbns
+                                  else "", what, f"{len(work.members)} 馆 libraries") if x)
+    return f"{work.work_id}  {display_title(d)}  ({meta})"
 
 
 def _status(h) -> str:

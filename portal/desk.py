@@ -358,7 +358,9 @@ async def request_page(request: web.Request, *, status: int = 200, error: str | 
     done = request.query.get("done", "")
     done = done if done in m.ACTIONS else ""
     copy = (await own_copies(request, [req], user["member"])).get(rid)
+    duplicates = await asyncio.to_thread(store.possible_duplicates, rid) if req["borrower"] == user["member"] else []
     return _render(request, "desk_request.html", status=status, req=req, legs=legs, history=history, copy=copy,
+                   duplicates=duplicates,
                    actions=staff_actions(req, user["member"]), member=user["member"], error=error, done=done,
                    show_reader=req["borrower"] == user["member"], danger=DANGER,
                    contacts=[(code, contact_of(request.app[REGISTRY], code)) for code in
@@ -401,7 +403,8 @@ async def act_submit(request: web.Request) -> web.Response:
     user = require(request, "staff")
     rid = request_id(request)
     form = await request.post()
-    field = {k: str(form.get(k, "")) for k in ("action", "reason", "price", "rota", "work_id", "expect")}
+    field = {k: str(form.get(k, "")) for k in ("action", "reason", "price", "rota", "work_id", "expect",
+                                                "confirm_edition")}
     req = await own_request(request, user, rid)
     lang = request[LANG]
     kept = dict(reason=field["reason"][:MAX_REASON], price=field["price"][:20], rota=field["rota"][:400],
@@ -445,8 +448,18 @@ async def _act(request: web.Request, user: dict, req: dict, action: str, values:
         from portal.params import work_id as check_work_id
 
         work = check_work_id(str(work))
+    edition = await _edition_of(request, work) if action == m.ROUTE and work else None
     return await asyncio.to_thread(_store(request).act, req["id"], action, user["id"], reason=reason, price=price,
-                                   rota=rota, work_id=work if action == m.ROUTE else None)
+                                   rota=rota, work_id=work if action == m.ROUTE else None, edition=edition,
+                                   confirm_edition=values.get("confirm_edition") in (True, "1", "on", "true"))
+
+
+async def _edition_of(request: web.Request, work_id: str) -> dict | None:
+    """The title and ISBNs of the edition a manual request is routed to, for the workflow to compare."""
+    from services.requests import edition_text
+
+    work, _others = await request.app[CATALOGUE].edition(work_id)
+    return edition_text(work).edition(work) if work is not None else None
 
 
 # -- several requests at once ---------------------------------------------------------------------------
@@ -570,8 +583,38 @@ def locate_query(text: str, isbn: str):
         raise SearchQueryError("q" if not isbn else "isbn", exc) from None
 
 
-async def locate(request: web.Request, home: str, text: str, isbn: str) -> dict:
-    """The edition and the rota for a reader of `home`, as a plain document (the page and the API)."""
+def locate_kind(value: str | None, target: dict | None = None) -> str:
+    """loan (a returnable loan: print editions first) or copy; a request being routed says which."""
+    if target is not None:
+        return target["kind"]
+    value = (value or "").strip() or m.LOAN
+    if value not in m.KINDS:
+        raise ParamError("kind", "param.choice", choices=", ".join(m.KINDS))
+    return value
+
+
+def _union_search(catalogue):
+    """The union index's editions for a query, through the portal's own index (none when it cannot answer)."""
+    from portal.local import IndexUnavailable
+
+    async def search(query) -> list:
+        if catalogue.local is None or not catalogue.local.usable():
+            return []
+        try:
+            result, _generation = await catalogue.local.search(query, size=50)
+        except IndexUnavailable:
+            return []
+        return list(result.works)
+
+    return search
+
+
+async def locate(request: web.Request, home: str, text: str, isbn: str, *, work: str = "", kind: str = m.LOAN,
+                 target: dict | None = None) -> dict:
+    """The editions, the chosen one (`work`, else the best; print first for a loan) and the rota for a reader
+    of `home`, as a plain document (the page and the API). With `target` (a manual request being routed), a
+    chosen edition whose title or ISBN is not the reader's says why (`mismatch`)."""
+    from ill.editions import mismatch
     from routing import RoutingError
     from services.lenders import Found, locate_lenders
     from services.views import locate_json
@@ -582,19 +625,31 @@ async def locate(request: web.Request, home: str, text: str, isbn: str) -> dict:
         raise ParamError("q", "param.empty_query")
     if text and isbn:
         raise ParamError("isbn", "param.one_of", names="q, isbn")
+    if work:
+        from portal.params import work_id as check_work_id
+
+        work = check_work_id(work)
     query = locate_query(text, isbn)
     request.app[LIMITER].check(request)  # it searches every member, like a reader's search
     catalogue = request.app[CATALOGUE]
     store = _store(request)
     registry = catalogue.registry  # with the portal's suspensions
     try:
-        found, rota = await locate_lenders(registry, home, query=query, index_dir=request.app[INDEX_DIR],
-                                           store=store, federator=catalogue.federator)
+        found, rota = await locate_lenders(registry, home, query=query, work_id=work or None,
+                                           index_dir=request.app[INDEX_DIR], store=store,
+                                           federator=catalogue.federator, union=_union_search(catalogue),
+                                           kind=kind)
     except RoutingError as exc:
         found, rota = Found(why=str(exc)), None
     if found.history_problem:
         log.warning("locate for %s: %s", home, found.history_problem)
-    return locate_json(found, rota, home=home, query=text or None, isbn=isbn or None)
+    catalogue._keep(found.editions)  # the edition pages, and routing to one, find them again by id
+    doc = locate_json(found, rota, home=home, query=text or None, isbn=isbn or None, work=work or None)
+    doc["kind"] = kind
+    doc["mismatch"] = None
+    if target is not None and found.work is not None:
+        doc["mismatch"] = mismatch(target, doc["work"]["title"], list(found.work.isbns))
+    return doc
 
 
 async def locate_page(request: web.Request) -> web.Response:
@@ -608,12 +663,18 @@ async def locate_page(request: web.Request) -> web.Response:
         if m.ROUTE not in staff_actions(target, user["member"]):
             target = None
         elif not (text or isbn):
-            text = (target["title"] or target["citation"] or "")[:200]
-            text = " ".join(f"ti:{w}" if i == 0 else w for i, w in enumerate(_plain(text).split()))
+            if target.get("isbn"):  # the reader's ISBN finds the edition best
+                isbn = target["isbn"]
+            else:
+                text = (target["title"] or target["citation"] or "")[:200]
+                text = " ".join(f"ti:{w}" if i == 0 else w for i, w in enumerate(_plain(text).split()))
+    kind = locate_kind(request.query.get("kind"), target)
     result = None
     if text or isbn:
-        result = await locate(request, user["member"], text[:500], isbn[:40])
-    return _render(request, "desk_locate.html", q=text, isbn=isbn, result=result, target=target,
+        result = await locate(request, user["member"], text[:500], isbn[:40], work=request.query.get("work", "")[:40],
+                              kind=kind, target=target)
+    return _render(request, "desk_locate.html", q=text, isbn=isbn, result=result, target=target, kind=kind,
+                   expect=state_key(target) if target else "",
                    member=user["member"], names=request.app[CATALOGUE].names(request[LANG]), **_helpers(request))
 
 
@@ -676,7 +737,11 @@ async def api_locate(request: web.Request) -> web.Response:
     user = require(request, "staff")
     text = request.query.get("q", "").strip()
     isbn = request.query.get("isbn", "").strip()[:40]
-    return _json(await locate(request, user["member"], text, isbn))
+    target = None
+    if request.query.get("request"):
+        target = await own_request(request, user, request_number("request", request.query["request"]))
+    return _json(await locate(request, user["member"], text, isbn, work=request.query.get("work", "")[:40],
+                              kind=locate_kind(request.query.get("kind"), target), target=target))
 
 
 def add_routes(app: web.Application) -> None:
@@ -769,7 +834,21 @@ def openapi_parts() -> tuple[dict, dict]:
         "rota": {"type": ["object", "null"], "description": "routing.Rota.to_dict() (docs/routing.md): lenders in "
                  "order with reasons, spare lenders, members left out and why"},
         "live_status": {"type": "array", "items": _S}, "history": _S, "error": _NS,
-        "members": {"type": "array", "items": {"type": "object", "properties": {"code": _S, "status": _S}}}}}
+        "members": {"type": "array", "items": {"type": "object", "properties": {"code": _S, "status": _S}}},
+        "editions": {"type": "array", "description": "every edition the query matched, the chosen one first "
+                                                     "(choose another with ?work=)", "items": {
+            "type": "object", "required": ["work_id", "title", "electronic", "chosen"], "properties": {
+                "work_id": _S, "title": _S, "isbns": {"type": "array", "items": _S}, "material_type": _S,
+                "electronic": {"type": "boolean"}, "chosen": {"type": "boolean"},
+                "members": {"type": "array", "items": _S}, "copies": {"type": "integer"}}}},
+        "print_preferred": {"type": "boolean", "description": "a loan: a print edition was chosen over an e-book "
+                                                              "ranked above it"},
+        "index_members": {"type": "array", "items": _S, "description": "holders the union index knows that the "
+                                                                       "live search did not return"},
+        "kind": {"type": "string", "enum": ["loan", "copy"]},
+        "mismatch": {"type": ["string", "null"], "description": "with ?request=: why the chosen edition may not be "
+                                                                "the reader's citation (routing then needs "
+                                                                "confirm_edition)"}}}
     own_copy = {"type": "object", "required": ["member", "citation", "call_number", "status", "live"], "properties": {
         "member": _S, "citation": {"type": "string", "enum": ["edition", "manual"]}, "call_number": _S,
         "location": _S, "library": _S, "barcode": _S,
@@ -830,8 +909,17 @@ def openapi_parts() -> tuple[dict, dict]:
                 {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 500},
                  "description": "a query in the reader query syntax"},
                 {"name": "isbn", "in": "query", "required": False,
-                 "schema": {"type": "string", "maxLength": 40, "pattern": "^[0-9Xx\\- ]*$"}}],
-            "responses": {"200": _ok("the edition and the rota", locate_doc), "400": ERROR, **REFUSED,
+                 "schema": {"type": "string", "maxLength": 40, "pattern": "^[0-9Xx\\- ]*$"}},
+                {"name": "work", "in": "query", "required": False, "description": "choose this edition among "
+                                                                                  "those matched",
+                 "schema": {"type": "string", "pattern": "^(W[0-9a-f]{16})?$"}},
+                {"name": "kind", "in": "query", "required": False, "description": "loan (print first) or copy",
+                 "schema": {"type": "string", "enum": ["loan", "copy"]}},
+                {"name": "request", "in": "query", "required": False, "description": "a manual request being "
+                                                                                     "routed: its kind, and a "
+                                                                                     "mismatch check",
+                 "schema": {"type": "string", "pattern": "^[0-9]{1,9}$"}}],
+            "responses": {"200": _ok("the edition and the rota", locate_doc), "400": ERROR, **REFUSED, "404": ERROR,
                           "429": ERROR}}},
     }
     schemas = {"IllRequest": ill_request, "IllLeg": leg, "IllHistoryEntry": entry, "DeskQueue": queue,

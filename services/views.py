@@ -143,6 +143,16 @@ def display_title(r: Record) -> str:
     return r.title + (f" : {r.subtitle}" if r.subtitle else "") + (f". {r.part}" if r.part else "")
 
 
+def edition_json(w, *, chosen: bool = False) -> dict:
+    """One edition a locate query matched, as staff choose among them (the chosen one first)."""
+    d = w.display
+    return {"work_id": w.work_id, "title": display_title(d), "authors": [a.name for a in d.authors[:3]],
+            "year": d.year, "edition": d.edition, "publisher": d.publisher, "isbns": list(w.isbns),
+            "material_type": d.material_type or "book",
+            "electronic": (d.material_type or "book") in ("ebook", "ejournal"), "members": w.members,
+            "copies": len(w.holdings), "chosen": chosen}
+
+
 def locate_json(found, rota, *, home: str, query: str | None = None, isbn: str | None = None,
                 work: str | None = None) -> dict:
     """The edition and the lenders to ask (`services.lenders.locate_lenders`), for `balis route --json` and
@@ -155,6 +165,9 @@ def locate_json(found, rota, *, home: str, query: str | None = None, isbn: str |
         "source": found.source or None,
         "work": work_json(found.work) if found.work is not None else None,
         "other_works": [w.work_id for w in found.others],
+        "editions": [edition_json(w, chosen=w is found.work) for w in found.editions],
+        "print_preferred": found.print_preferred,
+        "index_members": list(found.index_members),
         "rota": rota.to_dict() if rota is not None else None,
         "live_status": list(found.live_members),
         "history": found.history_source or "none",

@@ -100,15 +100,16 @@ def ago(**delta) -> datetime:
 def scenario(store: Store, a: str, b: str, c: str) -> dict[str, int]:
     """Requests of A's readers at lender B in every place a desk cares about (ids by name)."""
     ids: dict[str, int] = {}
+    editions = iter(f"W{n:016x}" for n in range(0x0123456789abcdf0, 0x0123456789abcfff))  # one each: no duplicates
 
     def new(name: str, reader: str, rota: list[str], steps: list[tuple[str, str]], **kw) -> None:
-        req = store.submit(reader, title=f"书 {name}", author="作者", work_id="W0123456789abcdef", rota=rota, **kw)
+        req = store.submit(reader, title=f"书 {name}", author="作者", work_id=next(editions), rota=rota, **kw)
         for action, actor in steps:
             store.act(req["id"], action, actor)
         ids[name] = req["id"]
 
     # an overdue loan: lent two months ago, marked by the clock
-    old = store.submit("ra1", title="书 overdue", work_id="W0123456789abcdef", rota=[b], now=ago(days=70))
+    old = store.submit("ra1", title="书 overdue", work_id=next(editions), rota=[b], now=ago(days=70))
     for action, actor in (("WillSupply", "sb"), ("ship", "sb"), ("Received", "sa"), ("lend", "sa")):
         store.act(old["id"], action, actor, now=ago(days=65))
     store.tick()
@@ -125,7 +126,7 @@ def scenario(store: Store, a: str, b: str, c: str) -> dict[str, int]:
                                    ("ShippedReturn", "sa")])
     manual = store.submit("ra4", title="手工 书名 甲", citation="某某. 手工书名甲. 北京: 出版社, 2001")
     ids["route"] = manual["id"]
-    done = store.submit("ra4", title="书 done", work_id="W0123456789abcdef", rota=[b], kind="copy")
+    done = store.submit("ra4", title="书 done", work_id=next(editions), rota=[b], kind="copy")
     store.act(done["id"], "WillSupply", "sb")
     store.act(done["id"], "ship", "sb")
     ids["done"] = done["id"]

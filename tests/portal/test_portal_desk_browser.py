@@ -97,9 +97,10 @@ async def test_answer_ship_receive_and_the_dashboard(make_client, browser, tmp_p
     await page.click("#locate-button")
     await page.wait_for_selector("#rota tr.lender", timeout=60_000)
     await shots.take(page, "desk-locate")
+    # the reader wrote another title: routing to this edition needs staff to confirm they checked it
+    assert "题名不符" in await page.inner_text("#locate-mismatch")
+    await page.check("#confirm-edition")
     await page.click("#route-with-rota")
-    await page.wait_for_selector('#confirm[data-action="route"]')
-    await page.click("#confirm-button")
     await page.wait_for_selector("#done")
     assert store.get(manual["id"])["status"] == m.REQUEST_RECEIVED
     await page.click("#logout")

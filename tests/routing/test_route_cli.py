@@ -222,3 +222,21 @@ async def test_work_from_the_local_index_is_rechecked_live(bed, tmp_path):
     again = {e["member"]: e["availability"] for e in fresh_doc["rota"]["lenders"]}
     assert set(fresh_doc["live_status"]) >= set(live)
     assert again == live  # the members' own answers replaced the index's stale statuses
+
+
+def test_the_editions_matched_are_listed_print_first_for_a_loan(bed, tmp_path, carrier_pair):
+    """A title with a print edition and an e-book: the print one is chosen for a loan, both are listed to choose
+    from with --work, and the e-book can be chosen."""
+    ebook, printed = carrier_pair
+    home = next(m["code"] for m in bed.status() if m["code"] not in holders_of(printed))
+    out = route(f'ti:"{printed["title"]}"', "--home", home, "--json", registry=bed.registry_path, tmp_path=tmp_path)
+    doc = json.loads(out.stdout)
+    assert printed["isbn13"] in doc["work"]["isbns"] and doc["work"]["material_type"] != "ebook"
+    listed = {e["work_id"]: e for e in doc["editions"]}
+    (ebook_id,) = [w for w, e in listed.items() if ebook["isbn13"] in e["isbns"]]
+    assert listed[ebook_id]["electronic"] and not listed[ebook_id]["chosen"]
+    out = route(f'ti:"{printed["title"]}"', "--home", home, registry=bed.registry_path, tmp_path=tmp_path)
+    assert "匹配的版本 editions matched" in out.stdout and f"   {ebook_id}" in out.stdout and "电子版 e-book" in out.stdout
+    out = route(f'ti:"{printed["title"]}"', "--work", ebook_id, "--home", home, "--json", registry=bed.registry_path,
+                tmp_path=tmp_path)
+    assert json.loads(out.stdout)["work"]["work_id"] == ebook_id
