@@ -75,6 +75,7 @@ TIMEOUT = "timeout"                # the clock: the lender did not answer or shi
 NEED_BEFORE = "need_before_passed"  # the clock: the reader's need-before date passed with nothing shipped
 ROLLBACK = "rollback"              # administrators undo the last change, with a reason
 IMPORT = "import"                  # administrators take over a request another system had (ISO 18626 files)
+FORWARD_PEER = "forward_to_peer"   # the borrowing library sends the request to another ILL network (a peer)
 
 
 CANCEL_WINDOW = timedelta(hours=1)  # a reader may cancel within 1 hour of submitting
@@ -106,6 +107,17 @@ def _beijing(moment: datetime | None) -> str:
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
+
+def at_peer(request: dict) -> bool:
+    """Whether the request is at a peer (another ILL network) now: its lender's rota entry says so."""
+    return any(e.get("peer") and e.get("member") == request.get("lender") for e in request.get("rota") or ())
+
+
+NOT_AT_PEER = Guard(
+    "at_peer", frozenset({BORROWER}),
+    lambda r, now: not at_peer(r),
+    lambda r, now: f"申请单 {r['id']}: 已在 {r.get('lender')} 处理中，请先取消 (the request is at the ILL network "
+                   f"{r.get('lender')} already; cancel it there first)")
 
 READER_WINDOW = Guard(
     "expired", frozenset({READER_}),
@@ -150,6 +162,9 @@ def _rows() -> list[Transition]:
     # within the hour, the borrowing library's staff at any time before that answer
     add(CANCEL, [(PENDING, NONE), (REQUEST_RECEIVED, NONE)], CANCELLED, NONE, {READER_, BORROWER, PEER_REQUESTER},
         reason="optional", guards=(READER_WINDOW,))
+    # staff of the borrowing library send a request no BALIS lender has answered to a peer (docs/iso18626.md)
+    add(FORWARD_PEER, [(PENDING, NONE), (REQUEST_RECEIVED, NONE)], REQUEST_RECEIVED, NONE, {BORROWER},
+        reason="optional", guards=(NOT_AT_PEER,))
     add(EXPECT, [(REQUEST_RECEIVED, NONE)], EXPECT_TO_SUPPLY, NONE, {LENDER, PEER_SUPPLIER})
     add(WILL, [(REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE)], WILL_SUPPLY, NONE, {LENDER, PEER_SUPPLIER})
     add(ANSWER_UNFILLED, [(REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)],
@@ -188,7 +203,10 @@ for _t in TRANSITIONS:
     for _k in _t.kinds:
         _INDEX[(_t.action, _t.status, _t.phase, _k)] = _t
 
-ACTIONS = tuple(dict.fromkeys(t.action for t in TRANSITIONS)) + (ROLLBACK,)
+# Actions asked for on their own page or command only where the registry offers them (forwarding to a peer: the
+# desk's "forward to another network" block, Store.forward_to_peer); not among the actions every page lists.
+OPTIONAL_ACTIONS = frozenset({FORWARD_PEER})
+ACTIONS = tuple(dict.fromkeys(t.action for t in TRANSITIONS if t.action not in OPTIONAL_ACTIONS)) + (ROLLBACK,)
 # Actions only the clock takes; people cannot ask for them.
 SYSTEM_ACTIONS = frozenset({TIMEOUT, MARK_OVERDUE, NEED_BEFORE})
 
@@ -203,7 +221,7 @@ def allowed_actions(status: str, phase: str, kind: str, actor: str | None = None
     out: list[str] = []
     for t in TRANSITIONS:
         if (t.status, t.phase) == (status, phase) and kind in t.kinds and t.action not in SYSTEM_ACTIONS \
-                and (actor is None or actor in t.actors) and t.action not in out:
+                and t.action not in OPTIONAL_ACTIONS and (actor is None or actor in t.actors) and t.action not in out:
             out.append(t.action)
     return out
 
@@ -316,7 +334,7 @@ def verdict(request: dict, actor: dict, now: datetime, action: str, *, undoable:
             return Verdict(action, False, "nothing_to_undo",
                            f"申请单 {rid}: 没有可撤销的操作 (nothing to roll back: only the submission is recorded)")
         return Verdict(action, True, "ok", role=ADMIN)
-    if action not in PERSON_ACTIONS:
+    if action not in PERSON_ACTIONS and action not in OPTIONAL_ACTIONS:
         raise InvalidRequest(f"unknown action {action!r}; actions: {', '.join(PERSON_ACTIONS)}")
     if not roles:
         return _not_yours(request, actor, action)

@@ -684,11 +684,7 @@ class Store:
             return skipped_text
         peer = self._next_peer(req)
         if peer is not None:  # no member can supply it: another ILL network that takes the service (docs/iso18626.md)
-            rota = [*req["rota"], {"member": peer.code, "reason": f"转至 {peer.name} (forwarded to the ILL network "
-                                                                 f"{peer.code})", "record_id": None, "holding": None,
-                                   "days": None}]
-            self._set(conn, rid, rota=rota, peer_request_id=None, peer_agency=None)
-            self._enter_lender(conn, rid, rota, len(rota) - 1, now)
+            self._enter_peer(conn, req, peer, now)
             return skipped_text
         reasons = [f"{leg['lender']}: {leg['note'] or leg['outcome']}" for leg in self._legs(conn, rid)]
         self._set(conn, rid, status=m.UNFILLED, phase=m.NONE, completed_at=_db(now), answer_due=None, ship_due=None,
@@ -696,6 +692,47 @@ class Store:
                   + (f"；其余各馆无法在需要日期前送达 (no other lender can meet the need-before date): "
                      f"{'; '.join(skipped)}" if skipped else ""))
         return skipped_text
+
+    def _enter_peer(self, conn: Connection, req: dict, peer, now: datetime) -> None:
+        """Send the request on to peer `peer` (its `request` message is written by the change's audit entry)."""
+        rota = [*req["rota"], {"member": peer.code, "reason": f"转至 {peer.name} (forwarded to the ILL network "
+                                                             f"{peer.code})", "record_id": None, "holding": None,
+                               "days": None, "peer": True}]
+        self._set(conn, req["id"], rota=rota, peer_request_id=None, peer_agency=None)
+        self._enter_lender(conn, req["id"], rota, len(rota) - 1, now)
+
+    def forward_to_peer(self, request_id: int, actor_id: str, peer: str, *, reason: str = "",
+                        now: datetime | None = None) -> dict:
+        """Staff of the borrowing library send a request no BALIS lender has answered (a manual citation, or one
+        at a lender that has not answered) to `peer`, another ILL network that takes its service; the lender it
+        was at is told. `ill.machine` decides whether they may (FORWARD_PEER)."""
+        now = self._now(now)
+        with self._tx() as conn:
+            actor = self._user(conn, actor_id)
+            req = self._request(conn, request_id, lock=True)
+            v = m.verdict(req, actor, now, m.FORWARD_PEER)
+            if not v.allowed:
+                raise v.error(req)
+            found = self.registry.peer(peer or "") if self.registry is not None else None
+            offered = [p.code for p in self.peers_for(req["kind"])]
+            if found is None or found.code not in offered:
+                raise InvalidRequest(f"申请单 {request_id}: {peer or '—'} 不是可转发的馆际互借网络 (not an ILL network "
+                                     f"that takes {req['kind']} requests); choose one of: "
+                                     f"{', '.join(offered) or 'none in the registry ([[peers]])'}")
+            before = self._snapshot(conn, request_id)
+            leg = self._current_leg(conn, request_id)
+            why = f"转至 {found.code} (forwarded to {found.code})" + (f": {reason}" if reason else "")
+            if leg:
+                self._close_leg(conn, leg["id"], now, "cancelled", why)
+            self._enter_peer(conn, req, found, now)
+            after = self._request(conn, request_id)
+            self._audit(conn, request_id, now, actor_id, v.role, m.FORWARD_PEER, req["status"], req["phase"], after,
+                        req["lender"], why, before=before)
+            return self._public(after)
+
+    def peers_for(self, kind: str) -> list:
+        """The active peers of the registry that take `kind` requests (loan or copy)."""
+        return [p for p in (self.registry.peers if self.registry is not None else ()) if p.takes(kind)]
 
     def _next_peer(self, req: dict):
         """The first active peer that takes the request's service and has not had it, for a request of one of our

@@ -356,7 +356,7 @@ async def request_page(request: web.Request, *, status: int = 200, error: str | 
     legs = await asyncio.to_thread(store.legs, rid)
     history = await asyncio.to_thread(store.history, rid)
     done = request.query.get("done", "")
-    done = done if done in m.ACTIONS else ""
+    done = done if done in m.ACTIONS or done in m.OPTIONAL_ACTIONS else ""
     copy = (await own_copies(request, [req], user["member"])).get(rid)
     duplicates = await asyncio.to_thread(store.possible_duplicates, rid) if req["borrower"] == user["member"] else []
     return _render(request, "desk_request.html", status=status, req=req, legs=legs, history=history, copy=copy,
@@ -365,7 +365,8 @@ async def request_page(request: web.Request, *, status: int = 200, error: str | 
                    show_reader=req["borrower"] == user["member"], danger=DANGER,
                    contacts=[(code, contact_of(request.app[REGISTRY], code)) for code in
                              dict.fromkeys((req["borrower"], req["lender"])) if code and code != user["member"]],
-                   names=request.app[CATALOGUE].names(request[LANG]), **_helpers(request))
+                   names=request.app[CATALOGUE].names(request[LANG]), forward=forward_options(request, req, user),
+                   **_helpers(request))
 
 
 async def confirm_page(request: web.Request) -> web.Response:
@@ -684,6 +685,44 @@ def _plain(text: str) -> str:
 
 
 # -- the JSON API --------------------------------------------------------------------------------------
+# -- forwarding to another ILL network (an ISO 18626 peer; docs/iso18626.md) -----------------------------------
+def forward_options(request: web.Request, req: dict, user: dict) -> list:
+    """The peers the borrowing library's staff may send `req` to now (none when the workflow says no)."""
+    store = _store(request)
+    if not m.verdict(req, staff_of(user["member"], user["id"]), store.clock(), m.FORWARD_PEER).allowed:
+        return []
+    return store.peers_for(req["kind"])
+
+
+async def _forward(request: web.Request, user: dict, rid: int, peer: str, reason: str) -> dict:
+    await own_request(request, user, rid)
+    return await asyncio.to_thread(_store(request).forward_to_peer, rid, user["id"], peer, reason=reason)
+
+
+async def forward_submit(request: web.Request) -> web.Response:
+    """POST /desk/requests/{id}/forward (peer, reason): the request goes to another ILL network."""
+    user = require(request, "staff")
+    rid = request_id(request)
+    form = await request.post()
+    try:
+        await _forward(request, user, rid, str(form.get("peer", ""))[:40], parse_reason(form.get("reason")))
+    except StoreError:
+        raise
+    except IllError as exc:
+        return await request_page(request, status=ill_status(exc), error=str(exc), rid=rid)
+    raise web.HTTPSeeOther(f"/desk/requests/{rid}?{urlencode({'done': m.FORWARD_PEER})}")
+
+
+async def api_forward(request: web.Request) -> web.Response:
+    """POST /api/desk/requests/{id}/forward {"peer", "reason"}."""
+    user = require(request, "staff")
+    body = await json_body(request)
+    if not isinstance(body.get("peer"), str):
+        raise ParamError("peer", "param.json")
+    changed = await _forward(request, user, request_id(request), body["peer"][:40], parse_reason(body.get("reason")))
+    return _json({"request": request_json(changed, user["member"])})
+
+
 def _json(data: dict, status: int = 200) -> web.Response:
     response = web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
     response.headers["Cache-Control"] = "no-store"
@@ -760,6 +799,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/desk/locate", api_locate, name="api_desk_locate")
     app.router.add_get("/api/desk/requests/{id}", api_request, name="api_desk_request")
     app.router.add_post("/api/desk/requests/{id}/actions", api_act, name="api_desk_act")
+    app.router.add_post("/desk/requests/{id}/forward", forward_submit, name="desk_forward")
+    app.router.add_post("/api/desk/requests/{id}/forward", api_forward, name="api_desk_forward")
 
 
 # -- the description -----------------------------------------------------------------------------------

@@ -164,6 +164,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "action.report_lost": ("报告丢失", "Report lost"),
     "action.report_damaged": ("报告损坏", "Report damaged"),
     "action.notification": ("留言", "Message"),
+    "action.forward_to_peer": ("转至其他馆际互借网络", "Sent to another ILL network"),
     "action.rollback": ("回滚", "Rollback"),
     "action.overdue": ("标记超期", "Marked overdue"),
     "action.timeout": ("超时转下一馆", "Timed out"),
