@@ -14,6 +14,7 @@ or as the borrowing library (the reader is theirs). The ILL store enforces the s
     GET  /api/desk/queues                   the same as JSON
     GET  /api/desk/requests/{id}
     POST /api/desk/requests/{id}/actions
+    POST /api/desk/requests/{id}/forward    the borrowing library sends it to another ILL network (ISO 18626)
     POST /api/desk/actions                  one action on a list of requests, a result for each
     GET  /api/desk/locate
 
@@ -941,6 +942,21 @@ def openapi_parts() -> tuple[dict, dict]:
             "parameters": [_id_param()],
             "requestBody": {"required": True, "content": {"application/json": {"schema": action_body}}},
             "responses": {"200": _ok("the request after the action", {
+                "type": "object", "required": ["request"],
+                "properties": {"request": {"$ref": "#/components/schemas/IllRequest"}}}),
+                "400": ERROR, **REFUSED, "404": ERROR, "409": ERROR, "503": ERROR}}},
+        "/api/desk/requests/{id}/forward": {"post": {
+            "operationId": "deskForwardToPeer", "summary": "Staff of the borrowing library: send the request to "
+                                                          "another ILL network (an ISO 18626 peer)",
+            "description": "Needs the X-CSRF-Token header (GET /api/session). Only before a BALIS lender answered "
+                           "and not while it is at a peer (409); 400 names the peers that take its service "
+                           "(docs/iso18626.md).",
+            "parameters": [_id_param()],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["peer"], "properties": {
+                    "peer": {"type": "string", "maxLength": 40, "description": "the peer's code, e.g. CALIS"},
+                    "reason": {"type": "string", "maxLength": 500}}}}}},
+            "responses": {"200": _ok("the request, now at the peer", {
                 "type": "object", "required": ["request"],
                 "properties": {"request": {"$ref": "#/components/schemas/IllRequest"}}}),
                 "400": ERROR, **REFUSED, "404": ERROR, "409": ERROR, "503": ERROR}}},
