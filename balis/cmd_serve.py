@@ -158,6 +158,10 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
                       else "; no weekly full one")
             into = without_password(index_dir) if is_database(index_dir) else index_dir or "the default index folder"
             print(f"nightly harvest at {harvest_at.strftime('%H:%M')} (local time) into {into}{weekly}", flush=True)
+        peers = [p.code for p in registry.peers if p.active]
+        if peers:  # other ILL networks (docs/iso18626.md): their messages arrive at /iso18626
+            print(f"ISO 18626 peers {', '.join(peers)}: messages received at http://{shown}:{bound}/iso18626 and sent "
+                  f"from the outbox continuously", flush=True)
         mail = options.get("mail")
         print(f"notices mailed through {mail.safe_url} from {mail.sender}" if mail is not None else
               "notices are shown in the portal only: no mail server (--smtp-url or BALIS_SMTP_URL)", flush=True)
