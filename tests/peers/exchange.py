@@ -68,12 +68,12 @@ def write_registries(folder: Path, balis_url: str, calis_url: str) -> tuple[Path
 class Exchange:
     """BALIS (members THU, PKU) and CALIS (members WHU, ZJU) with their staff and one reader each."""
 
-    def __init__(self, folder: Path, clock, monkeypatch):
+    def __init__(self, folder: Path, clock, monkeypatch, urls: dict[str, str] | None = None):
         monkeypatch.setenv(SECRET_ENV, SECRET)
         a, b = write_registries(folder, "http://balis.test/iso18626", "http://calis.test/iso18626")
         self.registry = {"balis": load_registry(a), "calis": load_registry(b)}
-        self.store = {side: Store(folder / f"{side}.sqlite", clock=clock, registry=self.registry[side])
-                      for side in ("balis", "calis")}
+        urls = urls or {side: str(folder / f"{side}.sqlite") for side in ("balis", "calis")}
+        self.store = {side: Store(urls[side], clock=clock, registry=self.registry[side]) for side in ("balis", "calis")}
         self.down: set[str] = set()
         self.seen: list[bytes] = []  # every message and confirmation that went over the wire
         for side, codes in (("balis", ("THU", "PKU")), ("calis", ("WHU", "ZJU"))):

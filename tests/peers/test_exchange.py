@@ -3,20 +3,32 @@ side, Unfilled, Cancel, a peer down and back, repeats and messages out of order.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from ill import isomessages as im
 from ill import machine as m
 from ill import peer_outbox, stats
 from ill.peers import receive
+from tests.ill.conftest import _pg_database
 from tests.peers.exchange import SECRET, Exchange
 
 
-@pytest.fixture
-def ex(tmp_path, clock, monkeypatch):
-    e = Exchange(tmp_path, clock, monkeypatch)
-    yield e
-    e.close()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ex(request, tmp_path, clock, monkeypatch):
+    """BALIS and CALIS each on a SQLite file, or each on a new database of the session's PostgreSQL."""
+    if request.param == "sqlite":
+        e = Exchange(tmp_path, clock, monkeypatch)
+        yield e
+        e.close()
+        return
+    server = request.getfixturevalue("postgres_url")
+    with contextlib.ExitStack() as stack:
+        urls = {side: stack.enter_context(contextlib.contextmanager(_pg_database)(server)) for side in ("balis", "calis")}
+        e = Exchange(tmp_path, clock, monkeypatch, urls)
+        yield e
+        e.close()
 
 
 def _at_calis(ex: Exchange) -> tuple[int, int]:
