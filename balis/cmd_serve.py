@@ -123,7 +123,7 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
 
     from balis.cli import UsageError
     from balis.process import settle
-    from indexer.backend import is_database, store_folder
+    from indexer.backend import is_database
     from indexer.pg.index import shown as without_password
     from portal import create_app
 
@@ -204,8 +204,7 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
         if harvest_at is not None and not worker:
             from indexer.schedule import HarvestSchedule, harvest_job
 
-            into = store_folder(index_dir) if is_database(index_dir) else index_dir  # a database: its store's folder
-            schedule = HarvestSchedule(harvest_at, harvest_job(registry.path, into, full_on=full_harvest_on))
+            schedule = HarvestSchedule(harvest_at, harvest_job(registry.path, index_dir, full_on=full_harvest_on))
             schedule.start()
         try:
             await stop.wait()

@@ -7,7 +7,7 @@ Screenshots go to the test's tmp dir, and to docs/screenshots/ with `make screen
 from __future__ import annotations
 
 from tests.portal.test_portal_browser import Shots, browser  # noqa: F401 - the browser fixture
-from tests.portal.test_portal_local import harvested, index_dir  # noqa: F401 - the index fixtures
+from tests.portal.test_portal_local import harvested, harvested_folder, index_dir  # noqa: F401 - the index fixtures
 
 
 async def test_reader_search_from_the_union_index(make_client, bed, browser, index_dir, tmp_path):  # noqa: F811
