@@ -93,6 +93,14 @@ def _status_message(registry, after: dict, action: str, from_status: str | None,
     return status, _supplying(registry, after, why, status, reason, now)
 
 
+def answer(registry: Registry, r: dict, why: str, now: datetime, *, yes: bool = False, note: str = "") -> Outgoing:
+    """Our lender's answer to a peer's requester message that changes nothing: a StatusRequestResponse, or a
+    CancelResponse (`yes` False: the lender keeps the request)."""
+    peer = registry.peer(r["borrower"])
+    return Outgoing(peer.code, "supplyingAgencyMessage", r["status"],
+                    _supplying(registry, r, why, r["status"], note, now, yes=yes))
+
+
 def _member_agency(registry, code: str | None) -> str:
     member = next((x for x in registry.members if x.code == code), None)
     return member.agency if member is not None else f"BALIS:{code}"

@@ -229,13 +229,20 @@ def _requesting(store, registry: Registry, msg: im.Message, peer: Peer, sender: 
     action_text = msg.text("action")
     if action_text == "Renew":
         raise im.Refusal(im.UNSUPPORTED_ACTION, "Renew: BALIS loans are not renewed (借期一个月，不续借)")
-    if action_text == "StatusRequest":
-        store.note_receipt(receipt, req["id"], now)
+    if action_text == "StatusRequest":  # answered with the request's status, through the outbox
+        store.note_receipt(receipt, req["id"], now,
+                           [peer_outbox.answer(registry, req, "StatusRequestResponse", now)])
         return
     action = REQUESTER_ACTIONS.get(action_text)
     if action is None:
         raise im.Refusal(im.UNSUPPORTED_ACTION, f"{action_text}: BALIS lenders take Received, ShippedReturn, Cancel, "
                                                 f"Notification and StatusRequest")
+    if action == m.CANCEL:
+        v = m.verdict(req, {"id": f"peer:{peer.code}", "role": "peer", "member": peer.code}, now, m.CANCEL)
+        if v.code == "answered":  # the lender answered already: it keeps the request (CancelResponse N)
+            store.note_receipt(receipt, req["id"], now, [peer_outbox.answer(
+                registry, req, "CancelResponse", now, note=f"{req['lender']} 已答复，不能取消 (the lender answered)")])
+            return
     _act(store, req, action, peer, msg.text("note") or ("" if action != m.NOTIFY else NO_REASON), receipt, now,
          msg, sender)
 

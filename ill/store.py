@@ -755,10 +755,16 @@ class Store:
                                                       kind=receipt["kind"], received_at=_db(now),
                                                       confirmation=receipt["confirmation"]))
 
-    def note_receipt(self, receipt: dict, request_id: int | None, now: datetime | None = None) -> None:
-        """Record a peer message that changed nothing (a status we already have), so a repeat is answered alike."""
+    def note_receipt(self, receipt: dict, request_id: int | None, now: datetime | None = None,
+                     answers: list | None = None) -> None:
+        """Record a peer message that changed nothing (a status we already have, a status request, a Cancel the
+        lender may no longer take), so a repeat is answered alike; `answers` (ill.peer_outbox.Outgoing) go to the
+        peer in the same transaction."""
+        now = self._now(now)
         with self._tx() as conn:
-            self._receipt(conn, receipt, request_id, self._now(now))
+            self._receipt(conn, receipt, request_id, now)
+            if answers and request_id is not None:
+                peer_outbox.write(conn, answers, request_id, now)
 
     def peer_request(self, peer: str, peer_request_id: str) -> dict | None:
         """The request peer `peer` sent us under its id `peer_request_id`, or None."""

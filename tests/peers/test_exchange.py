@@ -197,3 +197,28 @@ def test_badly_formed_and_unauthorised_messages_get_the_standard_error(ex):
                                                              "UnrecognisedDataValue")
     assert "not authenticated" in conf.text("errorData/errorValue")
     assert ex.store["balis"].get(rid)["status"] == m.REQUEST_RECEIVED
+
+
+def test_a_cancel_after_the_lender_answered_and_a_status_request_are_answered_by_message(ex, clock):
+    calis, balis = ex.store["calis"], ex.store["balis"]
+    cid = calis.submit("c1", title="梦溪笔谈", work_id="w-mx", rota=["WHU"])["id"]
+    calis.act(cid, m.ANSWER_UNFILLED, "s-whu", reason="馆藏缺失")
+    ex.send()
+    (rid,) = [r["id"] for r in balis.list_requests(member="THU", side="lender")]
+    balis.act(rid, m.EXPECT, "s-thu")
+    ex.send()
+    assert calis.get(cid)["status"] == m.EXPECT_TO_SUPPLY
+    peer = ex.registry["calis"].peer("BALIS")
+    for action in ("Cancel", "StatusRequest"):  # as another system would send them
+        body = peer_outbox._requesting(ex.registry["calis"], calis.get(cid), peer, action, "", clock())
+        conf = im.read(receive(balis, ex.registry["balis"], body, SECRET).body)
+        assert conf.text("confirmationHeader/messageStatus") == "OK" and conf.text("action") == action
+        clock.advance(seconds=1)
+    assert balis.get(rid)["status"] == m.EXPECT_TO_SUPPLY  # the lender keeps it
+    answers = [im.read(b) for k, b in peer_outbox.bodies(balis, rid) if k == "supplyingAgencyMessage"]
+    assert [(a.text("messageInfo/reasonForMessage"), a.text("messageInfo/answerYesNo"), a.text("statusInfo/status"))
+            for a in answers] == [("RequestResponse", "Y", m.EXPECT_TO_SUPPLY), ("CancelResponse", "N", m.EXPECT_TO_SUPPLY),
+                                  ("StatusRequestResponse", None, m.EXPECT_TO_SUPPLY)]
+    ex.send()
+    assert calis.get(cid)["status"] == m.EXPECT_TO_SUPPLY
+    assert all(x["state"] == "sent" for x in ex.outbox("balis"))
