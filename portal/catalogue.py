@@ -43,7 +43,7 @@ from portal.local import (
     records_by_member,
     with_live,
 )
-from portal.params import ParamError, SearchParams
+from portal.params import MAX_PAGE, ParamError, SearchParams
 from services.search import (
     ASKING,
     DOWN,
@@ -109,6 +109,7 @@ class SearchView:
     availability: str | None = None  # LOCAL: HARVESTED (as harvested), CHECKING (members asked), CHECKED
     note: str | None = None  # a message key when the index was wanted but could not answer (LIVE then)
     local_ready: bool = False  # whether the reader may choose the union index instead
+    last_page: int | None = None  # LOCAL: the last page the total allows (live search knows no total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +271,8 @@ class Catalogue:
             statuses = [self._idle(m, availability, m.code in asked) for m in self.members]
         return SearchView(params, list(result.works), len(result.works), result.facets, statuses,
                           result.has_more, result.total, availability != CHECKING, result.ms, source=LOCAL,
-                          harvested=latest(result.harvested), availability=availability, local_ready=True)
+                          harvested=latest(result.harvested), availability=availability, local_ready=True,
+                          last_page=min(MAX_PAGE, max(1, -(-result.total // self.page_size))))
 
     @staticmethod
     def _idle(member: Member, availability: str, asked: bool) -> MemberStatus:

@@ -31,6 +31,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reason.not_checked": ("未实时查询", "not asked now"),
     "reason.no_holdings": ("本页无其馆藏", "holds none of these"),
     "page.hint.local": ("每页 {size} 种版本", "{size} editions a page"),
+    "page.nav": ("翻页", "Pages"),
     "work.permalink": ("本页永久链接", "Permanent link"),
     "work.opac_record": ("在该馆目录中查看", "in its own catalogue"),
     "work.ebook_not_lent": ("电子资源不能馆际互借。可以申请借阅的纸本版本：",

@@ -39,7 +39,7 @@ def environment() -> jinja2.Environment:
                              finalize=shown)
     env.globals.update(search_url=search_url, display_title=display_title, url=url, language_name=language_name,
                        clc_class=clc_class, material_name=material_name, strip_summary=strip_summary,
-                       strip_open_up_to=STRIP_OPEN_UP_TO)
+                       strip_open_up_to=STRIP_OPEN_UP_TO, page_numbers=page_numbers)
     return env
 
 
@@ -50,6 +50,20 @@ def url(path: str, pairs=()) -> str:
 
 def search_url(params: SearchParams, path: str = "/search", **changes) -> str:
     return url(path, params.query_args(**changes))
+
+
+def page_numbers(current: int, last: int, around: int = 2) -> list[int | None]:
+    """The pages a pager links: the first, the last, and `around` either side of the current one; None where
+    pages are left out (shown as …; a gap of one page shows that page). 7 of 12 → [1, None, 5, 6, 7, 8, 9,
+    None, 12]; 5 of 12 → [1, 2, 3, 4, 5, 6, 7, None, 12]."""
+    last = max(last, current)
+    shown = sorted({1, last, *range(max(1, current - around), min(last, current + around) + 1)})
+    out: list[int | None] = []
+    for n in shown:
+        if out and n - out[-1] > 1:
+            out.append(None if n - out[-1] > 2 else out[-1] + 1)
+        out.append(n)
+    return out
 
 
 STRIP_OPEN_UP_TO = 12  # members: a strip this short is shown whole; a longer one opens from its summary

@@ -94,7 +94,7 @@ async def test_facet_filter_and_sorts(client):
     dated = [y for y in years if y is not None]
     assert dated == sorted(dated, reverse=True) and years[:len(dated)] == dated
     html = await (await client.get("/search", params={"q": "中国", "sort": "title"})).text()
-    assert '<strong data-sort="title">' in html
+    assert '<strong data-sort="title" aria-current="true">' in html
 
 
 async def test_paging_asks_members_for_their_next_records(client):
