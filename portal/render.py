@@ -11,6 +11,7 @@ import jinja2
 from portal.i18n import MESSAGES, message, translator
 from portal.params import SearchParams
 from records.vocabulary import clc_class, clc_name, language_name
+from services.search import starting_points
 from services.views import display_title
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -39,7 +40,8 @@ def environment() -> jinja2.Environment:
                              finalize=shown)
     env.globals.update(search_url=search_url, display_title=display_title, url=url, language_name=language_name,
                        clc_class=clc_class, material_name=material_name, strip_summary=strip_summary,
-                       strip_open_up_to=STRIP_OPEN_UP_TO, page_numbers=page_numbers)
+                       strip_open_up_to=STRIP_OPEN_UP_TO, page_numbers=page_numbers,
+                       starting_points=starting_points)
     return env
 
 

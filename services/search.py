@@ -108,3 +108,58 @@ def for_readers(status: MemberStatus) -> MemberStatus:
     if detail:
         detail = re.sub(r"\s{2,}", " ", _ADDRESS.sub("…", detail)).strip() or None
     return status if detail == status.detail else replace(status, detail=detail)
+
+
+# ---- an empty result is a starting point ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class StartingPoints:
+    """What may help after a search found nothing: other searches to try (kind, reader query), whether
+    Chinese was searched in both scripts, and what the manual request form can be filled with."""
+
+    searches: list[tuple[str, str]]  # ("all_fields" | "fewer_words", query text)
+    both_scripts: bool
+    citation: dict[str, str]  # title, author, isbn, year: what the query said of the book
+
+
+def starting_points(text: str, *, max_fewer: int = 3) -> StartingPoints:
+    """For a search `text` (reader syntax, as SearchParams.text() gives it) that found nothing: the same
+    words in any field, the query with one word fewer (the last `max_fewer` words, for a query that only
+    ANDs its words), and the citation the query describes. Pure: the caller checks nothing was found."""
+    from connectors.query import Clause, QueryError, clauses, parse, to_text
+
+    try:
+        query = parse(text, cql=False)
+    except QueryError:
+        return StartingPoints([], False, {})
+    found = list(clauses(query))
+    searches: list[tuple[str, str]] = []
+    words = [c for c in found if c.field != "year"]
+    if any(c.field not in ("any", "isbn", "issn", "id") for c in words):
+        anywhere = [Clause("any", "=", c.value, c.phrase) for c in words]
+        if anywhere:
+            searches.append(("all_fields", to_text(_and(anywhere))))
+
+    def only_and(node) -> bool:
+        return isinstance(node, Clause) or (node.op == "and" and only_and(node.left) and only_and(node.right))
+
+    if len(found) > 1 and only_and(query):
+        for i in range(len(found) - 1, max(-1, len(found) - 1 - max_fewer), -1):
+            rest = found[:i] + found[i + 1:]
+            if any(c.field != "year" for c in rest):  # a year alone is not a search for the book
+                searches.append(("fewer_words", to_text(_and(rest))))
+    titles = [c.value for c in found if c.field in ("any", "title")]
+    citation = {"title": " ".join(titles), "author": " ".join(c.value for c in found if c.field == "author"),
+                "isbn": next((c.value for c in found if c.field == "isbn"), ""),
+                "year": next((c.value for c in found if c.field == "year" and c.relation == "="), "")}
+    return StartingPoints(list(dict.fromkeys(searches)), bool(re.search(r"[\u3400-\u9fff]", text)),
+                          {k: v for k, v in citation.items() if v})
+
+
+def _and(items: list):
+    from connectors.query import Bool
+
+    node = items[0]
+    for item in items[1:]:
+        node = Bool("and", node, item)
+    return node
