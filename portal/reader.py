@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, STR
 from portal.params import ParamError, clean_text, integer, json_body
 from portal.params import work_id as check_work_id
 from portal.render import private_page
+
+log = logging.getLogger("balis.portal")
 
 READER = "reader"
 PAGE_SIZE = 10
@@ -448,12 +451,13 @@ async def _rota(request: web.Request, work, user: dict, *, reuse: bool = True):
         kept = rotas.get(key)
         if kept is not None:
             return kept
-    from ill.stats import lender_history
     from routing import RoutingError
-    from services.lenders import rota_for_work
+    from services.lenders import lender_history, rota_for_work
 
     catalogue = request.app[CATALOGUE]
-    history = await asyncio.to_thread(lender_history, request.app[STORE])
+    history, _source, problem = await asyncio.to_thread(lender_history, store=request.app[STORE])  # loans only
+    if problem:
+        log.warning("portal: %s", problem)
     try:
         _found, rota = await rota_for_work(work, user["member"], catalogue.registry, history=history,
                                            fresh=_fresh(catalogue, work.work_id), timeout=ROTA_DEADLINE)
