@@ -6,7 +6,7 @@ other character by its first reading. Importing it builds those tables, 150–30
 search` paid before its first merge. Only some 8,800 phrases read differently from their characters (重庆
 chong2 qing4, 银行 yin2 hang2); the others matter only for where the cuts fall. So the table kept here holds:
 each character's reading, the phrases grouped by their first character (for the cuts), and the readings of the
-phrases that differ. It is built once with pypinyin itself and kept in the home folder (`pinyin-tables.marshal`,
+phrases that differ, written beside them. It is built once with pypinyin itself and kept in the home folder (`pinyin-tables.marshal`,
 keyed by pypinyin's files: `members.pinyin.pypinyin_version`, and the Python version), rebuilt when either
 changes; loading it takes a few milliseconds. tests/records/test_pinyin_tables.py holds it equal to pypinyin.
 
@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FILE_NAME = "pinyin-tables.marshal"
-FORMAT = 1  # of the file's contents; a file of another format is rebuilt
-NO_READING = 0  # a character's syllable index when pypinyin has no reading for it (it is kept as it is)
+FORMAT = 2  # of the file's contents; a file of another format is rebuilt
+NO_READING = 0  # a character's syllable number when pypinyin has no reading for it (it is kept as it is)
+FIRST_SYLLABLE = 0x20  # syllables are numbered from here: their characters never look like "\n" or "\t"
+LENGTH_BASE = 0x30  # a group of phrases starts with chr(LENGTH_BASE + the length of its longest): "2" … ":"
 
 
 class Style(enum.IntEnum):
@@ -40,8 +42,10 @@ class Style(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Tables:
-    """What pypinyin knows, in the form a reading needs: syllables are numbered, and a character's or a phrase's
-    reading is a string of syllable numbers (one character each)."""
+    """What pypinyin knows, in the form a reading needs and in few objects (loading them is what a process pays):
+    syllables are numbered, and a character's or a phrase's reading is a string of syllable numbers (one
+    character each). The phrases starting with one character are one string, "\n" + phrase + "\t" + its reading
+    for each (the reading left empty when the phrase reads as its characters), led by the longest's length."""
 
     version: str
     runs: re.Pattern  # a run of characters pypinyin reads (group 1: its RE_HANS class) or of others (group 2)
@@ -49,8 +53,7 @@ class Tables:
     tone3: tuple[str, ...]  # syllable number -> syllable with its tone number
     base: int  # the code point of chars[0]
     chars: str  # code point - base -> the character's syllable number (NO_READING when it has none)
-    phrases: dict[str, tuple[int, str]]  # first character -> (longest phrase, "\n" + phrases + "\n")
-    readings: dict[str, str]  # phrase -> its syllable numbers, for the phrases not read as their characters
+    phrases: dict[str, str]  # first character -> its group: longest, ("\n" + phrase + "\t" + reading)..., "\n"
 
 
 class PinyinTableError(Exception):
@@ -84,40 +87,40 @@ def _reading(t: Tables, text: str, style: Style) -> list[str]:
         if other:
             out.append(other)
             continue
-        for piece in _cut(t, han):
-            reading = t.readings.get(piece) if len(piece) > 1 else None
-            if reading is None:
-                for c in piece:
-                    i = ord(c) - t.base
-                    n = ord(t.chars[i]) if 0 <= i < len(t.chars) else NO_READING
-                    out.append(syllables[n] if n != NO_READING else c)
-            else:
+        for piece, reading in _cut(t, han):
+            if reading:
                 out.extend(syllables[ord(n)] for n in reading)
+                continue
+            for c in piece:
+                i = ord(c) - t.base
+                n = ord(t.chars[i]) if 0 <= i < len(t.chars) else NO_READING
+                out.append(syllables[n] if n != NO_READING else c)
     return out
 
 
 def _cut(t: Tables, run: str):
-    """The run cut as pypinyin's mmseg cuts it: at each place the longest phrase that starts there, else one
-    character; and when the rest of the run is the start of a longer phrase and holds no phrase at its own
-    start, the rest character by character (mmseg's last step, which looks no further into the rest)."""
+    """The run cut as pypinyin's mmseg cuts it, each piece with its own reading ("" when it reads as its
+    characters): at each place the longest phrase that starts there, else one character; and when the rest of
+    the run is the start of a longer phrase and holds no phrase at its own start, the rest character by
+    character (mmseg's last step, which looks no further into the rest)."""
     i, n = 0, len(run)
     while i < n:
-        entry = t.phrases.get(run[i])
-        if entry is None:
-            yield run[i]
+        phrases = t.phrases.get(run[i])
+        if phrases is None:
+            yield run[i], ""
             i += 1
             continue
-        longest, phrases = entry
-        for size in range(min(longest, n - i), 1, -1):
-            if f"\n{run[i:i + size]}\n" in phrases:
-                yield run[i:i + size]
+        for size in range(min(ord(phrases[0]) - LENGTH_BASE, n - i), 1, -1):
+            at = phrases.find(f"\n{run[i:i + size]}\t")
+            if at >= 0:
+                yield run[i:i + size], phrases[at + size + 2:phrases.index("\n", at + 1)]
                 i += size
                 break
         else:
-            if n - i > 1 and f"\n{run[i:]}" in phrases and f"\n{run[i]}\n" not in phrases:
-                yield from run[i:]
+            if n - i > 1 and f"\n{run[i:]}" in phrases and f"\n{run[i]}\t" not in phrases:
+                yield from ((c, "") for c in run[i:])
                 return
-            yield run[i]
+            yield run[i], ""
             i += 1
 
 
@@ -166,28 +169,28 @@ def build(version: str = "") -> Tables:
                                   converter.convert_style(han, raw, style=PStyle.NORMAL, strict=True))
         n = numbers.get(pair)
         if n is None:
-            n = numbers[pair] = len(numbers) + 1
-            if n >= 0xD800:
+            n = numbers[pair] = FIRST_SYLLABLE + len(numbers)
+            if n >= 0x3000:  # where the characters pypinyin reads begin
                 raise PinyinTableError("more syllables than the table's format holds")
         return chr(n)
 
     base, top = min(PINYIN_DICT), max(PINYIN_DICT)
     chars = [chr(NO_READING)] * (top - base + 1)
-    for cp, readings_ in PINYIN_DICT.items():
+    for cp, all_readings in PINYIN_DICT.items():
         c = chr(cp)
-        raw = PHRASES_DICT[c][0][0] if c in PHRASES_DICT else readings_.split(",")[0]
+        raw = PHRASES_DICT[c][0][0] if c in PHRASES_DICT else all_readings.split(",")[0]
         chars[cp - base] = number(c, raw)
     by_char = "".join(chars)
 
-    readings = {}
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, list[tuple[str, str]]] = {}
     for phrase, raw in PHRASES_DICT.items():
-        groups.setdefault(phrase[0], []).append(phrase)
         own = "".join(number(han, syllables[0]) for han, syllables in zip(phrase, raw, strict=False))
         as_characters = "".join(by_char[ord(c) - base] if base <= ord(c) <= top else chr(NO_READING)
                                 for c in phrase)
-        if len(raw) != len(phrase) or own != as_characters or chr(NO_READING) in as_characters:
-            readings[phrase] = own
+        differs = len(raw) != len(phrase) or own != as_characters or chr(NO_READING) in as_characters
+        if differs and not own:
+            raise PinyinTableError(f"pypinyin reads the phrase {phrase!r} as nothing")
+        groups.setdefault(phrase[0], []).append((phrase, own if differs else ""))
     pattern = RE_HANS.pattern
     if not (pattern.startswith("^(?:[") and pattern.endswith("])+$")):
         raise PinyinTableError(f"pypinyin's RE_HANS has a shape this table does not know: {pattern[:40]}…")
@@ -196,12 +199,12 @@ def build(version: str = "") -> Tables:
     tables = Tables(
         version=version,
         runs=re.compile(f"({han}+)|([^{han[1:]}+)"),
-        normal=("", *(sys.intern(n) for _, n in syllables)),
-        tone3=("", *(sys.intern(t) for t, _ in syllables)),
+        normal=("",) * FIRST_SYLLABLE + tuple(sys.intern(n) for _, n in syllables),
+        tone3=("",) * FIRST_SYLLABLE + tuple(sys.intern(t) for t, _ in syllables),
         base=base,
         chars=by_char,
-        phrases={c: (max(map(len, ps)), "\n" + "\n".join(sorted(ps)) + "\n") for c, ps in groups.items()},
-        readings=readings,
+        phrases={c: chr(LENGTH_BASE + max(len(p) for p, _ in ps)) + "".join(f"\n{p}\t{r}" for p, r in sorted(ps)) + "\n"
+                 for c, ps in groups.items()},
     )
     check(tables, [*list(PHRASES_DICT)[::97], *SELF_CHECK])
     return tables
@@ -231,18 +234,18 @@ def _read(path: Path, version: str) -> Tables | None:
         doc = marshal.loads(path.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if not (isinstance(doc, tuple) and len(doc) == 8 and doc[0] == version):
+    if not (isinstance(doc, tuple) and len(doc) == 7 and doc[0] == version):
         return None
-    version, runs, normal, tone3, base, chars, phrases, readings = doc
+    version, runs, normal, tone3, base, chars, phrases = doc
     try:
-        return Tables(version, re.compile(runs), normal, tone3, base, chars, phrases, readings)
+        return Tables(version, re.compile(runs), normal, tone3, base, chars, phrases)
     except (re.error, TypeError):
         return None
 
 
 def _write(path: Path, t: Tables) -> None:
     """Keep the tables for the next process; a folder that cannot be written only costs the next one a build."""
-    doc = (t.version, t.runs.pattern, t.normal, t.tone3, t.base, t.chars, t.phrases, t.readings)
+    doc = (t.version, t.runs.pattern, t.normal, t.tone3, t.base, t.chars, t.phrases)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -171,7 +171,8 @@ def test_a_table_that_reads_otherwise_than_pypinyin_is_refused():
 
     good = tables.build("test")
     tables.check(good, ["重庆"])
-    wrong = dict(good.readings)
-    del wrong["重庆"]
+    group = good.phrases["重"]
+    at = group.index("\n重庆\t") + len("\n重庆\t")
+    wrong = {**good.phrases, "重": group[:at] + group[group.index("\n", at):]}  # its reading left out
     with pytest.raises(tables.PinyinTableError, match="重庆"):
-        tables.check(dataclasses.replace(good, readings=wrong), ["去重庆"])
+        tables.check(dataclasses.replace(good, phrases=wrong), ["去重庆"])
