@@ -45,3 +45,20 @@ def choose(member: Member | None, delivery: str | None = None, pickup: str | Non
         raise InvalidRequest(f"{member.name} 不提供送书方式 {delivery!r}；可选：{offered} (delivery method not "
                              f"offered by {member.code}; choose one of these)")
     return Choice(delivery, "", methods[delivery].days)
+
+
+def where(member: Member | None, delivery: str | None, pickup: str | None) -> tuple[str, str]:
+    """Where the reader gets the book, as a notice says it: (Chinese, English). At the desk: the chosen pick-up
+    point (its hours when the registry has them); by a delivery method: its name. Falls back to the library's
+    ILL desk when the registry no longer lists the choice."""
+    delivery = (delivery or DESK).strip().lower()
+    if member is None:
+        return "本馆馆际互借处", "your library's ILL desk"
+    if delivery != DESK:
+        method = next((d for d in member.delivery_methods if d.code == delivery), None)
+        if method is not None:
+            return f"按您选择的方式（{method.name}）送达", f"it will reach you by {method.name_en or method.name}"
+    point = next((p for p in member.pickups if p.code == pickup), member.pickups[0])
+    hours_zh = f"（开放时间 {point.hours}）" if point.hours else ""
+    hours_en = f" (open {point.hours})" if point.hours else ""
+    return f"请到{point.name}取书{hours_zh}", f"collect it at {point.name_en or point.name}{hours_en}"

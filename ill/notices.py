@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from ill import delivery
 from ill import machine as m
 from ill.workdays import deadline_text
-from members import Contact, Registry
+from members import Contact, Member, Registry
 
 READER, STAFF = "reader", "staff"
 
@@ -83,13 +84,18 @@ def names(registry: Registry | None, code: str | None) -> tuple[str, str]:
     return code, code
 
 
-def contact_of(registry: Registry | None, code: str | None) -> Contact:
+def _member(registry: Registry | None, code: str | None) -> Member | None:
     if registry is None or not code:
-        return Contact()
+        return None
     try:
-        return registry.get(code).contact
+        return registry.get(code)
     except KeyError:
-        return Contact()
+        return None
+
+
+def contact_of(registry: Registry | None, code: str | None) -> Contact:
+    member = _member(registry, code)
+    return member.contact if member is not None else Contact()
 
 
 def contact_lines(registry: Registry | None, code: str | None) -> list[str]:
@@ -197,9 +203,9 @@ def for_change(change: Change, registry: Registry | None = None) -> list[Notice]
               f"申请单 {n}《{t}》待发货：请在 {_when(req.get('ship_due'))} 前将{what}寄给 {borrower_zh}。",
               f'Request {n} ("{t}") to ship: send it to {borrower_en} by {_when(req.get("ship_due"))}.')
     if action == m.RECEIVED:
-        where = contact_of(registry, req["borrower"]).office or f"{borrower_zh}馆际互借处"
-        reader(READY, f"《{t}》（申请单 {n}）已到达{borrower_zh}，请到{where}取书。",
-               f'"{t}" (request {n}) is at {borrower_en}: collect it at the ILL desk.', desk)
+        at_zh, at_en = delivery.where(_member(registry, req["borrower"]), req.get("delivery"), req.get("pickup"))
+        reader(READY, f"《{t}》（申请单 {n}）已到达{borrower_zh}，{at_zh}。",
+               f'"{t}" (request {n}) is at {borrower_en}: {at_en}.', desk)
     if action == m.MARK_OVERDUE:
         reader(OVERDUE, f"《{t}》（申请单 {n}）已超期，应还日期 {_when(req.get('due_back'))}。请尽快还到本馆馆际互借处；"
                         f"超期费用按出借馆 {lender_zh} 的规定计算。",

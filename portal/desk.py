@@ -311,8 +311,12 @@ _render = private_page  # every desk and administration page is about one user's
 
 
 def _helpers(request: web.Request) -> dict:
+    from portal.reader import delivery_text
+
     lang = request[LANG]
+    registry = request.app[CATALOGUE].registry
     return {"when": when, "deadline": lambda d: deadline_text(d) if d else "",
+            "delivery": lambda req: delivery_text(req, registry, lang),
             "status_label": lambda s: message(f"ill.status.{s.lower()}", lang),
             "phase_label": lambda p: message(f"ill.phase.{p or 'none'}", lang),
             "state_label": lambda st, p: "" if not st else message(f"ill.status.{st.lower()}", lang) + (

@@ -210,3 +210,15 @@ def test_routing_to_an_edition_that_is_not_the_readers_asks_for_confirmation(sto
     r = store.act(other, m.ROUTE, "thu", rota=["PKU"], work_id="W7",
                   edition={"title": "红楼梦", "isbns": ["9787532542007"], "year": "2005"})
     assert (r["isbn"], r["year"]) == ("9787532542007", "2005")
+
+
+def test_the_ready_notice_names_the_readers_pick_up_point_or_delivery_method(registered):
+    s = registered
+    north = s.submit("r1", title="书北", work_id="W61", rota=["PKU"], pickup="north")["id"]
+    sent = s.submit("r1", kind="loan", title="书送", work_id="W62", rota=["PKU"], delivery="department")["id"]
+    for rid in (north, sent):
+        for actor, action in (("pku", m.WILL), ("pku", m.SHIP), ("thu", m.RECEIVED)):
+            s.act(rid, action, actor)
+    ready = {n["request_id"]: n["body"] for n in outbox.outbox(s, user="r1") if n["kind"] == "ready"}
+    assert "请到北馆总服务台取书" in ready[north] and "collect it at 北馆总服务台" in ready[north]
+    assert "按您选择的方式（送书到院系）送达" in ready[sent] and "it will reach you by 送书到院系" in ready[sent]
