@@ -19,6 +19,8 @@ from members.values import (
     ILS_NAMES,
     LOGIN_FORMS,
     MATERIAL_TYPES,
+    PEER_SERVICES,
+    PEER_VERSIONS,
     PROTOCOLS,
     SRU_VERSIONS,
     STATUSES,
@@ -31,6 +33,7 @@ from members.values import (
     FineRule,
     LendingPolicy,
     Member,
+    Peer,
     PickupPoint,
     Registry,
     RegistryError,
@@ -40,8 +43,8 @@ from members.values import (
 
 __all__ = [
     "CHARSETS", "DEFAULT_HARVEST_RATE", "DEFAULT_LENDING", "DEFAULT_NOT_FOR_LOAN", "DEFAULT_REGISTRY", "DESK",
-    "HARVEST_DELETIONS", "ILS_NAMES", "LOGIN_FORMS", "MATERIAL_TYPES", "PROTOCOLS",
+    "HARVEST_DELETIONS", "ILS_NAMES", "LOGIN_FORMS", "MATERIAL_TYPES", "PEER_SERVICES", "PEER_VERSIONS", "PROTOCOLS",
     "SRU_VERSIONS", "STATUSES", "SYNTAXES", "Contact", "Credentials", "CredentialsError", "DeliveryMethod", "Endpoint", "FineRule",
-    "LendingPolicy", "Member", "PickupPoint", "Registry", "RegistryError", "Target", "load_registry", "parse_auth", "parse_lending",
+    "LendingPolicy", "Member", "Peer", "PickupPoint", "Registry", "RegistryError", "Target", "load_registry", "parse_auth", "parse_lending",
     "paths", "pinyin_key", "resolve_registry_path", "with_member_states",
 ]
