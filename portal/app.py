@@ -378,6 +378,24 @@ async def work_page(request: web.Request) -> web.Response:
 PRINT = ("book", "large_print")
 
 
+def edition_links(work, others: list, members: list, request: web.Request) -> dict:
+    """What the edition page adds to the record: each holding member's own OPAC page of its record (where
+    the registry gives `opac_url`), today in Beijing (to mark loans past their due date), for an e-book the
+    print editions of the same work that a library can lend now, and the page's permanent address."""
+    by_code = {m.code: m for m in members}
+    records: dict[str, str] = {}
+    for r in work.records:
+        records.setdefault(r.member, r.record_id)
+    opac = {code: url for code, rid in records.items()
+            if code in by_code and (url := by_code[code].record_url(rid))}
+    lendable = []
+    if work.display.material_type not in PRINT:
+        lendable = [o for o in others if o.display.material_type in PRINT
+                    and any(h.status == "available" for h in o.holdings)]
+    return {"opac": opac, "today": datetime.now(BEIJING).date().isoformat(), "lendable_print": lendable,
+            "permalink": str(request.url.with_path(f"/work/{work.work_id}").with_query(None))}
+
+
 async def members_page(request: web.Request) -> web.Response:
     catalogue = request.app[CATALOGUE]
     members = catalogue.sorted_members()
