@@ -51,11 +51,12 @@ def _print(parts, folder: Path, verb: str, as_json: bool) -> None:
         print(json.dumps({"version": 1, "folder": str(folder), "parts": [part_json(p) for p in parts]},
                          ensure_ascii=False, indent=2))
         return
-    labels = {"ill": "馆际互借库 ILL store", "index": "联合索引 union index", "calendar": "节假日安排 holiday calendar"}
-    units = {"ill": "requests", "index": "editions", "calendar": ""}
+    labels = {"ill": "馆际互借库 ILL store", "index": "联合索引 union index", "calendar": "节假日安排 holiday calendar",
+              "eholdings": "电子期刊馆藏 e-journal holdings (KBART)"}
+    units = {"ill": "requests", "index": "editions", "eholdings": "titles"}
     for p in parts:
-        count = "" if p.count is None else f"  {p.count} {units[p.name]}"
-        print(f"{labels[p.name]} ({p.kind}) {p.source}{count}" + (f"\n  {p.note}" if p.note else ""))
+        count = "" if p.count is None else f"  {p.count} {units.get(p.name, '')}".rstrip()
+        print(f"{labels.get(p.name, p.name)} ({p.kind}) {p.source}{count}" + (f"\n  {p.note}" if p.note else ""))
     print(f"{verb} {folder}")
 
 

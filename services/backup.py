@@ -27,7 +27,17 @@ FORMAT = 1
 ILL_SQLITE = "ill.sqlite"
 ILL_PGDUMP = "ill.pgdump"
 INDEX_DIR = "index"
+INDEX_PGDUMP = "index.pgdump"
 CALENDAR = "holidays.toml"
+EHOLDINGS = "eholdings.sqlite"
+
+
+def _home_files() -> list[tuple[str, str, str, Path]]:
+    """Files of the home folder a backup keeps beside the stores: (part, file in the backup, kind, where)."""
+    from indexer.eholdings import default_path as eholdings_path
+
+    return [("calendar", CALENDAR, "toml", paths.holidays_file()),  # the holidays administrators entered
+            ("eholdings", EHOLDINGS, "sqlite", eholdings_path())]  # members' e-journal lists (KBART)
 
 
 class BackupError(Exception):
@@ -127,10 +137,15 @@ def backup(dest: Path, *, ill_url: str, index_location: Path | str, timeout: flo
     started = time.monotonic()
     try:
         parts = [_backup_ill(ill_url, work), _backup_index(index_location, work, timeout)]
-        calendar = paths.holidays_file()
-        if calendar.is_file():  # the holidays administrators entered on /admin/holidays
-            shutil.copy2(calendar, work / CALENDAR)
-            parts.append(Part("calendar", "toml", str(calendar), None))
+        for name, file, kind, source in _home_files():
+            if not source.is_file():
+                continue
+            if kind == "sqlite":
+                sqlite_copy(source, work / file)
+                parts.append(Part(name, kind, str(source), _sqlite_count(work / file, "titles")))
+            else:
+                shutil.copy2(source, work / file)
+                parts.append(Part(name, kind, str(source), None))
         manifest = {"format": FORMAT, "created": datetime.now(UTC).isoformat(timespec="seconds"),
                     "seconds": round(time.monotonic() - started, 2),
                     "parts": [part_json(p) for p in parts]}
@@ -171,10 +186,11 @@ def _backup_ill(url: str, work: Path) -> Part:
 def _backup_index(location: Path | str, work: Path, timeout: float) -> Part:
     from indexer.backend import is_database
 
-    if is_database(location):
-        return Part("index", "postgresql", _safe(str(location)), None,
-                    "a PostgreSQL union index is not in this backup: rebuild it with 'balis harvest --full', "
-                    "or back up its database with pg_dump (docs/operations.md)")
+    if is_database(location):  # pg_dump takes one consistent snapshot of the index and its harvest store
+        url = str(location)
+        _run([pg_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(work / INDEX_PGDUMP),
+              "--dbname", libpq_url(url)], f"the backup of the union index {_safe(url)}")
+        return Part("index", "postgresql", _safe(url), None)
     from indexer.snapshot import snapshot
 
     folder = Path(location)
@@ -213,8 +229,8 @@ def restore(source: Path, *, ill_url: str, index_location: Path | str, replace: 
         there = [str(p) for p, ok in (
             (_sqlite_path(ill_url) if ill_url.startswith("sqlite") else None, (source / ILL_SQLITE).is_file()),
             (None if is_database(index_location) else Path(index_location), (source / INDEX_DIR).is_dir()),
-            (paths.holidays_file(), (source / CALENDAR).is_file())) if ok and p is not None and p.exists()
-            and (p.is_file() or any(p.iterdir()))]
+            *((where, (source / file).is_file()) for _n, file, _k, where in _home_files()))
+            if ok and p is not None and p.exists() and (p.is_file() or any(p.iterdir()))]
         if there:
             raise BackupError(f"{', '.join(there)} exist(s) already; add --replace to restore over them "
                               "(the current files are kept beside, renamed)")
@@ -224,18 +240,49 @@ def restore(source: Path, *, ill_url: str, index_location: Path | str, replace: 
         parts.append(_restore_ill(source, ill_url, replace, stamp))
     if (source / INDEX_DIR).is_dir():
         parts.append(_restore_index(source / INDEX_DIR, index_location, replace, stamp))
-    if (source / CALENDAR).is_file():
-        target = paths.holidays_file()
+    if (source / INDEX_PGDUMP).is_file():
+        parts.append(_restore_index_database(source / INDEX_PGDUMP, index_location, replace))
+    for name, file, kind, target in _home_files():
+        if not (source / file).is_file():
+            continue
         kept = ""
         if target.exists():
             if not replace:
-                raise BackupError(f"the holiday calendar {target} exists already; add --replace to restore over it")
+                raise BackupError(f"{target} exists already; add --replace to restore over it")
             kept = str(_aside(target, stamp))
             target.rename(kept)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / CALENDAR, target)
-        parts.append(Part("calendar", "toml", str(target), None, f"the previous file is kept as {kept}" if kept else ""))
+        if kind == "sqlite":
+            sqlite_copy(source / file, target)
+        else:
+            shutil.copy2(source / file, target)
+        parts.append(Part(name, kind, str(target), None, f"the previous file is kept as {kept}" if kept else ""))
     return parts
+
+
+def _restore_index_database(dump: Path, location: Path | str, replace: bool) -> Part:
+    from indexer.backend import is_database
+
+    if not is_database(location):
+        raise BackupError("this backup holds a PostgreSQL union index; restore it into a database "
+                          "(--index postgresql://…), or fill a folder with 'balis harvest --index DIR --full'")
+    url = str(location)
+    cmd = [pg_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction", "--dbname",
+           libpq_url(url), str(dump)]
+    if replace:
+        cmd[1:1] = ["--clean", "--if-exists"]
+    else:
+        from sqlalchemy import create_engine, inspect
+
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            if inspect(engine).get_table_names():
+                raise BackupError(f"the database {_safe(url)} is not empty; add --replace to restore the union index "
+                                  "over it, or restore into an empty database")
+        finally:
+            engine.dispose()
+    _run(cmd, f"the restore of the union index into {_safe(url)}")
+    return Part("index", "postgresql", _safe(url), None)
 
 
 def _aside(path: Path, stamp: str) -> Path:
