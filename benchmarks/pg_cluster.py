@@ -37,6 +37,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def cluster(folder: Path, database: str = "bench") -> Iterator[str]:
     """The URL of `database` (made if missing) in the cluster kept in `folder`, started for the block."""
+    folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     as_user: list[str] = []
     user = getpass.getuser()
