@@ -7,11 +7,11 @@ portal's clock and a cron line may run side by side; the portal's mailer then se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import web
 
+from portal.background import repeat
 from portal.keys import STORE
 
 TICK_EVERY = 600.0  # seconds between two ticks (`balis serve --tick-every MINUTES`)
@@ -33,29 +33,11 @@ def setup_clock(app: web.Application, every: float | None = TICK_EVERY) -> None:
     if not every:
         return
 
-    async def start(app: web.Application) -> None:
-        app[CLOCK] = asyncio.create_task(_tick_forever(app, every), name="portal-clock")
+    async def tick() -> None:
+        changes, written = await asyncio.to_thread(tick_once, app[STORE])
+        if changes or written:
+            overdue = sum(c["to"] == "Overdue" for c in changes)
+            log.info("clock: %d request(s) forwarded or closed, %d loan(s) overdue, %d notice(s) written",
+                     len(changes) - overdue, overdue, written)
 
-    async def stop(app: web.Application) -> None:
-        task = app.get(CLOCK)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
-
-
-async def _tick_forever(app: web.Application, every: float) -> None:
-    store = app[STORE]
-    while True:
-        try:
-            changes, written = await asyncio.to_thread(tick_once, store)
-            if changes or written:
-                overdue = sum(c["to"] == "Overdue" for c in changes)
-                log.info("clock: %d request(s) forwarded or closed, %d loan(s) overdue, %d notice(s) written",
-                         len(changes) - overdue, overdue, written)
-        except Exception:  # a store that is briefly unavailable must not stop the clock
-            log.exception("the clock's tick failed; trying again in %.0f s", every)
-        await asyncio.sleep(every)
+    repeat(app, CLOCK, tick, every, what="the clock's tick", log=log)

@@ -5,13 +5,13 @@ shared secret (Authorization: Bearer …, or TLS client certificates at the prox
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 
 from aiohttp import web
 
 from ill.peers import receive, secret_of
+from portal.background import repeat
 from portal.keys import REGISTRY, STORE
 
 log = logging.getLogger(__name__)
@@ -34,36 +34,26 @@ async def endpoint(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post(PATH, endpoint, name="iso18626")
+    session: dict = {}
 
-    async def start(app: web.Application) -> None:
-        if app[REGISTRY].peers:
-            every = float(os.environ.get("BALIS_PEER_SEND_EVERY") or SEND_EVERY)
-            app[SENDER] = asyncio.create_task(_send_forever(app, every))
+    async def send_once() -> None:
+        import aiohttp
 
-    async def stop(app: web.Application) -> None:
-        task = app.get(SENDER)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        from services.peers import send
 
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+        if "http" not in session:  # one HTTP client for the portal's life, closed with it
+            session["http"] = aiohttp.ClientSession()
+        report = await send(app[STORE], app[REGISTRY], session=session["http"])
+        if report.sent or report.failed:
+            log.info("ISO 18626: %d message(s) sent, %d refused by peers", report.sent, report.failed)
+        for error in report.errors:
+            log.warning("ISO 18626 message waits: %s", error)
 
+    async def close(app: web.Application) -> None:
+        if "http" in session:
+            await session.pop("http").close()
 
-async def _send_forever(app: web.Application, every: float) -> None:
-    import aiohttp
-
-    from services.peers import send
-
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                report = await send(app[STORE], app[REGISTRY], session=session)
-                if report.sent or report.failed:
-                    log.info("ISO 18626: %d message(s) sent, %d refused by peers", report.sent, report.failed)
-                for error in report.errors:
-                    log.warning("ISO 18626 message waits: %s", error)
-            except Exception:  # a store briefly unavailable must not end the sender
-                log.exception("sending ISO 18626 messages failed; trying again in %.0f s", every)
-            await asyncio.sleep(every)
+    every = float(os.environ.get("BALIS_PEER_SEND_EVERY") or SEND_EVERY)
+    repeat(app, SENDER, send_once, every, what="sending ISO 18626 messages", log=log,
+           when=lambda app: bool(app[REGISTRY].peers))
+    app.on_cleanup.append(close)

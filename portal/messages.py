@@ -4,7 +4,6 @@ the outbox continuously (docs/notices.md). The notices themselves are written by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import web
@@ -15,6 +14,7 @@ from ill.mail import MailConfig, deliver
 from ill.notices import SUBJECT_PREFIX
 from ill.workdays import BEIJING
 from portal.auth import require
+from portal.background import repeat
 from portal.keys import STORE
 from portal.render import private_page
 
@@ -81,37 +81,22 @@ async def recent_for_desk(request: web.Request, user_id: str, limit: int = 5) ->
 # ---- the mailer: the outbox is sent continuously while the portal runs --------------------------------------
 
 def setup_mailer(app: web.Application, config: MailConfig | None, every: float | None = None) -> None:
-    """With a mail server, send the outbox every `every` seconds (SEND_EVERY) from start-up to shut-down."""
+    """With a mail server, send the outbox every `every` seconds (SEND_EVERY) from start-up to shut-down; while
+    the server cannot be reached, four times as seldom (and said once)."""
     app[MAIL_CONFIG] = config
     if config is None:
         return
+    every = every or SEND_EVERY
+    state = {"down": False}
 
-    async def start(app: web.Application) -> None:
-        app[MAILER] = asyncio.create_task(_send_forever(app, config, every or SEND_EVERY))
+    async def send_once() -> float:
+        report = await asyncio.to_thread(deliver, app[STORE], config)
+        if report.error and not state["down"]:
+            log.warning("mail server %s cannot be reached: %s; notices wait and are tried again",
+                        config.safe_url, report.error)
+        elif report.sent:
+            log.info("mailed %d notice(s) through %s", report.sent, config.safe_url)
+        state["down"] = bool(report.error)
+        return every * 4 if state["down"] else every
 
-    async def stop(app: web.Application) -> None:
-        task = app.get(MAILER)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
-
-
-async def _send_forever(app: web.Application, config: MailConfig, every: float) -> None:
-    store = app[STORE]
-    was_down = False
-    while True:
-        try:
-            report = await asyncio.to_thread(deliver, store, config)
-            if report.error and not was_down:
-                log.warning("mail server %s cannot be reached: %s; notices wait and are tried again",
-                            config.safe_url, report.error)
-            elif report.sent:
-                log.info("mailed %d notice(s) through %s", report.sent, config.safe_url)
-            was_down = bool(report.error)
-        except Exception:  # a store that is briefly unavailable must not end the mailer
-            log.exception("sending notices failed; trying again in %.0f s", every)
-        await asyncio.sleep(every if not was_down else every * 4)
+    repeat(app, MAILER, send_once, every, what="sending notices", log=log)
