@@ -178,6 +178,7 @@ class PortalIndex:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="balis-index")
         self._shared = contextlib.nullcontext()  # a database state is used by many threads at once
         self._checked = float("-inf")
+        self._checking = threading.Lock()
         self._reopening: threading.Thread | None = None
 
     # -- life ------------------------------------------------------------------------------------------
@@ -246,7 +247,16 @@ class PortalIndex:
         self.state, self.problem = state, message
 
     def _check(self) -> None:
-        """Worker thread: open the index if it was missing or broken, or start reopening a newer state."""
+        """Worker thread: open the index if it was missing or broken, or start reopening a newer state (one
+        check at a time: a database index has several worker threads)."""
+        if not self._checking.acquire(blocking=False):
+            return
+        try:
+            self._check_now()
+        finally:
+            self._checking.release()
+
+    def _check_now(self) -> None:
         if self._reopening is not None and self._reopening.is_alive():
             return
         current = self._open
