@@ -22,7 +22,15 @@ from records.kbart import KbartTitle
 from records.model import UNKNOWN, Holding, SerialHolding
 from routing.districts import Districts, load_districts
 from routing.errors import RoutingError
-from routing.rota import MIN_HISTORY_FOR_PRIOR, Priors, Track, score, smoothed_days, smoothed_fill_rate
+from routing.rota import (
+    MIN_HISTORY_FOR_PRIOR,
+    Excluded,
+    Priors,
+    Track,
+    score,
+    smoothed_days,
+    smoothed_fill_rate,
+)
 
 ELECTRONIC, PRINT = "electronic", "print"
 # how likely a covering source gives the copy before the member's own record counts: a licensed e-journal is
@@ -109,25 +117,13 @@ class CopyEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Left:
-    """A member that has the journal but was left off the rota, and why (Chinese, for staff)."""
-
-    member: str
-    name: str
-    reason: str
-
-    def to_dict(self) -> dict:
-        return {"member": self.member, "name": self.name, "reason": self.reason}
-
-
-@dataclass(frozen=True, slots=True)
 class CopyRota:
     """The suppliers to ask for an article, in order; who has the journal but was left off, and why."""
 
     article: Article
     home: str
     lenders: tuple[CopyEntry, ...] = ()
-    excluded: tuple[Left, ...] = ()
+    excluded: tuple[Excluded, ...] = ()
     spare: tuple[CopyEntry, ...] = ()
     own: str = ""  # the reader's own library covers it: how (then no request is needed)
     note: str = ""
@@ -214,18 +210,18 @@ def build_copy_rota(article: Article, home: str, members: Iterable[Member] | Map
     left.pop(home, None)
 
     entries: list[tuple[int, CopyEntry]] = []
-    excluded: list[Left] = []
+    excluded: list[Excluded] = []
     for code in sorted(set(found) | set(left)):
         member = by_code.get(code)
         if member is None:
-            excluded.append(Left(code, code, "不在成员名录中"))
+            excluded.append(Excluded(code, code, "不在成员名录中"))
             continue
         if code not in found:
-            excluded.append(Left(code, member.name, left[code]))
+            excluded.append(Excluded(code, member.name, left[code]))
             continue
         if not member.active:
             why = "暂停服务" + (f"（{member.suspended_reason}）" if member.suspended_reason else "")
-            excluded.append(Left(code, member.name, why))
+            excluded.append(Excluded(code, member.name, why))
             continue
         tier, certain, kind, coverage, package, statement, copies = found[code]
         track = Track.of(history.get(code))
@@ -273,5 +269,5 @@ def _record_reasons(track: Track, fill: float, days: float, prior, open_load: in
     return out
 
 
-__all__ = ["Article", "CopyEntry", "CopyRota", "ELECTRONIC", "Left", "Licence", "PRINT", "build_copy_rota",
+__all__ = ["Article", "CopyEntry", "CopyRota", "ELECTRONIC", "Licence", "PRINT", "build_copy_rota",
            "copy_priors"]
