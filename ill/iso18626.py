@@ -28,14 +28,23 @@ RECORD_SCHEME = "BALIS-record"  # a member's own record id for the edition
 NOTE_PREFIX = "balis:"
 REQUEST_ID_PREFIX = "BALIS-"
 # What the `balis:` note carries (export_request writes exactly these), and each lender row's fields in it.
+# A copy's state (原文传递, docs/document-delivery.md); the scan itself stays with the system that holds it.
+COPY_FIELDS = ("copy_method", "pages", "fee_fen", "subsidy_fen", "reader_fen", "copy_expires", "copy_downloads",
+               "copy_deleted_at")
+MONEY = ("price", "fee_fen", "subsidy_fen", "reader_fen")
+# a copy's delivery method as the standard's preferredFormat (request) and sentVia (supplier's message)
+COPY_FORMAT = {"download": "PDF", "email": "PDF", "post": "printed"}
+SENT_VIA = {"download": "URL", "email": "Email", "post": "Mail"}
 NOTE_FIELDS = ("phase", "rota_index", "source", "answer_due", "ship_due", "answered_at", "shipped_at", "received_at",
                "lent_at", "due_back", "taken_back_at", "return_shipped_at", "completed_at", "reader_message", "price",
-               "delivery", "pickup", "citation_data")
+               "delivery", "pickup", "citation_data", "isbn", *COPY_FIELDS)
 LEG_FIELDS = ("seq", "lender", "arrived_at", "answer_due", "ship_due", "answered_at", "answer", "shipped_at",
               "closed_at", "outcome", "note")
-_NUMBERS = {"rota_index": int, "seq": int, "price": (int, float), "citation_data": dict}
+_NUMBERS = {"rota_index": int, "seq": int, "price": (int, float), "citation_data": dict, "pages": int, "fee_fen": int,
+            "subsidy_fen": int, "reader_fen": int, "copy_downloads": int}
 _LEG_NEEDS = ("seq", "lender", "arrived_at", "answer_due", "ship_due")  # a lender row has these
-_NOT_NULL = ({"phase", "rota_index", "source", "reader_message", "delivery", "pickup"},
+_NOT_NULL = ({"phase", "rota_index", "source", "reader_message", "delivery", "pickup", "isbn", "copy_method",
+              "copy_downloads"},
              {"outcome", "note", *_LEG_NEEDS})  # request, leg
 
 _parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
@@ -97,23 +106,34 @@ def export_request(store: Store, request_id: int) -> list[bytes]:
         q = _el(root, "request")
         _header(q, r, supplier, r["submitted_at"])
         b = _el(q, "bibliographicInfo")
-        if r["title"]:
-            _el(b, "title", r["title"])
-        if r["author"]:
-            _el(b, "author", r["author"])
-        if r["isbn"]:
-            item = _el(b, "bibliographicItemId")
-            _el(item, "bibliographicItemIdentifier", r["isbn"])
-            _el(item, "bibliographicItemIdentifierCode", "ISBN")
+        cd = r["citation_data"] if r["kind"] == m.COPY and isinstance(r["citation_data"], dict) else None
+        if cd is not None:
+            _copy_bibliographic(b, r, cd)
+        else:
+            if r["title"]:
+                _el(b, "title", r["title"])
+            if r["author"]:
+                _el(b, "author", r["author"])
+            if r["isbn"]:
+                _item(b, "ISBN", r["isbn"])
         if r["work_id"]:
             rec = _el(b, "bibliographicRecordId")
             _el(rec, "bibliographicRecordIdentifierCode", WORK_SCHEME)
             _el(rec, "bibliographicRecordIdentifier", r["work_id"])
-        if r["year"]:
-            _el(_el(q, "publicationInfo"), "publicationDate", r["year"])
+        year = r["year"] or str((cd or {}).get("year") or "")
+        if year or (cd or {}).get("publisher") or (cd or {}).get("place"):
+            p = _el(q, "publicationInfo")
+            if (cd or {}).get("publisher"):
+                _el(p, "publisher", cd["publisher"])
+            if year:
+                _el(p, "publicationDate", year)
+            if (cd or {}).get("place"):
+                _el(p, "placeOfPublication", cd["place"])
         s = _el(q, "serviceInfo")
         _el(s, "requestType", "New")
         _el(s, "serviceType", "Loan" if r["kind"] == m.LOAN else "Copy")
+        if r["kind"] == m.COPY and r.get("copy_method") in COPY_FORMAT:
+            _el(s, "preferredFormat", COPY_FORMAT[r["copy_method"]])
         if r["need_before"]:  # the end of that day in Beijing
             _el(s, "needBeforeDate", datetime.combine(r["need_before"], time(23, 59, 59), BEIJING).isoformat())
         if r["citation"]:
@@ -155,12 +175,68 @@ def export_request(store: Store, request_id: int) -> list[bytes]:
                 _el(st, "dueDate", _ts(r["due_back"]))
             _el(st, "lastChange", _ts(last_change))
             if r["shipped_at"]:
-                _el(_el(sm, "deliveryInfo"), "dateSent", _ts(r["shipped_at"]))
+                d = _el(sm, "deliveryInfo")
+                _el(d, "dateSent", _ts(r["shipped_at"]))
+                if r["kind"] == m.COPY and r.get("copy_method") in SENT_VIA:
+                    _el(d, "sentVia", SENT_VIA[r["copy_method"]])
+                    if r.get("copy_method") != "post":
+                        _el(d, "sentToPatron", "true")
+                if r["kind"] == m.COPY and r.get("fee_fen") is not None:
+                    costs = _el(d, "deliveryCosts")
+                    _el(costs, "currencyCode", "CNY")
+                    _el(costs, "monetaryValue", f"{r['fee_fen'] / 100:.2f}")
 
         messages.append(_message(status_message))
     for document in messages:
         validate(document)  # never send what the standard would refuse
     return messages
+
+
+def _item(parent, code: str, value: str) -> None:
+    item = _el(parent, "bibliographicItemId")
+    _el(item, "bibliographicItemIdentifier", value)
+    _el(item, "bibliographicItemIdentifierCode", code)
+
+
+def _copy_bibliographic(b, r: dict, cd: dict) -> None:
+    """A copy's structured citation in the standard's elements: the journal or book as title (its editors as
+    author), the article or chapter as titleOfComponent and authorOfComponent, volume, issue, pagesRequested,
+    estimatedNoPages, and ISBN, ISSN and DOI as bibliographicItemIds."""
+    whole = cd.get("journal") or (r["title"] if not cd.get("article") else "")
+    if whole:
+        _el(b, "title", whole)
+    if cd.get("editors"):
+        _el(b, "author", ", ".join(cd["editors"]))
+    if cd.get("article") or r["title"] != whole:
+        _el(b, "titleOfComponent", cd.get("article") or r["title"])
+    if r["author"]:
+        _el(b, "authorOfComponent", r["author"])
+    for name, key in (("volume", "volume"), ("issue", "issue"), ("pagesRequested", "pages")):
+        if cd.get(key):
+            _el(b, name, cd[key])
+    if r.get("pages"):
+        _el(b, "estimatedNoPages", r["pages"])
+    for code, value in (("ISBN", r["isbn"] or cd.get("isbn")), ("ISSN", cd.get("issn")), ("DOI", cd.get("doi"))):
+        if value:
+            _item(b, code, str(value))
+
+
+def _copy_citation(req_root) -> dict:
+    """The structured citation of a copy request read from the standard's elements (see `_copy_bibliographic`)."""
+    def t(path: str) -> str:
+        return (_text(req_root, f"i:bibliographicInfo/i:{path}") or "").strip()
+
+    items = {(_text(i, "i:bibliographicItemIdentifierCode") or "").upper(): _text(i, "i:bibliographicItemIdentifier")
+             for i in req_root.findall("i:bibliographicInfo/i:bibliographicItemId", {"i": NS})}
+    year = (_text(req_root, "i:publicationInfo/i:publicationDate") or "").strip()[:4]
+    cd: dict[str, Any] = {"kind": "article" if items.get("ISSN") or not items.get("ISBN") else "chapter",
+                          "journal": t("title"), "article": t("titleOfComponent"),
+                          "authors": [a.strip() for a in t("authorOfComponent").split(",") if a.strip()],
+                          "year": int(year) if year.isdigit() else None, "volume": t("volume"), "issue": t("issue"),
+                          "pages": t("pagesRequested"), "issn": items.get("ISSN"), "isbn": items.get("ISBN"),
+                          "doi": items.get("DOI"), "publisher": _text(req_root, "i:publicationInfo/i:publisher"),
+                          "place": _text(req_root, "i:publicationInfo/i:placeOfPublication")}
+    return {k: v for k, v in cd.items() if v not in (None, "", [])}
 
 
 # ---- import ------------------------------------------------------------------------------------------
@@ -237,7 +313,9 @@ def _balis_state(note: str, original: str | None) -> tuple[dict, list[dict]]:
     for row, not_null in [(extras, _NOT_NULL[0]), *((leg, _NOT_NULL[1]) for leg in tried)]:
         for k, v in row.items():
             ok = v is None and k not in not_null or isinstance(v, _NUMBERS.get(k, str)) and not isinstance(v, bool)
-            if ok and isinstance(v, int) and k != "price":
+            if ok and isinstance(v, int) and k in MONEY:
+                ok = 0 <= v < 10**9
+            elif ok and isinstance(v, int):
                 ok = 0 <= v < 10_000  # a place in the rota, a lender's sequence number
             if not ok:
                 raise InvalidRequest(f"request {original}: {k} in the balis: note is {str(v)[:40]!r}")
@@ -245,7 +323,8 @@ def _balis_state(note: str, original: str | None) -> tuple[dict, list[dict]]:
 
 
 def _times(row: dict) -> dict:
-    return {k: _dt(v) if k.endswith(("_at", "_due")) or k == "due_back" else v for k, v in row.items()}
+    return {k: _dt(v) if k.endswith(("_at", "_due")) or k in ("due_back", "copy_expires") else v
+            for k, v in row.items()}
 
 
 def import_request(store: Store, documents: list[bytes], actor: str = "import", *, by_user: bool = False) -> int:
@@ -287,6 +366,16 @@ def import_request(store: Store, documents: list[bytes], actor: str = "import", 
                  req_root.findall("i:bibliographicInfo/i:bibliographicItemId", {"i": NS})
                  if _text(item, "i:bibliographicItemIdentifierCode") == "ISBN"), "")
     need = _dt(_text(req_root, "i:serviceInfo/i:needBeforeDate"))
+    copy_bits: dict[str, Any] = {}
+    if service == "Copy":  # the article or chapter: its citation, the part's title and authors
+        cited = _copy_citation(req_root)
+        part = _text(req_root, "i:bibliographicInfo/i:titleOfComponent")
+        fmt = _text(req_root, "i:serviceInfo/i:preferredFormat")
+        copy_bits = {"citation_data": cited or None,
+                     "copy_method": {"PDF": "download", "printed": "post"}.get(fmt or "", ""),
+                     "title": part or _text(req_root, "i:bibliographicInfo/i:title") or "",
+                     "author": _text(req_root, "i:bibliographicInfo/i:authorOfComponent")
+                     or _text(req_root, "i:bibliographicInfo/i:author") or ""}
     submitted = _dt(_text(req_root, "i:header/i:timestamp"))
     values: dict[str, Any] = dict(
         reader_id=reader, borrower=borrower, kind=m.LOAN if service == "Loan" else m.COPY,
@@ -298,6 +387,7 @@ def import_request(store: Store, documents: list[bytes], actor: str = "import", 
         need_before=local_date(need) if need else None,
         status=m.PENDING, phase=m.NONE, lender=None, submitted_at=submitted, version=1,
         reader_message=PENDING_MESSAGE)
+    values.update(copy_bits)
     tried: list[dict] = []
     if status_root is not None:
         values["status"] = _text(status_root, "i:statusInfo/i:status")

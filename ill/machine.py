@@ -126,6 +126,18 @@ READER_WINDOW = Guard(
                    f"请联系本馆馆际互借馆员 (readers may cancel only within 1 hour of submitting)")
 
 
+# Copy delivery methods that hand the reader the scan itself (ill/copyrules.py): the supplier ships such a copy
+# by uploading the scan (Store.deliver_copy), not by the plain 'ship' action; "post" and "" (the supplier sends it
+# to the borrowing library) are shipped as before.
+SCANNED = frozenset({"download", "email"})
+
+NEEDS_SCAN = Guard(
+    "needs_scan", frozenset({LENDER}),
+    lambda r, now: r["kind"] != COPY or r.get("copy_method") not in SCANNED or bool(r.get("scan")),
+    lambda r, now: f"申请单 {r['id']}: 读者要求电子传递，请在申请单页面上传扫描件 PDF 完成传递 (the reader asked for the "
+                   f"scan by {r.get('copy_method')}: upload the PDF on the request page to deliver it)")
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
     """One row of the table: `action` moves (status, phase) to (to_status, to_phase) for `actors`.
@@ -176,7 +188,8 @@ def _rows() -> list[Transition]:
     add(NEED_BEFORE, [(PENDING, NONE), (REQUEST_RECEIVED, NONE), (EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)],
         UNFILLED, NONE, {SYSTEM})
     add(SHIP, [(EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)], LOANED, TRANSIT, {LENDER, PEER_SUPPLIER}, {LOAN})
-    add(SHIP, [(EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)], COPY_COMPLETED, NONE, {LENDER, PEER_SUPPLIER}, {COPY})
+    add(SHIP, [(EXPECT_TO_SUPPLY, NONE), (WILL_SUPPLY, NONE)], COPY_COMPLETED, NONE, {LENDER, PEER_SUPPLIER}, {COPY},
+        guards=(NEEDS_SCAN,))
     add(RECEIVED, [(LOANED, TRANSIT), (RECALLED, TRANSIT)], None, LIBRARY, {BORROWER, PEER_REQUESTER}, {LOAN})
     add(LEND, [(LOANED, LIBRARY)], None, READER, {BORROWER}, {LOAN})
     add(TAKE_BACK, [(LOANED, READER), (OVERDUE, READER), (RECALLED, READER)], None, RETURNED, {BORROWER}, {LOAN})

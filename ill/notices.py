@@ -194,6 +194,17 @@ def for_change(change: Change, registry: Registry | None = None) -> list[Notice]
     if action == m.SHIP and req["kind"] == m.LOAN:
         reader(SHIPPED, f"{lender_zh} 已寄出《{t}》（申请单 {n}）。图书到达 {borrower_zh} 后我们会再通知您取书。",
                f'{lender_en} shipped "{t}" (request {n}). You will be told when it is at {borrower_en} to collect.')
+    elif action == m.SHIP and req.get("copy_file"):
+        rules = registry.copy if registry is not None else None
+        days, times = (rules.download_days, rules.download_limit) if rules else (14, 5)
+        reader(DELIVERED, f"{lender_zh} 已传递《{t}》的扫描件（申请单 {n}，{req.get('pages') or ''} 页）。请在“我的申请”中"
+                          f"下载：链接 {_when(req.get('copy_expires'))} 前有效（{days} 天），最多下载 {times} 次，之后文件将被删除。",
+               f'{lender_en} delivered the scan of "{t}" (request {n}, {req.get("pages") or ""} pages). Download it '
+               f"from My requests before {_when(req.get('copy_expires'))} ({days} days), at most {times} times; the "
+               f"file is deleted after that.")
+    elif action == m.SHIP and req.get("copy_method") == "post":
+        reader(DELIVERED, f"{lender_zh} 已将《{t}》的复印件（申请单 {n}）打印并邮寄给您，请注意查收。",
+               f'{lender_en} printed the copy of "{t}" (request {n}) and posted it to you.', desk)
     elif action == m.SHIP:
         reader(DELIVERED, f"{lender_zh} 已传递《{t}》的文献（申请单 {n}），请到本馆馆际互借处领取或查收。",
                f'{lender_en} delivered the copy of "{t}" (request {n}); collect it at your library\'s ILL desk.', desk)

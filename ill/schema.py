@@ -100,11 +100,25 @@ requests = Table(
     # requestingAgencyRequestId); our request at a peer: the peer's supplyingAgencyRequestId once it answered
     Column("peer_request_id", String(200)),
     Column("peer_agency", String(100)),  # the peer's agency on this request (TYPE:VALUE): requester or supplier
+    # a copy (原文传递): how it reaches the reader (download | email | post), its pages (asked; delivered: the
+    # scan's), the supplier's price, the centre's subsidy and the reader's share in fen (set when delivered), and
+    # the scan kept for the reader (its name in the copies folder, ill/copyfiles.py) until it expires
+    Column("copy_method", String(16), nullable=False, server_default=""),
+    Column("pages", Integer),
+    Column("fee_fen", Integer),
+    Column("subsidy_fen", Integer),
+    Column("reader_fen", Integer),
+    Column("copy_file", String(200)),
+    Column("copy_size", Integer),
+    Column("copy_expires", DateTime),
+    Column("copy_downloads", Integer, nullable=False, server_default="0"),
+    Column("copy_deleted_at", DateTime),
     Index("ix_requests_reader", "reader_id", "status"),
     Index("ix_requests_lender", "lender", "status"),
     Index("ix_requests_borrower", "borrower"),
     Index("ix_requests_need_before", "need_before"),
     Index("ix_requests_peer", "borrower", "peer_request_id"),
+    Index("ix_requests_copy_expires", "copy_expires"),
 )
 
 # One row per lender a request has been sent to, in rota order: what each lender did and when.

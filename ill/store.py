@@ -18,14 +18,15 @@ from sqlalchemy import Date, DateTime, and_, create_engine, event, func, insert,
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ill import accounts, duplicates, editions, needby, notices, outbox, peer_outbox
+from ill import accounts, copyfiles, copyrules, duplicates, editions, needby, notices, outbox, peer_outbox
 from ill import delivery as ill_delivery
 from ill import machine as m
 from ill.errors import InvalidRequest, NotAllowed, NotFound, RuleViolation, StoreError
 from ill.rota import Lender, lenders, normalise_rota
 from ill.schema import audit, legs, member_states, peer_received, requests, sessions, users, violations
-from ill.workdays import deadline_text, loan_due, local_date, working_days_after
+from ill.workdays import BEIJING, deadline_text, loan_due, local_date, working_days_after
 from members import FineRule, Registry, paths
+from members.values import DEFAULT_COPY, CopyRules, CopyService
 
 MAX_OPEN_LOANS = m.MAX_OPEN_LOANS  # a reader has at most 3 books out through ILL
 CANCEL_WINDOW = m.CANCEL_WINDOW  # a reader may cancel within 1 hour of submitting
@@ -128,8 +129,9 @@ class Store:
 
     def __init__(self, url: str | os.PathLike | None = None, *, clock: Clock | None = None,
                  fine_rules: Callable[[str], FineRule | None] | None = None, migrate: bool = True,
-                 registry: Registry | None = None):
+                 registry: Registry | None = None, copies: str | os.PathLike | None = None):
         self.url = resolve_url(url)
+        self.copies = Path(copies) if copies else copyfiles.folder_for(self.url)  # delivered scans (ill/copyfiles.py)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.fine_rules = fine_rules or (lambda _code: None)
         self.registry = registry
@@ -298,7 +300,7 @@ class Store:
                price: float | None = None, isbn: str = "", year: str = "", delivery: str | None = None,
                pickup: str | None = None, need_before: date | str | None = None,
                citation_data: dict | None = None, confirm_duplicate: bool = False,
-               now: datetime | None = None) -> dict:
+               copy_method: str | None = None, now: datetime | None = None) -> dict:
         """A reader's new request: from an edition (work id + rota) or a manual citation (手工填写).
 
         `isbn`, `year`: the edition's; `delivery`, `pickup`: how the reader gets it (ill.delivery, checked
@@ -325,6 +327,12 @@ class Store:
             raise InvalidRequest("citation_data must be a mapping (title, issn, isbn, year, volume, ...)")
         now = self._now(now)
         need = needby.parse(need_before, now)
+        method, pages = "", None
+        if kind == m.COPY:  # the consortium's page limits, then the suppliers that take it (ill/copyrules.py)
+            method = copyrules.check_method(copy_method) if copy_method else ""
+            pages = copyrules.count_pages(str((citation_data or {}).get("pages") or ""))
+            copyrules.check_consortium(self.copy_rules, pages, citation_data)
+            entries = copyrules.admit(entries, self.copy_services(), pages, method or None)
         with self._tx() as conn:
             self._check_lenders(entries, conn)
             reader = self._user(conn, reader_id, lock=True)
@@ -353,7 +361,7 @@ class Store:
                           price_fen=price_fen, status=m.PENDING, phase=m.NONE, rota=entries, rota_index=0,
                           submitted_at=_db(now), reader_message="", version=1, isbn=isbn,
                           year=str(year or "").strip()[:16], delivery=how.delivery, pickup=how.pickup,
-                          need_before=need, citation_data=citation_data)
+                          need_before=need, citation_data=citation_data, copy_method=method, pages=pages)
             request_id = conn.execute(insert(requests).values(**values)).inserted_primary_key[0]
             if entries:
                 self._enter_lender(conn, request_id, entries, 0, now)
@@ -363,6 +371,125 @@ class Store:
             self._audit(conn, request_id, now, reader_id, m.READER_, "submit", None, None, req, req["lender"],
                         "手工填写" if source == "manual" else f"edition {work_id}", before=None)
             return self._public(req)
+
+    # ---- document delivery (原文传递): rules, money and the delivered scan --------------------------------
+
+    @property
+    def copy_rules(self) -> CopyRules:
+        """The consortium's document-delivery rules (the registry's [copy]; the defaults without a registry)."""
+        return self.registry.copy if self.registry is not None else CopyRules()
+
+    def copy_services(self) -> dict[str, CopyService]:
+        """Each member's copy service as a supplier (prices, page limit, delivery methods)."""
+        return {mem.code: mem.copy for mem in (self.registry.members if self.registry is not None else ())}
+
+    def _subsidy_left(self, conn: Connection, borrower: str, now: datetime) -> int:
+        """What is left of `borrower`'s subsidy budget for the calendar year (Beijing) of `now`, in fen."""
+        year = local_date(now).year
+        start = datetime(year, 1, 1, tzinfo=BEIJING).astimezone(UTC).replace(tzinfo=None)
+        end = datetime(year + 1, 1, 1, tzinfo=BEIJING).astimezone(UTC).replace(tzinfo=None)
+        used = conn.execute(select(func.coalesce(func.sum(requests.c.subsidy_fen), 0)).where(
+            requests.c.borrower == borrower, requests.c.completed_at >= start, requests.c.completed_at < end)
+        ).scalar_one()
+        return max(0, copyrules.budget_fen(self.copy_rules) - int(used))
+
+    def quote_copy(self, borrower: str, supplier: str, pages: int | None, now: datetime | None = None
+                   ) -> copyrules.Quote:
+        """What a copy of `pages` pages from `supplier` costs a reader of `borrower` now: shown before they confirm."""
+        now = self._now(now)
+        with self.read() as conn:
+            left = self._subsidy_left(conn, borrower, now)
+        return copyrules.quote(supplier, self.copy_services().get(supplier, DEFAULT_COPY), self.copy_rules, pages,
+                               left)
+
+    def _copy_charges(self, conn: Connection, req: dict, pages: int | None, now: datetime) -> dict:
+        """The price, subsidy and reader's share of a copy as it is delivered (the supplier is its lender now)."""
+        q = copyrules.quote(req["lender"], self.copy_services().get(req["lender"], DEFAULT_COPY), self.copy_rules,
+                            pages or req.get("pages"), self._subsidy_left(conn, req["borrower"], now))
+        return {"pages": q.pages, "fee_fen": q.price_fen, "subsidy_fen": q.subsidy_fen, "reader_fen": q.reader_fen}
+
+    def deliver_copy(self, request_id: int, actor_id: str, data: bytes, *, now: datetime | None = None) -> dict:
+        """The supplier's staff deliver a copy by uploading the scan: checked (ill/copyfiles.py), stored for the
+        reader, and the request becomes CopyCompleted with its charges, in one transaction (the file is removed
+        again when the change is refused)."""
+        now = self._now(now)
+        with self.read() as conn:
+            actor = self._user(conn, actor_id)
+            req = self._request(conn, request_id)
+        v = m.verdict({**req, "scan": True}, actor, now, m.SHIP)
+        if not v.allowed:
+            raise v.error(req)
+        if req["kind"] != m.COPY:
+            raise InvalidRequest(f"申请单 {request_id} 是借书申请，不能上传扫描件 (a loan request: ship the book instead)")
+        rules = self.copy_rules
+        scan = copyfiles.check(data, max_mb=rules.file_max_mb, request_id=request_id)
+        name = copyfiles.save(self.copies, request_id, scan)
+        try:
+            with self._tx() as conn:
+                req = self._request(conn, request_id, lock=True)
+                v = m.verdict({**req, "scan": True}, actor, now, m.SHIP)
+                if not v.allowed:
+                    raise v.error(req)
+                extra = {"pages": scan.pages, "copy_file": name, "copy_size": scan.size, "copy_downloads": 0,
+                         "copy_expires": _db(now + timedelta(days=rules.download_days)), "copy_deleted_at": None}
+                if not req["copy_method"]:
+                    extra["copy_method"] = copyrules.DOWNLOAD
+                return self._apply(conn, req, v.transition, actor_id, v.role, now, reason=f"扫描件 {scan.pages} 页 "
+                                   f"({copyfiles.mb(scan.size)})", price=None, rota=None, work_id=None, extra=extra)
+        except BaseException:
+            copyfiles.delete(self.copies, name)
+            raise
+
+    def download_copy(self, request_id: int, reader_id: str, *, now: datetime | None = None) -> Path:
+        """The reader takes the delivered scan: only the reader who asked, before the link expires and within its
+        downloads; counted, and written to the audit log, in one transaction. Returns the file to send."""
+        now = self._now(now)
+        rules = self.copy_rules
+        with self._tx() as conn:
+            req = self._request(conn, request_id, lock=True)
+            if req["reader_id"] != reader_id:
+                raise NotAllowed(f"申请单 {request_id} 不是您的申请，不能下载 (only the reader who asked may download it)")
+            why = copyrules.unavailable(req, now.replace(tzinfo=None), rules.download_limit)
+            if why:
+                exc = RuleViolation(f"申请单 {request_id}: {why}")
+                exc.code = "copy_gone"
+                raise exc
+            count = req["copy_downloads"] + 1
+            self._set(conn, request_id, copy_downloads=count)
+            self._note(conn, req, now, reader_id, m.READER_, "download",
+                       f"第 {count}/{rules.download_limit} 次下载 (download {count} of {rules.download_limit})")
+            return copyfiles.path(self.copies, req["copy_file"])
+
+    def _note(self, conn: Connection, req: dict, now: datetime, actor: str, role: str, action: str, text: str) -> None:
+        """An audit entry that changes no state and gives no notice (a download, a deleted file)."""
+        conn.execute(insert(audit).values(request_id=req["id"], at=_db(now), actor=actor, actor_role=role,
+                                          action=action, from_status=req["status"], from_phase=req["phase"],
+                                          to_status=req["status"], to_phase=req["phase"], lender=req["lender"],
+                                          reason=text, before=None))
+
+    def expire_copies(self, now: datetime | None = None) -> list[dict]:
+        """Delete the scans whose link expired or whose downloads are used up; each deletion is in the request's
+        audit log. Run by the clock (`tick`). Returns [{"id", "file", "reason"}]."""
+        now = self._now(now)
+        t = _db(now)
+        limit = self.copy_rules.download_limit
+        with self.read() as conn:
+            ids = [r.id for r in conn.execute(select(requests.c.id).where(
+                requests.c.copy_file.is_not(None),
+                or_(requests.c.copy_expires < t, requests.c.copy_downloads >= limit)).order_by(requests.c.id))]
+        done = []
+        for rid in ids:
+            with self._tx() as conn:
+                req = self._request(conn, rid, lock=True)
+                why = copyrules.unavailable(req, t, limit)
+                if not req["copy_file"] or not why:
+                    continue
+                self._set(conn, rid, copy_file=None, copy_deleted_at=t)
+                self._note(conn, req, now, SYSTEM_ACTOR, m.SYSTEM, "copy_deleted", f"扫描件已删除 (scan deleted): {why}")
+                copyfiles.delete(self.copies, req["copy_file"])  # gone before the change commits
+            done.append({"id": rid, "action": "copy_deleted", "from": req["status"], "to": req["status"],
+                         "lender": req["lender"], "file": req["copy_file"], "reason": why})
+        return done
 
     def may_import(self, actor_id: str) -> m.Verdict:
         """The workflow's answer to whether `actor_id` may import requests (`ill.machine.import_verdict`)."""
@@ -495,7 +622,7 @@ class Store:
 
     def _apply(self, conn: Connection, req: dict, t: m.Transition, actor_id: str, acting: str, now: datetime,
                *, reason: str, price: float | None, rota: list[dict] | None, work_id: str | None,
-               edition: dict | None = None) -> dict:
+               edition: dict | None = None, extra: dict | None = None) -> dict:
         """The effects of a transition the workflow allowed: the request's new values, its lender rows, the
         forward to the next lender, the fine, and the audit entry (the caller's transaction)."""
         rid = req["id"]
@@ -542,6 +669,8 @@ class Store:
             changes["answered_at"] = req["answered_at"] or _db(now)
             if req["kind"] == m.COPY:
                 changes.update(completed_at=_db(now), reader_message="文献已传递 (the copy was delivered)")
+                changes.update(self._copy_charges(conn, req, (extra or {}).get("pages"), now))
+                changes.update(extra or {})
             else:
                 changes["reader_message"] = f"{req['lender']} 已寄出图书 (the book is on its way)"
         elif action == m.RECEIVED:
@@ -621,7 +750,7 @@ class Store:
                 change = self._tick_one(conn, req, now)
                 if change:
                     done.append(change)
-        return done
+        return done + self.expire_copies(now)
 
     def _tick_one(self, conn: Connection, req: dict, now: datetime) -> dict | None:
         t = _db(now)

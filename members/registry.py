@@ -11,6 +11,8 @@ from pathlib import Path
 from members import paths
 from members.values import (
     CHARSETS,
+    COPY_METHODS,
+    DEFAULT_COPY,
     DEFAULT_HARVEST_MAX_HOURS,
     DEFAULT_HARVEST_MAX_RECORDS,
     DEFAULT_HARVEST_RATE,
@@ -27,6 +29,8 @@ from members.values import (
     STATUSES,
     SYNTAXES,
     Contact,
+    CopyRules,
+    CopyService,
     Credentials,
     DeliveryMethod,
     Endpoint,
@@ -96,10 +100,17 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
     default_lending = DEFAULT_LENDING
     if "lending" in defaults:
         default_lending = parse_lending(p, "defaults", defaults["lending"], DEFAULT_LENDING)
+    default_copy = DEFAULT_COPY
+    if "copy" in defaults:
+        default_copy = parse_copy_service(p, "defaults", defaults["copy"], DEFAULT_COPY)
     members: list[Member] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
         member = _member(p, i, entry, default_lending)
+        if isinstance(entry, dict) and "copy" in entry:
+            member = replace(member, copy=parse_copy_service(p, member.code, entry["copy"], default_copy))
+        elif default_copy is not DEFAULT_COPY:
+            member = replace(member, copy=default_copy)
         if member.code in seen:
             raise RegistryError(p, "the code is used twice", member=member.code, key="code")
         seen.add(member.code)
@@ -111,7 +122,72 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
                                    f"needs its own", member=member.code, key="agency_id")
         agencies[member.agency] = member.code
     peers = parse_peers(p, doc.get("peers", []), seen, agencies)
-    return Registry(path=p, members=tuple(members), peers=peers)
+    rules = parse_copy_rules(p, doc["copy"]) if "copy" in doc else CopyRules()
+    return Registry(path=p, members=tuple(members), peers=peers, copy=rules)
+
+
+def _numbers(path: Path, raw: dict, limits: dict, *, member: str | None, prefix: str) -> dict:
+    """The numeric keys of a table checked against (low, high, whole) limits; keys left out keep base's value."""
+    values = {}
+    for key, (low, high, whole) in limits.items():
+        if key not in raw:
+            continue
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+            kind = "a whole number" if whole else "a number"
+            raise RegistryError(path, f"must be {kind}, found {value!r}", member=member, key=f"{prefix}.{key}")
+        if not low <= value <= high:
+            raise RegistryError(path, f"must be between {low:g} and {high:g}, found {value!r}", member=member,
+                                key=f"{prefix}.{key}")
+        values[key] = int(value) if whole else float(value)
+    return values
+
+
+def parse_copy_service(path: Path, member: str, raw: object, base: CopyService) -> CopyService:
+    """A [member.copy] (or [defaults.copy]) table over `base`: supplies, price_per_request, price_per_page (yuan),
+    max_pages, methods (docs/registry.md)."""
+    where = None if member == "defaults" else member
+    prefix = "defaults.copy" if member == "defaults" else "copy"
+    if not isinstance(raw, dict):
+        raise RegistryError(path, "must be a table ([member.copy])", member=where, key=prefix)
+    known = ("supplies", "price_per_request", "price_per_page", "max_pages", "methods")
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise RegistryError(path, f"unknown key; known: {', '.join(known)}", member=where, key=f"{prefix}.{unknown[0]}")
+    supplies = raw.get("supplies", base.supplies)
+    if not isinstance(supplies, bool):
+        raise RegistryError(path, f"must be true or false, found {supplies!r}", member=where, key=f"{prefix}.supplies")
+    values = _numbers(path, raw, {"price_per_request": (0, 10000, False), "price_per_page": (0, 1000, False),
+                                  "max_pages": (1, 100000, True)}, member=where, prefix=prefix)
+    methods = base.methods
+    if "methods" in raw:
+        given = raw["methods"]
+        if not isinstance(given, list) or not all(isinstance(v, str) for v in given):
+            raise RegistryError(path, f"must be a list of {', '.join(COPY_METHODS)}, found {given!r}", member=where,
+                                key=f"{prefix}.methods")
+        methods = frozenset(v.strip().lower() for v in given)
+        bad = sorted(methods - set(COPY_METHODS))
+        if bad:
+            raise RegistryError(path, f"unknown delivery method {bad[0]!r}; use {', '.join(COPY_METHODS)}",
+                                member=where, key=f"{prefix}.methods")
+        if not methods and supplies:
+            raise RegistryError(path, "is empty; list at least one method or set supplies = false", member=where,
+                                key=f"{prefix}.methods")
+    return replace(base, supplies=supplies, methods=methods, **values)
+
+
+def parse_copy_rules(path: Path, raw: object) -> CopyRules:
+    """The top-level [copy] table: the consortium's document-delivery rules (docs/registry.md)."""
+    if not isinstance(raw, dict):
+        raise RegistryError(path, "must be a table ([copy])", key="copy")
+    limits = {"max_pages": (1, 100000, True), "max_book_fraction": (0.001, 1, False),
+              "subsidy_per_request": (0, 10000, False), "subsidy_budget": (0, 100_000_000, False),
+              "download_days": (1, 365, True), "download_limit": (1, 1000, True),
+              "file_max_mb": (0.1, 2000, False), "email_max_mb": (0, 100, False)}
+    unknown = sorted(set(raw) - set(limits))
+    if unknown:
+        raise RegistryError(path, f"unknown key; known: {', '.join(limits)}", key=f"copy.{unknown[0]}")
+    return replace(CopyRules(), **_numbers(path, raw, limits, member=None, prefix="copy"))
 
 
 _PEER_KEYS = ("code", "name", "agency_id", "endpoint", "version", "services", "agencies", "secret_env",
@@ -197,7 +273,7 @@ _KNOWN_KEYS = {"code", "name", "name_en", "district", "status", "suspended_reaso
                "syntax", "charset", "timeout", "max_records", "harvest_rate", "harvest_deletions", "endpoint",
                "harvest_max_records", "harvest_max_hours",
                "auth", "negotiate_charset", "ils", "holdings_schema", "opac_syntax",
-               "contact", "lending", "pickup", "delivery", "agency_id", "opac_url"}
+               "contact", "lending", "pickup", "delivery", "agency_id", "opac_url", "copy"}
 
 
 def parse_pickups(path: Path, member: str, raw: object) -> tuple[PickupPoint, ...]:

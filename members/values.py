@@ -186,6 +186,44 @@ class LendingPolicy:
 DEFAULT_LENDING = LendingPolicy()
 
 
+COPY_METHODS = ("download", "email", "post")  # how a copy reaches the reader (原文传递): link, mail, printed by post
+
+
+@dataclass(frozen=True, slots=True)
+class CopyService:
+    """What a member asks and allows as a supplier of copies (原文传递): a [member.copy] table over
+    [defaults.copy]. Prices in yuan (per request and per page); `max_pages` per request (None: only the
+    consortium's rule); `methods` it delivers by (COPY_METHODS)."""
+
+    supplies: bool = True
+    price_per_request: float = 0.0
+    price_per_page: float = 0.0
+    max_pages: int | None = None
+    methods: frozenset[str] = frozenset(COPY_METHODS)
+
+
+DEFAULT_COPY = CopyService()
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRules:
+    """The consortium's own rules for document delivery (the registry's top-level [copy] table).
+
+    At most `max_pages` pages a request and `max_book_fraction` of a book (when its page count is known); the
+    centre's subsidy per filled request and each member's yearly subsidy budget (yuan); a delivered file may be
+    downloaded `download_limit` times within `download_days` days, then it is deleted; files up to
+    `file_max_mb` MB, mailed as an attachment up to `email_max_mb` MB."""
+
+    max_pages: int = 50
+    max_book_fraction: float = 0.10
+    subsidy_per_request: float = 0.0
+    subsidy_budget: float = 0.0
+    download_days: int = 14
+    download_limit: int = 5
+    file_max_mb: float = 30.0
+    email_max_mb: float = 10.0
+
+
 # library systems whose holdings fields and status words balis knows (records/holdings.py has the profiles)
 ILS_NAMES = ("koha", "alma", "aleph", "evergreen", "folio", "horizon", "sierra", "symphony", "polaris", "voyager",
              "tlc", "wms", "huiwen", "interlib", "generic")
@@ -268,6 +306,7 @@ class Member:
     delivery_methods: tuple[DeliveryMethod, ...] = ()  # besides collecting at the desk
     agency_id: str = ""  # its ISO 18626 agency id (TYPE:VALUE); `agency` gives BALIS:<code> when none is set
     opac_url: str | None = None  # its own OPAC's page of a record: an http(s) URL with {record_id}
+    copy: CopyService = DEFAULT_COPY  # as a supplier of copies (原文传递): prices, page limit, delivery methods
 
     def record_url(self, record_id: str | None) -> str | None:
         """The address of `record_id` in the member's own OPAC (`opac_url` filled in), or None."""
@@ -389,6 +428,7 @@ class Registry:
     path: Path
     members: tuple[Member, ...]
     peers: tuple[Peer, ...] = ()
+    copy: CopyRules = field(default_factory=CopyRules)  # the consortium's document-delivery rules ([copy])
 
     def peer(self, code: str) -> Peer | None:
         return next((p for p in self.peers if p.code == code.upper()), None)
