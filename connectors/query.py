@@ -600,10 +600,13 @@ class _Parsers(threading.local):
         self.parser.build(self.lexer, debug=False)
 
 
-_parsers = _Parsers()
+_parsers: _Parsers | None = None  # made at the first CQL query: building the parser tables costs ~30 ms
 
 
 def _parse_cql(text: str) -> Query:
+    global _parsers
+    if _parsers is None:
+        _parsers = _Parsers()
     p = _parsers
     try:
         tree = p.parser.parse(text, tracking=True)
