@@ -1,9 +1,10 @@
 """Search the PostgreSQL union index: the same result model, facets, sorts and paging as the whoosh searcher.
 
-A page is two statements in one read-only snapshot: the facet counts (every facet over all matching editions,
-each counting what the *other* selected facets keep, as `federator.facets.counts`) with the match and hit
-counts, then the page itself ordered in SQL by `federator.rank`'s relevance over every match, or by year or
-title with relevance breaking ties, as `federator.rank.rank` orders (`indexer.pg.sql`).
+A page is one statement in a read-only snapshot (`_search_sql`): the matching editions are found once, with
+their facet values, sort keys and relevance (`federator.rank`'s, over every match: `indexer.pg.sql`); from them
+the match and hit counts, every facet's counts (each counting what the *other* selected facets keep, as
+`federator.facets.counts`), and the page ordered by relevance, or by year or title with relevance breaking
+ties, as `federator.rank.rank` orders. Reads go to the primary or its standbys (`indexer.pg.reads`).
 """
 
 from __future__ import annotations
@@ -130,30 +131,24 @@ class PgSearcher:
             raise ValueError("page and size must be 1 or more")
         t0 = time.perf_counter()
         selected = {f: [str(v) for v in vs] for f, vs in (selected or {}).items() if vs}
-        facets_sql = Sql()
-        facets_sql.selected(selected)  # unknown facets and bad years raise ValueError before any I/O
-        counted = _count_sql(facets_sql, query, selected)
-        page_sql = Sql()
-        where = page_sql.match(query)
-        chosen = page_sql.selected(selected, prefix="e.")
-        if chosen:
-            where = f"{where} AND {chosen}"
-        score = page_sql.score(query)
-        page_params = {**page_sql.params, "limit": size, "offset": (page - 1) * size}
+        q = Sql()
+        q.selected(selected)  # unknown facets and bad years raise ValueError before any I/O
+        statement = _search_sql(q, query, selected, sort, limit=size, offset=(page - 1) * size)
+
         def read(conn: psycopg.Connection):
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                counts = cur.execute(counted, facets_sql.params).fetchall()
-                rows = cur.execute(f"SELECT e.work, {score} AS score FROM editions e WHERE {where} "
-                                   f"ORDER BY {ORDER[sort]} LIMIT %(limit)s OFFSET %(offset)s", page_params).fetchall()
-                got = cur.execute("SELECT value FROM index_meta WHERE key = 'harvested'").fetchone()
-            return counts, rows, dict(got[0] or {}) if got else {}
+                got = cur.execute(statement, q.params).fetchall()
+                meta = cur.execute("SELECT value FROM index_meta WHERE key = 'harvested'").fetchone()
+            return got, dict(meta[0] or {}) if meta else {}
 
         try:
-            counts, rows, harvested = self.reads.run(read)
+            got, harvested = self.reads.run(read)
         except psycopg.Error as exc:
             raise LocalIndexError(f"the union index could not run this query ({str(exc).strip()}); "
                                   "simplify it") from None
+        counts = [(kind, value, n) for kind, value, n, _, _ in got if kind != "page"]
+        rows = [(work,) for _, _, _, _, work in sorted((r for r in got if r[0] == "page"), key=lambda r: r[3])]
         matched = total = 0
         by_facet: dict[str, dict[str, int]] = {f: {} for f in facet_mod.FACETS}
         also: dict[str, dict[str, int]] = {f: {} for f in facet_mod.FACETS}
@@ -180,9 +175,13 @@ class PgSearcher:
                            ms=round((time.perf_counter() - t0) * 1000))
 
 
-def _count_sql(q: Sql, query: Query, selected: dict[str, list[str]]) -> str:
-    """One statement: the matching editions' count, the hits' count, and every facet's counts."""
+def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str, *, limit: int, offset: int) -> str:
+    """One statement, the match evaluated once: the matching editions with their facet values, sort keys and
+    relevance (`m`); from them the matched and hit counts, every facet's counts (each counting what the *other*
+    selected facets keep), and the page in `sort` order with its stored editions. Rows: (kind, value, count,
+    position, work), kind 'page' for the page's editions."""
     match = q.match(query)
+    score = q.score(query)
     parts = ["SELECT 'matched', '', count(*) FROM m"]
     parts.append(f"SELECT 'total', '', count(*) FROM m WHERE {q.selected(selected, prefix='m.') or 'true'}")
     for facet in facet_mod.FACETS:
@@ -197,9 +196,15 @@ def _count_sql(q: Sql, query: Query, selected: dict[str, list[str]]) -> str:
         for value in selected.get(facet, []):  # counted in case the value is not among the facet's rows
             one = q.selected({**others, facet: [value]}, prefix="m.")
             parts.append(f"SELECT '+{facet}', {q.param(value)}, count(*) FROM m WHERE {one}")
-    cols = ", ".join(f"e.{c}" for c in ("year", *FACET_COLUMNS.values()))
-    body = "\nUNION ALL ".join(parts)
-    return f"WITH m AS MATERIALIZED (SELECT {cols} FROM editions e WHERE {match})\n{body}"
+    cols = ", ".join(f"e.{c}" for c in ("work_id", "year", "holders", "title_fold", "title_key",
+                                         *FACET_COLUMNS.values()))
+    chosen = q.selected(selected, prefix="e.") or "true"
+    counts = "\nUNION ALL ".join(parts)
+    return (f"WITH m AS MATERIALIZED (SELECT {cols}, {score} AS score FROM editions e WHERE {match}),\n"
+            f"p AS (SELECT e.work_id, row_number() OVER (ORDER BY {ORDER[sort]}) AS pos FROM m e WHERE {chosen} "
+            f"ORDER BY {ORDER[sort]} LIMIT {q.param(limit)} OFFSET {q.param(offset)})\n"
+            f"SELECT kind, value, n, CAST(NULL AS bigint), CAST(NULL AS bytea) FROM ({counts}) c(kind, value, n)\n"
+            "UNION ALL SELECT 'page', p.work_id, NULL, p.pos, x.work FROM p JOIN editions x USING (work_id)")
 
 
 def facet_rows(facet: str, counts: Mapping[str, int], names: Mapping[str, str]) -> list[dict]:
