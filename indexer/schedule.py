@@ -113,9 +113,10 @@ class HarvestSchedule:
 
 
 def harvest_job(registry_path: str | Path | None, index_dir: str | Path | None, *, full_on: int | None = None,
-                today: Callable[[], date] = date.today, **options):
+                today: Callable[[], date] = date.today, after: Callable[[object], object] | None = None, **options):
     """A job for HarvestSchedule: every run reads the registry again and harvests into the index folder; a run
-    that starts on weekday `full_on` (Monday 0 … Sunday 6; None: never) is a full one."""
+    that starts on weekday `full_on` (Monday 0 … Sunday 6; None: never) is a full one. `after(result)` runs next
+    in the same thread (the saved searches' alerts); its failure is logged and the harvest's result stands."""
     from indexer.backend import resolve_location
     from indexer.harvest import HarvestOptions, run_harvest
     from members import load_registry
@@ -129,6 +130,11 @@ def harvest_job(registry_path: str | Path | None, index_dir: str | Path | None, 
         for r in result.members:
             log.info("harvest %s: %s, %d records, +%d ~%d -%d, %d errors%s", r.member, r.status, r.records,
                      r.added, r.changed, r.deleted, r.errors, f" ({r.message})" if r.message else "")
+        if after is not None:
+            try:
+                after(result)
+            except Exception:  # noqa: BLE001 - the night's harvest is done; what follows it may fail alone
+                log.exception("after the harvest: failed; it runs again after the next one")
         return result
 
     async def job():

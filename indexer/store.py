@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS records (
     member TEXT NOT NULL, record_id TEXT NOT NULL, hash TEXT NOT NULL, source_id TEXT, datestamp TEXT,
     syntax TEXT NOT NULL, charset TEXT NOT NULL, raw BLOB NOT NULL, record BLOB, work_id TEXT,
-    harvested TEXT NOT NULL, PRIMARY KEY (member, record_id));
+    harvested TEXT NOT NULL, first_seen TEXT, PRIMARY KEY (member, record_id));
 CREATE INDEX IF NOT EXISTS records_by_source ON records (member, source_id);
 CREATE INDEX IF NOT EXISTS records_by_work ON records (work_id);
 CREATE TABLE IF NOT EXISTS record_keys (key TEXT NOT NULL, member TEXT NOT NULL, record_id TEXT NOT NULL);
@@ -121,6 +121,7 @@ class Store(Protocol):
     # the index phase (one at a time, over committed batches)
     def index_phase(self, waiting=None): ...
     def pending_count(self) -> int: ...
+    def new_editions(self, after: str) -> tuple[dict[str, tuple[str, str]], str | None]: ...
     def edges_ready(self) -> bool: ...
     def pending_state(self) -> tuple[set[Rec], set[Rec], set[str], set[Rec], set[str]]: ...
     def keys_of(self, records: Iterable[Rec]) -> dict[Rec, list[str]]: ...
@@ -181,6 +182,10 @@ class HarvestStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA temp_store=MEMORY")  # the index phase's lists of records and keys to look up
             db.executescript(_SCHEMA)
+            if "first_seen" not in {row[1] for row in db.execute("PRAGMA table_info(records)")}:  # saved searches
+                db.execute("ALTER TABLE records ADD COLUMN first_seen TEXT")
+                db.execute("UPDATE records SET first_seen = harvested")
+            db.execute("CREATE INDEX IF NOT EXISTS records_by_first_seen ON records (first_seen)")
             version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
             if version is None:
                 db.execute("INSERT INTO meta VALUES ('version', ?)", (str(STORE_VERSION),))
@@ -265,12 +270,25 @@ class HarvestStore:
     def pending_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM pending").fetchone()[0]
 
+    def new_editions(self, after: str) -> tuple[dict[str, tuple[str, str]], str | None]:
+        """Editions of the index whose every record was first harvested after `after` (ISO time, UTC):
+        {work_id: (its first-seen time, one MEMBER:record_id of it)}; and the first-seen time of the oldest
+        record not in the index yet (None: every record is), up to which the answer is complete."""
+        db = self.db
+        rows = db.execute(
+            "SELECT work_id, min(first_seen), min(member || ':' || record_id) FROM records WHERE work_id IN "
+            "(SELECT work_id FROM records WHERE first_seen > ? AND work_id IS NOT NULL) GROUP BY work_id "
+            "HAVING min(first_seen) > ?", (after, after)).fetchall()
+        waiting = db.execute("SELECT min(first_seen) FROM records WHERE work_id IS NULL").fetchone()[0]
+        return {w: (seen, key) for w, seen, key in rows}, waiting
+
     # -- writing one batch ---------------------------------------------------------------------------------
     def apply(self, member: str, *, upserts: Iterable[Upsert] = (), deletes: Iterable[str] = (),
               seen: Iterable[str] = (), checkpoint: Checkpoint | None = None) -> None:
         """Write new/changed records, deletions, the ids seen and the checkpoint in one transaction."""
         db = self.db
         stamp = now_iso()
+        first_seen = datetime.now(UTC).isoformat(timespec="microseconds")  # kept when the record changes later
         upserts = list(upserts)
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -290,10 +308,11 @@ class HarvestStore:
                            [(member, rid) for rid in ids if rid not in old_work])
             db.executemany(
                 "INSERT OR REPLACE INTO records (member, record_id, hash, source_id, datestamp, syntax, charset, "
-                "raw, record, work_id, harvested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "raw, record, work_id, harvested, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(("
+                "SELECT first_seen FROM records WHERE member = ? AND record_id = ?), ?))",
                 [(member, up.record_id, up.hash, up.source_id, up.datestamp, up.syntax, up.charset, up.raw,
-                  pickle.dumps(up.record, protocol=RECORD_PICKLE), old_work.get(up.record_id), stamp)
-                 for up in upserts])
+                  pickle.dumps(up.record, protocol=RECORD_PICKLE), old_work.get(up.record_id), stamp,
+                  member, up.record_id, first_seen) for up in upserts])
             last = {up.record_id: up for up in upserts}  # the last version of a record sent twice wins
             keys = [(k, member, rid) for rid, up in last.items() for k in sorted(set(up.keys))]
             db.executemany("INSERT INTO record_keys VALUES (?, ?, ?)", keys)

@@ -207,6 +207,16 @@ class PgHarvestStore:
     def pending_count(self) -> int:
         return self.db.execute(f"SELECT count(*) FROM harvest_pending WHERE true{self._upto()}").fetchone()[0]
 
+    def new_editions(self, after: str) -> tuple[dict[str, tuple[str, str]], str | None]:
+        """As HarvestStore.new_editions: editions whose every record was first harvested after `after`, and the
+        first-seen time of the oldest record not in the index yet."""
+        rows = self._rows(
+            "SELECT work_id, min(first_seen), min(member || ':' || record_id) FROM harvest_records WHERE work_id IN "
+            "(SELECT work_id FROM harvest_records WHERE first_seen > %s AND work_id IS NOT NULL) GROUP BY work_id "
+            "HAVING min(first_seen) > %s", (after, after))
+        waiting = self._rows("SELECT min(first_seen) FROM harvest_records WHERE work_id IS NULL")[0][0]
+        return {w: (seen, key) for w, seen, key in rows}, waiting
+
     # -- writing one batch ---------------------------------------------------------------------------------
     @contextmanager
     def _batch(self):
