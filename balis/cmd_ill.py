@@ -50,6 +50,11 @@ def register(sub, common) -> None:
     c.add_argument("--article", metavar="A", help="the article's or chapter's title")
     c.add_argument("--authors", metavar="A,B", help="the article's authors, comma-separated")
     c.add_argument("--doi", metavar="D")
+    c.add_argument("--copy-method", choices=["download", "email", "post"], metavar="M",
+                   help="how the copy reaches the reader: download (a link that expires), email (attachment), post "
+                        "(printed); default: through the reader's library")
+    c.add_argument("--book-pages", type=int, metavar="N", help="the book's page count (a chapter: at most the "
+                                                               "registry's share of a book may be copied)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_submit)
 
@@ -136,7 +141,11 @@ def register(sub, common) -> None:
     q.add_argument("--as", dest="actor", required=True, metavar="ADMIN", help="the administrator importing")
     q.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("stats", parents=[common, db], help="ILL statistics per member and month (统计)")
+    p = sub.add_parser("stats", parents=[common, db], help="ILL statistics per member and month (统计); "
+                                                           "'stats dd' for document delivery, 'stats settlement' for "
+                                                           "the monthly settlement between libraries")
+    p.add_argument("view", nargs="?", choices=["ill", "dd", "settlement"], default="ill",
+                   help="ill (default): loans and copies; dd: document delivery (原文传递); settlement: who owes whom")
     p.add_argument("--member", metavar="CODE", help="one member (default: every member in the store)")
     p.add_argument("--month", metavar="YYYY-MM", help="one month (default: every month with requests)")
     p.add_argument("--csv", action="store_true", help="CSV for spreadsheets")
@@ -366,6 +375,10 @@ def _article(args):
     return citation
 
 
+def _with_book_pages(data: dict, pages: int | None) -> dict:
+    return {**data, "book_pages": pages} if pages else data
+
+
 def _number(text: str) -> int | None:
     return int(text) if text and text.strip().isdigit() else None
 
@@ -407,7 +420,8 @@ def _submit_copy(args) -> int:
                                             citation=args.paste or citation.text(), rota=rota,
                                             year=str(citation.year or ""), delivery=args.delivery,
                                             pickup=args.pickup, need_before=args.need_before,
-                                            citation_data=citation.to_dict()))
+                                            citation_data=_with_book_pages(citation.to_dict(), args.book_pages),
+                                            copy_method=args.copy_method))
     code = _run(go)
     if note and code == 0:
         print(f"balis: {note}", file=sys.stderr)
@@ -720,6 +734,11 @@ def cmd_migrate(args) -> int:
 def cmd_stats(args) -> int:
     from balis.cli import EXIT_OK, UsageError
     from ill import stats
+
+    if args.view != "ill":
+        from balis.cmd_dd import cmd_dd_stats
+
+        return cmd_dd_stats(args)
 
     if args.month:
         try:
