@@ -23,6 +23,7 @@ SENT, FORWARDED, UNFILLED, SHIPPED, DELIVERED, READY = "sent", "forwarded", "unf
 DUE_SOON, OVERDUE, RECALLED, COMPLETED, CANCELLED, MESSAGE = ("due_soon", "overdue", "recalled", "completed",
                                                               "cancelled", "message")
 NEED_BEFORE = "need_before"  # closed: the reader's need-before date passed with nothing shipped
+NEW_BOOKS = "new_books"  # a saved search's alert: new editions in the union index (定题通告)
 # What staff are told
 NEW_REQUEST, NEW_MANUAL, TO_SHIP, ANSWER_DUE, DIGEST = "new_request", "new_manual", "to_ship", "answer_due", "digest"
 
@@ -32,6 +33,7 @@ KINDS = {
     DUE_SOON: ("即将到期", "due soon"), OVERDUE: ("已超期", "overdue"), RECALLED: ("召回", "recalled"),
     COMPLETED: ("已完成", "completed"), CANCELLED: ("已取消", "cancelled"), MESSAGE: ("留言", "message"),
     NEED_BEFORE: ("已过需要日期", "past your need-before date"),
+    NEW_BOOKS: ("新书通告", "new books"),
     NEW_REQUEST: ("新申请", "new request"), NEW_MANUAL: ("待处理手工申请", "manual request to route"),
     TO_SHIP: ("待发货", "to ship"), ANSWER_DUE: ("今日须答复", "answer due today"), DIGEST: ("每日摘要", "daily digest"),
 }
@@ -295,3 +297,26 @@ def digest(member: str, day: date, parts: list[DigestPart], registry: Registry |
     return Notice(f"digest:{member}:{day.isoformat()}", DIGEST, STAFF,
                   f"{SUBJECT_PREFIX} {day.isoformat()} 每日摘要：{total} 项待办 / Daily digest: {total} to do",
                   body, "/desk", None, member=member)
+
+
+# ---- a saved search's alert --------------------------------------------------------------------------------
+
+NEW_BOOKS_LISTED = 20  # editions named in one notice; the rest are on the search's page
+
+
+def new_books(search: dict, editions: list, through: datetime) -> Notice:
+    """The reader's notice of the editions new in the union index that match a saved search (once per search and
+    alert run: `through` is the run's time). `editions`: ill.searches.NewEdition values."""
+    count, name = len(editions), search["name"]
+    lines = [f"- {e.title}" + (f"（{e.details}）" if e.details else "") for e in editions[:NEW_BOOKS_LISTED]]
+    if count > NEW_BOOKS_LISTED:
+        lines.append(f"- …… 另有 {count - NEW_BOOKS_LISTED} 种 / and {count - NEW_BOOKS_LISTED} more")
+    body = "\n".join([f"您保存的检索“{name}”在联合目录中有 {count} 种新书（最近一次采集新收录）：",
+                      "", f"Your saved search \"{name}\" has {count} new edition(s) in the union catalogue "
+                      "(added by the latest harvest):", "", *lines, "",
+                      "在“我的检索”中查看，或在那里关闭此通告。 / See them under My searches, or turn this alert "
+                      "off there."])
+    title = name if len(name) <= 40 else name[:39] + "…"
+    return Notice(f"new_books:{search['id']}:{through:%Y%m%dT%H%M%S%f}", NEW_BOOKS, READER,
+                  f"{SUBJECT_PREFIX} 新书通告：{title}（{count} 种）/ New books: {title} ({count})", body,
+                  f"/searches/{search['id']}", None, user_id=search["user_id"])

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
     true,
 )
@@ -234,4 +235,36 @@ peer_received = Table(
     Column("kind", String(40), nullable=False),
     Column("received_at", DateTime, nullable=False),
     Column("confirmation", Text, nullable=False),
+)
+
+# A reader's saved searches (ill/searches.py, docs/portal-readers.md 我的检索): the search as the portal's
+# parameters, its query as JSON (connectors.query's AST, for the alert run), and the new-book alert: editions
+# first harvested after `checked_through` are new to it; `token` is the secret of its Atom feed's address.
+saved_searches = Table(
+    "saved_searches", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("params", JSON, nullable=False),  # [[name, value], ...] as in the results page's address
+    Column("query", JSON, nullable=False),
+    Column("alert", Boolean, nullable=False, server_default=true()),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("checked_through", DateTime, nullable=False),  # the alert run looked at editions first seen up to this
+    Column("seen_at", DateTime, nullable=False),  # the reader last looked at its new editions
+    Index("ix_saved_searches_user", "user_id", "id"),
+)
+
+# The new editions an alert run found for a saved search (once each): listed under 我的检索 and in its feed.
+search_hits = Table(
+    "search_hits", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("search_id", Integer, ForeignKey("saved_searches.id"), nullable=False),
+    Column("work_id", String(64), nullable=False),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("details", Text, nullable=False, server_default=""),  # authors · publisher · year, as listed
+    Column("first_seen", DateTime, nullable=False),  # when the union index first had the edition
+    Column("found_at", DateTime, nullable=False),  # the alert run that found it
+    UniqueConstraint("search_id", "work_id", name="uq_search_hits"),
+    Index("ix_search_hits_search", "search_id", "id"),
 )

@@ -115,7 +115,7 @@ def test_tick_and_migrate(run):
     code, out, _ = run("request", "tick")
     assert code == 0 and "0 change(s)" in out
     code, out, _ = run("request", "migrate")
-    assert code == 0 and "revision 0005" in out
+    assert code == 0 and "revision 0007" in out
 
 
 def test_export_and_import_iso18626_files(run, tmp_path):

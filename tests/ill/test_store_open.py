@@ -12,11 +12,11 @@ from members import load_registry
 
 def test_schema_is_created_and_upgrades_are_idempotent(db_url):
     with Store(db_url) as s:
-        assert s.revision == "0005"
+        assert s.revision == "0007"
         tables = set(inspect(s.engine).get_table_names())
         assert {"users", "requests", "legs", "audit", "violations", "notices", "alembic_version"} <= tables
         with s.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0007"
         s.add_user("r1", "reader", "THU")
     with Store(db_url) as again:  # opening again keeps the data
         assert again.user("r1")["member"] == "THU"
@@ -39,7 +39,7 @@ def test_a_store_of_the_first_schema_is_upgraded_and_keeps_its_data(db_url):
                           "VALUES ('old1', '', 'reader', 'PKU', '2026-01-05 08:00:00')"))
     engine.dispose()
     with Store(db_url) as s:
-        assert s.revision == "0005"
+        assert s.revision == "0007"
         assert s.user("old1")["member"] == "PKU" and s.password_hash("old1") is None
         assert s.user("old1")["email"] is None and s.user("old1")["email_notices"] is True  # mail on, no address yet
         assert {"sessions", "member_states", "notices"} <= set(inspect(s.engine).get_table_names())
@@ -126,7 +126,7 @@ def test_requests_of_a_store_before_delivery_existed_keep_their_data(db_url):
                           "VALUES ('old1', 'PKU', 'loan', 'manual', '红楼梦', 'Pending', '[]', '2026-01-05 08:00:00')"))
     engine.dispose()
     with Store(db_url) as s:
-        assert s.revision == "0005"
+        assert s.revision == "0007"
         (old,) = s.list_requests(reader="old1")
         assert (old["title"], old["delivery"], old["pickup"], old["need_before"], old["citation_data"],
                 old["isbn"], old["year"]) == ("红楼梦", "desk", "", None, None, "", "")
