@@ -16,7 +16,7 @@ EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE = 0, 1, 2
 # Command families that live in modules of their own; each has `register(subparsers, common_parent)`.
 COMMAND_MODULES: tuple[str, ...] = ("balis.cmd_route", "balis.cmd_index", "balis.cmd_serve", "balis.cmd_ill",
                                      "balis.cmd_backup", "balis.cmd_notices", "balis.cmd_holdings",
-                                     "balis.cmd_peers")
+                                     "balis.cmd_peers", "balis.cmd_alerts")
 # Subcommands that other installed packages add (the demo test bed's `testbed`), each an entry point naming its
 # `register(subparsers, common_parent)`; one is loaded only when its command is asked for, all for the help.
 COMMAND_GROUP = "balis.commands"

@@ -203,8 +203,10 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
         schedule = None
         if harvest_at is not None and not worker:
             from indexer.schedule import HarvestSchedule, harvest_job
+            from portal.searches import alerts_after_harvest
 
-            schedule = HarvestSchedule(harvest_at, harvest_job(registry.path, index_dir, full_on=full_harvest_on))
+            schedule = HarvestSchedule(harvest_at, harvest_job(registry.path, index_dir, full_on=full_harvest_on,
+                                                               after=alerts_after_harvest(app, index_dir)))
             schedule.start()
         try:
             await stop.wait()

@@ -103,10 +103,10 @@ _NULL_STR, _NULL_INT, _ERROR_RESPONSE = NULL_STR, NULL_INT, ERROR_RESPONSE
 def openapi() -> dict:
     """The OpenAPI 3.1 document of the JSON API (checked by tests/portal/test_portal_api.py): the search
     part here, and the parts of signing in, readers' requests, the staff desk and administration."""
-    from portal import account, admin, cite, desk, reader
+    from portal import account, admin, cite, desk, reader, searches
 
     doc = _search_openapi()
-    for part in (account, reader, desk, admin, cite):
+    for part in (account, reader, desk, admin, cite, searches):
         paths, schemas = part.openapi_parts()
         doc["paths"].update(paths)
         doc["components"]["schemas"].update(schemas)

@@ -32,7 +32,7 @@ from ill.workdays import BEIJING
 from indexer.backend import resolve_location
 from indexer.errors import IndexerError
 from members import Registry, with_member_states
-from portal import account, admin, api, cite, desk, iso18626, messages, reader
+from portal import account, admin, api, cite, desk, iso18626, messages, reader, searches
 from portal.auth import USER, Forbidden, SignInRequired, session_middleware, shown_statuses
 from portal.beijing import schematic
 from portal.catalogue import (
@@ -115,7 +115,7 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
     app.router.add_get("/members", members_page, name="members")
     app.router.add_get("/map", map_page, name="map")
     app.router.add_post("/lang", switch_language, name="lang")
-    for part in (account, reader, desk, admin, api, messages, cite, iso18626):
+    for part in (account, reader, desk, admin, api, messages, cite, iso18626, searches):
         part.add_routes(app)
     messages.setup_mailer(app, mail)
     sru_index = LocalIndexBackend(location, index_replicas)

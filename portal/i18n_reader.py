@@ -229,3 +229,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "contact.desk": ("取书和还书：{name}馆际互借处", "Collect and return books at the ILL desk of {name}"),
     "contact.of": ("{name} 馆际互借处联系方式", "ILL desk of {name}"),
 }
+
+# 我的检索 (saved searches and new-book alerts) keeps its texts beside its pages
+from portal.i18n_searches import MESSAGES as _SEARCHES  # noqa: E402
+
+MESSAGES.update(_SEARCHES)
