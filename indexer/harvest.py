@@ -980,8 +980,10 @@ def regroup(store: Store, part: Part, works: list) -> list:
 
 async def harvest(registry: Registry, index_dir: Path | str, opts: HarvestOptions | None = None,
                   progress: Progress | None = None) -> HarvestResult:
-    """Harvest the chosen members (default: every active member with an endpoint) into `index_dir`'s store,
-    then write the index. One harvest at a time per index folder (HarvestError names the running one)."""
+    """Harvest the chosen members (default: every active member with an endpoint) into the store of the index
+    at `index_dir` (a folder or a database URL), then write the index. One harvest at a time per index folder
+    (HarvestError names the running one); into a database several at once, each member fetched by one of them
+    (`indexer.pg.store`)."""
     opts = opts or HarvestOptions()
     progress = progress or Progress()
     if opts.members:
