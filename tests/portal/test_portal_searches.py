@@ -289,7 +289,8 @@ async def test_saving_listing_and_the_alert_in_the_browser(own_bed, registry, st
     await harvest(registry, where)
     report = run_alerts(store, where)
     assert report.found == 1, report.as_dict()
-    await page.goto(base + "searches")
+    await page.click("#nav-searches")  # 我的检索 in the top bar
+    await page.wait_for_selector("#saved-searches")
     item = page.locator("li.saved-search").first
     assert await item.get_attribute("data-new") == "1"
     assert NEW["browser"][1] in await item.locator("ul.new-books").inner_text()
