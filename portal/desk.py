@@ -364,8 +364,11 @@ async def request_page(request: web.Request, *, status: int = 200, error: str | 
     done = done if done in m.ACTIONS or done in m.OPTIONAL_ACTIONS else ""
     copy = (await own_copies(request, [req], user["member"])).get(rid)
     duplicates = await asyncio.to_thread(store.possible_duplicates, rid) if req["borrower"] == user["member"] else []
+    from portal.docdelivery import desk_view
+
+    dd = await asyncio.to_thread(desk_view, req, user["member"], store, store.clock(), request[LANG])
     return _render(request, "desk_request.html", status=status, req=req, legs=legs, history=history, copy=copy,
-                   duplicates=duplicates,
+                   duplicates=duplicates, dd=dd,
                    actions=staff_actions(req, user["member"]), member=user["member"], error=error, done=done,
                    show_reader=req["borrower"] == user["member"], danger=DANGER,
                    contacts=[(code, contact_of(request.app[REGISTRY], code)) for code in

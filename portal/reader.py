@@ -105,6 +105,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(r"/api/requests/{request_id:\d{1,9}}", api_detail)
     app.router.add_post(r"/api/requests/{request_id:\d{1,9}}/cancel", api_cancel)
     app.router.add_get("/api/works/{work_id}/rota", api_rota)
+    from portal import docdelivery  # document delivery (原文传递): the copy form, the download, the fees
+
+    docdelivery.add_routes(app)
 
 
 # -- checking what readers type (pure) ------------------------------------------------------------------------
@@ -638,6 +641,8 @@ async def _own_request_parts(request: web.Request) -> tuple:
 
 
 async def request_detail(request: web.Request) -> web.Response:
+    from portal.docdelivery import mine_view
+
     req, legs, events, names, lang = await _own_request_parts(request)
     return private_page(request, "my_request.html", r=request_view(req, _now(request), names, lang, registry=request.app[REGISTRY]),
                         desk_contact=contact_of(request.app[REGISTRY], req["borrower"]),
@@ -645,7 +650,8 @@ async def request_detail(request: web.Request) -> web.Response:
                         legs=[leg_view(x, names, lang) for x in legs],
                         events=[event_view(e, names, lang) for e in events],
                         submitted=request.query.get("submitted") == "1",
-                        cancelled=request.query.get("cancelled") == "1")
+                        cancelled=request.query.get("cancelled") == "1",
+                        dd=mine_view(req, request.app[STORE].copy_rules, _now(request), lang))
 
 
 async def cancel_page(request: web.Request, *, failed: str | None = None, status: int = 200) -> web.Response:
