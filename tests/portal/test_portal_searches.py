@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import feedparser
 import pytest
+from axe_playwright_python.async_playwright import Axe
 from lxml import etree
 
 from balis.cli import main
@@ -278,6 +279,14 @@ async def test_saving_listing_and_the_alert_in_the_browser(own_bed, registry, st
     await page.goto(base + "search?" + urlencode({"au": author}))
     await page.wait_for_selector("#save-search")
     await shots.take(page, "saved-search-save")
+    axe = Axe()
+
+    async def severe() -> list[str]:  # axe-core: no serious or critical violation on the pages of this feature
+        found = (await axe.run(page)).response["violations"]
+        return [f"{v['id']} ({v['impact']}) {v['nodes'][0]['target']}" for v in found
+                if v["impact"] in ("serious", "critical")]
+
+    assert await severe() == []
     await page.fill("#save-search-name", "这位作者的新书")
     await page.click("#save-search-button")
     await page.wait_for_selector("#searches-done")
@@ -295,10 +304,12 @@ async def test_saving_listing_and_the_alert_in_the_browser(own_bed, registry, st
     assert await item.get_attribute("data-new") == "1"
     assert NEW["browser"][1] in await item.locator("ul.new-books").inner_text()
     await shots.take(page, "saved-searches")
+    assert await severe() == []
     await item.locator("a.view-search").click()
     await page.wait_for_selector("#new-books")
     assert await page.locator("li.new-book.new").count() == 1
     await shots.take(page, "saved-search-new-books")
+    assert await severe() == []
     await page.click("#back-to-searches")
     await page.locator("li.saved-search button.toggle-alert").first.click()
     await page.wait_for_selector("#searches-done")
