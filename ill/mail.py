@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -101,8 +102,9 @@ class MailConfig:
         return ssl.create_default_context(cafile=self.ca_file)
 
 
-def message(config: MailConfig, letter: outbox.Letter) -> EmailMessage:
-    """The mail of one notice: its subject, its text (Chinese, then English) and the portal link."""
+def message(config: MailConfig, letter: outbox.Letter, copies: Path | None = None) -> EmailMessage:
+    """The mail of one notice: its subject, its text (Chinese, then English) and the portal link; a delivered
+    copy's scan as a PDF attachment when the letter carries one and `copies` (the copies folder) still has it."""
     msg = EmailMessage()
     msg["From"] = config.sender
     msg["To"] = formataddr(("", letter.to)) if letter.to else ""
@@ -115,6 +117,14 @@ def message(config: MailConfig, letter: outbox.Letter) -> EmailMessage:
                     f"-- \n北京地区高校图书馆文献资源保障体系 (BALIS) 馆际互借\n"
                     f"不想收到邮件？在门户的“我的消息”页关闭邮件通知。 / No mail wanted? Turn it off on "
                     f"{config.portal_url}/messages\n", charset="utf-8")
+    if letter.attachment and copies is not None:
+        try:
+            data = (copies / letter.attachment).read_bytes()
+        except OSError:
+            data = None  # deleted meanwhile: the notice still says where to download it while it lasted
+        if data is not None:
+            msg.add_attachment(data, maintype="application", subtype="pdf",
+                               filename=f"balis-{letter.attachment.split('-', 1)[0]}.pdf")
     return msg
 
 
@@ -201,7 +211,7 @@ def deliver(store: Store, config: MailConfig, *, now: datetime | None = None, li
     try:
         for letter in to_send:
             try:
-                server.send_message(message(config, letter), from_addr=_address(config.sender), to_addrs=[letter.to])
+                server.send_message(message(config, letter, store.copies), from_addr=_address(config.sender), to_addrs=[letter.to])
             except (OSError, smtplib.SMTPException) as exc:
                 why = _why(exc, config)
                 if _permanent(exc):

@@ -199,11 +199,18 @@ def for_change(change: Change, registry: Registry | None = None) -> list[Notice]
     elif action == m.SHIP and req.get("copy_file"):
         rules = registry.copy if registry is not None else None
         days, times = (rules.download_days, rules.download_limit) if rules else (14, 5)
+        mailed = req.get("copy_method") == "email" and (req.get("copy_size") or 0) <= (
+            rules.email_max_mb if rules else 10) * 1_000_000
+        if mailed:
+            extra_zh, extra_en = "扫描件同时作为本邮件的附件发送。", " The scan is also attached to this mail."
+        else:
+            extra_zh, extra_en = "", ""
         reader(DELIVERED, f"{lender_zh} 已传递《{t}》的扫描件（申请单 {n}，{req.get('pages') or ''} 页）。请在“我的申请”中"
-                          f"下载：链接 {_when(req.get('copy_expires'))} 前有效（{days} 天），最多下载 {times} 次，之后文件将被删除。",
+                          f"下载：链接 {_when(req.get('copy_expires'))} 前有效（{days} 天），最多下载 {times} 次，之后文件将被删除。"
+                          + extra_zh,
                f'{lender_en} delivered the scan of "{t}" (request {n}, {req.get("pages") or ""} pages). Download it '
                f"from My requests before {_when(req.get('copy_expires'))} ({days} days), at most {times} times; the "
-               f"file is deleted after that.")
+               f"file is deleted after that." + extra_en)
     elif action == m.SHIP and req.get("copy_method") == "post":
         reader(DELIVERED, f"{lender_zh} 已将《{t}》的复印件（申请单 {n}）打印并邮寄给您，请注意查收。",
                f'{lender_en} printed the copy of "{t}" (request {n}) and posted it to you.', desk)

@@ -160,6 +160,19 @@ class Letter:
     body: str
     link: str
     attempts: int
+    attachment: str | None = None  # a delivered copy's scan to attach (its name in the copies folder)
+
+
+def attachments(conn: Connection, rows, max_bytes: int) -> dict[int, str]:
+    """notice id -> the scan its mail carries: the reader's notice that a copy asked for by e-mail was delivered,
+    when the scan is still kept and within the registry's e-mail size limit (document delivery, ill/copyfiles.py)."""
+    wanted = {r.request_id: r.id for r in rows if r.kind == n.DELIVERED and r.request_id is not None}
+    if not wanted:
+        return {}
+    found = conn.execute(select(requests.c.id, requests.c.copy_file).where(
+        requests.c.id.in_(sorted(wanted)), requests.c.copy_method == "email", requests.c.copy_file.is_not(None),
+        requests.c.copy_size <= max_bytes))
+    return {wanted[r.id]: r.copy_file for r in found}
 
 
 def claim(store: Store, now: datetime, limit: int = 50) -> list[Letter]:
@@ -167,7 +180,7 @@ def claim(store: Store, now: datetime, limit: int = 50) -> list[Letter]:
     too; one transaction (the write lock on SQLite, SKIP LOCKED on PostgreSQL)."""
     at = _db(now)
     q = (select(notices.c.id, notices.c.subject, notices.c.body, notices.c.link, notices.c.attempts,
-                users.c.email, users.c.email_notices)
+                users.c.email, users.c.email_notices, notices.c.kind, notices.c.request_id)
          .join(users, users.c.id == notices.c.user_id)
          .where(notices.c.email == PENDING, notices.c.next_attempt_at <= at)
          .order_by(notices.c.id).limit(limit))
@@ -178,8 +191,9 @@ def claim(store: Store, now: datetime, limit: int = 50) -> list[Letter]:
         if rows:
             conn.execute(update(notices).where(notices.c.id.in_([r.id for r in rows]))
                          .values(next_attempt_at=_db(now + LEASE)))
-    return [Letter(r.id, r.email if (r.email and r.email_notices) else None, r.subject, r.body, r.link, r.attempts)
-            for r in rows]
+        attached = attachments(conn, rows, int(store.copy_rules.email_max_mb * 1_000_000))
+    return [Letter(r.id, r.email if (r.email and r.email_notices) else None, r.subject, r.body, r.link, r.attempts,
+                   attached.get(r.id)) for r in rows]
 
 
 def mark_sent(store: Store, notice_id: int, now: datetime) -> None:

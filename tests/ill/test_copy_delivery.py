@@ -155,3 +155,38 @@ def test_a_rolled_back_delivery_takes_the_charges_back(dd):
     assert dd.act(rid, m.SHIP, "pku")["fee_fen"] == 220
     r = dd.rollback(rid, "admin", "wrong request")
     assert r["status"] == m.WILL_SUPPLY and r["fee_fen"] is None and r["subsidy_fen"] is None
+
+
+def test_a_copy_asked_for_by_email_is_mailed_as_an_attachment_within_the_size_limit(db_url, clock, tmp_path):
+    from ill import mail, outbox
+    from ill.mail import MailConfig
+    from tests.ill.smtpd import SmtpServer
+
+    small = replace(REGISTRY, copy=replace(REGISTRY.copy, email_max_mb=0.002))  # 2,000 bytes
+    s = Store(db_url, clock=clock, registry=small, copies=tmp_path / "copies")
+    for uid, role, member in (("r1", "reader", "THU"), ("pku", "staff", "PKU")):
+        s.add_user(uid, role, member, now=clock.now)
+    outbox.set_email(s, "r1", address="r1@mails.tsinghua.edu.cn")
+    scans = {}
+    for pages in (1, 40):  # about 700 bytes: attached; about 16 kB: over the limit, download only
+        rid = s.submit("r1", kind="copy", title=f"{pages} 页", rota=["PKU"], citation_data=ARTICLE,
+                       copy_method="email")["id"]
+        s.act(rid, m.WILL, "pku")
+        scans[rid] = pdf(pages)
+        s.deliver_copy(rid, "pku", scans[rid])
+    server = SmtpServer().start()
+    try:
+        config = MailConfig.parse(f"smtp://127.0.0.1:{server.port}", "BALIS <ill@balis.example.org>")
+        assert mail.deliver(s, config).sent >= 2
+        letters = [msg for msg in server.inbox.to("r1@mails.tsinghua.edu.cn") if "扫描件" in msg.get_body(
+            ("plain",)).get_content()]
+    finally:
+        server.stop()
+    by_title = {("《1 页》" in msg.get_body(("plain",)).get_content()): msg for msg in letters}
+    attached = [p for p in by_title[True].iter_attachments()]
+    assert len(attached) == 1 and attached[0].get_content_type() == "application/pdf"
+    assert attached[0].get_content() == scans[min(scans)]
+    assert "附件" in by_title[True].get_body(("plain",)).get_content()
+    assert list(by_title[False].iter_attachments()) == []  # too large to mail: the notice says to download it
+    assert "附件" not in by_title[False].get_body(("plain",)).get_content()
+    s.close()
