@@ -34,16 +34,16 @@ def cmd_dd_stats(args) -> int:
                     _print_settlement(report, table, yuan)
                 return EXIT_OK
             months = [args.month] if args.month else stats.active_months(store)
-            rows = settlement.dd_table(store, months, [args.member.upper()] if args.member else None)
+            rows = stats.dd_table(store, months, [args.member.upper()] if args.member else None)
         if args.csv:
-            sys.stdout.write(settlement.dd_csv(rows))
+            sys.stdout.write(stats.dd_csv(rows))
         elif args.json:
-            _print_json({"version": 1, "figures": list(settlement.FIGURES), "rows": rows})
+            _print_json({"version": 1, "figures": list(stats.DD_FIGURES), "rows": rows})
         else:
-            head = ("馆 member", "月 month", *(settlement.LABELS[k] for k in settlement.FIGURES))
+            head = ("馆 member", "月 month", *(stats.DD_LABELS[k] for k in stats.DD_FIGURES))
             body = [(r["member"], r["month"], *("" if r[k] is None else f"{r[k]:.1%}" if k == "fill_rate" else
                                                 yuan(r[k]) if k.endswith("_fen") else str(r[k])
-                                                for k in settlement.FIGURES)) for r in rows]
+                                                for k in stats.DD_FIGURES)) for r in rows]
             print(table([head, *body]) if body else "没有原文传递数据 (no copy requests for this selection)")
         return EXIT_OK
     return _run(go)

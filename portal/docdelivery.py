@@ -409,11 +409,11 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text=f"month {month[:20]!r}: write it as YYYY-MM, e.g. 2026-12") from None
     month = month[:7]
     store = request.app[STORE]
-    rows = await asyncio.to_thread(settlement.dd_table, store, [month])
+    rows = await asyncio.to_thread(stats.dd_table, store, [month])
     report = await asyncio.to_thread(settlement.settlement, store, month)
     if request.query.get("format") == "csv":
         which = request.query.get("table", "stats")
-        text = settlement.settlement_csv(report) if which == "settlement" else settlement.dd_csv(rows)
+        text = settlement.settlement_csv(report) if which == "settlement" else stats.dd_csv(rows)
         return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
             "Content-Disposition": f'attachment; filename="balis-dd-{which}-{month}.csv"'})
     names = request.app[CATALOGUE].names(request[LANG])

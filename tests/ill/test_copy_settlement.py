@@ -14,7 +14,8 @@ import pytest
 
 from ill import Store
 from ill import machine as m
-from ill.settlement import dd_csv, dd_month, dd_table, reader_account, settlement, settlement_csv
+from ill.settlement import reader_account, settlement, settlement_csv
+from ill.stats import dd_csv, dd_month, dd_table
 from members import load_registry
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "config" / "members.toml")
