@@ -110,6 +110,7 @@ class SearchView:
     note: str | None = None  # a message key when the index was wanted but could not answer (LIVE then)
     local_ready: bool = False  # whether the reader may choose the union index instead
     last_page: int | None = None  # LOCAL: the last page the total allows (live search knows no total)
+    suggestions: tuple[str, ...] = ()  # a finished search that found nothing: spellings the union index knows
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,10 +236,23 @@ class Catalogue:
         """The whole page: from the union index when it can answer (availability as harvested), else live."""
         if self.wants_local(params):
             try:
-                return await self.local_page(params, query, before_asking=before_asking)
+                return await self._suggested(query, await self.local_page(params, query, before_asking=before_asking))
             except IndexUnavailable:
                 pass  # the live search below says so
-        return self._noted(params, await self._live_page(params, query, before_asking=before_asking))
+        return await self._suggested(query, self._noted(params, await self._live_page(params, query,
+                                                                                      before_asking=before_asking)))
+
+    async def _suggested(self, query, view: SearchView) -> SearchView:
+        """A finished view that found nothing, with the spellings the union index knows for its words."""
+        if not view.done or view.works or view.all_works or self.local is None or not self.local.usable():
+            return view
+        from connectors.query import clauses
+
+        words = [w for c in clauses(query) if c.field in ("any", "title", "author", "subject") and not c.phrase
+                 for w in c.value.split()]
+        if not words:
+            return view
+        return replace(view, suggestions=tuple(await self.local.suggest(words)))
 
     async def local_page(self, params: SearchParams, query, *, before_asking: Callable[[], None] | None = None,
                          availability: str = HARVESTED) -> SearchView:
@@ -317,12 +331,14 @@ class Catalogue:
             if view is not None:
                 async with aclosing(self._availability(view)) as changes:
                     async for change in changes:
+                        if isinstance(change, ViewChanged) and change.view.done:
+                            change = ViewChanged(await self._suggested(query, change.view))
                         yield change
                 return
         async with aclosing(self._live_stream(params, query)) as changes:
             async for change in changes:
                 if isinstance(change, ViewChanged):
-                    change = ViewChanged(self._noted(params, change.view))
+                    change = ViewChanged(await self._suggested(query, self._noted(params, change.view)))
                 yield change
 
     async def _availability(self, view: SearchView) -> AsyncIterator[StatusChanged | ViewChanged]:

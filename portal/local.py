@@ -124,6 +124,12 @@ class _Open:
         with self.borrowed() as s:
             return s.group(group_id, MAX_OTHER_EDITIONS + 1)
 
+    def suggest(self, words: list[str]) -> list[str]:
+        if not self.database:
+            return self.lookup.suggest(words)
+        with self.borrowed() as s:
+            return s.suggest(words)
+
     def doc_count(self) -> int:
         if not self.database:
             return self.searcher.doc_count()
@@ -316,6 +322,14 @@ class PortalIndex:
                      names: Mapping[str, str] | None = None) -> tuple[LocalResult, int]:
         """One page from the index and the generation that answered (IndexUnavailable when it cannot)."""
         return await self._run(self._search, query, sort, page, size, selected or {}, names or {})
+
+    async def suggest(self, words: list[str]) -> list[str]:
+        """Spellings the index knows for the words it does not (a search that found nothing); [] when the
+        index cannot answer."""
+        try:
+            return await self._run(lambda: self._with_open(lambda current: current.suggest(words), self._lookup_lock))
+        except IndexUnavailable:
+            return []
 
     def work(self, work_id: str) -> Work | None:
         """The edition with this id (in the caller's thread; a lookup by a unique key takes a millisecond)."""

@@ -82,6 +82,11 @@ class PgSearcher:
     def forget_terms(self) -> None:
         """Nothing is cached in the process."""
 
+    def suggest(self, words: list[str], limit: int = 3) -> list[str]:
+        """No spelling suggestions from a database index yet: its words are kept per edition (tsvector), with
+        no term list to look for near spellings in (docs/local-search.md)."""
+        return []
+
     def close(self) -> None:
         self.reads.close()  # the primary's connection among them
 

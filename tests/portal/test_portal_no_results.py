@@ -8,6 +8,7 @@ import re
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
+from connectors.query import parse
 from services.search import starting_points
 from tests.portal.test_portal_local import harvested, harvested_folder, index_dir  # noqa: F401 - fixtures
 
@@ -59,3 +60,22 @@ async def test_the_union_index_offers_the_live_search_and_shows_without_the_face
     assert "结果还按所选分面筛选过" in faceted and "facet" not in _tries(faceted)["clear_facets"][0]
     en = unescape(await (await client.get("/search", params={"q": "zzzqqq", "lang": "en"})).text())
     assert "Nothing found for “zzzqqq”" in en and "Still not found?" in en
+
+
+async def test_a_misspelt_word_gets_the_spelling_the_union_index_knows(make_client, index_dir):  # noqa: F811
+    from indexer.backend import is_database, open_searcher
+
+    with open_searcher(index_dir) as s:
+        titles = [w.display.title for w in s.search(parse("a OR the OR of"), size=200).works]
+    word = next(w.lower() for t in titles for w in re.findall(r"[A-Za-z]{7,}", t))
+    typo = word[0] + word[2] + word[1] + word[3:]  # two letters swapped
+    client = await make_client(index_dir=index_dir)
+    html = unescape(await (await client.get("/search", params={"q": typo})).text())
+    tries = _tries(html)
+    if is_database(index_dir):  # the PostgreSQL index keeps no term list to spell from (docs/local-search.md)
+        assert "spelling" not in tries
+        return
+    offered = [parse_qs(urlsplit(u).query)["q"][0] for u in tries["spelling"]]
+    assert offered[0] == word, (typo, offered)
+    found = unescape(await (await client.get(tries["spelling"][0])).text())
+    assert 'id="no-results"' not in found
