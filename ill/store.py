@@ -989,6 +989,8 @@ class Store:
                                    after, req["lender"], f"undo #{target.id} ({target.action}): {reason}", before=before)
             conn.execute(update(audit).where(audit.c.id == target.id).values(rolled_back_by=audit_id))
             conn.execute(update(violations).where(violations.c.audit_id == target.id).values(void=True))
+            if req.get("copy_file") and req["copy_file"] != after.get("copy_file"):  # an undone delivery's scan
+                copyfiles.delete(self.copies, req["copy_file"])
             return self._public(after)
 
     # ---- reading -----------------------------------------------------------------------------------

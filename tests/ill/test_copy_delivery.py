@@ -149,12 +149,19 @@ def test_the_subsidy_stops_at_the_members_yearly_budget(db_url, clock, tmp_path)
     s.close()
 
 
-def test_a_rolled_back_delivery_takes_the_charges_back(dd):
+def test_a_rolled_back_delivery_takes_the_charges_and_the_scan_back(dd, tmp_path):
     rid = submit(dd, method="post")["id"]
     dd.act(rid, m.WILL, "pku")
     assert dd.act(rid, m.SHIP, "pku")["fee_fen"] == 220
     r = dd.rollback(rid, "admin", "wrong request")
     assert r["status"] == m.WILL_SUPPLY and r["fee_fen"] is None and r["subsidy_fen"] is None
+    rid = submit(dd)["id"]
+    dd.act(rid, m.WILL, "pku")
+    dd.deliver_copy(rid, "pku", pdf(2))  # the wrong article was scanned
+    r = dd.rollback(rid, "admin", "wrong article scanned")
+    assert r["status"] == m.WILL_SUPPLY and r["copy_file"] is None
+    assert list((tmp_path / "copies").glob("*.pdf")) == []  # nobody can download the wrong scan
+    assert dd.deliver_copy(rid, "pku", pdf(3))["pages"] == 3
 
 
 def test_a_copy_asked_for_by_email_is_mailed_as_an_attachment_within_the_size_limit(db_url, clock, tmp_path):
