@@ -547,6 +547,8 @@ class Store:
             m.check_inputs(v.transition, req, reason=reason, rota=entries)
             if entries:
                 self._check_lenders(entries, conn)
+                if req["kind"] == m.COPY:  # the suppliers' own page limits and delivery methods (ill/copyrules.py)
+                    entries = copyrules.admit(entries, self.copy_services(), req["pages"], req["copy_method"] or None)
                 entries = needby.order(entries, now, req["need_before"], req["kind"], self._extra_days(req))
             if v.transition.action == m.ROUTE and edition:
                 why = editions.mismatch(req, str(edition.get("title") or ""), list(edition.get("isbns") or ()))

@@ -70,6 +70,13 @@ def test_a_supplier_over_its_own_limit_leaves_the_rota_and_none_left_is_refused(
         submit(dd, rota=("RUC",), method="post")
 
 
+def test_staff_routing_a_copy_keep_to_the_suppliers_limits(dd):
+    rid = dd.submit("r1", kind="copy", title="无 ISSN 的论文", citation_data={**ARTICLE, "pages": "1-40"})["id"]
+    with pytest.raises(RuleViolation, match="RUC: 每次最多 30 页"):
+        dd.act(rid, m.ROUTE, "thu", rota=["RUC"])
+    assert dd.act(rid, m.ROUTE, "thu", rota=["RUC", "PKU"])["lender"] == "PKU"
+
+
 def test_the_price_before_confirming_is_the_registrys(dd):
     q = dd.quote_copy("THU", "PKU", 4)  # PKU: 1.00 + 4 x 0.30 = 2.20; the centre pays up to 3.00
     assert (q.price_fen, q.subsidy_fen, q.reader_fen) == (220, 220, 0)

@@ -20,11 +20,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pypdf import PdfWriter
 
+from connectors.query import parse
 from dedup import merge
 from ill import Store
 from ill import machine as m
 from ill.workdays import BEIJING
-from indexer.backend import open_index
+from indexer.backend import open_index, open_searcher
 from members import load_registry
 from portal import create_app
 from portal.app import HTTP_LIMITS
@@ -201,6 +202,16 @@ async def test_paste_check_price_confirm_upload_download(portal):
     assert ["net", month, "THU", req["lender"], "", "", "", "", "1.50"] in settle
     await sign_in(client, "ra1")
     assert (await client.get("/admin/dd")).status == 403
+
+
+async def test_the_form_from_a_catalogue_edition_has_the_journals_fields(portal, serial_index):
+    with open_searcher(serial_index) as searcher:
+        work_id = searcher.search(parse(f"issn:{ISSN}"), size=5).works[0].work_id
+    await sign_in(portal, "ra1")
+    html = await (await portal.get("/requests/copy", params={"work": work_id})).text()
+    assert "已从目录中的版本填入书刊信息：图书情报工作" in text(html)
+    assert 'id="c-journal" value="图书情报工作"' in html and f'id="c-issn" value="{ISSN}"' in html
+    assert 'id="c-kind-article" checked' in html
 
 
 async def test_a_paste_that_reads_nothing_and_missing_fields_are_said_at_the_form(portal):
