@@ -196,9 +196,18 @@ MESSAGES.update({
 
 # The texts of signing in, the reader's requests, and the staff desk and administration live beside their
 # pages; they join the one catalogue here.
-from portal import i18n_account, i18n_copy, i18n_desk, i18n_ops, i18n_reader, i18n_search  # noqa: E402
+from portal import (  # noqa: E402
+    i18n_account,
+    i18n_copy,
+    i18n_desk,
+    i18n_frame,
+    i18n_ops,
+    i18n_reader,
+    i18n_said,
+    i18n_search,
+)
 
-for _part in (i18n_account, i18n_copy, i18n_reader, i18n_desk, i18n_search, i18n_ops):
+for _part in (i18n_account, i18n_copy, i18n_reader, i18n_desk, i18n_search, i18n_ops, i18n_frame, i18n_said):
     MESSAGES.update(_part.MESSAGES)
 
 

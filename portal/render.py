@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import jinja2
 
 from portal.i18n import MESSAGES, message, translator
+from portal.i18n_said import LENDER_REASONS, TO_CHINESE, TO_ENGLISH
 from portal.params import SearchParams
 from records.vocabulary import clc_class, clc_name, language_name
 from services.search import starting_points
@@ -41,13 +42,103 @@ def environment() -> jinja2.Environment:
     env.globals.update(search_url=search_url, display_title=display_title, url=url, language_name=language_name,
                        clc_class=clc_class, material_name=material_name, strip_summary=strip_summary,
                        strip_open_up_to=STRIP_OPEN_UP_TO, page_numbers=page_numbers,
-                       starting_points=starting_points)
+                       starting_points=starting_points, nav_current=nav_current, said=said,
+                       rate=rate, lender_reasons=lender_reasons, in_language=in_language)
     return env
 
 
 def url(path: str, pairs=()) -> str:
     query = urlencode(list(pairs))
     return f"{path}?{query}" if query else path
+
+
+def nav_current(path_qs: str) -> str:
+    """The menu item a page belongs to, for `aria-current`: the first segment of its path ("desk" for
+    /desk/requests/7); the search pages and an edition belong to "search"."""
+    first = path_qs.split("?", 1)[0].strip("/").split("/", 1)[0]
+    return "search" if first in ("", "search", "work", "export") else first
+
+
+_GLOSS = re.compile(r"\s+\(([a-z][^()]*)\)")  # the store's " (English)" after its Chinese words
+_BOUNDARIES = ("; ", "；", ". ", "。", ", ", ": ")  # a Chinese comma stays inside the phrase a gloss translates
+_PARTS = re.compile(r"(; |；|: |：)")
+
+
+def said(text: str | None, lang: str, typed: bool = False) -> str:
+    """A text the ILL store wrote, in `lang`: of each "中文 (English)" pair the page's half, the store's
+    one-language phrases turned (portal/i18n_said.py), a lender's reason chosen from the list in `lang`;
+    anything else as written, and all of a text a person `typed` but a reason from the list.
+    `said("已取消 (cancelled)", "en") == "cancelled"`."""
+    if not text:
+        return ""
+    if not typed:
+        text = _phrases(_halves(text, lang), lang)
+    return "".join(_REASON_IN.get(part.strip(), {}).get(lang, part) for part in _PARTS.split(text))
+
+
+def _halves(text: str, lang: str) -> str:
+    """Of each "中文 (English)" pair the half in `lang`; a gloss "(due …)" adds a date in either language."""
+    if lang != "en":
+        return _GLOSS.sub(lambda m: message("said.due", lang, when=m.group(1)[4:]) if m.group(1).startswith("due ")
+                          else "", text)
+    out, pos = [], 0
+    for m in _GLOSS.finditer(text):
+        gloss = m.group(1)
+        if gloss.startswith("due "):
+            continue
+        segment = text[pos:m.start()]
+        cut = max((segment.rfind(b) + len(b) for b in _BOUNDARIES if b in segment), default=0)
+        out += [segment[:cut], gloss]
+        pos = m.end()
+    return "".join(out) + text[pos:]
+
+
+def _phrases(text: str, lang: str) -> str:
+    """The store's one-language phrases in `lang`."""
+    for pattern, replacement in TO_ENGLISH if lang == "en" else TO_CHINESE:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+# a lender's reason from the list, in either language → {"zh": ..., "en": ...}
+_REASON_IN = {text: {"zh": zh, "en": en} for zh, en in LENDER_REASONS.values() for text in (zh, en)}
+
+
+_CJK = re.compile("[\u3400-\u9fff]")
+_LABEL = re.compile(r"^([^\x00-\x7f][^:]*?) ([A-Za-z][A-Za-z ]*): ")  # "地址 Address: …" (a notice's contact lines)
+_NAMES = re.compile(r"^([^\x00-\x7f][^()]*) \(([\x20-\x7e]+)\)$")  # "清华大学 (Tsinghua University)"
+
+
+def in_language(text: str, lang: str, subject: bool = False) -> str:
+    """A notice (ill/notices.py writes each in both languages, for mail) in the page's language: of a subject
+    "申请单 7 已寄出 / Request 7: shipped" one half; of a body "中文\n\nEnglish[\n\ncontact lines]" one
+    paragraph and the contact lines' labels. A text of another shape is shown as it is."""
+    en = lang == "en"
+    if subject:
+        zh_part, sep, en_part = text.partition(" / ")
+        bilingual = sep and _CJK.search(zh_part) and en_part[:1].isascii() and en_part[:1].isalpha()
+        return (en_part if en else zh_part) if bilingual else text
+    parts = text.split("\n\n", 2)
+    if len(parts) < 2 or not _CJK.search(parts[0]) or not (parts[1][:1].isascii() and parts[1][:1].isalpha()):
+        return text
+    lines = []
+    for line in (parts[2].split("\n") if len(parts) > 2 else []):
+        if m := _LABEL.match(line):
+            line = f"{m.group(2) if en else m.group(1)}: {line[m.end():]}"
+        elif m := _NAMES.match(line):
+            line = m.group(2) if en else m.group(1)
+        lines.append(line)
+    return "\n\n".join([_phrases(parts[1] if en else parts[0], lang), *(["\n".join(lines)] if lines else [])])
+
+
+def lender_reasons(lang: str) -> list[str]:
+    """The lenders' common reasons in `lang`, for the confirm page's list."""
+    return [en if lang == "en" else zh for zh, en in LENDER_REASONS.values()]
+
+
+def rate(value: float | None) -> str:
+    """A rate as every page and the statistics CSV write it: 0.5789 → "57.9 %"; none → ""."""
+    return "" if value is None else f"{value * 100:.1f} %"
 
 
 def search_url(params: SearchParams, path: str = "/search", **changes) -> str:

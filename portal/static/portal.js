@@ -2,8 +2,28 @@
 // a search then shows the complete page once every member has answered.
 "use strict";
 
+// Tell a screen reader how many editions the search found: once when the first results arrive, once at the end.
+function announcer() {
+  var region = document.getElementById("announce");
+  var said = { first: false, works: 0 };
+  function say(kind, count) {
+    if (!region) { return; }
+    var text = count === 0 && kind === "done" ? region.getAttribute("data-none")
+      : region.getAttribute("data-" + kind).replace("{count}", String(count));
+    region.textContent = text;
+  }
+  return {
+    results: function (works, finished) {
+      said.works = works;
+      if (!finished && !said.first && works > 0) { said.first = true; say("waiting", works); }
+    },
+    done: function () { say("done", said.works); }
+  };
+}
+
 function liveSearch(box) {
   var done = false;
+  var announce = announcer();
   var source = new EventSource(box.getAttribute("data-events"));
   function replace(id, html) {
     var el = document.getElementById(id);
@@ -23,11 +43,13 @@ function liveSearch(box) {
     replace("results", data.html);
     replace("facets", data.facets);
     replace("status-strip", data.status);
+    announce.results(data.works, data.done);
   });
   source.addEventListener("done", function () {
     done = true;
     source.close();
     box.setAttribute("data-done", "1");
+    announce.done();
   });
   source.addEventListener("failed", function () {
     done = true;
@@ -43,7 +65,31 @@ function liveSearch(box) {
   };
 }
 
+// On a narrow screen the menu folds behind a button; without this script it shows in full, wrapped.
+function foldingMenu() {
+  var button = document.getElementById("menu-button");
+  var nav = document.getElementById("site-nav");
+  if (!button || !nav) { return; }
+  document.documentElement.classList.add("js-menu");
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    nav.classList.toggle("open", open);
+  });
+}
+
+var NARROW = "(max-width: 720px)";
+
 document.addEventListener("DOMContentLoaded", function () {
+  foldingMenu();
+  // On a phone the results come first: the member strip shows its one-line summary, and the facets wait,
+  // closed, below the results.
+  if (window.matchMedia && window.matchMedia(NARROW).matches) {
+    Array.prototype.forEach.call(document.querySelectorAll("#facets-drawer, #status-strip details"), function (d) {
+      d.open = false;
+    });
+  }
   var forms = document.querySelectorAll("form.search-form");
   Array.prototype.forEach.call(forms, function (form) {
     form.addEventListener("submit", function () {
