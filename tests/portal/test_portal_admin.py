@@ -12,8 +12,9 @@ import pytest
 from ill import machine as m
 from ill import stats
 from ill.store import Store
-from portal.admin import bar_chart, column_chart, month_list
+from portal.admin import bar_chart, column_chart, csv_text, month_list
 from portal.params import ParamError
+from portal.render import rate
 from tests.portal.deskkit import response_schema, scenario, sign_in, token_of, users, validator
 from tests.portal.helpers import states
 
@@ -165,7 +166,8 @@ async def test_dashboard_and_csv_equal_ill_stats(admin, store, codes):
         cells = re.search(rf'<tr data-member="{row["member"]}" data-month="{row["month"]}">(.*?)</tr>', html,
                           re.S).group(1)
         shown = dict(re.findall(r'data-figure="(\w+)">([^<]*)<', cells))
-        assert shown == {k: "—" if row[k] is None else str(row[k]) for k in stats.FIGURES}
+        assert shown == {k: "—" if row[k] is None else rate(row[k]) if k == "fill_rate" else str(row[k])
+                         for k in stats.FIGURES}
     monthly = re.search(r'<svg class="chart" id="chart-monthly".*?</svg>', html, re.S).group(0)
     bars = re.findall(r'<g class="bar" data-label="([\d-]+)" data-value="(\d+)"', monthly)
     assert bars == [(row["month"], str(row["requests_sent"])) for row in doc["monthly"]]
@@ -177,9 +179,13 @@ async def test_dashboard_and_csv_equal_ill_stats(admin, store, codes):
     assert csv.status == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in csv.headers["Content-Disposition"]
     body = (await csv.read()).decode("utf-8")
-    assert body == "\ufeff" + stats.to_csv(stats.table(store, members, months))
+    assert body == "\ufeff" + csv_text(stats.table(store, members, months))
+    head, *lines = body.removeprefix("\ufeff").splitlines()
+    assert head.startswith("代码 Code,月份 Month,发出申请 Requests sent,") and "满足率 Fill rate" in head
+    rates = {line.split(",")[stats_columns(head).index("满足率 Fill rate")] for line in lines}
+    assert rates and all(re.fullmatch(r"\d{1,3}\.\d %", r) or r == "" for r in rates), rates  # as the dashboard
     api_csv = await (await admin.get("/api/admin/stats.csv", params={"from": months[-1]})).read()
-    assert api_csv.decode("utf-8") == "\ufeff" + stats.to_csv(stats.table(store, members, [months[-1]]))
+    assert api_csv.decode("utf-8") == "\ufeff" + csv_text(stats.table(store, members, [months[-1]]))
 
     one = await (await admin.get("/api/admin/stats", params={"from": months[-1], "to": months[-1]})).json()
     assert one["rows"] == stats.table(store, members=members, months=[months[-1]], total=False)
@@ -231,3 +237,7 @@ async def test_only_administrators(admin, store, codes):
         r = await admin.get(path, allow_redirects=False)
         assert r.status == (401 if path.startswith("/api/") else 303), path
     assert store.get(rid)["status"] == m.WILL_SUPPLY and store.member_states() == {}
+
+
+def stats_columns(head: str) -> list[str]:
+    return head.split(",")
