@@ -32,6 +32,7 @@ TO_ENGLISH: tuple[tuple[str, str], ...] = (
     (r"\b([A-Z][A-Z0-9_-]*) 暂时无法提供", r"\1 cannot supply it now"),
     (r"\b([A-Z][A-Z0-9_-]*) 无法提供", r"\1 could not supply it"),
     (r"答复期限", "answer due"),
+    (r"请于 (\S+ \S+) 前归还 \(due back\)", r"due back by \1"),
     (r"申请单 (\d+)", r"Request \1"),
 )
 TO_CHINESE: tuple[tuple[str, str], ...] = (

@@ -43,7 +43,8 @@ def environment() -> jinja2.Environment:
                        clc_class=clc_class, material_name=material_name, strip_summary=strip_summary,
                        strip_open_up_to=STRIP_OPEN_UP_TO, page_numbers=page_numbers,
                        starting_points=starting_points, nav_current=nav_current, said=said,
-                       rate=rate, lender_reasons=lender_reasons, in_language=in_language)
+                       rate=rate, lender_reasons=lender_reasons, in_language=in_language,
+                       district_name=district_name)
     return env
 
 
@@ -60,6 +61,7 @@ def nav_current(path_qs: str) -> str:
 
 
 _GLOSS = re.compile(r"\s+\(([a-z][^()]*)\)")  # the store's " (English)" after its Chinese words
+_DUE = re.compile(r"due \d")  # "(due 2026-12-08 24:00)" adds a date to the phrase before it
 _BOUNDARIES = ("; ", "；", ". ", "。", ", ", ": ")  # a Chinese comma stays inside the phrase a gloss translates
 _PARTS = re.compile(r"(; |；|: |：)")
 
@@ -72,19 +74,19 @@ def said(text: str | None, lang: str, typed: bool = False) -> str:
     if not text:
         return ""
     if not typed:
-        text = _phrases(_halves(text, lang), lang)
+        text = _halves(_phrases(text, lang), lang)
     return "".join(_REASON_IN.get(part.strip(), {}).get(lang, part) for part in _PARTS.split(text))
 
 
 def _halves(text: str, lang: str) -> str:
     """Of each "中文 (English)" pair the half in `lang`; a gloss "(due …)" adds a date in either language."""
     if lang != "en":
-        return _GLOSS.sub(lambda m: message("said.due", lang, when=m.group(1)[4:]) if m.group(1).startswith("due ")
+        return _GLOSS.sub(lambda m: message("said.due", lang, when=m.group(1)[4:]) if _DUE.match(m.group(1))
                           else "", text)
     out, pos = [], 0
     for m in _GLOSS.finditer(text):
         gloss = m.group(1)
-        if gloss.startswith("due "):
+        if _DUE.match(gloss):
             continue
         segment = text[pos:m.start()]
         cut = max((segment.rfind(b) + len(b) for b in _BOUNDARIES if b in segment), default=0)
@@ -119,7 +121,7 @@ def in_language(text: str, lang: str, subject: bool = False) -> str:
         bilingual = sep and _CJK.search(zh_part) and en_part[:1].isascii() and en_part[:1].isalpha()
         return (en_part if en else zh_part) if bilingual else text
     parts = text.split("\n\n", 2)
-    if len(parts) < 2 or not _CJK.search(parts[0]) or not (parts[1][:1].isascii() and parts[1][:1].isalpha()):
+    if len(parts) < 2 or not _CJK.search(parts[0]) or not parts[1][:1].isascii():
         return text
     lines = []
     for line in (parts[2].split("\n") if len(parts) > 2 else []):
@@ -129,6 +131,13 @@ def in_language(text: str, lang: str, subject: bool = False) -> str:
             line = m.group(2) if en else m.group(1)
         lines.append(line)
     return "\n\n".join([_phrases(parts[1] if en else parts[0], lang), *(["\n".join(lines)] if lines else [])])
+
+
+def district_name(district: str | None, lang: str) -> str:
+    """One of Beijing's districts as the page's language names it (海淀区 → Haidian); others as written."""
+    if district and lang == "en" and f"district.{district}" in MESSAGES:
+        return message(f"district.{district}", lang)
+    return district or ""
 
 
 def lender_reasons(lang: str) -> list[str]:

@@ -103,3 +103,19 @@ def test_said_keeps_what_a_person_typed():
 
 def test_one_way_to_write_a_rate():
     assert rate(0.5789) == "57.9 %" and rate(1) == "100.0 %" and rate(0) == "0.0 %" and rate(None) == ""
+
+
+def test_the_stores_own_phrases_turn():
+    assert said("请于 2027-01-07 24:00 前归还 (due back)", "en") == "due back by 2027-01-07 24:00"
+    assert said("请于 2027-01-07 24:00 前归还 (due back)", "zh") == "请于 2027-01-07 24:00 前归还"
+    assert said("申请单 7: 没有可撤销的操作 (nothing to roll back)", "en") == "Request 7: nothing to roll back"
+    assert said("PKU 无法提供: 本馆无此书", "en") == "PKU could not supply it: not held by this library"
+
+
+async def test_districts_in_english(client):
+    en = await (await client.get("/members", params={"lang": "en"})).text()
+    districts = re.findall(r'<td data-label="District">([^<]*)</td>', en)
+    assert "Haidian" in districts and not any(CJK.search(d) for d in districts), districts
+    zh = await (await client.get("/members")).text()
+    assert '<td data-label="所在区">海淀区</td>' in zh
+    assert ">Haidian</text>" in await (await client.get("/map", params={"lang": "en"})).text()
