@@ -171,6 +171,7 @@ async def test_skip_link_menu_and_announcement(make_client, browser, codes, tmp_
     await page.keyboard.press("Enter")
     assert page.url.endswith("#main")
     assert await page.get_attribute('header nav a[href="/members"]', "aria-current") == "page"
+    assert not await page.locator("#menu-button").is_visible()  # a wide screen shows the menu itself
     assert await page.locator("header nav [aria-current]").count() == 1
 
     await page.goto(base)
