@@ -81,8 +81,17 @@ function foldingMenu() {
 
 var NARROW = "(max-width: 720px)";
 
+// A table wider than a phone scrolls inside its own box: let the keyboard reach it to scroll it too.
+function keyboardScrollers() {
+  Array.prototype.forEach.call(document.querySelectorAll("main table"), function (table) {
+    if (table.scrollWidth > table.clientWidth + 1) { table.tabIndex = 0; } else { table.removeAttribute("tabindex"); }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   foldingMenu();
+  keyboardScrollers();
+  window.addEventListener("resize", keyboardScrollers);
   // On a phone the results come first: the member strip shows its one-line summary, and the facets wait,
   // closed, below the results.
   if (window.matchMedia && window.matchMedia(NARROW).matches) {
