@@ -19,7 +19,7 @@ from ill.holidays import CalendarError, YearCalendar, dump, parse, year_calendar
 from members import paths
 from portal.auth import require
 from portal.keys import LANG
-from portal.render import private_page
+from portal.render import calendar_error, private_page
 
 MAX_FIELD = 4000
 _SEPARATORS = re.compile(r"[\s,，、;；]+")
@@ -90,7 +90,7 @@ async def holidays_submit(request: web.Request) -> web.Response:
             raise CalendarError(message("holidays.none", lang, year=year))
         await asyncio.to_thread(save_year, cal)
     except CalendarError as exc:
-        return await holidays_page(request, status=400, form=form, error=str(exc))
+        return await holidays_page(request, status=400, form=form, error=calendar_error(str(exc), lang))
     raise web.HTTPSeeOther(f"/admin/holidays?done={year}")
 
 

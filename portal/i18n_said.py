@@ -40,7 +40,21 @@ TO_CHINESE: tuple[tuple[str, str], ...] = (
     (r"\bloan period ended\b", "借期已满"),
 )
 
+# What ill/holidays.py says about a holiday calendar typed on /admin/holidays (English, for its files):
+# (pattern, Chinese, English) for the part after "<origin>, year YYYY[, holidays|workdays]: ".
+CALENDAR_ERRORS: tuple[tuple[str, str, str], ...] = (
+    (r"'(.+)' is not a date \(YYYY-MM-DD\)", r"“\1”不是日期（应写作 YYYY-MM-DD）", r"“\1” is not a date (YYYY-MM-DD)"),
+    (r"'(.+)' is not a range of at most (\d+) days", r"“\1”不是不超过 \2 天的日期范围",
+     r"“\1” is not a range of at most \2 days"),
+    (r"(\S+) is listed both as a holiday and as a working day", r"\1 同时列为节假日和调休上班日",
+     r"\1 is listed both as a holiday and as a working day"),
+    (r"(\S+) is not in or next to (\d+)", r"\1 不在 \2 年或相邻的年份内", r"\1 is not in or next to \2"),
+)
+
 MESSAGES: dict[str, tuple[str, str]] = {
+    "calendar.where": ("{year} 年", "{year}"),
+    "calendar.where.holidays": ("{year} 年节假日", "{year}, holidays"),
+    "calendar.where.workdays": ("{year} 年调休上班日", "{year}, working days"),
     "said.due": ("（期限 {when}）", " (due {when})"),
     "confirm.reasons": ("常用原因（可选，也可自行填写）", "Common reasons (pick one or write your own)"),
 }

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import jinja2
 
 from portal.i18n import MESSAGES, message, translator
-from portal.i18n_said import LENDER_REASONS, TO_CHINESE, TO_ENGLISH
+from portal.i18n_said import CALENDAR_ERRORS, LENDER_REASONS, TO_CHINESE, TO_ENGLISH
 from portal.params import SearchParams
 from records.vocabulary import clc_class, clc_name, language_name
 from services.search import starting_points
@@ -131,6 +131,24 @@ def in_language(text: str, lang: str, subject: bool = False) -> str:
             line = m.group(2) if en else m.group(1)
         lines.append(line)
     return "\n\n".join([_phrases(parts[1] if en else parts[0], lang), *(["\n".join(lines)] if lines else [])])
+
+
+_CALENDAR_WHERE = re.compile(r"^.*?, year (\d{4})(?:, (holidays|workdays))?: ")
+
+
+def calendar_error(text: str, lang: str) -> str:
+    """What the holiday calendar's reader says of a year typed on /admin/holidays, in `lang` and without the
+    file-style origin ("2027 年节假日：“2027-13-01”不是日期（应写作 YYYY-MM-DD）"); other texts as they are."""
+    where = _CALENDAR_WHERE.match(text)
+    if not where:
+        return text
+    key = f"calendar.where.{where.group(2)}" if where.group(2) else "calendar.where"
+    rest = text[where.end():]
+    for pattern, zh, en in CALENDAR_ERRORS:
+        if re.fullmatch(pattern, rest):
+            rest = re.sub(pattern, en if lang == "en" else zh, rest)
+            break
+    return message(key, lang, year=where.group(1)) + (": " if lang == "en" else "：") + rest
 
 
 def district_name(district: str | None, lang: str) -> str:

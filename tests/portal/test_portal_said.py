@@ -11,7 +11,7 @@ import pytest
 
 from ill import machine as m
 from ill.store import Store
-from portal.render import rate, said
+from portal.render import calendar_error, rate, said
 from tests.portal.deskkit import ago, sign_in, users
 
 CJK = re.compile("[\u3400-\u9fff]")
@@ -119,3 +119,11 @@ async def test_districts_in_english(client):
     zh = await (await client.get("/members")).text()
     assert '<td data-label="所在区">海淀区</td>' in zh
     assert ">Haidian</text>" in await (await client.get("/map", params={"lang": "en"})).text()
+
+
+def test_holiday_calendar_errors_in_the_pages_language():
+    text = "/admin/holidays (adm), year 2027, holidays: '2027-02-30' is not a date (YYYY-MM-DD)"
+    assert calendar_error(text, "zh") == "2027 年节假日：“2027-02-30”不是日期（应写作 YYYY-MM-DD）"
+    assert calendar_error(text, "en") == "2027, holidays: “2027-02-30” is not a date (YYYY-MM-DD)"
+    both = "/admin/holidays (adm), year 2027: 2027-05-01 is listed both as a holiday and as a working day"
+    assert calendar_error(both, "zh") == "2027 年：2027-05-01 同时列为节假日和调休上班日"
