@@ -26,7 +26,7 @@ async def test_holdings_link_to_the_members_own_record(client, registry):
     assert with_url, "the test bed gives its SRU members an opac_url"
     work = next(w for w in await _works(client, "中国") if with_url & {h["member"] for h in w["holdings"]})
     html = unescape(await (await client.get(f"/work/{work['work_id']}")).text())
-    links = dict(re.findall(r'<tr class="holding[^"]*" data-member="([A-Z]+)">\s*<td>[^<]*<a class="opac-link" '
+    links = dict(re.findall(r'<tr class="holding[^"]*" data-member="([A-Z]+)">\s*<td[^>]*>[^<]*<a class="opac-link" '
                             r'href="([^"]+)"', html))
     assert links and set(links) <= with_url
     code, url = next(iter(links.items()))
