@@ -406,7 +406,8 @@ async def members_page(request: web.Request) -> web.Response:
 async def map_page(request: web.Request) -> web.Response:
     catalogue = request.app[CATALOGUE]
     members = catalogue.sorted_members()
-    return render(request, "map.html", chart=schematic(members), members=members, params=search_params({}))
+    return render(request, "map.html", chart=schematic(members), members=members, params=search_params({}),
+                  names=catalogue.names(request[LANG]))
 
 
 async def switch_language(request: web.Request) -> web.Response:

@@ -118,7 +118,9 @@ async def test_districts_in_english(client):
     assert "Haidian" in districts and not any(CJK.search(d) for d in districts), districts
     zh = await (await client.get("/members")).text()
     assert '<td data-label="所在区">海淀区</td>' in zh
-    assert ">Haidian</text>" in await (await client.get("/map", params={"lang": "en"})).text()
+    english_map = await (await client.get("/map", params={"lang": "en"})).text()
+    assert ">Haidian</text>" in english_map
+    assert "Tsinghua University" in english_map and "清华大学" not in english_map  # members named in English too
 
 
 def test_holiday_calendar_errors_in_the_pages_language():
