@@ -157,15 +157,18 @@ class LendingPolicy:
     locations_not_for_loan: frozenset[str] = frozenset(DEFAULT_NOT_FOR_LOAN)
     fines: FineRule = field(default_factory=FineRule)
 
-    def excludes(self, material_type: str | None, language: str | None) -> str | None:
-        """Why this policy does not lend such an item (Chinese, for staff), or None if it does."""
+    def excludes(self, material_type: str | None, language: str | None, lang: str = "zh") -> str | None:
+        """Why this policy does not lend such an item (for staff, in Chinese or with `lang="en"` in English),
+        or None if it does."""
+        en = lang == "en"
         if not self.lends:
-            return "不参加馆际互借出借"
+            return "does not lend to other libraries" if en else "不参加馆际互借出借"
         mt = material_type or "book"
         if mt not in self.material_types:
-            return f"不外借此类文献（{mt}）"
+            return f"does not lend this kind of item ({mt})" if en else f"不外借此类文献（{mt}）"
         if self.languages is not None and (language or "und") not in self.languages:
-            return f"不外借此语种文献（{language or '语种不明'}）"
+            return (f"does not lend items in this language ({language or 'unknown'})" if en
+                    else f"不外借此语种文献（{language or '语种不明'}）")
         return None
 
     def to_dict(self) -> dict:

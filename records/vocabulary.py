@@ -37,6 +37,14 @@ CLC_CLASSES: dict[str, tuple[str, str]] = {
     "Z": ("综合性图书", "General works"),
 }
 
+# Beijing's 16 districts (the registry writes them in Chinese), as English pages name them.
+DISTRICTS_EN: dict[str, str] = {
+    "东城区": "Dongcheng", "西城区": "Xicheng", "朝阳区": "Chaoyang", "丰台区": "Fengtai", "石景山区": "Shijingshan",
+    "海淀区": "Haidian", "门头沟区": "Mentougou", "房山区": "Fangshan", "通州区": "Tongzhou", "顺义区": "Shunyi",
+    "昌平区": "Changping", "大兴区": "Daxing", "怀柔区": "Huairou", "平谷区": "Pinggu", "密云区": "Miyun",
+    "延庆区": "Yanqing",
+}  # fmt: skip
+
 # Chinese names as Chinese libraries give them, for the languages catalogues here hold most.
 LANGUAGES_ZH: dict[str, str] = {
     "chi": "中文", "zho": "中文", "eng": "英文", "jpn": "日文", "kor": "朝鲜文", "rus": "俄文", "ger": "德文",

@@ -15,6 +15,7 @@ from dedup.work import Work
 from members import Member
 from records.fold import is_cjk
 from records.model import AVAILABLE, IN_TRANSIT, NOT_FOR_LOAN, ON_HOLD, ON_LOAN, UNKNOWN, Holding
+from records.vocabulary import DISTRICTS_EN
 from routing.districts import Districts, load_districts
 from routing.errors import RoutingError
 
@@ -55,10 +56,19 @@ class RotaEntry:
     km: float | None
     district: str | None
     reasons: tuple[str, ...]
+    reasons_en: tuple[str, ...] = ()  # the same in English, for English pages
 
     @property
     def text(self) -> str:
         return " · ".join(self.reasons)
+
+    @property
+    def text_en(self) -> str:
+        return " · ".join(self.reasons_en or self.reasons)
+
+    def text_in(self, lang: str) -> str:
+        """The reasons in the page's language ("zh" or "en")."""
+        return self.text_en if lang == "en" else self.text
 
     def to_dict(self) -> dict:
         return {"rank": self.rank, "member": self.member, "name": self.name, "score": round(self.score, 4),
@@ -67,7 +77,8 @@ class RotaEntry:
                             "due_date": h.due_date} for h in self.copies],
                 "fill_rate": round(self.fill_rate, 4), "requests": self.requests, "filled": self.filled,
                 "mean_days": round(self.mean_days, 2), "open": self.open, "km": self.km,
-                "district": self.district, "reasons": list(self.reasons), "text": self.text}
+                "district": self.district, "reasons": list(self.reasons), "text": self.text,
+                "reasons_en": list(self.reasons_en), "text_en": self.text_en}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +88,13 @@ class Excluded:
     member: str
     name: str
     reason: str
+    reason_en: str = ""  # the same in English, for English pages
+
+    def reason_in(self, lang: str) -> str:
+        return self.reason_en or self.reason if lang == "en" else self.reason
 
     def to_dict(self) -> dict:
-        return {"member": self.member, "name": self.name, "reason": self.reason}
+        return {"member": self.member, "name": self.name, "reason": self.reason, "reason_en": self.reason_en}
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,30 +244,34 @@ def build_rota(work: Work, home: str, members: Iterable[Member] | Mapping[str, M
                     f"请读者直接在本馆借阅，无需馆际互借。")
             return Rota(work.work_id, home, material, language, own_available=True,
                         own_copies=tuple(own_lendable), note=note)
-        excluded.append(Excluded(home, home_member.name, "读者所在馆（本馆副本" + _own_state(own) + "）"))
+        excluded.append(Excluded(home, home_member.name, "读者所在馆（本馆副本" + _own_state(own) + "）",
+                                 f"the reader's own library (its copy: {_own_state(own, 'en')})"))
 
     entries: list[RotaEntry] = []
     for code in sorted(holdings):
         copies = holdings[code]
         member = by_code.get(code)
         if member is None:
-            excluded.append(Excluded(code, code, "不在成员名录中"))
+            excluded.append(Excluded(code, code, "不在成员名录中", "not in the registry of members"))
             continue
         if not member.active:
-            why = "暂停服务"
+            why, why_en = "暂停服务", "service suspended"
             if member.suspended_reason:
                 why += f"（{member.suspended_reason}"
                 why += f"，自 {member.suspended_since.isoformat()} 起）" if member.suspended_since else "）"
-            excluded.append(Excluded(code, member.name, why))
+                why_en += f" ({member.suspended_reason}" + (
+                    f", since {member.suspended_since.isoformat()})" if member.suspended_since else ")")
+            excluded.append(Excluded(code, member.name, why, why_en))
             continue
         why = member.lending.excludes(material, language)
         if why:
-            excluded.append(Excluded(code, member.name, why))
+            excluded.append(Excluded(code, member.name, why, member.lending.excludes(material, language, "en")))
             continue
         lendable = [h for h in copies if h.status != NOT_FOR_LOAN and member.lending.location_lendable(h.location)]
         if not lendable:
             places = sorted({h.location for h in copies if h.location})
-            excluded.append(Excluded(code, member.name, "副本均不外借" + (f"（{'、'.join(places)}）" if places else "")))
+            excluded.append(Excluded(code, member.name, "副本均不外借" + (f"（{'、'.join(places)}）" if places else ""),
+                                     "no copy may be lent" + (f" ({', '.join(places)})" if places else "")))
             continue
         track = Track.of(history.get(code))
         open_load = int(load.get(code, track.open))
@@ -265,7 +284,9 @@ def build_rota(work: Work, home: str, members: Iterable[Member] | Mapping[str, M
             member=code, name=member.name, rank=0, score=score(chance, days, open_load, km), chance=chance,
             availability=best, copies=tuple(lendable), fill_rate=fill, requests=track.decided,
             filled=track.filled, mean_days=days, open=open_load, km=km, district=member.district,
-            reasons=_reasons(lendable, best, today, track, fill, days, prior, open_load, home_member, member, km)))
+            reasons=_reasons(lendable, best, today, track, fill, days, prior, open_load, home_member, member, km),
+            reasons_en=_reasons(lendable, best, today, track, fill, days, prior, open_load, home_member, member, km,
+                                "en")))
 
     entries.sort(key=lambda e: (-round(e.score, 9), math.inf if e.km is None else e.km, e.open, e.member))
     ranked = [_with_rank(e, i) for i, e in enumerate(entries, 1)]
@@ -309,53 +330,80 @@ def _with_rank(e: RotaEntry, rank: int) -> RotaEntry:
     return replace(e, rank=rank)
 
 
-def _own_state(own: Sequence[Holding]) -> str:
+def _own_state(own: Sequence[Holding], lang: str = "zh") -> str:
+    en = lang == "en"
     statuses = {h.status for h in own}
     if statuses <= {IN_TRANSIT, ON_HOLD}:
-        return "在途" if IN_TRANSIT in statuses else "已被预约"
+        if IN_TRANSIT in statuses:
+            return "in transit" if en else "在途"
+        return "on hold" if en else "已被预约"
     if statuses == {ON_LOAN}:
         dues = sorted(h.due_date for h in own if h.due_date)
+        if en:
+            return "on loan" + (f", due {dues[0][:10]}" if dues else "")
         return "已借出" + (f"，{dues[0][:10]} 到期" if dues else "")
     if AVAILABLE in statuses:
-        return "在不外借的位置"
+        return "on the shelf but not for loan" if en else "在不外借的位置"
     if UNKNOWN in statuses:
-        return "状态未知，可先查本馆书架"
-    return "不外借"
+        return "status unknown: look on the shelf first" if en else "状态未知，可先查本馆书架"
+    return "not for loan" if en else "不外借"
 
 
 def _reasons(copies: Sequence[Holding], best: str, today: date, track: Track, fill: float, days: float,
-             prior: Priors, open_load: int, home: Member, lender: Member, km: float | None) -> tuple[str, ...]:
+             prior: Priors, open_load: int, home: Member, lender: Member, km: float | None,
+             lang: str = "zh") -> tuple[str, ...]:
+    """Why the lender stands where it does, in Chinese for staff (or `lang="en"`: the same in English)."""
+    en = lang == "en"
     out = []
     n = len(copies)
+    many = (f" ({n} copies)" if en else f"（{n} 册）") if n > 1 else ""
     if best == AVAILABLE:
         shelf = sum(h.status == AVAILABLE for h in copies)
-        out.append("在架可借" + (f"（{shelf} 册）" if shelf > 1 else ""))
+        out.append(("on the shelf" + (f" ({shelf} copies)" if shelf > 1 else "")) if en
+                   else "在架可借" + (f"（{shelf} 册）" if shelf > 1 else ""))
     elif best == UNKNOWN:
-        out.append("馆藏状态未知" + (f"（{n} 册）" if n > 1 else ""))
+        out.append(("status unknown" if en else "馆藏状态未知") + many)
     elif best == IN_TRANSIT:
-        out.append("在途（馆际调拨中，不在架）" + (f"（{n} 册）" if n > 1 else ""))
+        out.append(("in transit, not on the shelf" if en else "在途（馆际调拨中，不在架）") + many)
     elif best == ON_HOLD:
-        out.append("已被本馆读者预约" + (f"（{n} 册）" if n > 1 else ""))
+        out.append(("on hold for the library's own reader" if en else "已被本馆读者预约") + many)
     else:
         dues = sorted(h.due_date[:10] for h in copies if h.due_date)
-        out.append("全部借出" + (f"（最早 {dues[0]} 到期）" if dues else ""))
+        out.append(("all on loan" + (f" (first due {dues[0]})" if dues else "")) if en
+                   else "全部借出" + (f"（最早 {dues[0]} 到期）" if dues else ""))
     if track.decided == 0:
-        out.append(f"无借出记录（按全体满足率 {prior.fill_rate:.0%} 估计）")
+        out.append(f"no lending history (estimated at everyone's fill rate, {rate(prior.fill_rate)})" if en
+                   else f"无借出记录（按全体满足率 {rate(prior.fill_rate)} 估计）")
     else:
         raw = track.filled / track.decided
-        text = f"满足率 {raw:.0%}（{track.decided} 次）"
+        text = (f"fill rate {rate(raw)} ({track.decided} requests)" if en
+                else f"满足率 {rate(raw)}（{track.decided} 次）")
         if abs(raw - fill) >= 0.05:
-            text += f"，平滑后 {fill:.0%}"
+            text += f", smoothed {rate(fill)}" if en else f"，平滑后 {rate(fill)}"
         out.append(text)
-    out.append(f"平均 {days:.1f} 天" if track.filled else f"平均天数按 {days:.1f} 天估计")
-    out.append(f"当前 {open_load} 件在办")
-    if km is None:
-        out.append(f"{home.district or '?'}→{lender.district or '?'}（距离未知）")
-    elif km == 0 and home.district == lender.district:
-        out.append(f"同在{lender.district}")
+    if en:
+        out.append(f"{days:.1f} days on average" if track.filled else f"about {days:.1f} days (estimated)")
+        out.append(f"{open_load} open now")
     else:
-        out.append(f"{home.district}→{lender.district} 约 {km:.0f} 公里")
+        out.append(f"平均 {days:.1f} 天" if track.filled else f"平均天数按 {days:.1f} 天估计")
+        out.append(f"当前 {open_load} 件在办")
+    here, there = (_district(home.district, lang), _district(lender.district, lang))
+    if km is None:
+        out.append(f"{here or '?'}→{there or '?'}" + (" (distance unknown)" if en else "（距离未知）"))
+    elif km == 0 and home.district == lender.district:
+        out.append(f"both in {there}" if en else f"同在{there}")
+    else:
+        out.append(f"{here}→{there} about {km:.0f} km" if en else f"{here}→{there} 约 {km:.0f} 公里")
     return tuple(out)
+
+
+def rate(value: float) -> str:
+    """A rate in the reasons' words: 73%."""
+    return f"{value:.0%}"
+
+
+def _district(name: str | None, lang: str) -> str:
+    return (DISTRICTS_EN.get(name, name) if lang == "en" else name) or ""
 
 
 __all__ = ["Excluded", "Priors", "Rota", "RotaEntry", "Track", "availability", "build_rota", "copy_chance",

@@ -83,6 +83,16 @@ async def test_request_page_shows_the_rota_the_rules_and_the_form(reader, regist
     assert 'name="csrf_token"' in html and 'value="copy"' in html and 'name="note"' in html
 
 
+async def test_the_rota_reasons_read_in_english_on_an_english_page(reader):
+    wid = (await lendable_works(reader))[0]
+    html = await (await reader.get(f"/work/{wid}/request", params={"lang": "en"})).text()
+    reasons = [unescape(x) for x in re.findall(r'<span class="reasons">(.*?)</span>', html, re.S)]
+    excluded = [unescape(x) for x in re.findall(r'<li data-member="[A-Z]+">([^<]*)</li>', html)]
+    assert reasons and all("fill rate" in r or "no lending history" in r for r in reasons), reasons
+    assert not any(re.search(r"[\u4e00-\u9fff]", r) for r in reasons), reasons
+    assert not any(re.search(r"[\u4e00-\u9fff]", x) for x in excluded), excluded  # left-out members too
+
+
 async def test_submitting_shows_the_new_request_and_lists_it(reader, store):
     wid = (await lendable_works(reader))[0]
     r = await _request(reader, wid, note="需要第 3 章")
