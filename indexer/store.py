@@ -65,6 +65,23 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+CHECKPOINT_COLUMNS = "member, protocol, mode, position, token, hits, since, next_from, started, counts"
+MEMBER_COLUMNS = "last_started, last_finished, last_status, next_from, last_report"
+
+
+def checkpoint_of(row) -> Checkpoint | None:
+    """A checkpoint row (CHECKPOINT_COLUMNS, either store) as a Checkpoint; None for no row."""
+    return None if row is None else Checkpoint(*row[:9], counts=json.loads(row[9] or "{}"))
+
+
+def member_info_of(row) -> dict:
+    """A member row (MEMBER_COLUMNS, either store) as `member_info` gives it; {} for no row."""
+    if row is None:
+        return {}
+    return {"last_started": row[0], "last_finished": row[1], "last_status": row[2], "next_from": row[3],
+            "last_report": json.loads(row[4]) if row[4] else None}
+
+
 @dataclass(slots=True)
 class Upsert:
     """A new or changed member record, normalised, with its blocking keys."""
@@ -249,19 +266,12 @@ class HarvestStore:
         return dict(self.db.execute("SELECT member, count(*) FROM records GROUP BY member ORDER BY member"))
 
     def checkpoint(self, member: str) -> Checkpoint | None:
-        row = self.db.execute("SELECT member, protocol, mode, position, token, hits, since, next_from, started, "
-                              "counts FROM checkpoints WHERE member = ?", (member,)).fetchone()
-        if row is None:
-            return None
-        return Checkpoint(*row[:9], counts=json.loads(row[9] or "{}"))
+        return checkpoint_of(self.db.execute(f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE member = ?",
+                                             (member,)).fetchone())
 
     def member_info(self, member: str) -> dict:
-        row = self.db.execute("SELECT last_started, last_finished, last_status, next_from, last_report "
-                              "FROM members WHERE member = ?", (member,)).fetchone()
-        if row is None:
-            return {}
-        return {"last_started": row[0], "last_finished": row[1], "last_status": row[2], "next_from": row[3],
-                "last_report": json.loads(row[4]) if row[4] else None}
+        return member_info_of(self.db.execute(f"SELECT {MEMBER_COLUMNS} FROM members WHERE member = ?",
+                                              (member,)).fetchone())
 
     def members_info(self) -> dict[str, dict]:
         codes = [r[0] for r in self.db.execute("SELECT member FROM members ORDER BY member")]

@@ -30,7 +30,19 @@ import psycopg
 from dedup import MERGE_RULES
 from indexer.errors import HarvestStoreError, LocalIndexError
 from indexer.pg.index import WRITER_LOCK, connect, head_revision, shown, upgrade
-from indexer.store import LOAD_CHUNK, RECORD_PICKLE, STORE_VERSION, Checkpoint, Rec, Upsert, now_iso
+from indexer.store import (
+    CHECKPOINT_COLUMNS,
+    LOAD_CHUNK,
+    MEMBER_COLUMNS,
+    RECORD_PICKLE,
+    STORE_VERSION,
+    Checkpoint,
+    Rec,
+    Upsert,
+    checkpoint_of,
+    member_info_of,
+    now_iso,
+)
 from records.model import Record
 
 MEMBER_LOCKS = 0x62616C  # classid of the per-member advisory locks (objid: hashtext of the member code)
@@ -186,19 +198,12 @@ class PgHarvestStore:
             "n.nspname = current_schema()").fetchone()[0]
 
     def checkpoint(self, member: str) -> Checkpoint | None:
-        row = self.db.execute("SELECT member, protocol, mode, position, token, hits, since, next_from, started, "
-                              "counts FROM harvest_checkpoints WHERE member = %s", (member,)).fetchone()
-        if row is None:
-            return None
-        return Checkpoint(*row[:9], counts=json.loads(row[9] or "{}"))
+        return checkpoint_of(self.db.execute(
+            f"SELECT {CHECKPOINT_COLUMNS} FROM harvest_checkpoints WHERE member = %s", (member,)).fetchone())
 
     def member_info(self, member: str) -> dict:
-        row = self.db.execute("SELECT last_started, last_finished, last_status, next_from, last_report "
-                              "FROM harvest_members WHERE member = %s", (member,)).fetchone()
-        if row is None:
-            return {}
-        return {"last_started": row[0], "last_finished": row[1], "last_status": row[2], "next_from": row[3],
-                "last_report": json.loads(row[4]) if row[4] else None}
+        return member_info_of(self.db.execute(f"SELECT {MEMBER_COLUMNS} FROM harvest_members WHERE member = %s",
+                                              (member,)).fetchone())
 
     def members_info(self) -> dict[str, dict]:
         codes = [r[0] for r in self._rows("SELECT member FROM harvest_members ORDER BY member")]
