@@ -11,6 +11,7 @@ of the borrowing member's yearly budget; the reader's share = price - subsidy.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -163,3 +164,22 @@ def _day(moment: datetime) -> str:
 def budget_fen(rules: CopyRules) -> int:
     """A member's yearly subsidy budget in fen (0: the centre pays no subsidy)."""
     return fen(rules.subsidy_budget)
+
+
+def budget_lock_key(member: str, year: int) -> int:
+    """The key of PostgreSQL's advisory lock on `member`'s subsidy budget for `year`: a stable signed 64-bit
+    number (a collision only makes two members' deliveries wait for each other)."""
+    digest = hashlib.blake2b(f"balis subsidy budget {member} {year}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def budget_note(q: Quote, rules: CopyRules, left_fen: int, year: int) -> str | None:
+    """What the reader is told when the borrowing member's budget cut the subsidy of this copy, or None."""
+    full = min(fen(rules.subsidy_per_request), q.price_fen)
+    if q.subsidy_fen >= full or full == 0 or budget_fen(rules) == 0:
+        return None
+    if left_fen <= 0:
+        return (f"本馆{year}年原文传递补贴预算已用完，由读者支付全部费用 ¥{yuan(q.reader_fen)} "
+                f"(your library's subsidy budget for {year} is spent: you pay the whole price)")
+    return (f"本馆{year}年原文传递补贴预算仅余 ¥{yuan(q.subsidy_fen)}，读者支付 ¥{yuan(q.reader_fen)} "
+            f"(the last of your library's subsidy budget for {year}: you pay the rest)")

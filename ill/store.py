@@ -402,11 +402,26 @@ class Store:
         return copyrules.quote(supplier, self.copy_services().get(supplier, DEFAULT_COPY), self.copy_rules, pages,
                                left)
 
+    def _lock_budget(self, conn: Connection, borrower: str, now: datetime) -> None:
+        """Hold `borrower`'s subsidy budget for the year of `now` until the transaction ends, so that two deliveries
+        at the same moment cannot both take its last yuan. SQLite: the write lock every change takes at its start
+        (BEGIN IMMEDIATE) already does. PostgreSQL: a transaction-level advisory lock on (member, year); in READ
+        COMMITTED each statement after it sees what the transaction that held it before committed."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(copyrules.budget_lock_key(borrower, local_date(now).year))))
+
     def _copy_charges(self, conn: Connection, req: dict, pages: int | None, now: datetime) -> dict:
-        """The price, subsidy and reader's share of a copy as it is delivered (the supplier is its lender now)."""
+        """The price, subsidy and reader's share of a copy as it is delivered (the supplier is its lender now),
+        the subsidy taken from the borrower's budget under its lock (the caller's transaction)."""
+        self._lock_budget(conn, req["borrower"], now)
+        left = self._subsidy_left(conn, req["borrower"], now)
         q = copyrules.quote(req["lender"], self.copy_services().get(req["lender"], DEFAULT_COPY), self.copy_rules,
-                            pages or req.get("pages"), self._subsidy_left(conn, req["borrower"], now))
-        return {"pages": q.pages, "fee_fen": q.price_fen, "subsidy_fen": q.subsidy_fen, "reader_fen": q.reader_fen}
+                            pages or req.get("pages"), left)
+        charges = {"pages": q.pages, "fee_fen": q.price_fen, "subsidy_fen": q.subsidy_fen, "reader_fen": q.reader_fen}
+        spent = copyrules.budget_note(q, self.copy_rules, left, local_date(now).year)
+        if spent:
+            charges["reader_message"] = f"文献已传递 (the copy was delivered)；{spent}"
+        return charges
 
     def deliver_copy(self, request_id: int, actor_id: str, data: bytes, *, now: datetime | None = None) -> dict:
         """The supplier's staff deliver a copy by uploading the scan: checked (ill/copyfiles.py), stored for the
