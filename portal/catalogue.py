@@ -510,6 +510,16 @@ class Catalogue:
             found = self.local.work(work_id)
         return found
 
+    async def works_by_id(self, work_ids: Iterable[str]) -> dict[str, object | None]:
+        """Editions by id for a page of requests: recent searches first, then one visit to the union index off
+        the event loop (a database standby that stops answering must not hold up other readers' pages)."""
+        found = {i: self.works.find(i) for i in dict.fromkeys(work_ids)}
+        missing = [i for i, w in found.items() if w is None]
+        if missing and self.local is not None:
+            local = self.local
+            found.update(await asyncio.to_thread(lambda: {i: local.work(i) for i in missing}))
+        return found
+
     async def edition(self, work_id: str) -> tuple[object | None, list]:
         """The edition with this id and its other editions: from recent searches and the union index (where
         an edition is found again after the recent caches forgot it, or after a restart), newest first."""

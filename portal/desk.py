@@ -285,7 +285,7 @@ async def own_copies(request: web.Request, reqs: list[dict], member: str, *, liv
         us = catalogue.registry.get(member)
     except KeyError:
         return {}
-    works = {r["work_id"]: catalogue.work(r["work_id"]) for r in mine if r.get("work_id")}
+    works = await catalogue.works_by_id(r["work_id"] for r in mine if r.get("work_id"))
     federator = catalogue.federator if live else None
     try:
         return await copies_for(mine, us, work_of=works.get, federator=federator)

@@ -149,8 +149,8 @@ async def slips_page(request: web.Request) -> web.Response:
             continue
         found.append(req)
     copies = await own_copies(request, found, user["member"])  # ours: one look at our catalogue, short deadline
-    slips = [slip_of(req, user["member"], registry, names,
-                     catalogue.work(req["work_id"]) if req.get("work_id") else None, copies.get(req["id"]))
+    works = await catalogue.works_by_id(req["work_id"] for req in found if req.get("work_id"))
+    slips = [slip_of(req, user["member"], registry, names, works.get(req.get("work_id") or ""), copies.get(req["id"]))
              for req in found]
     if not slips and missing:
         raise Forbidden("; ".join(missing))
