@@ -251,18 +251,21 @@ _LEAF_UNITS = frozenset({"leaves", "leaf", "l.", "f.", "ff.", "bl."})
 _BRACKETED = re.compile(r"\[[^\]]*\]")
 
 
-_CM = re.compile(r"(?<![0-9.])([0-9]{1,3}(?:[.,][0-9])?)\s*(?:[x×]\s*([0-9]{1,3}(?:[.,][0-9])?)\s*)?cm\b", re.IGNORECASE)
+_CM = re.compile(r"(?<![0-9.])([0-9]{1,4}(?:[.,][0-9])?)\s*(?:[x×]\s*([0-9]{1,4}(?:[.,][0-9])?)\s*)?(cm|mm)\b",
+                 re.IGNORECASE)
 _PAGE_RANGE = re.compile(r"(?:\bpp?\.|\bS\.)\s*([0-9]+)\s*[-–]\s*([0-9]+)")
 
 
 def dimensions(extent: str | None) -> tuple[float | None, float | None]:
-    """(height, width) in centimetres from an extent's dimensions ("24 cm", "20.4 x 9.2 cm.", "26cm");
-    (None, None) when it gives none in centimetres."""
+    """(height, width) in centimetres from an extent's dimensions ("24 cm", "20.4 x 9.2 cm.", "26cm", and in
+    millimetres as manuscripts and fragments are measured: "330 x 245 mm" is 33.0 x 24.5); (None, None) when it
+    gives none."""
     m = _CM.search(unicodedata.normalize("NFKC", extent)) if extent else None
     if not m:
         return None, None
-    height = float(m.group(1).replace(",", "."))
-    return height, float(m.group(2).replace(",", ".")) if m.group(2) else None
+    scale = 0.1 if m.group(3).casefold() == "mm" else 1.0
+    height = round(float(m.group(1).replace(",", ".")) * scale, 2)
+    return height, round(float(m.group(2).replace(",", ".")) * scale, 2) if m.group(2) else None
 
 
 def page_range(extent: str | None) -> str | None:

@@ -23,6 +23,7 @@ TITLE_MIN_WITH_ID = 0.50  # ... and with one (an ISBN reused by a publisher for 
 SUBTITLE_OMITTED = 0.96  # the similarity of a title with its subtitle to the same title without it
 MIN_PAGES = 10  # a count under ten pages is usually the preliminaries ("3, 280 p."), not the book
 SIZE_SLACK = 2.0  # cm: more than 2 cm apart in height or width is another edition (OCLC's rule for a new record)
+SIZE_AGREES = 1.0  # cm: height and width this close are the same measured item
 SUCCESSION_MIN = 90.0  # rapidfuzz ratio at which a title is the earlier or later serial a record links to
 _NEUTRAL_LANGUAGES = frozenset({"und", "mul", "zxx", "", None})
 _NOT_PINYIN = frozenset({"jpn", "kor"})  # CJK titles whose romanisation is not pinyin
@@ -161,6 +162,13 @@ def _size_conflict(a: MatchKeys, b: MatchKeys) -> bool:
                 and (abs(a.height - b.height) > SIZE_SLACK or abs(a.width - b.width) > SIZE_SLACK))
 
 
+def _same_size(a: MatchKeys, b: MatchKeys) -> bool:
+    """Both records measured the item's height and width, to within a centimetre of each other (each library
+    rounds up its own way): a fact about the copy in hand (an album, a manuscript, a fragment)."""
+    return bool(a.width and b.width and a.height and b.height
+                and abs(a.height - b.height) <= SIZE_AGREES and abs(a.width - b.width) <= SIZE_AGREES)
+
+
 def _extent_conflict(a: MatchKeys, b: MatchKeys) -> str | None:
     """Other volumes counts, a multi-volume set against one paged volume, other page counts or page ranges
     (two articles), or another size."""
@@ -247,12 +255,18 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         evidence += 1
     if a.pages and b.pages or a.page_range and a.page_range == b.page_range:
         evidence += 1
+    elif a.volumes and a.volumes > 1 and a.volumes == b.volumes or _same_size(a, b):
+        evidence += 1  # a set of "25 v. in 20" in both; an album measured 15 x 19 cm in both
     elif len(a.extent) >= SPECIFIC_EXTENT and a.extent == b.extent:
         evidence += 1  # "1 cartridge (7 min.) si. b&w. super 8 mm." in both: the same physical description
     if title < TITLE_MIN:
         # a character or two wrong in a short title: only with every other fact agreeing (creators, publisher,
-        # year, extent); a Chinese title typed with a homophone (河北 / 嗬北) also when neither names a creator
-        facts = bool(a.publisher and b.publisher and a.year is not None and a.year == b.year and _extents_agree(a, b))
+        # year, extent); a Chinese title typed with a homophone (河北 / 嗬北) also when neither names a creator.
+        # A manuscript has no publisher or year to agree on: its leaves and its measured size must then agree.
+        unpublished = not (a.publisher or b.publisher or a.year or b.year)
+        facts = _extents_agree(a, b) and (
+            _same_size(a, b) if unpublished
+            else bool(a.publisher and b.publisher and a.year is not None and a.year == b.year))
         creators = authors is not None and authors >= 0.9 or (
             not a.authors and not b.authors and _homophones(a, b))
         if not (facts and creators):

@@ -401,3 +401,39 @@ def test_a_subtitle_typed_after_a_period_meets_the_title_alone():
     joined = _variant(gugong, _drop("880"), _drop("100", "700", "710"), _short_008, _drop("245", code="b"),
                       _set("245", "a", "Gu gong. Shi er ji da xing ji lu pian."))
     assert _merged(gugong, joined)
+
+
+def test_an_item_measured_the_same_in_both_records_is_evidence():
+    """Princeton's photograph album of El Paso (1902, "1 v. ; 15 x 19 cm", no creator, no publisher): another
+    library's record with a typo in the title has only the title and the year besides the size it measured;
+    the same height and width (to a centimetre) make it the same album. Without the size, or with another, it
+    stays apart: a title and a year alone are not an item."""
+    album = _real("loc-cc0/princeton.xml", "4572280")
+    typo = _set("245", "a", "Photograph album of cityscape views of El Pass, Texas,")
+    assert _merged(album, _variant(album, typo))
+    assert not _merged(album, _variant(album, typo, _short_008))  # the 008 held the year: title and size alone
+    assert _merged(album, _variant(album, typo, _set("300", "c", "16 x 19 cm.")))
+    assert not _merged(album, _variant(album, typo, _drop("300", code="c")))
+    assert not _merged(album, _variant(album, typo, _set("300", "c", "24 x 30 cm.")))
+
+
+def test_a_set_of_as_many_volumes_is_evidence():
+    """NLM's "Archiv für experimentelle Zellforschung" (1925-1944, "25 v. in 20", no publisher, no creator): a copy
+    with the subtitle typed after a comma and the umlauts dropped merges on title, year and the 20 volumes; a run
+    of another length does not."""
+    archiv = _real("loc-cc0/nlm.xml", "191628")
+    other = _variant(archiv, _drop("245", code="b"),
+                     _set("245", "a", "Archiv fur experimentelle Zellforschung, besonders Gewebezuchtung."))
+    assert _merged(archiv, other)
+    assert not _merged(archiv, _variant(other, _set("300", "a", "19 v.")))
+
+
+def test_a_typo_in_a_manuscript_title_merges_when_its_leaves_and_size_agree():
+    """Princeton's Organon manuscript (no publisher, no year: "[Constantinople, 12--?]"; 165 leaves, 330 x 245 mm,
+    eight creators): "Ogranon" in another library's record is a typo when creators, leaves and the size in
+    millimetres all agree; without the size there is nothing but creators and a leaf count, and it stays apart."""
+    organon = _real("loc-cc0/princeton.xml", "3599298")
+    typo = _set("245", "a", "Ogranon.")
+    assert _merged(organon, _variant(organon, typo))
+    assert not _merged(organon, _variant(organon, typo, _drop("300", code="c")))
+    assert not _merged(organon, _variant(organon, typo, _set("300", "c", "280 x 200 mm.")))
