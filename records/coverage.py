@@ -4,7 +4,8 @@ statements members really write.
 Pure. `parse_coverage(statement)` reads MARC 21 866 textual holdings and the forms seen in 852 $3, 362 and
 Chinese catalogues — "1990-2005, 2008-", "v.1(1980)-v.25(2004)", "1-12 (1995-2006)", "v.3-10; v.12-",
 "Vol. 52 (1933)-issue 24 (2011)", "1.1984 - 189.2009", "1990-2005年", "1985年第1期-2010年第6期",
-"第1卷(1980)-第25卷(2004)", with gaps ("缺1998年", "Deficient: 1991, no.2", "lacking v.5") — into `Span`s;
+"第1卷(1980)-第25卷(2004)", "1980,no.1-", with gaps ("缺1998年", "Deficient: 1991, no.2", "lacking v.5") — into
+`Span`s; "现刊" (the current issues) marks a coverage `current`, and a whole-run number ("总第1期-") says no year;
 `coded_coverage` reads 853/863 caption-and-pattern pairs. `Coverage.covers(year, volume, issue)` answers
 True, False, or None when the statement cannot say (volumes only and no volume asked, or nothing readable).
 """
@@ -89,10 +90,11 @@ class Coverage:
     spans: tuple[Span, ...] = ()
     gaps: tuple[Span, ...] = ()
     unread: tuple[str, ...] = ()
+    current: bool = False  # "现刊": the current issues too (which year that is, the statement does not say)
 
     @property
     def readable(self) -> bool:
-        return bool(self.spans)
+        return bool(self.spans) or self.current
 
     def covers(self, year: int | None, volume: int | None = None, issue: int | None = None) -> bool | None:
         """Whether the member holds that year/volume (and issue, for gaps of single issues): True, False, or None
@@ -104,13 +106,13 @@ class Coverage:
                     return False
             return True
         if False in answers and all(a is False for a in answers):
-            return False
+            return None if self.current else False  # the year asked may be the current one
         if not answers:
             return None
         return None if None in answers else False
 
     def text(self) -> str:
-        held = ", ".join(s.text() for s in self.spans) or "?"
+        held = ", ".join([*(s.text() for s in self.spans), *(["现刊"] if self.current else [])]) or "?"
         return held + ("; 缺 " + ", ".join(g.text() for g in self.gaps) if self.gaps else "")
 
 
@@ -339,12 +341,21 @@ def parse_coverage(statement: str) -> Coverage:
         text = text[: m.start()]
     text = re.sub(r"[(（]\s*$", "", text).strip(" ;,.(")
     gap_text = re.sub(r":\s+", "; ", gap_text.strip(" ;,.)）"))
+    current = bool(_CURRENT.search(text))
+    text = _CURRENT.sub("", text).strip(" ;,.")
     spans, unread = [], []
     for piece in _pieces(text):
-        sp = _span(piece)
+        years_only = _WHOLE_NUMBER.sub("", piece)  # "总第1期(1980)-总第300期(2004)": the years say it
+        sp = (_span(years_only) if re.search(r"\d", years_only) else None) if years_only != piece else _span(piece)
         (spans.append(sp) if sp is not None else unread.append(piece))
     gaps, gap_unread = _gap_spans(gap_text) if gap_text else ([], [])
-    return Coverage(statement, tuple(_merge_parallel(spans)), tuple(gaps), tuple(unread + gap_unread))
+    return Coverage(statement, tuple(_merge_parallel(spans)), tuple(gaps), tuple(unread + gap_unread), current)
+
+
+# "现刊" / "现刊架" / "当年现刊": this year's loose issues on the current-periodicals shelf
+_CURRENT = re.compile(r"(?:当年)?现刊(?:架|阅览室?)?|current issues?", re.IGNORECASE)
+# "总第1期-": numbered through the whole run (总期号), which says no year or volume
+_WHOLE_NUMBER = re.compile(r"总\s*第?\s*\d+\s*期|\b(?:whole|total)\s+no\.?\s*\d+", re.IGNORECASE)
 
 
 def _merge_parallel(spans: list[Span]) -> list[Span]:
@@ -411,4 +422,4 @@ def merge(coverages: Iterable[Coverage]) -> Coverage:
     items = list(coverages)
     return Coverage("; ".join(c.statement for c in items if c.statement),
                     tuple(s for c in items for s in c.spans), tuple(g for c in items for g in c.gaps),
-                    tuple(u for c in items for u in c.unread))
+                    tuple(u for c in items for u in c.unread), any(c.current for c in items))

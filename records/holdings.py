@@ -536,12 +536,14 @@ def serial_holdings(rec: pymarc.Record, *, member: str, syntax: str = "marc21",
     """The print runs of a serial a MARC 21 record states: 866 textual holdings ($a, with a $z note naming gaps),
     853/863 captions and coded values (rendered as text), and on serial records an 852 $3 ("Vol. 52 (1933)-").
 
-    CNMARC records carry no serial holdings field in the data seen so far; none is read for them yet.
+    CNMARC records: records/cnmarc_holdings.py (905 $f, an embedded 866).
     `by_tag`: the record's fields by tag, when the caller has gathered them already.
     """
-    if syntax == "unimarc":
-        return []
     by_tag = _tags(rec) if by_tag is None else by_tag  # the normaliser's own index of the fields, when given
+    if syntax == "unimarc":
+        from records.cnmarc_holdings import cnmarc_serial_holdings
+
+        return cnmarc_serial_holdings(rec, member=member, by_tag=by_tag)
     if "866" not in by_tag and "863" not in by_tag and "852" not in by_tag:
         return []
     locations = {}
