@@ -15,9 +15,10 @@ from typing import Any
 
 from lxml import etree
 
+from ill import isomessages as im
 from ill import machine as m
 from ill.errors import InvalidRequest
-from ill.isomessages import NS, VERSION, schema
+from ill.isomessages import COPY_FORMAT, NS, SENT_VIA, VERSION, copy_bibliographic, copy_citation, schema
 from ill.schema import legs, requests
 from ill.store import ANSWER_WORKING_DAYS, PENDING_MESSAGE, SHIP_WORKING_DAYS, Store
 from ill.workdays import BEIJING, local_date, working_days_after
@@ -32,9 +33,6 @@ REQUEST_ID_PREFIX = "BALIS-"
 COPY_FIELDS = ("copy_method", "pages", "fee_fen", "subsidy_fen", "reader_fen", "copy_expires", "copy_downloads",
                "copy_deleted_at")
 MONEY = ("price", "fee_fen", "subsidy_fen", "reader_fen")
-# a copy's delivery method as the standard's preferredFormat (request) and sentVia (supplier's message)
-COPY_FORMAT = {"download": "PDF", "email": "PDF", "post": "printed"}
-SENT_VIA = {"download": "URL", "email": "Email", "post": "Mail"}
 NOTE_FIELDS = ("phase", "rota_index", "source", "answer_due", "ship_due", "answered_at", "shipped_at", "received_at",
                "lent_at", "due_back", "taken_back_at", "return_shipped_at", "completed_at", "reader_message", "price",
                "delivery", "pickup", "citation_data", "isbn", *COPY_FIELDS)
@@ -108,7 +106,7 @@ def export_request(store: Store, request_id: int) -> list[bytes]:
         b = _el(q, "bibliographicInfo")
         cd = r["citation_data"] if r["kind"] == m.COPY and isinstance(r["citation_data"], dict) else None
         if cd is not None:
-            _copy_bibliographic(b, r, cd)
+            copy_bibliographic(b, r, cd)
         else:
             if r["title"]:
                 _el(b, "title", r["title"])
@@ -196,47 +194,6 @@ def _item(parent, code: str, value: str) -> None:
     item = _el(parent, "bibliographicItemId")
     _el(item, "bibliographicItemIdentifier", value)
     _el(item, "bibliographicItemIdentifierCode", code)
-
-
-def _copy_bibliographic(b, r: dict, cd: dict) -> None:
-    """A copy's structured citation in the standard's elements: the journal or book as title (its editors as
-    author), the article or chapter as titleOfComponent and authorOfComponent, volume, issue, pagesRequested,
-    estimatedNoPages, and ISBN, ISSN and DOI as bibliographicItemIds."""
-    whole = cd.get("journal") or (r["title"] if not cd.get("article") else "")
-    if whole:
-        _el(b, "title", whole)
-    if cd.get("editors"):
-        _el(b, "author", ", ".join(cd["editors"]))
-    if cd.get("article") or r["title"] != whole:
-        _el(b, "titleOfComponent", cd.get("article") or r["title"])
-    if r["author"]:
-        _el(b, "authorOfComponent", r["author"])
-    for name, key in (("volume", "volume"), ("issue", "issue"), ("pagesRequested", "pages")):
-        if cd.get(key):
-            _el(b, name, cd[key])
-    if r.get("pages"):
-        _el(b, "estimatedNoPages", r["pages"])
-    for code, value in (("ISBN", r["isbn"] or cd.get("isbn")), ("ISSN", cd.get("issn")), ("DOI", cd.get("doi"))):
-        if value:
-            _item(b, code, str(value))
-
-
-def _copy_citation(req_root) -> dict:
-    """The structured citation of a copy request read from the standard's elements (see `_copy_bibliographic`)."""
-    def t(path: str) -> str:
-        return (_text(req_root, f"i:bibliographicInfo/i:{path}") or "").strip()
-
-    items = {(_text(i, "i:bibliographicItemIdentifierCode") or "").upper(): _text(i, "i:bibliographicItemIdentifier")
-             for i in req_root.findall("i:bibliographicInfo/i:bibliographicItemId", {"i": NS})}
-    year = (_text(req_root, "i:publicationInfo/i:publicationDate") or "").strip()[:4]
-    cd: dict[str, Any] = {"kind": "article" if items.get("ISSN") or not items.get("ISBN") else "chapter",
-                          "journal": t("title"), "article": t("titleOfComponent"),
-                          "authors": [a.strip() for a in t("authorOfComponent").split(",") if a.strip()],
-                          "year": int(year) if year.isdigit() else None, "volume": t("volume"), "issue": t("issue"),
-                          "pages": t("pagesRequested"), "issn": items.get("ISSN"), "isbn": items.get("ISBN"),
-                          "doi": items.get("DOI"), "publisher": _text(req_root, "i:publicationInfo/i:publisher"),
-                          "place": _text(req_root, "i:publicationInfo/i:placeOfPublication")}
-    return {k: v for k, v in cd.items() if v not in (None, "", [])}
 
 
 # ---- import ------------------------------------------------------------------------------------------
@@ -368,11 +325,10 @@ def import_request(store: Store, documents: list[bytes], actor: str = "import", 
     need = _dt(_text(req_root, "i:serviceInfo/i:needBeforeDate"))
     copy_bits: dict[str, Any] = {}
     if service == "Copy":  # the article or chapter: its citation, the part's title and authors
-        cited = _copy_citation(req_root)
+        cited = copy_citation(req_root)
         part = _text(req_root, "i:bibliographicInfo/i:titleOfComponent")
-        fmt = _text(req_root, "i:serviceInfo/i:preferredFormat")
         copy_bits = {"citation_data": cited or None,
-                     "copy_method": {"PDF": "download", "printed": "post"}.get(fmt or "", ""),
+                     "copy_method": im.copy_method_of(req_root),
                      "title": part or _text(req_root, "i:bibliographicInfo/i:title") or "",
                      "author": _text(req_root, "i:bibliographicInfo/i:authorOfComponent")
                      or _text(req_root, "i:bibliographicInfo/i:author") or ""}

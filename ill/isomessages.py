@@ -267,3 +267,98 @@ def kind_of(document: bytes) -> str:
         if f"{name}>".encode() in document or f"{name} ".encode() in document:
             return name
     return "request"
+
+
+# ---- a copy request's citation (原文传递) in the standard's elements -------------------------------------------
+
+# a copy's delivery method as the standard's preferredFormat (request) and sentVia (supplier's message)
+COPY_FORMAT = {"download": "PDF", "email": "PDF", "post": "printed"}
+SENT_VIA = {"download": "URL", "email": "Email", "post": "Mail"}
+
+
+def _text_at(root: etree._Element, path: str) -> str | None:
+    e = root.find(path, {"i": NS})
+    return None if e is None or e.text is None else e.text
+
+
+def _item(parent: etree._Element, code: str, value: str) -> None:
+    item = el(parent, "bibliographicItemId")
+    el(item, "bibliographicItemIdentifier", value)
+    el(item, "bibliographicItemIdentifierCode", code)
+
+
+def copy_bibliographic(b, r: dict, cd: dict) -> None:
+    """A copy's structured citation in the standard's elements: the journal or book as title (its editors as
+    author), the article or chapter as titleOfComponent and authorOfComponent, volume, issue, pagesRequested,
+    estimatedNoPages, and ISBN, ISSN and DOI as bibliographicItemIds."""
+    whole = cd.get("journal") or (r["title"] if not cd.get("article") else "")
+    if whole:
+        el(b, "title", whole)
+    if cd.get("editors"):
+        el(b, "author", ", ".join(cd["editors"]))
+    if cd.get("article") or r["title"] != whole:
+        el(b, "titleOfComponent", cd.get("article") or r["title"])
+    if r["author"]:
+        el(b, "authorOfComponent", r["author"])
+    for name, key in (("volume", "volume"), ("issue", "issue"), ("pagesRequested", "pages")):
+        if cd.get(key):
+            el(b, name, cd[key])
+    if r.get("pages"):
+        el(b, "estimatedNoPages", r["pages"])
+    for code, value in (("ISBN", r["isbn"] or cd.get("isbn")), ("ISSN", cd.get("issn")), ("DOI", cd.get("doi"))):
+        if value:
+            _item(b, code, str(value))
+
+
+def copy_citation(req_root) -> dict:
+    """The structured citation of a copy request read from the standard's elements (see `copy_bibliographic`)."""
+    def t(path: str) -> str:
+        return (_text_at(req_root, f"i:bibliographicInfo/i:{path}") or "").strip()
+
+    items = {(_text_at(i, "i:bibliographicItemIdentifierCode") or "").upper(): _text_at(i, "i:bibliographicItemIdentifier")
+             for i in req_root.findall("i:bibliographicInfo/i:bibliographicItemId", {"i": NS})}
+    year = (_text_at(req_root, "i:publicationInfo/i:publicationDate") or "").strip()[:4]
+    cd: dict[str, Any] = {"kind": "article" if items.get("ISSN") or not items.get("ISBN") else "chapter",
+                          "journal": t("title"), "article": t("titleOfComponent"),
+                          "authors": [a.strip() for a in t("authorOfComponent").split(",") if a.strip()],
+                          "year": int(year) if year.isdigit() else None, "volume": t("volume"), "issue": t("issue"),
+                          "pages": t("pagesRequested"), "issn": items.get("ISSN"), "isbn": items.get("ISBN"),
+                          "doi": items.get("DOI"), "publisher": _text_at(req_root, "i:publicationInfo/i:publisher"),
+                          "place": _text_at(req_root, "i:publicationInfo/i:placeOfPublication")}
+    return {k: v for k, v in cd.items() if v not in (None, "", [])}
+
+
+def copy_delivery(message: etree._Element, method: str, *, email: str | None = None,
+                  address: str | None = None) -> None:
+    """Where a copy request wants the copy (requestedDeliveryInfo, after serviceInfo): the borrowing library's
+    e-mail for an e-mailed copy, its postal address for a printed one; a download says it by preferredFormat."""
+    if method == "email" and email:
+        e = el(el(el(message, "requestedDeliveryInfo"), "address"), "electronicAddress")
+        el(e, "electronicAddressType", "email")
+        el(e, "electronicAddressData", email)
+    elif method == "post" and address:
+        el(el(el(el(message, "requestedDeliveryInfo"), "address"), "physicalAddress"), "line1", address)
+
+
+def copy_method_of(req_root: etree._Element) -> str:
+    """The delivery method a copy request asks for (see `copy_delivery`): an e-mail address asked for → email,
+    a postal address or preferredFormat "printed" → post, preferredFormat PDF → download; "" when it says none."""
+    ns = {"i": NS}
+    kinds = [(_text_at(a, "i:electronicAddressType") or "").strip().lower()
+             for a in req_root.findall("i:requestedDeliveryInfo/i:address/i:electronicAddress", ns)]
+    if "email" in kinds:
+        return "email"
+    if req_root.find("i:requestedDeliveryInfo/i:address/i:physicalAddress", ns) is not None:
+        return "post"
+    fmt = (_text_at(req_root, "i:serviceInfo/i:preferredFormat") or "").strip().lower()
+    return {"pdf": "download", "printed": "post"}.get(fmt, "")
+
+
+def copy_pages(req_root: etree._Element) -> int | None:
+    """The pages a copy request asks for: estimatedNoPages, else counted from pagesRequested ("12-15": 4)."""
+    from ill.copyrules import count_pages
+
+    n = (_text_at(req_root, "i:bibliographicInfo/i:estimatedNoPages") or "").strip()
+    if n.isdigit() and int(n) > 0:
+        return int(n)
+    return count_pages(_text_at(req_root, "i:bibliographicInfo/i:pagesRequested"))

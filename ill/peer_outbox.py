@@ -101,8 +101,12 @@ def answer(registry: Registry, r: dict, why: str, now: datetime, *, yes: bool = 
                     _supplying(registry, r, why, r["status"], note, now, yes=yes))
 
 
+def _member(registry, code: str | None):
+    return next((x for x in registry.members if x.code == code), None) if registry is not None else None
+
+
 def _member_agency(registry, code: str | None) -> str:
-    member = next((x for x in registry.members if x.code == code), None)
+    member = _member(registry, code)
     return member.agency if member is not None else f"BALIS:{code}"
 
 
@@ -127,7 +131,10 @@ def _supplying(registry, r: dict, why: str, status: str, reason: str, now: datet
             im.el(st, "dueDate", im.stamp(r["due_back"]))
         im.el(st, "lastChange", im.stamp(now))
         if status in (m.LOANED, m.COPY_COMPLETED) and r.get("shipped_at"):
-            im.el(im.el(sm, "deliveryInfo"), "dateSent", im.stamp(r["shipped_at"]))
+            d = im.el(sm, "deliveryInfo")
+            im.el(d, "dateSent", im.stamp(r["shipped_at"]))
+            if status == m.COPY_COMPLETED and r.get("copy_method") in im.SENT_VIA:
+                im.el(d, "sentVia", im.SENT_VIA[r["copy_method"]])
 
     return im.envelope(build)
 
@@ -151,23 +158,39 @@ def _request(registry, r: dict, peer, now: datetime) -> bytes:
         im.header(q, supplying=peer.agency_id, requesting=_member_agency(registry, r["borrower"]), timestamp=now,
                   requesting_id=wire_id(r["id"]))
         b = im.el(q, "bibliographicInfo")
-        if r.get("title"):
-            im.el(b, "title", r["title"])
-        if r.get("author"):
-            im.el(b, "author", r["author"])
-        if r.get("isbn"):
-            item = im.el(b, "bibliographicItemId")
-            im.el(item, "bibliographicItemIdentifier", r["isbn"])
-            im.el(item, "bibliographicItemIdentifierCode", "ISBN")
-        if r.get("year"):
-            im.el(im.el(q, "publicationInfo"), "publicationDate", r["year"])
+        cd = r.get("citation_data") if r["kind"] == m.COPY and isinstance(r.get("citation_data"), dict) else None
+        if cd is not None:  # the article or chapter whole (原文传递): the same elements as the export's
+            im.copy_bibliographic(b, r, cd)
+        else:
+            if r.get("title"):
+                im.el(b, "title", r["title"])
+            if r.get("author"):
+                im.el(b, "author", r["author"])
+            if r.get("isbn"):
+                item = im.el(b, "bibliographicItemId")
+                im.el(item, "bibliographicItemIdentifier", r["isbn"])
+                im.el(item, "bibliographicItemIdentifierCode", "ISBN")
+        year = r.get("year") or str((cd or {}).get("year") or "")
+        if year or (cd or {}).get("publisher"):
+            p = im.el(q, "publicationInfo")
+            if (cd or {}).get("publisher"):
+                im.el(p, "publisher", cd["publisher"])
+            if year:
+                im.el(p, "publicationDate", year)
         s = im.el(q, "serviceInfo")
         im.el(s, "requestType", "New")
         im.el(s, "serviceType", "Loan" if r["kind"] == m.LOAN else "Copy")
+        method = r.get("copy_method") if r["kind"] == m.COPY else ""
+        if method in im.COPY_FORMAT:
+            im.el(s, "preferredFormat", im.COPY_FORMAT[method])
         if r.get("need_before"):
             im.el(s, "needBeforeDate", datetime.combine(r["need_before"], time(23, 59, 59), BEIJING).isoformat())
         if r.get("citation") and r["citation"] != r.get("title"):
             im.el(s, "note", r["citation"])
+        if method:
+            desk = _member(registry, r["borrower"])
+            im.copy_delivery(q, method, email=desk.contact.email if desk else None,
+                             address=desk.contact.address if desk else None)
         im.el(im.el(q, "patronInfo"), "patronId", r["reader_id"])
 
     return im.envelope(build)

@@ -157,6 +157,11 @@ def _request(store, registry: Registry, msg: im.Message, peer: Peer, sender: str
                   year=msg.text("publicationInfo/publicationDate") or "",
                   need_before=local_date(need) if need and need.year > 1900 else None,
                   patron=msg.text("patronInfo/patronId") or their_id, peer_request_id=their_id, peer_agency=sender)
+    if kinds[kind_text] == m.COPY:  # the article or chapter as a structured citation, and how to deliver it
+        values.update(citation_data=im.copy_citation(msg.element) or None, copy_method=im.copy_method_of(msg.element),
+                      pages=im.copy_pages(msg.element),
+                      title=msg.text("bibliographicInfo/titleOfComponent") or values["title"],
+                      author=msg.text("bibliographicInfo/authorOfComponent") or values["author"])
     try:
         store.receive_request(peer.code, values, receipt=receipt, now=now)
     except IllError as exc:

@@ -924,7 +924,7 @@ class Store:
         """A request from peer `peer` (another ILL network) to our lender `values["lender"]`: it enters that
         lender's queue like any other, the peer as the borrowing library and its patron as the reader.
         `values`: lender, kind, title, author, citation, isbn, year, need_before, patron, peer_request_id,
-        peer_agency. One transaction, with the message's receipt."""
+        peer_agency, and for a copy citation_data, copy_method, pages. One transaction, with the message's receipt."""
         now = self._now(now)
         lender = values["lender"]
         entries = [{"member": lender, "reason": f"ISO 18626 request from {peer}", "record_id": None,
@@ -941,7 +941,8 @@ class Store:
                        status=m.PENDING, phase=m.NONE, rota=entries, rota_index=0, submitted_at=_db(now),
                        reader_message="", version=1, isbn=(values.get("isbn") or "")[:32],
                        year=(values.get("year") or "")[:16], delivery="desk", pickup="",
-                       need_before=values.get("need_before"), citation_data=None,
+                       need_before=values.get("need_before"), citation_data=values.get("citation_data"),
+                       copy_method=values.get("copy_method") or "", pages=values.get("pages"),
                        peer_request_id=values["peer_request_id"], peer_agency=values["peer_agency"])
             rid = conn.execute(insert(requests).values(**row)).inserted_primary_key[0]
             self._enter_lender(conn, rid, entries, 0, now)
