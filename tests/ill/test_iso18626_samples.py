@@ -96,7 +96,13 @@ def test_each_reshare_sample_is_accepted_or_refused_as_the_standard_says(endpoin
         assert words in (conf.text("errorData/errorValue") or ""), (name, conf.text("errorData/errorValue"))
     lent = {r["lender"]: r for r in store.list_requests()}
     assert sorted(lent) == ["NIA", "ONE", "TEMPLE"]
-    assert (lent["ONE"]["kind"], lent["ONE"]["title"], lent["ONE"]["borrower"]) == (m.COPY, "title1", "RESHARE")
+    one = lent["ONE"]  # a Copy: the part asked for is the request's title, the rest its structured citation
+    assert (one["kind"], one["title"], one["author"], one["borrower"]) == (m.COPY, "titleOfComponent1",
+                                                                          "authorOfComponent1", "RESHARE")
+    cited = store.get(one["id"])["citation_data"]
+    assert {k: cited.get(k) for k in ("journal", "article", "volume", "issue", "pages", "publisher")} == {
+        "journal": "title1", "article": "titleOfComponent1", "volume": "volume1", "issue": "issue1",
+        "pages": "pagesRequested1", "publisher": "publisher1"}
     assert lent["TEMPLE"]["status"] == m.REQUEST_RECEIVED and "27345786" in lent["TEMPLE"]["citation"]
     assert lent["NIA"]["isbn"] == "1884" and lent["NIA"]["author"] == "Junior Tooken"
 
