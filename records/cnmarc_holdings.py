@@ -2,7 +2,8 @@
 
 Pure over a pymarc record. What the standards say, and what is assumed (docs/document-delivery.md):
 
-- 905 is the CNMARC holdings field (馆藏信息) of CALIS and of the systems that export to it (汇文 Libsys, Interlib
+- 905 is the CNMARC holdings field (馆藏信息, national-use block 9--: the library's code, accession number, class
+  and book number, volumes held and years) of CALIS and of the systems that export to it (汇文 Libsys, Interlib
   图创): `$a` the library, `$b` the barcode, `$c` the location, `$d`/`$e` class and book number, `$s` the call
   number (as records/holdings.py reads the copies). **Assumed**: `$f` carries the volumes and years the field
   stands for (卷期/卷册: one bound volume "2004年 第25卷 第1-6期", or a summary "1980-2004年"), `$z` a note (缺…).
