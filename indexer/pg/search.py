@@ -5,6 +5,11 @@ their facet values, sort keys and relevance (`federator.rank`'s, over every matc
 the match and hit counts, every facet's counts (each counting what the *other* selected facets keep, as
 `federator.facets.counts`), and the page ordered by relevance, or by year or title with relevance breaking
 ties, as `federator.rank.rank` orders. Reads go to the primary or its standbys (`indexer.pg.reads`).
+
+What is exact: the order of every page and the counts of hits, always. Facet counts are exact up to
+`EXACT_FACETS` matches; above, they are counted on a sample of the matches (those whose work id hashes into one
+bucket of 2, 4, 8, ...: at least `SAMPLE` editions), scaled back, shown to two significant digits, and each
+facet row says `"estimated": True` (the portal writes 约 before it). A value no sampled edition has is not listed.
 """
 
 from __future__ import annotations
@@ -27,12 +32,20 @@ from indexer.schema import load_work
 from indexer.search import LocalResult
 
 MAX_OTHER_EDITIONS = 51
+EXACT_FACETS = 2000  # matches up to which facet counts are exact; above, estimated from a sample of them
+SAMPLE = 1000  # matches (at least) the estimate counts
+# for one page's statement: the matches kept in memory (4 MB, the default, spills 10,000 of them to a file), and
+# no JIT compiling (50-100 ms to compile, more than a page takes to run)
+SETTINGS = "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
 log = logging.getLogger("balis.index")
 
 
 class PgSearcher:
     """A searcher over the PostgreSQL union index; each search sees the latest commit of the server it reads
     (the primary, or a standby: `indexer/pg/reads.py`)."""
+
+    exact_facets = EXACT_FACETS  # facet counts are exact up to this many matches, estimated above
+    sample = SAMPLE  # at least this many matches are counted for an estimate
 
     def __init__(self, index: PgIndex | None, reads: ReadConnections, location: str) -> None:
         self.index = index  # the primary's index, when it was reachable at open (None: standbys only)
@@ -83,9 +96,10 @@ class PgSearcher:
         """Nothing is cached in the process."""
 
     def suggest(self, words: list[str], limit: int = 3) -> list[str]:
-        """No spelling suggestions from a database index yet: its words are kept per edition (tsvector), with
-        no term list to look for near spellings in (docs/local-search.md)."""
-        return []
+        """Spellings the index knows for the words it does not, as the whoosh index gives them (indexer/pg/terms.py)."""
+        from indexer.pg import terms
+
+        return self.reads.run(lambda conn: terms.suggest(conn, words, limit))
 
     def close(self) -> None:
         self.reads.close()  # the primary's connection among them
@@ -138,11 +152,13 @@ class PgSearcher:
         selected = {f: [str(v) for v in vs] for f, vs in (selected or {}).items() if vs}
         q = Sql()
         q.selected(selected)  # unknown facets and bad years raise ValueError before any I/O
-        statement = _search_sql(q, query, selected, sort, limit=size, offset=(page - 1) * size)
+        statement = _search_sql(q, query, selected, sort, limit=size, offset=(page - 1) * size,
+                                exact_facets=self.exact_facets, sample=self.sample)
 
         def read(conn: psycopg.Connection):
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cur.execute(SETTINGS)
                 got = cur.execute(statement, q.params).fetchall()
                 meta = cur.execute("SELECT value FROM index_meta WHERE key = 'harvested'").fetchone()
             return got, dict(meta[0] or {}) if meta else {}
@@ -153,6 +169,7 @@ class PgSearcher:
             raise LocalIndexError(f"the union index could not run this query ({str(exc).strip()}); "
                                   "simplify it") from None
         counts = [(kind, value, n) for kind, value, n, _, _ in got if kind != "page"]
+        scale = next((n for kind, _, n in counts if kind == "scale"), 1)
         rows = [(work,) for _, _, _, _, work in sorted((r for r in got if r[0] == "page"), key=lambda r: r[3])]
         matched = total = 0
         by_facet: dict[str, dict[str, int]] = {f: {} for f in facet_mod.FACETS}
@@ -162,10 +179,12 @@ class PgSearcher:
                 matched = n
             elif kind == "total":
                 total = n
+            elif kind == "scale":
+                pass
             elif kind.startswith("+"):
-                also[kind[1:]][value] = n
+                also[kind[1:]][value] = n * scale
             elif n:
-                by_facet[kind][value] = n
+                by_facet[kind][value] = n * scale
         facets = {}
         for facet in facet_mod.FACETS:
             rows_of = facet_rows(facet, by_facet[facet], names or {})
@@ -173,6 +192,9 @@ class PgSearcher:
             for value in selected.get(facet, []):
                 if value not in shown:
                     rows_of.append({"value": value, "label": value, "count": also[facet].get(value, 0)})
+            if scale > 1:
+                for r in rows_of:
+                    r["count"], r["estimated"] = about(r["count"]), True
             facets[facet] = rows_of
         works = [load_work(r[0]) for r in rows]
         return LocalResult(query=query, page=page, size=size, sort=sort, works=works, total=total, matched=matched,
@@ -180,36 +202,68 @@ class PgSearcher:
                            ms=round((time.perf_counter() - t0) * 1000))
 
 
-def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str, *, limit: int, offset: int) -> str:
+def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str, *, limit: int, offset: int,
+                exact_facets: int = EXACT_FACETS, sample: int = SAMPLE) -> str:
     """One statement, the match evaluated once: the matching editions with their facet values, sort keys and
     relevance (`m`); from them the matched and hit counts, every facet's counts (each counting what the *other*
     selected facets keep), and the page in `sort` order with its stored editions. Rows: (kind, value, count,
     position, work), kind 'page' for the page's editions."""
     match = q.match(query)
     score = q.score(query)
-    parts = ["SELECT 'matched', '', count(*) FROM m"]
-    parts.append(f"SELECT 'total', '', count(*) FROM m WHERE {q.selected(selected, prefix='m.') or 'true'}")
+    parts = ["SELECT 'matched', '', n FROM n", "SELECT 'scale', '', mask + 1 FROM n"]
+    if selected:
+        parts.append(f"SELECT 'total', '', count(*) FROM m WHERE {q.selected(selected, prefix='m.')}")
+    else:
+        parts.append("SELECT 'total', '', n FROM n")
     for facet in facet_mod.FACETS:
         others = {f: vs for f, vs in selected.items() if f != facet}
         where = q.selected(others, prefix="m.") or "true"
         if facet == "year":
-            parts.append(f"SELECT 'year', COALESCE(CAST(m.year AS text), '{facet_mod.UNKNOWN}'), count(*) FROM m "
+            parts.append(f"SELECT 'year', COALESCE(CAST(m.year AS text), '{facet_mod.UNKNOWN}'), count(*) FROM s m "
                          f"WHERE {where} GROUP BY 2")
         else:
-            parts.append(f"SELECT '{facet}', v, count(*) FROM m, unnest(m.{FACET_COLUMNS[facet]}) v "
+            parts.append(f"SELECT '{facet}', v, count(*) FROM s m, unnest(m.{FACET_COLUMNS[facet]}) v "
                          f"WHERE {where} GROUP BY v")
         for value in selected.get(facet, []):  # counted in case the value is not among the facet's rows
             one = q.selected({**others, facet: [value]}, prefix="m.")
-            parts.append(f"SELECT '+{facet}', {q.param(value)}, count(*) FROM m WHERE {one}")
+            parts.append(f"SELECT '+{facet}', {q.param(value)}, count(*) FROM s m WHERE {one}")
     cols = ", ".join(f"e.{c}" for c in ("work_id", "year", "holders", "title_fold", "title_key",
                                          *FACET_COLUMNS.values()))
     chosen = q.selected(selected, prefix="e.") or "true"
     counts = "\nUNION ALL ".join(parts)
-    return (f"WITH m AS MATERIALIZED (SELECT {cols}, {score} AS score FROM editions e WHERE {match}),\n"
-            f"p AS (SELECT e.work_id, row_number() OVER (ORDER BY {ORDER[sort]}) AS pos FROM m e WHERE {chosen} "
-            f"ORDER BY {ORDER[sort]} LIMIT {q.param(limit)} OFFSET {q.param(offset)})\n"
+    # the facets count every match up to EXACT_FACETS; above, the matches whose work id hashes to 0 under a mask
+    # (one in 2, 4, 8, ...: at least SAMPLE of them), and the counts are scaled back (estimates, marked as such)
+    mask = (f"CASE WHEN n <= {int(exact_facets)} OR n < {2 * int(sample)} THEN 0 "
+            f"ELSE CAST(power(2, floor(log(2, n / {float(sample)}))) AS integer) - 1 END")
+    return (f"WITH m AS MATERIALIZED (SELECT {cols}, {score} AS score FROM ({_tested(q, match, cols)}) e),\n"
+            f"n AS (SELECT n, {mask} AS mask FROM (SELECT count(*) AS n FROM m) c),\n"
+            "s AS MATERIALIZED (SELECT m.* FROM m, n WHERE (hashtext(m.work_id) & n.mask) = 0),\n"
+            f"p AS (SELECT work_id, row_number() OVER () AS pos FROM (SELECT e.work_id FROM m e WHERE {chosen} "
+            f"ORDER BY {ORDER[sort]} LIMIT {q.param(limit)} OFFSET {q.param(offset)}) o)\n"
             f"SELECT kind, value, n, CAST(NULL AS bigint), CAST(NULL AS bytea) FROM ({counts}) c(kind, value, n)\n"
             "UNION ALL SELECT 'page', p.work_id, NULL, p.pos, x.work FROM p JOIN editions x USING (work_id)")
+
+
+def _tested(q: Sql, match: str, cols: str) -> str:
+    """The matching editions with the per-row tests the score reads (`Sql.projected`). The vectors they test are
+    read once per row (an array of one copies it into memory: `(ARRAY[v])[1]`), not once per test: a vector stored out of line (TOAST)
+    would otherwise be fetched and decompressed again for every token and field."""
+    tests = q.projected()
+    if not tests:
+        return f"SELECT {cols} FROM editions e WHERE {match} OFFSET 0"
+    used = [c for c in ("exact_titles", "title_tokens", "isbns", "issns", "ids") if f"e.{c}" in tests]
+    used += [f"(ARRAY[e.{c}])[1] AS {c}" for c in ("rk", "pub") if f"e.{c}" in tests]
+    found = f"SELECT {cols}, {', '.join(used)} FROM editions e WHERE {match} OFFSET 0"
+    tested = f"SELECT {cols}, {tests} FROM ({found}) e OFFSET 0"
+    fields = q.field_scores()
+    return f"SELECT {cols}, {fields} FROM ({tested}) e OFFSET 0" if fields else tested
+
+
+def about(n: int) -> int:
+    """An estimated count as a page shows it: two significant digits (1,208 → 1,200; 56 stays 56)."""
+    if n < 100:
+        return n
+    return int(round(n, 2 - len(str(n))))
 
 
 def facet_rows(facet: str, counts: Mapping[str, int], names: Mapping[str, str]) -> list[dict]:

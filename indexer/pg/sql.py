@@ -37,6 +37,7 @@ from indexer.schema import isbn_query_term, issn_term
 from records.fold import fold
 
 ANY_FIELDS = ("title", "author", "subject", "other")
+ALL_WEIGHTS = "".join(FIELD_WEIGHT[f] for f in ANY_FIELDS)
 FACET_COLUMNS = {"member": "f_member", "language": "f_language", "material_type": "f_material_type", "clc": "f_clc"}
 _RANGE = re.compile(r"^(\d{1,4})?-(\d{1,4})?$")  # a year facet value: 1990-1999, -1949, 2020-
 _YEAR_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "<>": "<>"}
@@ -48,6 +49,8 @@ class Sql:
     def __init__(self, alias: str = "e") -> None:
         self.e = alias
         self.params: dict[str, object] = {}
+        self.tests: dict[str, str] = {}  # per-row expression → its column name (`tested`)
+        self.fields: dict[str, str] = {}  # a field's score over the tests → its column name (`field_score`)
 
     def param(self, value: object) -> str:
         """A placeholder for `value` (kept in `params`)."""
@@ -83,7 +86,10 @@ class Sql:
         if not toks:
             return "false"
         column = "pub" if fields == ("publisher",) else "doc"
-        weights = "" if column == "pub" else "".join(FIELD_WEIGHT[f] for f in fields)
+        fielded = "" if column == "pub" else "".join(FIELD_WEIGHT[f] for f in fields)
+        # every lexeme of `doc` has one of the four weights: asking for all four is asking for none, and a word
+        # asked without a weight is answered by the GIN index alone (a weight makes it read each row's vector)
+        weights = "" if fielded == ALL_WEIGHTS else fielded
         trunc = c.truncation
         joiner = " | " if c.relation == "any" else " & "
         if trunc:
@@ -100,7 +106,7 @@ class Sql:
             return "(" + (" OR " if c.relation == "any" else " AND ").join(parts) + ")"
         words = self._tsq(column, joiner.join(f"{quote(t)}:{weights}" if weights else quote(t) for t in toks))
         if (c.phrase or c.relation in ("adj", "==")) and len(toks) > 1 and c.relation != "any":
-            runs = [" <-> ".join(f"{quote(t)}:{w}" if w else quote(t) for t in toks) for w in (weights or [""])]
+            runs = [" <-> ".join(f"{quote(t)}:{w}" if w else quote(t) for t in toks) for w in (fielded or [""])]
             return f"({words} AND {self._tsq(column, ' | '.join(f'({r})' for r in runs))})"
         return words
 
@@ -133,16 +139,43 @@ class Sql:
         return f"({self.e}.year IS NOT NULL AND {self.e}.year {op} {self.param(v)})"
 
     # ---------------------------------------------------------------- relevance (as federator.rank)
+    def tested(self, expr: str) -> str:
+        """A per-row test or count, evaluated once per row: a column of the inner projection (`projected`);
+        the same expression asked for twice is one column."""
+        name = self.tests.get(expr)
+        if name is None:
+            name = self.tests[expr] = f"k{len(self.tests)}"
+        return f"{self.e}.{name}"
+
+    def projected(self) -> str:
+        """The columns `tested` asked for, as a select list (`expression AS name, ...`), or '' when none."""
+        return ", ".join(f"{expr} AS {name}" for expr, name in self.tests.items())
+
+    def field_score(self, expr: str) -> str:
+        """A field's score, or any part of the score that reads `tested` columns (only arithmetic over them),
+        computed once per row in the select over the tests (`field_scores`), though the sum of fields reads it
+        twice. The score reads the tests only through these."""
+        name = self.fields.get(expr)
+        if name is None:
+            name = self.fields[expr] = f"s{len(self.fields)}"
+        return f"{self.e}.{name}"
+
+    def field_scores(self) -> str:
+        """The columns `field_score` asked for, as a select list, or '' when none."""
+        return ", ".join(f"{expr} AS {name}" for expr, name in self.fields.items())
+
     def score(self, query: Query) -> str:
-        """federator.rank's score, rounded as rank() rounds it."""
+        """federator.rank's score, rounded as rank() rounds it: arithmetic over the columns of `projected`
+        (each vector test made once per row, in the projection of the inner select that finds the matches)."""
         s = self._node_score(query)
         terms = positive_title_terms(query)
         if len(terms) > 1:
             joined = fold(" ".join(c.stem for c in terms))
             if joined:
-                exact = f"{self.param(joined.replace(' ', ''))} = ANY({self.e}.exact_titles)"
-                s += (f" + CASE WHEN {exact} THEN {EXACT_TITLE} WHEN {self._contains('title', joined)} "
-                      f"THEN {PHRASE_BOOST} ELSE 0 END")
+                exact = self.tested(f"{self.param(joined.replace(' ', ''))} = ANY({self.e}.exact_titles)")
+                contains = self.tested(self._contains("title", joined))
+                s += " + " + self.field_score(
+                    f"CASE WHEN {exact} THEN {EXACT_TITLE} WHEN {contains} THEN {PHRASE_BOOST} ELSE 0 END")
         s += f" + {HOLDERS} * ln(1 + {self.e}.holders) / ln(2)"
         return f"round(CAST(({s}) AS numeric), 9)"
 
@@ -159,7 +192,7 @@ class Sql:
         if c.field in ("title", "author", "subject", "publisher"):
             return self._text_score(c, (c.field,))
         if c.field in ("isbn", "issn", "id"):
-            return f"CASE WHEN {self._clause(c)} THEN {IDENTIFIER} ELSE 0 END"
+            return self.field_score(f"CASE WHEN {self.tested(self._clause(c))} THEN {IDENTIFIER} ELSE 0 END")
         if c.field == "year":
             cond = self._year(c)
             return f"CASE WHEN {cond} THEN {YEAR_MATCH} ELSE 0 END" if cond else "0"
@@ -188,9 +221,9 @@ class Sql:
 
     def _text_score(self, c: Clause, fields: tuple[str, ...]) -> str:
         """Per field: its weight × the share of the clause's tokens it has (× the phrase factor), + for the title
-        the exact-title and density boosts; the best field plus a tenth of the others. Each field's share and
-        phrase test are computed once per row (a subquery's columns), not once per use: a vector test reads
-        the row's `rk` again each time."""
+        the exact-title and density boosts; the best field plus a tenth of the others (summed in field order,
+        as federator.rank sums them). Each field's share, phrase test and title counts are columns of the
+        inner projection (`tested`): read once per row, then only arithmetic."""
         folded = fold(c.stem)
         probes = [(t, not t.isascii() and bool(_CJK_RUN.fullmatch(t))) for t in tokens(c.stem)]
         if not probes:
@@ -207,25 +240,30 @@ class Sql:
                     mode = "prefix"
                 elif not cjk and trunc and i == 0 and trunc in ("left", "both"):
                     mode = "suffix"
-                hits.append(f"CASE WHEN {self._present(f, tok, mode)} THEN 1 ELSE 0 END")
-            columns = [f"CAST(({' + '.join(hits)}) AS float8) / {n} AS cov"]
-            s = f"{WEIGHTS[f]} * cov"
+                hits.append(f"CAST({self._present(f, tok, mode)} AS integer)")
+            counted = " + ".join(hits)
+            if n > 1 and not trunc:  # most matches have none of the words in most fields: one test says so
+                either = " | ".join(f"{quote(t)}:{FIELD_WEIGHT[f]}" if f != "publisher" else quote(t)
+                                    for t, _ in probes)
+                counted = f"CASE WHEN {self._tsq('pub' if f == 'publisher' else 'rk', either)} THEN {counted} ELSE 0 END"
+            cov = f"CAST({self.tested(counted)} AS float8) / {n}"
+            s = f"{WEIGHTS[f]} * {cov}"
             if phrased:
-                columns.append(f"CASE WHEN {self._contains(f, folded)} THEN {PHRASE_BOOST} "
-                               f"ELSE {UNPHRASED if c.phrase else 1} END AS phrase")
-                s = f"{s} * phrase"
+                phrase = self.tested(self._contains(f, folded))
+                s = f"{s} * CASE WHEN {phrase} THEN {PHRASE_BOOST} ELSE {UNPHRASED if c.phrase else 1} END"
             if f == "title":
-                exact = f"{self.param(folded.replace(' ', ''))} = ANY({self.e}.exact_titles)"
-                q = self.param(sorted({t for t, _ in probes}))
-                s += (f" + CASE WHEN cov = 1 AND {exact} THEN {EXACT_TITLE} ELSE 0 END"
-                      f" + CASE WHEN cardinality({self.e}.title_tokens) > 0 THEN {TITLE_DENSITY} * CAST((SELECT "
-                      f"count(*) FROM unnest({self.e}.title_tokens) t WHERE t = ANY(CAST({q} AS text[]))) AS float8)"
-                      f" / cardinality({self.e}.title_tokens) ELSE 0 END")
-            scores.append(f"SELECT CASE WHEN cov > 0 THEN {s} ELSE 0 END FROM (SELECT {', '.join(columns)}) k")
+                exact = self.tested(f"{self.param(folded.replace(' ', ''))} = ANY({self.e}.exact_titles)")
+                size = self.tested(f"cardinality({self.e}.title_tokens)")
+                found = self.tested(" + ".join(
+                    f"cardinality(array_positions({self.e}.title_tokens, CAST({self.param(t)} AS text)))"
+                    for t in sorted({t for t, _ in probes})))
+                s += (f" + CASE WHEN {cov} = 1 AND {exact} THEN {EXACT_TITLE} ELSE 0 END"
+                      f" + CASE WHEN {size} > 0 THEN {TITLE_DENSITY} * CAST({found} AS float8) / {size} ELSE 0 END")
+            scores.append(self.field_score(f"CASE WHEN {cov} > 0 THEN {s} ELSE 0 END"))
         if len(scores) == 1:
             return f"({scores[0]})"
-        values = ", ".join(f"(({s}))" for s in scores)
-        return f"(SELECT max(s) + {OTHER_FIELDS} * (sum(s) - max(s)) FROM (VALUES {values}) v(s))"
+        best = f"GREATEST({', '.join(scores)})"
+        return f"({best} + {OTHER_FIELDS} * (({' + '.join(scores)}) - {best}))"
 
     # ---------------------------------------------------------------- facets (as federator.facets)
     def selected(self, selected: Mapping[str, list[str]], prefix: str = "") -> str | None:

@@ -1,0 +1,97 @@
+"""Queries with many hits on the PostgreSQL union index: pages in exactly live search's order, exact counts, and
+facet counts estimated from a sample (and marked so) above the searcher's threshold.
+
+A generated consortium of a few thousand editions (the test bed's generator) is written into a fresh database.
+The searcher's thresholds are lowered so that a broad query here takes the path a broad query takes at
+1,000,000 holdings (thousands of matches: facets from a sample); the ranking is checked against
+`federator.rank` over every matching edition, fetched and scored in Python.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.query import parse
+from federator import facets as facet_mod
+from federator.rank import rank
+from indexer.backend import open_index, open_searcher
+from indexer.pg.search import about
+from testbed.generate import plan_catalogues, plan_records
+from testbed.members import member_profiles
+
+BROAD = ["中国", "管理", "研究", "中国 OR history", "ti:中国 NOT 历史", '"中国历史"', "发展 报告"]
+
+
+@pytest.fixture(scope="module")
+def works():
+    from dedup import merge
+
+    return merge(plan_records(plan_catalogues(57, member_profiles(8), 900)))
+
+
+@pytest.fixture(scope="module")
+def pg(works, index_database):
+    ix = open_index(index_database, create=True)
+    ix.rebuild(works)
+    ix.close()
+    s = open_searcher(index_database)
+    yield s
+    s.close()
+
+
+def _all(pg, text: str, **kw):
+    return pg.search(parse(text), size=100000, **kw)
+
+
+def test_the_index_is_large_enough_to_matter(works, pg):
+    assert len(works) > 2000
+    assert _all(pg, "中国").matched > 500
+
+
+@pytest.mark.parametrize("text", BROAD)
+@pytest.mark.parametrize("sort", ["relevance", "year", "title"])
+def test_pages_are_live_rankings_order_of_every_match(pg, text, sort):
+    every = _all(pg, text).works  # every matching edition (any order), to rank in Python
+    expected = [w.work_id for w in rank(every, parse(text), sort=sort)]
+    got = []
+    for page in (1, 2, 3):
+        got += [w.work_id for w in pg.search(parse(text), sort=sort, page=page, size=20).works]
+    assert got == expected[:60]
+
+
+@pytest.mark.parametrize("text", ["中国", "管理", "中国 OR history"])
+def test_facets_above_the_threshold_are_estimates_and_say_so(pg, monkeypatch, text):
+    exact = _all(pg, text)
+    assert all("estimated" not in r for rows in exact.facets.values() for r in rows)
+    assert exact.facets == facet_mod.counts(exact.works, {})
+    monkeypatch.setattr(pg, "exact_facets", 100)
+    monkeypatch.setattr(pg, "sample", 50)
+    est = pg.search(parse(text), size=20)
+    assert (est.matched, est.total) == (exact.matched, exact.total)  # counts of hits stay exact
+    assert [w.work_id for w in est.works] == [w.work_id for w in exact.works[:20]]
+    rows = [r for rs in est.facets.values() for r in rs]
+    assert rows and all(r["estimated"] is True for r in rows)
+    # every edition has one year (or none, 'unknown'): the year facet's estimates add up to about the hits
+    assert abs(sum(r["count"] for r in est.facets["year"]) - exact.matched) <= 0.35 * exact.matched
+    # the largest member's estimate is near its count
+    top = exact.facets["member"][0]
+    guess = next((r["count"] for r in est.facets["member"] if r["value"] == top["value"]), 0)
+    assert abs(guess - top["count"]) <= 0.5 * top["count"]
+
+
+def test_selected_facets_keep_exact_hit_counts_with_estimated_facets(pg, monkeypatch):
+    whole = _all(pg, "中国")
+    member = whole.facets["member"][0]["value"]
+    kept = facet_mod.apply(whole.works, {"member": [member]})
+    monkeypatch.setattr(pg, "exact_facets", 100)
+    monkeypatch.setattr(pg, "sample", 50)
+    r = pg.search(parse("中国"), selected={"member": [member]}, size=20)
+    assert r.total == len(kept) and r.matched == whole.matched
+    assert [w.work_id for w in r.works] == [w.work_id for w in rank(kept, parse("中国"))][:20]
+    assert any(row["value"] == member for row in r.facets["member"])
+
+
+@pytest.mark.parametrize(("n", "shown"), [(0, 0), (56, 56), (99, 99), (100, 100), (1208, 1200), (15449, 15000),
+                                          (15551, 16000)])
+def test_an_estimate_is_shown_to_two_significant_digits(n, shown):
+    assert about(n) == shown
