@@ -180,6 +180,8 @@ def budget_note(q: Quote, rules: CopyRules, left_fen: int, year: int) -> str | N
         return None
     if left_fen <= 0:
         return (f"本馆{year}年原文传递补贴预算已用完，由读者支付全部费用 ¥{yuan(q.reader_fen)} "
-                f"(your library's subsidy budget for {year} is spent: you pay the whole price)")
+                f"(your library's subsidy budget for {year} is spent: you pay the whole price, "
+                f"¥{yuan(q.reader_fen)})")
     return (f"本馆{year}年原文传递补贴预算仅余 ¥{yuan(q.subsidy_fen)}，读者支付 ¥{yuan(q.reader_fen)} "
-            f"(the last of your library's subsidy budget for {year}: you pay the rest)")
+            f"(the last ¥{yuan(q.subsidy_fen)} of your library's subsidy budget for {year}: you pay "
+            f"¥{yuan(q.reader_fen)})")
