@@ -10,8 +10,9 @@ phrases that differ, written beside them. It is built once with pypinyin itself 
 keyed by pypinyin's files: `members.pinyin.pypinyin_version`, and the Python version), rebuilt when either
 changes; loading it takes a few milliseconds. tests/records/test_pinyin_tables.py holds it equal to pypinyin.
 
-`lazy_pinyin(text, style)` gives what `pypinyin.lazy_pinyin(text, style=style)` gives, for the two styles balis
-uses: toneless (`Style.NORMAL`, match keys) and tone numbers (`Style.TONE3`, sort keys).
+`lazy_pinyin(text, style)` gives what `pypinyin.lazy_pinyin(text, style=style)` gives, for the three styles balis
+uses: toneless (`Style.NORMAL`, match keys), tone numbers (`Style.TONE3`, sort keys) and Wade-Giles
+(`Style.WADEGILES`, to meet records romanised before pinyin: records/romanisation.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FILE_NAME = "pinyin-tables.marshal"
-FORMAT = 2  # of the file's contents; a file of another format is rebuilt
+FORMAT = 3  # of the file's contents; a file of another format is rebuilt
 NO_READING = 0  # a character's syllable number when pypinyin has no reading for it (it is kept as it is)
 FIRST_SYLLABLE = 0x20  # syllables are numbered from here: their characters never look like "\n" or "\t"
 LENGTH_BASE = 0x30  # a group of phrases starts with chr(LENGTH_BASE + the length of its longest): "2" … ":"
@@ -38,6 +39,7 @@ class Style(enum.IntEnum):
 
     NORMAL = 0  # zhong guo
     TONE3 = 8  # zhong1 guo2
+    WADEGILES = 14  # chung kuo
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Tables:
     runs: re.Pattern  # a run of characters pypinyin reads (group 1: its RE_HANS class) or of others (group 2)
     normal: tuple[str, ...]  # syllable number -> toneless syllable
     tone3: tuple[str, ...]  # syllable number -> syllable with its tone number
+    wade: tuple[str, ...]  # syllable number -> the syllable in Wade-Giles, as pypinyin writes it (ü as "v")
     base: int  # the code point of chars[0]
     chars: str  # code point - base -> the character's syllable number (NO_READING when it has none)
     phrases: dict[str, str]  # first character -> its group: longest, ("\n" + phrase + "\t" + reading)..., "\n"
@@ -68,9 +71,9 @@ _unusable = False  # the table could not be built: pypinyin reads
 def lazy_pinyin(text: str, style: Style = Style.NORMAL, errors: str = "default") -> list[str]:
     """The text's syllables as `pypinyin.lazy_pinyin(text, style=style)` gives them: one per character read,
     and each run of other characters kept as one item."""
-    if errors != "default" or style not in (Style.NORMAL, Style.TONE3):
-        raise ValueError(f"records.tables reads pinyin in Style.NORMAL and Style.TONE3 with errors='default' "
-                         f"only, not {style!r} / {errors!r}")
+    if errors != "default" or style not in (Style.NORMAL, Style.TONE3, Style.WADEGILES):
+        raise ValueError(f"records.tables reads pinyin in Style.NORMAL, Style.TONE3 and Style.WADEGILES with "
+                         f"errors='default' only, not {style!r} / {errors!r}")
     t = _tables or load()
     if t is None:
         from pypinyin import Style as PStyle
@@ -81,7 +84,7 @@ def lazy_pinyin(text: str, style: Style = Style.NORMAL, errors: str = "default")
 
 
 def _reading(t: Tables, text: str, style: Style) -> list[str]:
-    syllables = t.tone3 if style == Style.TONE3 else t.normal
+    syllables = t.tone3 if style == Style.TONE3 else t.wade if style == Style.WADEGILES else t.normal
     out: list[str] = []
     for han, other in t.runs.findall(text):
         if other:
@@ -150,15 +153,15 @@ def load() -> Tables | None:
 
 
 def build(version: str = "") -> Tables:
-    """The tables, from pypinyin's own dictionaries, each syllable put in the two styles by pypinyin's own
+    """The tables, from pypinyin's own dictionaries, each syllable put in the three styles by pypinyin's own
     converter (under a second, once per version); checked against `pypinyin.lazy_pinyin` before use."""
     from pypinyin import Style as PStyle
     from pypinyin.constants import PHRASES_DICT, PINYIN_DICT, RE_HANS
     from pypinyin.converter import DefaultConverter
 
     converter = DefaultConverter()
-    numbers: dict[tuple[str, str], int] = {}
-    styled: dict[str, tuple[str, str]] = {}
+    numbers: dict[tuple[str, str, str], int] = {}
+    styled: dict[str, tuple[str, str, str]] = {}
 
     def number(han: str, raw: str) -> str:
         """A syllable as pypinyin writes it for one character, numbered (the styles balis uses never look at
@@ -166,7 +169,8 @@ def build(version: str = "") -> Tables:
         pair = styled.get(raw)
         if pair is None:
             pair = styled[raw] = (converter.convert_style(han, raw, style=PStyle.TONE3, strict=True),
-                                  converter.convert_style(han, raw, style=PStyle.NORMAL, strict=True))
+                                  converter.convert_style(han, raw, style=PStyle.NORMAL, strict=True),
+                                  converter.convert_style(han, raw, style=PStyle.WADEGILES, strict=True))
         n = numbers.get(pair)
         if n is None:
             n = numbers[pair] = FIRST_SYLLABLE + len(numbers)
@@ -199,8 +203,9 @@ def build(version: str = "") -> Tables:
     tables = Tables(
         version=version,
         runs=re.compile(f"({han}+)|([^{han[1:]}+)"),
-        normal=("",) * FIRST_SYLLABLE + tuple(sys.intern(n) for _, n in syllables),
-        tone3=("",) * FIRST_SYLLABLE + tuple(sys.intern(t) for t, _ in syllables),
+        normal=("",) * FIRST_SYLLABLE + tuple(sys.intern(n) for _, n, _ in syllables),
+        tone3=("",) * FIRST_SYLLABLE + tuple(sys.intern(t) for t, _, _ in syllables),
+        wade=("",) * FIRST_SYLLABLE + tuple(sys.intern(w) for _, _, w in syllables),
         base=base,
         chars=by_char,
         phrases={c: chr(LENGTH_BASE + max(len(p) for p, _ in ps)) + "".join(f"\n{p}\t{r}" for p, r in sorted(ps)) + "\n"
@@ -220,7 +225,7 @@ def check(tables: Tables, texts: list[str]) -> None:
 
     texts = [*texts, "".join(texts[:200]), "、".join(texts[:200])]
     for text in texts:
-        for style in (Style.NORMAL, Style.TONE3):
+        for style in (Style.NORMAL, Style.TONE3, Style.WADEGILES):
             ours = _reading(tables, text, style)
             theirs = pypinyin_reading(text, style=PStyle(int(style)))
             if ours != theirs:
@@ -234,18 +239,18 @@ def _read(path: Path, version: str) -> Tables | None:
         doc = marshal.loads(path.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if not (isinstance(doc, tuple) and len(doc) == 7 and doc[0] == version):
+    if not (isinstance(doc, tuple) and len(doc) == 8 and doc[0] == version):
         return None
-    version, runs, normal, tone3, base, chars, phrases = doc
+    version, runs, normal, tone3, wade, base, chars, phrases = doc
     try:
-        return Tables(version, re.compile(runs), normal, tone3, base, chars, phrases)
+        return Tables(version, re.compile(runs), normal, tone3, wade, base, chars, phrases)
     except (re.error, TypeError):
         return None
 
 
 def _write(path: Path, t: Tables) -> None:
     """Keep the tables for the next process; a folder that cannot be written only costs the next one a build."""
-    doc = (t.version, t.runs.pattern, t.normal, t.tone3, t.base, t.chars, t.phrases)
+    doc = (t.version, t.runs.pattern, t.normal, t.tone3, t.wade, t.base, t.chars, t.phrases)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ from testbed.members import member_profiles
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_MARC = ROOT.parent / "shared" / "data" / "marc"
 PROJECT_MARC = ROOT / "testbed" / "data" / "marc"
-STYLES = ((Style.NORMAL, PStyle.NORMAL), (Style.TONE3, PStyle.TONE3))
+STYLES = ((Style.NORMAL, PStyle.NORMAL), (Style.TONE3, PStyle.TONE3), (Style.WADEGILES, PStyle.WADEGILES))
 
 
 def _texts_of(rec) -> set[str]:
@@ -131,7 +131,7 @@ def test_text_without_chinese_and_characters_without_a_reading_are_kept_as_pypin
 
 
 def test_other_styles_are_refused_with_a_message():
-    with pytest.raises(ValueError, match="Style.NORMAL and Style.TONE3"):
+    with pytest.raises(ValueError, match="Style.NORMAL, Style.TONE3 and Style.WADEGILES"):
         lazy_pinyin("中国", 1)  # pypinyin's TONE
 
 
