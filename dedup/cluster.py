@@ -34,6 +34,8 @@ def _block_parts(k: MatchKeys) -> tuple[list[str], list[str], tuple]:
     keys.extend(f"title:{h}" for h in sorted(k.heads - {title}))  # "Gu gong. Shi er ji …" meets "Gu gong"
     if k.cjk:  # where a record that has only the romanisation of the title (no 880) files: 故宫 = Gu gong
         keys.append(f"title:{pinyin_key(title)}")
+    if k.wade and k.wade != title:  # where a Wade-Giles record files: 故宫 = Gu gong = Ku kung
+        keys.append(f"title:{k.wade}")
     fuzzy = []
     for text, cjk in ((title, k.cjk), (k.romanised_proper, False)):  # a romanised 245 beside an 880 too
         n = PREFIX_CJK if cjk else PREFIX

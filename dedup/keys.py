@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from records.fold import fold, is_cjk
 from records.model import Record
+from records.romanisation import pinyin_as_wade_giles, wade_giles
 from records.tables import lazy_pinyin
 
 # -- edition statements ------------------------------------------------------------------------------
@@ -311,10 +312,17 @@ class MatchKeys:
     romanised: str  # the 245's own (romanised) title + subtitle, folded without spaces, when `full_title` is
     # the 880's vernacular (a record without 880s meets it there); else ""
     romanised_proper: str  # ... its title proper alone
+    chinese_title: str  # title + subtitle as catalogued, when the book may be Chinese (read in Wade-Giles to meet
+    # records romanised so: score.py); "" for a Japanese or Korean book, or a Latin title in a language not Chinese
+    chinese_proper: str  # ... its title proper alone
+    wade: str  # the title proper in Wade-Giles without marks or spaces, where a Wade-Giles record of the book
+    # files (its characters read so, its pinyin put so); else ""
+    written: str  # how the title is written: cjk | pinyin | other (Wade-Giles, or not Chinese at all)
     numbers: frozenset[str]  # numbers named in the title proper and subtitle (and in a romanised 245)
     head_numbers: frozenset[str]  # those before the first place a subtitle may begin: surely the title's own
     has_subtitle: bool
     cjk: bool  # the title (or its vernacular form) is in Chinese/Japanese/Korean script
+    pinyin_readable: bool  # not Japanese or Korean (by its language, or kana or hangul in title or publisher)
     authors: frozenset[str]  # name keys of the creators (translators excluded)
     translators: frozenset[str]
     publisher: str
@@ -398,6 +406,11 @@ def _carrier(rec: Record) -> str:
     return carrier
 
 
+_MAYBE_CHINESE = frozenset({"chi", "zho", "und", "mul", None})
+_NOT_CHINESE = frozenset({"jpn", "kor"})  # CJK titles whose characters are not read in Chinese
+_KANA_HANGUL = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+
+
 def match_keys(rec: Record) -> MatchKeys:
     """The match keys of a normalised record."""
     title, subtitle, part, filing = _title_texts(rec)
@@ -439,6 +452,9 @@ def match_keys(rec: Record) -> MatchKeys:
         romanised = _filed(f"{proper} {rec.subtitle}" if rec.subtitle else proper, bool(rec.sort_title)).replace(" ", "")
     publisher = _publisher(rec)
     pub = publisher_key(publisher)
+    # a Chinese book, as far as the record tells: not Japanese or Korean by its language or by the kana or
+    # hangul in its title or publisher (a short 008 gives no language)
+    readable = rec.language not in _NOT_CHINESE and not _KANA_HANGUL.search(f"{full_raw} {publisher or ''}")
     authors: set[str] = set()
     translators: set[str] = set()
     for a in rec.authors:
@@ -453,6 +469,14 @@ def match_keys(rec: Record) -> MatchKeys:
             continue
         (translators if role in _TRANSLATOR_ROLES else authors).add(key)
     pub_own = publisher_key(rec.publisher) if publisher is not rec.publisher else ""
+    chinese_title = chinese_proper = wade = ""
+    written = "cjk" if cjk else "other"
+    if readable and (cjk or rec.language in _MAYBE_CHINESE):  # a Latin title may be pinyin, or Wade-Giles
+        chinese_title, chinese_proper = full_raw, head_raw
+        wade = wade_giles(head_raw) if cjk else pinyin_as_wade_giles(head_raw)
+        if wade and not cjk:
+            written = "pinyin"
+        wade = wade.replace(" ", "")
     ids = set()
     for issn in rec.issns:
         ids.add(f"issn:{issn}")
@@ -468,11 +492,16 @@ def match_keys(rec: Record) -> MatchKeys:
         heads=frozenset(h for h in heads if h),
         romanised=romanised,
         romanised_proper=romanised_proper,
+        chinese_title=chinese_title,
+        chinese_proper=chinese_proper,
+        wade=wade,
+        written=written,
         numbers=title_numbers(full_raw) | title_numbers(own_full),
         head_numbers=title_numbers(_SUBTITLE_BREAK.split(body, maxsplit=1)[0])
         | title_numbers(_SUBTITLE_BREAK.split(own_title, maxsplit=1)[0]),
         has_subtitle=bool(subtitle),
         cjk=cjk,
+        pinyin_readable=readable,
         authors=frozenset(authors),
         translators=frozenset(translators),
         publisher=pub,

@@ -12,6 +12,7 @@ from rapidfuzz import fuzz
 
 from dedup.keys import MatchKeys, pinyin_key
 from records.fold import is_cjk
+from records.romanisation import wade_giles_forms
 
 YEAR_SLACK = 1  # a printing date a year after the publication date is the same edition, when the extents agree
 PUBLISHER_MIN = 80.0  # rapidfuzz ratio of Latin-script publisher keys below which two publishers differ
@@ -26,7 +27,6 @@ SIZE_SLACK = 2.0  # cm: more than 2 cm apart in height or width is another editi
 SIZE_AGREES = 1.0  # cm: height and width this close are the same measured item
 SUCCESSION_MIN = 90.0  # rapidfuzz ratio at which a title is the earlier or later serial a record links to
 _NEUTRAL_LANGUAGES = frozenset({"und", "mul", "zxx", "", None})
-_NOT_PINYIN = frozenset({"jpn", "kor"})  # CJK titles whose romanisation is not pinyin
 
 
 def _script_key(text: str, cjk: bool, other_cjk: bool) -> str:
@@ -34,12 +34,35 @@ def _script_key(text: str, cjk: bool, other_cjk: bool) -> str:
     return pinyin_key(text) if cjk and not other_cjk else text.replace(" ", "")
 
 
+def _romanised_otherwise(a: MatchKeys, b: MatchKeys) -> bool:
+    """Both books may be Chinese and their titles are written otherwise: characters, pinyin, Wade-Giles."""
+    return bool(a.chinese_title and b.chinese_title and a.written != b.written)
+
+
+def _joined_forms(text: str) -> tuple[str, ...]:
+    return tuple(f.replace(" ", "") for f in wade_giles_forms(text))
+
+
+def _wade_similarity(a: str, b: str, *, joined: bool = False) -> float:
+    """0-100: the best match of two texts' Wade-Giles forms, syllable by syllable (a syllable is a character), or
+    as strings for names (`joined`)."""
+    if joined:
+        return max((fuzz.ratio(x, y) for x in _joined_forms(a) for y in _joined_forms(b)), default=0.0)
+    return max((fuzz.ratio(x.split(), y.split()) for x in wade_giles_forms(a) for y in wade_giles_forms(b)),
+               default=0.0)
+
+
 def publisher_similarity(a: MatchKeys, b: MatchKeys) -> float:
-    """0-100 similarity of the publishers, across scripts (人民出版社 ~ Ren min chu ban she)."""
+    """0-100 similarity of the publishers, across scripts (人民出版社 ~ Ren min chu ban she) and romanisations
+    (Ren min ~ Jen min)."""
     if a.publisher_cjk == b.publisher_cjk:
-        return fuzz.ratio(a.publisher, b.publisher)
-    return fuzz.ratio(_script_key(a.publisher, a.publisher_cjk, b.publisher_cjk),
-                      _script_key(b.publisher, b.publisher_cjk, a.publisher_cjk))
+        sim = fuzz.ratio(a.publisher, b.publisher)
+    else:
+        sim = fuzz.ratio(_script_key(a.publisher, a.publisher_cjk, b.publisher_cjk),
+                         _script_key(b.publisher, b.publisher_cjk, a.publisher_cjk))
+    if sim < PUBLISHER_MIN and _romanised_otherwise(a, b):
+        sim = max(sim, _wade_similarity(a.publisher, b.publisher, joined=True))
+    return sim
 
 
 def _omitted(full: str, heads: frozenset[str]) -> float:
@@ -75,6 +98,12 @@ def title_similarity(a: MatchKeys, b: MatchKeys) -> float:
         if ha & hb and (fa in ha or fb in hb):
             omitted = 1.0
         sim = max(sim, min(SUBTITLE_OMITTED, omitted * SUBTITLE_OMITTED))
+    if sim < TITLE_MIN and _romanised_otherwise(a, b):
+        # Chinese romanised in Wade-Giles (Western catalogues until 2000) against characters or pinyin, syllable
+        # by syllable (a syllable is a character: 河北 / 湖北 differ as Ho-pei / Hu-pei): whole titles, or titles
+        # proper when one record leaves out the subtitle
+        sim = max(sim, _wade_similarity(a.chinese_title, b.chinese_title) / 100.0,
+                  min(SUBTITLE_OMITTED, _wade_similarity(a.chinese_proper, b.chinese_proper) / 100.0))
     if sim < TITLE_MIN_FULL_EVIDENCE and a.cjk and b.cjk and pinyin_key(fa) == pinyin_key(fb):
         # a homophone typed by a pinyin input method (简明宋史 / 简明宋施): a typo, which merges only when
         # creators, publisher, year and pages all agree
@@ -90,6 +119,11 @@ def author_similarity(a: MatchKeys, b: MatchKeys) -> float | None:
     if a.authors & b.authors:
         return 1.0
     best = 0.0
+    if _romanised_otherwise(a, b):  # 张文学, Zhang and Chang (Wade-Giles) are one surname
+        for x in a.authors:
+            for y in b.authors:
+                if any(wx.startswith(wy) or wy.startswith(wx) for wx in _joined_forms(x) for wy in _joined_forms(y)):
+                    best = 0.9
     for x in a.authors:
         x_cjk = is_cjk(x)
         for y in b.authors:
@@ -107,16 +141,17 @@ def author_similarity(a: MatchKeys, b: MatchKeys) -> float | None:
 
 def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
     """Same script: Chinese publishers must be equal after folding (北京大学 is not 北京师范大学), Latin ones
-    close (a typo, a word order). CJK against romanised: compared in pinyin whenever both titles are CJK
-    and neither book is Japanese or Korean (whose readings are not pinyin); other scripts are not compared."""
+    close (a typo, a word order). CJK against romanised: compared in pinyin (or Wade-Giles) whenever either title
+    is CJK and neither book is Japanese or Korean (by its language, or the kana or hangul in its title or
+    publisher: their readings are not pinyin); other scripts are not compared."""
     if a.publisher_numbers and b.publisher_numbers and a.publisher_numbers != b.publisher_numbers:
         return True  # Type of the 42-line Bible / of the 36-line Bible
     if a.publisher_script == b.publisher_script:
         if a.publisher_script == "cjk":
             return a.publisher != b.publisher
         return publisher_similarity(a, b) < PUBLISHER_MIN
-    if {a.publisher_script, b.publisher_script} == {"cjk", "latin"} and a.cjk and b.cjk \
-            and a.language not in _NOT_PINYIN and b.language not in _NOT_PINYIN:
+    if {a.publisher_script, b.publisher_script} == {"cjk", "latin"} and (a.cjk or b.cjk) \
+            and a.pinyin_readable and b.pinyin_readable:
         return publisher_similarity(a, b) < PUBLISHER_MIN_CROSS
     # scripts that cannot be compared (Japanese or Korean against a romanisation, Armenian against Latin):
     # the publishers as both records romanise them in 260/264, when both do

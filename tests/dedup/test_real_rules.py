@@ -437,3 +437,68 @@ def test_a_typo_in_a_manuscript_title_merges_when_its_leaves_and_size_agree():
     assert _merged(organon, _variant(organon, typo))
     assert not _merged(organon, _variant(organon, typo, _drop("300", code="c")))
     assert not _merged(organon, _variant(organon, typo, _set("300", "c", "280 x 200 mm.")))
+
+
+# -- Chinese romanised in Wade-Giles --------------------------------------------------------------------------
+
+def _cn_book(title: str, publisher: str, *, author: str | None = None) -> pymarc.Record:
+    r = pymarc.Record()
+    r.leader = pymarc.Leader("00000nam0 2200000   450 ")
+    r.add_field(Field(tag="001", data=f"cn-{title}-{publisher}"))
+    r.add_field(Field(tag="101", indicators=pymarc.Indicators("0", " "), subfields=[Subfield("a", "chi")]))
+    r.add_field(Field(tag="200", indicators=pymarc.Indicators("1", " "), subfields=[Subfield("a", title)]))
+    r.add_field(Field(tag="210", indicators=pymarc.Indicators(" ", " "),
+                      subfields=[Subfield("a", "石家庄"), Subfield("c", publisher), Subfield("d", "1983")]))
+    r.add_field(Field(tag="215", indicators=pymarc.Indicators(" ", " "),
+                      subfields=[Subfield("a", "2, 255页"), Subfield("d", "19cm")]))
+    if author:
+        r.add_field(Field(tag="701", indicators=pymarc.Indicators(" ", "0"), subfields=[Subfield("a", author)]))
+    return r
+
+
+@pytest.fixture(scope="module")
+def ho_pei() -> pymarc.Record:
+    """LC's 河北民间故事选 (1983), romanised in Wade-Giles as Western libraries romanised Chinese until 2000:
+    "Ho-pei min chien ku shih hsüan", "Hua shan wen i chʻu pan she", with its 880s."""
+    return next(r for _pos, r in iter_iso2709(REAL / "yaz" / "marccol1.u8.marc") if "Ho-pei min" in str(r["245"]))
+
+
+def test_wade_giles_without_its_880_meets_the_book_in_characters_and_in_pinyin(ho_pei):
+    wade = _variant(ho_pei, _drop("880", "010", "035"))  # another library's copy: its own numbers
+    pinyin = _variant(wade, _set("245", "a", "Hebei min jian gu shi xuan /"),
+                      _set("260", "b", "Hua shan wen yi chu ban she :"))
+    assert _merged(wade, _cn_book("河北民间故事选", "花山文艺出版社"))
+    assert _merged(wade, pinyin)
+    assert _merged(pinyin, _cn_book("河北民间故事选", "花山文艺出版社"))
+    with_author = _variant(wade, lambda r: r.add_ordered_field(
+        Field(tag="100", indicators=pymarc.Indicators("1", " "), subfields=[Subfield("a", "Chang, Wen-hsüeh.")])))
+    assert _merged(with_author, _cn_book("河北民间故事选", "花山文艺出版社", author="张文学"))
+
+
+def test_wade_giles_keeps_other_books_and_publishers_apart(ho_pei):
+    wade = _variant(ho_pei, _drop("880", "010", "035"))  # another library's copy: its own numbers
+    assert not _merged(wade, _cn_book("湖北民间故事选", "花山文艺出版社"))  # Hu-pei, another province's tales
+    assert not _merged(wade, _cn_book("河北民间故事选", "人民文学出版社"))  # another publisher's edition
+    assert not _merged(wade, _variant(wade, _set("245", "a", "Hubei min jian gu shi xuan /")))
+    with_author = _variant(wade, lambda r: r.add_ordered_field(
+        Field(tag="100", indicators=pymarc.Indicators("1", " "), subfields=[Subfield("a", "Chang, Wen-hsüeh.")])))
+    assert not _merged(with_author, _cn_book("河北民间故事选", "花山文艺出版社", author="李文学"))
+
+
+def test_romanisations_compared():
+    from records.romanisation import pinyin_as_wade_giles, wade_giles
+
+    assert wade_giles("河北民间故事选") == wade_giles("Ho-pei min chien ku shih hsüan") == "ho pei min chien ku shih hsuan"
+    assert pinyin_as_wade_giles("Hebei min jian gu shi xuan") == "ho pei min chien ku shih hsuan"
+    assert pinyin_as_wade_giles("Hebei minjian gushi xuan") == "ho pei min chien ku shih hsuan"  # words joined
+    assert pinyin_as_wade_giles("Qing nian wen xue cong shu") == wade_giles("Chʻing nien wen hsüeh tsʻung shu")
+    assert pinyin_as_wade_giles("Ho-pei min chien") == ""  # Wade-Giles is not pinyin
+    assert pinyin_as_wade_giles("Kavalier & Clay") == ""
+
+
+def test_a_japanese_title_is_known_by_its_kana_when_the_008_gives_no_language():
+    """Princeton's 東海道パノラマ地図 (Kanao Bun'endō, 金尾文淵堂): with a short 008 the record names no language,
+    but its kana say the book is Japanese, so its publisher is not read in pinyin against another copy's
+    romanised one (which would make them two publishers)."""
+    chizu = _real("loc-cc0/princeton.xml", "6226606")
+    assert _merged(_variant(chizu, _short_008), _variant(chizu, _drop("880", "035"), _short_008))
