@@ -162,7 +162,9 @@ def _search_openapi() -> dict:
                 "records": {"type": "array", "items": {"type": "string"}},
                 "holdings": {"type": "array", "items": {"$ref": "#/components/schemas/Holding"}}}}
     facet_value = {"type": "object", "required": ["value", "count"], "properties": {
-        "value": {"type": "string"}, "label": _NULL_STR, "count": {"type": "integer", "minimum": 0}}}
+        "value": {"type": "string"}, "label": _NULL_STR, "count": {"type": "integer", "minimum": 0},
+        "estimated": {"type": "boolean", "description": "the count is an estimate (a PostgreSQL union index "
+                                                        "counts a sample when a query has many hits)"}}}
     member_status = {"type": "object", "required": ["code", "name", "state"], "properties": {
         "code": {"type": "string"}, "name": {"type": "string"}, "state": {"type": "string", "enum": list(STATES)},
         "reason": _NULL_STR, "hits": _NULL_INT, "ms": _NULL_INT, "cached": {"type": "boolean"},

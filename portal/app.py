@@ -261,7 +261,8 @@ def _view_values(request: web.Request, view) -> dict:
     facets = []
     for facet, entries in view.facets.items():
         rows = [{"value": e["value"], "count": e["count"], "label": facet_label(facet, e, lang, names_en),
-                 "selected": (facet, e["value"]) in selected} for e in entries]
+                 "selected": (facet, e["value"]) in selected, "estimated": e.get("estimated", False)}
+                for e in entries]
         if rows:
             facets.append((facet, rows))
     return {"view": view, "names": names, "facets": facets, "harvested_at": _when(view.harvested),

@@ -83,6 +83,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "facet.material_type": ("文献类型", "Material type"),
     "facet.clc": ("中图法分类", "CLC class"),
     "facet.remove": ("取消", "remove"),
+    "facet.about": ("约", "≈"),
+    "facet.estimated": ("命中很多时，分面计数为抽样估计", "with many hits, facet counts are estimated from a sample"),
     # member status strip
     "status.title": ("成员馆响应", "Member libraries"),
     "status.asking": ("检索中", "asking"),
