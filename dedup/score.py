@@ -288,8 +288,12 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         evidence += 1
     if a.year is not None and a.year == b.year:
         evidence += 1
+    # a manuscript (or any unpublished item) names no publisher or year: what identifies it is the item itself
+    unpublished = not (a.publisher or b.publisher or a.year or b.year)
     if a.pages and b.pages or a.page_range and a.page_range == b.page_range:
         evidence += 1
+        if unpublished and a.pages == b.pages and _same_size(a, b):
+            evidence += 1  # its leaves and its measured size: two facts of the one item
     elif a.volumes and a.volumes > 1 and a.volumes == b.volumes or _same_size(a, b):
         evidence += 1  # a set of "25 v. in 20" in both; an album measured 15 x 19 cm in both
     elif len(a.extent) >= SPECIFIC_EXTENT and a.extent == b.extent:
@@ -298,7 +302,6 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         # a character or two wrong in a short title: only with every other fact agreeing (creators, publisher,
         # year, extent); a Chinese title typed with a homophone (河北 / 嗬北) also when neither names a creator.
         # A manuscript has no publisher or year to agree on: its leaves and its measured size must then agree.
-        unpublished = not (a.publisher or b.publisher or a.year or b.year)
         facts = _extents_agree(a, b) and (
             _same_size(a, b) if unpublished
             else bool(a.publisher and b.publisher and a.year is not None and a.year == b.year))

@@ -502,3 +502,16 @@ def test_a_japanese_title_is_known_by_its_kana_when_the_008_gives_no_language():
     romanised one (which would make them two publishers)."""
     chizu = _real("loc-cc0/princeton.xml", "6226606")
     assert _merged(_variant(chizu, _short_008), _variant(chizu, _drop("880", "035"), _short_008))
+
+
+def test_a_manuscript_is_known_by_its_leaves_and_its_measured_size():
+    """Princeton's illuminated Siḥr al-Bayān (Urdu, "[India, 18--?]": no publisher, no year; "i, 103, i leaves ;
+    210 x 135 (165 x 100) mm"): another library's copy without the 880s and with a short 008 has only the title
+    besides the item itself, whose leaves and measured size are two facts of it. Another copy of the text, with
+    other leaves or another size, or a record that does not measure it, stays apart."""
+    sihr = _real("loc-cc0/princeton.xml", "5559859")
+    other = _variant(sihr, _drop("880", "035"), _short_008)
+    assert _merged(sihr, other)
+    assert not _merged(sihr, _variant(other, _drop("300", code="c")))
+    assert not _merged(sihr, _variant(other, _set("300", "c", "190 x 120 (150 x 90) mm.")))
+    assert not _merged(sihr, _variant(other, _set("300", "a", "i, 98, i leaves :")))
