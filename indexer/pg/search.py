@@ -32,8 +32,8 @@ from indexer.schema import load_work
 from indexer.search import LocalResult
 
 MAX_OTHER_EDITIONS = 51
-EXACT_FACETS = 2000  # matches up to which facet counts are exact; above, estimated from a sample of them
-SAMPLE = 1000  # matches (at least) the estimate counts
+EXACT_FACETS = 1000  # matches up to which facet counts are exact; above, estimated from a sample of them
+SAMPLE = 500  # matches (at least) the estimate counts
 # for one page's statement: the matches kept in memory (4 MB, the default, spills 10,000 of them to a file), and
 # no JIT compiling (50-100 ms to compile, more than a page takes to run)
 SETTINGS = "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"

@@ -248,8 +248,12 @@ class Sql:
                 counted = f"CASE WHEN {self._tsq('pub' if f == 'publisher' else 'rk', either)} THEN {counted} ELSE 0 END"
             cov = f"CAST({self.tested(counted)} AS float8) / {n}"
             s = f"{WEIGHTS[f]} * {cov}"
-            if phrased:
-                phrase = self.tested(self._contains(f, folded))
+            if phrased:  # a phrase test reads positions: asked only of rows that have every word in the field
+                column = "pub" if f == "publisher" else "rk"
+                every = " & ".join(f"{quote(t)}:{FIELD_WEIGHT[f]}" if f != "publisher" else quote(t)
+                                   for t, _ in probes)
+                phrase = self.tested(f"CASE WHEN {self._tsq(column, every)} THEN {self._contains(f, folded)} "
+                                     "ELSE false END")
                 s = f"{s} * CASE WHEN {phrase} THEN {PHRASE_BOOST} ELSE {UNPHRASED if c.phrase else 1} END"
             if f == "title":
                 exact = self.tested(f"{self.param(folded.replace(' ', ''))} = ANY({self.e}.exact_titles)")
