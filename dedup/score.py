@@ -256,6 +256,19 @@ def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | 
     return _extent_conflict(a, b)
 
 
+def _all_facts_agree(a: MatchKeys, b: MatchKeys, unpublished: bool) -> bool:
+    """Every fact either record gives besides title and creators agrees: the extent (pages, volumes, or as
+    written), the publisher and the year, each named by both or by neither, one of them at least. A manuscript
+    has no publisher or year to agree on: its measured size must then agree."""
+    if not _extents_agree(a, b):
+        return False
+    if unpublished:
+        return _same_size(a, b)
+    publisher = bool(a.publisher and b.publisher) or not (a.publisher or b.publisher)
+    year = (a.year is not None and a.year == b.year) or (a.year is None and b.year is None)
+    return publisher and year
+
+
 def shares_identifier(a: MatchKeys, b: MatchKeys) -> bool:
     return bool(a.isbns & b.isbns or a.ids & b.ids)
 
@@ -298,13 +311,10 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         evidence += 1  # a set of "25 v. in 20" in both; an album measured 15 x 19 cm in both
     elif len(a.extent) >= SPECIFIC_EXTENT and a.extent == b.extent:
         evidence += 1  # "1 cartridge (7 min.) si. b&w. super 8 mm." in both: the same physical description
+    facts = _all_facts_agree(a, b, unpublished)
     if title < TITLE_MIN:
         # a character or two wrong in a short title: only with every other fact agreeing (creators, publisher,
-        # year, extent); a Chinese title typed with a homophone (河北 / 嗬北) also when neither names a creator.
-        # A manuscript has no publisher or year to agree on: its leaves and its measured size must then agree.
-        facts = _extents_agree(a, b) and (
-            _same_size(a, b) if unpublished
-            else bool(a.publisher and b.publisher and a.year is not None and a.year == b.year))
+        # year, extent); a Chinese title typed with a homophone (河北 / 嗬北) also when neither names a creator
         creators = authors is not None and authors >= 0.9 or (
             not a.authors and not b.authors and _homophones(a, b))
         if not (facts and creators):
@@ -312,6 +322,10 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
     elif evidence < 2 or (authors is None and title < 0.95):
         sparse = (authors is not None and authors >= 0.9 and title >= 0.95
                   and not (a.year or b.year or a.publisher or b.publisher or a.pages or b.pages))
-        if not sparse:  # a title alone is not an edition; title and creator are, when neither says more
+        # a title alone is not an edition; title and creator are, when neither says more. A typo in a title
+        # without creators is one when publisher, year and extent all agree ("Biilia pauperum", Hans Spoerer,
+        # 1471, 40 leaves)
+        typo = authors is None and evidence >= 2 and facts and bool(a.publisher and b.publisher)
+        if not (sparse or typo):
             return None
     return title + 0.1 * (authors or 0.0) + (0.05 if a.year == b.year else 0.0) + agreement

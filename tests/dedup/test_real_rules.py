@@ -515,3 +515,23 @@ def test_a_manuscript_is_known_by_its_leaves_and_its_measured_size():
     assert not _merged(sihr, _variant(other, _drop("300", code="c")))
     assert not _merged(sihr, _variant(other, _set("300", "c", "190 x 120 (150 x 90) mm.")))
     assert not _merged(sihr, _variant(other, _set("300", "a", "i, 98, i leaves :")))
+
+
+def test_a_typo_merges_when_every_fact_either_record_gives_agrees():
+    """A letter wrong in a title merges only when the other facts all agree; a publisher or a year that neither
+    record names is no disagreement. Princeton's Handel "Joseph : an oratorio" (manuscript score, [ca. 1745], 274
+    p., three creators, no publisher) against "Josewh" without the subtitle; its "[Thabat]" (1453, 10 leaves, 180 x
+    135 mm) against "[Thamat]"; its block-book "Biblia pauperum" (Hans Spoerer, 1471, 40 leaves) against a copy
+    that names no creator and reads "Biilia pauperum". A year or leaves that differ keep each apart."""
+    joseph = _real("loc-cc0/princeton.xml", "3550721")
+    josewh = _variant(joseph, _drop("245", code="b"), _set("245", "a", "Josewh :"))
+    assert _merged(joseph, josewh)
+    assert not _merged(joseph, _variant(josewh, lambda r: setattr(
+        r["008"], "data", r["008"].data[:7] + "1746" + r["008"].data[11:])))
+    thabat = _real("loc-cc0/princeton.xml", "5184576")
+    assert _merged(thabat, _variant(thabat, _set("245", "a", "[Thamat].")))
+    assert not _merged(thabat, _variant(thabat, _set("245", "a", "[Thamat]."), _set("300", "a", "12 leaves :")))
+    biblia = _real("loc-cc0/princeton.xml", "4606238")
+    biilia = _variant(biblia, _drop("100", "700", "710"), _set("245", "a", "Biilia pauperum."))
+    assert _merged(biblia, biilia)
+    assert not _merged(biblia, _variant(biilia, _set("300", "a", "38 leaves ;")))
