@@ -27,7 +27,8 @@ from connectors.query import Bool, Clause, Query
 from dedup.work import Work
 from federator import facets as facet_mod
 from federator.rank import SORTS, rank
-from indexer.analysis import query_positions, query_tokens
+from indexer import spelling
+from indexer.analysis import query_positions
 from indexer.errors import LocalIndexError, NoIndexError
 from indexer.index import LocalIndex
 from indexer.schema import FACET_FIELDS, isbn_query_term, issn_term, load_work
@@ -440,34 +441,16 @@ class LocalSearcher:
         self._bits.works.clear()
 
     def suggest(self, words: list[str], limit: int = 3) -> list[str]:
-        """Spellings the index knows for words it does not: for each Latin word of four letters or more that
-        no title, author or subject holds, its nearest terms there (at most two edits), most frequent first.
-        Returns up to `limit` corrected lists of `words` (only the first differs where several are offered)."""
-        corrected = list(words)
-        first_alternatives: list[str] = []
-        for i, word in enumerate(words):
-            tokens = query_tokens(word)
-            if len(tokens) != 1 or not tokens[0].isascii() or not tokens[0].isalpha() or len(tokens[0]) < 4:
-                continue
-            token = tokens[0]
-            if any(self._searcher.doc_frequency(f, token) for f in ("title", "author", "subject")):
-                continue
-            found: dict[str, int] = {}
-            for name in ("title", "author", "subject"):
-                for term in self._searcher.corrector(name).suggest(token, limit=limit, maxdist=2):
-                    found[term] = found.get(term, 0) + self._searcher.doc_frequency(name, term)
-            if not found:
-                continue
-            ranked = sorted(found, key=lambda t: -found[t])
-            corrected[i] = ranked[0]
-            if not first_alternatives:
-                first_alternatives = [(i, t) for t in ranked[1:limit]]
-        if corrected == list(words):
-            return []
-        out = [" ".join(corrected)]
-        for i, term in first_alternatives:
-            out.append(" ".join(corrected[:i] + [term] + corrected[i + 1:]))
-        return out[:limit]
+        """Spellings the index knows for the words it does not (indexer/spelling.py), from whoosh's corrector
+        over the title, author and subject terms."""
+        s = self._searcher
+
+        def near(field: str, token: str, n: int) -> list[tuple[str, int]]:
+            return [(t, s.doc_frequency(field, t)) for t in s.corrector(field).suggest(token, limit=n,
+                                                                                      maxdist=spelling.MAX_EDITS)]
+
+        return spelling.suggestions(words, lambda t: any(s.doc_frequency(f, t) for f in spelling.FIELDS), near,
+                                    limit)
 
     def close(self) -> None:
         self._searcher.close()

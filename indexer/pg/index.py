@@ -221,6 +221,10 @@ class PgIndex:
                 return n
 
     def _after(self, cur: psycopg.Cursor, harvested: dict[str, str] | None, *, replace: bool) -> None:
+        if replace:
+            from indexer.pg import terms  # the rebuilt editions' words, for spelling suggestions
+
+            terms.refresh(cur)
         got = {} if replace and harvested is not None else self.harvested(cur)
         got.update(harvested or {})
         cur.execute("UPDATE index_meta SET value = to_jsonb(CAST(value AS text)::bigint + 1) WHERE key = 'generation'")

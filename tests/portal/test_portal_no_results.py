@@ -63,7 +63,7 @@ async def test_the_union_index_offers_the_live_search_and_shows_without_the_face
 
 
 async def test_a_misspelt_word_gets_the_spelling_the_union_index_knows(make_client, index_dir):  # noqa: F811
-    from indexer.backend import is_database, open_searcher
+    from indexer.backend import open_searcher
 
     with open_searcher(index_dir) as s:
         titles = [w.display.title for w in s.search(parse("a OR the OR of"), size=200).works]
@@ -72,9 +72,6 @@ async def test_a_misspelt_word_gets_the_spelling_the_union_index_knows(make_clie
     client = await make_client(index_dir=index_dir)
     html = unescape(await (await client.get("/search", params={"q": typo})).text())
     tries = _tries(html)
-    if is_database(index_dir):  # the PostgreSQL index keeps no term list to spell from (docs/local-search.md)
-        assert "spelling" not in tries
-        return
     offered = [parse_qs(urlsplit(u).query)["q"][0] for u in tries["spelling"]]
     assert offered[0] == word, (typo, offered)
     found = unescape(await (await client.get(tries["spelling"][0])).text())
