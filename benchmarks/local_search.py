@@ -247,6 +247,33 @@ def read_editions(path: Path) -> Iterator:
             yield from pickle.loads(zlib.decompress(f.read(int.from_bytes(head, "little"))))
 
 
+def _server_cpu(conn) -> float | None:
+    """CPU seconds the database server's process for `conn` has used (None when it runs elsewhere)."""
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_load(ix, path: Path, editions: int, processes: int | None) -> dict:
+    """`PgIndex.rebuild` from the cached editions, timed, with the CPU of each part: this process (reading the
+    cache, making rows unless workers do, sending them), the row-making workers, and the server's process for
+    this connection (parsing COPY, building the indexes after the load)."""
+    t, c, kids, server = time.perf_counter(), time.process_time(), os.times(), _server_cpu(ix.conn)
+    ix.rebuild(read_editions(path), timeout=5, processes=processes)
+    load_s, load_cpu = time.perf_counter() - t, time.process_time() - c
+    after = os.times()
+    workers_cpu = after.children_user + after.children_system - kids.children_user - kids.children_system
+    server_after = _server_cpu(ix.conn)
+    return {"load_s": round(load_s, 1), "editions_per_s": round(editions / load_s),
+            "client_cpu_s": round(load_cpu, 1), "workers_cpu_s": round(workers_cpu, 1),
+            "server_cpu_s": round(server_after - server, 1) if server is not None else None,
+            "processes": processes, "cpus": os.cpu_count(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def postgresql(args, holdings: int) -> int:
     """Load the cached editions into a database (once per size) and measure page 1 with facets."""
     from indexer.backend import open_index, open_searcher
@@ -263,17 +290,10 @@ def postgresql(args, holdings: int) -> int:
         try:
             if args.rebuild or ix.doc_count() != meta["editions"] or not load_path.exists():
                 print(f"loading {meta['editions']:,} editions into {ix.index_dir} ...", flush=True)
-                t, c = time.perf_counter(), time.process_time()
-                ix.rebuild(read_editions(path), timeout=5)
-                load_s, load_cpu = time.perf_counter() - t, time.process_time() - c
+                load = timed_load(ix, path, meta["editions"], args.processes)
                 t = time.perf_counter()
                 ix.optimize()  # VACUUM ANALYZE: GIN's pending list merged, as after a nightly run
-                vacuum_s = time.perf_counter() - t
-                # the benchmark process's CPU: reading the cache, making the rows (indexer/pg/rows.py), sending
-                # them; the rest of the wall time is the server's (COPY, GIN) and waiting for a core
-                load = {"load_s": round(load_s, 1), "editions_per_s": round(meta["editions"] / load_s),
-                        "client_cpu_s": round(load_cpu, 1),
-                        "vacuum_s": round(vacuum_s, 1), "load_average": [round(x, 2) for x in os.getloadavg()]}
+                load["vacuum_s"] = round(time.perf_counter() - t, 1)
                 load_path.write_text(json.dumps(load))
             load = json.loads(load_path.read_text())
             sizes = dict(ix.conn.execute(
@@ -285,7 +305,11 @@ def postgresql(args, holdings: int) -> int:
             ix.close()
         print(f"index: {meta['editions']:,} editions, {meta['holdings']:,} holdings; generated in "
               f"{meta['generate_s']} s (cached), loaded in {load['load_s']} s = {load['editions_per_s']:,} "
-              f"editions/s (target ≥ 5,000), VACUUM ANALYZE {load['vacuum_s']} s", flush=True)
+              f"editions/s (target ≥ 5,000; CPU: loader {load['client_cpu_s']} s, workers "
+              f"{load.get('workers_cpu_s')} s, server {load.get('server_cpu_s')} s), VACUUM ANALYZE "
+              f"{load['vacuum_s']} s; load average {load['load_average']}", flush=True)
+        if args.load_only:
+            return 0
         queries = make_queries(meta["samples"], args.queries)
         parsed = [parse(q) for q in queries]
         searcher = open_searcher(url)
@@ -395,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--database", help="PostgreSQL URL (default: a database in the private cluster --pg-cluster)")
     ap.add_argument("--pg-cluster", type=Path, default=ROOT / "var" / "bench" / "pg-search")
     ap.add_argument("--out", type=Path, help="JSON file (postgresql: local_search-postgresql-h<holdings>.json)")
+    ap.add_argument("--processes", type=int, help="postgresql load: row-making worker processes "
+                    "(default: the index's own choice, cores - 2)")
+    ap.add_argument("--load-only", action="store_true", help="postgresql: load (again) and stop, no queries")
     args = ap.parse_args(argv)
     holdings = 50_000 if args.quick else args.holdings
     if args.backend == "postgresql":

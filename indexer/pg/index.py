@@ -21,12 +21,13 @@ import psycopg
 
 from dedup.work import Work
 from indexer.errors import IndexBusyError, LocalIndexError, NoIndexError
-from indexer.pg.rows import COLUMNS, HOLDING_COLUMNS, row, row_of_document
+from indexer.pg.rows import COLUMNS, HOLDING_COLUMNS, row, row_of_document, rows_of
 
 WRITER_LOCK = 0x62616C6973  # "balis": the advisory lock a writer holds
 MIGRATION_LOCK = WRITER_LOCK + 1
 CONNECT_TIMEOUT = 10  # seconds: a server that does not answer is reported rather than waited for
 SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+REBUILD_MEMORY = "512MB"  # maintenance_work_mem of a rebuild's index builds (its session only)
 
 
 def is_database(location: object) -> bool:
@@ -180,13 +181,23 @@ class PgIndex:
         return {"upserted": len(rows), "deleted": len(delete)}
 
     def rebuild(self, works: Iterable[Work], *, harvested: dict[str, str] | None = None,
-                timeout: float = 30.0) -> dict:
-        """Replace the whole index by `works` in one transaction (readers see the old index until it is done)."""
+                timeout: float = 30.0, processes: int | None = None) -> dict:
+        """Replace the whole index by `works` in one transaction (readers see the old index until it is done).
+
+        The rows go into new tables made like the live ones but without their indexes (COPY FREEZE: no WAL
+        hint bits to set later), the indexes and constraints are built after the load (sorted once rather than
+        kept up row by row), and the new tables take the old ones' names at commit. Rows are made in
+        `processes` worker processes (`indexer.pg.rows.rows_of`) while this one streams them to the server.
+        """
         with self.conn.transaction(), self.conn.cursor() as cur:
             self._lock(cur, timeout)
-            cur.execute("DELETE FROM holdings")
-            cur.execute("DELETE FROM editions")
-            n = self._copy(cur, (row(w) for w in works))
+            cur.execute("SET LOCAL synchronous_commit = off")  # a lost rebuild is made again, never half-made
+            cur.execute(f"SET LOCAL maintenance_work_mem = '{REBUILD_MEMORY}'")
+            staged = _Staged(cur, ("editions", "holdings"))
+            n = self._copy(cur, rows_of(works, processes), editions=staged.name("editions"),
+                           holdings=staged.name("holdings"), freeze=True)
+            staged.build()
+            staged.swap()
             self._after(cur, harvested, replace=True)
         self.conn.execute("ANALYZE editions")
         self.conn.execute("ANALYZE holdings")
@@ -198,24 +209,26 @@ class PgIndex:
         self.conn.execute("VACUUM ANALYZE holdings")
 
     @staticmethod
-    def _copy(cur: psycopg.Cursor, rows, chunk: int = 20000) -> int:
+    def _copy(cur: psycopg.Cursor, rows, chunk: int = 20000, *, editions: str = "editions",
+              holdings: str = "holdings", freeze: bool = False) -> int:
         """COPY the rows' editions, then their holdings, `chunk` editions at a time (a stream of millions is
         never held in memory)."""
         n = 0
         rows = iter(rows)
+        options = " (FREEZE)" if freeze else ""
         while True:
-            holdings: list[tuple] = []
+            copies: list[tuple] = []
             done = n
-            with cur.copy(f"COPY editions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            with cur.copy(f"COPY {editions} ({', '.join(COLUMNS)}) FROM STDIN{options}") as copy:
                 for r in rows:
                     copy.write_row(r.values)
-                    holdings += r.holdings
+                    copies += r.holdings
                     n += 1
                     if n - done == chunk:
                         break
-            if holdings:
-                with cur.copy(f"COPY holdings ({', '.join(HOLDING_COLUMNS)}) FROM STDIN") as copy:
-                    for h in holdings:
+            if copies:
+                with cur.copy(f"COPY {holdings} ({', '.join(HOLDING_COLUMNS)}) FROM STDIN{options}") as copy:
+                    for h in copies:
                         copy.write_row(h)
             if n - done < chunk:
                 return n
@@ -268,3 +281,66 @@ class PgIndex:
             "harvested": self.harvested(),
             "schema_version": revision[0] if revision else None,
         }
+
+
+class _Staged:
+    """New tables made like `tables` (columns, defaults, storage, checks) to be loaded, indexed as the live
+    ones are (read from the catalogue, so a migration's new index is built too) and swapped in for them.
+
+    Every name gets the suffix `_load` until the swap; all of it happens in the caller's transaction, so a
+    rebuild that fails or is killed leaves nothing behind.
+    """
+
+    SUFFIX = "_load"
+
+    def __init__(self, cur: psycopg.Cursor, tables: tuple[str, ...]) -> None:
+        self.cur = cur
+        self.tables = tables
+        self.indexes: list[str] = []
+        for t in tables:
+            cur.execute(f"CREATE TABLE {self.name(t)} (LIKE {t} INCLUDING DEFAULTS INCLUDING STORAGE "
+                        "INCLUDING COMPRESSION INCLUDING CONSTRAINTS INCLUDING STATISTICS)")
+
+    def name(self, table: str) -> str:
+        return table + self.SUFFIX
+
+    def _retarget(self, definition: str) -> str:
+        """A catalogue definition with the staged tables named instead of the live ones."""
+        names = "|".join(re.escape(t) for t in self.tables)
+        return re.sub(rf"\b(ON|REFERENCES) (?:ONLY )?(?:\w+\.)?({names})\b(?=[ (])",
+                      lambda m: f"{m[1]} {self.name(m[2])}", definition)
+
+    def build(self) -> None:
+        """The live tables' indexes, primary keys, unique and foreign keys, on the loaded tables."""
+        cur = self.cur
+        for t in self.tables:
+            backed = cur.execute(
+                "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.conrelid = "
+                "CAST(%s AS regclass) AND c.contype IN ('p', 'u', 'x') ORDER BY c.conname", (t,)).fetchall()
+            for name, definition in backed:
+                cur.execute(f"ALTER TABLE {self.name(t)} ADD CONSTRAINT {name}{self.SUFFIX} {definition}")
+                self.indexes.append(name)
+            plain = cur.execute(
+                "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON "
+                "c.oid = i.indexrelid WHERE i.indrelid = CAST(%s AS regclass) AND NOT EXISTS (SELECT 1 FROM "
+                "pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY c.relname", (t,)).fetchall()
+            for name, definition in plain:
+                definition = re.sub(rf"^CREATE (UNIQUE )?INDEX {re.escape(name)} ",
+                                    lambda m, n=name: f"CREATE {m[1] or ''}INDEX {n}{self.SUFFIX} ", definition)
+                cur.execute(self._retarget(definition))
+                self.indexes.append(name)
+        for t in self.tables:
+            for name, definition in cur.execute(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
+                    "CAST(%s AS regclass) AND contype = 'f' ORDER BY conname", (t,)).fetchall():
+                cur.execute(f"ALTER TABLE {self.name(t)} ADD CONSTRAINT {name} {self._retarget(definition)}")
+
+    def swap(self) -> None:
+        """Drop the live tables and give the loaded ones, and their indexes, the live names."""
+        cur = self.cur
+        for t in reversed(self.tables):  # the referencing tables first
+            cur.execute(f"DROP TABLE {t}")
+        for t in self.tables:
+            cur.execute(f"ALTER TABLE {self.name(t)} RENAME TO {t}")
+        for name in self.indexes:
+            cur.execute(f"ALTER INDEX {name}{self.SUFFIX} RENAME TO {name}")

@@ -9,7 +9,14 @@ holds the publishers. Facet values are those of `federator.facets`; sort keys th
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
 
 from dedup.work import Work
 from federator.rank import title_sort_key, work_text
@@ -49,24 +56,32 @@ class _Vector:
     def add(self, text: str, weight: str, *, apart: bool) -> None:
         """Tokens of `text` from the next free position; `apart` leaves a gap so no phrase reaches it."""
         base = self.next + (1 if apart and self.next > 1 else 0)
-        last = base - 1
+        tokens, width = _tokens(text)
         lexemes = self.lexemes
-        for token, pos in positioned_tokens(text, document=True):
+        for token, pos in tokens:
             p = base + pos
-            last = p if p > last else last
             entry = f"{p if p < MAX_POSITION else MAX_POSITION}{weight}"
             slots = lexemes.get(token)
             if slots is None:
-                if len(token) <= MAX_LEXEME:
-                    lexemes[token] = [entry]
+                lexemes[token] = [entry]
             elif slots[-1] != entry and (len(slots) < MAX_POSITIONS or slots[-1][-1] != weight):
                 slots.append(entry)  # past the limit, only a field's first position (the match needs it)
-        self.next = last + 1
+        self.next = base + width
 
     def literal(self) -> str:
-        return " ".join(f"{quote(lexeme)}:{','.join(ps)}" for lexeme, ps in self.lexemes.items())
+        return " ".join([f"{quote(lexeme)}:{','.join(ps)}" for lexeme, ps in self.lexemes.items()])
 
 
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> tuple[tuple[tuple[str, int], ...], int]:
+    """A text's document tokens that fit a tsvector, and the positions it takes (publishers, subjects, names
+    and series come again and again: analysed once)."""
+    tokens = tuple(positioned_tokens(text, document=True))
+    width = max(pos for _, pos in tokens) + 1 if tokens else 0
+    return tuple((t, p) for t, p in tokens if len(t) <= MAX_LEXEME), width
+
+
+@lru_cache(maxsize=131072)
 def quote(lexeme: str) -> str:
     """A lexeme in tsvector / tsquery input syntax (quoted; no parsing or normalising by PostgreSQL)."""
     if "'" in lexeme or "\\" in lexeme:
@@ -107,6 +122,60 @@ def _row(work: Work, doc: dict) -> Row:
     )
     holdings = [(work.work_id, h.member, h.library, h.call_number, h.status, h.barcode) for h in work.holdings]
     return Row(values, holdings)
+
+
+PARALLEL_FROM = 4000  # works: fewer are made in this process (starting workers costs about a second)
+CHUNK = 250  # works sent to a worker at a time
+
+
+def rows_of(works: Iterable[Work], processes: int | None = None) -> Iterator[Row]:
+    """The rows of `works`, in their order. Many works are made into rows by `processes` worker processes
+    while the caller sends the rows made so far; `processes=0`, or fewer than PARALLEL_FROM works, makes them in
+    this process. None: two fewer than the machine's cores (one for this process, one for the database
+    server's COPY), so none on two cores, where shipping works to a worker costs more than it saves
+    (docs/benchmarks.md, *Local search in PostgreSQL*)."""
+    works = iter(works)
+    if processes is None:
+        processes = max(0, (os.cpu_count() or 1) - 2)
+    first = list(islice(works, PARALLEL_FROM))
+    if processes < 1 or len(first) < PARALLEL_FROM:
+        yield from (row(w) for w in first)
+        yield from (row(w) for w in works)
+        return
+    chunks = _chunks(first, works)
+    # forkserver: workers are forked from a clean process, never from this one's threads; a worker that dies
+    # breaks the pool (BrokenProcessPool) rather than being started again and again
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        waiting: deque = deque()
+        for chunk in chunks:  # a few chunks ahead per worker, never the whole stream in memory
+            waiting.append(pool.submit(_chunk_rows, chunk))
+            if len(waiting) > 3 * processes:
+                yield from _unpack(waiting.popleft().result())
+        while waiting:
+            yield from _unpack(waiting.popleft().result())
+
+
+def _chunks(first: list[Work], rest: Iterator[Work]) -> Iterator[list[Work]]:
+    for i in range(0, len(first), CHUNK):
+        yield first[i:i + CHUNK]
+    while chunk := list(islice(rest, CHUNK)):
+        yield chunk
+
+
+def _chunk_rows(works: list[Work]) -> list[tuple[tuple, list[tuple]]]:
+    """A worker's rows of a chunk (plain tuples: they cross the process boundary faster than Rows)."""
+    out = []
+    for w in works:
+        r = row(w)
+        out.append((r.values, r.holdings))
+    return out
+
+
+def _unpack(made: list[tuple[tuple, list[tuple]]]) -> Iterator[Row]:
+    for values, holdings in made:
+        yield Row(values, holdings)
 
 
 def _pieces(joined: str) -> list[str]:
