@@ -334,6 +334,7 @@ class MatchKeys:
     edition: str | None
     volume: str | None
     volume_own: str | None  # a named part as the 245 romanises it ("p:ilbon"), when `volume` is the 880's ("p:일본")
+    volume_inner: bool  # the volume is named only inside the title ("How to write a term paper. Part 4: …")
     carrier: str  # the record's material type: book | ebook | audio | large_print | ...
     language: str | None
     extent: str  # the extent as catalogued, folded, without spaces (two that read the same agree whatever they say)
@@ -428,6 +429,7 @@ def match_keys(rec: Record) -> MatchKeys:
     # string orchestra"); with a part as well, both are the volume ("…VDI, vol. 3" of "Reihe 12")
     inner = tail or _INNER_VOL.search(f"{title} {subtitle or ''}")
     in_title = volume_key(inner.group(0)) if inner else None
+    volume_inner = bool(in_title and not volume and not tail)  # only "Part 4" inside the title names it
     if in_title and volume != in_title:
         volume = f"{volume}/{in_title}" if volume else in_title
     if volume and not part:
@@ -513,6 +515,7 @@ def match_keys(rec: Record) -> MatchKeys:
         edition=edition_key(rec.edition),
         volume=volume,
         volume_own=volume_own,
+        volume_inner=volume_inner,
         carrier=_carrier(rec),
         language=rec.language,
         extent=fold(rec.extent or "").replace(" ", ""),

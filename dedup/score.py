@@ -227,6 +227,12 @@ def _extents_agree(a: MatchKeys, b: MatchKeys) -> bool:
                 or a.page_range and a.page_range == b.page_range or a.extent and a.extent == b.extent)
 
 
+def _volume_typed_otherwise(a: MatchKeys, b: MatchKeys) -> bool:
+    """One title names its volume inside it ("… Part 4: Preparing a final draft") and the other names the same
+    number at no word that says volume ("… Prat 4: …", a typo): the titles' numbers are compared instead."""
+    return any(x.volume is None and y.volume_inner and y.volume in x.numbers for x, y in ((a, b), (b, a)))
+
+
 def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | None:
     """Why the two records cannot be one edition, or None: carrier, edition, volume, language, translator,
     isbn, year, publisher, numbers (in the titles), succession (an earlier or later serial), volumes (a set
@@ -235,7 +241,8 @@ def conflict(a: MatchKeys, b: MatchKeys, *, ignore_isbn: bool = False) -> str | 
         return "carrier"
     if a.edition != b.edition:
         return "edition"
-    if a.volume != b.volume and not ({a.volume, a.volume_own} & {b.volume, b.volume_own}) - {None}:
+    if a.volume != b.volume and not ({a.volume, a.volume_own} & {b.volume, b.volume_own}) - {None} \
+            and not _volume_typed_otherwise(a, b):
         return "volume"  # a named part in the 880's script meets its romanisation
     if a.language != b.language and a.language not in _NEUTRAL_LANGUAGES and b.language not in _NEUTRAL_LANGUAGES:
         return "language"

@@ -535,3 +535,14 @@ def test_a_typo_merges_when_every_fact_either_record_gives_agrees():
     biilia = _variant(biblia, _drop("100", "700", "710"), _set("245", "a", "Biilia pauperum."))
     assert _merged(biblia, biilia)
     assert not _merged(biblia, _variant(biilia, _set("300", "a", "38 leaves ;")))
+
+
+def test_a_typo_in_the_word_that_names_a_part_is_not_another_part():
+    """OCLC's filmstrip "How to write a term paper. Part 4: Preparing a final draft": "Prat 4" in another library's
+    record names the same number where the word for a part is mistyped; the same title without the part, or
+    with another number, stays apart."""
+    filmstrip = _real("loc-cc0/oclc.xml", "896014")
+    title = "How to write a term paper. {}: Preparing a final draft."
+    assert _merged(filmstrip, _variant(filmstrip, _set("245", "a", title.format("Prat 4"))))
+    assert not _merged(filmstrip, _variant(filmstrip, _set("245", "a", title.format("Prat 5"))))
+    assert not _merged(filmstrip, _variant(filmstrip, _set("245", "a", "How to write a term paper.")))
