@@ -11,6 +11,7 @@ def cmd_dd_stats(args) -> int:
     from balis.cmd_ill import _print_json, _run, _store
     from ill import settlement, stats
     from ill.accounts import yuan
+    from records.vocabulary import rate
 
     if args.view == "settlement" and not args.month:
         raise UsageError("stats settlement needs --month YYYY-MM (the month whose deliveries are settled)")
@@ -41,7 +42,7 @@ def cmd_dd_stats(args) -> int:
             _print_json({"version": 1, "figures": list(stats.DD_FIGURES), "rows": rows})
         else:
             head = ("馆 member", "月 month", *(stats.DD_LABELS[k] for k in stats.DD_FIGURES))
-            body = [(r["member"], r["month"], *("" if r[k] is None else f"{r[k]:.1%}" if k == "fill_rate" else
+            body = [(r["member"], r["month"], *("" if r[k] is None else rate(r[k]) if k == "fill_rate" else
                                                 yuan(r[k]) if k.endswith("_fen") else str(r[k])
                                                 for k in stats.DD_FIGURES)) for r in rows]
             print(table([head, *body]) if body else "没有原文传递数据 (no copy requests for this selection)")

@@ -734,6 +734,7 @@ def cmd_migrate(args) -> int:
 def cmd_stats(args) -> int:
     from balis.cli import EXIT_OK, UsageError
     from ill import stats
+    from records.vocabulary import rate
 
     if args.view != "ill":
         from balis.cmd_dd import cmd_dd_stats
@@ -759,7 +760,7 @@ def cmd_stats(args) -> int:
 
             head = ("馆 member", "月 month", *(stats.LABELS[k] for k in stats.FIGURES))
             body = [(r["member"], r["month"], *("" if r[k] is None else
-                                                f"{r[k]:.1%}" if k == "fill_rate" else str(r[k])
+                                                rate(r[k]) if k == "fill_rate" else str(r[k])
                                                 for k in stats.FIGURES)) for r in rows]
             print(table([head, *body]) if body else "没有统计数据 (no requests in the store for this selection)")
         return EXIT_OK

@@ -19,6 +19,7 @@ from ill.accounts import fen, yuan
 from ill.errors import InvalidRequest, RuleViolation
 from ill.workdays import BEIJING
 from members.values import COPY_METHODS, DEFAULT_COPY, CopyRules, CopyService
+from records.vocabulary import rate
 
 DOWNLOAD, EMAIL, POST = COPY_METHODS
 METHOD_WORDS = {DOWNLOAD: ("下载（链接有期限）", "download (the link expires)"),
@@ -56,7 +57,7 @@ def check_consortium(rules: CopyRules, pages: int | None, citation_data: dict | 
         raise exc
     whole = book_pages(citation_data)
     if whole is not None and pages > rules.max_book_fraction * whole:
-        share = f"{rules.max_book_fraction:.0%}"
+        share = rate(rules.max_book_fraction)
         most = int(rules.max_book_fraction * whole)
         exc = RuleViolation(f"原文传递最多复制全书的 {share}（全书 {whole} 页，至多 {most} 页），此申请为 {pages} 页；"
                             f"请改为借阅原书 (at most {share} of a book may be copied: {most} of its {whole} pages; "

@@ -11,7 +11,7 @@ import jinja2
 from portal.i18n import MESSAGES, message, translator
 from portal.i18n_said import CALENDAR_ERRORS, LENDER_REASONS, TO_CHINESE, TO_ENGLISH
 from portal.params import SearchParams
-from records.vocabulary import clc_class, clc_name, language_name
+from records.vocabulary import clc_class, clc_name, language_name, rate
 from services.search import starting_points
 from services.views import display_title
 
@@ -161,11 +161,6 @@ def district_name(district: str | None, lang: str) -> str:
 def lender_reasons(lang: str) -> list[str]:
     """The lenders' common reasons in `lang`, for the confirm page's list."""
     return [en if lang == "en" else zh for zh, en in LENDER_REASONS.values()]
-
-
-def rate(value: float | None) -> str:
-    """A rate as every page and the statistics CSV write it: 0.5789 → "57.9 %"; none → ""."""
-    return "" if value is None else f"{value * 100:.1f} %"
 
 
 def search_url(params: SearchParams, path: str = "/search", **changes) -> str:

@@ -1,4 +1,5 @@
-"""What the codes in a record mean, in words a reader reads: MARC language codes and the CLC (中图法) classes.
+"""What the codes and numbers in a record or a figure mean, in words a reader reads: MARC language codes, the CLC
+(中图法) classes, and a rate as every layer writes it (57.9 %).
 
 Catalogues record a language as a MARC code (008/35-37, 041: `chi`, `ger`, `fre`, mostly ISO 639-2/B) and a
 subject class as a CLC number; pages, facets and exports show them as words in the page's language. The
@@ -105,3 +106,9 @@ def _chinese():
     import pycountry
 
     return gettext.translation("iso639-3", pycountry.LOCALES_DIR, languages=["zh_CN"], fallback=True)
+
+
+def rate(value: float | None) -> str:
+    """A rate (a share of one) as every page, lender's reason, CLI table and CSV writes it, in either language:
+    0.5789 → "57.9 %" (one decimal, a space before the sign); None → ""."""
+    return "" if value is None else f"{value * 100:.1f} %"

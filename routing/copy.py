@@ -20,6 +20,7 @@ from members import Member
 from records.coverage import merge
 from records.kbart import KbartTitle
 from records.model import UNKNOWN, Holding, SerialHolding
+from records.vocabulary import rate
 from routing.districts import Districts, load_districts
 from routing.errors import RoutingError
 from routing.rota import (
@@ -257,9 +258,9 @@ def _record_reasons(track: Track, fill: float, days: float, prior, open_load: in
                     km: float | None) -> list[str]:
     out = []
     if track.decided == 0:
-        out.append(f"无原文传递记录（按全体满足率 {prior.fill_rate:.0%} 估计）")
+        out.append(f"无原文传递记录（按全体满足率 {rate(prior.fill_rate)} 估计）")
     else:
-        out.append(f"原文传递满足率 {track.filled / track.decided:.0%}（{track.decided} 次）")
+        out.append(f"原文传递满足率 {rate(track.filled / track.decided)}（{track.decided} 次）")
     out.append(f"平均 {days:.1f} 天" if track.filled else f"平均天数按 {days:.1f} 天估计")
     out.append(f"当前 {open_load} 件在办")
     if km is not None and not (km == 0 and home.district == lender.district):

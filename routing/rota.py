@@ -15,7 +15,7 @@ from dedup.work import Work
 from members import Member
 from records.fold import is_cjk
 from records.model import AVAILABLE, IN_TRANSIT, NOT_FOR_LOAN, ON_HOLD, ON_LOAN, UNKNOWN, Holding
-from records.vocabulary import DISTRICTS_EN
+from records.vocabulary import DISTRICTS_EN, rate
 from routing.districts import Districts, load_districts
 from routing.errors import RoutingError
 
@@ -395,11 +395,6 @@ def _reasons(copies: Sequence[Holding], best: str, today: date, track: Track, fi
     else:
         out.append(f"{here}→{there} about {km:.0f} km" if en else f"{here}→{there} 约 {km:.0f} 公里")
     return tuple(out)
-
-
-def rate(value: float) -> str:
-    """A rate in the reasons' words: 73%."""
-    return f"{value:.0%}"
 
 
 def _district(name: str | None, lang: str) -> str:

@@ -42,7 +42,7 @@ def test_a_copy_over_the_page_limits_is_refused_with_the_reason(run):
     code, _, err = submit(run, "--pages", "1-80")
     assert code == 1 and "最多 50 页" in err
     code, _, err = submit(run, "--pages", "1-40", "--book-pages", "300")
-    assert code == 1 and "10%" in err and "300" in err
+    assert code == 1 and "10.0 %" in err and "300" in err
 
 
 def test_stats_dd_and_settlement(run):

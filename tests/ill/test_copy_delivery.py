@@ -52,7 +52,7 @@ def test_the_consortiums_page_limits_refuse_with_the_reason(dd):
     with pytest.raises(RuleViolation, match="最多 50 页") as exc:
         submit(dd, pages="1-60")
     assert exc.value.code == "too_many_pages"
-    with pytest.raises(RuleViolation, match="10%") as exc:  # 30 pages of a 200-page book is more than 10 %
+    with pytest.raises(RuleViolation, match="10.0 %") as exc:  # 30 pages of a 200-page book is more than 10 %
         submit(dd, pages="1-30", book_pages=200)
     assert exc.value.code == "too_much_of_book"
     assert submit(dd, pages="1-20", book_pages=200)["pages"] == 20

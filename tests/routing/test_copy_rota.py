@@ -115,13 +115,13 @@ def test_copy_history_ranks_and_shows_in_reasons():
                "RUC": {"requests": 40, "filled": 38, "supply_days_total": 30.0, "open": 0}}
     r = copy_rota(2005, print_holdings=holdings, history=history)
     assert r.codes == ["RUC", "PKU"]
-    assert "原文传递满足率 95%（40 次）" in r.lenders[0].text
+    assert "原文传递满足率 95.0 %（40 次）" in r.lenders[0].text
 
 
 def test_copy_priors_are_the_copy_services_not_loans():
     assert copy_priors({}).fill_rate == COPY_FILL_RATE
     r = copy_rota(2005, print_holdings={"PKU": [held("PKU", "1990-")]})
-    assert "按全体满足率 74% 估计" in r.lenders[0].text and r.lenders[0].mean_days == pytest.approx(1.07)
+    assert "按全体满足率 74.2 % 估计" in r.lenders[0].text and r.lenders[0].mean_days == pytest.approx(1.07)
 
 
 def test_nobody_has_the_journal():

@@ -135,7 +135,7 @@ def test_smoothing_keeps_a_new_member_and_one_with_two_misses_close():
                       "BNU": {"requests": 50, "filled": 10, "supply_days_total": 30}})
     assert r.codes == ["PKU", "RUC", "BNU"]  # new member first, two misses next, the proven poor lender last
     assert "无借出记录" in r.lenders[0].text
-    assert "满足率 0%（2 次），平滑后" in r.lenders[1].text
+    assert "满足率 0.0 %（2 次），平滑后" in r.lenders[1].text
 
 
 def test_two_fills_do_not_outrank_a_long_good_record():

@@ -176,7 +176,7 @@ def test_history_from_the_ill_store_moves_a_lender_that_keeps_failing(bed, tmp_p
     entries = {e["member"]: e for e in again["rota"]["lenders"]}
     assert {first, second} <= set(entries), (again["rota"], [(m["code"], m["status"]) for m in again["members"]])
     assert entries[first]["requests"] == 12 and entries[first]["filled"] == 0
-    assert "满足率 0%（12 次）" in entries[first]["text"]
+    assert "满足率 0.0 %（12 次）" in entries[first]["text"]
     assert entries[second]["open"] == 12  # the forwarded requests are in its hands now
     codes = [e["member"] for e in again["rota"]["lenders"]]
     assert codes.index(first) > 0  # no longer asked first
