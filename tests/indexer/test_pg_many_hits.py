@@ -95,3 +95,12 @@ def test_selected_facets_keep_exact_hit_counts_with_estimated_facets(pg, monkeyp
                                           (15551, 16000)])
 def test_an_estimate_is_shown_to_two_significant_digits(n, shown):
     assert about(n) == shown
+
+
+def test_editions_keep_their_vectors_in_the_row(pg, index_database):
+    """Migration 0004: the vectors a search tests stay in the row (no TOAST fetch per test), after a rebuild too."""
+    import psycopg
+
+    with psycopg.connect(index_database) as conn:
+        options = conn.execute("SELECT reloptions FROM pg_class WHERE oid = CAST('editions' AS regclass)").fetchone()[0]
+        assert "toast_tuple_target=8160" in (options or [])
