@@ -36,6 +36,8 @@ def _block_parts(k: MatchKeys) -> tuple[list[str], list[str], tuple]:
         keys.append(f"title:{pinyin_key(title)}")
     if k.wade and k.wade != title:  # where a Wade-Giles record files: 故宫 = Gu gong = Ku kung
         keys.append(f"title:{k.wade}")
+    if k.skeleton_proper:  # سحر البيان and "Siḥr al-Bayān" file together under their consonants
+        keys.append(f"title:sk:{k.skeleton_proper}")
     fuzzy = []
     for text, cjk in ((title, k.cjk), (k.romanised_proper, False)):  # a romanised 245 beside an 880 too
         n = PREFIX_CJK if cjk else PREFIX

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from records.fold import fold, is_cjk
 from records.model import Record
-from records.romanisation import pinyin_as_wade_giles, wade_giles
+from records.romanisation import consonant_skeleton, is_arabic_script, pinyin_as_wade_giles, wade_giles
 from records.tables import lazy_pinyin
 
 # -- edition statements ------------------------------------------------------------------------------
@@ -318,6 +318,10 @@ class MatchKeys:
     wade: str  # the title proper in Wade-Giles without marks or spaces, where a Wade-Giles record of the book
     # files (its characters read so, its pinyin put so); else ""
     written: str  # how the title is written: cjk | pinyin | other (Wade-Giles, or not Chinese at all)
+    arabic: bool  # the title is in the Arabic script (Arabic, Persian, Urdu, Ottoman Turkish)
+    skeleton: str  # consonants of title + subtitle (records.romanisation.consonant_skeleton), when the title is in
+    # the Arabic script or may be its ALA-LC romanisation; else ""
+    skeleton_proper: str  # ... of the title proper alone
     numbers: frozenset[str]  # numbers named in the title proper and subtitle (and in a romanised 245)
     head_numbers: frozenset[str]  # those before the first place a subtitle may begin: surely the title's own
     has_subtitle: bool
@@ -408,6 +412,8 @@ def _carrier(rec: Record) -> str:
 
 
 _MAYBE_CHINESE = frozenset({"chi", "zho", "und", "mul", None})
+_ARABIC_SCRIPT_LANGUAGES = frozenset({"ara", "per", "fas", "urd", "ota", "pus", "snd", "uig", "kur", "ckb", "pan"})
+_ROMANISED_ARABIC = re.compile(r"(?:^|[\s\[(])(?:al|wa|bi|li|lil)-|[ʻʼāīūḥṣḍṭẓ]", re.IGNORECASE)  # ALA-LC's marks
 _NOT_CHINESE = frozenset({"jpn", "kor"})  # CJK titles whose characters are not read in Chinese
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 
@@ -479,6 +485,11 @@ def match_keys(rec: Record) -> MatchKeys:
         if wade and not cjk:
             written = "pinyin"
         wade = wade.replace(" ", "")
+    arabic = is_arabic_script(full_raw)
+    skeleton = skeleton_proper = ""
+    if arabic or rec.language in _ARABIC_SCRIPT_LANGUAGES or (
+            rec.language in _MAYBE_CHINESE - {"chi", "zho"} and _ROMANISED_ARABIC.search(full_raw)):
+        skeleton, skeleton_proper = consonant_skeleton(full_raw), consonant_skeleton(head_raw)
     ids = set()
     for issn in rec.issns:
         ids.add(f"issn:{issn}")
@@ -498,6 +509,9 @@ def match_keys(rec: Record) -> MatchKeys:
         chinese_proper=chinese_proper,
         wade=wade,
         written=written,
+        arabic=arabic,
+        skeleton=skeleton,
+        skeleton_proper=skeleton_proper,
         numbers=title_numbers(full_raw) | title_numbers(own_full),
         head_numbers=title_numbers(_SUBTITLE_BREAK.split(body, maxsplit=1)[0])
         | title_numbers(_SUBTITLE_BREAK.split(own_title, maxsplit=1)[0]),

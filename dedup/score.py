@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 
 from dedup.keys import MatchKeys, pinyin_key
 from records.fold import is_cjk
-from records.romanisation import wade_giles_forms
+from records.romanisation import consonant_skeleton, is_arabic_script, wade_giles_forms
 
 YEAR_SLACK = 1  # a printing date a year after the publication date is the same edition, when the extents agree
 PUBLISHER_MIN = 80.0  # rapidfuzz ratio of Latin-script publisher keys below which two publishers differ
@@ -25,6 +25,10 @@ SUBTITLE_OMITTED = 0.96  # the similarity of a title with its subtitle to the sa
 MIN_PAGES = 10  # a count under ten pages is usually the preliminaries ("3, 280 p."), not the book
 SIZE_SLACK = 2.0  # cm: more than 2 cm apart in height or width is another edition (OCLC's rule for a new record)
 SIZE_AGREES = 1.0  # cm: height and width this close are the same measured item
+SKELETON_MIN = 85.0  # rapidfuzz ratio of consonant skeletons at which an Arabic-script title is its romanisation
+SKELETON_TITLE = 0.94  # ... counted as this title similarity at most: never enough without creators or every
+# other fact (publisher, year, extent) agreeing
+SKELETON_PUBLISHER_MIN = 75.0  # ... below which an Arabic-script publisher and a romanised one differ
 SUCCESSION_MIN = 90.0  # rapidfuzz ratio at which a title is the earlier or later serial a record links to
 _NEUTRAL_LANGUAGES = frozenset({"und", "mul", "zxx", "", None})
 
@@ -104,6 +108,11 @@ def title_similarity(a: MatchKeys, b: MatchKeys) -> float:
         # proper when one record leaves out the subtitle
         sim = max(sim, _wade_similarity(a.chinese_title, b.chinese_title) / 100.0,
                   min(SUBTITLE_OMITTED, _wade_similarity(a.chinese_proper, b.chinese_proper) / 100.0))
+    if sim < TITLE_MIN and a.arabic != b.arabic and a.skeleton and b.skeleton:
+        # an Arabic-script title against its ALA-LC romanisation, by their consonants: a signal, not a proof
+        skeletons = max(fuzz.ratio(a.skeleton, b.skeleton), fuzz.ratio(a.skeleton_proper, b.skeleton_proper))
+        if skeletons >= SKELETON_MIN:
+            sim = max(sim, min(SKELETON_TITLE, skeletons / 100.0))
     if sim < TITLE_MIN_FULL_EVIDENCE and a.cjk and b.cjk and pinyin_key(fa) == pinyin_key(fb):
         # a homophone typed by a pinyin input method (简明宋史 / 简明宋施): a typo, which merges only when
         # creators, publisher, year and pages all agree
@@ -124,6 +133,13 @@ def author_similarity(a: MatchKeys, b: MatchKeys) -> float | None:
             for y in b.authors:
                 if any(wx.startswith(wy) or wy.startswith(wx) for wx in _joined_forms(x) for wy in _joined_forms(y)):
                     best = 0.9
+    if a.skeleton and b.skeleton and a.arabic != b.arabic:  # حسن، مير and Ḥasan, Mīr
+        for x in a.authors:
+            for y in b.authors:
+                if is_arabic_script(x) != is_arabic_script(y):
+                    sx, sy = consonant_skeleton(x), consonant_skeleton(y)
+                    if len(sx) >= 2 and len(sy) >= 2 and (sx.startswith(sy) or sy.startswith(sx)):
+                        best = max(best, 0.9)
     for x in a.authors:
         x_cjk = is_cjk(x)
         for y in b.authors:
@@ -153,6 +169,9 @@ def _publishers_differ(a: MatchKeys, b: MatchKeys) -> bool:
     if {a.publisher_script, b.publisher_script} == {"cjk", "latin"} and (a.cjk or b.cjk) \
             and a.pinyin_readable and b.pinyin_readable:
         return publisher_similarity(a, b) < PUBLISHER_MIN_CROSS
+    if a.skeleton and b.skeleton and {a.publisher_script, b.publisher_script} == {"other", "latin"} \
+            and is_arabic_script(a.publisher) != is_arabic_script(b.publisher) and not (a.publisher_own or b.publisher_own):
+        return fuzz.ratio(consonant_skeleton(a.publisher), consonant_skeleton(b.publisher)) < SKELETON_PUBLISHER_MIN
     # scripts that cannot be compared (Japanese or Korean against a romanisation, Armenian against Latin):
     # the publishers as both records romanise them in 260/264, when both do
     own_a = a.publisher_own or (a.publisher if a.publisher_script == "latin" else "")

@@ -11,7 +11,9 @@ that is cha and zha): a key for comparing, never for display. See docs/decisions
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from functools import lru_cache
 
 from records.fold import fold, is_cjk
@@ -106,4 +108,53 @@ def wade_giles_forms(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in (wade_giles(text), pinyin_as_wade_giles(text)) if f))
 
 
-__all__ = ["pinyin_as_wade_giles", "wade_giles", "wade_giles_forms"]
+# -- Arabic script and its ALA-LC romanisation ------------------------------------------------------------------
+# The consonants both forms write, as classes: letters that ALA-LC romanises otherwise for Arabic and for Persian
+# or Urdu share one (ث th / s̱, ذ dh / ż), as do those whose romanisation drops a dot (ص ṣ and س s). Vowels, the
+# letters that carry them (ا و ي ى), hamza, ʻayn and a word's final ة / ه (-ah, -at, -ih) are left out: the
+# romanisation writes them one way, the script another, or not at all.
+_ARABIC_CLASSES = {ch: cls for chars, cls in (
+    ("بٻ", "b"), ("پ", "p"), ("تطٹ", "t"), ("ثسص", "s"), ("جژ", "j"), ("چش", "c"), ("حهھ", "h"), ("خ", "x"),
+    ("دڈض", "d"), ("ذزظ", "z"), ("رڑ", "r"), ("غگ", "g"), ("ف", "f"), ("ق", "q"), ("كک", "k"), ("ل", "l"),
+    ("م", "m"), ("نں", "n")) for ch in chars}
+_LATIN_DIGRAPHS = (("th", "s"), ("dh", "z"), ("kh", "x"), ("gh", "g"), ("sh", "c"), ("ch", "c"), ("zh", "j"))
+_LATIN_CLASSES = frozenset("bptsjchxdzrgfqklmn")
+_ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff\u0750-\u077f]")
+_WORDS = re.compile(r"[\s\-‐]+")
+_NOT_LETTERS = re.compile(r"[^\w]+")
+_DOUBLED = re.compile(r"(.)\1+")
+_FINAL_TA = "ةه"
+
+
+def is_arabic_script(text: str) -> bool:
+    """True when the text has letters of the Arabic script (Arabic, Persian, Urdu, Ottoman Turkish...)."""
+    return not text.isascii() and _ARABIC_LETTER.search(unicodedata.normalize("NFKC", text)) is not None
+
+
+@lru_cache(maxsize=16384)
+def consonant_skeleton(text: str) -> str:
+    """The consonants of an Arabic-script text, or of its ALA-LC romanisation, as comparable classes, doubled
+    letters once: سحر البيان and "Siḥr al-Bayān" both give "shrlbn". Digits are kept. "" for an empty text."""
+    if not text:
+        return ""
+    out: list[str] = []
+    if is_arabic_script(text):
+        for word in _WORDS.split(unicodedata.normalize("NFKC", text)):
+            word = word.strip(".,:;/[]()،؛?!\u200e\u200f")
+            word = word[:-1] if len(word) > 2 and word[-1] in _FINAL_TA else word
+            out.append("".join(_ARABIC_CLASSES.get(ch, ch if ch.isdigit() else "") for ch in word))
+    else:
+        # digraphs are read before the dots go (ḍḥ is two letters, dh one), and ʹ (the romanisation's separator:
+        # Nuzʹhat is z + h, not zh) parts two letters a digraph would join
+        for word in _NOT_LETTERS.split(unicodedata.normalize("NFC", text).casefold().replace("ʹ", " ")):
+            if len(word) > 2 and word[-1] == "h" and word[-2] in "aeiouāīū":
+                word = word[:-1]  # -ah, -ih: a final ة or ه
+            for pair, cls in _LATIN_DIGRAPHS:
+                word = word.replace(pair, cls.upper())
+            word = "".join(ch for ch in unicodedata.normalize("NFKD", word) if not unicodedata.combining(ch))
+            out.append("".join(ch.lower() if ch.isupper() else ch if ch in _LATIN_CLASSES or ch.isdigit() else ""
+                               for ch in word))
+    return _DOUBLED.sub(r"\1", "".join(out))
+
+
+__all__ = ["consonant_skeleton", "is_arabic_script", "pinyin_as_wade_giles", "wade_giles", "wade_giles_forms"]

@@ -546,3 +546,49 @@ def test_a_typo_in_the_word_that_names_a_part_is_not_another_part():
     assert _merged(filmstrip, _variant(filmstrip, _set("245", "a", title.format("Prat 4"))))
     assert not _merged(filmstrip, _variant(filmstrip, _set("245", "a", title.format("Prat 5"))))
     assert not _merged(filmstrip, _variant(filmstrip, _set("245", "a", "How to write a term paper.")))
+
+
+# -- Arabic script against its ALA-LC romanisation ------------------------------------------------------------
+
+def _vernacular_only(rec: pymarc.Record) -> None:
+    """The record as a library that catalogues in the book's own script sends it: each field linked to an 880
+    carries the 880's text, and no romanisation is left."""
+    for f in rec.get_fields("880"):
+        link = (f.get_subfields("6") or [""])[0]
+        for target in rec.get_fields(link[:3]):
+            if (target.get_subfields("6") or [""])[0][4:6] == link[4:6]:
+                target.subfields = [sf for sf in f.subfields if sf.code != "6"]
+    _drop("880")(rec)
+
+
+@pytest.fixture(scope="module")
+def thuqub() -> pymarc.Record:
+    """LC's ثقوب في عقل الأمة (Cairo: Markaz Yāfā, 2006, 85 p.), romanised with its 880s."""
+    return _real("traject/test_data.utf8.marc.xml", "2005461726")
+
+
+def test_an_arabic_record_meets_its_romanisation_by_consonants_and_the_other_facts(thuqub):
+    romanised = _variant(thuqub, _drop("880", "010", "035"))
+    arabic = _variant(thuqub, _vernacular_only, _drop("010", "035"))
+    assert arabic["245"]["a"].startswith("ثقوب") and "Thuq" in romanised["245"]["a"]
+    assert _merged(romanised, arabic)
+    assert _merged(romanised, _variant(arabic, _drop("100")))  # no creator: publisher, year and pages all agree
+
+
+def test_consonants_alone_do_not_merge_an_arabic_record_with_a_romanised_one(thuqub):
+    romanised = _variant(thuqub, _drop("880", "010", "035"))
+    arabic = _variant(thuqub, _vernacular_only, _drop("010", "035"))
+    assert not _merged(romanised, _variant(arabic, _set("260", "b", "دار الشروق،")))  # another publisher
+    assert not _merged(romanised, _variant(arabic, _set("245", "a", "دروب في عقل الأمة :")))  # another title
+    bare = _variant(arabic, _drop("100", "260", "300"), _short_008)  # the title's consonants and nothing else
+    assert not _merged(romanised, bare)
+
+
+def test_consonant_skeletons_of_arabic_script_and_its_romanisation():
+    from records.romanisation import consonant_skeleton
+
+    assert consonant_skeleton("سحر البيان") == consonant_skeleton("[Siḥr al-Bayān].") == consonant_skeleton(
+        "Sihr al-Bayan")
+    assert consonant_skeleton("مفتاح المقاصد") == consonant_skeleton("Miftāḥ al-maqāṣid.")
+    assert consonant_skeleton("كفايه مجاهده در طب") == consonant_skeleton("Kifāyah-i mujāhadah dar ṭibb.")  # Persian
+    assert consonant_skeleton("Nuzʹhat") != consonant_skeleton("Nuzhat")  # ʹ parts z and h
