@@ -12,6 +12,7 @@ def cmd_dd_stats(args) -> int:
     from ill import settlement, stats
     from ill.accounts import yuan
     from records.vocabulary import rate
+    from services import spreadsheets
 
     if args.view == "settlement" and not args.month:
         raise UsageError("stats settlement needs --month YYYY-MM (the month whose deliveries are settled)")
@@ -28,7 +29,8 @@ def cmd_dd_stats(args) -> int:
             if args.view == "settlement":
                 report = settlement.settlement(store, args.month)
                 if args.csv:
-                    sys.stdout.write(settlement.settlement_csv(report))
+                    sys.stdout.write(settlement.settlement_csv(report) if args.machine
+                                     else spreadsheets.settlement_csv(report))
                 elif args.json:
                     _print_json({"version": 1, **report})
                 else:
@@ -37,7 +39,7 @@ def cmd_dd_stats(args) -> int:
             months = [args.month] if args.month else stats.active_months(store)
             rows = stats.dd_table(store, months, [args.member.upper()] if args.member else None)
         if args.csv:
-            sys.stdout.write(stats.dd_csv(rows))
+            sys.stdout.write(stats.dd_csv(rows) if args.machine else spreadsheets.dd_stats_csv(rows))
         elif args.json:
             _print_json({"version": 1, "figures": list(stats.DD_FIGURES), "rows": rows})
         else:

@@ -148,7 +148,9 @@ def register(sub, common) -> None:
                    help="ill (default): loans and copies; dd: document delivery (原文传递); settlement: who owes whom")
     p.add_argument("--member", metavar="CODE", help="one member (default: every member in the store)")
     p.add_argument("--month", metavar="YYYY-MM", help="one month (default: every month with requests)")
-    p.add_argument("--csv", action="store_true", help="CSV for spreadsheets")
+    p.add_argument("--csv", action="store_true", help="CSV for spreadsheets (headers in Chinese and English)")
+    p.add_argument("--machine", action="store_true", help="with --csv: the JSON's column names, a rate as a "
+                                                          "fraction, amounts in fen (for scripts)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
@@ -752,7 +754,9 @@ def cmd_stats(args) -> int:
             rows = stats.table(store, members=[args.member] if args.member else None,
                                months=[args.month] if args.month else None)
         if args.csv:
-            sys.stdout.write(stats.to_csv(rows))
+            from services import spreadsheets
+
+            sys.stdout.write(stats.to_csv(rows) if args.machine else spreadsheets.ill_stats_csv(rows))
         elif args.json:
             _print_json({"figures": list(stats.FIGURES), "rows": rows})
         else:

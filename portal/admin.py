@@ -18,8 +18,6 @@ on the API). Charts are SVG drawn on the server (no script, no external library)
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -43,12 +41,13 @@ from portal.desk import (
     request_json,
 )
 from portal.holidays import calendar_missing_text
-from portal.i18n import MESSAGES, message
+from portal.i18n import message
 from portal.ill_errors import ill_status
 from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, json_body, request_number
 from portal.render import private_page, rate, said
+from services.spreadsheets import ill_stats_csv
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_MONTHS = 36
@@ -176,20 +175,6 @@ def csv_rows(store, months: list[str]) -> list[dict]:
             if len(members) > 1:
                 out.append(_row(conn, None, month))
     return out
-
-
-def csv_text(rows: list[dict]) -> str:
-    """The statistics as CSV for a spreadsheet: a header row in Chinese and English ("发出申请 Requests sent"),
-    rates written as the dashboard writes them (57.9 %), no figure left empty."""
-    columns = ["member", "month", *stats.FIGURES]
-    heads = {"member": MESSAGES["members.code"], "month": MESSAGES["admin.stats.month"],
-             **{f: MESSAGES[f"stat.{f}"] for f in stats.FIGURES}}
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([" ".join(heads[c]) for c in columns])
-    for row in rows:
-        writer.writerow(["" if row[c] is None else rate(row[c]) if c == "fill_rate" else row[c] for c in columns])
-    return out.getvalue()
 
 
 def default_months(store) -> list[str]:
@@ -372,7 +357,7 @@ async def _csv(request: web.Request) -> web.Response:
     months = await asyncio.to_thread(_months, request, store)
     rows = await asyncio.to_thread(csv_rows, store, months)
     name = f"balis-ill-stats-{months[0]}_{months[-1]}.csv"
-    return web.Response(body=("\ufeff" + csv_text(rows)).encode("utf-8"), content_type="text/csv",
+    return web.Response(body=("\ufeff" + ill_stats_csv(rows)).encode("utf-8"), content_type="text/csv",
                         charset="utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"',
                                                   "Cache-Control": "no-store"})
 

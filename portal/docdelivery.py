@@ -413,7 +413,9 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
     report = await asyncio.to_thread(settlement.settlement, store, month)
     if request.query.get("format") == "csv":
         which = request.query.get("table", "stats")
-        text = settlement.settlement_csv(report) if which == "settlement" else stats.dd_csv(rows)
+        from services.spreadsheets import dd_stats_csv, settlement_csv
+
+        text = "\ufeff" + (settlement_csv(report) if which == "settlement" else dd_stats_csv(rows))
         return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
             "Content-Disposition": f'attachment; filename="balis-dd-{which}-{month}.csv"'})
     names = request.app[CATALOGUE].names(request[LANG])

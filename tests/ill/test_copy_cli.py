@@ -56,7 +56,7 @@ def test_stats_dd_and_settlement(run):
 
     code, out, _ = run("stats", "settlement", "--month", month)
     assert code == 0 and "THU → PKU" not in out and "→ PKU  2.20" in out  # the subsidy pays it all
-    rows = list(csv.reader(io.StringIO(run("stats", "settlement", "--month", month, "--csv")[1])))
+    rows = list(csv.reader(io.StringIO(run("stats", "settlement", "--month", month, "--csv", "--machine")[1])))
     assert ["owed", month, "THU", "PKU", "1", "4", "2.20", "2.20", "0.00"] in rows
     doc = json.loads(run("stats", "dd", "--month", month, "--json")[1])
     thu = next(r for r in doc["rows"] if r["member"] == "THU")

@@ -99,7 +99,7 @@ def test_lost_book_fined_by_the_registry_rule(run):
     assert code == 0 and "CompletedWithoutReturn" in out
     _, out, _ = run("request", "show", str(r["id"]))
     assert "lost  80.00 元" in out  # config/members.toml default rule: 2 x the price
-    code, out, _ = run("stats", "--member", "THU", "--csv")
+    code, out, _ = run("stats", "--member", "THU", "--csv", "--machine")
     rows = out.strip().splitlines()
     assert rows[0].startswith("member,month,requests_sent")
     thu = dict(zip(rows[0].split(","), rows[1].split(","), strict=True))

@@ -12,9 +12,10 @@ import pytest
 from ill import machine as m
 from ill import stats
 from ill.store import Store
-from portal.admin import bar_chart, column_chart, csv_text, month_list
+from portal.admin import bar_chart, column_chart, month_list
 from portal.params import ParamError
 from portal.render import rate
+from services.spreadsheets import ill_stats_csv
 from tests.portal.deskkit import response_schema, scenario, sign_in, token_of, users, validator
 from tests.portal.helpers import states
 
@@ -179,13 +180,13 @@ async def test_dashboard_and_csv_equal_ill_stats(admin, store, codes):
     assert csv.status == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in csv.headers["Content-Disposition"]
     body = (await csv.read()).decode("utf-8")
-    assert body == "\ufeff" + csv_text(stats.table(store, members, months))
+    assert body == "\ufeff" + ill_stats_csv(stats.table(store, members, months))
     head, *lines = body.removeprefix("\ufeff").splitlines()
     assert head.startswith("代码 Code,月份 Month,发出申请 Requests sent,") and "满足率 Fill rate" in head
     rates = {line.split(",")[stats_columns(head).index("满足率 Fill rate")] for line in lines}
     assert rates and all(re.fullmatch(r"\d{1,3}\.\d %", r) or r == "" for r in rates), rates  # as the dashboard
     api_csv = await (await admin.get("/api/admin/stats.csv", params={"from": months[-1]})).read()
-    assert api_csv.decode("utf-8") == "\ufeff" + csv_text(stats.table(store, members, [months[-1]]))
+    assert api_csv.decode("utf-8") == "\ufeff" + ill_stats_csv(stats.table(store, members, [months[-1]]))
 
     one = await (await admin.get("/api/admin/stats", params={"from": months[-1], "to": months[-1]})).json()
     assert one["rows"] == stats.table(store, members=members, months=[months[-1]], total=False)

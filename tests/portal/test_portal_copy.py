@@ -192,14 +192,14 @@ async def test_paste_check_price_confirm_upload_download(portal):
     page = await client.get("/admin/dd", params={"month": month})
     html = await page.text()
     assert page.status == 200 and f'data-pair="THU-{req["lender"]}"' in html
-    rows = list(csv.DictReader(io.StringIO(await (await client.get(
-        "/admin/dd", params={"month": month, "format": "csv", "table": "stats"})).text())))
-    thu = next(row for row in rows if row["member"] == "THU")
-    assert (thu["requests"], thu["filled"], thu["pages"], thu["fee_fen"], thu["subsidy_fen"]) == ("1", "1", "5", "250",
-                                                                                                   "100")
-    settle = list(csv.reader(io.StringIO(await (await client.get(
-        "/admin/dd", params={"month": month, "format": "csv", "table": "settlement"})).text())))
-    assert ["net", month, "THU", req["lender"], "", "", "", "", "1.50"] in settle
+    rows = list(csv.DictReader(io.StringIO((await (await client.get(
+        "/admin/dd", params={"month": month, "format": "csv", "table": "stats"})).text()).removeprefix("\ufeff"))))
+    thu = next(row for row in rows if row["代码 Code"] == "THU")  # headers in both languages, money in yuan
+    assert (thu["原文传递申请 Copy requests"], thu["满足 Filled"], thu["页数 Pages"], thu["费用(元) Price (yuan)"],
+            thu["补贴(元) Subsidy (yuan)"], thu["满足率 Fill rate"]) == ("1", "1", "5", "2.50", "1.00", "100.0 %")
+    settle = list(csv.reader(io.StringIO((await (await client.get(
+        "/admin/dd", params={"month": month, "format": "csv", "table": "settlement"})).text()).removeprefix("\ufeff"))))
+    assert ["轧差 net", month, "THU", req["lender"], "", "", "", "", "1.50"] in settle
     await sign_in(client, "ra1")
     assert (await client.get("/admin/dd")).status == 403
 
