@@ -1451,6 +1451,21 @@ def romanise(text: str) -> str:
     return out[:1].upper() + out[1:]
 
 
+def _rename_house(rec: pymarc.Record, current: str, own: str, new: str) -> None:
+    """A corporate entry that names the old publisher itself (LC's 整党学习材料: "本社编", compiled by this house,
+    with the house as 710) names the new one: another publisher's edition compiled by itself says so, and a
+    record that kept the old house beside "本社编" would contradict itself."""
+    keys = {k for k in (_alnum_key(_T2S.convert(strip_isbd(x).replace("\u3000", "")))[:6] for x in (current, own))
+            if k}
+    for f in rec.get_fields("710", "711", "712", "880"):
+        if f.tag == "880" and not (sub(f, "6") or "").startswith(("710", "711")):
+            continue
+        name = sub(f, "a") or ""
+        if _alnum_key(_T2S.convert(strip_isbd(name).replace("\u3000", "")))[:6] in keys:
+            vernacular = f.tag == "880" or is_cjk(name)
+            set_sub(f, "a", (new if vernacular else romanise(new)) + _end_punct(name))
+
+
 def trap_publisher(rng: random.Random, base: pymarc.Record, ctx: Context) -> list[pymarc.Record] | None:
     """The same title and year from another publisher (another ISBN)."""
     rec = fresh_copy(base)
@@ -1469,6 +1484,7 @@ def trap_publisher(rng: random.Random, base: pymarc.Record, ctx: Context) -> lis
     if not candidates:
         return None
     place, pub = rng.choice(candidates)
+    _rename_house(rec, current, own or current, pub)
     if romanised_cn:
         for x in vernacular:
             set_sub(x, "b", pub + _end_punct(sub(x, "b") or ""))

@@ -386,3 +386,15 @@ def test_a_recatalogued_translation_keeps_its_translator(found, sources):
         rec, ops = rv.make_variant(random.Random(seed), t1, ctx, "PKU", rv.Settings(), keep=rv.TRAP_KEEPS["translator"])
         assert not any(op.startswith("author:") for op in ops)
         assert rec.get_fields("702") or rec.get_fields("700")  # the translator is still named (CNMARC or MARC21)
+
+
+def test_a_publisher_trap_renames_the_house_that_compiled_the_book(found, sources):
+    """LC's 整党学习材料 is "本社编" (compiled by this house) with the house, 辽宁人民出版社, as 710 and its 880: another
+    publisher's edition names that publisher there too, or the trap's record would contradict itself."""
+    label = next(k for k, s in sources.items() if any("Zheng dang" in f.value() for f in s.rec.get_fields("245")))
+    base = sources[label].rec
+    (trap,) = rv.trap_publisher(random.Random(0), base, rv._context(base, rv.build_pools(found)))
+    house = next(f for f in trap.get_fields("880") if f["6"].startswith("710"))["a"]
+    publisher = next(f for f in trap.get_fields("880") if f["6"].startswith("260"))["b"]
+    assert house.rstrip(".") != "辽宁　人氱　出版社" and house.rstrip(".") == publisher.rstrip(" :")
+    assert trap["710"]["a"].rstrip(".") == trap["260"]["b"].rstrip(" :") != "Liaoning ren min chu ban she"
