@@ -1,11 +1,16 @@
 """In headless Chromium (Debian's /usr/bin/chromium, driven by Playwright): a search answered from the union
 index shows its results at once and then the holding libraries' live availability; the link to a live search
-of every member; the same search without JavaScript says the status is the harvested one.
+of every member; a misspelt word offered the spelling the index knows (whoosh and PostgreSQL alike); the same
+search without JavaScript says the status is the harvested one.
 
 Screenshots go to the test's tmp dir, and to docs/screenshots/ with `make screenshots`."""
 
 from __future__ import annotations
 
+import re
+
+from connectors.query import parse
+from indexer.backend import open_searcher
 from tests.portal.test_portal_browser import Shots, browser  # noqa: F401 - the browser fixture
 from tests.portal.test_portal_local import harvested, harvested_folder, index_dir  # noqa: F401 - the index fixtures
 
@@ -53,6 +58,18 @@ async def test_reader_search_from_the_union_index(make_client, bed, browser, ind
     await page.wait_for_selector('#search[data-done="1"]', timeout=60_000)
     assert await page.locator('.st[data-state="answered"]').count() == 8
     await shots.take(page, "search-live-source")
+
+    # a misspelt word: the spellings the union index knows, from either backend
+    with open_searcher(index_dir) as s:
+        titles = [w.display.title for w in s.search(parse("a OR the OR of"), size=200).works]
+    word = next(w.lower() for t in titles for w in re.findall(r"[A-Za-z]{7,}", t))
+    await page.goto(str(client.make_url("/search")) + f"?q={word[0]}{word[2]}{word[1]}{word[3:]}")
+    await page.wait_for_selector("#no-results")
+    offer = page.locator('#no-results a[data-try="spelling"]').first
+    assert word in await offer.inner_text()
+    await shots.take(page, "search-spelling")
+    await offer.click()
+    await page.wait_for_selector("li.work")
     assert not problems, problems
     await context.close()
 
