@@ -4,7 +4,9 @@ it find that edition; a CQL mistake is explained in Chinese and in English; a se
 ways on and a request form filled in from the query, reached through a sign-in that keeps where the reader was
 going after a mistyped password and takes the user name in capitals; page numbers; words instead of codes in
 the facets and on the edition page; an edition's overdue loans, links to the members' own records, permanent
-address, and an e-book's pointer to the print editions that can be lent.
+address, and an e-book's pointer to the print editions that can be lent; an English request page with the lenders'
+reasons in English; the administrators' statistics with a rate written as everywhere and a CSV download with
+Chinese and English headers.
 
 Screenshots go to the test's tmp dir, and to docs/screenshots/ with `make screenshots`.
 """
@@ -13,10 +15,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
 from ill.store import Store
 from ill.workdays import BEIJING
-from tests.portal.deskkit import PASSWORD, users
+from tests.portal.deskkit import PASSWORD, scenario, users
 from tests.portal.test_portal_browser import Shots, browser  # noqa: F401 - the browser fixture
 
 CODES = re.compile(r"^(chi|eng|jpn|ger|fre|rus|book|ebook|serial)$")
@@ -36,6 +39,7 @@ async def test_what_readers_type_and_read(make_client, registry, browser, tmp_pa
     a, b, c = [m.code for m in registry.members if m.queryable][:3]
     store = Store()
     users(store, a, b, c)
+    scenario(store, a, b, c)  # requests, for the statistics
     client = await make_client(store=store, logins_per_minute=10_000)
     base = str(client.make_url("/"))
     shots = Shots(tmp_path)
@@ -133,6 +137,32 @@ async def test_what_readers_type_and_read(make_client, registry, browser, tmp_pa
     await page.wait_for_selector("#print-editions")
     assert "电子资源不能馆际互借" in await page.locator("#print-editions").inner_text()
     await shots.take(page, "edition-ebook")
+
+    # an English page is English throughout: the lenders' reasons on the request page too
+    elsewhere = next(w for w in works if a not in {h["member"] for h in w["holdings"]}
+                     and any(h["status"] == "available" for h in w["holdings"]))  # not on the reader's own shelf
+    await page.goto(base + f"work/{elsewhere['work_id']}/request")
+    await page.click("#lang-switch")
+    await page.wait_for_selector("html[lang=en]")
+    reasons = await page.locator("span.reasons").all_inner_texts()
+    assert reasons and all(("fill rate" in r or "no lending history" in r) and not re.search("[\u4e00-\u9fff]", r)
+                           for r in reasons), reasons
+    assert all(re.fullmatch(r"\d{1,3}\.\d %", x) for r in reasons for x in re.findall(r"[\d.]+ ?%", r)), reasons
+
+    # the administrators' statistics: a rate as everywhere (57.9 %), and a CSV with Chinese and English headers
+    await page.context.clear_cookies()
+    await page.goto(base + "login?next=/admin/stats")
+    await page.fill("#login-user", "adm")
+    await page.fill("#login-password", PASSWORD)
+    await page.click("#login-submit")
+    await page.wait_for_selector("#chart-monthly")
+    rates = [x.strip() for x in await page.locator('td[data-figure="fill_rate"]').all_inner_texts()]
+    assert rates and all(re.fullmatch(r"\d{1,3}\.\d %|—", x) for x in rates), rates
+    async with page.expect_download() as got:
+        await page.click("#stats-csv")
+    download = await got.value
+    head = Path(await download.path()).read_text(encoding="utf-8-sig").splitlines()[0]
+    assert head.startswith("代码 Code,月份 Month,发出申请 Requests sent,") and "满足率 Fill rate" in head, head
 
     expected = ("status of 400", "status of 401")  # the query the page explains, and the mistyped password
     assert [p for p in problems if not any(x in p for x in expected)] == [], problems

@@ -308,6 +308,8 @@ async def test_saving_listing_and_the_alert_in_the_browser(own_bed, registry, st
     await item.locator("a.view-search").click()
     await page.wait_for_selector("#new-books")
     assert await page.locator("li.new-book.new").count() == 1
+    feed = await page.request.get(await page.input_value("#feed-url"))  # the Atom feed the page offers
+    assert feed.status == 200 and "atom" in feed.headers["content-type"] and NEW["browser"][1] in await feed.text()
     await shots.take(page, "saved-search-new-books")
     assert await severe() == []
     await page.click("#back-to-searches")
