@@ -5,7 +5,7 @@ ways on and a request form filled in from the query, reached through a sign-in t
 going after a mistyped password and takes the user name in capitals; page numbers; words instead of codes in
 the facets and on the edition page; an edition's overdue loans, links to the members' own records, permanent
 address, and an e-book's pointer to the print editions that can be lent; an English request page with the lenders'
-reasons in English; the administrators' statistics with a rate written as everywhere and a CSV download with
+reasons in English, and what the store wrote about a request and an administrator's mistake in English; the administrators' statistics with a rate written as everywhere and a CSV download with
 Chinese and English headers.
 
 Screenshots go to the test's tmp dir, and to docs/screenshots/ with `make screenshots`.
@@ -21,6 +21,7 @@ from ill.store import Store
 from ill.workdays import BEIJING
 from tests.portal.deskkit import PASSWORD, scenario, users
 from tests.portal.test_portal_browser import Shots, browser  # noqa: F401 - the browser fixture
+from tests.portal.test_portal_said import unfilled_after_a_timeout
 
 CODES = re.compile(r"^(chi|eng|jpn|ger|fre|rus|book|ebook|serial)$")
 
@@ -39,6 +40,7 @@ async def test_what_readers_type_and_read(make_client, registry, browser, tmp_pa
     a, b, c = [m.code for m in registry.members if m.queryable][:3]
     store = Store()
     users(store, a, b, c)
+    rid = unfilled_after_a_timeout(store, a, b, c)  # a request a lender let lapse and another could not supply
     scenario(store, a, b, c)  # requests, for the statistics
     client = await make_client(store=store, logins_per_minute=10_000)
     base = str(client.make_url("/"))
@@ -148,6 +150,10 @@ async def test_what_readers_type_and_read(make_client, registry, browser, tmp_pa
     assert reasons and all(("fill rate" in r or "no lending history" in r) and not re.search("[\u4e00-\u9fff]", r)
                            for r in reasons), reasons
     assert all(re.fullmatch(r"\d{1,3}\.\d %", x) for r in reasons for x in re.findall(r"[\d.]+ ?%", r)), reasons
+    await page.goto(base + f"requests/{rid}")
+    await page.wait_for_selector("#events")  # what the store wrote about a request, in the page's language
+    said = " ".join([await page.locator(x).inner_text() for x in ("#r-message", "#legs", "#events")])
+    assert "no lender could supply" in said and not re.search("[\u4e00-\u9fff]", said), said
 
     # the administrators' statistics: a rate as everywhere (57.9 %), and a CSV with Chinese and English headers
     await page.context.clear_cookies()
@@ -163,6 +169,16 @@ async def test_what_readers_type_and_read(make_client, registry, browser, tmp_pa
     download = await got.value
     head = Path(await download.path()).read_text(encoding="utf-8-sig").splitlines()[0]
     assert head.startswith("代码 Code,月份 Month,发出申请 Requests sent,") and "满足率 Fill rate" in head, head
+
+    # an administrator's mistake is told in the page's language
+    await page.goto(base + "admin/holidays")
+    await page.click("#lang-switch")
+    await page.wait_for_selector("html[lang=en]")
+    await page.fill("#holiday-year", "2027")
+    await page.fill("#holiday-days", "2027-02-30")
+    await page.click("#holiday-save")
+    error = await page.locator("#holidays-error").inner_text()
+    assert "is not a date" in error and not re.search("[\u4e00-\u9fff]", error), error
 
     expected = ("status of 400", "status of 401")  # the query the page explains, and the mistyped password
     assert [p for p in problems if not any(x in p for x in expected)] == [], problems
