@@ -11,6 +11,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the portal's browser 
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # RUM index access method for the union index in PostgreSQL (docs/decisions/0009-union-index-postgresql.md)
 compgen -G '/usr/share/postgresql/*/extension/rum.control' >/dev/null || need+=(postgresql-15-rum)
+# fuzzystrmatch (contrib) for the union index's spelling suggestions: Debian ships it in postgresql-15 itself
+compgen -G '/usr/share/postgresql/*/extension/fuzzystrmatch.control' >/dev/null || need+=(postgresql-contrib)
 python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || need+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
