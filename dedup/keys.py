@@ -15,7 +15,12 @@ from functools import lru_cache
 
 from records.fold import fold, is_cjk
 from records.model import Record
-from records.romanisation import consonant_skeleton, is_arabic_script, pinyin_as_wade_giles, wade_giles
+from records.romanisation import (
+    consonant_skeleton,
+    is_arabic_script,
+    pinyin_as_wade_giles,
+    syllables_as_wade_giles,
+)
 from records.tables import lazy_pinyin
 
 # -- edition statements ------------------------------------------------------------------------------
@@ -155,9 +160,15 @@ _PUB_PINYIN_GENERIC = re.compile(r"\b(?:chu ban she|chu pan she|chubanshe|chu ba
 
 
 @lru_cache(maxsize=65536)
+def pinyin_syllables(text: str) -> tuple[str, ...]:
+    """The CJK text read in toneless pinyin, a syllable per character (other text kept as runs)."""
+    return tuple(lazy_pinyin(text, errors="default"))
+
+
+@lru_cache(maxsize=65536)
 def pinyin_key(text: str) -> str:
     """Toneless pinyin of the CJK text, lowercase, without spaces (to meet romanised catalogues)."""
-    return "".join(lazy_pinyin(text, errors="default")).replace(" ", "").casefold()
+    return "".join(pinyin_syllables(text)).replace(" ", "").casefold()
 
 
 @lru_cache(maxsize=65536)
@@ -481,9 +492,11 @@ def match_keys(rec: Record) -> MatchKeys:
     written = "cjk" if cjk else "other"
     if readable and (cjk or rec.language in _MAYBE_CHINESE):  # a Latin title may be pinyin, or Wade-Giles
         chinese_title, chinese_proper = full_raw, head_raw
-        wade = wade_giles(head_raw) if cjk else pinyin_as_wade_giles(head_raw)
-        if wade and not cjk:
-            written = "pinyin"
+        if cjk:  # read once: the blocking reads the same title in pinyin (pinyin_key)
+            wade = syllables_as_wade_giles(pinyin_syllables(main.replace(" ", "")))
+        else:
+            wade = pinyin_as_wade_giles(head_raw)
+            written = "pinyin" if wade else written
         wade = wade.replace(" ", "")
     arabic = is_arabic_script(full_raw)
     skeleton = skeleton_proper = ""

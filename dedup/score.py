@@ -337,13 +337,12 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         evidence += 1  # a set of "25 v. in 20" in both; an album measured 15 x 19 cm in both
     elif len(a.extent) >= SPECIFIC_EXTENT and a.extent == b.extent:
         evidence += 1  # "1 cartridge (7 min.) si. b&w. super 8 mm." in both: the same physical description
-    facts = _all_facts_agree(a, b, unpublished)
     if title < TITLE_MIN:
         # a character or two wrong in a short title: only with every other fact agreeing (creators, publisher,
         # year, extent); a Chinese title typed with a homophone (河北 / 嗬北) also when neither names a creator
         creators = authors is not None and authors >= 0.9 or (
             not a.authors and not b.authors and _homophones(a, b))
-        if not (facts and creators):
+        if not (creators and _all_facts_agree(a, b, unpublished)):
             return None
     elif evidence < 2 or (authors is None and title < 0.95):
         sparse = (authors is not None and authors >= 0.9 and title >= 0.95
@@ -351,7 +350,8 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         # a title alone is not an edition; title and creator are, when neither says more. A typo in a title
         # without creators is one when publisher, year and extent all agree ("Biilia pauperum", Hans Spoerer,
         # 1471, 40 leaves)
-        typo = authors is None and evidence >= 2 and facts and bool(a.publisher and b.publisher)
+        typo = bool(authors is None and evidence >= 2 and a.publisher and b.publisher
+                    and _all_facts_agree(a, b, unpublished))
         if not (sparse or typo):
             return None
     return title + 0.1 * (authors or 0.0) + (0.05 if a.year == b.year else 0.0) + agreement

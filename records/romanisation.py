@@ -64,6 +64,15 @@ def wade_giles(text: str) -> str:
     return " ".join(_unmarked(fold(text.translate(_APOSTROPHES))).split())
 
 
+@lru_cache(maxsize=65536)
+def syllables_as_wade_giles(syllables: tuple[str, ...]) -> str:
+    """Toneless pinyin syllables as a reading gives them (`records.tables.lazy_pinyin`, other text kept as
+    runs) in Wade-Giles without marks, as `wade_giles` writes them: the same as `wade_giles` of the text read."""
+    table = _syllable_table()
+    words = (table.get(s) or " ".join(_unmarked(fold(s.translate(_APOSTROPHES))).split()) for s in syllables)
+    return " ".join(w for w in words if w)
+
+
 def _split(word: str, table: dict[str, str]) -> list[str] | None:
     """The word cut into pinyin syllables (longest first, going back when the rest cannot be cut: "hebei" ->
     he bei, "minjian" -> min jian, "xian" -> xian); None when it is not pinyin."""
@@ -157,4 +166,5 @@ def consonant_skeleton(text: str) -> str:
     return _DOUBLED.sub(r"\1", "".join(out))
 
 
-__all__ = ["consonant_skeleton", "is_arabic_script", "pinyin_as_wade_giles", "wade_giles", "wade_giles_forms"]
+__all__ = ["consonant_skeleton", "is_arabic_script", "pinyin_as_wade_giles", "syllables_as_wade_giles", "wade_giles",
+           "wade_giles_forms"]
