@@ -248,12 +248,15 @@ def _tested(q: Sql, match: str, cols: str) -> str:
     """The matching editions with the per-row tests the score reads (`Sql.projected`). The vectors they test are
     read once per row (an array of one copies it into memory: `(ARRAY[v])[1]`), not once per test: a vector stored out of line (TOAST)
     would otherwise be fetched and decompressed again for every token and field."""
-    tests = q.projected()
+    tests, gates = q.projected(), q.gated()
     if not tests:
         return f"SELECT {cols} FROM editions e WHERE {match} OFFSET 0"
-    used = [c for c in ("exact_titles", "title_tokens", "isbns", "issns", "ids") if f"e.{c}" in tests]
-    used += [f"(ARRAY[e.{c}])[1] AS {c}" for c in ("rk", "pub") if f"e.{c}" in tests]
+    read = tests + gates
+    used = [c for c in ("exact_titles", "title_tokens", "isbns", "issns", "ids") if f"e.{c}" in read]
+    used += [f"(ARRAY[e.{c}])[1] AS {c}" for c in ("rk", "pub") if f"e.{c}" in read]
     found = f"SELECT {cols}, {', '.join(used)} FROM editions e WHERE {match} OFFSET 0"
+    if gates:  # whether each field has any of a clause's words, under the tests that depend on it
+        found = f"SELECT e.*, {gates} FROM ({found}) e OFFSET 0"
     tested = f"SELECT {cols}, {tests} FROM ({found}) e OFFSET 0"
     fields = q.field_scores()
     return f"SELECT {cols}, {fields} FROM ({tested}) e OFFSET 0" if fields else tested

@@ -50,6 +50,7 @@ class Sql:
         self.e = alias
         self.params: dict[str, object] = {}
         self.tests: dict[str, str] = {}  # per-row expression → its column name (`tested`)
+        self.gates: dict[str, str] = {}  # per-row tests the tested columns depend on → column name (`gate`)
         self.fields: dict[str, str] = {}  # a field's score over the tests → its column name (`field_score`)
 
     def param(self, value: object) -> str:
@@ -147,6 +148,18 @@ class Sql:
             name = self.tests[expr] = f"k{len(self.tests)}"
         return f"{self.e}.{name}"
 
+    def gate(self, expr: str) -> str:
+        """A per-row test the `tested` columns depend on (whether a field has any of a clause's words), evaluated
+        once per row in the select under theirs (`gates`)."""
+        name = self.gates.get(expr)
+        if name is None:
+            name = self.gates[expr] = f"g{len(self.gates)}"
+        return f"{self.e}.{name}"
+
+    def gated(self) -> str:
+        """The columns `gate` asked for, as a select list, or '' when none."""
+        return ", ".join(f"{expr} AS {name}" for expr, name in self.gates.items())
+
     def projected(self) -> str:
         """The columns `tested` asked for, as a select list (`expression AS name, ...`), or '' when none."""
         return ", ".join(f"{expr} AS {name}" for expr, name in self.tests.items())
@@ -233,6 +246,7 @@ class Sql:
         trunc = c.truncation
         scores = []
         for f in fields:
+            column = "pub" if f == "publisher" else "rk"
             hits = []
             for i, (tok, cjk) in enumerate(probes):
                 mode = ""
@@ -242,27 +256,31 @@ class Sql:
                     mode = "suffix"
                 hits.append(f"CAST({self._present(f, tok, mode)} AS integer)")
             counted = " + ".join(hits)
-            if n > 1 and not trunc:  # most matches have none of the words in most fields: one test says so
+            gate = ""  # whether the field has any of the words: most fields of most matches have none, and then
+            if not trunc:  # the field's other tests (counts, phrase, exact title, density) are not asked
                 either = " | ".join(f"{quote(t)}:{FIELD_WEIGHT[f]}" if f != "publisher" else quote(t)
                                     for t, _ in probes)
-                counted = f"CASE WHEN {self._tsq('pub' if f == 'publisher' else 'rk', either)} THEN {counted} ELSE 0 END"
-            cov = f"CAST({self.tested(counted)} AS float8) / {n}"
+                gate = self.gate(self._tsq(column, either))
+                counted = f"CASE WHEN {gate} THEN {'1' if n == 1 else counted} ELSE 0 END"
+            cov = self.tested(f"CAST({counted} AS float8) / {n}")
             s = f"{WEIGHTS[f]} * {cov}"
             if phrased:  # a phrase test reads positions: asked only of rows that have every word in the field
-                column = "pub" if f == "publisher" else "rk"
                 every = " & ".join(f"{quote(t)}:{FIELD_WEIGHT[f]}" if f != "publisher" else quote(t)
                                    for t, _ in probes)
-                phrase = self.tested(f"CASE WHEN {self._tsq(column, every)} THEN {self._contains(f, folded)} "
-                                     "ELSE false END")
-                s = f"{s} * CASE WHEN {phrase} THEN {PHRASE_BOOST} ELSE {UNPHRASED if c.phrase else 1} END"
+                other = UNPHRASED if c.phrase else 1
+                factor = self.tested(f"CASE WHEN {gate} AND {self._tsq(column, every)} AND "
+                                     f"{self._contains(f, folded)} THEN {PHRASE_BOOST} ELSE {other} END")
+                s = f"{s} * {factor}"
             if f == "title":
-                exact = self.tested(f"{self.param(folded.replace(' ', ''))} = ANY({self.e}.exact_titles)")
-                size = self.tested(f"cardinality({self.e}.title_tokens)")
-                found = self.tested(" + ".join(
+                when = f"{gate} AND " if gate else ""
+                exact = self.tested(f"{when}{self.param(folded.replace(' ', ''))} = ANY({self.e}.exact_titles)")
+                found = " + ".join(
                     f"cardinality(array_positions({self.e}.title_tokens, CAST({self.param(t)} AS text)))"
-                    for t in sorted({t for t, _ in probes})))
-                s += (f" + CASE WHEN {cov} = 1 AND {exact} THEN {EXACT_TITLE} ELSE 0 END"
-                      f" + CASE WHEN {size} > 0 THEN {TITLE_DENSITY} * CAST({found} AS float8) / {size} ELSE 0 END")
+                    for t in sorted({t for t, _ in probes}))
+                size = f"cardinality({self.e}.title_tokens)"
+                density = self.tested(f"CASE WHEN {when}{size} > 0 THEN {TITLE_DENSITY} * CAST({found} AS float8) / "
+                                      f"{size} ELSE 0 END")
+                s += f" + CASE WHEN {cov} = 1 AND {exact} THEN {EXACT_TITLE} ELSE 0 END + {density}"
             scores.append(self.field_score(f"CASE WHEN {cov} > 0 THEN {s} ELSE 0 END"))
         if len(scores) == 1:
             return f"({scores[0]})"
