@@ -126,3 +126,28 @@ def test_the_word_counts_follow_writes(works, folder, database):
         assert conn.execute("SELECT count(*) FROM index_terms").fetchone()[0] == 0
         conn.rollback()
     assert kept(database) == recount(database)
+
+
+def test_an_index_made_before_the_word_counts_gets_them_when_it_is_opened(works, new_database):
+    """Migration 0006 counts the words of the editions an older index already holds."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from indexer.pg.index import PgIndex, _config, connect
+
+    url = new_database("spelling_old")
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool)
+    cfg = _config()
+    with engine.begin() as conn:
+        MigrationContext.configure(conn, opts={"version_table": "index_alembic_version"})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    engine.dispose()
+    old = PgIndex(url, connect(url))
+    old.write(upsert=works[:200])
+    old.close()
+    with open_index(url):  # a writer opens it: the schema is brought up to date
+        pass
+    assert kept(url) == recount(url) and kept(url)
