@@ -9,7 +9,7 @@ counts again (`indexer.pg.terms.REFRESH`), as this revision does for the edition
 Near words are found with fuzzystrmatch's levenshtein, in PostgreSQL's contrib (a trusted extension).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 """
 
 from alembic import op
@@ -17,7 +17,7 @@ from alembic import op
 from indexer.pg import terms
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
