@@ -11,6 +11,7 @@ index. Metadata that is not searched (last harvest per member, last commit, the 
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import re
 import sys
@@ -188,7 +189,19 @@ class PgIndex:
         hint bits to set later), the indexes and constraints are built after the load (sorted once rather than
         kept up row by row), and the new tables take the old ones' names at commit. Rows are made in
         `processes` worker processes (`indexer.pg.rows.rows_of`) while this one streams them to the server.
+        The cyclic garbage collector is off meanwhile: reading works and making rows creates no reference
+        cycles, and its passes over the many short-lived objects cost a third of the loader's time.
         """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._rebuild(works, harvested, timeout, processes)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _rebuild(self, works: Iterable[Work], harvested: dict[str, str] | None, timeout: float,
+                 processes: int | None) -> dict:
         with self.conn.transaction(), self.conn.cursor() as cur:
             self._lock(cur, timeout)
             cur.execute("SET LOCAL synchronous_commit = off")  # a lost rebuild is made again, never half-made

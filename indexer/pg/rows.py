@@ -9,6 +9,7 @@ holds the publishers. Facet values are those of `federator.facets`; sort keys th
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -147,7 +148,7 @@ def rows_of(works: Iterable[Work], processes: int | None = None) -> Iterator[Row
     # breaks the pool (BrokenProcessPool) rather than being started again and again
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=gc.disable) as pool:  # no cycles made
         waiting: deque = deque()
         for chunk in chunks:  # a few chunks ahead per worker, never the whole stream in memory
             waiting.append(pool.submit(_chunk_rows, chunk))
