@@ -313,6 +313,9 @@ class _Staged:
         for t in tables:
             cur.execute(f"CREATE TABLE {self.name(t)} (LIKE {t} INCLUDING DEFAULTS INCLUDING STORAGE "
                         "INCLUDING COMPRESSION INCLUDING CONSTRAINTS INCLUDING STATISTICS)")
+            options = cur.execute("SELECT reloptions FROM pg_class WHERE oid = CAST(%s AS regclass)", (t,)).fetchone()
+            if options and options[0]:  # the table's storage parameters (0004: editions keep vectors in the row)
+                cur.execute(f"ALTER TABLE {self.name(t)} SET ({', '.join(options[0])})")
 
     def name(self, table: str) -> str:
         return table + self.SUFFIX
