@@ -12,7 +12,13 @@ from rapidfuzz import fuzz
 
 from dedup.keys import MatchKeys, pinyin_key
 from records.fold import is_cjk
-from records.romanisation import consonant_skeleton, is_arabic_script, wade_giles_forms
+from records.romanisation import (
+    consonant_skeleton,
+    is_arabic_script,
+    pinyin_as_wade_giles,
+    wade_giles,
+    wade_giles_forms,
+)
 
 YEAR_SLACK = 1  # a printing date a year after the publication date is the same edition, when the extents agree
 PUBLISHER_MIN = 80.0  # rapidfuzz ratio of Latin-script publisher keys below which two publishers differ
@@ -45,6 +51,11 @@ def _romanised_otherwise(a: MatchKeys, b: MatchKeys) -> bool:
 
 def _joined_forms(text: str) -> tuple[str, ...]:
     return tuple(f.replace(" ", "") for f in wade_giles_forms(text))
+
+
+def _wade_syllables(text: str) -> list[str]:
+    """The text's syllables in Wade-Giles: characters read so, pinyin put so ([] for other Latin text)."""
+    return (wade_giles(text) if is_cjk(text) else pinyin_as_wade_giles(text)).split()
 
 
 def _wade_similarity(a: str, b: str, *, joined: bool = False) -> float:
@@ -102,6 +113,12 @@ def title_similarity(a: MatchKeys, b: MatchKeys) -> float:
         if ha & hb and (fa in ha or fb in hb):
             omitted = 1.0
         sim = max(sim, min(SUBTITLE_OMITTED, omitted * SUBTITLE_OMITTED))
+    if a.cjk != b.cjk and sim < 1.0 and _romanised_otherwise(a, b):
+        # characters against their romanisation, as many syllables as characters: a syllable that differs is
+        # another character (河北 / "Hubei"), not a letter wrong
+        xs, ys = _wade_syllables(a.chinese_title), _wade_syllables(b.chinese_title)
+        if len(xs) == len(ys) and xs != ys:
+            sim = min(sim, fuzz.ratio(xs, ys) / 100.0)
     if sim < TITLE_MIN and _romanised_otherwise(a, b):
         # Chinese romanised in Wade-Giles (Western catalogues until 2000) against characters or pinyin, syllable
         # by syllable (a syllable is a character: 河北 / 湖北 differ as Ho-pei / Hu-pei): whole titles, or titles

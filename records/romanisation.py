@@ -45,7 +45,11 @@ def _syllable_table() -> dict[str, str]:
 
                 chars = "".join(chr(cp) for cp in PINYIN_DICT)
                 pairs = zip(pypinyin_reading(chars), pypinyin_reading(chars, style=PStyle.WADEGILES), strict=True)
-            _syllables = {n: _unmarked(w) for n, w in pairs if n and n.isascii() and n.isalpha()}
+            table = {n: _unmarked(w) for n, w in pairs if n and n.isascii() and n.isalpha()}
+            # pypinyin writes ü as v (lve, nv); catalogues write lüe, which folds to lue
+            table.update({n.replace("v", "u"): w for n, w in table.items() if "v" in n and n.replace("v", "u")
+                          not in table})
+            _syllables = table
     return _syllables
 
 
