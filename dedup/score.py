@@ -350,8 +350,11 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         evidence += 1
         if unpublished and a.pages == b.pages and _same_size(a, b):
             evidence += 1  # its leaves and its measured size: two facts of the one item
-    elif a.volumes and a.volumes > 1 and a.volumes == b.volumes or _same_size(a, b):
-        evidence += 1  # a set of "25 v. in 20" in both; an album measured 15 x 19 cm in both
+    elif a.volumes and a.volumes > 1 and a.volumes == b.volumes or (
+            not (a.publisher or b.publisher) and _same_size(a, b)):
+        # a set of "25 v. in 20" in both; an album that no publisher issued, measured 15 x 19 cm in both (a
+        # printed book's size is its format, which other editions share: Fust's folio Bible and another's)
+        evidence += 1
     elif len(a.extent) >= SPECIFIC_EXTENT and a.extent == b.extent:
         evidence += 1  # "1 cartridge (7 min.) si. b&w. super 8 mm." in both: the same physical description
     if title < TITLE_MIN:

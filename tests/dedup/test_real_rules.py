@@ -619,3 +619,12 @@ def test_the_real_pinyin_romanisations_read_as_their_characters_syllable_by_syll
                         pairs.append((pinyin.split(), wade_giles(vernacular).split()))
     assert len(pairs) >= 15
     assert [p for p in pairs if p[0] != p[1]] == []
+
+
+def test_a_printed_books_size_is_not_evidence_of_its_edition():
+    """Princeton's Biblia pauperum (Hans Spoerer, 1471, 40 leaves, 28.2 x 37.6 cm) against a record of that
+    title and year with the same size but no publisher and no leaves: a block-book's format is shared by other
+    editions, so title, year and size do not make one (an album that no publisher issued is another matter)."""
+    biblia = _real("loc-cc0/princeton.xml", "4606238")
+    sparse = _variant(biblia, _drop("100", "700", "710"), _drop("260", code="b"), _set("300", "a", "1 v. ;"))
+    assert not _merged(biblia, sparse)
