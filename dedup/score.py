@@ -370,7 +370,7 @@ def match_score(a: MatchKeys, b: MatchKeys) -> float | None:
         # a title alone is not an edition; title and creator are, when neither says more. A typo in a title
         # without creators is one when publisher, year and extent all agree ("Biilia pauperum", Hans Spoerer,
         # 1471, 40 leaves)
-        typo = bool(authors is None and evidence >= 2 and a.publisher and b.publisher
+        typo = bool(authors is None and a.publisher and b.publisher and a.year is not None and a.year == b.year
                     and _all_facts_agree(a, b, unpublished))
         if not (sparse or typo):
             return None

@@ -539,6 +539,8 @@ def test_a_typo_merges_when_every_fact_either_record_gives_agrees():
     biilia = _variant(biblia, _drop("100", "700", "710"), _set("245", "a", "Biilia pauperum."))
     assert _merged(biblia, biilia)
     assert not _merged(biblia, _variant(biilia, _set("300", "a", "38 leaves ;")))
+    undated = (_short_008, _drop("260", code="c"))  # without creators a typo needs the year too
+    assert not _merged(_variant(biblia, *undated), _variant(biilia, *undated))
 
 
 def test_a_typo_in_the_word_that_names_a_part_is_not_another_part():
