@@ -28,6 +28,9 @@ log = logging.getLogger("balis.index")
 
 T = TypeVar("T")
 APPLICATION = "balis search"  # application_name of search connections (pg_stat_activity shows it)
+# a search is one statement: its matches kept in memory (the default 4 MB spills 10,000 of them to a file), and
+# no JIT compiling (50-100 ms to compile, more than a page takes to run)
+SETTINGS = {"work_mem": "64MB", "jit": "off"}
 CONNECT_TIMEOUT = 3  # seconds: a standby that does not answer is skipped quickly
 RETRY_AFTER = 30.0
 
@@ -56,6 +59,8 @@ class ReadConnections:
         self._conns: dict[str, psycopg.Connection] = {}
         if primary_conn is not None:
             primary_conn.execute(f"SET application_name = '{APPLICATION}'")
+            for name, value in SETTINGS.items():
+                primary_conn.execute(f"SET {name} = '{value}'")
             self._conns[primary] = primary_conn
         self._down: dict[str, float] = {}  # url → when it last failed
         self._next = 0
@@ -80,7 +85,8 @@ class ReadConnections:
         if conn is not None and not conn.closed:
             return conn
         conn = psycopg.connect(connection_url(url), autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                               application_name=APPLICATION)
+                               application_name=APPLICATION,
+                               options=" ".join(f"-c {name}={value}" for name, value in SETTINGS.items()))
         self._conns[url] = conn
         return conn
 

@@ -14,6 +14,7 @@ facet row says `"estimated": True` (the portal writes 约 before it). A value no
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -34,9 +35,6 @@ from indexer.search import LocalResult
 MAX_OTHER_EDITIONS = 51
 EXACT_FACETS = 1000  # matches up to which facet counts are exact; above, estimated from a sample of them
 SAMPLE = 500  # matches (at least) the estimate counts
-# for one page's statement: the matches kept in memory (4 MB, the default, spills 10,000 of them to a file), and
-# no JIT compiling (50-100 ms to compile, more than a page takes to run)
-SETTINGS = "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
 log = logging.getLogger("balis.index")
 
 
@@ -155,19 +153,14 @@ class PgSearcher:
         statement = _search_sql(q, query, selected, sort, limit=size, offset=(page - 1) * size,
                                 exact_facets=self.exact_facets, sample=self.sample)
 
-        def read(conn: psycopg.Connection):
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                cur.execute(SETTINGS)
-                got = cur.execute(statement, q.params).fetchall()
-                meta = cur.execute("SELECT value FROM index_meta WHERE key = 'harvested'").fetchone()
-            return got, dict(meta[0] or {}) if meta else {}
-
-        try:
-            got, harvested = self.reads.run(read)
+        try:  # one statement, one round trip: its snapshot is the page's (counts, facets, page and harvest times)
+            got = self.reads.run(lambda conn: conn.execute(statement, q.params).fetchall())
         except psycopg.Error as exc:
             raise LocalIndexError(f"the union index could not run this query ({str(exc).strip()}); "
                                   "simplify it") from None
+        meta = next((value for kind, value, _, _, _ in got if kind == "harvested"), None)
+        harvested = dict(json.loads(meta) or {}) if meta else {}
+        got = [r for r in got if r[0] != "harvested"]
         counts = [(kind, value, n) for kind, value, n, _, _ in got if kind != "page"]
         scale = next((n for kind, _, n in counts if kind == "scale"), 1)
         rows = [(work,) for _, _, _, _, work in sorted((r for r in got if r[0] == "page"), key=lambda r: r[3])]
@@ -207,7 +200,8 @@ def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str,
     """One statement, the match evaluated once: the matching editions with their facet values, sort keys and
     relevance (`m`); from them the matched and hit counts, every facet's counts (each counting what the *other*
     selected facets keep), and the page in `sort` order with its stored editions. Rows: (kind, value, count,
-    position, work), kind 'page' for the page's editions."""
+    position, work), kind 'page' for the page's editions, and one row 'harvested' (the index's harvest times, as
+    JSON text)."""
     match = q.match(query)
     score = q.score(query)
     parts = ["SELECT 'matched', '', n FROM n", "SELECT 'scale', '', mask + 1 FROM n"]
@@ -241,7 +235,9 @@ def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str,
             f"p AS (SELECT work_id, row_number() OVER () AS pos FROM (SELECT e.work_id FROM m e WHERE {chosen} "
             f"ORDER BY {ORDER[sort]} LIMIT {q.param(limit)} OFFSET {q.param(offset)}) o)\n"
             f"SELECT kind, value, n, CAST(NULL AS bigint), CAST(NULL AS bytea) FROM ({counts}) c(kind, value, n)\n"
-            "UNION ALL SELECT 'page', p.work_id, NULL, p.pos, x.work FROM p JOIN editions x USING (work_id)")
+            "UNION ALL SELECT 'page', p.work_id, NULL, p.pos, x.work FROM p JOIN editions x USING (work_id)\n"
+            "UNION ALL SELECT 'harvested', CAST(value AS text), NULL, NULL, NULL FROM index_meta "
+            "WHERE key = 'harvested'")
 
 
 def _tested(q: Sql, match: str, cols: str) -> str:
