@@ -218,24 +218,36 @@ def _upsert(member: str, raw, digest: str, rec, source_id=None, datestamp=None) 
 
 
 class StoreWorker:
-    """Runs store writes, normalisation and merging in one worker thread, one call at a time, so the event
-    loop stays free to read the members' answers (CPU work on the loop would make their timeouts fire)."""
+    """Runs store writes and merging in one worker thread, one call at a time, and normalising received records
+    in a second one (`normalise`), so the event loop stays free to read the members' answers (CPU work on the
+    loop would make their timeouts fire), and one member's page is normalised while another's is written (the
+    store's waits on its database leave the interpreter to the normalising thread)."""
 
     def __init__(self, threaded: bool = True) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="balis-harvest") if threaded else None
+        self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="balis-normalise") if threaded else None
 
     @classmethod
     def inline(cls) -> StoreWorker:
         return cls(threaded=False)
 
     async def __call__(self, fn, *args, **kwargs):
-        if self._pool is None:
+        return await self._run(self._pool, fn, *args, **kwargs)
+
+    async def normalise(self, fn, *args, **kwargs):
+        """`fn` in the normalising thread: work that reads no store (a member's pass keeps one page in flight)."""
+        return await self._run(self._cpu, fn, *args, **kwargs)
+
+    @staticmethod
+    async def _run(pool, fn, *args, **kwargs):
+        if pool is None:
             return fn(*args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args, **kwargs))
+        return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args, **kwargs))
 
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        for pool in (self._cpu, self._pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
 
 
 class _MemberRun:
@@ -461,8 +473,10 @@ class _MemberRun:
         return gone
 
     async def _commit(self, batch: list, cp: Checkpoint, position: int) -> None:
-        """Classify and write one page in the store's worker thread (the event loop stays free for I/O)."""
-        await self.db(self._write_page, batch, cp, position)
+        """Classify one page in the normalising thread, then write it in the store's (the event loop stays free
+        for I/O)."""
+        classified = await self.db.normalise(self._classify_all, batch)
+        await self.db(self._write_page, classified, cp, position)
         self.progress.advance(self.code, len(batch))
 
     def _classify_all(self, raws: list) -> tuple[list, list[str]]:
@@ -482,8 +496,8 @@ class _MemberRun:
         self.store.apply(self.code, upserts=upserts)
         return set(seen)
 
-    def _write_page(self, batch: list, cp: Checkpoint, position: int) -> None:
-        upserts, seen = self._classify_all(batch)
+    def _write_page(self, classified: tuple[list, list[str]], cp: Checkpoint, position: int) -> None:
+        upserts, seen = classified
         cp.position, cp.counts = position, self.counts()
         self.store.apply(self.code, upserts=upserts, seen=seen, checkpoint=cp)
 
@@ -868,7 +882,8 @@ def affected(store: Store) -> Part:
     loaded = dict(zip(near_order, store.load(near_order, renormaliser), strict=True))
     near_keys = [match_keys(loaded[r]) for r in near_order]
     fresh: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    for a, b in candidate_pairs(near_keys, sizes):
+    touching = {i for i, r in enumerate(near_order) if r in fresh_for}  # pairs among the others are stored
+    for a, b in candidate_pairs(near_keys, sizes, touching=touching):
         ra, rb = near_order[a], near_order[b]
         if (ra in fresh_for or rb in fresh_for) and match_score(near_keys[a], near_keys[b]) is not None:
             fresh.setdefault(ra, set()).add(rb)

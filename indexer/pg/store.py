@@ -313,10 +313,11 @@ class PgHarvestStore:
                         "DO UPDATE SET last_started = excluded.last_started", (cp.member, now_iso()))
 
     def unseen(self, member: str) -> list[str]:
+        # a set difference (hashed or sorted once), not an anti-join, whose plan rests on statistics that a
+        # first pass has just made stale: the anti-join took 27 s for 15 members of 5,000 records
         return [r[0] for r in self._rows(
-            "SELECT r.record_id FROM harvest_records r WHERE r.member = %s AND NOT EXISTS (SELECT 1 FROM "
-            "harvest_seen s WHERE s.member = r.member AND s.record_id = r.record_id) ORDER BY r.record_id",
-            (member,))]
+            "SELECT record_id FROM harvest_records WHERE member = %s EXCEPT "
+            "SELECT record_id FROM harvest_seen WHERE member = %s ORDER BY 1", (member, member))]
 
     def finish_member(self, member: str, *, deletes: Iterable[str], status: str, report: dict,
                       next_from: str | None) -> None:
