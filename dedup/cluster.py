@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 from dedup.keys import MatchKeys, match_keys, pinyin_key
 from dedup.score import conflict, match_score
@@ -67,11 +68,14 @@ def blocking_keys(k: MatchKeys) -> list[str]:
     return keys
 
 
-def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | None = None) -> set[tuple[int, int]]:
+def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | None = None,
+                    touching: AbstractSet[int] | None = None) -> set[tuple[int, int]]:
     """Index pairs (i < j) that share a block.
 
     `block_sizes`: how many records each block holds in the whole catalogue, when `keys` is part of it (the
-    harvest re-merging what changed): a big title block is split by year as it is in a full merge."""
+    harvest re-merging what changed): a big title block is split by year as it is in a full merge.
+    `touching`: only the pairs with at least one of these indexes (the harvest's changed records among the
+    records they can meet), found without going through the others' pairs."""
     blocks: dict[str, list[int]] = defaultdict(list)
     parts = [_block_parts(k) for k in keys]
     # the wildcard blocks (`blocking_keys`) are built only where a record without a year can use them
@@ -94,7 +98,8 @@ def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | 
             known = [i for i in members if keys[i].year is not None]
             for x, a in enumerate(unknown):
                 for b in unknown[x + 1:] + known:
-                    pairs.add((a, b) if a < b else (b, a))
+                    if touching is None or a in touching or b in touching:
+                        pairs.add((a, b) if a < b else (b, a))
             continue
         if size > BIG_BLOCK and name.startswith("title:"):
             by_year: dict[int | None, list[int]] = defaultdict(list)
@@ -104,6 +109,12 @@ def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | 
         else:
             groups = [members]
         for group in groups:
+            if touching is not None:
+                for a in (i for i in group if i in touching):
+                    for b in group:
+                        if a != b:
+                            pairs.add((a, b) if a < b else (b, a))
+                continue
             for x in range(len(group)):
                 for y in range(x + 1, len(group)):
                     a, b = group[x], group[y]
