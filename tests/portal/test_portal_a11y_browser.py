@@ -19,6 +19,7 @@ from axe_playwright_python.async_playwright import Axe
 
 from ill import machine as m
 from ill.store import Store
+from portal.app import LANG_COOKIE
 from tests.portal.deskkit import PASSWORD, scenario, users
 from tests.portal.test_portal_browser import Shots, browser  # noqa: F401 - the browser fixture
 
@@ -41,13 +42,19 @@ async def sign_in(page, base: str, user: str) -> None:
     await page.wait_for_selector("#signed-in")
 
 
-async def tour(page, base: str, store: Store, codes: tuple[str, str, str], visit: Visit) -> dict[str, int]:
+async def tour(page, base: str, store: Store, codes: tuple[str, str, str], visit: Visit,
+               lang: str | None = None) -> dict[str, int]:
     """Every page a reader, a lender's staff and the administrator see, each handed to `visit(name, page)` once
-    it has loaded. Returns the requests the tour used, by name."""
+    it has loaded (in `lang` when given: "en"). Returns the requests the tour used, by name."""
     a, b, c = codes
     ids = scenario(store, a, b, c)
 
+    async def chosen() -> None:  # the language a reader chose with the switch (signing in clears the cookies)
+        if lang:
+            await page.context.add_cookies([{"name": LANG_COOKIE, "value": lang, "url": base}])
+
     async def go(name: str, path: str, ready: str = "main") -> None:
+        await chosen()
         await page.goto(base + path.lstrip("/"))
         await page.wait_for_selector(ready)
         await visit(name, page)
@@ -85,6 +92,7 @@ async def tour(page, base: str, store: Store, codes: tuple[str, str, str], visit
     await go("desk-request", f"/desk/requests/{ids['answer']}", "#ill-request")
     await go("desk-confirm", f"/desk/requests/{ids['answer']}/confirm?action=WillSupply", "#confirm")
     await go("desk-messages", "/messages")
+    await chosen()
     await page.goto(base + "desk")
     await page.check(f'#q-answer input[data-tick="{ids["answer"]}"]')
     await page.select_option('select[data-batch-action="answer"]', m.WILL_SUPPLY)
@@ -107,6 +115,7 @@ async def tour(page, base: str, store: Store, codes: tuple[str, str, str], visit
 
 async def landmarks(page) -> dict:
     return await page.evaluate("""() => ({
+        lang: document.documentElement.lang,
         h1: document.querySelectorAll('h1').length,
         header: document.querySelectorAll('body > header').length,
         nav: document.querySelectorAll('header nav').length,
@@ -120,7 +129,8 @@ async def landmarks(page) -> dict:
     })""")
 
 
-async def test_every_page_passes_axe(make_client, browser, tmp_path, codes):  # noqa: F811
+@pytest.mark.parametrize("lang", [None, "en"])
+async def test_every_page_passes_axe(make_client, browser, tmp_path, codes, lang):  # noqa: F811
     a, b, c = codes
     store = Store()
     users(store, a, b, c)
@@ -141,15 +151,15 @@ async def test_every_page_passes_axe(make_client, browser, tmp_path, codes):  # 
                        for v in results.response["violations"]]
         shapes[name] = await landmarks(page)
 
-    await tour(page, base, store, codes, visit)
+    await tour(page, base, store, codes, visit, lang)
     # every violation axe found, by page (moderate and minor ones too), for a person to read after the run
     (tmp_path / "axe.json").write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
     assert len(found) == 29, sorted(found)
     severe = {k: [v for v in vs if any(f"({s})" in v for s in SEVERE)] for k, vs in found.items()}
     assert {k: v for k, v in severe.items() if v} == {}
     for name, shape in shapes.items():
-        assert shape == {"h1": 1, "header": 1, "nav": 1, "main": 1, "footer": 1, "skip": "#main", "unnamed": []}, \
-            (name, shape)
+        assert shape == {"lang": lang or "zh-CN", "h1": 1, "header": 1, "nav": 1, "main": 1, "footer": 1,
+                         "skip": "#main", "unnamed": []}, (name, shape)
     assert [p for p in problems if "404 (Not Found)" not in p] == []  # the not-found page's own 404 is expected
     await context.close()
     store.close()
