@@ -268,18 +268,22 @@ class _MemberRun:
     async def prepare(self) -> None:
         self.by_hash, self.by_id = await self.db(self.store.known, self.code)
 
-    def classify(self, raw, source_id=None, datestamp=None) -> tuple[str | None, Upsert | None]:
-        """(record id, upsert or None when unchanged) for one received record; (None, None) if unreadable."""
+    def classify(self, raw, source_id=None, datestamp=None, read=None) -> tuple[str | None, Upsert | None]:
+        """(record id, upsert or None when unchanged) for one received record; (None, None) if unreadable.
+        `read`: its (content hash, Record or RecordError) worked out beforehand (`read_ahead`)."""
         self.report.records += 1
-        digest = content_hash(raw.data)
+        digest = read[0] if read else content_hash(raw.data)
         self._check_progress(digest)
         rid = self.by_hash.get(digest)
         if rid is not None:
             self.report.unchanged += 1
             return rid, None
         try:
-            rec = read_raw(raw if raw.member == self.code else dataclasses.replace(raw, member=self.code),
-                           self.member)
+            if read is None:
+                read = (digest, self._read(raw))
+            if isinstance(read[1], RecordError):
+                raise read[1]
+            rec = read[1]
         except RecordError as exc:
             self.report.errors += 1
             if len(self.report.error_samples) < 5:
@@ -298,6 +302,23 @@ class _MemberRun:
         self.by_hash[digest] = rec.record_id
         self.by_id[rec.record_id] = digest
         return rec.record_id, _upsert(self.code, raw, digest, rec, source_id, datestamp)
+
+    def _read(self, raw) -> Record | RecordError:
+        try:
+            return read_raw(raw if raw.member == self.code else dataclasses.replace(raw, member=self.code),
+                            self.member)
+        except RecordError as exc:
+            return exc
+
+    def read_ahead(self, raws: list) -> list:
+        """Each raw record's (content hash, Record or RecordError), None for one the store holds unchanged: the
+        costly part of `classify`, done in the normalising thread for a page that `classify` then takes in
+        order in the store's thread (a record the page itself changes meanwhile is read there)."""
+        out = []
+        for raw in raws:
+            digest = content_hash(raw.data) if raw is not None else None
+            out.append(None if digest is None or digest in self.by_hash else (digest, self._read(raw)))
+        return out
 
     def _check_progress(self, digest: str) -> None:
         """HarvestStopped when the pass passes the member's record limit, or when pages in a row bring only
@@ -528,7 +549,9 @@ class _MemberRun:
                 if page.complete_size is not None:
                     self.report.total = page.complete_size
                     self.progress.member_started(self.code, page.complete_size, "")
-                await self.db(self._write_feed_page, page, cp)
+                read = await self.db.normalise(self.read_ahead,
+                                               [None if rec.deleted else rec.raw for rec in page.records])
+                await self.db(self._write_feed_page, page, cp, read)
                 self.progress.advance(self.code, len(page.records))
         except ResumeExpired:
             if token:  # the kept token expired: start the list again
@@ -538,9 +561,9 @@ class _MemberRun:
         self.next_from = cp.next_from
         return True
 
-    def _write_feed_page(self, page, cp: Checkpoint) -> None:
+    def _write_feed_page(self, page, cp: Checkpoint, read: list | None = None) -> None:
         upserts, seen, deletes = [], [], []
-        for rec in page.records:
+        for i, rec in enumerate(page.records):
             if rec.deleted:
                 self.report.records += 1
                 rid = self.store.record_id_for_source(self.code, rec.identifier)
@@ -551,7 +574,7 @@ class _MemberRun:
                     if old:
                         self.by_hash.pop(old, None)
                 continue
-            rid, up = self.classify(rec.raw, rec.identifier, rec.datestamp)
+            rid, up = self.classify(rec.raw, rec.identifier, rec.datestamp, read[i] if read else None)
             if rid is not None:
                 seen.append(rid)
             if up is not None:
