@@ -66,7 +66,14 @@ def main() -> None:
                     help="keep the text-folding caches between runs (default: every run starts cold, as a "
                          "search over records never seen before does)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rank.json"))
+    ap.add_argument("--default-collector", action="store_true",
+                    help="leave Python's collector at its defaults (the balis command tunes it: balis/process.py)")
     args = ap.parse_args()
+    if not args.default_collector:
+        from balis.process import settle, tune_collector
+
+        tune_collector()  # the collector policy of `balis search` and `balis serve`, whose merges this measures
+        settle()
 
     plan = plan_catalogues(args.seed, member_profiles(args.members), args.records // args.members)
     records = plan_records(plan)
@@ -107,6 +114,7 @@ def main() -> None:
         "title_sort_seconds_median": med(title_t), "facets_compute_apply_seconds_median": med(facet_t),
         "budget_seconds": 0.5,
         "caches": "warm" if args.warm else "cold (cleared before every merge)",
+        "collector": "defaults" if args.default_collector else "balis/process.py (tune_collector, settle)",
         "note": "process CPU time on one core; rank = relevance over all merged works (features computed "
                 "once per work per call); title sort includes pinyin keys",
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from itertools import combinations
 
 from dedup.keys import MatchKeys, match_keys, pinyin_key
 from dedup.score import conflict, match_score
@@ -115,11 +116,7 @@ def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | 
                         if a != b:
                             pairs.add((a, b) if a < b else (b, a))
                 continue
-            for x in range(len(group)):
-                for y in range(x + 1, len(group)):
-                    a, b = group[x], group[y]
-                    if a != b:
-                        pairs.add((a, b) if a < b else (b, a))
+            pairs.update(combinations(sorted(set(group)), 2))  # (a, b) with a < b, made in C
     return pairs
 
 

@@ -238,6 +238,8 @@ def title_numbers(text: str) -> frozenset[str]:
     that name other numbers (vol. 8 / vol. 10, 1792 / 1793, 第2版 / 第3版) are other books."""
     if not text:
         return frozenset()
+    if text.isascii():  # most titles: nothing to normalise, no Chinese ordinal
+        return frozenset(str(int(n)) for n in _NUMBER.findall(text)) if _NUMBER.search(text) else frozenset()
     s = unicodedata.normalize("NFKC", text)
     s = _CN_ORDINAL.sub(lambda m: f"第{cn_number(m.group(1))}", s) if "第" in s else s
     return frozenset(str(int(n)) for n in _NUMBER.findall(s))
@@ -411,13 +413,15 @@ def _publisher(rec: Record) -> str | None:
     return rec.publisher
 
 
-_ONLINE = re.compile(r"online resource|electronic resource|在线资源|电子资源|网络资源|computer file")
+# read on the record's own text (no folding: this runs once per record, on a string no cache has seen)
+_ONLINE = re.compile(r"online\s+resource|electronic\s+resource|computer\s+file|在[线線][资資]源|[电電]子[资資]源|"
+                     r"[网網][络絡路][资資]源", re.IGNORECASE)
 
 
 def _carrier(rec: Record) -> str:
     """The material type, marked online when an extent or title says so (an e-journal is not its print)."""
     carrier = rec.material_type or "book"
-    if carrier != "ebook" and _ONLINE.search(fold(" ".join(x for x in (rec.extent, rec.title, rec.subtitle) if x))):
+    if carrier != "ebook" and any(_ONLINE.search(x) for x in (rec.extent, rec.title, rec.subtitle) if x):
         carrier += "+online"
     return carrier
 
