@@ -6,10 +6,11 @@ the match and hit counts, every facet's counts (each counting what the *other* s
 `federator.facets.counts`), and the page ordered by relevance, or by year or title with relevance breaking
 ties, as `federator.rank.rank` orders. Reads go to the primary or its standbys (`indexer.pg.reads`).
 
-What is exact: the order of every page and the counts of hits, always. Facet counts are exact up to
-`EXACT_FACETS` matches; above, they are counted on a sample of the matches (those whose work id hashes into one
-bucket of 2, 4, 8, ...: at least `SAMPLE` editions), scaled back, shown to two significant digits, and each
-facet row says `"estimated": True` (the portal writes 约 before it). A value no sampled edition has is not listed.
+What is exact: the order of every page, the counts of hits and the member facet (`ALWAYS_EXACT`), always. The
+other facets' counts are exact up to `EXACT_FACETS` matches; above, they are counted on a sample of the matches
+(those whose work id hashes into one bucket of 2, 4, 8, ...: at least `SAMPLE` editions), scaled back, shown to
+two significant digits, and each such row says `"estimated": True` (the portal writes 约 before it). A value no
+sampled edition has is not listed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from indexer.search import LocalResult
 MAX_OTHER_EDITIONS = 51
 EXACT_FACETS = 1000  # matches up to which facet counts are exact; above, estimated from a sample of them
 SAMPLE = 500  # matches (at least) the estimate counts
+ALWAYS_EXACT = frozenset({"member"})  # counted over every match whatever the hits: which libraries hold a
+# broad query's books is what a reader narrows to, and a small library must not drop out of a sample
 log = logging.getLogger("balis.index")
 
 
@@ -175,9 +178,9 @@ class PgSearcher:
             elif kind == "scale":
                 pass
             elif kind.startswith("+"):
-                also[kind[1:]][value] = n * scale
+                also[kind[1:]][value] = n if kind[1:] in ALWAYS_EXACT else n * scale
             elif n:
-                by_facet[kind][value] = n * scale
+                by_facet[kind][value] = n if kind in ALWAYS_EXACT else n * scale
         facets = {}
         for facet in facet_mod.FACETS:
             rows_of = facet_rows(facet, by_facet[facet], names or {})
@@ -185,7 +188,7 @@ class PgSearcher:
             for value in selected.get(facet, []):
                 if value not in shown:
                     rows_of.append({"value": value, "label": value, "count": also[facet].get(value, 0)})
-            if scale > 1:
+            if scale > 1 and facet not in ALWAYS_EXACT:
                 for r in rows_of:
                     r["count"], r["estimated"] = about(r["count"]), True
             facets[facet] = rows_of
@@ -212,15 +215,16 @@ def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str,
     for facet in facet_mod.FACETS:
         others = {f: vs for f, vs in selected.items() if f != facet}
         where = q.selected(others, prefix="m.") or "true"
+        rows = "m" if facet in ALWAYS_EXACT else "s"  # every match, or the sample
         if facet == "year":
-            parts.append(f"SELECT 'year', COALESCE(CAST(m.year AS text), '{facet_mod.UNKNOWN}'), count(*) FROM s m "
-                         f"WHERE {where} GROUP BY 2")
+            parts.append(f"SELECT 'year', COALESCE(CAST(m.year AS text), '{facet_mod.UNKNOWN}'), count(*) "
+                         f"FROM {rows} m WHERE {where} GROUP BY 2")
         else:
-            parts.append(f"SELECT '{facet}', v, count(*) FROM s m, unnest(m.{FACET_COLUMNS[facet]}) v "
+            parts.append(f"SELECT '{facet}', v, count(*) FROM {rows} m, unnest(m.{FACET_COLUMNS[facet]}) v "
                          f"WHERE {where} GROUP BY v")
         for value in selected.get(facet, []):  # counted in case the value is not among the facet's rows
             one = q.selected({**others, facet: [value]}, prefix="m.")
-            parts.append(f"SELECT '+{facet}', {q.param(value)}, count(*) FROM s m WHERE {one}")
+            parts.append(f"SELECT '+{facet}', {q.param(value)}, count(*) FROM {rows} m WHERE {one}")
     cols = ", ".join(f"e.{c}" for c in ("work_id", "year", "holders", "title_fold", "title_key",
                                          *FACET_COLUMNS.values()))
     chosen = q.selected(selected, prefix="e.") or "true"
