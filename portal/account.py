@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from portal.auth import (
@@ -27,7 +25,7 @@ from portal.i18n import message
 from portal.keys import CSRF, LANG, LOGIN_LIMITER, STORE
 from portal.openapi_parts import CSRF_NOTE, ERROR_RESPONSE
 from portal.params import ParamError, json_body, local_path
-from portal.render import private_page
+from portal.render import json_answer, json_refused, private_page
 
 
 def add_routes(app: web.Application) -> None:
@@ -132,13 +130,10 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
-def _json(data: dict, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.json_response(data, status=status, headers=headers,
-                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
 async def api_session(request: web.Request) -> web.Response:
-    return _json({"user": public_user(current_user(request)), "csrf_token": request.app[CSRF].token(request)})
+    return json_answer({"user": public_user(current_user(request)), "csrf_token": request.app[CSRF].token(request)})
 
 
 async def api_sign_in(request: web.Request) -> web.Response:
@@ -151,19 +146,19 @@ async def api_sign_in(request: web.Request) -> web.Response:
     lang = request[LANG]
     if wait > 0:
         seconds = max(1, round(wait))
-        return _json({"error": {"status": 429, "message": message("login.rate_limited", lang, seconds=seconds)}},
-                     429, {"Retry-After": str(seconds)})
+        return json_refused(429, message("login.rate_limited", lang, seconds=seconds),
+                            headers={"Retry-After": str(seconds)})
     result = await sign_in(request.app[STORE], user_id, body["password"][:MAX_PASSWORD])
     if result is None:
-        return _json({"error": {"status": 401, "message": message("login.failed", lang)}}, 401)
+        return json_refused(401, message("login.failed", lang))
     user, cookie = result
-    response = _json({"user": public_user(user)})
+    response = json_answer({"user": public_user(user)})
     set_session_cookie(response, cookie, secure=request.app[CSRF].secure_cookie or request.secure)
     return response
 
 
 async def api_sign_out(request: web.Request) -> web.Response:
     await sign_out(request.app[STORE], request)
-    response = _json({"user": None})
+    response = json_answer({"user": None})
     clear_session_cookie(response)
     return response

@@ -18,7 +18,6 @@ on the API). Charts are SVG drawn on the server (no script, no external library)
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -46,7 +45,7 @@ from portal.ill_errors import ill_status
 from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, json_body, request_number
-from portal.render import private_page, rate, said
+from portal.render import json_answer, private_page, rate, said
 from services.spreadsheets import ill_stats_csv
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -206,9 +205,7 @@ _render = private_page  # every desk and administration page is about one user's
 
 
 def _json(data: dict, status: int = 200) -> web.Response:
-    response = web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return json_answer(data, status, private=True)
 
 
 def _helpers(request: web.Request) -> dict:

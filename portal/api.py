@@ -6,8 +6,6 @@ the API describe an edition the same way. Errors are `{"error": {"status", "mess
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from federator.facets import FACETS
@@ -27,12 +25,9 @@ from portal.params import (
     search_params,
 )
 from portal.params import work_id as check_work_id
+from portal.render import json_answer
 from services.search import STATES
 from services.views import JSON_VERSION, member_json, search_doc, status_json, work_json
-
-
-def _json(data: dict, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
 def add_routes(app: web.Application) -> None:
@@ -57,7 +52,7 @@ async def api_search(request: web.Request) -> web.Response:
              "members": catalogue.local.harvested if catalogue.local is not None else {}}
     if view.note:
         index["note"] = message(view.note, request[LANG])
-    return _json(search_doc(
+    return json_answer(search_doc(
         params.text(), query, [status_json(s) for s in shown_statuses(request, view.statuses)], works=view.works,
         facets=view.facets,
         page=params.page, has_more=view.has_more, sort=params.sort, selected=params.selected,
@@ -78,17 +73,17 @@ async def api_work(request: web.Request) -> web.Response:
     others = [{"work_id": w.work_id, "title": work_json(w)["title"], "year": w.display.year,
                "edition": w.display.edition, "publisher": w.display.publisher}
               for w in other_works]
-    return _json({"version": JSON_VERSION, "work": doc, "other_editions": others})
+    return json_answer({"version": JSON_VERSION, "work": doc, "other_editions": others})
 
 
 async def api_members(request: web.Request) -> web.Response:
     members = _catalogue(request).sorted_members()
     staff = (request.get(USER) or {}).get("role") in ("staff", "admin")
-    return _json({"version": JSON_VERSION, "members": [member_json(m, addresses=staff) for m in members]})
+    return json_answer({"version": JSON_VERSION, "members": [member_json(m, addresses=staff) for m in members]})
 
 
 async def api_openapi(request: web.Request) -> web.Response:
-    return _json(openapi())
+    return json_answer(openapi())
 
 
 # -- the description -------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ from portal.params import (
     search_params,
     work_id,
 )
-from portal.render import STATIC, context, environment, facet_label, render
+from portal.render import STATIC, context, environment, facet_label, json_refused, render
 from portal.security import Csrf, RateLimiter, add_security_headers
 from portal.sru_server import LocalIndexBackend, ServerInfo, handler
 from services.search import ASKING, MemberStatus
@@ -216,13 +216,7 @@ async def error_middleware(request: web.Request, handler):
 def error_response(request: web.Request, status: int, text: str, *, parameter: str | None = None,
                    incident: str | None = None, headers: dict | None = None) -> web.Response:
     if request.path.startswith("/api/"):
-        body = {"error": {"status": status, "message": text}}
-        if parameter:
-            body["error"]["parameter"] = parameter
-        if incident:
-            body["error"]["incident"] = incident
-        return web.json_response(body, status=status, headers=headers,
-                                 dumps=lambda d: json.dumps(d, ensure_ascii=False))
+        return json_refused(status, text, parameter, incident=incident, headers=headers)
     lang = request.get(LANG, DEFAULT_LANGUAGE)
     title_key = f"error.{status}" if f"error.{status}" in _ERROR_TITLES else "error.title"
     form = None

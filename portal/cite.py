@@ -10,7 +10,6 @@ The edition page shows the GB/T 7714-2015 and APA references itself (`references
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from markupsafe import Markup
 from portal.keys import CATALOGUE
 from portal.openapi_parts import ERROR_RESPONSE, STR, ok
 from portal.params import ParamError, work_id
+from portal.render import json_answer
 from services.cite import FORMATS, MAX_EXPORT, STYLES, bibtex, citation, marcxml, ris
 
 _SMALL_CAPS = re.compile(r'<span style="font-variant:small-caps;">(.*?)</span>')
@@ -88,8 +88,7 @@ async def api_citation(request: web.Request) -> web.Response:
     works = await _works(request, [request.match_info["work_id"]])
     body = {style: {"text": citation(works[0], style), "html": str(references(works[0])[style])}
             for style in STYLES}
-    return web.json_response({"work_id": works[0].work_id, "citations": body},
-                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
+    return json_answer({"work_id": works[0].work_id, "citations": body})
 
 
 

@@ -25,7 +25,6 @@ from its holdings, and the status its catalogue gives now, asked with a short de
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from dataclasses import replace
@@ -45,7 +44,7 @@ from portal.keys import CATALOGUE, INDEX_DIR, LANG, LIMITER, REGISTRY, STORE
 from portal.messages import recent_for_desk
 from portal.openapi_parts import ERROR_RESPONSE, NULL_INT, NULL_STR, REFUSED, STR, ok
 from portal.params import ParamError, ascii_digits, json_body, request_number
-from portal.render import private_page
+from portal.render import json_answer, private_page
 
 MAX_REASON = 500
 MAX_ROTA = 10
@@ -732,9 +731,7 @@ async def api_forward(request: web.Request) -> web.Response:
 
 
 def _json(data: dict, status: int = 200) -> web.Response:
-    response = web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return json_answer(data, status, private=True)
 
 
 async def api_queues(request: web.Request) -> web.Response:

@@ -20,7 +20,6 @@ stay the store's; the pages check them first only to say the refusal in the read
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -43,7 +42,7 @@ from portal.keys import CATALOGUE, LANG, REGISTRY, STORE
 from portal.openapi_parts import ERROR_RESPONSE, NULL_STR, STR
 from portal.params import ParamError, clean_text, integer, json_body
 from portal.params import work_id as check_work_id
-from portal.render import private_page
+from portal.render import json_answer, json_refused, private_page
 
 log = logging.getLogger("balis.portal")
 
@@ -684,15 +683,6 @@ async def cancel_submit(request: web.Request) -> web.Response:
 
 
 # -- the JSON API ------------------------------------------------------------------------------------------
-def _json(data: dict, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
-
-
-def _refused(status: int, text: str, parameter: str | None = None) -> web.Response:
-    body: dict = {"error": {"status": status, "message": text}}
-    if parameter:
-        body["error"]["parameter"] = parameter
-    return _json(body, status)
 
 
 async def api_list(request: web.Request) -> web.Response:
@@ -700,13 +690,13 @@ async def api_list(request: web.Request) -> web.Response:
     params = history_params(request.query)
     opened, history, more = await _history(request, user, params)
     open_ids = sorted(r["id"] for r in opened if r["kind"] == m.LOAN)
-    return _json({"version": 1, "page": params.page, "has_more": more, "rules": rules_view(open_ids),
+    return json_answer({"version": 1, "page": params.page, "has_more": more, "rules": rules_view(open_ids),
                   "open": opened, "requests": history})
 
 
 async def api_detail(request: web.Request) -> web.Response:
     req, legs, events, names, lang = await _own_request_parts(request)
-    return _json({"version": 1, "request": request_view(req, _now(request), names, lang, registry=request.app[REGISTRY]),
+    return json_answer({"version": 1, "request": request_view(req, _now(request), names, lang, registry=request.app[REGISTRY]),
                   "legs": [leg_view(x, names, lang) for x in legs],
                   "history": [event_view(e, names, lang) for e in events]})
 
@@ -727,7 +717,7 @@ async def api_submit(request: web.Request) -> web.Response:
         rota = await _rota(request, work, user)
         why = _refusal(request, rota, checked.values["kind"], open_ids)
         if why:
-            return _refused(409, why)
+            return json_refused(409, why)
         submit = lambda: _submit_edition(store, user["id"], work, rota, checked.values["kind"],  # noqa: E731
                                          checked.values["note"], submit_options(checked.values))
     else:
@@ -735,7 +725,7 @@ async def api_submit(request: web.Request) -> web.Response:
         _raise_first(checked)
         v = checked.values
         if over_loan_limit(v["kind"], len(open_ids)):
-            return _refused(409, _limit_text(lang, open_ids))
+            return json_refused(409, _limit_text(lang, open_ids))
         submit = lambda: store.submit(user["id"], kind=v["kind"], title=v["title"],  # noqa: E731
                                       author=v["author"], citation=manual_citation(v), isbn=v.get("isbn", ""),
                                       year=v.get("year", ""), **submit_options(v))
@@ -743,14 +733,14 @@ async def api_submit(request: web.Request) -> web.Response:
         req = await asyncio.to_thread(submit)
     except Duplicate as exc:  # the JSON error names the earlier request, and whether confirming may go on
         why, _ = _duplicate(request, exc)
-        return _json({"error": {"status": 409, "message": why, "code": exc.code, "request_id": exc.request_id,
+        return json_answer({"error": {"status": 409, "message": why, "code": exc.code, "request_id": exc.request_id,
                                 "request": f"/api/requests/{exc.request_id}",
                                 "confirm": "confirm_duplicate" if exc.confirmable else None}}, 409)
     except RuleViolation:
-        return _refused(409, _limit_text(lang, await _open_loan_ids(request, user["id"])))
+        return json_refused(409, _limit_text(lang, await _open_loan_ids(request, user["id"])))
     except InvalidRequest as exc:  # a pick-up point or delivery method the library does not offer
-        return _refused(400, str(exc), "delivery")
-    return _json({"version": 1, "request": request_view(req, _now(request), _names(request), lang, registry=request.app[REGISTRY])}, 201)
+        return json_refused(400, str(exc), "delivery")
+    return json_answer({"version": 1, "request": request_view(req, _now(request), _names(request), lang, registry=request.app[REGISTRY])}, 201)
 
 
 def _raise_first(checked: Checked) -> None:
@@ -765,14 +755,14 @@ async def api_cancel(request: web.Request) -> web.Response:
     lang, names = request[LANG], _names(request)
     r = request_view(req, _now(request), names, lang, registry=request.app[REGISTRY])
     if not r["can_cancel"]:
-        return _refused(409, _cancel_refusal(request, r))
+        return json_refused(409, _cancel_refusal(request, r))
     try:
         req = await asyncio.to_thread(request.app[STORE].cancel, req["id"], user["id"], "读者取消")
     except (RuleViolation, IllError):
         req = await _own_request(request, user)
         r = request_view(req, _now(request), names, lang, registry=request.app[REGISTRY])
-        return _refused(409, _cancel_refusal(request, r))
-    return _json({"version": 1, "request": request_view(req, _now(request), names, lang, registry=request.app[REGISTRY])})
+        return json_refused(409, _cancel_refusal(request, r))
+    return json_answer({"version": 1, "request": request_view(req, _now(request), names, lang, registry=request.app[REGISTRY])})
 
 
 async def api_rota(request: web.Request) -> web.Response:
@@ -781,7 +771,7 @@ async def api_rota(request: web.Request) -> web.Response:
     rota = await _rota(request, work, user)
     open_ids = await _open_loan_ids(request, user["id"])
     why = _refusal(request, rota, m.LOAN, open_ids)
-    return _json({"version": 1, "work_id": work.work_id, "home": user["member"], "rota": rota.to_dict(),
+    return json_answer({"version": 1, "work_id": work.work_id, "home": user["member"], "rota": rota.to_dict(),
                   "rules": rules_view(open_ids), "can_request": why is None, "refusal": why})
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlencode
 
 import jinja2
+from aiohttp import web
 
 from portal.i18n import MESSAGES, message, translator
 from portal.i18n_said import CALENDAR_ERRORS, LENDER_REASONS, TO_CHINESE, TO_ENGLISH
@@ -247,3 +249,24 @@ def private_page(request, template: str, status: int = 200, **values):
     response.set_status(status)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def json_answer(data: dict, status: int = 200, *, private: bool = False, headers: dict | None = None) -> web.Response:
+    """A JSON response of the API (UTF-8, Chinese as written); `private` for one user's data (never cached)."""
+    response = web.json_response(data, status=status, headers=headers,
+                                 dumps=lambda d: json.dumps(d, ensure_ascii=False))
+    if private:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def json_refused(status: int, text: str, parameter: str | None = None, *, incident: str | None = None,
+                 headers: dict | None = None) -> web.Response:
+    """The API's error document: {"error": {"status", "message", "parameter" when one is to blame, "incident" when
+    the log holds the trace}}."""
+    body: dict = {"error": {"status": status, "message": text}}
+    if parameter:
+        body["error"]["parameter"] = parameter
+    if incident:
+        body["error"]["incident"] = incident
+    return json_answer(body, status, headers=headers)

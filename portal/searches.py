@@ -14,7 +14,6 @@ harvest. docs/portal-readers.md (我的检索).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode
@@ -29,7 +28,7 @@ from portal.i18n import message
 from portal.keys import LANG, STORE
 from portal.openapi_parts import ERROR_RESPONSE, REFUSED, STR, ok
 from portal.params import ADVANCED, MAX_TEXT, ParamError, build_query, json_body, search_params
-from portal.render import private_page
+from portal.render import json_answer, json_refused, private_page
 from services.alerts import query_json, run_alerts
 
 log = logging.getLogger("balis.alerts")
@@ -249,21 +248,12 @@ def alerts_after_harvest(app: web.Application, location):
 
 # ---- JSON ----------------------------------------------------------------------------------------------------
 
-def _json(data: dict, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
-
-
-def _refused(status: int, text: str, parameter: str | None = None) -> web.Response:
-    body: dict = {"error": {"status": status, "message": text}}
-    if parameter:
-        body["error"]["parameter"] = parameter
-    return _json(body, status)
 
 
 async def api_list(request: web.Request) -> web.Response:
     user = _reader(request)
     rows = await _call(saved.for_user, request.app[STORE], user["id"])
-    return _json({"version": 1, "limit": saved.MAX_SEARCHES,
+    return json_answer({"version": 1, "limit": saved.MAX_SEARCHES,
                   "searches": [search_view(s, request[LANG]) for s in rows]})
 
 
@@ -296,9 +286,9 @@ async def api_create(request: web.Request) -> web.Response:
     try:
         s = await _call(saved.save, request.app[STORE], user["id"], name, params, query, alert=alert)
     except SearchRefused as exc:
-        return _refused(409 if exc.key == "searches.limit" else 400, _refusal(exc, request[LANG]),
+        return json_refused(409 if exc.key == "searches.limit" else 400, _refusal(exc, request[LANG]),
                         "name" if exc.key.startswith("searches.name") else None)
-    return _json({"version": 1, "search": search_view(s, request[LANG])}, 201)
+    return json_answer({"version": 1, "search": search_view(s, request[LANG])}, 201)
 
 
 async def api_detail(request: web.Request) -> web.Response:
@@ -309,7 +299,7 @@ async def api_detail(request: web.Request) -> web.Response:
         return saved.get(store, user["id"], sid), saved.hits(store, user["id"], sid)
 
     s, found = await _call(load)
-    return _json({"version": 1, "search": search_view(s, request[LANG]), "new_books": [hit_view(h) for h in found]})
+    return json_answer({"version": 1, "search": search_view(s, request[LANG]), "new_books": [hit_view(h) for h in found]})
 
 
 async def api_change(request: web.Request) -> web.Response:
@@ -322,8 +312,8 @@ async def api_change(request: web.Request) -> web.Response:
     try:
         s = await _call(saved.change, request.app[STORE], user["id"], _search_id(request), name=name, alert=alert)
     except SearchRefused as exc:
-        return _refused(400, _refusal(exc, request[LANG]), "name")
-    return _json({"version": 1, "search": search_view(s, request[LANG])})
+        return json_refused(400, _refusal(exc, request[LANG]), "name")
+    return json_answer({"version": 1, "search": search_view(s, request[LANG])})
 
 
 async def api_delete(request: web.Request) -> web.Response:
