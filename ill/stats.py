@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -200,9 +200,10 @@ def table(store: Store, members: Iterable[str] | None = None, months: Iterable[s
     return rows
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], figures: Sequence[str] = FIGURES) -> str:
+    """Rows of figures as CSV with the JSON's column names (`--csv --machine`; people get services.spreadsheets)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["member", "month", *FIGURES], lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=["member", "month", *figures], lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
@@ -301,12 +302,7 @@ def dd_table(store: Store, months: Iterable[str], members: Iterable[str] | None 
 
 
 def dd_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=["member", "month", *DD_FIGURES], lineterminator="\n")
-    w.writeheader()
-    for row in rows:
-        w.writerow({k: "" if v is None else v for k, v in row.items()})
-    return out.getvalue()
+    return to_csv(rows, DD_FIGURES)
 
 
 def _copies_delivered(bounds: Bounds):
