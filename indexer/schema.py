@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 import zlib
 
@@ -124,9 +125,9 @@ def work_year(w: Work) -> int | None:
     return facet_mod.work_year(w)
 
 
-def document(w: Work) -> dict:
-    """The whoosh document of a work."""
-    year = work_year(w)
+def search_fields(w: Work) -> dict:
+    """What every index keeps of a work: its ids, identifiers, the stored Work and each searchable field's
+    text (the PostgreSQL row is made from these; the whoosh document adds its sort and facet fields)."""
     recs = w.records or [w.display]
     ids = {r.record_id for r in recs} | {f"{r.member}:{r.record_id}" for r in recs}
     doc = {
@@ -135,18 +136,27 @@ def document(w: Work) -> dict:
         "isbn": " ".join(sorted(isbn_terms(w))),
         "issn": " ".join(sorted({issn_term(x) for r in recs for x in r.issns} - {""})),
         "id": " ".join(sorted(i.replace(" ", "") for i in ids)),
+        "work": dump_work(w),
+    }
+    for name, text in work_texts(w).items():
+        if text:
+            doc[name] = text
+    return doc
+
+
+def document(w: Work) -> dict:
+    """The whoosh document of a work: its search fields, sort keys and facet values."""
+    doc = search_fields(w)
+    year = work_year(w)
+    doc.update({
         "year_desc": year if year is not None else NO_YEAR_DESC,
         "year_asc": year if year is not None else NO_YEAR_ASC,
         "title_key": title_sort_key(w.display.title).encode("utf-8"),
         "holders": len(w.members),
         "hold_members": " ".join(h.member for h in w.holdings).encode("utf-8"),
-        "work": dump_work(w),
-    }
+    })
     if year is not None:
         doc["year"] = year
-    for name, text in work_texts(w).items():
-        if text:
-            doc[name] = text
     for facet, values in facet_values(w).items():
         doc[FACET_FIELDS[facet]] = " ".join(v.replace(" ", "_") for v in values)
     return doc
@@ -161,10 +171,13 @@ def document(w: Work) -> dict:
 SEARCH_ONLY = ("other_titles", "other_names", "subject_terms", "keywords")
 _RECORD_FIELDS = [f for f in Record.__dataclass_fields__ if f not in SEARCH_ONLY]
 _HOLDING_FIELDS = [f for f in Holding.__dataclass_fields__]
+_RECORD_VALUES = operator.attrgetter(*_RECORD_FIELDS)  # every kept field's value at once
+_HOLDING_VALUES = operator.attrgetter(*_HOLDING_FIELDS)
+_EMPTY = (None, [], {})  # values a stored record leaves out
 
 
 def _holding_out(h: Holding) -> list:
-    return [getattr(h, f) for f in _HOLDING_FIELDS]
+    return list(_HOLDING_VALUES(h))
 
 
 def _holding_in(v: list) -> Holding:
@@ -173,9 +186,8 @@ def _holding_in(v: list) -> Holding:
 
 def _record_out(r: Record, *, holdings: bool = True) -> dict:
     out = {}
-    for f in _RECORD_FIELDS:
-        v = getattr(r, f)
-        if v is None or v == [] or v == {}:
+    for f, v in zip(_RECORD_FIELDS, _RECORD_VALUES(r), strict=True):
+        if v in _EMPTY:
             continue
         if f == "authors":
             v = [[a.name, a.role, a.kind] for a in v]

@@ -22,7 +22,7 @@ from itertools import islice
 from dedup.work import Work
 from federator.rank import title_sort_key, work_text
 from indexer.analysis import positioned_tokens
-from indexer.schema import document, facet_values, load_work, work_year
+from indexer.schema import facet_values, load_work, search_fields, work_year
 from records.fold import fold
 
 FIELD_WEIGHT = {"title": "A", "author": "B", "subject": "C", "other": "D"}
@@ -44,10 +44,15 @@ class Row:
     holdings: list[tuple]
 
 
+# Each weight's position entries as tsvector text ("12A"), made once: a row names thousands of them.
+_ENTRIES = {w: [f"{p}{w}" for p in range(MAX_POSITION + 1)] for w in FIELD_WEIGHT.values()}
+
+
 class _Vector:
     """Lexemes with their positions and weights, written as a tsvector literal.
 
     Texts are added in position order, so each lexeme's positions come ascending and need no sorting.
+    Lexemes are kept quoted (as the literal writes them).
     """
 
     def __init__(self) -> None:
@@ -59,27 +64,28 @@ class _Vector:
         base = self.next + (1 if apart and self.next > 1 else 0)
         tokens, width = _tokens(text)
         lexemes = self.lexemes
+        entries = _ENTRIES[weight]
         for token, pos in tokens:
             p = base + pos
-            entry = f"{p if p < MAX_POSITION else MAX_POSITION}{weight}"
+            entry = entries[p if p < MAX_POSITION else MAX_POSITION]
             slots = lexemes.get(token)
             if slots is None:
                 lexemes[token] = [entry]
-            elif slots[-1] != entry and (len(slots) < MAX_POSITIONS or slots[-1][-1] != weight):
+            elif slots[-1] is not entry and (len(slots) < MAX_POSITIONS or slots[-1][-1] != weight):
                 slots.append(entry)  # past the limit, only a field's first position (the match needs it)
         self.next = base + width
 
     def literal(self) -> str:
-        return " ".join([f"{quote(lexeme)}:{','.join(ps)}" for lexeme, ps in self.lexemes.items()])
+        return " ".join([f"{lexeme}:{','.join(ps)}" for lexeme, ps in self.lexemes.items()])
 
 
 @lru_cache(maxsize=65536)
 def _tokens(text: str) -> tuple[tuple[tuple[str, int], ...], int]:
-    """A text's document tokens that fit a tsvector, and the positions it takes (publishers, subjects, names
-    and series come again and again: analysed once)."""
+    """A text's document tokens that fit a tsvector, quoted, and the positions it takes (publishers, subjects,
+    names and series come again and again: analysed once)."""
     tokens = tuple(positioned_tokens(text, document=True))
     width = max(pos for _, pos in tokens) + 1 if tokens else 0
-    return tuple((t, p) for t, p in tokens if len(t) <= MAX_LEXEME), width
+    return tuple((quote(t), p) for t, p in tokens if len(t) <= MAX_LEXEME), width
 
 
 @lru_cache(maxsize=131072)
@@ -92,7 +98,7 @@ def quote(lexeme: str) -> str:
 
 def row(work: Work) -> Row:
     """The row of a work (from a harvest's merge)."""
-    return _row(work, document(work))
+    return _row(work, search_fields(work))
 
 
 def row_of_document(doc: dict) -> Row:
