@@ -4,7 +4,8 @@ The index is generated once into a cache folder and reused: editions built from 
 vocabularies (synthetic Chinese titles, subjects, people, publishers, translated works) and from the real
 Latin-script seed records and their words, each held by 1–8 of 70 members with 1–2 items per record, some
 records catalogued in traditional script. Each edition becomes a `dedup.Work` (build_work over its member
-records) written with `LocalIndex.rebuild`. Then 200 queries (Chinese and Western, free and fielded, one or
+records); the editions are cached once (below) and both backends load the same ones (whoosh:
+`LocalIndex.rebuild`). Then 200 queries (Chinese and Western, free and fielded, one or
 several words, phrases, traditional script, year ranges, a few ISBNs in various forms) are run through
 `LocalSearcher.search` (page 1 of 20 works with all facets, exactly what `balis search --local` needs), after
 a warm-up pass; p50/p95/max latency, the cold first query and the index size are printed and written to
@@ -163,30 +164,16 @@ class Generator:
         return w, e
 
 
-def build(folder: Path, holdings: int) -> dict:
-    gen = Generator()
-    stats = {"holdings": 0, "editions": 0}
-    samples: list[dict] = []
-
-    def works():
-        while stats["holdings"] < holdings:
-            w, e = gen.edition()
-            stats["holdings"] += len(w.holdings)
-            stats["editions"] += 1
-            if gen.rng.random() < 0.002 and len(samples) < 2000:
-                samples.append({"title": e["title"], "authors": [a.name for a in e["authors"]],
-                                "isbn": e["isbn"], "year": e["year"], "language": e["language"],
-                                "subjects": e["subjects"]})
-            if stats["editions"] % 25000 == 0:
-                print(f"  {stats['editions']:,} editions, {stats['holdings']:,} holdings", flush=True)
-            yield w
-
+def build(folder: Path, cache: Path, holdings: int) -> dict:
+    """The whoosh index of the cached editions for `holdings` (the ones the PostgreSQL run loads)."""
+    path, meta = cached_editions(cache, holdings)
     t = time.perf_counter()
     ix = LocalIndex.open(folder, create=True)
-    ix.rebuild(works(), timeout=5)
+    ix.rebuild(read_editions(path), timeout=5)
     ix.close()
-    stats["build_s"] = round(time.perf_counter() - t, 1)
-    (folder / "bench.json").write_text(json.dumps({**stats, "samples": samples}, ensure_ascii=False))
+    stats = {"holdings": meta["holdings"], "editions": meta["editions"], "build_s": round(time.perf_counter() - t, 1),
+             "load_average": [round(x, 2) for x in os.getloadavg()]}
+    (folder / "bench.json").write_text(json.dumps({**stats, "samples": meta["samples"]}, ensure_ascii=False))
     return stats
 
 
@@ -440,13 +427,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.rebuild or not meta_path.exists():
         print(f"building an index of {holdings:,} holdings in {folder} ...", flush=True)
         folder.mkdir(parents=True, exist_ok=True)
-        build(folder, holdings)
+        build(folder, args.cache, holdings)
     meta = json.loads(meta_path.read_text())
     print(f"index: {meta['editions']:,} editions, {meta['holdings']:,} holdings "
           f"(built in {meta.get('build_s')} s)")
     queries = make_queries(meta["samples"], args.queries)
     parsed = [parse(q) for q in queries]
 
+    from balis.process import settle, tune_collector
+
+    tune_collector()  # as `balis search` and `balis serve` run (balis/process.py), the same as the PostgreSQL run
+    settle()
     t = time.perf_counter()
     searcher = LocalSearcher.open(folder)
     open_ms = (time.perf_counter() - t) * 1000
