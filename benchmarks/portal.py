@@ -176,45 +176,25 @@ def local_index(holdings: int) -> tuple[Path, dict]:
 
 
 def database_index(url: str, holdings: int) -> dict:
-    """The generated union index of `holdings` holdings in the PostgreSQL database at `url` (the same editions
-    as benchmarks/local_search.py's folder; loaded once: an index already there with its bench.json is kept)."""
+    """The generated union index of `holdings` holdings in the PostgreSQL database at `url`: the editions
+    benchmarks/local_search.py caches (generated there once), loaded unless the database holds them already
+    (a database benchmarks/local_search.py --backend postgresql loaded serves as it is)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from local_search import Generator
+    from local_search import cached_editions, read_editions
 
     from indexer.backend import open_index
     from indexer.pg.index import shown
 
-    meta_path = INDEX_CACHE / f"pg-h{holdings}.json"  # the samples and sizes, beside the generated folders
+    path, meta = cached_editions(INDEX_CACHE, holdings)
+    meta = dict(meta)
     ix = open_index(url, create=True)
     try:
-        if meta_path.exists() and ix.doc_count():
-            meta = json.loads(meta_path.read_text())
-        else:
-            print(f"loading an index of {holdings:,} holdings into {shown(url)} ...", flush=True)
-            gen = Generator()
-            meta = {"holdings": 0, "editions": 0}
-            samples: list[dict] = []
-
-            def works():
-                while meta["holdings"] < holdings:
-                    w, e = gen.edition()
-                    meta["holdings"] += len(w.holdings)
-                    meta["editions"] += 1
-                    if gen.rng.random() < 0.002 and len(samples) < 2000:
-                        samples.append({"title": e["title"], "authors": [a.name for a in e["authors"]],
-                                        "isbn": e["isbn"], "year": e["year"], "language": e["language"],
-                                        "subjects": e["subjects"]})
-                    if meta["editions"] % 25000 == 0:
-                        print(f"  {meta['editions']:,} editions, {meta['holdings']:,} holdings", flush=True)
-                    yield w
-
+        if ix.doc_count() != meta["editions"]:
+            print(f"loading {meta['editions']:,} editions ({holdings:,} holdings) into {shown(url)} ...", flush=True)
             t = time.perf_counter()
-            ix.rebuild(works(), timeout=5)
+            ix.rebuild(read_editions(path), timeout=5)
             meta["load_s"] = round(time.perf_counter() - t, 1)
             ix.optimize()  # VACUUM ANALYZE: GIN's pending list merged, as after a nightly run
-            meta["samples"] = samples
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            meta_path.write_text(json.dumps(meta, ensure_ascii=False))
         sizes = dict(ix.conn.execute(
             "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
             "WHERE c.relname IN ('editions', 'holdings') AND c.relkind = 'r'").fetchall())
