@@ -24,6 +24,7 @@ import fcntl
 import gc
 import hashlib
 import os
+import pickle
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +52,7 @@ from dedup.work import build_work, group_id_for, index_keys, merge
 from indexer.errors import HarvestError, HarvestStopped
 from indexer.pg.store import MemberBusy
 from indexer.schema import document, dump_work
-from indexer.store import Checkpoint, Store, Upsert, now_iso, open_store
+from indexer.store import RECORD_PICKLE, Checkpoint, Store, Upsert, now_iso, open_store
 from members import Endpoint, Member, Registry
 from records.errors import RecordError
 from records.model import Record
@@ -212,9 +213,16 @@ def control_number(data: bytes) -> str | None:
     return None
 
 
-def _upsert(member: str, raw, digest: str, rec, source_id=None, datestamp=None) -> Upsert:
+def _stored(rec: Record) -> tuple[list[str], bytes]:
+    """What the store keeps of a read record besides its bytes: its keys (each once, in order) and its pickle;
+    made in the normalising thread, so that the store's thread only writes."""
+    return sorted(set(index_keys(match_keys(rec)))), pickle.dumps(rec, protocol=RECORD_PICKLE)
+
+
+def _upsert(member: str, raw, digest: str, rec, source_id=None, datestamp=None, stored=None) -> Upsert:
+    keys, blob = stored or _stored(rec)
     return Upsert(record_id=rec.record_id, hash=digest, raw=raw.data, syntax=raw.syntax, charset=raw.charset,
-                  record=rec, keys=index_keys(match_keys(rec)), source_id=source_id, datestamp=datestamp)
+                  record=rec, keys=keys, source_id=source_id, datestamp=datestamp, blob=blob)
 
 
 class StoreWorker:
@@ -270,7 +278,8 @@ class _MemberRun:
 
     def classify(self, raw, source_id=None, datestamp=None, read=None) -> tuple[str | None, Upsert | None]:
         """(record id, upsert or None when unchanged) for one received record; (None, None) if unreadable.
-        `read`: its (content hash, Record or RecordError) worked out beforehand (`read_ahead`)."""
+        `read`: its (content hash, Record or RecordError[, keys and pickle]) worked out beforehand
+        (`read_ahead`)."""
         self.report.records += 1
         digest = read[0] if read else content_hash(raw.data)
         self._check_progress(digest)
@@ -301,7 +310,8 @@ class _MemberRun:
             self.by_hash.pop(old, None)
         self.by_hash[digest] = rec.record_id
         self.by_id[rec.record_id] = digest
-        return rec.record_id, _upsert(self.code, raw, digest, rec, source_id, datestamp)
+        return rec.record_id, _upsert(self.code, raw, digest, rec, source_id, datestamp,
+                                      read[2] if read is not None and len(read) > 2 else None)
 
     def _read(self, raw) -> Record | RecordError:
         try:
@@ -311,13 +321,18 @@ class _MemberRun:
             return exc
 
     def read_ahead(self, raws: list) -> list:
-        """Each raw record's (content hash, Record or RecordError), None for one the store holds unchanged: the
-        costly part of `classify`, done in the normalising thread for a page that `classify` then takes in
-        order in the store's thread (a record the page itself changes meanwhile is read there)."""
+        """Each raw record's (content hash, Record or RecordError, its keys and pickle or None), None for one
+        the store holds unchanged: the costly part of `classify`, done in the normalising thread for a page
+        that `classify` then takes in order in the store's thread (a record the page itself changes meanwhile
+        is read there)."""
         out = []
         for raw in raws:
             digest = content_hash(raw.data) if raw is not None else None
-            out.append(None if digest is None or digest in self.by_hash else (digest, self._read(raw)))
+            if digest is None or digest in self.by_hash:
+                out.append(None)
+                continue
+            rec = self._read(raw)
+            out.append((digest, rec, None if isinstance(rec, RecordError) else _stored(rec)))
         return out
 
     def _check_progress(self, digest: str) -> None:
@@ -766,7 +781,7 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
             new_keys = {k: index_keys(match_keys(r)) for k, r in zip(keys, records, strict=True)}
             sizes = _title_sizes(new_keys.items())
         else:
-            sizes = _title_sizes(store.key_index()[1].items())
+            sizes = store.title_block_sizes()
         works = merge(records, edges=edges)
         pairs = [(keys[a], keys[b]) for a, b in edges]
         assignment = {(r.member, r.record_id): w.work_id for w in works for r in w.records}

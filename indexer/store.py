@@ -95,6 +95,10 @@ class Upsert:
     keys: list[str]
     source_id: str | None = None
     datestamp: str | None = None
+    blob: bytes | None = None  # `record` pickled (RECORD_PICKLE), made where the record was read
+
+    def pickled(self) -> bytes:
+        return self.blob if self.blob is not None else pickle.dumps(self.record, protocol=RECORD_PICKLE)
 
 
 @dataclass(slots=True)
@@ -156,6 +160,7 @@ class Store(Protocol):
     def indexed_works(self) -> set[str]: ...
     def has_indexed(self) -> bool: ...
     def key_index(self) -> tuple[dict[str, list[Rec]], dict[Rec, list[str]]]: ...
+    def title_block_sizes(self) -> dict[str, int]: ...
     def all_keys(self) -> list[Rec]: ...
     def load(self, keys: list[Rec], renormalise) -> Iterator[Record]: ...
     def mark_indexed(self, assignment: dict[Rec, str], **kw) -> None: ...
@@ -321,7 +326,7 @@ class HarvestStore:
                 "raw, record, work_id, harvested, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(("
                 "SELECT first_seen FROM records WHERE member = ? AND record_id = ?), ?))",
                 [(member, up.record_id, up.hash, up.source_id, up.datestamp, up.syntax, up.charset, up.raw,
-                  pickle.dumps(up.record, protocol=RECORD_PICKLE), old_work.get(up.record_id), stamp,
+                  up.pickled(), old_work.get(up.record_id), stamp,
                   member, up.record_id, first_seen) for up in upserts])
             last = {up.record_id: up for up in upserts}  # the last version of a record sent twice wins
             keys = [(k, member, rid) for rid, up in last.items() for k in sorted(set(up.keys))]
@@ -442,6 +447,11 @@ class HarvestStore:
             by_key.setdefault(key, []).append(rec)
             keys_of.setdefault(rec, []).append(key)
         return by_key, keys_of
+
+    def title_block_sizes(self) -> dict[str, int]:
+        """Every `title:` key with the number of records that have it (the merge's title block sizes)."""
+        return dict(self.db.execute("SELECT key, count(*) FROM record_keys WHERE substr(key, 1, 6) = 'title:' "
+                                    "GROUP BY key").fetchall())
 
     def edges(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
         """The pairs that scored in the merges so far, both ways: record → records it may join."""

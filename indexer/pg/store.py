@@ -34,7 +34,6 @@ from indexer.store import (
     CHECKPOINT_COLUMNS,
     LOAD_CHUNK,
     MEMBER_COLUMNS,
-    RECORD_PICKLE,
     STORE_VERSION,
     Checkpoint,
     Rec,
@@ -66,6 +65,7 @@ class PgHarvestStore:
         self.db = conn
         self._snapshot = None  # the index phase's read transaction
         self._boundary: int | None = None  # the last pending sequence number the index phase merges
+        self._indexed = False  # an index phase has written to this store, or was running (`_unindexed`)
 
     @classmethod
     def open(cls, location: str, *, create: bool = True) -> PgHarvestStore:
@@ -246,8 +246,9 @@ class PgHarvestStore:
                 "SELECT record_id, work_id FROM harvest_records WHERE member = %s AND record_id = ANY(%s) "
                 "FOR UPDATE", (member, deletes)).fetchall()} if deletes else {}
             forget = {**old, **gone}
+            unindexed = self._unindexed(cur)
             if forget:
-                self._forget(cur, member, forget)
+                self._forget(cur, member, forget, keys=not unindexed)
             new = [rid for rid in ids if rid not in old]
             if new:
                 cur.execute("INSERT INTO harvest_pending (member, record_id) SELECT %s, unnest(%s::text[]) "
@@ -259,16 +260,20 @@ class PgHarvestStore:
                 with cur.copy(f"COPY q_upsert ({', '.join(_RECORD_COLUMNS)}) FROM STDIN") as copy:
                     for up in last.values():
                         copy.write_row((member, up.record_id, up.hash, up.source_id, up.datestamp, up.syntax,
-                                        up.charset, up.raw, pickle.dumps(up.record, protocol=RECORD_PICKLE), stamp))
+                                        up.charset, up.raw, up.pickled(), stamp))
                 columns = ", ".join(_RECORD_COLUMNS)
                 cur.execute(f"INSERT INTO harvest_records ({columns}) SELECT {columns} FROM q_upsert "
                             "ON CONFLICT (member, record_id) DO UPDATE SET "
                             + ", ".join(f"{c} = excluded.{c}" for c in _RECORD_COLUMNS[2:]))
-                keys = [(k, member, rid) for rid, up in last.items() for k in sorted(set(up.keys))]
+                pending_keys: set[str] = set()
                 with cur.copy("COPY harvest_record_keys (key, member, record_id) FROM STDIN") as copy:
-                    for k in keys:
-                        copy.write_row(k)
-                self._pending_keys(cur, sorted({k for k, _, _ in keys}))
+                    for rid, up in last.items():
+                        ks = dict.fromkeys(up.keys)
+                        pending_keys.update(ks)
+                        for k in ks:
+                            copy.write_row((k, member, rid))
+                if not unindexed:
+                    self._pending_keys(cur, sorted(pending_keys))
             if gone:
                 cur.execute("DELETE FROM harvest_records WHERE member = %s AND record_id = ANY(%s)",
                             (member, list(gone)))
@@ -284,15 +289,31 @@ class PgHarvestStore:
             cur.execute("INSERT INTO harvest_pending_keys (key) SELECT unnest(%s::text[]) ON CONFLICT (key) "
                         "DO UPDATE SET seq = nextval('harvest_pending_seq')", (keys,))
 
-    def _forget(self, cur, member: str, works: dict[str, str | None]) -> None:
-        """Before records change or go: remember their works and their old keys for the index phase."""
+    def _unindexed(self, cur) -> bool:
+        """True while no index phase has written anything and none is running: every index phase that can see
+        this batch then rebuilds the index from the whole store, and needs no pending keys. Asked while the
+        batch holds the merge lock (a phase starting now fixes its boundary after this batch); once an index
+        is written, not asked again."""
+        if self._indexed:
+            return False
+        self._indexed = cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM harvest_works) OR EXISTS (SELECT 1 FROM pg_locks WHERE locktype = "
+            "'advisory' AND granted AND classid = CAST(%s AS oid) AND objid = CAST(%s AS oid) AND objsubid = 1)",
+            (PHASE_LOCK >> 32, PHASE_LOCK & 0xFFFFFFFF)).fetchone()[0]
+        return not self._indexed
+
+    def _forget(self, cur, member: str, works: dict[str, str | None], keys: bool = True) -> None:
+        """Before records change or go: remember their works and (`keys`) their old keys for the index phase."""
         rids = list(works)
         cur.execute("INSERT INTO harvest_pending (member, record_id, old_work_id) "
                     "SELECT %s, r, w FROM unnest(%s::text[], %s::text[]) AS q(r, w) ON CONFLICT (member, record_id) "
                     "DO UPDATE SET seq = nextval('harvest_pending_seq')", (member, rids, [works[r] for r in rids]))
-        keys = [k for (k,) in cur.execute("DELETE FROM harvest_record_keys WHERE member = %s AND record_id = ANY(%s) "
-                                          "RETURNING key", (member, rids)).fetchall()]
-        self._pending_keys(cur, sorted(set(keys)))
+        if not keys:
+            cur.execute("DELETE FROM harvest_record_keys WHERE member = %s AND record_id = ANY(%s)", (member, rids))
+            return
+        old = [k for (k,) in cur.execute("DELETE FROM harvest_record_keys WHERE member = %s AND record_id = ANY(%s) "
+                                         "RETURNING key", (member, rids)).fetchall()]
+        self._pending_keys(cur, sorted(set(old)))
 
     @staticmethod
     def _save_checkpoint(cur, cp: Checkpoint) -> None:
@@ -467,6 +488,11 @@ class PgHarvestStore:
                 by_key.setdefault(key, []).append(rec)
                 keys_of.setdefault(rec, []).append(key)
         return by_key, keys_of
+
+    def title_block_sizes(self) -> dict[str, int]:
+        """Every `title:` key with the number of records that have it (the merge's title block sizes)."""
+        return dict(self._rows("SELECT key, count(*) FROM harvest_record_keys WHERE starts_with(key, 'title:') "
+                               "GROUP BY key"))
 
     def all_keys(self) -> list[Rec]:
         return [(m, r) for m, r in self._rows("SELECT member, record_id FROM harvest_records ORDER BY member, record_id")]

@@ -17,6 +17,7 @@ from test_incremental_merge import _apply, _expected
 from indexer.harvest import Progress, write_index
 from indexer.pg.index import connection_url
 from indexer.pg.store import MemberBusy, PgHarvestStore
+from records.model import Author, Record
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
 
@@ -150,3 +151,41 @@ def test_a_member_is_fetched_by_one_process_at_a_time(database):
         c.lock_member("PKU")
     finally:
         c.close()
+
+
+def test_a_batch_committed_during_the_first_index_phase_is_merged_by_the_next(database):
+    """Batches written before any index skip the pending keys (the first index phase rebuilds from the whole
+    store); a batch written while that first phase runs must keep them, or the next phase would miss the
+    "other editions" groups the changed records leave: here B's group is named after A's first author until
+    A is withdrawn."""
+    rng = random.Random(23)
+    a = Record(member="ZZA", record_id="a1", syntax="marc21", title="Zebra crossings", year=1990,
+               authors=[Author("Adams, Ann"), Author("Brown, Bob")], publisher="Penguin")
+    b = Record(member="ZZB", record_id="b1", syntax="marc21", title="Zebra crossings", year=2010,
+               authors=[Author("Brown, Bob")], edition="2nd ed.", publisher="Vintage")
+    records = [*plan_records(plan_catalogues(23, member_profiles(6), 100)), a, b]
+    held = {(r.member, r.record_id): r for r in records}
+    store, other = PgHarvestStore.open(database), PgHarvestStore.open(database)
+    try:
+        _apply(store, records, [])
+        assert other.db.execute("SELECT count(*) FROM harvest_pending_keys").fetchone()[0] == 0
+        batches = [([], [("ZZA", "a1")])]
+        for round_no in range(2):  # each round changes what the rounds before it left
+            batches.append(_changes(rng, held, round_no))
+            _take(held, *batches[-1])
+        held.pop(("ZZA", "a1"))
+
+        def concurrent():
+            for change in batches:
+                _apply(other, *change)
+
+        out = write_index(store, database, full=False, harvested={}, progress=_WriteDuringPhase(concurrent))
+        assert out["mode"] == "rebuild"
+        assert store.pending_count() > 0  # the concurrent batches are still pending
+        out = write_index(store, database, full=False, harvested={}, progress=Progress())
+        assert out["mode"] == "incremental"
+        assert index_content(database) == _expected(held)
+        assert store.pending_count() == 0
+    finally:
+        store.close()
+        other.close()
