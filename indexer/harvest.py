@@ -45,7 +45,7 @@ from connectors.errors import (
 from connectors.factory import open_connector
 from connectors.normalise import content_hash, normalise_raw
 from connectors.query import MEMBER_TIME, modified_since, record_id
-from dedup.cluster import BIG_BLOCK, candidate_pairs
+from dedup.cluster import BIG_BLOCK, YEAR_UNKNOWN, candidate_pairs
 from dedup.keys import match_keys
 from dedup.score import YEAR_SLACK, match_score
 from dedup.work import build_work, group_id_for, index_keys, merge
@@ -912,7 +912,10 @@ def affected(store: Store) -> Part:
     near = set(fresh_for)  # the fresh records and every record that can score with one of them
     for recs in store.records_with(wanted).values():
         near.update(recs)
-    for k, rows in store.records_with_titleyear(blocks).items():
+    # in a wildcard block (`|*`) a record with a year is compared only with records without one: where every
+    # fresh record of the block has a year, only the block's undated records can score with them
+    undated = {k for k, years in blocks.items() if k.endswith("|" + YEAR_UNKNOWN) and None not in years}
+    for k, rows in store.records_with_titleyear(blocks.keys() - undated, undated).items():
         years = blocks[k]  # a record whose year is too far from every fresh record's cannot score with one
         near.update(rec for rec, ty in rows if None in years or (y := _key_year(ty)) is None
                     or any(abs(y - f) <= YEAR_SLACK for f in years))

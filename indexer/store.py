@@ -147,7 +147,8 @@ class Store(Protocol):
     def pending_state(self) -> tuple[set[Rec], set[Rec], set[str], set[Rec], set[str]]: ...
     def keys_of(self, records: Iterable[Rec]) -> dict[Rec, list[str]]: ...
     def records_with(self, keys: Iterable[str]) -> dict[str, list[Rec]]: ...
-    def records_with_titleyear(self, keys: Iterable[str]) -> dict[str, list[tuple[Rec, str | None]]]: ...
+    def records_with_titleyear(self, keys: Iterable[str], undated: Iterable[str] = ()
+                               ) -> dict[str, list[tuple[Rec, str | None]]]: ...
     def key_counts(self, keys: Iterable[str]) -> dict[str, int]: ...
     def title_sizes_of(self, keys: Iterable[str]) -> dict[str, int]: ...
     def pairs_of(self, records: Iterable[Rec]) -> tuple[dict[Rec, set[Rec]], set[Rec]]: ...
@@ -546,15 +547,19 @@ class HarvestStore:
                 out.setdefault(key, []).append((m, r))
         return out
 
-    def records_with_titleyear(self, keys: Iterable[str]) -> dict[str, list[tuple[Rec, str | None]]]:
-        """The records that have each key, each with its `titleyear:` key (None if it has none)."""
+    def records_with_titleyear(self, keys: Iterable[str], undated: Iterable[str] = ()
+                               ) -> dict[str, list[tuple[Rec, str | None]]]:
+        """The records that have each key, each with its `titleyear:` key (None if it has none); for the keys
+        `undated`, only the records whose title key has no year."""
         out: dict[str, list[tuple[Rec, str | None]]] = {}
-        with self._keys(set(keys)):
+        undated = set(undated)
+        with self._keys(set(keys) | undated):
             for key, m, r, ty in self.db.execute(
                     "SELECT q.key, k.member, k.record_id, (SELECT t.key FROM record_keys t WHERE t.member = k.member "
                     "AND t.record_id = k.record_id AND substr(t.key, 1, 10) = 'titleyear:') "
                     "FROM q_keys q CROSS JOIN record_keys k ON k.key = q.key"):
-                out.setdefault(key, []).append(((m, r), ty))
+                if key not in undated or (ty is not None and ty.endswith("|-")):
+                    out.setdefault(key, []).append(((m, r), ty))
         return out
 
     def key_counts(self, keys: Iterable[str]) -> dict[str, int]:

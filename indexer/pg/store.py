@@ -405,12 +405,17 @@ class PgHarvestStore:
             out.setdefault(key, []).append((m, r))
         return out
 
-    def records_with_titleyear(self, keys: Iterable[str]) -> dict[str, list[tuple[Rec, str | None]]]:
+    def records_with_titleyear(self, keys: Iterable[str], undated: Iterable[str] = ()
+                               ) -> dict[str, list[tuple[Rec, str | None]]]:
+        # a join (hashed: the title keys once), not a look-up per row; a record has one `titleyear:` key
         out: dict[str, list[tuple[Rec, str | None]]] = {}
         for key, m, r, ty in self._rows(
-                "SELECT k.key, k.member, k.record_id, (SELECT t.key FROM harvest_record_keys t WHERE t.member = "
-                "k.member AND t.record_id = k.record_id AND t.key LIKE 'titleyear:%%' LIMIT 1) "
-                "FROM harvest_record_keys k WHERE k.key = ANY(%s)", (list(set(keys)),)):
+                "SELECT k.key, k.member, k.record_id, t.key FROM harvest_record_keys k LEFT JOIN harvest_record_keys t "
+                "ON t.member = k.member AND t.record_id = k.record_id AND starts_with(t.key, 'titleyear:') "
+                "WHERE k.key = ANY(%s) UNION ALL "
+                "SELECT k.key, k.member, k.record_id, t.key FROM harvest_record_keys k JOIN harvest_record_keys t "
+                "ON t.member = k.member AND t.record_id = k.record_id AND starts_with(t.key, 'titleyear:') "
+                "AND right(t.key, 2) = '|-' WHERE k.key = ANY(%s)", (list(set(keys)), list(set(undated)))):
             out.setdefault(key, []).append(((m, r), ty))
         return out
 

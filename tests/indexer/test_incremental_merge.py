@@ -23,7 +23,7 @@ from dedup.work import index_keys, merge
 from indexer.harvest import Progress, write_index
 from indexer.schema import dump_work
 from indexer.store import HarvestStore, Upsert
-from records.model import Author
+from records.model import Author, Record
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
 
@@ -132,5 +132,43 @@ def test_rounds_of_random_changes_index_as_a_full_merge(tmp_path, seed, members,
         assert max(merged_parts) < len(held) // 2  # a part, not the catalogue
         assert regrouped_somewhere  # some untouched edition was renamed with its group
         assert withdrew_across
+    finally:
+        store.close()
+
+
+def undated_copies() -> tuple:
+    """A dated record, a copy of it without a year and with a typo in its title, and a dated copy with another
+    typo: each pair shares only wildcard-year blocks (`tp:…|*`, `au:…|*`), where a record without a year is
+    compared with every other."""
+    dated = Record(member="ZZA", record_id="d1", syntax="marc21", title="Zebra crossings of the world",
+                   authors=[Author("Adams, Ann")], year=1990, publisher="Penguin", extent="320 p.")
+    undated = replace(dated, member="ZZB", record_id="u1", title="Zebra crosings of the world", year=None,
+                      authors=list(dated.authors))
+    later = replace(dated, member="ZZC", record_id="d2", title="Zebra crossngs of the world", year=2004,
+                    authors=list(dated.authors))
+    return dated, undated, later
+
+
+def check_undated_copies(store, location, content) -> None:
+    """A record without a year added later joins the dated record it matches only in wildcard blocks; a dated
+    record added after that joins it too (the index equals a full merge each time)."""
+    records = plan_records(plan_catalogues(5, member_profiles(4), 60))
+    dated, undated, later = undated_copies()
+    held = {(r.member, r.record_id): r for r in [*records, dated]}
+    _apply(store, list(held.values()), [])
+    assert write_index(store, location, full=False, harvested={}, progress=Progress())["mode"] == "rebuild"
+    for rec in (undated, later):
+        _apply(store, [rec], [])
+        held[(rec.member, rec.record_id)] = rec
+        assert write_index(store, location, full=False, harvested={}, progress=Progress())["mode"] == "incremental"
+        assert content(location) == _expected(held)
+    joined = [w for w in content(location).values() if {r["record_id"] for r in w["records"]} >= {"d1", "u1"}]
+    assert len(joined) == 1
+
+
+def test_a_record_without_a_year_joins_what_it_meets_only_in_wildcard_blocks(tmp_path):
+    store = HarvestStore.open(tmp_path)
+    try:
+        check_undated_copies(store, tmp_path, index_content)
     finally:
         store.close()

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import psycopg
 import pytest
-from test_incremental_merge import _apply, _expected
+from test_incremental_merge import _apply, _expected, check_undated_copies
 
 from indexer.harvest import Progress, write_index
 from indexer.pg.index import connection_url
@@ -189,3 +189,11 @@ def test_a_batch_committed_during_the_first_index_phase_is_merged_by_the_next(da
     finally:
         store.close()
         other.close()
+
+
+def test_a_record_without_a_year_joins_what_it_meets_only_in_wildcard_blocks(database):
+    store = PgHarvestStore.open(database)
+    try:
+        check_undated_copies(store, database, index_content)
+    finally:
+        store.close()
