@@ -557,6 +557,7 @@ class _MemberRun:
             await self.db(self.store.start_member, cp, fresh=False)
         self.report.mode = mode
         self.progress.member_started(self.code, None, conn.protocol + (f", changes since {since}" if since else ""))
+        unwritten: list = []  # pages read ahead, written together with the last one's resumptionToken
         try:
             async for page in self._limited(pages):
                 if cp.next_from is None and page.response_date:
@@ -566,8 +567,11 @@ class _MemberRun:
                     self.progress.member_started(self.code, page.complete_size, "")
                 read = await self.db.normalise(self.read_ahead,
                                                [None if rec.deleted else rec.raw for rec in page.records])
-                await self.db(self._write_feed_page, page, cp, read)
-                self.progress.advance(self.code, len(page.records))
+                unwritten.append((page, read))
+                if sum(len(p.records) for p, _ in unwritten) >= BATCH:  # several small pages in one commit
+                    await self._write_feed(unwritten, cp)
+                    unwritten = []
+            await self._write_feed(unwritten, cp)
         except ResumeExpired:
             if token:  # the kept token expired: start the list again
                 self.report.resumed_from = None
@@ -576,25 +580,37 @@ class _MemberRun:
         self.next_from = cp.next_from
         return True
 
-    def _write_feed_page(self, page, cp: Checkpoint, read: list | None = None) -> None:
+    async def _write_feed(self, pages: list, cp: Checkpoint) -> None:
+        """Classify and write change feed pages (each with its records read ahead) in one store transaction."""
+        if pages:
+            await self.db(self._write_feed_pages, pages, cp)
+            self.progress.advance(self.code, sum(len(page.records) for page, _ in pages))
+
+    def _write_feed_pages(self, pages: list, cp: Checkpoint) -> None:
         upserts, seen, deletes = [], [], []
-        for i, rec in enumerate(page.records):
-            if rec.deleted:
-                self.report.records += 1
-                rid = self.store.record_id_for_source(self.code, rec.identifier)
+        listed: set[str] = set()  # identifiers of the records written by this call
+        for page, read in pages:
+            for i, rec in enumerate(page.records):
+                if rec.deleted:
+                    if rec.identifier in listed:  # sent earlier in these pages: write that first, then delete it
+                        self.store.apply(self.code, upserts=upserts, deletes=deletes, seen=seen)
+                        upserts, seen, deletes, listed = [], [], [], set()
+                    self.report.records += 1
+                    rid = self.store.record_id_for_source(self.code, rec.identifier)
+                    if rid is not None:
+                        deletes.append(rid)
+                        self.report.deleted += 1
+                        old = self.by_id.pop(rid, None)
+                        if old:
+                            self.by_hash.pop(old, None)
+                    continue
+                rid, up = self.classify(rec.raw, rec.identifier, rec.datestamp, read[i] if read else None)
                 if rid is not None:
-                    deletes.append(rid)
-                    self.report.deleted += 1
-                    old = self.by_id.pop(rid, None)
-                    if old:
-                        self.by_hash.pop(old, None)
-                continue
-            rid, up = self.classify(rec.raw, rec.identifier, rec.datestamp, read[i] if read else None)
-            if rid is not None:
-                seen.append(rid)
-            if up is not None:
-                upserts.append(up)
-        cp.token, cp.counts = page.token, self.counts()
+                    seen.append(rid)
+                if up is not None:
+                    upserts.append(up)
+                    listed.add(rec.identifier)
+        cp.token, cp.counts = pages[-1][0].token, self.counts()
         self.store.apply(self.code, upserts=upserts, deletes=deletes, seen=seen, checkpoint=cp)
 
     async def _limited(self, pages):
