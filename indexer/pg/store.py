@@ -66,6 +66,7 @@ class PgHarvestStore:
         self._snapshot = None  # the index phase's read transaction
         self._boundary: int | None = None  # the last pending sequence number the index phase merges
         self._indexed = False  # an index phase has written to this store, or was running (`_unindexed`)
+        self._upsert_table = False  # this connection's temporary table for batches of records exists
 
     @classmethod
     def open(cls, location: str, *, create: bool = True) -> PgHarvestStore:
@@ -255,8 +256,9 @@ class PgHarvestStore:
                             "ON CONFLICT (member, record_id) DO UPDATE SET seq = nextval('harvest_pending_seq')",
                             (member, new))
             if last:
-                cur.execute("CREATE TEMP TABLE IF NOT EXISTS q_upsert (LIKE harvest_records INCLUDING DEFAULTS) "
-                            "ON COMMIT DELETE ROWS")
+                if not self._upsert_table:  # made once a connection (a statement less per batch)
+                    cur.execute("CREATE TEMP TABLE IF NOT EXISTS q_upsert (LIKE harvest_records INCLUDING DEFAULTS) "
+                                "ON COMMIT DELETE ROWS")
                 with cur.copy(f"COPY q_upsert ({', '.join(_RECORD_COLUMNS)}) FROM STDIN") as copy:
                     for up in last.values():
                         copy.write_row((member, up.record_id, up.hash, up.source_id, up.datestamp, up.syntax,
@@ -282,6 +284,7 @@ class PgHarvestStore:
                             (member, seen))
             if checkpoint is not None:
                 self._save_checkpoint(cur, checkpoint)
+        self._upsert_table = self._upsert_table or bool(last)  # committed: the temporary table stays
 
     @staticmethod
     def _pending_keys(cur, keys: list[str]) -> None:
