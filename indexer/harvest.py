@@ -801,7 +801,9 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
         works = merge(records, edges=edges)
         pairs = [(keys[a], keys[b]) for a, b in edges]
         assignment = {(r.member, r.record_id): w.work_id for w in works for r in w.records}
-        digests = {w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in works}
+        # a rebuild into a database: the store hashes the works as the index stored them (one dump of each)
+        digests = None if rebuild and store.digests_in_index else {
+            w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in works}
         groups = {w.work_id: w.group_id for w in works}
         if rebuild:
             progress.phase(f"写索引 index: {len(works)} editions")

@@ -121,6 +121,9 @@ class Store(Protocol):
     """What the harvest asks of a harvest store (indexer/harvest.py); both implementations give it."""
 
     path: object  # the file, or the database URL without its password
+    # a rebuild's `mark_indexed(digests=None, replace_all=True)` takes the digests of the works as the index
+    # stored them (the index is in the store's database), so that the harvest need not make them again
+    digests_in_index: bool
 
     # a member's pass (one transaction per batch, committed with the checkpoint)
     def lock_member(self, member: str, since: object | None = None) -> None: ...
@@ -187,6 +190,8 @@ def open_store(location: str | Path, *, create: bool = True) -> Store:
 class HarvestStore:
     """The SQLite store: `HarvestStore.open(index_dir)`; one harvest process at a time (`indexer.harvest`
     holds a lock on the folder), so member locks and the index phase need nothing more."""
+
+    digests_in_index = False  # the whoosh index beside it is not in this file
 
     def __init__(self, path: Path, db: sqlite3.Connection) -> None:
         self.path = path

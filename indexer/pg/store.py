@@ -19,6 +19,7 @@ Batches of records are written with COPY into a temporary table and merged into 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import sys
@@ -58,6 +59,8 @@ class MemberBusy(Exception):
 
 class PgHarvestStore:
     """Open with `PgHarvestStore.open(url)`; any number of processes at once, one per member."""
+
+    digests_in_index = True  # the union index's editions are in the same database
 
     def __init__(self, location: str, conn: psycopg.Connection) -> None:
         self.location = location
@@ -535,7 +538,8 @@ class PgHarvestStore:
                      forget: Iterable[Rec] = ()) -> None:
         """As `indexer.store.HarvestStore.mark_indexed`; ends the index phase's snapshot and clears only the
         pending rows it merged. Records a harvest changed meanwhile stay pending, and the editions this phase
-        put them in are listed for the next one."""
+        put them in are listed for the next one. A rebuild (`replace_all`) without `digests` takes them from
+        the stored works of the index it has just committed (the same bytes `dump_work` gives)."""
         self._end_snapshot()
         upto = self._upto()
         with self.db.transaction(), self.db.cursor() as cur:
@@ -581,6 +585,9 @@ class PgHarvestStore:
             removed = list(removed)
             if removed:
                 cur.execute("DELETE FROM harvest_works WHERE work_id = ANY(%s)", (removed,))
+            if digests is None and replace_all:  # a rebuild: each work's digest as the index stored it
+                digests = {w: hashlib.blake2b(work, digest_size=16).hexdigest()
+                           for w, work in cur.execute("SELECT work_id, work FROM editions")}
             if digests:
                 ids = list(digests)
                 cur.execute("INSERT INTO harvest_works SELECT w, d, g FROM unnest(%s::text[], %s::text[], %s::text[]) "

@@ -4,6 +4,7 @@ nothing (what it wrote is merged by the next index phase)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import uuid
@@ -14,9 +15,11 @@ import psycopg
 import pytest
 from test_incremental_merge import _apply, _expected, check_undated_copies
 
+from dedup.work import merge
 from indexer.harvest import Progress, write_index
 from indexer.pg.index import connection_url
 from indexer.pg.store import MemberBusy, PgHarvestStore
+from indexer.schema import dump_work
 from records.model import Author, Record
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
@@ -73,6 +76,10 @@ def test_rounds_of_random_changes_index_as_a_full_merge(database):
         assert first["mode"] == "rebuild"
         assert index_content(database) == _expected(held)
         assert store.pending_count() == 0
+        # the digests a rebuild keeps are taken from the stored works: the same as the harvest would make
+        works = merge([held[k] for k in sorted(held)])
+        assert dict(store.db.execute("SELECT work_id, digest FROM harvest_works").fetchall()) == {
+            w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in works}
         merged = []
         for round_no in range(4):
             changes, gone = _changes(rng, held, round_no)
