@@ -10,7 +10,7 @@ in var/bench/pg-cluster, `benchmarks/pg_cluster.py`, its database emptied before
 benchmarks/results/harvest-postgresql.json (target for the re-run after a 1 % change: ≤ 0.05 of the full run).
 
     .venv/bin/python benchmarks/harvest.py [--members 20] [--records 5000] [--quick] [--cache DIR]
-    .venv/bin/python benchmarks/harvest.py --backend postgresql [--members 70 --records 14286]
+    .venv/bin/python benchmarks/harvest.py --backend postgresql [--members 70 --records 14286 [--full-only]]
 """
 
 from __future__ import annotations
@@ -141,6 +141,8 @@ def main() -> None:
                     help="the index and harvest store: a folder (whoosh + SQLite) or a PostgreSQL database")
     ap.add_argument("--pg-cluster", type=Path, default=ROOT / "var" / "bench" / "pg-cluster",
                     help="folder of the private PostgreSQL cluster (--backend postgresql)")
+    ap.add_argument("--full-only", action="store_true",
+                    help="only the full run (a large test bed: the 1 %% change re-indexes every member, which takes long)")
     ap.add_argument("--out", help="JSON file (default benchmarks/results/harvest[-postgresql][-quick].json)")
     args = ap.parse_args()
     if args.quick:
@@ -183,6 +185,18 @@ def run(args, cache: Path, out_path: Path, database: str | None) -> None:
               f"(process CPU {full_cpu:.1f} s; index phase {full.index['seconds']:.1f} s, "
               f"{full.index['upserted']} editions)")
 
+        if args.full_only:
+            result = {"backend": args.backend, "members": args.members, "records_per_member": args.records,
+                      "records": records, "rate_limit": "off (rate=0)", "concurrency": 4,
+                      "full": {"seconds": round(full_wall, 2), "cpu_seconds": round(full_cpu, 2),
+                               "records_per_second": round(records / full_wall, 1), "index": full.index},
+                      "per_member_full": [r.as_dict() for r in full.members],
+                      "load_average_before": [round(x, 2) for x in load_before],
+                      "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            print(f"wrote {out_path}")
+            return
         again, again_wall, _, _ = timed_harvest(registry, index_dir, False)
         assert again.index["mode"] == "unchanged"
         print(f"re-run, nothing changed: {again_wall:.1f} s = {again_wall / full_wall:.3f} of the full run")
