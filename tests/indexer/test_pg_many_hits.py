@@ -107,3 +107,29 @@ def test_editions_keep_their_vectors_in_the_row(pg, index_database):
     with psycopg.connect(index_database) as conn:
         options = conn.execute("SELECT reloptions FROM pg_class WHERE oid = CAST('editions' AS regclass)").fetchone()[0]
         assert "toast_tuple_target=8160" in (options or [])
+
+
+SCORED = ["中国历史", '"中国历史"', "管理学", "发展 报告", "ti:中国发展报告", "su:中国 历史", "history of china",
+          '"gender in the academy"', "manag*", "中国 OR history", "ti:中国 NOT 历史"]
+
+
+@pytest.mark.parametrize("text", SCORED)
+def test_every_match_scores_as_live_ranking_scores_it(works, pg, text):
+    """Not only the order: each match's relevance in SQL equals federator.rank's, as rank() rounds it (a
+    field with the clause as written is tested once, its words one by one only where it is not)."""
+    from federator.rank import score
+    from indexer.pg.search import _tested
+    from indexer.pg.sql import FACET_COLUMNS, Sql
+
+    query = parse(text)
+    q = Sql()
+    match, relevance = q.match(query), q.score(query)
+    cols = ", ".join(f"e.{c}" for c in ("work_id", "year", "holders", "title_fold", "title_key",
+                                         *FACET_COLUMNS.values()))
+    statement = f"SELECT work_id, {relevance} FROM ({_tested(q, match, cols)}) e"
+    got = dict(pg.reads.run(lambda conn: conn.execute(statement, q.params).fetchall()))
+    by_id = {w.work_id: w for w in works}
+    assert got, f"{text!r} matches nothing in the generated consortium"
+    wrong = {i: (float(s), round(score(by_id[i], query), 9)) for i, s in got.items()
+             if float(s) != round(score(by_id[i], query), 9)}
+    assert not wrong, f"{len(wrong)} of {len(got)} scores differ, e.g. {list(wrong.items())[:3]}"
