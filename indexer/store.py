@@ -57,8 +57,20 @@ CREATE TABLE IF NOT EXISTS checkpoints (member TEXT PRIMARY KEY, protocol TEXT N
 CREATE TABLE IF NOT EXISTS works (work_id TEXT PRIMARY KEY, digest TEXT NOT NULL, group_id TEXT);
 CREATE TABLE IF NOT EXISTS title_sizes (key TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS members (member TEXT PRIMARY KEY, last_started TEXT, last_finished TEXT,
-    last_status TEXT, next_from TEXT, last_report TEXT);
+    last_status TEXT, next_from TEXT, last_report TEXT, first_finished TEXT);
 """
+
+
+# The editions whose every record came after `after` and after its member's first complete harvest into this
+# store (`first_finished`; '~' sorts after every time: a member still in its first harvest). A store's first
+# harvest of a member (a new or rebuilt store, a member that joins) is that library's catalogue as it stands,
+# not new books, and must not reach the saved searches' alerts. {none_held}: no record of the edition was in it.
+NEW_EDITIONS = """
+    SELECT r.work_id, min(r.first_seen), min(r.member || ':' || r.record_id)
+    FROM {records} r LEFT JOIN {members} m ON m.member = r.member
+    WHERE r.work_id IN (SELECT work_id FROM {records} WHERE first_seen > {p} AND work_id IS NOT NULL)
+    GROUP BY r.work_id HAVING min(r.first_seen) > {p} AND {none_held}"""
+IN_FIRST_HARVEST = "r.first_seen <= coalesce(m.first_finished, '~')"
 
 
 def now_iso() -> str:
@@ -214,6 +226,9 @@ class HarvestStore:
                 db.execute("ALTER TABLE records ADD COLUMN first_seen TEXT")
                 db.execute("UPDATE records SET first_seen = harvested")
             db.execute("CREATE INDEX IF NOT EXISTS records_by_first_seen ON records (first_seen)")
+            if "first_finished" not in {row[1] for row in db.execute("PRAGMA table_info(members)")}:
+                db.execute("ALTER TABLE members ADD COLUMN first_finished TEXT")  # past harvests count as before
+                db.execute("UPDATE members SET first_finished = '' WHERE last_finished IS NOT NULL")
             version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
             if version is None:
                 db.execute("INSERT INTO meta VALUES ('version', ?)", (str(STORE_VERSION),))
@@ -292,14 +307,13 @@ class HarvestStore:
         return self.db.execute("SELECT count(*) FROM pending").fetchone()[0]
 
     def new_editions(self, after: str) -> tuple[dict[str, tuple[str, str]], str | None]:
-        """Editions of the index whose every record was first harvested after `after` (ISO time, UTC):
-        {work_id: (its first-seen time, one MEMBER:record_id of it)}; and the first-seen time of the oldest
-        record not in the index yet (None: every record is), up to which the answer is complete."""
+        """Editions of the index whose every record was first harvested after `after` (ISO time, UTC), and
+        after its member's first complete harvest into this store (`NEW_EDITIONS`): {work_id: (its first-seen
+        time, one MEMBER:record_id of it)}; and the first-seen time of the oldest record not in the index yet
+        (None: every record is), up to which the answer is complete."""
         db = self.db
-        rows = db.execute(
-            "SELECT work_id, min(first_seen), min(member || ':' || record_id) FROM records WHERE work_id IN "
-            "(SELECT work_id FROM records WHERE first_seen > ? AND work_id IS NOT NULL) GROUP BY work_id "
-            "HAVING min(first_seen) > ?", (after, after)).fetchall()
+        rows = db.execute(NEW_EDITIONS.format(records="records", members="members", p="?",
+                                              none_held=f"max({IN_FIRST_HARVEST}) = 0"), (after, after)).fetchall()
         waiting = db.execute("SELECT min(first_seen) FROM records WHERE work_id IS NULL").fetchone()[0]
         return {w: (seen, key) for w, seen, key in rows}, waiting
 
@@ -391,11 +405,13 @@ class HarvestStore:
         db.execute("BEGIN IMMEDIATE")
         db.execute("DELETE FROM seen WHERE member = ?", (member,))
         db.execute("DELETE FROM checkpoints WHERE member = ?", (member,))
-        db.execute("INSERT INTO members (member, last_finished, last_status, next_from, last_report) "
-                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT(member) DO UPDATE SET last_finished = excluded.last_finished, "
+        db.execute("INSERT INTO members (member, last_finished, last_status, next_from, last_report, first_finished) "
+                   "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(member) DO UPDATE SET last_finished = excluded.last_finished, "
                    "last_status = excluded.last_status, next_from = coalesce(excluded.next_from, members.next_from), "
-                   "last_report = excluded.last_report",
-                   (member, now_iso(), status, next_from, json.dumps(report, ensure_ascii=False)))
+                   "last_report = excluded.last_report, "
+                   "first_finished = coalesce(members.first_finished, excluded.first_finished)",
+                   (member, now_iso(), status, next_from, json.dumps(report, ensure_ascii=False),
+                    datetime.now(UTC).isoformat(timespec="microseconds")))  # as first_seen is written
         db.execute("COMMIT")
 
     def fail_member(self, member: str, *, status: str, report: dict) -> None:

@@ -33,8 +33,10 @@ from indexer.errors import HarvestStoreError, LocalIndexError
 from indexer.pg.index import WRITER_LOCK, connect, head_revision, shown, upgrade
 from indexer.store import (
     CHECKPOINT_COLUMNS,
+    IN_FIRST_HARVEST,
     LOAD_CHUNK,
     MEMBER_COLUMNS,
+    NEW_EDITIONS,
     STORE_VERSION,
     Checkpoint,
     Rec,
@@ -48,6 +50,8 @@ from records.model import Record
 MEMBER_LOCKS = 0x62616C  # classid of the per-member advisory locks (objid: hashtext of the member code)
 MERGE_LOCK = WRITER_LOCK + 2  # batches hold it shared; the index phase exclusively to fix its boundary
 PHASE_LOCK = WRITER_LOCK + 3  # held for a whole index phase: one at a time
+# now as a record's first-seen time is written (UTC ISO 8601 with microseconds, compared as text; migration 0003)
+FIRST_SEEN_NOW = """to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
 _RECORD_COLUMNS = ("member", "record_id", "hash", "source_id", "datestamp", "syntax", "charset", "raw", "record",
                    "harvested")
@@ -217,12 +221,11 @@ class PgHarvestStore:
         return self.db.execute(f"SELECT count(*) FROM harvest_pending WHERE true{self._upto()}").fetchone()[0]
 
     def new_editions(self, after: str) -> tuple[dict[str, tuple[str, str]], str | None]:
-        """As HarvestStore.new_editions: editions whose every record was first harvested after `after`, and the
-        first-seen time of the oldest record not in the index yet."""
-        rows = self._rows(
-            "SELECT work_id, min(first_seen), min(member || ':' || record_id) FROM harvest_records WHERE work_id IN "
-            "(SELECT work_id FROM harvest_records WHERE first_seen > %s AND work_id IS NOT NULL) GROUP BY work_id "
-            "HAVING min(first_seen) > %s", (after, after))
+        """As HarvestStore.new_editions: editions whose every record was first harvested after `after` and after
+        its member's first complete harvest into this store, and the first-seen time of the oldest record not in
+        the index yet."""
+        rows = self._rows(NEW_EDITIONS.format(records="harvest_records", members="harvest_members", p="%s",
+                                              none_held=f"NOT bool_or({IN_FIRST_HARVEST})"), (after, after))
         waiting = self._rows("SELECT min(first_seen) FROM harvest_records WHERE work_id IS NULL")[0][0]
         return {w: (seen, key) for w, seen, key in rows}, waiting
 
@@ -353,11 +356,12 @@ class PgHarvestStore:
             cur.execute("DELETE FROM harvest_seen WHERE member = %s", (member,))
             cur.execute("DELETE FROM harvest_checkpoints WHERE member = %s", (member,))
             cur.execute(
-                "INSERT INTO harvest_members (member, last_finished, last_status, next_from, last_report, finished_at) "
-                "VALUES (%s, %s, %s, %s, %s, clock_timestamp()) ON CONFLICT (member) DO UPDATE SET "
-                "last_finished = excluded.last_finished, last_status = excluded.last_status, next_from = "
+                "INSERT INTO harvest_members (member, last_finished, last_status, next_from, last_report, finished_at, "
+                f"first_finished) VALUES (%s, %s, %s, %s, %s, clock_timestamp(), {FIRST_SEEN_NOW}) ON CONFLICT (member) "
+                "DO UPDATE SET last_finished = excluded.last_finished, last_status = excluded.last_status, next_from = "
                 "coalesce(excluded.next_from, harvest_members.next_from), last_report = excluded.last_report, "
-                "finished_at = excluded.finished_at",
+                "finished_at = excluded.finished_at, "
+                "first_finished = coalesce(harvest_members.first_finished, excluded.first_finished)",
                 (member, now_iso(), status, next_from, json.dumps(report, ensure_ascii=False)))
 
     def fail_member(self, member: str, *, status: str, report: dict) -> None:

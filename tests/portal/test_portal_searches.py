@@ -217,6 +217,48 @@ async def test_an_alert_lists_exactly_the_new_edition_tells_the_reader_and_feeds
     assert (report.new_in_index, report.found) == (0, 0), report.as_dict()
 
 
+@pytest.fixture(params=["whoosh", "postgresql"])
+def old_and_new(request, tmp_path) -> tuple[str, Path | str, Path | str]:
+    """Two union indexes of one backend, each with its harvest store: the one in use, and a new one."""
+    if request.param == "whoosh":
+        return request.param, tmp_path / "old", tmp_path / "new"
+    make = request.getfixturevalue("new_database")
+    return request.param, make("alerts_old"), make("alerts_new")
+
+
+async def test_a_new_harvest_store_tells_no_reader_of_the_books_already_held(own_bed, registry, old_and_new, store,
+                                                                             make_client):
+    """The operator starts a new union index (moves it into PostgreSQL, or rebuilds a lost store): its first
+    harvest fetches every member's whole catalogue, and those records are not new books. Only what comes after
+    is told."""
+    backend, old, new = old_and_new
+    await harvest(registry, old)
+    catalogue = own_bed.catalogue(MEMBER)
+    template, author = next((rid, w.display.authors[0].name) for rid in list(catalogue)[21:]
+                            if (w := work_of(old, f"{MEMBER}:{rid}")).display.authors)
+    client = await make_client(index_dir=old, store=store)
+    await sign_in(client, "R-NLC-1")
+    r = await client.post("/api/searches", json={"search": {"au": author}, "name": "作者的书"},
+                          headers=await csrf_header(client))
+    assert r.status == 201, await r.text()
+
+    await harvest(registry, new)
+    with open_searcher(new) as s:  # the saved search matches editions of the new index, all harvested just now
+        held = {w.work_id for w in s.search(Clause("author", "=", author), size=50).works}
+    assert held
+    report = run_alerts(store, new)
+    assert (report.new_in_index, report.found, report.notices) == (0, 0, 0), report.as_dict()
+
+    new_id = f"ALERT-new-store-{backend}"
+    own_bed.change_catalogue(MEMBER, add=[new_record(catalogue[template], new_id, f"定题通告测试湿地鸟类图鉴{backend}")])
+    new_key = f"{MEMBER}:{new_id}"
+    await harvest(registry, new)
+    report = run_alerts(store, new)
+    assert (report.new_in_index, report.found, report.notices) == (1, 1, 1), report.as_dict()
+    [search] = saved.for_user(store, "R-NLC-1")
+    assert [h["work_id"] for h in saved.hits(store, "R-NLC-1", search["id"])] == [work_of(new, new_key).work_id]
+
+
 def check_atom(body: bytes, links: list[str]) -> None:
     """RFC 4287's structure: a feed with one id, title and updated, an author and a self link; each entry with
     one id, title and updated and an alternate link (here: the edition pages, in order)."""
