@@ -124,17 +124,23 @@ def test_a_batch_committed_during_an_index_phase_is_merged_by_the_next(database)
         def concurrent():
             _apply(other, *second)
 
-        out = write_index(store, database, full=False, harvested={}, progress=_WriteDuringPhase(concurrent))
-        assert out["mode"] == "incremental"
-        assert store.pending_count() > 0  # the concurrent batch is still pending
         _take(held, *second)
-        out = write_index(store, database, full=False, harvested={}, progress=Progress())
-        assert out["mode"] == "incremental"
-        assert index_content(database) == _expected(held)
-        assert store.pending_count() == 0
+        _phase_beside(concurrent, store, database, "incremental", held)
     finally:
         store.close()
         other.close()
+
+
+def _phase_beside(concurrent, store, database, mode: str, held) -> None:
+    """An index phase (`mode`) while `concurrent` writes batches: they stay pending, and the next phase merges
+    them, leaving the index the records in `held` make."""
+    out = write_index(store, database, full=False, harvested={}, progress=_WriteDuringPhase(concurrent))
+    assert out["mode"] == mode
+    assert store.pending_count() > 0  # the concurrent batches are still pending
+    out = write_index(store, database, full=False, harvested={}, progress=Progress())
+    assert out["mode"] == "incremental"
+    assert index_content(database) == _expected(held)
+    assert store.pending_count() == 0
 
 
 def test_a_member_is_fetched_by_one_process_at_a_time(database):
@@ -186,13 +192,7 @@ def test_a_batch_committed_during_the_first_index_phase_is_merged_by_the_next(da
             for change in batches:
                 _apply(other, *change)
 
-        out = write_index(store, database, full=False, harvested={}, progress=_WriteDuringPhase(concurrent))
-        assert out["mode"] == "rebuild"
-        assert store.pending_count() > 0  # the concurrent batches are still pending
-        out = write_index(store, database, full=False, harvested={}, progress=Progress())
-        assert out["mode"] == "incremental"
-        assert index_content(database) == _expected(held)
-        assert store.pending_count() == 0
+        _phase_beside(concurrent, store, database, "rebuild", held)
     finally:
         store.close()
         other.close()
