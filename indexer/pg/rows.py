@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import islice
 
 from dedup.work import Work
@@ -44,8 +44,11 @@ class Row:
     holdings: list[tuple]
 
 
-# Each weight's position entries as tsvector text ("12A"), made once: a row names thousands of them.
-_ENTRIES = {w: [f"{p}{w}" for p in range(MAX_POSITION + 1)] for w in FIELD_WEIGHT.values()}
+@cache
+def _entries(weight: str) -> list[str]:
+    """A weight's position entries as tsvector text ("12A"), made once by a process that writes rows (a row names
+    thousands of them); searching processes never make them."""
+    return [f"{p}{weight}" for p in range(MAX_POSITION + 1)]
 
 
 class _Vector:
@@ -64,7 +67,7 @@ class _Vector:
         base = self.next + (1 if apart and self.next > 1 else 0)
         tokens, width = _tokens(text)
         lexemes = self.lexemes
-        entries = _ENTRIES[weight]
+        entries = _entries(weight)
         for token, pos in tokens:
             p = base + pos
             entry = entries[p if p < MAX_POSITION else MAX_POSITION]
