@@ -278,7 +278,7 @@ class _MemberRun:
 
     def classify(self, raw, source_id=None, datestamp=None, read=None) -> tuple[str | None, Upsert | None]:
         """(record id, upsert or None when unchanged) for one received record; (None, None) if unreadable.
-        `read`: its (content hash, Record or RecordError[, keys and pickle]) worked out beforehand
+        `read`: its (content hash, Record or RecordError, keys and pickle or None) worked out beforehand
         (`read_ahead`)."""
         self.report.records += 1
         digest = read[0] if read else content_hash(raw.data)
@@ -289,7 +289,7 @@ class _MemberRun:
             return rid, None
         try:
             if read is None:
-                read = (digest, self._read(raw))
+                read = (digest, self._read(raw), None)
             if isinstance(read[1], RecordError):
                 raise read[1]
             rec = read[1]
@@ -310,8 +310,7 @@ class _MemberRun:
             self.by_hash.pop(old, None)
         self.by_hash[digest] = rec.record_id
         self.by_id[rec.record_id] = digest
-        return rec.record_id, _upsert(self.code, raw, digest, rec, source_id, datestamp,
-                                      read[2] if read is not None and len(read) > 2 else None)
+        return rec.record_id, _upsert(self.code, raw, digest, rec, source_id, datestamp, read[2])
 
     def _read(self, raw) -> Record | RecordError:
         try:

@@ -77,6 +77,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def first_seen_now() -> str:
+    """Now as the store writes a record's first-seen time (UTC, microseconds: compared as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
 CHECKPOINT_COLUMNS = "member, protocol, mode, position, token, hits, since, next_from, started, counts"
 MEMBER_COLUMNS = "last_started, last_finished, last_status, next_from, last_report"
 
@@ -175,7 +180,6 @@ class Store(Protocol):
     def work_digests(self, work_ids: Iterable[str]) -> dict[str, str]: ...
     def indexed_works(self) -> set[str]: ...
     def has_indexed(self) -> bool: ...
-    def key_index(self) -> tuple[dict[str, list[Rec]], dict[Rec, list[str]]]: ...
     def title_block_sizes(self) -> dict[str, int]: ...
     def all_keys(self) -> list[Rec]: ...
     def load(self, keys: list[Rec], renormalise) -> Iterator[Record]: ...
@@ -323,7 +327,7 @@ class HarvestStore:
         """Write new/changed records, deletions, the ids seen and the checkpoint in one transaction."""
         db = self.db
         stamp = now_iso()
-        first_seen = datetime.now(UTC).isoformat(timespec="microseconds")  # kept when the record changes later
+        first_seen = first_seen_now()  # kept when the record changes later
         upserts = list(upserts)
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -411,7 +415,7 @@ class HarvestStore:
                    "last_report = excluded.last_report, "
                    "first_finished = coalesce(members.first_finished, excluded.first_finished)",
                    (member, now_iso(), status, next_from, json.dumps(report, ensure_ascii=False),
-                    datetime.now(UTC).isoformat(timespec="microseconds")))  # as first_seen is written
+                    first_seen_now()))
         db.execute("COMMIT")
 
     def fail_member(self, member: str, *, status: str, report: dict) -> None:
@@ -459,16 +463,6 @@ class HarvestStore:
             out.update(self.db.execute(f"SELECT work_id, group_id FROM works WHERE work_id IN "
                                        f"({','.join('?' * len(chunk))})", chunk).fetchall())
         return out
-
-    def key_index(self) -> tuple[dict[str, list[tuple[str, str]]], dict[tuple[str, str], list[str]]]:
-        """({key: records}, {record: keys}) over every record, in one read of the key table."""
-        by_key: dict[str, list[tuple[str, str]]] = {}
-        keys_of: dict[tuple[str, str], list[str]] = {}
-        for key, member, record_id in self.db.execute("SELECT key, member, record_id FROM record_keys"):
-            rec = (member, record_id)
-            by_key.setdefault(key, []).append(rec)
-            keys_of.setdefault(rec, []).append(key)
-        return by_key, keys_of
 
     def title_block_sizes(self) -> dict[str, int]:
         """Every `title:` key with the number of records that have it (the merge's title block sizes)."""

@@ -492,18 +492,6 @@ class PgHarvestStore:
     def has_indexed(self) -> bool:
         return self.db.execute("SELECT 1 FROM harvest_works LIMIT 1").fetchone() is not None
 
-    def key_index(self) -> tuple[dict[str, list[Rec]], dict[Rec, list[str]]]:
-        by_key: dict[str, list[Rec]] = {}
-        keys_of: dict[Rec, list[str]] = {}
-        with self.db.cursor(name="key_index") as cur:  # server-side: streamed, not all rows at once
-            cur.itersize = 20000
-            cur.execute("SELECT key, member, record_id FROM harvest_record_keys")
-            for key, member, record_id in cur:
-                rec = (member, record_id)
-                by_key.setdefault(key, []).append(rec)
-                keys_of.setdefault(rec, []).append(key)
-        return by_key, keys_of
-
     def title_block_sizes(self) -> dict[str, int]:
         """Every `title:` key with the number of records that have it (the merge's title block sizes)."""
         return dict(self._rows("SELECT key, count(*) FROM harvest_record_keys WHERE starts_with(key, 'title:') "
