@@ -38,6 +38,8 @@ EXACT_FACETS = 1000  # matches up to which facet counts are exact; above, estima
 SAMPLE = 500  # matches (at least) the estimate counts
 ALWAYS_EXACT = frozenset({"member"})  # counted over every match whatever the hits: which libraries hold a
 # broad query's books is what a reader narrows to, and a small library must not drop out of a sample
+# what a page keeps of each match besides its score: facet values, sort keys, and the columns the score reads
+MATCH_COLUMNS = ("work_id", "year", "holders", "title_fold", "title_key", *FACET_COLUMNS.values())
 log = logging.getLogger("balis.index")
 
 
@@ -225,8 +227,7 @@ def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str,
         for value in selected.get(facet, []):  # counted in case the value is not among the facet's rows
             one = q.selected({**others, facet: [value]}, prefix="m.")
             parts.append(f"SELECT '+{facet}', {q.param(value)}, count(*) FROM {rows} m WHERE {one}")
-    cols = ", ".join(f"e.{c}" for c in ("work_id", "year", "holders", "title_fold", "title_key",
-                                         *FACET_COLUMNS.values()))
+    cols = ", ".join(f"e.{c}" for c in MATCH_COLUMNS)
     chosen = q.selected(selected, prefix="e.") or "true"
     counts = "\nUNION ALL ".join(parts)
     # the facets count every match up to EXACT_FACETS; above, the matches whose work id hashes to 0 under a mask

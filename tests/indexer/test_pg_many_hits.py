@@ -118,14 +118,13 @@ def test_every_match_scores_as_live_ranking_scores_it(works, pg, text):
     """Not only the order: each match's relevance in SQL equals federator.rank's, as rank() rounds it (a
     field with the clause as written is tested once, its words one by one only where it is not)."""
     from federator.rank import score
-    from indexer.pg.search import _tested
-    from indexer.pg.sql import FACET_COLUMNS, Sql
+    from indexer.pg.search import MATCH_COLUMNS, _tested
+    from indexer.pg.sql import Sql
 
     query = parse(text)
     q = Sql()
     match, relevance = q.match(query), q.score(query)
-    cols = ", ".join(f"e.{c}" for c in ("work_id", "year", "holders", "title_fold", "title_key",
-                                         *FACET_COLUMNS.values()))
+    cols = ", ".join(f"e.{c}" for c in MATCH_COLUMNS)
     statement = f"SELECT work_id, {relevance} FROM ({_tested(q, match, cols)}) e"
     got = dict(pg.reads.run(lambda conn: conn.execute(statement, q.params).fetchall()))
     by_id = {w.work_id: w for w in works}
