@@ -9,7 +9,7 @@ without an ISBN cannot chain two editions with different ISBNs (or 上册 and �
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from itertools import combinations
 
@@ -69,14 +69,11 @@ def blocking_keys(k: MatchKeys) -> list[str]:
     return keys
 
 
-def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | None = None,
-                    touching: AbstractSet[int] | None = None) -> set[tuple[int, int]]:
-    """Index pairs (i < j) that share a block.
-
-    `block_sizes`: how many records each block holds in the whole catalogue, when `keys` is part of it (the
-    harvest re-merging what changed): a big title block is split by year as it is in a full merge.
-    `touching`: only the pairs with at least one of these indexes (the harvest's changed records among the
-    records they can meet), found without going through the others' pairs."""
+def _subblocks(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | None
+               ) -> Iterator[tuple[list[int], list[int] | None]]:
+    """The sets of records compared with one another, as (indexes, None), or, for a wildcard block, as
+    (indexes, the indexes of its records without a year): there only pairs with such a record are compared.
+    A big title block comes as its year parts (each year with the next). Blocks of one record are left out."""
     blocks: dict[str, list[int]] = defaultdict(list)
     parts = [_block_parts(k) for k in keys]
     # the wildcard blocks (`blocking_keys`) are built only where a record without a year can use them
@@ -89,35 +86,83 @@ def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | 
                 blocks[f"{f}|{y}"].append(i)
             if f in undated:
                 blocks[f"{f}|{YEAR_UNKNOWN}"].append(i)
-    pairs: set[tuple[int, int]] = set()
+    del parts
     for name, members in blocks.items():
         if len(members) < 2:
             continue
+        if name.endswith("|" + YEAR_UNKNOWN):
+            yield members, [i for i in members if keys[i].year is None]
+            continue
         size = len(members) if block_sizes is None else max(len(members), block_sizes.get(name, 0))
-        if name.endswith("|" + YEAR_UNKNOWN):  # only the records without a year against the others
-            unknown = [i for i in members if keys[i].year is None]
+        if size > BIG_BLOCK and name.startswith("title:"):
+            by_year: dict[int | None, list[int]] = defaultdict(list)
+            for i in members:
+                by_year[keys[i].year].append(i)
+            for y, group in by_year.items():
+                if y is not None:
+                    group = group + by_year.get(y + 1, [])
+                if len(group) > 1:
+                    yield group, None
+        else:
+            yield members, None
+
+
+def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | None = None,
+                    touching: AbstractSet[int] | None = None) -> set[tuple[int, int]]:
+    """Index pairs (i < j) that share a block.
+
+    `block_sizes`: how many records each block holds in the whole catalogue, when `keys` is part of it (the
+    harvest re-merging what changed): a big title block is split by year as it is in a full merge.
+    `touching`: only the pairs with at least one of these indexes (the harvest's changed records among the
+    records they can meet), found without going through the others' pairs."""
+    pairs: set[tuple[int, int]] = set()
+    for members, unknown in _subblocks(keys, block_sizes):
+        if unknown is not None:  # only the records without a year against the others
             known = [i for i in members if keys[i].year is not None]
             for x, a in enumerate(unknown):
                 for b in unknown[x + 1:] + known:
                     if touching is None or a in touching or b in touching:
                         pairs.add((a, b) if a < b else (b, a))
-            continue
-        if size > BIG_BLOCK and name.startswith("title:"):
-            by_year: dict[int | None, list[int]] = defaultdict(list)
-            for i in members:
-                by_year[keys[i].year].append(i)
-            groups = [by_year[y] + by_year.get(y + 1, []) if y is not None else by_year[y] for y in by_year]
+        elif touching is not None:
+            for a in (i for i in members if i in touching):
+                for b in members:
+                    if a != b:
+                        pairs.add((a, b) if a < b else (b, a))
         else:
-            groups = [members]
-        for group in groups:
-            if touching is not None:
-                for a in (i for i in group if i in touching):
-                    for b in group:
-                        if a != b:
-                            pairs.add((a, b) if a < b else (b, a))
-                continue
-            pairs.update(combinations(sorted(set(group)), 2))  # (a, b) with a < b, made in C
+            pairs.update(combinations(sorted(set(members)), 2))  # (a, b) with a < b, made in C
     return pairs
+
+
+def scored_pairs(keys: Sequence[MatchKeys], score=match_score,
+                 block_sizes: Mapping[str, int] | None = None) -> list[tuple[int, int, float]]:
+    """(i, j, score) for each pair i < j of `candidate_pairs(keys, block_sizes)` that scores.
+
+    The same pairs, without holding them all: each record's candidates are gathered and scored in turn, so
+    memory grows with the records and the pairs that score, not with every candidate pair (a catalogue of
+    a million records has a hundred million; a few in a hundred score)."""
+    blocks = list(_subblocks(keys, block_sizes))
+    of: list[list[int]] = [[] for _ in keys]  # the blocks of each record
+    for b, (members, _unknown) in enumerate(blocks):
+        for i in members:
+            of[i].append(b)
+    out = []
+    near: set[int] = set()
+    for i, mine in enumerate(of):
+        if not mine:
+            continue
+        dated = keys[i].year is not None
+        for b in mine:
+            members, unknown = blocks[b]
+            near.update(unknown if dated and unknown is not None else members)
+        ki = keys[i]
+        for j in near:
+            if j > i:
+                s = score(ki, keys[j])
+                if s is not None:
+                    out.append((i, j, s))
+        near.clear()
+        of[i] = None  # a record's blocks are not read again
+    return out
 
 
 class _Clusters:
@@ -172,13 +217,11 @@ def cluster_keys(keys: Sequence[MatchKeys], score=match_score, *, block_sizes: M
     are appended to `edges` when given: clusters never cross the connected parts of that graph, so a part
     can be re-merged alone (the harvest, indexer/harvest.py; dedup.work.Merger)."""
     scored = []
-    for a, b in candidate_pairs(keys, block_sizes):
-        s = score(keys[a], keys[b])
-        if s is not None:
-            x, y = (names[a], names[b]) if names is not None else (a, b)
-            scored.append((-s, min(x, y), max(x, y), a, b))
-            if edges is not None:
-                edges.append((a, b))
+    for a, b, s in scored_pairs(keys, score, block_sizes):
+        x, y = (names[a], names[b]) if names is not None else (a, b)
+        scored.append((-s, min(x, y), max(x, y), a, b))
+        if edges is not None:
+            edges.append((a, b))
     scored.sort()  # the best pairs first; equal scores in the order of the records' names, not positions
     uf = _Clusters(keys, conflicting)
     for *_order, a, b in scored:

@@ -9,6 +9,7 @@ editions") without sharing holdings.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from dedup.cluster import blocking_keys, cluster_keys
@@ -98,13 +99,20 @@ def group_keys(keys: MatchKeys) -> list[str]:
 
 
 def group_editions(works: list[Work], keys_of: list[list[MatchKeys]]) -> None:
-    """Set `group_id` on every work: works sharing a title + creator key are other editions of one work.
+    """Set `group_id` on every work: works sharing a title + creator key are other editions of one work
+    (`group_names`)."""
+    for w, name in zip(works, group_names(keys_of), strict=True):
+        name_group(w, name)
 
-    The id is named after the group's smallest title + creator key, not after its records, so it stays the
-    same when a member adds or withdraws a copy (the harvest then rewrites only the editions that changed).
-    A work with no title key is a group of its own, named after its records.
+
+def group_names(keys_of: list[list[MatchKeys]]) -> list[str | None]:
+    """For each edition (the match keys of its records), the smallest title + creator key of its "other
+    editions" group: editions sharing such a key are in one group. None: the edition has no title key.
+
+    The group is named after that key, not after its records, so its id stays the same when a member adds
+    or withdraws a copy (the harvest then rewrites only the editions that changed).
     """
-    parent = list(range(len(works)))
+    parent = list(range(len(keys_of)))
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -129,9 +137,13 @@ def group_editions(works: list[Work], keys_of: list[list[MatchKeys]]) -> None:
             smallest = min(mine)
             if root not in names or smallest < names[root]:
                 names[root] = smallest
-    for i, w in enumerate(works):
-        name = names.get(find(i))
-        w.group_id = group_id_for(name) if name is not None else _digest("G", [record_key(r) for r in w.records])
+    return [names.get(find(i)) for i in range(len(keys_of))]
+
+
+def name_group(work: Work, name: str | None) -> None:
+    """Set the work's `group_id` from its group's name (`group_names`); a work with no title key is a group
+    of its own, named after its records."""
+    work.group_id = group_id_for(name) if name is not None else _digest("G", [record_key(r) for r in work.records])
 
 
 def group_id_for(key: str) -> str:
@@ -154,13 +166,48 @@ def merge(records: list[Record], *, block_sizes: dict[str, int] | None = None,
     """Cluster member records into editions, build one Work per edition, and group editions into works.
 
     Works come in the order of their first record in `records`. `block_sizes` and `edges`: see
-    `dedup.cluster.cluster_keys` (for re-merging part of a catalogue).
+    `dedup.cluster.cluster_keys` (for re-merging part of a catalogue). For a catalogue too big to hold as
+    records, `plan_merge` and `build_planned` give the same works a part at a time.
     """
     keys = [match_keys(r) for r in records]
-    groups = cluster_keys(keys, block_sizes=block_sizes, edges=edges, names=[record_key(r) for r in records])
-    works = [build_work([records[i] for i in g]) for g in groups]
-    group_editions(works, [[keys[i] for i in g] for g in groups])
-    return works
+    plan = plan_merge(keys, [record_key(r) for r in records], block_sizes=block_sizes, edges=edges)
+    return list(build_planned(plan, lambda wanted: [records[i] for i in wanted]))
+
+
+@dataclass(frozen=True, slots=True)
+class MergePlan:
+    """A merge worked out from match keys alone: the editions as lists of record indexes (in the order of
+    their first record) and each edition's "other editions" group name (`group_names`)."""
+
+    editions: list[list[int]]
+    groups: list[str | None]
+
+
+def plan_merge(keys: list[MatchKeys], names: list[str], *, block_sizes: dict[str, int] | None = None,
+               edges: list[tuple[int, int]] | None = None) -> MergePlan:
+    """The editions and groups `merge` gives for the records with these match keys and names (record_key),
+    without the records: the keys of a million records fit in memory where the records do not."""
+    editions = cluster_keys(keys, block_sizes=block_sizes, edges=edges, names=names)
+    return MergePlan(editions, group_names([[keys[i] for i in g] for g in editions]))
+
+
+def build_planned(plan: MergePlan, read, part: int | None = None) -> Iterator[Work]:
+    """The works of `plan`, in its order, built `part` records at a time (default: all at once):
+    `read(indexes)` gives the records at those sorted indexes, and only one part's records are held."""
+    start = 0
+    editions = plan.editions
+    while start < len(editions):
+        end, size = start, 0
+        while end < len(editions) and (part is None or size < part or end == start):
+            size += len(editions[end])
+            end += 1
+        wanted = sorted(i for g in editions[start:end] for i in g)
+        at = dict(zip(wanted, read(wanted), strict=True))
+        for g, name in zip(editions[start:end], plan.groups[start:end], strict=True):
+            w = build_work([at[i] for i in g])
+            name_group(w, name)
+            yield w
+        start = end
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,12 @@ import os
 import pickle
 import re
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from connectors.base import Connector, RawRecord
@@ -46,9 +48,19 @@ from connectors.factory import open_connector
 from connectors.normalise import content_hash, normalise_raw
 from connectors.query import MEMBER_TIME, modified_since, record_id
 from dedup.cluster import BIG_BLOCK, YEAR_UNKNOWN, candidate_pairs
-from dedup.keys import match_keys
+from dedup.keys import MatchKeys, match_keys
 from dedup.score import YEAR_SLACK, match_score
-from dedup.work import build_work, group_id_for, index_keys, merge
+from dedup.work import (
+    MergePlan,
+    Work,
+    build_planned,
+    build_work,
+    group_id_for,
+    index_keys,
+    merge,
+    plan_merge,
+    record_key,
+)
 from indexer.errors import HarvestError, HarvestStopped
 from indexer.pg.store import MemberBusy
 from indexer.schema import document, dump_work
@@ -64,6 +76,8 @@ DEFAULT_HARVEST_PAGE = 500
 BATCH = 500  # records per store transaction (and checkpoint) in a paged pass
 REPORT_VERSION = 1
 LOCK_NAME = "harvest.lock"
+PART_RECORDS = 20_000  # records read at a time to build the editions of a whole-store merge
+PART_EDITIONS = 2_000  # editions whose stored digests are read at a time
 
 
 class NoDateSearch(Exception):
@@ -786,44 +800,78 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
             store.mark_indexed(step.assignment, digests=step.digests, removed=step.delete, edges=step.pairs,
                                groups=step.groups, sizes=step.sizes, forget=step.gone)
             return out
-        new_keys = None
-        edges: list[tuple[int, int]] = []
         keys = store.all_keys()
         old_works = store.indexed_works() if upgrade else set()
         progress.phase(f"合并 merge: {len(keys)} records")
-        records = list(store.load(keys, renormaliser))
+        plan, pairs, new_keys = _plan_all(store, keys, upgrade)
         if upgrade:
-            new_keys = {k: index_keys(match_keys(r)) for k, r in zip(keys, records, strict=True)}
             sizes = _title_sizes(new_keys.items())
         else:
             sizes = store.title_block_sizes()
-        works = merge(records, edges=edges)
-        pairs = [(keys[a], keys[b]) for a, b in edges]
-        assignment = {(r.member, r.record_id): w.work_id for w in works for r in w.records}
+        # the records are read again a part at a time to build the editions, so only a part's are held
+        works = build_planned(plan, lambda wanted: store.load([keys[i] for i in wanted], renormaliser),
+                              PART_RECORDS)
+        assignment: dict[tuple[str, str], str] = {}
+        groups: dict[str, str] = {}
         # a rebuild into a database: the store hashes the works as the index stored them (one dump of each)
-        digests = None if rebuild and store.digests_in_index else {
-            w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in works}
-        groups = {w.work_id: w.group_id for w in works}
+        digests = None if rebuild and store.digests_in_index else {}
+        works = _noted(works, assignment, groups, digests)
         if rebuild:
-            progress.phase(f"写索引 index: {len(works)} editions")
+            progress.phase(f"写索引 index: {len(plan.editions)} editions")
             done = ix.rebuild(works, harvested=harvested)
-            out = {"mode": "rebuild", "records_merged": len(records), "upserted": done["documents"], "deleted": 0}
+            out = {"mode": "rebuild", "records_merged": len(keys), "upserted": done["documents"], "deleted": 0}
             store.mark_indexed(assignment, digests=digests, replace_all=True, edges=pairs, groups=groups,
                                sizes=sizes)
         else:
             # only editions that differ from what the index holds are written
-            held = store.work_digests(digests)
-            changed = [w for w in works if held.get(w.work_id) != digests[w.work_id]]
+            changed = []
+            for part in _parts(works, PART_EDITIONS):
+                held = store.work_digests(w.work_id for w in part)
+                changed += [w for w in part if held.get(w.work_id) != digests[w.work_id]]
             delete = sorted(old_works - set(digests))
             progress.phase(f"写索引 index: {len(changed)} editions changed, {len(delete)} removed")
             done = ix.write(upsert=changed, delete=delete, harvested=harvested)
-            out = {"mode": "upgrade", "records_merged": len(records), "upserted": done["upserted"],
+            out = {"mode": "upgrade", "records_merged": len(keys), "upserted": done["upserted"],
                    "deleted": done["deleted"]}
             store.mark_indexed(assignment, digests={w.work_id: digests[w.work_id] for w in changed}, removed=delete,
                                edges=pairs, keys=new_keys, groups=groups, sizes=sizes)
     finally:
         ix.close()
     return out
+
+
+def _plan_all(store: Store, keys: list[tuple[str, str]], fresh_keys: bool
+              ) -> tuple[MergePlan, list[tuple[tuple[str, str], tuple[str, str]]], dict | None]:
+    """The merge of every stored record (`keys`, in that order), worked out from their match keys: the plan,
+    the pairs that scored, and (`fresh_keys`) each record's index keys made anew. The records are read once
+    and not kept (a million records take about 7 GB as objects, their match keys under 3 GB)."""
+    match: list[MatchKeys] = []
+    names: list[str] = []
+    for rec in store.load(keys, renormaliser):
+        match.append(match_keys(rec))
+        names.append(record_key(rec))
+    new_keys = {k: index_keys(mk) for k, mk in zip(keys, match, strict=True)} if fresh_keys else None
+    edges: list[tuple[int, int]] = []
+    plan = plan_merge(match, names, edges=edges)
+    return plan, [(keys[a], keys[b]) for a, b in edges], new_keys
+
+
+def _noted(works: Iterable[Work], assignment: dict, groups: dict, digests: dict | None) -> Iterator[Work]:
+    """`works` as they go by, each one's records, group (and, unless `digests` is None, digest) noted."""
+    for w in works:
+        wid = w.work_id
+        for r in w.records:
+            assignment[(r.member, r.record_id)] = wid
+        groups[wid] = w.group_id
+        if digests is not None:
+            digests[wid] = hashlib.blake2b(dump_work(w), digest_size=16).hexdigest()
+        yield w
+
+
+def _parts(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while part := list(islice(it, size)):
+        yield part
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ and records to add or edit at a test bed member."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import zlib
 from pathlib import Path
@@ -11,9 +12,11 @@ from pathlib import Path
 from lxml import etree
 
 from connectors.factory import open_connector
-from dedup.work import merge
+from dedup.keys import match_keys
+from dedup.work import index_keys, merge
 from indexer.harvest import harvest_endpoint
 from indexer.schema import dump_work
+from indexer.store import Upsert
 from records.normalise import from_raw
 
 MARC = "http://www.loc.gov/MARC21/slim"
@@ -92,3 +95,10 @@ def new_record(xml: bytes, record_id: str, title: str) -> bytes:
             root.remove(df)
     _title_field(root).text = title
     return etree.tostring(root, encoding="UTF-8")
+
+
+def upsert_of(rec) -> Upsert:
+    """A normalised record as a harvest writes it into the store (its raw record left out)."""
+    digest = hashlib.blake2b(repr(rec).encode(), digest_size=16).hexdigest()
+    return Upsert(record_id=rec.record_id, hash=digest, raw=b"", syntax=rec.syntax, charset="utf-8", record=rec,
+                  keys=index_keys(match_keys(rec)))

@@ -8,7 +8,6 @@ each incremental index phase is compared with a full merge of every record held.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import zlib
@@ -16,22 +15,15 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
-from harvest_helpers import index_content
+from harvest_helpers import index_content, upsert_of
 
-from dedup.keys import match_keys
-from dedup.work import index_keys, merge
+from dedup.work import merge
 from indexer.harvest import Progress, write_index
 from indexer.schema import dump_work
-from indexer.store import HarvestStore, Upsert
+from indexer.store import HarvestStore
 from records.model import Author, Record
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
-
-
-def _upsert(rec) -> Upsert:
-    digest = hashlib.blake2b(repr(rec).encode(), digest_size=16).hexdigest()
-    return Upsert(record_id=rec.record_id, hash=digest, raw=b"", syntax=rec.syntax, charset="utf-8", record=rec,
-                  keys=index_keys(match_keys(rec)))
 
 
 def _expected(held: dict) -> dict:
@@ -42,7 +34,7 @@ def _expected(held: dict) -> dict:
 def _apply(store: HarvestStore, changes: list, gone: list) -> None:
     by_member: dict[str, tuple[list, list]] = {}
     for rec in changes:
-        by_member.setdefault(rec.member, ([], []))[0].append(_upsert(rec))
+        by_member.setdefault(rec.member, ([], []))[0].append(upsert_of(rec))
     for member, record_id in gone:
         by_member.setdefault(member, ([], []))[1].append(record_id)
     for member, (ups, dels) in by_member.items():
