@@ -8,9 +8,12 @@ cache folder and reused. Members are reached directly (not through the fault pro
 With `--backend postgresql` the index and the harvest store are one PostgreSQL database (a private cluster kept
 in var/bench/pg-cluster, `benchmarks/pg_cluster.py`, its database emptied before the full run); writes
 benchmarks/results/harvest-postgresql.json (target for the re-run after a 1 % change: ≤ 0.05 of the full run).
+A large test bed (70 members of 14,286 records: a million) is run in two steps, `--full-only` (the first harvest
+into an empty index) and then `--again` (the nightly run when nothing changed), since changing 1 % of it
+re-indexes every member (about 20 minutes). Every result gives the most memory the process held.
 
     .venv/bin/python benchmarks/harvest.py [--members 20] [--records 5000] [--quick] [--cache DIR]
-    .venv/bin/python benchmarks/harvest.py --backend postgresql [--members 70 --records 14286 [--full-only]]
+    .venv/bin/python benchmarks/harvest.py --backend postgresql [--members 70 --records 14286 [--full-only | --again]]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import platform
 import pstats
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -126,6 +130,23 @@ def timed_harvest(registry: Registry, index_dir: Path, profile: bool):
     return result, wall, cpu, top
 
 
+def peak_mib() -> int:
+    """The most memory this process has held (resident), in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def write_result(out_path: Path, args, result: dict, load_before: tuple) -> None:
+    result = {"backend": args.backend, "members": args.members, "records_per_member": args.records, **result,
+              "rate_limit": "off (rate=0)", "concurrency": 4, "peak_memory_mib": peak_mib(),
+              "load_average_before": [round(x, 2) for x in load_before],
+              "load_average_after": [round(x, 2) for x in os.getloadavg()],
+              "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                          "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {out_path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=20)
@@ -143,12 +164,18 @@ def main() -> None:
                     help="folder of the private PostgreSQL cluster (--backend postgresql)")
     ap.add_argument("--full-only", action="store_true",
                     help="only the full run (a large test bed: the 1 %% change re-indexes every member, which takes long)")
-    ap.add_argument("--out", help="JSON file (default benchmarks/results/harvest[-postgresql][-quick].json)")
+    ap.add_argument("--again", action="store_true",
+                    help="only harvest again into the index the last run left, nothing changed at the members (the "
+                         "nightly run of a quiet day: after --full-only on a large test bed)")
+    ap.add_argument("--out", help="JSON file (default benchmarks/results/harvest[-postgresql][-quick].json; with "
+                                  "--full-only or --again, harvest[-postgresql]-MEMBERSxRECORDS-full|again.json)")
     args = ap.parse_args()
     if args.quick:
         args.members, args.records = 4, 1000
     cache = Path(args.cache or ROOT / "var" / "bench" / f"harvest-{args.members}x{args.records}")
     suffix = ("-postgresql" if args.backend == "postgresql" else "") + ("-quick" if args.quick else "")
+    if args.full_only or args.again:
+        suffix += f"-{args.members}x{args.records}-" + ("again" if args.again else "full")
     out_path = Path(args.out or ROOT / "benchmarks" / "results" / f"harvest{suffix}.json")
     with contextlib.ExitStack() as stack:
         database = None
@@ -169,33 +196,39 @@ def run(args, cache: Path, out_path: Path, database: str | None) -> None:
           f"(up in {time.perf_counter() - t0:.1f} s)")
     try:
         registry = direct(load_registry(bed.registry_path), args.deletions)
-        index_dir = cache / "index"
-        shutil.rmtree(index_dir, ignore_errors=True)
+        index_dir = database or cache / "index"
+        load_before = os.getloadavg()
+        if args.again:
+            again, again_wall, again_cpu, _ = timed_harvest(registry, index_dir, False)
+            assert again.ok, [r.as_dict() for r in again.members if r.status != "ok"]
+            records = sum(r.records for r in again.members)
+            print(f"harvested again, nothing changed: {again_wall:.1f} s (process CPU {again_cpu:.1f} s; index phase "
+                  f"{again.index['mode']}, {again.index['seconds']:.1f} s); peak memory {peak_mib()} MiB")
+            write_result(out_path, args, {
+                "again": {"seconds": round(again_wall, 2), "cpu_seconds": round(again_cpu, 2), "records": records,
+                          "index": again.index},
+                "per_member_again": [r.as_dict() for r in again.members]}, load_before)
+            return
         if database:
             from pg_cluster import drop_database
 
             drop_database(database)
-            index_dir = database
-        load_before = os.getloadavg()
+        else:
+            shutil.rmtree(index_dir, ignore_errors=True)
 
         full, full_wall, full_cpu, full_prof = timed_harvest(registry, index_dir, args.profile)
         records = sum(r.records for r in full.members)
         assert full.ok, [r.as_dict() for r in full.members if r.status != "ok"]
         print(f"full run: {records} records in {full_wall:.1f} s = {records / full_wall:,.0f} records/s "
               f"(process CPU {full_cpu:.1f} s; index phase {full.index['seconds']:.1f} s, "
-              f"{full.index['upserted']} editions)")
+              f"{full.index['upserted']} editions); peak memory {peak_mib()} MiB")
 
         if args.full_only:
-            result = {"backend": args.backend, "members": args.members, "records_per_member": args.records,
-                      "records": records, "rate_limit": "off (rate=0)", "concurrency": 4,
-                      "full": {"seconds": round(full_wall, 2), "cpu_seconds": round(full_cpu, 2),
-                               "records_per_second": round(records / full_wall, 1), "index": full.index},
-                      "per_member_full": [r.as_dict() for r in full.members],
-                      "load_average_before": [round(x, 2) for x in load_before],
-                      "load_average_after": [round(x, 2) for x in os.getloadavg()]}
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            out_path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-            print(f"wrote {out_path}")
+            write_result(out_path, args, {
+                "records": records,
+                "full": {"seconds": round(full_wall, 2), "cpu_seconds": round(full_cpu, 2),
+                         "records_per_second": round(records / full_wall, 1), "index": full.index},
+                "per_member_full": [r.as_dict() for r in full.members]}, load_before)
             return
         again, again_wall, _, _ = timed_harvest(registry, index_dir, False)
         assert again.index["mode"] == "unchanged"
@@ -227,9 +260,8 @@ def run(args, cache: Path, out_path: Path, database: str | None) -> None:
         for r in full.members:
             protocols[r.protocol] = protocols.get(r.protocol, 0) + 1
         result = {
-            "backend": args.backend, "members": args.members, "records_per_member": args.records, "records": records,
-            "protocols": protocols, "deletions": args.deletions or "registry (prefixes)", "rate_limit": "off (rate=0)", "concurrency": 4, "endpoints": "direct to Zebra "
-            "(Z39.50/SRU, no fault proxy); OAI-PMH from the test bed's repository server",
+            "records": records, "protocols": protocols, "deletions": args.deletions or "registry (prefixes)",
+            "endpoints": "direct to Zebra (Z39.50/SRU, no fault proxy); OAI-PMH from the test bed's repository server",
             "full": {"seconds": round(full_wall, 2), "cpu_seconds": round(full_cpu, 2),
                      "records_per_second": round(records / full_wall, 1), "index": full.index},
             "unchanged_rerun": {"seconds": round(again_wall, 2), "ratio": round(again_wall / full_wall, 4)},
@@ -238,14 +270,8 @@ def run(args, cache: Path, out_path: Path, database: str | None) -> None:
             "per_member_full": [r.as_dict() for r in full.members],
             "per_member_unchanged_rerun": [r.as_dict() for r in again.members],
             "per_member_incremental": [r.as_dict() for r in incr.members],
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                        "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()},
         }
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {out_path}")
+        write_result(out_path, args, result, load_before)
     finally:
         bed.down()
 

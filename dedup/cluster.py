@@ -8,6 +8,7 @@ without an ISBN cannot chain two editions with different ISBNs (or 上册 and �
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -18,6 +19,11 @@ from dedup.score import conflict, match_score
 from records.model import Record
 
 BIG_BLOCK = 48  # a title key shared by more records than this is split by year
+# A title prefix or suffix, creator or page-count block of more records than this is not compared at all: such a
+# key says too little ("…研究" in one year holds tens of thousands of records of a million-record catalogue, and
+# comparing them all takes days), and its records meet their copies through their other keys.
+FUZZY_MAX = 100
+FUZZY = ("tp:", "ts:", "au:", "ex:")
 
 
 PREFIX = 8  # characters of a Latin-script title that make its prefix and suffix blocks (CJK: PREFIX_CJK)
@@ -71,9 +77,10 @@ def blocking_keys(k: MatchKeys) -> list[str]:
 
 def _subblocks(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | None
                ) -> Iterator[tuple[list[int], list[int] | None]]:
-    """The sets of records compared with one another, as (indexes, None), or, for a wildcard block, as
+    """The sets of records compared with one another, as (sorted indexes, None), or, for a wildcard block, as
     (indexes, the indexes of its records without a year): there only pairs with such a record are compared.
-    A big title block comes as its year parts (each year with the next). Blocks of one record are left out."""
+    A big title block comes as its year parts (each year with the next); a fuzzy block past FUZZY_MAX, and a
+    block of one record, is left out. `block_sizes`: see `candidate_pairs`."""
     blocks: dict[str, list[int]] = defaultdict(list)
     parts = [_block_parts(k) for k in keys]
     # the wildcard blocks (`blocking_keys`) are built only where a record without a year can use them
@@ -90,21 +97,34 @@ def _subblocks(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | None
     for name, members in blocks.items():
         if len(members) < 2:
             continue
+        size = len(members) if block_sizes is None else max(len(members), block_sizes.get(name, 0))
+        if size > FUZZY_MAX and name.startswith(FUZZY):
+            continue
         if name.endswith("|" + YEAR_UNKNOWN):
             yield members, [i for i in members if keys[i].year is None]
             continue
-        size = len(members) if block_sizes is None else max(len(members), block_sizes.get(name, 0))
         if size > BIG_BLOCK and name.startswith("title:"):
             by_year: dict[int | None, list[int]] = defaultdict(list)
             for i in members:
                 by_year[keys[i].year].append(i)
             for y, group in by_year.items():
                 if y is not None:
-                    group = group + by_year.get(y + 1, [])
+                    group = sorted(group + by_year.get(y + 1, []))
                 if len(group) > 1:
                     yield group, None
         else:
             yield members, None
+
+
+def block_limit(key: str) -> int | None:
+    """The size past which a block of this key is compared otherwise: a `title:` block by year (BIG_BLOCK), a
+    fuzzy block not at all (FUZZY_MAX); None: any size is compared whole. The harvest remembers the sizes of
+    such blocks, since whether a block has crossed its limit changes the pairs of all its records."""
+    if key.startswith("title:"):
+        return BIG_BLOCK
+    if key.startswith(FUZZY):
+        return FUZZY_MAX
+    return None
 
 
 def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | None = None,
@@ -112,7 +132,8 @@ def candidate_pairs(keys: Sequence[MatchKeys], block_sizes: Mapping[str, int] | 
     """Index pairs (i < j) that share a block.
 
     `block_sizes`: how many records each block holds in the whole catalogue, when `keys` is part of it (the
-    harvest re-merging what changed): a big title block is split by year as it is in a full merge.
+    harvest re-merging what changed): a big title block is split by year, and a big fuzzy block left out, as
+    in a full merge.
     `touching`: only the pairs with at least one of these indexes (the harvest's changed records among the
     records they can meet), found without going through the others' pairs."""
     pairs: set[tuple[int, int]] = set()
@@ -153,13 +174,13 @@ def scored_pairs(keys: Sequence[MatchKeys], score=match_score,
         dated = keys[i].year is not None
         for b in mine:
             members, unknown = blocks[b]
-            near.update(unknown if dated and unknown is not None else members)
+            later = unknown if dated and unknown is not None else members
+            near.update(later[bisect_right(later, i):])  # each pair once, from its first record
         ki = keys[i]
         for j in near:
-            if j > i:
-                s = score(ki, keys[j])
-                if s is not None:
-                    out.append((i, j, s))
+            s = score(ki, keys[j])
+            if s is not None:
+                out.append((i, j, s))
         near.clear()
         of[i] = None  # a record's blocks are not read again
     return out

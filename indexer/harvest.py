@@ -47,7 +47,7 @@ from connectors.errors import (
 from connectors.factory import open_connector
 from connectors.normalise import content_hash, normalise_raw
 from connectors.query import MEMBER_TIME, modified_since, record_id
-from dedup.cluster import BIG_BLOCK, YEAR_UNKNOWN, candidate_pairs
+from dedup.cluster import BIG_BLOCK, YEAR_UNKNOWN, block_limit, candidate_pairs
 from dedup.keys import MatchKeys, match_keys
 from dedup.score import YEAR_SLACK, match_score
 from dedup.work import (
@@ -805,9 +805,9 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
         progress.phase(f"合并 merge: {len(keys)} records")
         plan, pairs, new_keys = _plan_all(store, keys, upgrade)
         if upgrade:
-            sizes = _title_sizes(new_keys.items())
+            sizes = _limited_sizes(new_keys.items())
         else:
-            sizes = store.title_block_sizes()
+            sizes = store.block_sizes()
         # the records are read again a part at a time to build the editions, so only a part's are held
         works = build_planned(plan, lambda wanted: store.load([keys[i] for i in wanted], renormaliser),
                               PART_RECORDS)
@@ -885,7 +885,7 @@ class _Remerged:
     pairs: list[tuple[tuple[str, str], tuple[str, str]]]  # the scored pairs among them
     digests: dict[str, str]  # of the editions written
     groups: dict[str, str]  # the group id of every edition re-merged or renamed
-    sizes: dict[str, int]  # title block sizes now, for the pending title keys
+    sizes: dict[str, int]  # block sizes to keep for the next phase (`Part.remember`)
     gone: list[tuple[str, str]]
 
 
@@ -908,16 +908,18 @@ def _remerge(store: Store, progress: Progress) -> _Remerged:
         pairs=[(part.keys[a], part.keys[b]) for a, b in edges],
         digests={wid: digests[wid] for wid in changed},
         groups={w.work_id: w.group_id for w in written},
-        sizes={k: part.sizes.get(k, 0) for k in part.pending_keys if k.startswith("title:")}, gone=part.gone)
+        sizes=part.remember, gone=part.gone)
 
 
-def _title_sizes(keys_of_records) -> dict[str, int]:
+def _limited_sizes(keys_of_records) -> dict[str, int]:
+    """The sizes a merge remembers (`Store.block_sizes`): of every `title:` block, and of every other block
+    with a size limit (`block_limit`) that is past it."""
     sizes: dict[str, int] = {}
     for _rec, ks in keys_of_records:
         for k in ks:
-            if k.startswith("title:"):
+            if block_limit(k) is not None:
                 sizes[k] = sizes.get(k, 0) + 1
-    return sizes
+    return {k: n for k, n in sizes.items() if k.startswith("title:") or n > block_limit(k)}
 
 
 @dataclass(slots=True)
@@ -927,10 +929,11 @@ class Part:
     keys: list[tuple[str, str]]  # its records, in merge order
     records: list
     old_works: set[str]  # works the index may hold for them
-    sizes: dict[str, int]  # catalogue-wide size now of its records' and the pending title blocks
+    sizes: dict[str, int]  # catalogue-wide size now of its records' and the pending keys' blocks with a limit
     keys_of: dict[tuple[str, str], list[str]]  # its records' keys
     pending_keys: set[str]
     gone: list[tuple[str, str]]  # withdrawn records the stored pairs may still name
+    remember: dict[str, int]  # block sizes to keep for the next phase (`Store.block_sizes`)
     loaded: dict = field(default_factory=dict)  # records read from the store on the way, outside the part too
 
 
@@ -944,21 +947,26 @@ def affected(store: Store) -> Part:
     pairs. Pairs are worked out anew for the records whose pairs can have changed (the pending records and
     such a title block); every other record's pairs are as stored from earlier merges, since neither its
     keys nor its candidates changed (a stored pair to a pending record only leads back into the part). A
+    fuzzy block that crossed its size limit (`dedup.cluster.FUZZY_MAX`: past it, it is not compared) changes the
+    pairs of all its records, as a title block crossing BIG_BLOCK does, and is treated alike. A
     record more than YEAR_SLACK years from every fresh record of a block cannot score with them (a year
     conflict) and is not read for it. Only the rows these records reach are read from the store, by indexed
     look-ups. Candidate pairs split big title blocks by their sizes in the whole catalogue, as a full merge
     does. "Other editions" groups reach further and are named afterwards (`regroup`).
     """
     pending, withdrawn, old_works, mates, pending_keys = store.pending_state()
-    pending_titles = [k for k in pending_keys if k.startswith("title:")]
-    now = store.key_counts(pending_titles)
-    before = store.title_sizes_of(pending_titles)
-    crossed = [k for k in pending_titles if (before.get(k, 0) > BIG_BLOCK) != (now.get(k, 0) > BIG_BLOCK)]
+    limited = [k for k in pending_keys if block_limit(k) is not None]
+    now = store.key_counts(limited)
+    before = store.title_sizes_of(limited)  # a fuzzy block's only while it is (or was) past its limit
+    crossed = [k for k in limited if (before.get(k, 0) > block_limit(k)) != (now.get(k, 0) > block_limit(k))]
+    # remembered: every title block's size, and a fuzzy block's while it is past its limit or was
+    remember = {k: now.get(k, 0) for k in limited
+                if k.startswith("title:") or k in crossed or now.get(k, 0) > block_limit(k)}
     fresh_for = set(pending)  # records whose scored pairs are worked out anew
     for recs in store.records_with(crossed).values():
         fresh_for.update(recs)
     keys_of = store.keys_of(fresh_for)
-    sizes = store.key_counts({k for ks in keys_of.values() for k in ks if k.startswith("title:")})
+    sizes = store.key_counts({k for ks in keys_of.values() for k in ks if block_limit(k) is not None})
     wanted: set[str] = set()  # the parts of big title blocks the fresh records are compared in
     blocks: dict[str, set[int | None]] = {}  # the other blocks they are in, with their years
     for rec in fresh_for:
@@ -967,6 +975,9 @@ def affected(store: Store) -> Part:
         for k in ks:
             if k.startswith(("group:", "titleyear:")):
                 continue
+            limit = block_limit(k)
+            if limit is not None and not k.startswith("title:") and sizes.get(k, 0) > limit:
+                continue  # a fuzzy block too big to be compared
             if k.startswith("title:") and sizes.get(k, 0) > BIG_BLOCK and ty is not None:
                 # a big title block is compared year by year: the same year and the years either side
                 title, year = ty[len("titleyear:"):].rsplit("|", 1)
@@ -1011,10 +1022,10 @@ def affected(store: Store) -> Part:
     missing = [r for r in order if r not in loaded]
     loaded.update(zip(missing, store.load(missing, renormaliser), strict=True))
     part_keys = store.keys_of(order)
-    titles = {k for ks in part_keys.values() for k in ks if k.startswith("title:")} | set(pending_titles)
-    sizes.update(store.key_counts(titles - sizes.keys()))
+    limited_keys = {k for ks in part_keys.values() for k in ks if block_limit(k) is not None} | set(limited)
+    sizes.update(store.key_counts(limited_keys - sizes.keys()))
     return Part(order, [loaded[r] for r in order], old_works | store.works_of(order), sizes, part_keys,
-                pending_keys, sorted(gone), loaded)
+                pending_keys, sorted(gone), remember, loaded)
 
 
 def _key_year(titleyear: str | None) -> int | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dedup import MERGE_RULES
+from dedup.cluster import FUZZY, FUZZY_MAX
 from indexer.errors import HarvestStoreError
 from records.model import Record
 
@@ -180,7 +181,7 @@ class Store(Protocol):
     def work_digests(self, work_ids: Iterable[str]) -> dict[str, str]: ...
     def indexed_works(self) -> set[str]: ...
     def has_indexed(self) -> bool: ...
-    def title_block_sizes(self) -> dict[str, int]: ...
+    def block_sizes(self) -> dict[str, int]: ...
     def all_keys(self) -> list[Rec]: ...
     def load(self, keys: list[Rec], renormalise) -> Iterator[Record]: ...
     def mark_indexed(self, assignment: dict[Rec, str], **kw) -> None: ...
@@ -464,10 +465,14 @@ class HarvestStore:
                                        f"({','.join('?' * len(chunk))})", chunk).fetchall())
         return out
 
-    def title_block_sizes(self) -> dict[str, int]:
-        """Every `title:` key with the number of records that have it (the merge's title block sizes)."""
-        return dict(self.db.execute("SELECT key, count(*) FROM record_keys WHERE substr(key, 1, 6) = 'title:' "
-                                    "GROUP BY key").fetchall())
+    def block_sizes(self) -> dict[str, int]:
+        """The block sizes a merge of the whole store remembers: of every `title:` key, and of every fuzzy key
+        (`dedup.cluster.FUZZY`) that more than FUZZY_MAX records have (its block is not compared)."""
+        marks = ", ".join("?" * len(FUZZY))
+        return dict(self.db.execute(
+            "SELECT key, count(*) FROM record_keys WHERE substr(key, 1, 6) = 'title:' GROUP BY key UNION ALL "
+            f"SELECT key, count(*) FROM record_keys WHERE substr(key, 1, 3) IN ({marks}) GROUP BY key "
+            "HAVING count(*) > ?", (*FUZZY, FUZZY_MAX)).fetchall())
 
     def edges(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
         """The pairs that scored in the merges so far, both ways: record → records it may join."""

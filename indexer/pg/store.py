@@ -29,6 +29,7 @@ from contextlib import contextmanager
 import psycopg
 
 from dedup import MERGE_RULES
+from dedup.cluster import FUZZY, FUZZY_MAX
 from indexer.errors import HarvestStoreError, LocalIndexError
 from indexer.pg.index import WRITER_LOCK, connect, head_revision, shown, upgrade
 from indexer.store import (
@@ -492,10 +493,12 @@ class PgHarvestStore:
     def has_indexed(self) -> bool:
         return self.db.execute("SELECT 1 FROM harvest_works LIMIT 1").fetchone() is not None
 
-    def title_block_sizes(self) -> dict[str, int]:
-        """Every `title:` key with the number of records that have it (the merge's title block sizes)."""
-        return dict(self._rows("SELECT key, count(*) FROM harvest_record_keys WHERE starts_with(key, 'title:') "
-                               "GROUP BY key"))
+    def block_sizes(self) -> dict[str, int]:
+        """As `indexer.store.HarvestStore.block_sizes`."""
+        return dict(self._rows(
+            "SELECT key, count(*) FROM harvest_record_keys WHERE starts_with(key, 'title:') GROUP BY key UNION ALL "
+            "SELECT key, count(*) FROM harvest_record_keys WHERE left(key, 3) = ANY(%s) GROUP BY key "
+            "HAVING count(*) > %s", (list(FUZZY), FUZZY_MAX)))
 
     def all_keys(self) -> list[Rec]:
         return [(m, r) for m, r in self._rows("SELECT member, record_id FROM harvest_records ORDER BY member, record_id")]

@@ -150,6 +150,42 @@ def _full_merge(store: HarvestStore) -> dict:
             for w in merge(list(store.load(keys, renormaliser)))}
 
 
+def test_a_fuzzy_block_past_its_size_is_not_compared_and_crossing_it_re_merges(tmp_path):
+    """A and B (one book, A's title mistyped at its first letter) meet only in their title-suffix block
+    ("…machines" in 2001). While it holds at most FUZZY_MAX records they are one edition; one more record
+    makes the suffix too common to compare on, and they part; it withdrawn, they join again. Each index phase
+    is incremental and equals a full merge."""
+    from dedup.cluster import FUZZY_MAX
+
+    def book(member, rid, title, author="Wirth, Niklaus"):
+        return Record(member=member, record_id=rid, syntax="marc21", title=title, authors=[Author(name=author)],
+                      publisher="Prentice-Hall", year=2001, extent="320 p.", holdings=[Holding(member=member)])
+
+    a, b = book("PKU", "a", "Xtudies of dataflow machines"), book("THU", "b", "Studies of dataflow machines")
+    fillers = [book("RUC", f"f{i}", f"Filler {i:03d} machines", f"Author{i:03d}, Someone")
+               for i in range(FUZZY_MAX - 2)]
+    store = _store(tmp_path, [a, b, *fillers])
+    try:
+        assert _index(store, tmp_path)["mode"] == "rebuild"
+        together = index_content(tmp_path)
+        assert together == _full_merge(store)
+        assert any(len(w["records"]) == 2 for w in together.values())
+
+        store.apply("BNU", upserts=[_up(book("BNU", "c", "Another machines", "Other, Person"))])
+        assert _index(store, tmp_path)["mode"] == "incremental"
+        apart = index_content(tmp_path)
+        assert apart == _full_merge(store)
+        assert all(len(w["records"]) == 1 for w in apart.values())
+
+        store.apply("RUC", deletes=["f0"])  # back to FUZZY_MAX: A and B are compared again
+        assert _index(store, tmp_path)["mode"] == "incremental"
+        again = index_content(tmp_path)
+        assert again == _full_merge(store)
+        assert any(len(w["records"]) == 2 for w in again.values())
+    finally:
+        store.close()
+
+
 def test_a_title_block_crossing_the_year_split_size_is_compared_anew(tmp_path):
     """A and B (same book, A without a year or creator) are compared while their title block holds at most
     BIG_BLOCK records, not once it is split by year: neither changes, yet they part and join again as the block
