@@ -119,9 +119,10 @@ def _print_report(result, index_dir: Path | str) -> None:
         for sample in r.error_samples:
             print(f"  {r.member}: {sample}")
     ix = result.index
+    steps = ", ".join(f"{name} {secs:.1f} s" for name, secs in ix.get("phases", {}).items())
     print(f"索引 index {index_dir}: {ix.get('mode')}, {ix.get('records_merged', 0)} records merged, "
-          f"{ix.get('upserted', 0)} editions written, {ix.get('deleted', 0)} removed; "
-          f"共用时 total {result.seconds:.1f} s")
+          f"{ix.get('upserted', 0)} editions written, {ix.get('deleted', 0)} removed"
+          f"{f' ({steps})' if steps else ''}; 共用时 total {result.seconds:.1f} s")
 
 
 def _width(text: str) -> int:

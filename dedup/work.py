@@ -181,6 +181,11 @@ class MergePlan:
 
     editions: list[list[int]]
     groups: list[str | None]
+    names: list[str]  # each record's MEMBER:record_id
+
+    def work_ids(self) -> list[str]:
+        """The id each edition's work will have (`build_work`), without the records."""
+        return [_digest("W", [self.names[i] for i in g]) for g in self.editions]
 
 
 def plan_merge(keys: list[MatchKeys], names: list[str], *, block_sizes: dict[str, int] | None = None,
@@ -188,7 +193,7 @@ def plan_merge(keys: list[MatchKeys], names: list[str], *, block_sizes: dict[str
     """The editions and groups `merge` gives for the records with these match keys and names (record_key),
     without the records: the keys of a million records fit in memory where the records do not."""
     editions = cluster_keys(keys, block_sizes=block_sizes, edges=edges, names=names)
-    return MergePlan(editions, group_names([[keys[i] for i in g] for g in editions]))
+    return MergePlan(editions, group_names([[keys[i] for i in g] for g in editions]), list(names))
 
 
 def build_planned(plan: MergePlan, read, part: int | None = None) -> Iterator[Work]:

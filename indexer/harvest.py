@@ -791,15 +791,20 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
             gc.disable()
             # re-merged in a call of its own, so that only its result stays alive: opening a writer, whoosh
             # keeps a caught exception in a reference cycle that holds every calling frame until collected
+            lap = _Laps()
             step = _remerge(store, progress)
+            lap("merge")
             progress.phase(f"写索引 index: {len(step.documents)} editions changed, "
                            f"{len(step.delete)} removed")
             done = ix.write(documents=step.documents, delete=step.delete, harvested=harvested)
+            lap("write")
             out = {"mode": "incremental", "records_merged": step.records, "upserted": done["upserted"],
                    "deleted": done["deleted"]}
             store.mark_indexed(step.assignment, digests=step.digests, removed=step.delete, edges=step.pairs,
                                groups=step.groups, sizes=step.sizes, forget=step.gone)
-            return out
+            lap("store")
+            return out | {"phases": lap.seconds}
+        lap = _Laps()
         keys = store.all_keys()
         old_works = store.indexed_works() if upgrade else set()
         progress.phase(f"合并 merge: {len(keys)} records")
@@ -808,6 +813,7 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
             sizes = _limited_sizes(new_keys.items())
         else:
             sizes = store.block_sizes()
+        lap("merge")  # the editions are built in the write, as it takes them
         # the records are read again a part at a time to build the editions, so only a part's are held
         works = build_planned(plan, lambda wanted: store.load([keys[i] for i in wanted], renormaliser),
                               PART_RECORDS)
@@ -819,25 +825,39 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
         if rebuild:
             progress.phase(f"写索引 index: {len(plan.editions)} editions")
             done = ix.rebuild(works, harvested=harvested)
+            lap("write")
             out = {"mode": "rebuild", "records_merged": len(keys), "upserted": done["documents"], "deleted": 0}
             store.mark_indexed(assignment, digests=digests, replace_all=True, edges=pairs, groups=groups,
                                sizes=sizes)
         else:
-            # only editions that differ from what the index holds are written
-            changed = []
-            for part in _parts(works, PART_EDITIONS):
-                held = store.work_digests(w.work_id for w in part)
-                changed += [w for w in part if held.get(w.work_id) != digests[w.work_id]]
-            delete = sorted(old_works - set(digests))
-            progress.phase(f"写索引 index: {len(changed)} editions changed, {len(delete)} removed")
-            done = ix.write(upsert=changed, delete=delete, harvested=harvested)
+            # only editions that differ from what the index holds are written, as they are built
+            delete = sorted(old_works - set(plan.work_ids()))
+            written: dict[str, str] = {}
+            progress.phase(f"写索引 index: {len(plan.editions)} editions compared, {len(delete)} removed")
+            done = ix.write(upsert=_differing(works, store, digests, written), delete=delete, harvested=harvested)
+            lap("write")
             out = {"mode": "upgrade", "records_merged": len(keys), "upserted": done["upserted"],
                    "deleted": done["deleted"]}
-            store.mark_indexed(assignment, digests={w.work_id: digests[w.work_id] for w in changed}, removed=delete,
-                               edges=pairs, keys=new_keys, groups=groups, sizes=sizes)
+            store.mark_indexed(assignment, digests=written, removed=delete, edges=pairs, keys=new_keys,
+                               groups=groups, sizes=sizes)
+        lap("store")
+        out["phases"] = lap.seconds
     finally:
         ix.close()
     return out
+
+
+class _Laps:
+    """Seconds spent in each step of an index phase (`lap(name)` ends the step begun at the last lap)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._since = time.monotonic()
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = round(now - self._since, 1)
+        self._since = now
 
 
 def _plan_all(store: Store, keys: list[tuple[str, str]], fresh_keys: bool
@@ -868,10 +888,16 @@ def _noted(works: Iterable[Work], assignment: dict, groups: dict, digests: dict 
         yield w
 
 
-def _parts(items: Iterable, size: int) -> Iterator[list]:
-    it = iter(items)
-    while part := list(islice(it, size)):
-        yield part
+def _differing(works: Iterable[Work], store: Store, digests: dict[str, str], written: dict[str, str]
+               ) -> Iterator[Work]:
+    """The works whose digest differs from the one the index holds for them (each noted in `written`)."""
+    it = iter(works)
+    while part := list(islice(it, PART_EDITIONS)):
+        held = store.work_digests(w.work_id for w in part)
+        for w in part:
+            if held.get(w.work_id) != digests[w.work_id]:
+                written[w.work_id] = digests[w.work_id]
+                yield w
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from itertools import chain, islice
 
 import psycopg
 
@@ -28,6 +29,7 @@ WRITER_LOCK = 0x62616C6973  # "balis": the advisory lock a writer holds
 MIGRATION_LOCK = WRITER_LOCK + 1
 CONNECT_TIMEOUT = 10  # seconds: a server that does not answer is reported rather than waited for
 SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+WRITE_CHUNK = 5000  # editions a write replaces at a time (one DELETE and one COPY each)
 REBUILD_MEMORY = "512MB"  # maintenance_work_mem of a rebuild's index builds (its session only)
 
 
@@ -168,18 +170,20 @@ class PgIndex:
               harvested: dict[str, str] | None = None, timeout: float = 30.0,
               documents: Iterable[dict] = ()) -> dict:
         """Add or replace `upsert` works (and `documents`, whoosh documents of works), remove `delete`, in one
-        transaction. Returns {"upserted": n, "deleted": n}; on any error nothing changes."""
+        transaction. Returns {"upserted": n, "deleted": n}; on any error nothing changes. The works are taken
+        WRITE_CHUNK at a time: a stream of them (a whole catalogue re-merged) is never held in memory."""
         delete = list(delete)
+        n = 0
         with self.conn.transaction(), self.conn.cursor() as cur:
             self._lock(cur, timeout)
             if delete:
                 cur.execute("DELETE FROM editions WHERE work_id = ANY(%s)", (delete,))
-            rows = [*(row(w) for w in upsert), *(row_of_document(d) for d in documents)]
-            if rows:
+            made = chain((row(w) for w in upsert), (row_of_document(d) for d in documents))
+            while rows := list(islice(made, WRITE_CHUNK)):
                 cur.execute("DELETE FROM editions WHERE work_id = ANY(%s)", ([r.values[0] for r in rows],))
-            self._copy(cur, rows)
+                n += self._copy(cur, rows)
             self._after(cur, harvested, replace=False)
-        return {"upserted": len(rows), "deleted": len(delete)}
+        return {"upserted": n, "deleted": len(delete)}
 
     def rebuild(self, works: Iterable[Work], *, harvested: dict[str, str] | None = None,
                 timeout: float = 30.0, processes: int | None = None) -> dict:

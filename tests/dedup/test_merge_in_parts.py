@@ -57,6 +57,7 @@ def test_editions_built_a_part_at_a_time_are_the_merge(records):
 
     works = list(build_planned(plan, read, part=50))
     assert _shape(works) == _shape(merge(records))
+    assert plan.work_ids() == [w.work_id for w in works]  # known before a record is read
     biggest = max(len(g) for g in plan.editions)
     assert max(len(a) for a in asked) < 50 + biggest
     assert sorted(i for a in asked for i in a) == list(range(len(records)))  # each record read once

@@ -23,7 +23,8 @@ PART = 97  # records read at a time to build editions: many parts in a catalogue
 
 @pytest.fixture(params=["whoosh", "postgresql"])
 def location(request, tmp_path):
-    return tmp_path if request.param == "whoosh" else request.getfixturevalue("index_database")
+    """An empty index of each backend (with its harvest store)."""
+    return tmp_path if request.param == "whoosh" else request.getfixturevalue("new_database")("parts")
 
 
 def test_a_whole_store_merge_built_a_part_at_a_time_is_the_merge_of_everything(location, monkeypatch):
@@ -49,7 +50,7 @@ def test_a_whole_store_merge_built_a_part_at_a_time_is_the_merge_of_everything(l
         out = write_index(store, location, full=True, harvested={}, progress=Progress())
         edges: list[tuple[int, int]] = []
         works = merge(records, edges=edges)
-        assert out["mode"] == "rebuild"
+        assert out["mode"] == "rebuild" and list(out["phases"]) == ["merge", "write", "store"]  # seconds each
         assert out["upserted"] == len(works) < len(records)
         ids = [w.work_id for w in works]
         expected = {w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in works}
@@ -66,5 +67,41 @@ def test_a_whole_store_merge_built_a_part_at_a_time_is_the_merge_of_everything(l
         assert len(reads) > len(records) // (PART + biggest) and sum(reads[1:]) == len(records)
         assert max(reads[1:]) < PART + biggest
         assert Counter(len(w.records) for w in works)[1] < len(works)  # editions of several records built too
+    finally:
+        store.close()
+
+
+def test_a_whole_store_re_merge_after_new_rules_writes_only_what_differs_as_it_goes(location, monkeypatch):
+    """After new matching rules (MERGE_RULES), the next phase re-merges the whole store a part at a time and
+    writes only the editions whose stored form differs; here three whose stored digests were made otherwise."""
+    records = plan_records(plan_catalogues(7, member_profiles(6), 120))
+    store = open_store(location)
+    try:
+        by_member: dict[str, list] = {}
+        for rec in records:
+            by_member.setdefault(rec.member, []).append(upsert_of(rec))
+        for member, ups in by_member.items():
+            store.apply(member, upserts=ups, deletes=[])
+        write_index(store, location, full=True, harvested={}, progress=Progress())
+        works = merge(sorted(records, key=lambda r: (r.member, r.record_id)))
+        expected = {w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in works}
+        stale = [w.work_id for w in works[:3]]
+        meta, table = ("harvest_meta", "harvest_works") if isinstance(location, str) else ("meta", "works")
+        mark = "?" if meta == "meta" else "%s"
+        for wid in stale:
+            store.db.execute(f"UPDATE {table} SET digest = 'made otherwise' WHERE work_id = {mark}", (wid,))
+        store.db.execute(f"UPDATE {meta} SET value = 'old' WHERE key = 'merge_rules'")
+        if meta == "meta":
+            store.db.commit()
+    finally:
+        store.close()
+    store = open_store(location)  # opened by these rules: the stored pairs are stale
+    try:
+        monkeypatch.setattr(harvest, "PART_RECORDS", PART)
+        monkeypatch.setattr(harvest, "PART_EDITIONS", 40)
+        out = write_index(store, location, full=False, harvested={}, progress=Progress())
+        assert (out["mode"], out["upserted"], out["deleted"]) == ("upgrade", 3, 0)
+        assert store.work_digests(expected) == expected
+        assert store.edges_ready()
     finally:
         store.close()
