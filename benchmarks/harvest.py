@@ -8,12 +8,14 @@ cache folder and reused. Members are reached directly (not through the fault pro
 With `--backend postgresql` the index and the harvest store are one PostgreSQL database (a private cluster kept
 in var/bench/pg-cluster, `benchmarks/pg_cluster.py`, its database emptied before the full run); writes
 benchmarks/results/harvest-postgresql.json (target for the re-run after a 1 % change: ≤ 0.05 of the full run).
-A large test bed (70 members of 14,286 records: a million) is run in two steps, `--full-only` (the first harvest
-into an empty index) and then `--again` (the nightly run when nothing changed), since changing 1 % of it
-re-indexes every member (about 20 minutes). Every result gives the most memory the process held.
+A large test bed (70 members of 14,286 records: a million) is run in steps: `--full-only` (the first harvest
+into an empty index), `--again` (the nightly run when nothing changed) and `--change-only` (the members changed
+by 1 %, which re-indexes every member's server first, not timed; then the harvest, as a ratio of the
+`--full-only` run). Every result gives the most memory the process held.
 
     .venv/bin/python benchmarks/harvest.py [--members 20] [--records 5000] [--quick] [--cache DIR]
-    .venv/bin/python benchmarks/harvest.py --backend postgresql [--members 70 --records 14286 [--full-only | --again]]
+    .venv/bin/python benchmarks/harvest.py --backend postgresql --members 70 --records 14286 \
+        --full-only | --again | --change-only
 """
 
 from __future__ import annotations
@@ -130,6 +132,31 @@ def timed_harvest(registry: Registry, index_dir: Path, profile: bool):
     return result, wall, cpu, top
 
 
+def change_and_harvest(args, bed: Testbed, registry: Registry, index_dir, full_wall: float, target: float,
+                       profile: bool = False):
+    """Change every member by `args.change` (not timed), then harvest (timed) and print what it found."""
+    t1 = time.perf_counter()
+    tag = f"B{int(time.time())}"
+    changes = change_one_percent(bed, registry, args.change, tag, args.seed)
+    print(f"changed at the members: {changes} (re-indexing the members took {time.perf_counter() - t1:.1f} s, "
+          "not timed)")
+    incr, incr_wall, incr_cpu, incr_prof = timed_harvest(registry, index_dir, profile)
+    assert incr.ok
+    got = {k: sum(getattr(r, k) for r in incr.members) for k in ("added", "changed", "deleted")}
+    if got != changes:
+        print(f"WARNING: the harvest saw {got}, the members were changed by {changes}")
+    print(f"incremental run after a {args.change:.0%} change: {incr_wall:.1f} s = {incr_wall / full_wall:.3f} of the "
+          f"full run (target ≤ {target}); {incr.index['records_merged']} records re-merged, "
+          f"{incr.index['upserted']} editions written, {incr.index['deleted']} removed; index phase "
+          f"{incr.index.get('phases')}; peak memory {peak_mib()} MiB")
+    modes: dict[str, list[str]] = {}
+    for r in incr.members:
+        modes.setdefault(f"{r.protocol} {r.mode}", []).append(f"{r.member} {r.seconds:.1f}s")
+    for mode, members in sorted(modes.items()):
+        print(f"  {mode}: {', '.join(members)}")
+    return changes, incr, incr_wall, incr_cpu, got, incr_prof
+
+
 def peak_mib() -> int:
     """The most memory this process has held (resident), in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
@@ -167,15 +194,20 @@ def main() -> None:
     ap.add_argument("--again", action="store_true",
                     help="only harvest again into the index the last run left, nothing changed at the members (the "
                          "nightly run of a quiet day: after --full-only on a large test bed)")
+    ap.add_argument("--change-only", action="store_true",
+                    help="only change the members by --change and harvest into the index the last run left; the ratio "
+                         "is taken against the full run of the last --full-only on this bed")
     ap.add_argument("--out", help="JSON file (default benchmarks/results/harvest[-postgresql][-quick].json; with "
-                                  "--full-only or --again, harvest[-postgresql]-MEMBERSxRECORDS-full|again.json)")
+                                  "--full-only, --again or --change-only, "
+                                  "harvest[-postgresql]-MEMBERSxRECORDS-full|again|change.json)")
     args = ap.parse_args()
     if args.quick:
         args.members, args.records = 4, 1000
     cache = Path(args.cache or ROOT / "var" / "bench" / f"harvest-{args.members}x{args.records}")
     suffix = ("-postgresql" if args.backend == "postgresql" else "") + ("-quick" if args.quick else "")
-    if args.full_only or args.again:
-        suffix += f"-{args.members}x{args.records}-" + ("again" if args.again else "full")
+    step = "full" if args.full_only else "again" if args.again else "change" if args.change_only else None
+    if step:
+        suffix += f"-{args.members}x{args.records}-{step}"
     out_path = Path(args.out or ROOT / "benchmarks" / "results" / f"harvest{suffix}.json")
     with contextlib.ExitStack() as stack:
         database = None
@@ -209,6 +241,17 @@ def run(args, cache: Path, out_path: Path, database: str | None) -> None:
                           "index": again.index},
                 "per_member_again": [r.as_dict() for r in again.members]}, load_before)
             return
+        if args.change_only:
+            full_file = out_path.with_name(out_path.name.replace("-change.json", "-full.json"))
+            full_wall = json.loads(full_file.read_text())["full"]["seconds"]
+            changes, incr, incr_wall, incr_cpu, got, _ = change_and_harvest(args, bed, registry, index_dir, full_wall,
+                                                                            target)
+            write_result(out_path, args, {
+                "incremental": {"change": changes, "detected": got, "seconds": round(incr_wall, 2),
+                                "cpu_seconds": round(incr_cpu, 2), "full_run_seconds": full_wall,
+                                "ratio": round(incr_wall / full_wall, 4), "target": target, "index": incr.index},
+                "per_member_incremental": [r.as_dict() for r in incr.members]}, load_before)
+            return
         if database:
             from pg_cluster import drop_database
 
@@ -234,25 +277,9 @@ def run(args, cache: Path, out_path: Path, database: str | None) -> None:
         assert again.index["mode"] == "unchanged"
         print(f"re-run, nothing changed: {again_wall:.1f} s = {again_wall / full_wall:.3f} of the full run")
 
-        t1 = time.perf_counter()
-        tag = f"B{int(time.time())}"
-        changes = change_one_percent(bed, registry, args.change, tag, args.seed)
-        print(f"changed at the members: {changes} (re-indexing the members took {time.perf_counter() - t1:.1f} s, "
-              "not timed)")
-        incr, incr_wall, incr_cpu, incr_prof = timed_harvest(registry, index_dir, args.profile)
-        assert incr.ok
-        got = {k: sum(getattr(r, k) for r in incr.members) for k in ("added", "changed", "deleted")}
-        if got != changes:
-            print(f"WARNING: the harvest saw {got}, the members were changed by {changes}")
+        changes, incr, incr_wall, incr_cpu, got, incr_prof = change_and_harvest(args, bed, registry, index_dir,
+                                                                                full_wall, target, args.profile)
         ratio = incr_wall / full_wall
-        print(f"incremental run after a {args.change:.0%} change: {incr_wall:.1f} s = {ratio:.3f} of the full run "
-              f"(target ≤ {target}); {incr.index['records_merged']} records re-merged, "
-              f"{incr.index['upserted']} editions written, {incr.index['deleted']} removed")
-        modes: dict[str, list[str]] = {}
-        for r in incr.members:
-            modes.setdefault(f"{r.protocol} {r.mode}", []).append(f"{r.member} {r.seconds:.1f}s")
-        for mode, members in sorted(modes.items()):
-            print(f"  {mode}: {', '.join(members)}")
         for label, prof in (("full", full_prof), ("incremental", incr_prof)):
             if prof:
                 print(f"--- profile of the {label} run ---\n{prof}")
