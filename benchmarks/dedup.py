@@ -4,7 +4,7 @@ Prints pairwise precision / recall / F1 overall and on Chinese records against t
 how many hard negatives (edition traps) were merged, and the time of `dedup.merge` over 5,000 records
 on one core (merge + rank together: benchmarks/rank.py). Writes benchmarks/results/dedup.json.
 
-    .venv/bin/python benchmarks/dedup.py [--seed 31415926] [--members 8] [--records 5000]
+    .venv/bin/python benchmarks/dedup.py [--seed 31415926] [--members 8] [--records 5000] [--fuzzy-max N]
 """
 
 from __future__ import annotations
@@ -33,8 +33,13 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=8)
     ap.add_argument("--records", type=int, default=5000, help="total records over all members")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--fuzzy-max", type=int,
+                    help="compare title prefix/suffix, creator and page-count blocks up to this size (default: "
+                         "dedup.cluster.FUZZY_MAX; a huge number compares them all, as before the limit)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "dedup.json"))
     args = ap.parse_args()
+    if args.fuzzy_max is not None:
+        sys.modules["dedup.cluster"].FUZZY_MAX = args.fuzzy_max  # (the package's `cluster` is a function)
     tune_collector()  # the collector as the `balis` command sets it (balis/process.py)
     settle()
 
@@ -53,7 +58,7 @@ def main() -> None:
     predicted = [[record_key(r) for r in w.records] for w in works]
     results = {
         "seed": args.seed, "members": args.members, "records": len(records), "editions": len(editions),
-        "works": len(works), "chinese_records": len(chinese),
+        "works": len(works), "chinese_records": len(chinese), "fuzzy_max": sys.modules["dedup.cluster"].FUZZY_MAX,
         "merge_seconds_median": round(statistics.median(times), 4), "merge_seconds_min": round(min(times), 4),
         "note": "process CPU time of dedup.merge (keys + blocking + scoring + clustering + works + groups) "
                 "on one core, folding caches warm after the first run",

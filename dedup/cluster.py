@@ -21,7 +21,7 @@ from records.model import Record
 BIG_BLOCK = 48  # a title key shared by more records than this is split by year
 # A title prefix or suffix, creator or page-count block of more records than this is not compared at all: such a
 # key says too little ("…研究" in one year holds tens of thousands of records of a million-record catalogue, and
-# comparing them all takes days), and its records meet their copies through their other keys.
+# comparing them all takes hours), and its records meet their copies through their other keys.
 FUZZY_MAX = 100
 FUZZY = ("tp:", "ts:", "au:", "ex:")
 
@@ -159,8 +159,8 @@ def scored_pairs(keys: Sequence[MatchKeys], score=match_score,
     """(i, j, score) for each pair i < j of `candidate_pairs(keys, block_sizes)` that scores.
 
     The same pairs, without holding them all: each record's candidates are gathered and scored in turn, so
-    memory grows with the records and the pairs that score, not with every candidate pair (a catalogue of
-    a million records has a hundred million; a few in a hundred score)."""
+    memory grows with the records and the pairs that score, not with every candidate pair (tens of millions
+    in a catalogue of a million records, of which a few in a hundred score)."""
     blocks = list(_subblocks(keys, block_sizes))
     of: list[list[int]] = [[] for _ in keys]  # the blocks of each record
     for b, (members, _unknown) in enumerate(blocks):

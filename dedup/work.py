@@ -177,7 +177,7 @@ def merge(records: list[Record], *, block_sizes: dict[str, int] | None = None,
 @dataclass(frozen=True, slots=True)
 class MergePlan:
     """A merge worked out from match keys alone: the editions as lists of record indexes (in the order of
-    their first record) and each edition's "other editions" group name (`group_names`)."""
+    their first record), each edition's "other editions" group name (`group_names`), the records' names."""
 
     editions: list[list[int]]
     groups: list[str | None]

@@ -984,7 +984,7 @@ def affected(store: Store) -> Part:
     limited = [k for k in pending_keys if block_limit(k) is not None]
     now = store.key_counts(limited)
     before = store.title_sizes_of(limited)  # a fuzzy block's only while it is (or was) past its limit
-    crossed = [k for k in limited if (before.get(k, 0) > block_limit(k)) != (now.get(k, 0) > block_limit(k))]
+    crossed = {k for k in limited if (before.get(k, 0) > block_limit(k)) != (now.get(k, 0) > block_limit(k))}
     # remembered: every title block's size, and a fuzzy block's while it is past its limit or was
     remember = {k: now.get(k, 0) for k in limited
                 if k.startswith("title:") or k in crossed or now.get(k, 0) > block_limit(k)}
