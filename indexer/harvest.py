@@ -808,7 +808,7 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
         keys = store.all_keys()
         old_works = store.indexed_works() if upgrade else set()
         progress.phase(f"合并 merge: {len(keys)} records")
-        plan, pairs, new_keys = _plan_all(store, keys, upgrade)
+        plan, pairs, new_keys = _plan_all(store, keys, upgrade, progress)
         if upgrade:
             sizes = _limited_sizes(new_keys.items())
         else:
@@ -860,7 +860,7 @@ class _Laps:
         self._since = now
 
 
-def _plan_all(store: Store, keys: list[tuple[str, str]], fresh_keys: bool
+def _plan_all(store: Store, keys: list[tuple[str, str]], fresh_keys: bool, progress: Progress
               ) -> tuple[MergePlan, list[tuple[tuple[str, str], tuple[str, str]]], dict | None]:
     """The merge of every stored record (`keys`, in that order), worked out from their match keys: the plan,
     the pairs that scored, and (`fresh_keys`) each record's index keys made anew. The records are read once
@@ -870,6 +870,7 @@ def _plan_all(store: Store, keys: list[tuple[str, str]], fresh_keys: bool
     for rec in store.load(keys, renormaliser):
         match.append(match_keys(rec))
         names.append(record_key(rec))
+    progress.phase(f"合并 merge: {len(match)} records keyed; comparing those that share a block")
     new_keys = {k: index_keys(mk) for k, mk in zip(keys, match, strict=True)} if fresh_keys else None
     edges: list[tuple[int, int]] = []
     plan = plan_merge(match, names, edges=edges)
