@@ -989,11 +989,15 @@ def affected(store: Store) -> Part:
     # remembered: every title block's size, and a fuzzy block's while it is past its limit or was
     remember = {k: now.get(k, 0) for k in limited
                 if k.startswith("title:") or k in crossed or now.get(k, 0) > block_limit(k)}
+    # the fuzzy blocks past their limit: as remembered, and as now for the pending keys (no other block changed
+    # size); every other fuzzy block is within its limit, so its size need not be counted
+    over = store.fuzzy_blocks_over()
+    over.update({k: now.get(k, 0) for k in limited if not k.startswith("title:")})
     fresh_for = set(pending)  # records whose scored pairs are worked out anew
     for recs in store.records_with(crossed).values():
         fresh_for.update(recs)
     keys_of = store.keys_of(fresh_for)
-    sizes = store.key_counts({k for ks in keys_of.values() for k in ks if block_limit(k) is not None})
+    sizes = store.key_counts({k for ks in keys_of.values() for k in ks if k.startswith("title:")}) | over
     wanted: set[str] = set()  # the parts of big title blocks the fresh records are compared in
     blocks: dict[str, set[int | None]] = {}  # the other blocks they are in, with their years
     for rec in fresh_for:
@@ -1049,8 +1053,9 @@ def affected(store: Store) -> Part:
     missing = [r for r in order if r not in loaded]
     loaded.update(zip(missing, store.load(missing, renormaliser), strict=True))
     part_keys = store.keys_of(order)
-    limited_keys = {k for ks in part_keys.values() for k in ks if block_limit(k) is not None} | set(limited)
-    sizes.update(store.key_counts(limited_keys - sizes.keys()))
+    titles = {k for ks in part_keys.values() for k in ks if k.startswith("title:")}
+    titles |= {k for k in limited if k.startswith("title:")}
+    sizes.update(store.key_counts(titles - sizes.keys()))
     return Part(order, [loaded[r] for r in order], old_works | store.works_of(order), sizes, part_keys,
                 pending_keys, sorted(gone), remember, loaded)
 

@@ -493,6 +493,11 @@ class PgHarvestStore:
     def has_indexed(self) -> bool:
         return self.db.execute("SELECT 1 FROM harvest_works LIMIT 1").fetchone() is not None
 
+    def fuzzy_blocks_over(self) -> dict[str, int]:
+        """As `indexer.store.HarvestStore.fuzzy_blocks_over`."""
+        return dict(self._rows("SELECT key, size FROM harvest_title_sizes WHERE left(key, 3) = ANY(%s) AND size > %s",
+                               (list(FUZZY), FUZZY_MAX)))
+
     def block_sizes(self) -> dict[str, int]:
         """As `indexer.store.HarvestStore.block_sizes`."""
         return dict(self._rows(

@@ -41,9 +41,18 @@ def _apply(store: HarvestStore, changes: list, gone: list) -> None:
         store.apply(member, upserts=ups, deletes=dels)
 
 
-@pytest.mark.parametrize(("seed", "members", "per_member"), [(11, 10, 150), (2024, 20, 300)])
-def test_rounds_of_random_changes_index_as_a_full_merge(tmp_path, seed, members, per_member):
-    """(20 × 300: title blocks of more than 48 records, compared year by year.)"""
+@pytest.mark.parametrize(("seed", "members", "per_member", "fuzzy_max"),
+                         [(11, 10, 150, None), (2024, 20, 300, None), (11, 10, 150, 6)])
+def test_rounds_of_random_changes_index_as_a_full_merge(tmp_path, monkeypatch, seed, members, per_member, fuzzy_max):
+    """(20 × 300: title blocks of more than 48 records, compared year by year. A limit of 6 on fuzzy blocks:
+    many of them past it, and crossing it as records come and go.)"""
+    if fuzzy_max is not None:
+        import sys
+
+        import indexer.store
+
+        monkeypatch.setattr(sys.modules["dedup.cluster"], "FUZZY_MAX", fuzzy_max)  # the package's `cluster` is a function
+        monkeypatch.setattr(indexer.store, "FUZZY_MAX", fuzzy_max)
     rng = random.Random(seed)
     records = plan_records(plan_catalogues(seed, member_profiles(members), per_member))
     held = {(r.member, r.record_id): r for r in records}

@@ -186,6 +186,41 @@ def test_a_fuzzy_block_past_its_size_is_not_compared_and_crossing_it_re_merges(t
         store.close()
 
 
+def test_records_met_only_in_a_fuzzy_block_past_its_size_stay_apart_when_re_merged(tmp_path):
+    """A and B meet only in a title-suffix block past FUZZY_MAX; A is one edition with E (a shared LCCN), B
+    with D. A change to E and D alone re-merges A and B with them, and the block, which no pending record is
+    in, must still count as past its size there (remembered from the phase before): A and B stay apart."""
+    from dedup.cluster import FUZZY_MAX
+
+    def book(member, rid, title, author="Wirth, Niklaus", lccn=None, copies=1):
+        return Record(member=member, record_id=rid, syntax="marc21", title=title, authors=[Author(name=author)],
+                      publisher="Prentice-Hall", year=2001, extent="320 p.", lccn=lccn,
+                      holdings=[Holding(member=member, call_number=f"c{i}") for i in range(copies)])
+
+    a = book("PKU", "a", "Xtudies of dataflow machines", lccn="2001012345")
+    b = book("THU", "b", "Studies of dataflow machines", lccn="2001054321")
+    e = book("BNU", "e", "Xtudies of dataflow machinery", lccn="2001012345")
+    d = book("RUC", "d", "Studies of dataflow machines, revised", lccn="2001054321")
+    fillers = [book("BIT", f"f{i}", f"Filler {i:03d} machines", f"Author{i:03d}, Someone") for i in range(FUZZY_MAX)]
+    store = _store(tmp_path, [a, b, e, d, *fillers])
+    try:
+        assert _index(store, tmp_path)["mode"] == "rebuild"
+        first = index_content(tmp_path)
+        assert first == _full_merge(store)
+        pairs = sorted(sorted(r["record_id"] for r in w["records"]) for w in first.values() if len(w["records"]) > 1)
+        assert pairs == [["a", "e"], ["b", "d"]]
+
+        store.apply("BNU", upserts=[_up(replace(e, holdings=book("BNU", "e", "x", copies=2).holdings))])
+        store.apply("RUC", upserts=[_up(replace(d, holdings=book("RUC", "d", "x", copies=2).holdings))])
+        out = _index(store, tmp_path)
+        assert out["mode"] == "incremental" and out["records_merged"] < 10
+        assert index_content(tmp_path) == _full_merge(store)
+        assert sorted(sorted(r["record_id"] for r in w["records"]) for w in index_content(tmp_path).values()
+                      if len(w["records"]) > 1) == pairs
+    finally:
+        store.close()
+
+
 def test_a_title_block_crossing_the_year_split_size_is_compared_anew(tmp_path):
     """A and B (same book, A without a year or creator) are compared while their title block holds at most
     BIG_BLOCK records, not once it is split by year: neither changes, yet they part and join again as the block
