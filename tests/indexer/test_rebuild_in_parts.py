@@ -27,16 +27,22 @@ def location(request, tmp_path):
     return tmp_path if request.param == "whoosh" else request.getfixturevalue("new_database")("parts")
 
 
+def _holding(location, records):
+    """The harvest store of the index at `location`, holding `records` as a harvest writes them."""
+    store = open_store(location)
+    by_member: dict[str, list] = {}
+    for rec in records:
+        by_member.setdefault(rec.member, []).append(upsert_of(rec))
+    for member, ups in by_member.items():
+        store.apply(member, upserts=ups, deletes=[])
+    return store
+
+
 def test_a_whole_store_merge_built_a_part_at_a_time_is_the_merge_of_everything(location, monkeypatch):
     records = plan_records(plan_catalogues(2024, member_profiles(20), 300))  # title blocks past 48 records
     records.sort(key=lambda r: (r.member, r.record_id))
-    store = open_store(location)
+    store = _holding(location, records)
     try:
-        by_member: dict[str, list] = {}
-        for rec in records:
-            by_member.setdefault(rec.member, []).append(upsert_of(rec))
-        for member, ups in by_member.items():
-            store.apply(member, upserts=ups, deletes=[])
         reads: list[int] = []
         load = store.load
 
@@ -75,13 +81,8 @@ def test_a_whole_store_re_merge_after_new_rules_writes_only_what_differs_as_it_g
     """After new matching rules (MERGE_RULES), the next phase re-merges the whole store a part at a time and
     writes only the editions whose stored form differs; here three whose stored digests were made otherwise."""
     records = plan_records(plan_catalogues(7, member_profiles(6), 120))
-    store = open_store(location)
+    store = _holding(location, records)
     try:
-        by_member: dict[str, list] = {}
-        for rec in records:
-            by_member.setdefault(rec.member, []).append(upsert_of(rec))
-        for member, ups in by_member.items():
-            store.apply(member, upserts=ups, deletes=[])
         write_index(store, location, full=True, harvested={}, progress=Progress())
         works = merge(sorted(records, key=lambda r: (r.member, r.record_id)))
         expected = {w.work_id: hashlib.blake2b(dump_work(w), digest_size=16).hexdigest() for w in works}
