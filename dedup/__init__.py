@@ -5,6 +5,6 @@ from dedup.work import Merger, Work, merge
 
 # The version of the matching rules (keys, blocking, conflicts, scores). A harvest store merged by other rules
 # is re-merged once, whole, by its next index phase (indexer/store.py): its stored keys and pairs are stale.
-MERGE_RULES = "14"
+MERGE_RULES = "15"
 
 __all__ = ["MERGE_RULES", "Merger", "Work", "cluster", "merge"]

@@ -106,11 +106,14 @@ def group_editions(works: list[Work], keys_of: list[list[MatchKeys]]) -> None:
 
 
 def group_names(keys_of: list[list[MatchKeys]]) -> list[str | None]:
-    """For each edition (the match keys of its records), the smallest title + creator key of its "other
-    editions" group: editions sharing such a key are in one group. None: the edition has no title key.
+    """For each edition (the match keys of its records), the name of its "other editions" group: editions
+    sharing a title + creator key are in one group, named after the key the most of its editions have (of
+    those, the smallest). None: the edition has no title key.
 
-    The group is named after that key, not after its records, so its id stays the same when a member adds
-    or withdraws a copy (the harvest then rewrites only the editions that changed).
+    The group is named after a key, not after its records, so its id stays the same when a member adds or
+    withdraws a copy; and after its most shared key, so that one record catalogued otherwise ("Title (rev.)",
+    a new first creator) does not rename a group of hundreds of editions (the harvest rewrites every edition
+    whose group is renamed). The same name as `indexer.harvest.regroup` gives (`group_name`).
     """
     parent = list(range(len(keys_of)))
 
@@ -130,14 +133,22 @@ def group_names(keys_of: list[list[MatchKeys]]) -> list[str | None]:
                 parent[find(i)] = find(seen[k])
             else:
                 seen[k] = i
-    names: dict[int, str] = {}
+    editions: dict[str, int] = {}  # editions that have each key
+    for mine in own_keys:
+        for k in mine:
+            editions[k] = editions.get(k, 0) + 1
+    members: dict[int, set[str]] = {}
     for i, mine in enumerate(own_keys):
         if mine:
-            root = find(i)
-            smallest = min(mine)
-            if root not in names or smallest < names[root]:
-                names[root] = smallest
+            members.setdefault(find(i), set()).update(mine)
+    names = {root: group_name(keys, editions) for root, keys in members.items()}
     return [names.get(find(i)) for i in range(len(keys_of))]
+
+
+def group_name(keys: set[str], editions: dict[str, int]) -> str:
+    """The name of a group with these title + creator keys: the one most editions have (`editions`: how
+    many have each), the smallest of those."""
+    return min(keys, key=lambda k: (-editions[k], k))
 
 
 def name_group(work: Work, name: str | None) -> None:
@@ -147,7 +158,7 @@ def name_group(work: Work, name: str | None) -> None:
 
 
 def group_id_for(key: str) -> str:
-    """The id of the "other editions" group whose smallest title|creator key is `key`."""
+    """The id of the "other editions" group named after this title|creator key (`group_names`)."""
     return _digest("G", [key])
 
 

@@ -56,6 +56,7 @@ from dedup.work import (
     build_planned,
     build_work,
     group_id_for,
+    group_name,
     index_keys,
     merge,
     plan_merge,
@@ -1070,7 +1071,8 @@ def regroup(store: Store, part: Part, works: list) -> list:
     """Name the "other editions" groups of the re-merged `works` as a full merge would, and rebuild the
     editions outside the part whose group id changes with them (returned, to be written too).
 
-    A group is every edition reachable over shared title|creator keys; it is named after its smallest key.
+    A group is every edition reachable over shared title|creator keys; it is named after the key the most of
+    its editions have (`dedup.work.group_name`).
     Editions outside the part keep their records (their clusters cannot have changed); only the groups
     reached from the part's keys, and from keys pending records had, are looked at: read from the store a
     step at a time, the editions of each key reached and each such edition's keys.
@@ -1116,7 +1118,7 @@ def regroup(store: Store, part: Part, works: list) -> list:
                             names.add(k)
                             stack.append(k)
         done |= names
-        gid = group_id_for(min(names)[len("group:"):])
+        gid = group_id_for(group_name(names, {k: len(key_units[k]) for k in names})[len("group:"):])
         new_group.update(dict.fromkeys(units, gid))
     mine = {w.work_id for w in works}
     for w in works:

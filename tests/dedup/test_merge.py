@@ -110,3 +110,29 @@ def test_work_id_is_stable_under_reordering(catalogues):
     a = {w.work_id: sorted(map(record_key, w.records)) for w in merge(recs)}
     b = {w.work_id: sorted(map(record_key, w.records)) for w in merge(list(reversed(recs)))}
     assert a == b
+
+
+def test_group_id_stays_when_one_record_is_catalogued_otherwise():
+    """Four editions of one work (other publishers and years); one copy's title gains " (rev.)", so its
+    edition has a title + creator key of its own that sorts before the group's ("(" < "|"). The group keeps its
+    name: it is named after the key most of its editions have, and so none of its editions is rewritten."""
+    from dataclasses import replace
+
+    from dedup.keys import match_keys
+    from dedup.work import group_keys
+    from records.model import Author, Holding, Record
+
+    def book(member, rid, year, publisher):
+        return Record(member=member, record_id=rid, syntax="marc21", title="Dataflow architectures",
+                      authors=[Author(name="Wirth, Niklaus")], publisher=publisher, year=year, extent="320 p.",
+                      holdings=[Holding(member=member)])
+
+    books = [book("PKU", "a", 1990, "Prentice-Hall"), book("THU", "b", 1995, "Springer"),
+             book("RUC", "c", 2001, "MIT Press"), book("BNU", "d", 2008, "Wiley"),
+             book("BIT", "e", 2008, "Wiley")]
+    before = merge(books)
+    assert len(before) == 4 and len({w.group_id for w in before}) == 1
+    revised = replace(books[4], title="Dataflow architectures (rev.)")
+    assert group_keys(match_keys(revised))[0] < group_keys(match_keys(books[0]))[0]  # it sorts first
+    after = merge([*books[:4], revised])
+    assert {w.group_id for w in after} == {before[0].group_id}
