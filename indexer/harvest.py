@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import fcntl
 import gc
-import hashlib
 import os
 import pickle
 import re
@@ -64,7 +63,7 @@ from dedup.work import (
 )
 from indexer.errors import HarvestError, HarvestStopped
 from indexer.pg.store import MemberBusy
-from indexer.schema import document, dump_work
+from indexer.schema import document, dump_work, work_digest
 from indexer.store import RECORD_PICKLE, Checkpoint, Store, Upsert, now_iso, open_store
 from members import Endpoint, Member, Registry
 from records.errors import RecordError
@@ -886,7 +885,7 @@ def _noted(works: Iterable[Work], assignment: dict, groups: dict, digests: dict 
             assignment[(r.member, r.record_id)] = wid
         groups[wid] = w.group_id
         if digests is not None:
-            digests[wid] = hashlib.blake2b(dump_work(w), digest_size=16).hexdigest()
+            digests[wid] = work_digest(dump_work(w))
         yield w
 
 
@@ -926,7 +925,7 @@ def _remerge(store: Store, progress: Progress) -> _Remerged:
     written = works + regroup(store, part, works)
     # each document made once: its stored work gives the digest, and it is what gets written
     docs = {w.work_id: document(w) for w in written}
-    digests = {wid: hashlib.blake2b(d["work"], digest_size=16).hexdigest() for wid, d in docs.items()}
+    digests = {wid: work_digest(d["work"]) for wid, d in docs.items()}
     held = store.work_digests(digests)
     changed = [wid for wid in docs if held.get(wid) != digests[wid]]  # most of a part is unchanged
     return _Remerged(

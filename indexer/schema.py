@@ -223,6 +223,12 @@ def _search_digest(records: list[Record]) -> str:
     return h.hexdigest()
 
 
+def work_digest(stored: bytes) -> str:
+    """The digest of a work as stored (`dump_work`): the harvest compares it with what the index holds, so
+    that only editions that really changed are written. Every index phase and both stores use this one."""
+    return hashlib.blake2b(stored, digest_size=16).hexdigest()
+
+
 def dump_work(w: Work) -> bytes:
     """The Work as compressed JSON (version 1); `load_work` gives back an equal Work, but for the text only
     search reads (`SEARCH_ONLY`), of which the JSON keeps a digest."""

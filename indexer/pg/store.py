@@ -19,7 +19,6 @@ Batches of records are written with COPY into a temporary table and merged into 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 import sys
@@ -32,6 +31,7 @@ from dedup import MERGE_RULES
 from dedup.cluster import FUZZY, FUZZY_MAX
 from indexer.errors import HarvestStoreError, LocalIndexError
 from indexer.pg.index import WRITER_LOCK, connect, head_revision, shown, upgrade
+from indexer.schema import work_digest
 from indexer.store import (
     CHECKPOINT_COLUMNS,
     IN_FIRST_HARVEST,
@@ -586,8 +586,7 @@ class PgHarvestStore:
             if removed:
                 cur.execute("DELETE FROM harvest_works WHERE work_id = ANY(%s)", (removed,))
             if digests is None and replace_all:  # a rebuild: each work's digest as the index stored it
-                digests = {w: hashlib.blake2b(work, digest_size=16).hexdigest()
-                           for w, work in cur.execute("SELECT work_id, work FROM editions")}
+                digests = {w: work_digest(work) for w, work in cur.execute("SELECT work_id, work FROM editions")}
             if digests:
                 ids = list(digests)
                 cur.execute("INSERT INTO harvest_works SELECT w, d, g FROM unnest(%s::text[], %s::text[], %s::text[]) "
