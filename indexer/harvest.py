@@ -997,7 +997,9 @@ def affected(store: Store) -> Part:
     for recs in store.records_with(crossed).values():
         fresh_for.update(recs)
     keys_of = store.keys_of(fresh_for)
-    sizes = store.key_counts({k for ks in keys_of.values() for k in ks if k.startswith("title:")}) | over
+    # catalogue-wide block sizes: the pending keys' are counted above; every other title block is counted here
+    sizes = {k: n for k, n in now.items() if k.startswith("title:")} | over
+    sizes |= store.key_counts({k for ks in keys_of.values() for k in ks if k.startswith("title:")} - set(limited))
     wanted: set[str] = set()  # the parts of big title blocks the fresh records are compared in
     blocks: dict[str, set[int | None]] = {}  # the other blocks they are in, with their years
     for rec in fresh_for:
@@ -1054,8 +1056,7 @@ def affected(store: Store) -> Part:
     loaded.update(zip(missing, store.load(missing, renormaliser), strict=True))
     part_keys = store.keys_of(order)
     titles = {k for ks in part_keys.values() for k in ks if k.startswith("title:")}
-    titles |= {k for k in limited if k.startswith("title:")}
-    sizes.update(store.key_counts(titles - sizes.keys()))
+    sizes.update(store.key_counts(titles - sizes.keys() - set(limited)))
     return Part(order, [loaded[r] for r in order], old_works | store.works_of(order), sizes, part_keys,
                 pending_keys, sorted(gone), remember, loaded)
 
