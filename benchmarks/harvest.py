@@ -189,12 +189,13 @@ def main() -> None:
                     help="the index and harvest store: a folder (whoosh + SQLite) or a PostgreSQL database")
     ap.add_argument("--pg-cluster", type=Path, default=ROOT / "var" / "bench" / "pg-cluster",
                     help="folder of the private PostgreSQL cluster (--backend postgresql)")
-    ap.add_argument("--full-only", action="store_true",
+    steps = ap.add_mutually_exclusive_group()  # one step of a large bed at a time
+    steps.add_argument("--full-only", action="store_true",
                     help="only the full run (a large test bed: the 1 %% change re-indexes every member, which takes long)")
-    ap.add_argument("--again", action="store_true",
+    steps.add_argument("--again", action="store_true",
                     help="only harvest again into the index the last run left, nothing changed at the members (the "
                          "nightly run of a quiet day: after --full-only on a large test bed)")
-    ap.add_argument("--change-only", action="store_true",
+    steps.add_argument("--change-only", action="store_true",
                     help="only change the members by --change and harvest into the index the last run left; the ratio "
                          "is taken against the full run of the last --full-only on this bed")
     ap.add_argument("--out", help="JSON file (default benchmarks/results/harvest[-postgresql][-quick].json; with "
