@@ -30,6 +30,9 @@ def register(sub, common) -> None:
     p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for each answer of a member")
     p.add_argument("--page-size", type=int, metavar="N",
                    help="records per Z39.50/SRU request (default 500 for Z39.50, the member's max_records for SRU)")
+    p.add_argument("--read-processes", type=int, metavar="N",
+                   help="processes that read the records received (MARC, normalising), beside the harvest's own; "
+                        "0 = read in the harvest process (default: see docs/harvest.md)")
     p.add_argument("--json", action="store_true", help="print the report as JSON (docs/harvest.md)")
     p.set_defaults(func=cmd_harvest)
 
@@ -71,10 +74,13 @@ def cmd_harvest(args) -> int:
         raise UsageError("--concurrency must be at least 1")
     if args.page_size is not None and not 1 <= args.page_size <= 10000:
         raise UsageError("--page-size must be between 1 and 10000 records")
+    if args.read_processes is not None and args.read_processes < 0:
+        raise UsageError("--read-processes must be 0 (read in the harvest process) or more")
     if args.rate is not None and args.rate < 0:
         raise UsageError("--rate must be 0 (no limit) or more requests per second")
     opts = HarvestOptions(members=codes, full=args.full, since=_since(args.since), concurrency=args.concurrency,
-                          rate=args.rate, timeout=args.timeout, page_size=args.page_size)
+                          rate=args.rate, timeout=args.timeout, page_size=args.page_size,
+                          read_processes=args.read_processes)
     location = resolve_location(args.index)  # a folder (whoosh + harvest.sqlite) or a database (both in it)
     chosen = [m.code for m in registry.select(codes) if codes or (m.active and harvest_endpoint(m))]
     settle()
@@ -120,8 +126,10 @@ def _print_report(result, index_dir: Path | str) -> None:
             print(f"  {r.member}: {sample}")
     ix = result.index
     steps = ", ".join(f"{name} {secs:.1f} s" for name, secs in ix.get("phases", {}).items())
+    # records whose match keys the store did not keep under these rules (after an upgrade): keyed once, then kept
+    keyed = f", {ix['keyed_anew']} keyed anew" if ix.get("keyed_anew") else ""
     print(f"索引 index {index_dir}: {ix.get('mode')}, {ix.get('records_merged', 0)} records merged, "
-          f"{ix.get('upserted', 0)} editions written, {ix.get('deleted', 0)} removed"
+          f"{ix.get('upserted', 0)} editions written, {ix.get('deleted', 0)} removed{keyed}"
           f"{f' ({steps})' if steps else ''}; 共用时 total {result.seconds:.1f} s")
 
 

@@ -173,14 +173,16 @@ def index_keys(keys: MatchKeys) -> list[str]:
 
 
 def merge(records: list[Record], *, block_sizes: dict[str, int] | None = None,
-          edges: list[tuple[int, int]] | None = None) -> list[Work]:
+          edges: list[tuple[int, int]] | None = None, keys: list[MatchKeys] | None = None) -> list[Work]:
     """Cluster member records into editions, build one Work per edition, and group editions into works.
 
     Works come in the order of their first record in `records`. `block_sizes` and `edges`: see
     `dedup.cluster.cluster_keys` (for re-merging part of a catalogue). For a catalogue too big to hold as
-    records, `plan_merge` and `build_planned` give the same works a part at a time.
+    records, `plan_merge` and `build_planned` give the same works a part at a time. `keys`: the records' match
+    keys when they are known already (a harvest store keeps them), else made here.
     """
-    keys = [match_keys(r) for r in records]
+    if keys is None:
+        keys = [match_keys(r) for r in records]
     plan = plan_merge(keys, [record_key(r) for r in records], block_sizes=block_sizes, edges=edges)
     return list(build_planned(plan, lambda wanted: [records[i] for i in wanted]))
 

@@ -22,12 +22,14 @@ import contextlib
 import dataclasses
 import fcntl
 import gc
+import logging
 import os
 import pickle
 import re
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -59,18 +61,33 @@ from dedup.work import (
     index_keys,
     merge,
     plan_merge,
-    record_key,
 )
 from indexer.errors import HarvestError, HarvestStopped
 from indexer.pg.store import MemberBusy
 from indexer.schema import document, dump_work, work_digest
-from indexer.store import RECORD_PICKLE, Checkpoint, Store, Upsert, now_iso, open_store
+from indexer.store import (
+    RECORD_PICKLE,
+    Checkpoint,
+    Rec,
+    Store,
+    Upsert,
+    match_blob,
+    match_of,
+    now_iso,
+    open_store,
+)
 from members import Endpoint, Member, Registry
 from records.errors import RecordError
 from records.model import Record
 from records.repair import is_repaired
 
+log = logging.getLogger("balis.harvest")
+
 DEFAULT_CONCURRENCY = 4
+# processes reading received records beside the harvest's own: one core is left to it (receiving, writing,
+# merging); at most one per member harvested at once. 0 (one core): read in a thread of the harvest process
+DEFAULT_READ_PROCESSES = max(0, min(DEFAULT_CONCURRENCY, (os.cpu_count() or 1) - 1))
+READ_ELSEWHERE_AFTER = 2_000  # records read in the harvest process before its reading processes start
 STALL_PAGES = 3  # pages in a row that bring only records already sent in this pass stop a member's pass
 DEFAULT_HARVEST_PAGE = 500
 BATCH = 500  # records per store transaction (and checkpoint) in a paged pass
@@ -142,6 +159,7 @@ class HarvestOptions:
     rate: float | None = None  # requests per second for every member (None: each member's registry value)
     page_size: int | None = None  # records per page (None: the connector's own: 500 / the member's max_records)
     timeout: float | None = None
+    read_processes: int | None = None  # processes reading received records (None: DEFAULT_READ_PROCESSES)
 
 
 @dataclass(slots=True)
@@ -192,6 +210,11 @@ class RateLimiter:
         self._next = now + self.interval
 
 
+def read_processes(asked: int | None) -> int:
+    """How many processes read received records: as asked, else DEFAULT_READ_PROCESSES."""
+    return DEFAULT_READ_PROCESSES if asked is None else max(0, asked)
+
+
 def harvest_endpoint(member: Member) -> Endpoint | None:
     """The endpoint a member is harvested over: a change feed first (None if it has no endpoint)."""
     return member.harvest_endpoint()
@@ -227,27 +250,55 @@ def control_number(data: bytes) -> str | None:
     return None
 
 
-def _stored(rec: Record) -> tuple[list[str], bytes]:
-    """What the store keeps of a read record besides its bytes: its keys (each once, in order) and its pickle;
-    made in the normalising thread, so that the store's thread only writes."""
-    return sorted(set(index_keys(match_keys(rec)))), pickle.dumps(rec, protocol=RECORD_PICKLE)
+def _stored(rec: Record) -> tuple[list[str], bytes, bytes]:
+    """What the store keeps of a read record besides its bytes: its blocking keys (each once, in order), its
+    pickle and its match keys; made in the normalising thread, so that the store's thread only writes."""
+    keys = match_keys(rec)
+    return sorted(set(index_keys(keys))), pickle.dumps(rec, protocol=RECORD_PICKLE), match_blob(keys)
 
 
-def _upsert(member: str, raw, digest: str, rec, source_id=None, datestamp=None, stored=None) -> Upsert:
-    keys, blob = stored or _stored(rec)
-    return Upsert(record_id=rec.record_id, hash=digest, raw=raw.data, syntax=raw.syntax, charset=raw.charset,
-                  record=rec, keys=keys, source_id=source_id, datestamp=datestamp, blob=blob)
+# A received record read (`read_record`): its record id, whether reading it repaired it, and what the store keeps
+# of it (`_stored`); or the RecordError that kept it from being read.
+Read = tuple[str, bool, tuple[list[str], bytes, bytes]]
+
+
+def read_record(code: str, member: Member | None, raw: RawRecord) -> Read | RecordError:
+    """One received record of member `code` read as the store keeps it. A pure function of its arguments: it
+    runs in a reading process (`StoreWorker.read`) as well as in the harvest's own threads."""
+    try:
+        rec = read_raw(raw if raw.member == code else dataclasses.replace(raw, member=code), member)
+    except RecordError as exc:
+        return exc
+    return rec.record_id, is_repaired(rec.warnings), _stored(rec)
+
+
+def read_records(code: str, member: Member | None, raws: list[RawRecord]) -> list[Read | RecordError]:
+    """`read_record` of each (a page at a time, the unit sent to a reading process)."""
+    return [read_record(code, member, raw) for raw in raws]
+
+
+def _upsert(member: str, raw, digest: str, record_id: str, stored, source_id=None, datestamp=None) -> Upsert:
+    keys, blob, match = stored
+    return Upsert(record_id=record_id, hash=digest, raw=raw.data, syntax=raw.syntax, charset=raw.charset,
+                  record=None, keys=keys, source_id=source_id, datestamp=datestamp, blob=blob, match=match)
 
 
 class StoreWorker:
-    """Runs store writes and merging in one worker thread, one call at a time, and normalising received records
-    in a second one (`normalise`), so the event loop stays free to read the members' answers (CPU work on the
-    loop would make their timeouts fire), and one member's page is normalised while another's is written (the
-    store's waits on its database leave the interpreter to the normalising thread)."""
+    """Runs store writes and merging in one worker thread, one call at a time, and reading received records
+    (`read`: MARC parsing, normalising, keys, pickles) in a second one, or in `processes` reading processes,
+    so the event loop stays free to read the members' answers (CPU work on the loop would make their timeouts
+    fire), and one member's page is read while another's is written. In the harvest's own thread, reading
+    shares one interpreter with receiving and writing; in processes it runs on other cores (a raw record goes
+    there and its record id, keys and pickles come back: what the store keeps anyway). The processes start
+    once READ_ELSEWHERE_AFTER records were read (a small harvest does not wait for them to start); should they
+    fail, reading goes on in the thread."""
 
-    def __init__(self, threaded: bool = True) -> None:
+    def __init__(self, threaded: bool = True, processes: int = 0) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="balis-harvest") if threaded else None
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="balis-normalise") if threaded else None
+        self._processes = processes if threaded else 0
+        self._readers = None
+        self._read = 0  # records read so far
 
     @classmethod
     def inline(cls) -> StoreWorker:
@@ -260,6 +311,28 @@ class StoreWorker:
         """`fn` in the normalising thread: work that reads no store (a member's pass keeps one page in flight)."""
         return await self._run(self._cpu, fn, *args, **kwargs)
 
+    async def read(self, code: str, member: Member | None, raws: list[RawRecord]) -> list[Read | RecordError]:
+        """`read_records` in a reading process, or in the normalising thread when there is none (yet)."""
+        if not raws:
+            return []
+        self._read += len(raws)
+        if self._readers is None and self._processes and self._read > READ_ELSEWHERE_AFTER:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._readers = ProcessPoolExecutor(max_workers=self._processes,
+                                                mp_context=multiprocessing.get_context("forkserver"))
+        if self._readers is not None:
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._readers, read_records, code, member,
+                                                                        raws)
+            except BrokenProcessPool as exc:  # a reading process died (killed, out of memory): read here
+                log.warning("a process reading received records stopped (%s); reading goes on in the harvest "
+                            "process", exc)
+                self._readers.shutdown(wait=False)
+                self._readers, self._processes = None, 0
+        return await self.normalise(read_records, code, member, raws)
+
     @staticmethod
     async def _run(pool, fn, *args, **kwargs):
         if pool is None:
@@ -267,7 +340,7 @@ class StoreWorker:
         return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args, **kwargs))
 
     def shutdown(self) -> None:
-        for pool in (self._cpu, self._pool):
+        for pool in (self._cpu, self._pool, self._readers):
             if pool is not None:
                 pool.shutdown(wait=True)
 
@@ -292,8 +365,7 @@ class _MemberRun:
 
     def classify(self, raw, source_id=None, datestamp=None, read=None) -> tuple[str | None, Upsert | None]:
         """(record id, upsert or None when unchanged) for one received record; (None, None) if unreadable.
-        `read`: its (content hash, Record or RecordError, keys and pickle or None) worked out beforehand
-        (`read_ahead`)."""
+        `read`: its (content hash, `read_record`'s answer) worked out beforehand (`read_ahead`)."""
         self.report.records += 1
         digest = read[0] if read else content_hash(raw.data)
         self._check_progress(digest)
@@ -303,49 +375,38 @@ class _MemberRun:
             return rid, None
         try:
             if read is None:
-                read = (digest, self._read(raw), None)
+                read = (digest, read_record(self.code, self.member, raw))
             if isinstance(read[1], RecordError):
                 raise read[1]
-            rec = read[1]
+            record_id, repaired, stored = read[1]
         except RecordError as exc:
             self.report.errors += 1
             if len(self.report.error_samples) < 5:
                 self.report.error_samples.append(str(exc))
             rid = control_number(raw.data)  # its earlier, readable version is kept (not taken as deleted)
             return (rid if rid in self.by_id else None), None
-        if is_repaired(rec.warnings):
+        if repaired:
             self.report.repaired += 1
-        if rec.record_id in self.by_id:
+        if record_id in self.by_id:
             self.report.changed += 1
         else:
             self.report.added += 1
-        old = self.by_id.get(rec.record_id)
+        old = self.by_id.get(record_id)
         if old is not None:
             self.by_hash.pop(old, None)
-        self.by_hash[digest] = rec.record_id
-        self.by_id[rec.record_id] = digest
-        return rec.record_id, _upsert(self.code, raw, digest, rec, source_id, datestamp, read[2])
+        self.by_hash[digest] = record_id
+        self.by_id[record_id] = digest
+        return record_id, _upsert(self.code, raw, digest, record_id, stored, source_id, datestamp)
 
-    def _read(self, raw) -> Record | RecordError:
-        try:
-            return read_raw(raw if raw.member == self.code else dataclasses.replace(raw, member=self.code),
-                            self.member)
-        except RecordError as exc:
-            return exc
-
-    def read_ahead(self, raws: list) -> list:
-        """Each raw record's (content hash, Record or RecordError, its keys and pickle or None), None for one
-        the store holds unchanged: the costly part of `classify`, done in the normalising thread for a page
-        that `classify` then takes in order in the store's thread (a record the page itself changes meanwhile
-        is read there)."""
-        out = []
-        for raw in raws:
-            digest = content_hash(raw.data) if raw is not None else None
-            if digest is None or digest in self.by_hash:
-                out.append(None)
-                continue
-            rec = self._read(raw)
-            out.append((digest, rec, None if isinstance(rec, RecordError) else _stored(rec)))
+    async def read_ahead(self, raws: list) -> list:
+        """Each raw record's (content hash, `read_record`'s answer), None for one the store holds unchanged (or
+        None itself): the costly part of `classify`, done in a reading process or the normalising thread for a
+        page that `classify` then takes in order (a record the page itself changes meanwhile is read there)."""
+        digests = [content_hash(raw.data) if raw is not None else None for raw in raws]
+        todo = [i for i, d in enumerate(digests) if d is not None and d not in self.by_hash]
+        out: list = [None] * len(raws)
+        for i, read in zip(todo, await self.db.read(self.code, self.member, [raws[i] for i in todo]), strict=True):
+            out[i] = (digests[i], read)
         return out
 
     def _check_progress(self, digest: str) -> None:
@@ -524,15 +585,15 @@ class _MemberRun:
     async def _commit(self, batch: list, cp: Checkpoint, position: int) -> None:
         """Classify one page in the normalising thread, then write it in the store's (the event loop stays free
         for I/O)."""
-        classified = await self.db.normalise(self._classify_all, batch)
-        await self.db(self._write_page, classified, cp, position)
+        reads = await self.read_ahead(batch)
+        await self.db(self._write_page, batch, reads, cp, position)
         self.progress.advance(self.code, len(batch))
 
-    def _classify_all(self, raws: list) -> tuple[list, list[str]]:
-        """The upserts and the record ids of received records."""
+    def _classify_all(self, raws: list, reads: list | None = None) -> tuple[list, list[str]]:
+        """The upserts and the record ids of received records (`reads`: as `read_ahead` gives them)."""
         upserts, seen = [], []
-        for raw in raws:
-            rid, up = self.classify(raw)
+        for i, raw in enumerate(raws):
+            rid, up = self.classify(raw, read=reads[i] if reads else None)
             if rid is not None:
                 seen.append(rid)
             if up is not None:
@@ -545,8 +606,8 @@ class _MemberRun:
         self.store.apply(self.code, upserts=upserts)
         return set(seen)
 
-    def _write_page(self, classified: tuple[list, list[str]], cp: Checkpoint, position: int) -> None:
-        upserts, seen = classified
+    def _write_page(self, raws: list, reads: list, cp: Checkpoint, position: int) -> None:
+        upserts, seen = self._classify_all(raws, reads)
         cp.position, cp.counts = position, self.counts()
         self.store.apply(self.code, upserts=upserts, seen=seen, checkpoint=cp)
 
@@ -578,8 +639,7 @@ class _MemberRun:
                 if page.complete_size is not None:
                     self.report.total = page.complete_size
                     self.progress.member_started(self.code, page.complete_size, "")
-                read = await self.db.normalise(self.read_ahead,
-                                               [None if rec.deleted else rec.raw for rec in page.records])
+                read = await self.read_ahead([None if rec.deleted else rec.raw for rec in page.records])
                 unwritten.append((page, read))
                 if sum(len(p.records) for p, _ in unwritten) >= BATCH:  # several small pages in one commit
                     await self._write_feed(unwritten, cp)
@@ -802,13 +862,15 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
                    "deleted": done["deleted"]}
             store.mark_indexed(step.assignment, digests=step.digests, removed=step.delete, edges=step.pairs,
                                groups=step.groups, sizes=step.sizes, forget=step.gone)
+            _keep_keys(store, step.rekeyed)
             lap("store")
-            return out | {"phases": lap.seconds}
+            return out | {"keyed_anew": len(step.rekeyed), "phases": lap.seconds}
         lap = _Laps()
         keys = store.all_keys()
         old_works = store.indexed_works() if upgrade else set()
         progress.phase(f"合并 merge: {len(keys)} records")
-        plan, pairs, new_keys = _plan_all(store, keys, upgrade, progress)
+        rekeyed: list[tuple[str, str, str, bytes]] = []
+        plan, pairs, new_keys = _plan_all(store, keys, upgrade, progress, rekeyed)
         if upgrade:
             sizes = _limited_sizes(new_keys.items())
         else:
@@ -840,7 +902,9 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
                    "deleted": done["deleted"]}
             store.mark_indexed(assignment, digests=written, removed=delete, edges=pairs, keys=new_keys,
                                groups=groups, sizes=sizes)
+        _keep_keys(store, rekeyed)
         lap("store")
+        out["keyed_anew"] = len(rekeyed)
         out["phases"] = lap.seconds
     finally:
         ix.close()
@@ -860,21 +924,52 @@ class _Laps:
         self._since = now
 
 
-def _plan_all(store: Store, keys: list[tuple[str, str]], fresh_keys: bool, progress: Progress
+def _plan_all(store: Store, keys: list[tuple[str, str]], fresh_keys: bool, progress: Progress,
+              rekeyed: list[tuple[str, str, str, bytes]]
               ) -> tuple[MergePlan, list[tuple[tuple[str, str], tuple[str, str]]], dict | None]:
-    """The merge of every stored record (`keys`, in that order), worked out from their match keys: the plan,
-    the pairs that scored, and (`fresh_keys`) each record's index keys made anew. The records are read once
-    and not kept (a million records take about 7 GB as objects, their match keys under 3 GB)."""
-    match: list[MatchKeys] = []
-    names: list[str] = []
-    for rec in store.load(keys, renormaliser):
-        match.append(match_keys(rec))
-        names.append(record_key(rec))
-    progress.phase(f"合并 merge: {len(match)} records keyed; comparing those that share a block")
+    """The merge of every stored record (`keys`, in that order), worked out from their match keys (`_keyed`):
+    the plan, the pairs that scored, and (`fresh_keys`) each record's index keys made anew. Records keyed
+    anew are read once and not kept (a million records take about 7 GB as objects, their match keys under
+    3 GB)."""
+    match = _keyed(store, keys, rekeyed)
+    names = [f"{member}:{rid}" for member, rid in keys]  # dedup.work.record_key
+    progress.phase(f"合并 merge: {len(match)} records keyed ({len(rekeyed)} anew); comparing those that share a "
+                   "block")
     new_keys = {k: index_keys(mk) for k, mk in zip(keys, match, strict=True)} if fresh_keys else None
     edges: list[tuple[int, int]] = []
     plan = plan_merge(match, names, edges=edges)
     return plan, [(keys[a], keys[b]) for a, b in edges], new_keys
+
+
+def _keyed(store: Store, recs: list[Rec], rekeyed: list[tuple[str, str, str, bytes]]) -> list[MatchKeys]:
+    """The match keys of the stored records `recs`, in that order: as the store keeps them, or made anew from
+    the record where it keeps none under the running MERGE_RULES (a store from before they were kept, or after
+    the rules changed). Each made anew is added to `rekeyed` as (member, record_id, hash, match blob), for
+    `_keep_keys` after the index commit."""
+    out: list[MatchKeys | None] = []
+    stale: list[tuple[int, str]] = []
+    for i, (blob, digest) in enumerate(store.match_blobs(recs)):
+        keys = match_of(blob)
+        if keys is None:
+            stale.append((i, digest))
+        out.append(keys)
+    for (i, digest), rec in zip(stale, store.load([recs[i] for i, _ in stale], renormaliser), strict=True):
+        keys = out[i] = match_keys(rec)
+        rekeyed.append((*recs[i], digest, match_blob(keys)))
+    return out  # type: ignore[return-value]  # every None was filled
+
+
+def _keep_keys(store: Store, rekeyed: list[tuple[str, str, str, bytes]]) -> None:
+    """Keep the match keys an index phase made anew, so the next one reads them. After the index commit (the
+    phase's snapshot would see its own rows change); where a harvest changed a record meanwhile its new keys
+    stay. A failure here loses nothing: they are made again the next time."""
+    if not rekeyed:
+        return
+    try:
+        store.put_match(rekeyed)
+    except Exception as exc:  # noqa: BLE001 - the index is written; the keys are only a saving
+        log.warning("the match keys of %d records could not be kept (%s); the next index phase makes them again",
+                    len(rekeyed), exc)
 
 
 def _noted(works: Iterable[Work], assignment: dict, groups: dict, digests: dict | None) -> Iterator[Work]:
@@ -914,6 +1009,7 @@ class _Remerged:
     groups: dict[str, str]  # the group id of every edition re-merged or renamed
     sizes: dict[str, int]  # block sizes to keep for the next phase (`Part.remember`)
     gone: list[tuple[str, str]]
+    rekeyed: list[tuple[str, str, str, bytes]]  # match keys made anew (`_keyed`)
 
 
 def _remerge(store: Store, progress: Progress) -> _Remerged:
@@ -921,7 +1017,7 @@ def _remerge(store: Store, progress: Progress) -> _Remerged:
     part = affected(store)
     progress.phase(f"合并 merge: {len(part.keys)} records")
     edges: list[tuple[int, int]] = []
-    works = merge(part.records, block_sizes=part.sizes, edges=edges)
+    works = merge(part.records, keys=part.match, block_sizes=part.sizes, edges=edges)
     written = works + regroup(store, part, works)
     # each document made once: its stored work gives the digest, and it is what gets written
     docs = {w.work_id: document(w) for w in written}
@@ -935,7 +1031,7 @@ def _remerge(store: Store, progress: Progress) -> _Remerged:
         pairs=[(part.keys[a], part.keys[b]) for a, b in edges],
         digests={wid: digests[wid] for wid in changed},
         groups={w.work_id: w.group_id for w in written},
-        sizes=part.remember, gone=part.gone)
+        sizes=part.remember, gone=part.gone, rekeyed=part.rekeyed)
 
 
 def _limited_sizes(keys_of_records) -> dict[str, int]:
@@ -955,12 +1051,14 @@ class Part:
 
     keys: list[tuple[str, str]]  # its records, in merge order
     records: list
+    match: list[MatchKeys]  # their match keys
     old_works: set[str]  # works the index may hold for them
     sizes: dict[str, int]  # catalogue-wide size now of its records' and the pending keys' blocks with a limit
     keys_of: dict[tuple[str, str], list[str]]  # its records' keys
     pending_keys: set[str]
     gone: list[tuple[str, str]]  # withdrawn records the stored pairs may still name
     remember: dict[str, int]  # block sizes to keep for the next phase (`Store.block_sizes`)
+    rekeyed: list[tuple[str, str, str, bytes]]  # match keys made anew on the way (`_keyed`)
     loaded: dict = field(default_factory=dict)  # records read from the store on the way, outside the part too
 
 
@@ -1029,8 +1127,8 @@ def affected(store: Store) -> Part:
         near.update(rec for rec, ty in rows if None in years or (y := _key_year(ty)) is None
                     or any(abs(y - f) <= YEAR_SLACK for f in years))
     near_order = sorted(near)
-    loaded = dict(zip(near_order, store.load(near_order, renormaliser), strict=True))
-    near_keys = [match_keys(loaded[r]) for r in near_order]
+    rekeyed: list[tuple[str, str, str, bytes]] = []
+    near_keys = _keyed(store, near_order, rekeyed)  # only the part's records are read whole
     fresh: dict[tuple[str, str], set[tuple[str, str]]] = {}
     touching = {i for i, r in enumerate(near_order) if r in fresh_for}  # pairs among the others are stored
     for a, b in candidate_pairs(near_keys, sizes, touching=touching):
@@ -1052,13 +1150,16 @@ def affected(store: Store) -> Part:
                     step.append(x)
         frontier = step
     order = sorted(part)
-    missing = [r for r in order if r not in loaded]
-    loaded.update(zip(missing, store.load(missing, renormaliser), strict=True))
+    loaded = dict(zip(order, store.load(order, renormaliser), strict=True))
+    at = {r: i for i, r in enumerate(near_order)}
+    further = [r for r in order if r not in at]  # reached over stored pairs only
+    match = dict(zip(further, _keyed(store, further, rekeyed), strict=True))
     part_keys = store.keys_of(order)
     titles = {k for ks in part_keys.values() for k in ks if k.startswith("title:")}
     sizes.update(store.key_counts(titles - sizes.keys() - set(limited)))
-    return Part(order, [loaded[r] for r in order], old_works | store.works_of(order), sizes, part_keys,
-                pending_keys, sorted(gone), remember, loaded)
+    return Part(order, [loaded[r] for r in order], [near_keys[at[r]] if r in at else match[r] for r in order],
+                old_works | store.works_of(order), sizes, part_keys, pending_keys, sorted(gone), remember, rekeyed,
+                loaded)
 
 
 def _key_year(titleyear: str | None) -> int | None:
@@ -1164,7 +1265,7 @@ async def harvest(registry: Registry, index_dir: Path | str, opts: HarvestOption
     location = index_location(index_dir)
     with _harvest_lock(location):
         store = open_store(location)
-        worker = StoreWorker()
+        worker = StoreWorker(processes=read_processes(opts.read_processes))
         try:
             sem = asyncio.Semaphore(max(1, opts.concurrency))
             round_started = await worker(store.clock)

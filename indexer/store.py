@@ -9,6 +9,12 @@ Each batch of records is committed together with the member's checkpoint, so an 
 the index was last written are listed in `pending` (with the work they were in) and their old and new
 blocking keys in `pending_keys`; the index phase re-merges exactly the editions those can touch and clears
 both lists only after the index commit.
+
+Each record's match keys (`dedup.keys.MatchKeys`, pickled) are kept beside it, stamped with the
+`dedup.MERGE_RULES` they were made under: an index phase reads them instead of reading and keying the whole
+record again. Keys stamped with other rules, or missing (a store written before they were kept), are made
+anew from the record and written back after the index commit (`put_match`, only where the record is still
+the one keyed).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Protocol
 
 from dedup import MERGE_RULES
 from dedup.cluster import FUZZY, FUZZY_MAX
+from dedup.keys import MatchKeys
 from indexer.errors import HarvestStoreError
 from records.model import Record
 
@@ -39,7 +46,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS records (
     member TEXT NOT NULL, record_id TEXT NOT NULL, hash TEXT NOT NULL, source_id TEXT, datestamp TEXT,
     syntax TEXT NOT NULL, charset TEXT NOT NULL, raw BLOB NOT NULL, record BLOB, work_id TEXT,
-    harvested TEXT NOT NULL, first_seen TEXT, PRIMARY KEY (member, record_id));
+    harvested TEXT NOT NULL, first_seen TEXT, match_keys BLOB, match_rules TEXT, PRIMARY KEY (member, record_id));
 CREATE INDEX IF NOT EXISTS records_by_source ON records (member, source_id);
 CREATE INDEX IF NOT EXISTS records_by_work ON records (work_id);
 CREATE TABLE IF NOT EXISTS record_keys (key TEXT NOT NULL, member TEXT NOT NULL, record_id TEXT NOT NULL);
@@ -109,14 +116,37 @@ class Upsert:
     raw: bytes
     syntax: str
     charset: str
-    record: Record
+    record: Record | None  # None when read in another process (`blob` is the record then)
     keys: list[str]
     source_id: str | None = None
     datestamp: str | None = None
     blob: bytes | None = None  # `record` pickled (RECORD_PICKLE), made where the record was read
+    match: bytes | None = None  # its match keys (`match_blob`), made where the record was read; None: none kept
 
     def pickled(self) -> bytes:
         return self.blob if self.blob is not None else pickle.dumps(self.record, protocol=RECORD_PICKLE)
+
+    @property
+    def match_rules(self) -> str | None:
+        """The rules `match` was made under (the running ones), or None when no keys are kept."""
+        return None if self.match is None else MERGE_RULES
+
+
+def match_blob(keys: MatchKeys) -> bytes:
+    """A record's match keys as a store keeps them (beside the `dedup.MERGE_RULES` they were made under)."""
+    return pickle.dumps(keys, protocol=RECORD_PICKLE)
+
+
+def match_of(blob: bytes | None) -> MatchKeys | None:
+    """The match keys a store kept for a record, or None when it kept none or they cannot be read back (the
+    record is keyed anew then)."""
+    if blob is None:
+        return None
+    try:
+        keys = pickle.loads(blob)
+    except Exception:  # noqa: BLE001 - any unreadable pickle: the record is keyed again
+        return None
+    return keys if isinstance(keys, MatchKeys) else None
 
 
 @dataclass(slots=True)
@@ -185,6 +215,8 @@ class Store(Protocol):
     def fuzzy_blocks_over(self) -> dict[str, int]: ...
     def all_keys(self) -> list[Rec]: ...
     def load(self, keys: list[Rec], renormalise) -> Iterator[Record]: ...
+    def match_blobs(self, keys: list[Rec]) -> Iterator[tuple[bytes | None, str]]: ...
+    def put_match(self, rows: Iterable[tuple[str, str, str, bytes]]) -> int: ...
     def mark_indexed(self, assignment: dict[Rec, str], **kw) -> None: ...
 
     # balis index stats
@@ -232,6 +264,9 @@ class HarvestStore:
                 db.execute("ALTER TABLE records ADD COLUMN first_seen TEXT")
                 db.execute("UPDATE records SET first_seen = harvested")
             db.execute("CREATE INDEX IF NOT EXISTS records_by_first_seen ON records (first_seen)")
+            if "match_keys" not in {row[1] for row in db.execute("PRAGMA table_info(records)")}:  # made again
+                db.execute("ALTER TABLE records ADD COLUMN match_keys BLOB")
+                db.execute("ALTER TABLE records ADD COLUMN match_rules TEXT")
             if "first_finished" not in {row[1] for row in db.execute("PRAGMA table_info(members)")}:
                 db.execute("ALTER TABLE members ADD COLUMN first_finished TEXT")  # past harvests count as before
                 db.execute("UPDATE members SET first_finished = '' WHERE last_finished IS NOT NULL")
@@ -349,10 +384,10 @@ class HarvestStore:
                            [(member, rid) for rid in ids if rid not in old_work])
             db.executemany(
                 "INSERT OR REPLACE INTO records (member, record_id, hash, source_id, datestamp, syntax, charset, "
-                "raw, record, work_id, harvested, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(("
-                "SELECT first_seen FROM records WHERE member = ? AND record_id = ?), ?))",
+                "raw, record, work_id, harvested, match_keys, match_rules, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, coalesce((SELECT first_seen FROM records WHERE member = ? AND record_id = ?), ?))",
                 [(member, up.record_id, up.hash, up.source_id, up.datestamp, up.syntax, up.charset, up.raw,
-                  up.pickled(), old_work.get(up.record_id), stamp,
+                  up.pickled(), old_work.get(up.record_id), stamp, up.match, up.match_rules,
                   member, up.record_id, first_seen) for up in upserts])
             last = {up.record_id: up for up in upserts}  # the last version of a record sent twice wins
             keys = [(k, member, rid) for rid, up in last.items() for k in sorted(set(up.keys))]
@@ -679,6 +714,36 @@ class HarvestStore:
                         (member, record_id)).fetchone()
                     rec = renormalise(member, record_id, raw, syntax, charset)
                 yield rec
+
+    def match_blobs(self, keys: list[tuple[str, str]]) -> Iterator[tuple[bytes | None, str]]:
+        """Each record's kept match keys (`match_of`; None when none were kept under the running MERGE_RULES)
+        and its content hash, in the order of `keys`."""
+        db = self.db
+        keys = list(keys)
+        for i in range(0, len(keys), LOAD_CHUNK):
+            with self._temp("q_load", ("member", "record_id"), keys[i:i + LOAD_CHUNK]):
+                rows = db.execute(
+                    "SELECT CASE WHEN r.match_rules = ? THEN r.match_keys END, r.hash FROM q_load q CROSS JOIN "
+                    "records r ON r.member = q.member AND r.record_id = q.record_id ORDER BY q.rowid",
+                    (MERGE_RULES,)).fetchall()
+            yield from rows
+
+    def put_match(self, rows: Iterable[tuple[str, str, str, bytes]]) -> int:
+        """Keep match keys made anew under the running MERGE_RULES: (member, record_id, hash, match_blob) each,
+        written only where the record's hash is still the one keyed. Returns how many were written."""
+        db = self.db
+        rows = list(rows)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            before = db.total_changes
+            db.executemany("UPDATE records SET match_keys = ?, match_rules = ? WHERE member = ? AND record_id = ? "
+                           "AND hash = ?", [(blob, MERGE_RULES, m, r, h) for m, r, h, blob in rows])
+            written = db.total_changes - before
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return written
 
     def work_digests(self, work_ids: Iterable[str]) -> dict[str, str]:
         """The digest of each work as the index holds it (what the last index write put there)."""

@@ -55,7 +55,7 @@ PHASE_LOCK = WRITER_LOCK + 3  # held for a whole index phase: one at a time
 FIRST_SEEN_NOW = """to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
 _RECORD_COLUMNS = ("member", "record_id", "hash", "source_id", "datestamp", "syntax", "charset", "raw", "record",
-                   "harvested")
+                   "harvested", "match_keys", "match_rules")
 
 
 class MemberBusy(Exception):
@@ -269,7 +269,7 @@ class PgHarvestStore:
                 with cur.copy(f"COPY q_upsert ({', '.join(_RECORD_COLUMNS)}) FROM STDIN") as copy:
                     for up in last.values():
                         copy.write_row((member, up.record_id, up.hash, up.source_id, up.datestamp, up.syntax,
-                                        up.charset, up.raw, up.pickled(), stamp))
+                                        up.charset, up.raw, up.pickled(), stamp, up.match, up.match_rules))
                 columns = ", ".join(_RECORD_COLUMNS)
                 cur.execute(f"INSERT INTO harvest_records ({columns}) SELECT {columns} FROM q_upsert "
                             "ON CONFLICT (member, record_id) DO UPDATE SET "
@@ -529,6 +529,32 @@ class PgHarvestStore:
                         (member, record_id)).fetchone()
                     rec = renormalise(member, record_id, bytes(raw), syntax, charset)
                 yield rec
+
+    def match_blobs(self, keys: list[Rec]) -> Iterator[tuple[bytes | None, str]]:
+        """As `indexer.store.HarvestStore.match_blobs`."""
+        keys = list(keys)
+        for i in range(0, len(keys), LOAD_CHUNK):
+            rows = self._rows(
+                "SELECT CASE WHEN r.match_rules = %s THEN r.match_keys END, r.hash FROM unnest(%s::text[], %s::text[]) "
+                "WITH ORDINALITY AS q(member, record_id, n) JOIN harvest_records r ON r.member = q.member "
+                "AND r.record_id = q.record_id ORDER BY q.n", (MERGE_RULES, *self._pair(keys[i:i + LOAD_CHUNK])))
+            yield from ((None if blob is None else bytes(blob), h) for blob, h in rows)
+
+    def put_match(self, rows: Iterable[tuple[str, str, str, bytes]]) -> int:
+        """As `indexer.store.HarvestStore.put_match`; outside an index phase (its snapshot would see the rows
+        it writes as changed by another transaction)."""
+        rows = list(rows)
+        written = 0
+        for i in range(0, len(rows), LOAD_CHUNK):
+            part = rows[i:i + LOAD_CHUNK]
+            with self.db.transaction():
+                written += self.db.execute(
+                    "UPDATE harvest_records r SET match_keys = q.blob, match_rules = %s FROM unnest(%s::text[], "
+                    "%s::text[], %s::text[], %s::bytea[]) AS q(member, record_id, hash, blob) WHERE r.member = "
+                    "q.member AND r.record_id = q.record_id AND r.hash = q.hash",
+                    (MERGE_RULES, [m for m, _, _, _ in part], [r for _, r, _, _ in part], [h for _, _, h, _ in part],
+                     [b for _, _, _, b in part])).rowcount
+        return written
 
     # -- after the index commit ---------------------------------------------------------------------------
     def mark_indexed(self, assignment: dict[Rec, str], *, digests: dict[str, str] | None = None,

@@ -16,7 +16,7 @@ from dedup.keys import match_keys
 from dedup.work import index_keys, merge
 from indexer.harvest import harvest_endpoint
 from indexer.schema import dump_work
-from indexer.store import Upsert
+from indexer.store import Upsert, match_blob
 from records.normalise import from_raw
 
 MARC = "http://www.loc.gov/MARC21/slim"
@@ -97,8 +97,10 @@ def new_record(xml: bytes, record_id: str, title: str) -> bytes:
     return etree.tostring(root, encoding="UTF-8")
 
 
-def upsert_of(rec) -> Upsert:
-    """A normalised record as a harvest writes it into the store (its raw record left out)."""
+def upsert_of(rec, *, match: bool = True) -> Upsert:
+    """A normalised record as a harvest writes it into the store (its raw record left out), with its match
+    keys (`match`) or, as a store written before they were kept, without."""
     digest = hashlib.blake2b(repr(rec).encode(), digest_size=16).hexdigest()
+    keys = match_keys(rec)
     return Upsert(record_id=rec.record_id, hash=digest, raw=b"", syntax=rec.syntax, charset="utf-8", record=rec,
-                  keys=index_keys(match_keys(rec)))
+                  keys=index_keys(keys), match=match_blob(keys) if match else None)
