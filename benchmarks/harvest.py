@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
-from indexer.harvest import HarvestOptions, read_processes, run_harvest  # noqa: E402
+from indexer.harvest import DEFAULT_CONCURRENCY, HarvestOptions, read_processes, run_harvest  # noqa: E402
 from members import Registry, load_registry  # noqa: E402
 from testbed.bed import Testbed  # noqa: E402
 
@@ -114,10 +114,11 @@ def _portable(text: str) -> bool:
 
 
 READ_PROCESSES: int | None = None  # --read-processes (None: the harvest's default)
+CONCURRENCY = DEFAULT_CONCURRENCY  # --concurrency
 
 
 def timed_harvest(registry: Registry, index_dir: Path, profile: bool):
-    opts = HarvestOptions(rate=0, read_processes=READ_PROCESSES)
+    opts = HarvestOptions(rate=0, read_processes=READ_PROCESSES, concurrency=CONCURRENCY)
     prof = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
     c0 = time.process_time()
@@ -167,7 +168,7 @@ def peak_mib() -> int:
 
 def write_result(out_path: Path, args, result: dict, load_before: tuple) -> None:
     result = {"backend": args.backend, "members": args.members, "records_per_member": args.records, **result,
-              "rate_limit": "off (rate=0)", "concurrency": 4, "peak_memory_mib": peak_mib(),
+              "rate_limit": "off (rate=0)", "concurrency": CONCURRENCY, "peak_memory_mib": peak_mib(),
               "read_processes": read_processes(READ_PROCESSES),
               "load_average_before": [round(x, 2) for x in load_before],
               "load_average_after": [round(x, 2) for x in os.getloadavg()],
@@ -193,6 +194,8 @@ def main() -> None:
                     help="the index and harvest store: a folder (whoosh + SQLite) or a PostgreSQL database")
     ap.add_argument("--pg-cluster", type=Path, default=ROOT / "var" / "bench" / "pg-cluster",
                     help="folder of the private PostgreSQL cluster (--backend postgresql)")
+    ap.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
+                    help=f"members harvested at once (balis harvest --concurrency; default {DEFAULT_CONCURRENCY})")
     ap.add_argument("--read-processes", type=int, metavar="N",
                     help="processes reading the received records (balis harvest --read-processes; default: its own)")
     steps = ap.add_mutually_exclusive_group()  # one step of a large bed at a time
@@ -208,8 +211,8 @@ def main() -> None:
                                   "--full-only, --again or --change-only, "
                                   "harvest[-postgresql]-MEMBERSxRECORDS-full|again|change.json)")
     args = ap.parse_args()
-    global READ_PROCESSES
-    READ_PROCESSES = args.read_processes
+    global READ_PROCESSES, CONCURRENCY
+    READ_PROCESSES, CONCURRENCY = args.read_processes, args.concurrency
     if args.quick:
         args.members, args.records = 4, 1000
     cache = Path(args.cache or ROOT / "var" / "bench" / f"harvest-{args.members}x{args.records}")
