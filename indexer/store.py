@@ -132,6 +132,16 @@ class Upsert:
         return None if self.match is None else MERGE_RULES
 
 
+def kept(blob, kind: type):
+    """What a store kept pickled, if it reads back as a `kind`; else None (none kept, or one an upgrade of the
+    model made unreadable: the caller makes it again from the raw record)."""
+    try:
+        got = pickle.loads(blob)
+    except Exception:  # noqa: BLE001 - any unreadable pickle, or none
+        return None
+    return got if isinstance(got, kind) else None
+
+
 def match_blob(keys: MatchKeys) -> bytes:
     """A record's match keys as a store keeps them (beside the `dedup.MERGE_RULES` they were made under)."""
     return pickle.dumps(keys, protocol=RECORD_PICKLE)
@@ -140,13 +150,7 @@ def match_blob(keys: MatchKeys) -> bytes:
 def match_of(blob: bytes | None) -> MatchKeys | None:
     """The match keys a store kept for a record, or None when it kept none or they cannot be read back (the
     record is keyed anew then)."""
-    if blob is None:
-        return None
-    try:
-        keys = pickle.loads(blob)
-    except Exception:  # noqa: BLE001 - any unreadable pickle: the record is keyed again
-        return None
-    return keys if isinstance(keys, MatchKeys) else None
+    return kept(blob, MatchKeys)
 
 
 @dataclass(slots=True)
@@ -695,37 +699,29 @@ class HarvestStore:
     def load(self, keys: list[tuple[str, str]], renormalise) -> Iterator[Record]:
         """The normalised records of `keys`, in that order (re-normalised from the raw record if the kept
         one cannot be read back, e.g. after an upgrade changed the record model)."""
-        db = self.db
-        keys = list(keys)
-        for i in range(0, len(keys), LOAD_CHUNK):  # one indexed join per chunk, rows in the order asked
-            chunk = keys[i:i + LOAD_CHUNK]
-            with self._temp("q_load", ("member", "record_id"), chunk):
-                rows = db.execute(
-                    "SELECT q.member, q.record_id, r.record FROM q_load q CROSS JOIN records r "
-                    "ON r.member = q.member AND r.record_id = q.record_id ORDER BY q.rowid").fetchall()
-            for member, record_id, blob in rows:
-                try:
-                    rec = pickle.loads(blob)
-                    if not isinstance(rec, Record):
-                        raise TypeError("not a Record")
-                except Exception:  # noqa: BLE001 - any unreadable pickle: read the raw record again
-                    raw, syntax, charset = db.execute(
-                        "SELECT raw, syntax, charset FROM records WHERE member = ? AND record_id = ?",
-                        (member, record_id)).fetchone()
-                    rec = renormalise(member, record_id, raw, syntax, charset)
-                yield rec
+        for member, record_id, blob in self._in_order("q.member, q.record_id, r.record", keys):
+            rec = kept(blob, Record)
+            if rec is None:
+                raw, syntax, charset = self.db.execute(
+                    "SELECT raw, syntax, charset FROM records WHERE member = ? AND record_id = ?",
+                    (member, record_id)).fetchone()
+                rec = renormalise(member, record_id, raw, syntax, charset)
+            yield rec
 
     def match_blobs(self, keys: list[tuple[str, str]]) -> Iterator[tuple[bytes | None, str]]:
         """Each record's kept match keys (`match_of`; None when none were kept under the running MERGE_RULES)
         and its content hash, in the order of `keys`."""
-        db = self.db
+        return self._in_order("CASE WHEN r.match_rules = ? THEN r.match_keys END, r.hash", keys, (MERGE_RULES,))
+
+    def _in_order(self, columns: str, keys: list[tuple[str, str]], params: tuple = ()) -> Iterator[tuple]:
+        """`columns` (of `q`, the records asked, and `r`, their rows) of each stored record of `keys`, in that
+        order: one indexed join per LOAD_CHUNK records."""
         keys = list(keys)
         for i in range(0, len(keys), LOAD_CHUNK):
             with self._temp("q_load", ("member", "record_id"), keys[i:i + LOAD_CHUNK]):
-                rows = db.execute(
-                    "SELECT CASE WHEN r.match_rules = ? THEN r.match_keys END, r.hash FROM q_load q CROSS JOIN "
-                    "records r ON r.member = q.member AND r.record_id = q.record_id ORDER BY q.rowid",
-                    (MERGE_RULES,)).fetchall()
+                rows = self.db.execute(
+                    f"SELECT {columns} FROM q_load q CROSS JOIN records r ON r.member = q.member AND "
+                    "r.record_id = q.record_id ORDER BY q.rowid", params).fetchall()
             yield from rows
 
     def put_match(self, rows: Iterable[tuple[str, str, str, bytes]]) -> int:

@@ -20,7 +20,6 @@ Batches of records are written with COPY into a temporary table and merged into 
 from __future__ import annotations
 
 import json
-import pickle
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -43,6 +42,7 @@ from indexer.store import (
     Rec,
     Upsert,
     checkpoint_of,
+    kept,
     member_info_of,
     now_iso,
 )
@@ -511,34 +511,28 @@ class PgHarvestStore:
     def load(self, keys: list[Rec], renormalise) -> Iterator[Record]:
         """The normalised records of `keys`, in that order (re-normalised from the raw record when the kept
         one cannot be read back)."""
-        keys = list(keys)
-        for i in range(0, len(keys), LOAD_CHUNK):
-            chunk = keys[i:i + LOAD_CHUNK]
-            rows = self._rows(
-                "SELECT q.member, q.record_id, r.record FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY "
-                "AS q(member, record_id, n) JOIN harvest_records r ON r.member = q.member AND r.record_id = q.record_id "
-                "ORDER BY q.n", self._pair(chunk))
-            for member, record_id, blob in rows:
-                try:
-                    rec = pickle.loads(blob)
-                    if not isinstance(rec, Record):
-                        raise TypeError("not a Record")
-                except Exception:  # noqa: BLE001 - any unreadable pickle: read the raw record again
-                    raw, syntax, charset = self.db.execute(
-                        "SELECT raw, syntax, charset FROM harvest_records WHERE member = %s AND record_id = %s",
-                        (member, record_id)).fetchone()
-                    rec = renormalise(member, record_id, bytes(raw), syntax, charset)
-                yield rec
+        for member, record_id, blob in self._in_order("q.member, q.record_id, r.record", keys):
+            rec = kept(blob, Record)
+            if rec is None:
+                raw, syntax, charset = self.db.execute(
+                    "SELECT raw, syntax, charset FROM harvest_records WHERE member = %s AND record_id = %s",
+                    (member, record_id)).fetchone()
+                rec = renormalise(member, record_id, bytes(raw), syntax, charset)
+            yield rec
 
     def match_blobs(self, keys: list[Rec]) -> Iterator[tuple[bytes | None, str]]:
         """As `indexer.store.HarvestStore.match_blobs`."""
+        rows = self._in_order("CASE WHEN r.match_rules = %s THEN r.match_keys END, r.hash", keys, (MERGE_RULES,))
+        return ((None if blob is None else bytes(blob), h) for blob, h in rows)
+
+    def _in_order(self, columns: str, keys: list[Rec], params: tuple = ()) -> Iterator[tuple]:
+        """As `indexer.store.HarvestStore._in_order` (`params`: those of `columns`)."""
         keys = list(keys)
         for i in range(0, len(keys), LOAD_CHUNK):
-            rows = self._rows(
-                "SELECT CASE WHEN r.match_rules = %s THEN r.match_keys END, r.hash FROM unnest(%s::text[], %s::text[]) "
-                "WITH ORDINALITY AS q(member, record_id, n) JOIN harvest_records r ON r.member = q.member "
-                "AND r.record_id = q.record_id ORDER BY q.n", (MERGE_RULES, *self._pair(keys[i:i + LOAD_CHUNK])))
-            yield from ((None if blob is None else bytes(blob), h) for blob, h in rows)
+            yield from self._rows(
+                f"SELECT {columns} FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS q(member, record_id, n) "
+                "JOIN harvest_records r ON r.member = q.member AND r.record_id = q.record_id ORDER BY q.n",
+                (*params, *self._pair(keys[i:i + LOAD_CHUNK])))
 
     def put_match(self, rows: Iterable[tuple[str, str, str, bytes]]) -> int:
         """As `indexer.store.HarvestStore.put_match`; outside an index phase (its snapshot would see the rows
