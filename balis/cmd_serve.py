@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+MAX_SLICES = 32
+
 
 def register(sub, common) -> None:
     p = sub.add_parser("serve", parents=[common], help="serve the reader portal and JSON API (aiohttp)")
@@ -21,6 +23,10 @@ def register(sub, common) -> None:
                    help="a hot standby of the --index database (repeatable; default $BALIS_INDEX_REPLICAS, "
                         "space-separated): searches read from the standbys in turn, the primary when none "
                         "answers; writes (the harvest) go to the primary")
+    p.add_argument("--index-slices", metavar="N", type=int, default=None,
+                   help="a database index: split a broad search (thousands of matches) into N slices scored at "
+                        "once on N connections, about one per free core of the database server (default "
+                        "$BALIS_INDEX_SLICES, else 2; 1: never split)")
     p.add_argument("--db", metavar="URL", default=None,
                    help="ILL store of readers, staff, sessions and requests (a SQLite file or postgresql://…; "
                         "default $BALIS_DB, else var/ill.sqlite)")
@@ -95,6 +101,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if replicas and not is_database(index):
         raise UsageError("--index-replica needs --index postgresql://… (the primary): standbys serve a "
                          "PostgreSQL union index, not an index folder")
+    if args.index_slices is not None and not 1 <= args.index_slices <= MAX_SLICES:
+        raise UsageError(f"--index-slices must be between 1 and {MAX_SLICES}, not {args.index_slices}")
     from balis.cmd_notices import mail_config
 
     mail = mail_config(args)
@@ -103,7 +111,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                  full_harvest_on=full_on, db=args.db, answer_times=answer_times_path(),
                  per_member=args.per_member, deadline=args.deadline,
                  searches_per_minute=args.searches_per_minute, workers=args.workers,
-                 index_replicas=tuple(replicas), tick_every=args.tick_every * 60) or EXIT_OK
+                 index_replicas=tuple(replicas), index_slices=args.index_slices,
+                 tick_every=args.tick_every * 60) or EXIT_OK
 
 
 def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, full_harvest_on: int | None = None,

@@ -298,7 +298,7 @@ def postgresql(args, holdings: int) -> int:
             return 0
         queries = make_queries(meta["samples"], args.queries)
         parsed = [parse(q) for q in queries]
-        searcher = open_searcher(url)
+        searcher = open_searcher(url, slices=args.slices)
         from balis.process import settle, tune_collector
 
         tune_collector()  # the collector policy of `balis search` and `balis serve` (balis/process.py): without it,
@@ -319,12 +319,13 @@ def postgresql(args, holdings: int) -> int:
             totals.append(r.total)
             slow.append((ms, text, r.total))
             estimated += any(row.get("estimated") for rows in r.facets.values() for row in rows)
+        slices = searcher.slices
         searcher.close()
     target = 50 if holdings <= 1_000_000 else 100
     result = {
         "backend": "postgresql", "holdings": meta["holdings"], "editions": meta["editions"],
         "generate_s": meta["generate_s"], **load, "target_editions_per_s": 5000,
-        "queries": len(queries), "page_size": PAGE_SIZE, "warmup_queries": len(warmup),
+        "queries": len(queries), "page_size": PAGE_SIZE, "warmup_queries": len(warmup), "slices": slices,
         "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 95), 1),
         "max_ms": round(max(times), 1), "mean_ms": round(statistics.mean(times), 1), "target_p95_ms": target,
         "cold_first_query_ms": round(cold_ms, 1), "median_hits": statistics.median(totals), "max_hits": max(totals),
@@ -334,7 +335,7 @@ def postgresql(args, holdings: int) -> int:
         "queries_with_estimated_facets": estimated, "queries_over_1000_hits": sum(n > 1000 for n in totals),
         "slowest": [{"ms": round(ms, 1), "query": q, "hits": n} for ms, q, n in sorted(slow, reverse=True)[:8]],
     }
-    print(f"{len(queries)} queries, page 1 of {PAGE_SIZE} works with every facet: p50 {result['p50_ms']} ms, "
+    print(f"{len(queries)} queries ({slices} slice{'s' if slices > 1 else ''}), page 1 of {PAGE_SIZE} works with every facet: p50 {result['p50_ms']} ms, "
           f"p95 {result['p95_ms']} ms (target ≤ {target}), max {result['max_ms']} ms; cold first query "
           f"{result['cold_first_query_ms']} ms; median hits {result['median_hits']}, max {result['max_hits']:,}")
     print(f"facet counts estimated (约) for {estimated} queries (over 1,000 hits: "
@@ -418,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", type=int, help="postgresql load: row-making worker processes "
                     "(default: the index's own choice, cores - 2)")
     ap.add_argument("--load-only", action="store_true", help="postgresql: load (again) and stop, no queries")
+    ap.add_argument("--slices", type=int, help="postgresql: slices a broad page is split into (default: the "
+                    "searcher's, BALIS_INDEX_SLICES or 2; 1: never split)")
     args = ap.parse_args(argv)
     holdings = 50_000 if args.quick else args.holdings
     if args.backend == "postgresql":

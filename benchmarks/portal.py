@@ -404,6 +404,7 @@ def main() -> None:
     ap.add_argument("--index", metavar="URL", help="serve the generated index from this PostgreSQL database "
                     "(an empty one is loaded once; default: the whoosh folder)")
     ap.add_argument("--index-replica", metavar="URL", action="append", help="balis serve --index-replica URL")
+    ap.add_argument("--index-slices", type=int, metavar="N", help="balis serve --index-slices N (default its own)")
     ap.add_argument("--think", type=float, default=10.0, help="mean think time of a reader, seconds (local)")
     ap.add_argument("--workers", type=int, default=1, help="balis serve --workers N (local modes)")
     ap.add_argument("--warmup", type=float, default=0.0,
@@ -434,6 +435,8 @@ def main() -> None:
         print(f"union index: {index_info['editions']:,} editions, {index_info['holdings']:,} holdings, "
               f"{index_info['mib']} MiB; {len(queries)} reader queries; {args.workers} worker(s)", flush=True)
         replicas = [x for r in args.index_replica or [] for x in ("--index-replica", r)]
+        if args.index_slices is not None:
+            replicas += ["--index-slices", str(args.index_slices)]
         proc, base = start_portal(None, "--index", str(folder), "--workers", str(args.workers), *replicas)
         memory = Rss(proc.pid)
         memory.start()
@@ -452,6 +455,10 @@ def main() -> None:
                                           args.max_requests))
                 r["workers"] = args.workers
                 r["backend"] = index_info.get("backend", "whoosh")
+                if args.index:  # what the portal's searchers split a broad search into
+                    from indexer.pg.search import default_slices
+
+                    r["index_slices"] = args.index_slices or default_slices()
                 r["portal_rss_mib"] = memory.take()  # the portal's processes, most seen during the mode
                 r["portal_cpu_s"] = memory.cpu_since()  # the portal's own CPU (not the database server's)
                 if server is not None:

@@ -135,15 +135,16 @@ def open_index(location: Path | str, *, create: bool = False) -> UnionIndex:
     return LocalIndex.open(location, create=create)
 
 
-def open_searcher(location: Path | str, replicas: Sequence[str] = ()) -> IndexSearcher:
+def open_searcher(location: Path | str, replicas: Sequence[str] = (), slices: int | None = None) -> IndexSearcher:
     """A searcher over the index at `location`; NoIndexError when there is none or it is empty. `replicas`:
-    hot standbys of a database index, which its searches then read from (`indexer/pg/reads.py`)."""
+    hot standbys of a database index, which its searches then read from (`indexer/pg/reads.py`); `slices`: into
+    how many slices a database index splits a broad page (`indexer/pg/search.py`; None: its default)."""
     if not is_database(location):
         location = _named_database(Path(location)) or location
     if is_database(location):
         from indexer.pg.search import PgSearcher
 
-        return PgSearcher.open(str(location), replicas)
+        return PgSearcher.open(str(location), replicas, slices)
     if replicas:
         raise ValueError("standbys (--index-replica) serve a PostgreSQL index only, not an index folder")
     from indexer.search import LocalSearcher

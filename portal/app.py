@@ -79,9 +79,9 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
                searches_per_minute: float = 60.0, search_burst: int = 20, secure_cookies: bool = False,
                db: str | Path | None = None, store: Store | None = None, logins_per_minute: float = 10.0,
                index_refresh: float = 5.0, mail=None, index_replicas: tuple[str, ...] | list[str] = (),
-               **catalogue_options) -> web.Application:
+               index_slices: int | None = None, **catalogue_options) -> web.Application:
     """The portal for `registry`. `index_dir`: the union index (a folder or a PostgreSQL URL, whose hot standbys
-    `index_replicas` searches then read from), which searches are answered from first whenever it can answer
+    `index_replicas` searches then read from, splitting a broad one into `index_slices`), which searches are answered from first whenever it can answer
     (checked for a newer harvest every `index_refresh` seconds; without it every search is live); `db` (or an open `store`): the ILL
     store of users, sessions and requests ($BALIS_DB, else var/ill.sqlite); `mail`: an ill.mail.MailConfig,
     with which the outbox of notices is mailed continuously (docs/notices.md)."""
@@ -103,7 +103,8 @@ def create_app(registry: Registry, *, index_dir: Path | None = None, secret: byt
     app[REGISTRY] = registry
     registry = with_member_states(registry, app[STORE].member_states())
     location = resolve_location(index_dir)  # a folder, or a PostgreSQL URL (with index_replicas: its standbys)
-    local = PortalIndex(location, replicas=index_replicas, refresh_every=index_refresh) if index_dir else None
+    local = (PortalIndex(location, replicas=index_replicas, refresh_every=index_refresh, slices=index_slices)
+             if index_dir else None)
     app[CATALOGUE] = Catalogue(registry, local=local, **catalogue_options)
     app.on_response_prepare.append(add_security_headers)
     app.on_startup.append(_start)

@@ -58,14 +58,14 @@ class _Open:
     primary), opened as threads need them and kept for the next; the work is the database servers', so
     several searches run at once, spread over the standbys."""
 
-    def __init__(self, location: Path | str, replicas: Sequence[str] = ()) -> None:
-        self.location, self.replicas = location, list(replicas)
+    def __init__(self, location: Path | str, replicas: Sequence[str] = (), slices: int | None = None) -> None:
+        self.location, self.replicas, self.slices = location, list(replicas), slices
         self.database = is_database(location)
         self._idle: list = []
         self._closed = False
         self._pool_lock = threading.Lock()
         self.searcher = self.lookup = None
-        first = open_searcher(location, replicas)
+        first = open_searcher(location, replicas, slices) if self.database else open_searcher(location)
         try:
             if self.database:
                 self._idle.append(first)
@@ -87,7 +87,7 @@ class _Open:
         with self._pool_lock:
             searcher = self._idle.pop() if self._idle else None
         if searcher is None:
-            searcher = open_searcher(self.location, self.replicas)
+            searcher = open_searcher(self.location, self.replicas, self.slices)
         ok = False
         try:
             yield searcher
@@ -163,9 +163,11 @@ class PortalIndex:
     """The local index as the portal uses it; see the module docstring. `start()` … `close()`."""
 
     def __init__(self, location: Path | str, *, replicas: Sequence[str] = (), refresh_every: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic, threads: int | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, threads: int | None = None,
+                 slices: int | None = None) -> None:
         self.location = location if is_database(location) else Path(location)
         self.replicas = list(replicas)
+        self.slices = slices  # a database: the slices a broad search is split into (None: the searcher's default)
         self.index_dir = shown(location) if is_database(location) else self.location  # as the log names it
         self.refresh_every = refresh_every
         self.clock = clock
@@ -221,7 +223,7 @@ class PortalIndex:
     def _reopen_now(self) -> None:
         """Open the newest state (worker thread); the state and problem say how it went."""
         try:
-            fresh = _Open(self.location, self.replicas)
+            fresh = _Open(self.location, self.replicas, self.slices)
         except NoIndexError as exc:
             self._fail(MISSING, str(exc))
             return

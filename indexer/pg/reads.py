@@ -66,18 +66,22 @@ class ReadConnections:
         self._next = 0
         self._lock = threading.Lock()
 
-    def order(self) -> list[str]:
+    def order(self, first: str | None = None) -> list[str]:
         """The servers to try for the next read: healthy standbys from the next in turn, the primary if
-        healthy, then those marked down (oldest failure first)."""
+        healthy, then those marked down (oldest failure first). With `first` (a server another read chose for
+        the same page), that one first when it is healthy, and the turn does not move on."""
         now = self.clock()
         healthy = [u for u in self.replicas if now - self._down.get(u, float("-inf")) >= self.retry_after]
-        if healthy:
+        if healthy and first is None:
             k = self._next % len(healthy)
             self._next += 1
             healthy = healthy[k:] + healthy[:k]
         if now - self._down.get(self.primary, float("-inf")) >= self.retry_after:
             healthy.append(self.primary)
         marked = sorted((u for u in [*self.replicas, self.primary] if u not in healthy), key=self._down.get)
+        if first in healthy:
+            healthy.remove(first)
+            healthy.insert(0, first)
         return healthy + marked
 
     def _connect(self, url: str) -> psycopg.Connection:
@@ -102,12 +106,12 @@ class ReadConnections:
                         str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__,
                         "the next server" if len(self.replicas) else "nowhere else")
 
-    def run(self, fn: Callable[[psycopg.Connection], T]) -> T:
-        """`fn(connection)` on the first server that answers; LocalIndexError when none does. Errors of the
-        query itself (bad SQL, a missing table) pass through."""
+    def run(self, fn: Callable[[psycopg.Connection], T], first: str | None = None) -> T:
+        """`fn(connection)` on the first server that answers (`first`, when given and healthy); LocalIndexError
+        when none does. Errors of the query itself (bad SQL, a missing table) pass through."""
         with self._lock:
             problems = []
-            for url in self.order():
+            for url in self.order(first):
                 conn = None
                 try:
                     conn = self._connect(url)

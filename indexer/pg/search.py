@@ -6,6 +6,10 @@ the match and hit counts, every facet's counts (each counting what the *other* s
 `federator.facets.counts`), and the page ordered by relevance, or by year or title with relevance breaking
 ties, as `federator.rank.rank` orders. Reads go to the primary or its standbys (`indexer.pg.reads`).
 
+A broad page (`slice_from` matches or more, as the word statistics estimate them) is split into `slices`
+statements run at once on connections of their own, each over the editions of one slice (a hash of the work
+id): the searcher adds their counts and merges their pages by the same sort keys (decision 0025).
+
 What is exact: the order of every page, the counts of hits and the member facet (`ALWAYS_EXACT`), always. The
 other facets' counts are exact up to `EXACT_FACETS` matches; above, they are counted on a sample of the matches
 (those whose work id hashes into one bucket of 2, 4, 8, ...: at least `SAMPLE` editions), scaled back, shown to
@@ -17,8 +21,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -40,6 +47,13 @@ ALWAYS_EXACT = frozenset({"member"})  # counted over every match whatever the hi
 # broad query's books is what a reader narrows to, and a small library must not drop out of a sample
 # what a page keeps of each match besides its score: facet values, sort keys, and the columns the score reads
 MATCH_COLUMNS = ("work_id", "year", "holders", "title_fold", "title_key", *FACET_COLUMNS.values())
+# a page's editions come with the keys ORDER sorts by, so that the pages of slices can be merged in Python
+PAGE_KEYS = "e.work_id, e.score, e.holders, e.year, e.title_fold, e.title_key"
+NO_KEYS = ("CAST(NULL AS numeric), CAST(NULL AS integer), CAST(NULL AS integer), CAST(NULL AS text), "
+           "CAST(NULL AS text)")
+SLICES = 2  # slices a broad page is split into, each scored on a connection of its own at once (1: never split)
+SLICE_FROM = 2000  # matches from which a page is split: below, one statement is quicker than several
+SLICED_ROWS = 200  # a page that ends deeper than this many editions is not split (each slice would send them all)
 log = logging.getLogger("balis.index")
 
 
@@ -49,19 +63,33 @@ class PgSearcher:
 
     exact_facets = EXACT_FACETS  # facet counts are exact up to this many matches, estimated above
     sample = SAMPLE  # at least this many matches are counted for an estimate
+    slice_from = SLICE_FROM  # matches from which a page is split into slices
 
-    def __init__(self, index: PgIndex | None, reads: ReadConnections, location: str) -> None:
+    def __init__(self, index: PgIndex | None, reads: ReadConnections, location: str, *,
+                 replicas: Sequence[str] = (), slices: int = 1) -> None:
         self.index = index  # the primary's index, when it was reachable at open (None: standbys only)
         self.reads = reads
         self.index_dir = shown(location)
+        self.slices = max(1, int(slices))
+        self._location, self._replicas = location, tuple(replicas)
+        self._slice_reads: list[ReadConnections] = []  # the other slices' connections, made when first needed
+        self._slicer: ThreadPoolExecutor | None = None
+        self._words: dict[str, float] = {}  # lexeme → editions holding it, for the words the statistics track
+        self._untracked: float | None = None  # at most this many editions hold any other word (None: unknown)
+        self._editions = 0.0  # editions in the index, as the statistics count them
         self._seen = self.generation()
+        if self.slices > 1:
+            self._read_statistics()
 
     @classmethod
-    def open(cls, location: str, replicas: Sequence[str] = ()) -> PgSearcher:
+    def open(cls, location: str, replicas: Sequence[str] = (), slices: int | None = None) -> PgSearcher:
         """Open the index in the database for searching; NoIndexError when it is missing or empty.
 
         With `replicas` (standbys of that database), searches read from them (`ReadConnections`); the primary
-        is opened first to bring its schema up to date, and may be down, as long as a standby answers."""
+        is opened first to bring its schema up to date, and may be down, as long as a standby answers.
+        `slices`: how many slices a broad page is split into (`search`); by default `BALIS_INDEX_SLICES`, or
+        `SLICES`."""
+        slices = default_slices() if slices is None else slices
         index = None
         try:
             index = PgIndex.open(location)
@@ -76,7 +104,7 @@ class PgSearcher:
             index = None
         reads = ReadConnections(location, replicas, primary_conn=index.conn if index is not None else None)
         try:
-            searcher = cls(index, reads, location)
+            searcher = cls(index, reads, location, replicas=replicas, slices=slices)
             if not searcher._read("SELECT EXISTS (SELECT 1 FROM editions)")[0][0]:
                 raise NoIndexError(f"the union index in {searcher.index_dir} is empty; fill it with 'balis harvest'")
         except BaseException:
@@ -85,8 +113,11 @@ class PgSearcher:
         return searcher
 
     def refresh(self) -> None:
-        """Nothing to reopen: every search reads the latest committed state."""
+        """Nothing to reopen: every search reads the latest committed state (the word statistics are read
+        again)."""
         self._seen = self.generation()
+        if self.slices > 1:
+            self._read_statistics()
 
     def up_to_date(self) -> bool:
         """Whether no commit happened since this searcher was opened (or last refreshed)."""
@@ -105,6 +136,10 @@ class PgSearcher:
         return self.reads.run(lambda conn: terms.suggest(conn, words, limit))
 
     def close(self) -> None:
+        if self._slicer is not None:
+            self._slicer.shutdown()
+        for reads in self._slice_reads:
+            reads.close()
         self.reads.close()  # the primary's connection among them
 
     def __enter__(self) -> PgSearcher:
@@ -146,43 +181,34 @@ class PgSearcher:
     def search(self, query: Query, *, sort: str = "relevance", page: int = 1, size: int = 10,
                selected: Mapping[str, list[str]] | None = None,
                names: Mapping[str, str] | None = None) -> LocalResult:
-        """Page `page` (of `size` works) of the works matching `query` and the `selected` facets."""
+        """Page `page` (of `size` works) of the works matching `query` and the `selected` facets: one statement,
+        or, for a broad query, one per slice at once (`_parts`, `_sliced`), their counts added and their pages
+        merged in the same order."""
         if sort not in SORTS:
             raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
         if page < 1 or size < 1:
             raise ValueError("page and size must be 1 or more")
         t0 = time.perf_counter()
         selected = {f: [str(v) for v in vs] for f, vs in (selected or {}).items() if vs}
-        q = Sql()
-        q.selected(selected)  # unknown facets and bad years raise ValueError before any I/O
-        statement = _search_sql(q, query, selected, sort, limit=size, offset=(page - 1) * size,
-                                exact_facets=self.exact_facets, sample=self.sample)
-
-        try:  # one statement, one round trip: its snapshot is the page's (counts, facets, page and harvest times)
-            got = self.reads.run(lambda conn: conn.execute(statement, q.params).fetchall())
+        Sql().selected(selected)  # unknown facets and bad years raise ValueError before any I/O
+        offset = (page - 1) * size
+        try:  # one statement per slice, one round trip each: its snapshot is the slice's page, counts and facets
+            parts = self._parts(query, offset + size)
+            if parts == 1:
+                answers = [self._answer(self.reads, query, selected, sort, size, offset, (0, 1))]
+            else:  # every slice sends its first offset + size editions: the page is among them
+                answers = self._sliced(query, selected, sort, offset + size, parts)
         except psycopg.Error as exc:
             raise LocalIndexError(f"the union index could not run this query ({str(exc).strip()}); "
                                   "simplify it") from None
-        meta = next((value for kind, value, _, _, _ in got if kind == "harvested"), None)
-        harvested = dict(json.loads(meta) or {}) if meta else {}
-        got = [r for r in got if r[0] != "harvested"]
-        counts = [(kind, value, n) for kind, value, n, _, _ in got if kind != "page"]
-        scale = next((n for kind, _, n in counts if kind == "scale"), 1)
-        rows = [(work,) for _, _, _, _, work in sorted((r for r in got if r[0] == "page"), key=lambda r: r[3])]
-        matched = total = 0
-        by_facet: dict[str, dict[str, int]] = {f: {} for f in facet_mod.FACETS}
-        also: dict[str, dict[str, int]] = {f: {} for f in facet_mod.FACETS}
-        for kind, value, n in counts:
-            if kind == "matched":
-                matched = n
-            elif kind == "total":
-                total = n
-            elif kind == "scale":
-                pass
-            elif kind.startswith("+"):
-                also[kind[1:]][value] = n if kind[1:] in ALWAYS_EXACT else n * scale
-            elif n:
-                by_facet[kind][value] = n if kind in ALWAYS_EXACT else n * scale
+        tally = Tally.of(answers)
+        rows = [r for a in answers for r in a if r[0] == "page"]
+        if parts > 1:
+            rows = sorted(rows, key=SORT_KEYS[sort])[offset:offset + size]
+        else:
+            rows.sort(key=lambda r: r[3])
+        matched, total, harvested = tally.matched, tally.total, tally.harvested
+        by_facet, also = tally.by_facet, tally.also
         facets = {}
         for facet in facet_mod.FACETS:
             rows_of = facet_rows(facet, by_facet[facet], names or {})
@@ -190,24 +216,167 @@ class PgSearcher:
             for value in selected.get(facet, []):
                 if value not in shown:
                     rows_of.append({"value": value, "label": value, "count": also[facet].get(value, 0)})
-            if scale > 1 and facet not in ALWAYS_EXACT:
+            if tally.estimated and facet not in ALWAYS_EXACT:
                 for r in rows_of:
                     r["count"], r["estimated"] = about(r["count"]), True
             facets[facet] = rows_of
-        works = [load_work(r[0]) for r in rows]
+        works = [load_work(r[4]) for r in rows]
         return LocalResult(query=query, page=page, size=size, sort=sort, works=works, total=total, matched=matched,
                            facets=facets, index=self.index_dir, harvested=harvested,
                            ms=round((time.perf_counter() - t0) * 1000))
 
+    # -- slices: a broad page scored on several connections at once ------------------------------------------
+    def _read_statistics(self) -> None:
+        """The words PostgreSQL's statistics of the match vector track (its most common lexemes, from the last
+        ANALYZE) with how many editions hold each, and at most how many hold any other word. None readable (no
+        ANALYZE yet, or the statistics cannot be read): every broad-looking page is counted first instead."""
+        try:
+            got = self._read(
+                "SELECT CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs, c.reltuples "
+                "FROM pg_stats s JOIN pg_class c ON c.oid = CAST('editions' AS regclass) "
+                "WHERE s.schemaname = current_schema() AND s.tablename = 'editions' AND s.attname = 'doc'")
+        except psycopg.Error as exc:
+            log.warning("union index: its word statistics cannot be read (%s); broad searches are counted before "
+                        "they are split", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+            got = []
+        words, freqs, rows = got[0] if got else (None, None, None)
+        if not words or not freqs or len(freqs) < len(words) + 2 or not rows or rows <= 0:
+            self._words, self._untracked, self._editions = {}, None, 0.0
+            return
+        self._editions = float(rows)
+        self._words = {w: f * rows for w, f in zip(words, freqs, strict=False)}
+        self._untracked = freqs[len(words)] * rows  # the least frequency tracked (then the greatest)
+
+    def _editions_of(self, lexeme: str) -> float | None:
+        """How many editions hold `lexeme` (the statistics' estimate), or at most the untracked words' bound when
+        that is below `slice_from` (small enough either way); None when the statistics cannot tell."""
+        n = self._words.get(lexeme)
+        if n is not None:
+            return n
+        if self._untracked is not None and self._untracked < self.slice_from:
+            return self._untracked
+        return None
+
+    def _parts(self, query: Query, rows: int) -> int:
+        """Into how many slices this page is split: `slices` when the query has `slice_from` matches or more and
+        the page is not deep, else 1. The matches are estimated from the word statistics (`_read_statistics`),
+        or, when those cannot tell, counted up to `slice_from` from the match index (a few ms)."""
+        if self.slices < 2 or rows > SLICED_ROWS:
+            return 1
+        q = Sql()
+        guess = q.estimate(query, self._editions_of, self._editions)
+        if guess is not None:
+            return self.slices if guess >= self.slice_from else 1
+        probe = f"SELECT count(*) FROM (SELECT 1 FROM editions e WHERE {q.match(query)} LIMIT {int(self.slice_from)}) x"
+        found = self.reads.run(lambda conn: conn.execute(probe, q.params).fetchone()[0])
+        return self.slices if found >= self.slice_from else 1
+
+    def _answer(self, reads: ReadConnections, query: Query, selected: dict[str, list[str]], sort: str, limit: int,
+                offset: int, part: tuple[int, int], server: str | None = None) -> list[tuple]:
+        """The rows of one slice's statement (`_search_sql`), read from `server` when it answers; each of k
+        slices samples its facets as a k-th of the index would be sampled."""
+        k = part[1]
+        q = Sql()
+        statement = _search_sql(q, query, selected, sort, limit=limit, offset=offset,
+                                exact_facets=-(-self.exact_facets // k), sample=-(-self.sample // k), part=part)
+        return reads.run(lambda conn: conn.execute(statement, q.params).fetchall(), server)
+
+    def _sliced(self, query: Query, selected: dict[str, list[str]], sort: str, rows: int, k: int) -> list[list]:
+        """Every slice's rows, its first `rows` editions among them: slice 0 in this thread on `reads`, the
+        others at the same time in the slicer's threads, each on a connection of its own to the same server
+        (the next standby in turn, or the primary; another only when that one does not answer). Each slice
+        reads its own snapshot: a commit landing between their starts may show in one slice of that page and
+        not yet in another."""
+        while len(self._slice_reads) < k - 1:
+            self._slice_reads.append(ReadConnections(self._location, self._replicas))
+        if self._slicer is None:
+            self._slicer = ThreadPoolExecutor(self.slices - 1, thread_name_prefix="balis-slice")
+        server = self.reads.order()[0]  # the next server in turn, for every slice of this page
+        others = [self._slicer.submit(self._answer, self._slice_reads[i - 1], query, selected, sort, rows, 0, (i, k),
+                                      server) for i in range(1, k)]
+        try:
+            first = self._answer(self.reads, query, selected, sort, rows, 0, (0, k), server)
+        finally:
+            done = [f.exception() for f in others]  # wait for all: no connection left busy for the next search
+        if any(done):
+            raise next(e for e in done if e)
+        return [first, *(f.result() for f in others)]
+
+
+def default_slices() -> int:
+    """`BALIS_INDEX_SLICES` when it is a whole number of 1 or more (a warning in the log otherwise), else SLICES."""
+    text = os.environ.get("BALIS_INDEX_SLICES", "").strip()
+    if not text:
+        return SLICES
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    log.warning("union index: BALIS_INDEX_SLICES=%r is not a whole number of 1 or more; using %d", text, SLICES)
+    return SLICES
+
+
+def slice_of(alias: str, k: int) -> str:
+    """Which of k slices an edition is in (0 … k-1): from a hash of its id under a seed of its own, so that a
+    slice's editions are not those of the facet sample's buckets (`hashtext(work_id) & mask`)."""
+    return f"mod(hashtextextended({alias}.work_id, 7) & 65535, {int(k)})"
+
+
+# how merged slices' page rows (kind, work_id, n, position, work, score, holders, year, title_fold, title_key)
+# are ordered: as ORDER orders them in SQL (title_fold, title_key and work_id in the C collation: code points)
+SORT_KEYS = {
+    "relevance": lambda r: (-r[5], -r[6], r[8], r[1]),
+    "year": lambda r: (r[7] is None, -(r[7] or 0), -r[5], r[8], r[1]),
+    "year_asc": lambda r: (r[7] is None, r[7] or 0, -r[5], r[8], r[1]),
+    "title": lambda r: (r[9], -r[5], r[1]),
+}
+
+
+@dataclass
+class Tally:
+    """The counts of one or more slices' rows added up: hits, facet counts (an estimate scaled back by its
+    slice's sample), whether any is an estimate, and the index's harvest times."""
+
+    matched: int = 0
+    total: int = 0
+    estimated: bool = False
+    harvested: dict[str, str] = field(default_factory=dict)
+    by_facet: dict[str, dict[str, int]] = field(default_factory=lambda: {f: {} for f in facet_mod.FACETS})
+    also: dict[str, dict[str, int]] = field(default_factory=lambda: {f: {} for f in facet_mod.FACETS})
+
+    @classmethod
+    def of(cls, answers: Sequence[Sequence[tuple]]) -> Tally:
+        t = cls()
+        for rows in answers:
+            scale = next((r[2] for r in rows if r[0] == "scale"), 1)
+            t.estimated = t.estimated or scale > 1
+            for kind, value, n, *_ in rows:
+                if kind == "harvested":
+                    if value and not t.harvested:
+                        t.harvested = dict(json.loads(value) or {})
+                elif kind == "matched":
+                    t.matched += n
+                elif kind == "total":
+                    t.total += n
+                elif kind in ("scale", "page"):
+                    continue
+                elif kind.startswith("+"):
+                    f = kind[1:]
+                    t.also[f][value] = t.also[f].get(value, 0) + (n if f in ALWAYS_EXACT else n * scale)
+                elif n:
+                    t.by_facet[kind][value] = t.by_facet[kind].get(value, 0) + (n if kind in ALWAYS_EXACT else n * scale)
+        return t
+
 
 def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str, *, limit: int, offset: int,
-                exact_facets: int = EXACT_FACETS, sample: int = SAMPLE) -> str:
+                exact_facets: int = EXACT_FACETS, sample: int = SAMPLE, part: tuple[int, int] = (0, 1)) -> str:
     """One statement, the match evaluated once: the matching editions with their facet values, sort keys and
     relevance (`m`); from them the matched and hit counts, every facet's counts (each counting what the *other*
     selected facets keep), and the page in `sort` order with its stored editions. Rows: (kind, value, count,
-    position, work), kind 'page' for the page's editions, and one row 'harvested' (the index's harvest times, as
-    JSON text)."""
+    position, work, *sort keys), kind 'page' for the page's editions (with the keys `ORDER` sorts them by:
+    score, holders, year, title_fold, title_key), and one row 'harvested' (the index's harvest times, as JSON
+    text). `part=(i, k)`: only the editions of slice i of k (`slice_of`), the others' matches left out."""
     match = q.match(query)
+    if part[1] > 1:
+        match = f"({match} AND {slice_of(q.e, part[1])} = {int(part[0])})"
     score = q.score(query)
     parts = ["SELECT 'matched', '', n FROM n", "SELECT 'scale', '', mask + 1 FROM n"]
     if selected:
@@ -237,11 +406,13 @@ def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str,
     return (f"WITH m AS MATERIALIZED (SELECT {cols}, {score} AS score FROM ({_tested(q, match, cols)}) e),\n"
             f"n AS (SELECT n, {mask} AS mask FROM (SELECT count(*) AS n FROM m) c),\n"
             "s AS MATERIALIZED (SELECT m.* FROM m, n WHERE (hashtext(m.work_id) & n.mask) = 0),\n"
-            f"p AS (SELECT work_id, row_number() OVER () AS pos FROM (SELECT e.work_id FROM m e WHERE {chosen} "
+            f"p AS (SELECT o.*, row_number() OVER () AS pos FROM (SELECT {PAGE_KEYS} FROM m e WHERE {chosen} "
             f"ORDER BY {ORDER[sort]} LIMIT {q.param(limit)} OFFSET {q.param(offset)}) o)\n"
-            f"SELECT kind, value, n, CAST(NULL AS bigint), CAST(NULL AS bytea) FROM ({counts}) c(kind, value, n)\n"
-            "UNION ALL SELECT 'page', p.work_id, NULL, p.pos, x.work FROM p JOIN editions x USING (work_id)\n"
-            "UNION ALL SELECT 'harvested', CAST(value AS text), NULL, NULL, NULL FROM index_meta "
+            f"SELECT kind, value, n, CAST(NULL AS bigint), CAST(NULL AS bytea), {NO_KEYS} "
+            f"FROM ({counts}) c(kind, value, n)\n"
+            "UNION ALL SELECT 'page', p.work_id, NULL, p.pos, x.work, p.score, p.holders, p.year, p.title_fold, "
+            "p.title_key FROM p JOIN editions x USING (work_id)\n"
+            f"UNION ALL SELECT 'harvested', CAST(value AS text), NULL, NULL, NULL, {NO_KEYS} FROM index_meta "
             "WHERE key = 'harvested'")
 
 

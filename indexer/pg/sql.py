@@ -13,7 +13,7 @@ same answer but for a phrase joined to a longer word, "c语言" in "abc语言").
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from connectors.query import Bool, Clause, Query
 from federator import facets as facet_mod
@@ -138,6 +138,41 @@ class Sql:
             return None
         op = _YEAR_OPS.get(c.relation, "=")
         return f"({self.e}.year IS NOT NULL AND {self.e}.year {op} {self.param(v)})"
+
+    def estimate(self, node: Query, editions: Callable[[str], float | None], total: float) -> float | None:
+        """About how many of the `total` editions `match(node)` holds, from how many hold each word
+        (`editions(lexeme)`, None when it cannot tell): a word's tokens (a Chinese word's bigrams) as if always
+        found together, different words as if found independently, a field as any. It decides how a page is
+        run, never what it holds. None when it cannot tell (a truncated word, a publisher, a year: an AND with
+        a known side is taken as at most that side)."""
+        if isinstance(node, Clause):
+            return self._clause_estimate(node, editions, total)
+        assert isinstance(node, Bool)
+        left = self.estimate(node.left, editions, total)
+        if node.op == "not":
+            return left
+        right = self.estimate(node.right, editions, total)
+        if node.op == "or":
+            return None if left is None or right is None else min(total, left + right)
+        return _together([left, right], total)
+
+    @staticmethod
+    def _clause_estimate(c: Clause, editions: Callable[[str], float | None], total: float) -> float | None:
+        if c.field in ("isbn", "issn", "id"):
+            return 1.0
+        if c.field not in ("any", "title", "author", "subject") or c.truncation:
+            return None
+        words = []  # per word: the fewest editions any of its tokens is in
+        for word in c.stem.split():
+            counts = [editions(t) for t, _ in query_positions(word)]
+            known = [n for n in counts if n is not None]
+            if counts:
+                words.append(min(known) if known and (c.relation != "any" or len(known) == len(counts)) else None)
+        if not words:
+            return 0.0
+        if c.relation == "any":
+            return None if None in words else min(total, sum(words))
+        return _together(words, total)
 
     # ---------------------------------------------------------------- relevance (as federator.rank)
     def tested(self, expr: str) -> str:
@@ -323,6 +358,18 @@ class Sql:
             elif v.strip().isdigit():
                 parts.append(f"{year} = {self.param(int(v))}")
         return "(" + (" OR ".join(parts) or "false") + ")"
+
+
+def _together(counts: list[float | None], total: float) -> float | None:
+    """How many of `total` editions hold every one of words held by `counts` editions each, as if independent;
+    the unknown (None) left out: None when none is known."""
+    known = [n for n in counts if n is not None]
+    if not known or total <= 0:
+        return min(known) if known else None
+    share = 1.0
+    for n in known:
+        share *= min(1.0, n / total)
+    return share * total
 
 
 ORDER = {

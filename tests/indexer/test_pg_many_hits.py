@@ -14,27 +14,20 @@ import pytest
 from connectors.query import parse
 from federator import facets as facet_mod
 from federator.rank import rank
-from indexer.backend import open_index, open_searcher
+from indexer.backend import open_searcher
 from indexer.pg.search import about
-from testbed.generate import plan_catalogues, plan_records
-from testbed.members import member_profiles
 
 BROAD = ["中国", "管理", "研究", "中国 OR history", "ti:中国 NOT 历史", '"中国历史"', "发展 报告"]
 
 
 @pytest.fixture(scope="module")
-def works():
-    from dedup import merge
-
-    return merge(plan_records(plan_catalogues(57, member_profiles(8), 900)))
+def works(broad_works):
+    return broad_works
 
 
 @pytest.fixture(scope="module")
-def pg(works, index_database):
-    ix = open_index(index_database, create=True)
-    ix.rebuild(works)
-    ix.close()
-    s = open_searcher(index_database)
+def pg(broad_database):
+    s = open_searcher(broad_database)
     yield s
     s.close()
 

@@ -118,6 +118,17 @@ async def test_searches_are_served_by_the_standby_and_see_the_primarys_writes(pa
     assert not search_connections(primary)
 
 
+def test_a_sliced_search_reads_every_slice_from_the_standby(pair):
+    primary, standby = pair
+    with open_searcher(primary, [standby], slices=1) as one, open_searcher(primary, [standby], slices=2) as two:
+        two.slice_from = 1  # every query split
+        whole, split = one.search(parse("中国"), size=20), two.search(parse("中国"), size=20)
+        assert [w.work_id for w in split.works] == [w.work_id for w in whole.works] and whole.works
+        assert (split.matched, split.facets["member"]) == (whole.matched, whole.facets["member"])
+        assert two._slice_reads and all(r.served_by == standby for r in [two.reads, *two._slice_reads])
+        assert len(search_connections(standby)) >= 3 and not search_connections(primary)
+
+
 async def test_a_standby_that_fails_is_skipped_and_the_primary_answers(pair, portal, replicated_postgres, works,
                                                                        caplog):
     primary, standby = pair
