@@ -142,6 +142,7 @@ def main() -> int:
             print(f"  {path:32s} median {f['median_ms']:8.1f} ms   p95 {f['p95_ms']:8.1f} ms")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
     out = ROOT / "benchmarks" / "results" / "desk.json"
+    out.parent.mkdir(parents=True, exist_ok=True)  # benchmarks/results is not kept in the repository
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"written {out.relative_to(ROOT)}")
     return 0

@@ -86,6 +86,7 @@ def main() -> int:
     for k, v in figures.items():
         print(f"{k:40} {v}")
     out = ROOT / "benchmarks" / "results" / "document_delivery.json"
+    out.parent.mkdir(parents=True, exist_ok=True)  # benchmarks/results is not kept in the repository
     out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     print(f"written {out.relative_to(ROOT)}")
     return 0

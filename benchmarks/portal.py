@@ -495,6 +495,7 @@ def main() -> None:
            "load_after": [round(x, 2) for x in os.getloadavg()]}, "index": index_info, "results": results}
     name = "portal-quick" if args.quick else "portal"
     out = ROOT / "benchmarks" / "results" / (f"{name}-postgresql.json" if args.index else f"{name}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)  # benchmarks/results is not kept in the repository
     out.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"load average before {doc['machine']['load_before']}, after {doc['machine']['load_after']}; wrote {out}")
 
