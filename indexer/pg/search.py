@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,26 @@ SLICES = 2  # slices a broad page is split into, each scored on a connection of 
 SLICE_FROM = 2000  # matches from which a page is split: below, one statement is quicker than several
 SLICED_ROWS = 200  # a page that ends deeper than this many editions is not split (each slice would send them all)
 log = logging.getLogger("balis.index")
+
+
+class _Running:
+    """How many searches of this process's searchers are running now (a portal runs several at once)."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> int:
+        with self._lock:
+            self.now += 1
+            return self.now
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self.now -= 1
+
+
+RUNNING = _Running()
 
 
 class PgSearcher:
@@ -182,7 +203,8 @@ class PgSearcher:
                selected: Mapping[str, list[str]] | None = None,
                names: Mapping[str, str] | None = None) -> LocalResult:
         """Page `page` (of `size` works) of the works matching `query` and the `selected` facets: one statement,
-        or, for a broad query, one per slice at once (`_parts`, `_sliced`), their counts added and their pages
+        or, for a broad query while no other search of this process runs (whose statements keep the server's
+        cores busy already), one per slice at once (`_parts`, `_sliced`), their counts added and their pages
         merged in the same order."""
         if sort not in SORTS:
             raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
@@ -193,11 +215,12 @@ class PgSearcher:
         Sql().selected(selected)  # unknown facets and bad years raise ValueError before any I/O
         offset = (page - 1) * size
         try:  # one statement per slice, one round trip each: its snapshot is the slice's page, counts and facets
-            parts = self._parts(query, offset + size)
-            if parts == 1:
-                answers = [self._answer(self.reads, query, selected, sort, size, offset, (0, 1))]
-            else:  # every slice sends its first offset + size editions: the page is among them
-                answers = self._sliced(query, selected, sort, offset + size, parts)
+            with RUNNING as running:
+                parts = self._parts(query, offset + size) if running == 1 else 1
+                if parts == 1:
+                    answers = [self._answer(self.reads, query, selected, sort, size, offset, (0, 1))]
+                else:  # every slice sends its first offset + size editions: the page is among them
+                    answers = self._sliced(query, selected, sort, offset + size, parts)
         except psycopg.Error as exc:
             raise LocalIndexError(f"the union index could not run this query ({str(exc).strip()}); "
                                   "simplify it") from None

@@ -116,6 +116,17 @@ def test_estimated_facets_are_marked_and_near(one, sliced, parts, monkeypatch):
     assert abs(sum(r["count"] for r in split.facets["year"]) - whole.matched) <= 0.35 * whole.matched
 
 
+def test_a_search_beside_another_of_the_process_is_one_statement(one, sliced, parts):
+    """Another search running (a busy portal): its statement keeps a core busy already, so this one is not split."""
+    from indexer.pg.search import RUNNING
+
+    with RUNNING:
+        b = sliced.search(parse("中国"), size=20)
+    assert parts == [(0, 1)] and _ids(b) == _ids(one.search(parse("中国"), size=20))
+    sliced.search(parse("中国"), size=20)  # alone again: split
+    assert len(parts) == 1 + sliced.slices
+
+
 def test_a_deep_page_is_one_statement(one, sliced, parts):
     page = SLICED_ROWS // 20 + 1
     a = one.search(parse("中国"), page=page, size=20)
