@@ -65,7 +65,7 @@ class _Open:
         self._closed = False
         self._pool_lock = threading.Lock()
         self.searcher = self.lookup = None
-        first = open_searcher(location, replicas, slices) if self.database else open_searcher(location)
+        first = open_searcher(location, replicas, slices)
         try:
             if self.database:
                 self._idle.append(first)
