@@ -19,13 +19,15 @@ sampled edition has is not listed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import psycopg
@@ -55,6 +57,8 @@ NO_KEYS = ("CAST(NULL AS numeric), CAST(NULL AS integer), CAST(NULL AS integer),
 SLICES = 2  # slices a broad page is split into, each scored on a connection of its own at once (1: never split)
 SLICE_FROM = 2000  # matches from which a page is split: below, one statement is quicker than several
 SLICED_ROWS = 200  # a page that ends deeper than this many editions is not split (each slice would send them all)
+SNAPSHOT_WAIT = 10.0  # seconds a slice waits for slice 0's snapshot (it connects first, 3 s at most per server)
+_SNAPSHOT_NAME = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")  # what pg_export_snapshot returns
 log = logging.getLogger("balis.index")
 
 
@@ -295,35 +299,73 @@ class PgSearcher:
         return self.slices if found >= self.slice_from else 1
 
     def _answer(self, reads: ReadConnections, query: Query, selected: dict[str, list[str]], sort: str, limit: int,
-                offset: int, part: tuple[int, int], server: str | None = None) -> list[tuple]:
+                offset: int, part: tuple[int, int], server: str | None = None,
+                snapshot: Future | None = None) -> list[tuple]:
         """The rows of one slice's statement (`_search_sql`), read from `server` when it answers; each of k
-        slices samples its facets as a k-th of the index would be sampled."""
+        slices samples its facets as a k-th of the index would be sampled. With `snapshot`, the statement reads
+        the page's one snapshot: slice 0 exports it (sets the future to its name), the others import it."""
         k = part[1]
         q = Sql()
         statement = _search_sql(q, query, selected, sort, limit=limit, offset=offset,
                                 exact_facets=-(-self.exact_facets // k), sample=-(-self.sample // k), part=part)
-        return reads.run(lambda conn: conn.execute(statement, q.params).fetchall(), server)
+        if snapshot is None:
+            return reads.run(lambda conn: conn.execute(statement, q.params).fetchall(), server)
+        return reads.run(lambda conn: _in_snapshot(conn, statement, q.params, snapshot, lead=part[0] == 0), server)
 
     def _sliced(self, query: Query, selected: dict[str, list[str]], sort: str, rows: int, k: int) -> list[list]:
         """Every slice's rows, its first `rows` editions among them: slice 0 in this thread on `reads`, the
         others at the same time in the slicer's threads, each on a connection of its own to the same server
-        (the next standby in turn, or the primary; another only when that one does not answer). Each slice
-        reads its own snapshot: a commit landing between their starts may show in one slice of that page and
-        not yet in another."""
+        (the next standby in turn, or the primary; another only when that one does not answer). All read one
+        snapshot, slice 0's (`_in_snapshot`): a page never mixes two commits."""
         while len(self._slice_reads) < k - 1:
             self._slice_reads.append(ReadConnections(self._location, self._replicas))
         if self._slicer is None:
             self._slicer = ThreadPoolExecutor(self.slices - 1, thread_name_prefix="balis-slice")
         server = self.reads.order()[0]  # the next server in turn, for every slice of this page
+        snapshot: Future = Future()  # slice 0's snapshot name, once exported (None: the others read their own)
         others = [self._slicer.submit(self._answer, self._slice_reads[i - 1], query, selected, sort, rows, 0, (i, k),
-                                      server) for i in range(1, k)]
+                                      server, snapshot) for i in range(1, k)]
         try:
-            first = self._answer(self.reads, query, selected, sort, rows, 0, (0, k), server)
+            first = self._answer(self.reads, query, selected, sort, rows, 0, (0, k), server, snapshot)
         finally:
+            if not snapshot.done():  # slice 0 failed before exporting: the others must not wait for it
+                snapshot.set_result(None)
             done = [f.exception() for f in others]  # wait for all: no connection left busy for the next search
         if any(done):
             raise next(e for e in done if e)
         return [first, *(f.result() for f in others)]
+
+
+def _in_snapshot(conn: psycopg.Connection, statement: str, params: dict, snapshot: Future, *, lead: bool) -> list:
+    """`statement`'s rows read in a repeatable-read transaction on the page's one snapshot: the lead (slice 0)
+    exports its snapshot (`pg_export_snapshot`, on a standby too) and keeps its transaction open while it runs
+    its statement; the others import it (`SET TRANSACTION SNAPSHOT`) before theirs. A snapshot that cannot be
+    imported (the lead already done, or it read another server after a failure) leaves that slice its own."""
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    try:
+        if lead:
+            name = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            if not snapshot.done():
+                snapshot.set_result(name)
+        else:
+            try:
+                name = snapshot.result(timeout=SNAPSHOT_WAIT)
+            except TimeoutError:  # slice 0 still connecting: this slice reads its own
+                name = None
+            if name and _SNAPSHOT_NAME.fullmatch(name):
+                try:
+                    conn.execute(f"SET TRANSACTION SNAPSHOT '{name}'")
+                except psycopg.Error:  # gone already, or of another server: this slice reads its own
+                    conn.execute("ROLLBACK")
+                    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        rows = conn.execute(statement, params).fetchall()
+    except BaseException:
+        if not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return rows
 
 
 def default_slices() -> int:

@@ -10,6 +10,7 @@ that its broad queries take the path a broad query takes at millions of holdings
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 
 import psycopg
 import pytest
@@ -279,3 +280,42 @@ def test_without_readable_statistics_a_broad_search_is_counted_first(db, one, mo
         assert _ids(s.search(parse("中国"), size=20)) == _ids(one.search(parse("中国"), size=20))
     finally:
         s.close()
+
+
+def test_every_slice_of_a_page_reads_one_snapshot(db, works, one, monkeypatch):
+    """A harvest commit landing after slice 0 began, before slice 1 starts: slice 1 does not see it either."""
+    from dataclasses import replace
+
+    from indexer.backend import open_index
+    from indexer.pg import search as pg_search
+    from indexer.pg.search import slice_of
+
+    template = next(w for w in works if "中国" in w.display.title)
+    with psycopg.connect(db) as conn:  # a new edition's id that falls into slice 1 of 2
+        work_id = next(w for w in (f"W{n:015d}" for n in range(100))
+                       if conn.execute(f"SELECT {slice_of('x', 2)} FROM (SELECT %s AS work_id) x", (w,)).fetchone()[0])
+    title = "中国蝾螈志"
+    new = replace(template, work_id=work_id, group_id=f"G-{work_id}",
+                  display=replace(template.display, title=title),
+                  records=[replace(r, title=title) for r in template.records])
+    before = one.search(parse("中国"), size=20).matched
+
+    class WriteOnExport(Future):
+        def set_result(self, result):  # slice 0 has exported its snapshot: a harvest commits now
+            with open_index(db) as ix:
+                ix.write(upsert=[new])
+            super().set_result(result)
+
+    monkeypatch.setattr(pg_search, "Future", WriteOnExport)
+    s = open_searcher(db, slices=2)
+    try:
+        s.slice_from = 1
+        r = s.search(parse("中国"), size=20)
+        assert r.matched == before  # the page's one snapshot: without the new edition, in both slices
+        monkeypatch.undo()
+        assert s.search(parse("中国"), size=20).matched == before + 1  # the next search sees it
+    finally:
+        s.close()
+        with open_index(db) as ix:
+            ix.write(delete=[work_id])
+    assert one.search(parse("中国"), size=20).matched == before
