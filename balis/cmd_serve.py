@@ -151,6 +151,11 @@ def serve(registry, *, host: str, port: int, index_dir=None, harvest_at=None, fu
         if is_database(index_dir):
             reads = (f"searches read from its standbys {', '.join(without_password(u) for u in replicas)} in turn, the "
                      "primary when none answers" if replicas else "searches answered from it first")
+            from indexer.pg.search import default_slices
+
+            slices = options.get("index_slices") or default_slices()
+            if slices > 1:
+                reads += f"; a broad search split into {slices} slices"
             print(f"union index: {without_password(index_dir)} (PostgreSQL; {reads}; a new harvest is picked up within "
                   "seconds)", flush=True)
         elif index_dir is not None:

@@ -196,13 +196,14 @@ def test_balis_serve_reads_from_its_standby(pair, tmp_path):
     primary, standby = pair
     env = {**os.environ, "BALIS_INDEX": primary, "BALIS_INDEX_REPLICAS": ""}
     proc = subprocess.Popen([sys.executable, "-m", "balis.cli", "serve", "--port", "0", "--index-replica", standby,
-                             "--db", str(tmp_path / "ill.sqlite")], cwd=ROOT, stdout=subprocess.PIPE,
+                             "--index-slices", "3", "--db", str(tmp_path / "ill.sqlite")], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
         first = proc.stdout.readline()
         url = first.split("http://", 1)[1].split("/", 1)[0]
         banner = proc.stdout.readline()
         assert banner.startswith(f"union index: {primary} (PostgreSQL; searches read from its standbys {standby}")
+        assert "a broad search split into 3 slices" in banner
         with urllib.request.urlopen(f"http://{url}/api/search?q=ti%3Ahistory", timeout=30) as r:
             assert r.status == 200
         assert search_connections(standby) and not search_connections(primary)
@@ -222,3 +223,16 @@ def test_serve_refuses_standbys_it_cannot_use(args, message, tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60,
                        env={**os.environ, "BALIS_INDEX_REPLICAS": ""})
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+async def test_the_portals_searchers_split_broad_searches_as_told(pair):
+    from portal.keys import CATALOGUE
+
+    app = create_app(load_registry(DEFAULT_REGISTRY), index_dir=pair[0], index_replicas=[pair[1]], index_slices=3)
+    local = app[CATALOGUE].local
+    await local.start()
+    try:
+        with local._open.borrowed() as searcher:
+            assert searcher.slices == 3
+    finally:
+        await asyncio.to_thread(local.close)
