@@ -295,8 +295,7 @@ class PgSearcher:
         if guess is not None:
             return self.slices if guess >= self.slice_from else 1
         probe = f"SELECT count(*) FROM (SELECT 1 FROM editions e WHERE {q.match(query)} LIMIT {int(self.slice_from)}) x"
-        found = self.reads.run(lambda conn: conn.execute(probe, q.params).fetchone()[0])
-        return self.slices if found >= self.slice_from else 1
+        return self.slices if self._read(probe, q.params)[0][0] >= self.slice_from else 1
 
     def _answer(self, reads: ReadConnections, query: Query, selected: dict[str, list[str]], sort: str, limit: int,
                 offset: int, part: tuple[int, int], server: str | None = None,
