@@ -244,20 +244,48 @@ def _server_cpu(conn) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def timed_load(ix, path: Path, editions: int, processes: int | None) -> dict:
-    """`PgIndex.rebuild` from the cached editions, timed, with the CPU of two parts: this process (reading the
-    cache, making rows unless workers do, sending them) and the server's process for this connection (parsing
-    COPY, building the indexes after the load). Row-making workers are the forkserver's children, not this
-    process's: their CPU is not counted here."""
+def chunks_of(path: Path) -> list[tuple[str, int, int]]:
+    """The cache file's chunks as (path, offset, size): the parts of a parallel load."""
+    out = []
+    with open(path, "rb") as f:
+        while head := f.read(8):
+            size = int.from_bytes(head, "little")
+            out.append((str(path), f.tell(), size))
+            f.seek(size, 1)
+    return out
+
+
+def chunk_works(part: tuple[str, int, int]) -> list:
+    """The editions of one chunk of the cache (read by a loader process)."""
+    path, offset, size = part
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return pickle.loads(zlib.decompress(f.read(size)))
+
+
+def timed_load(ix, path: Path, editions: int, processes: int | None, loaders: int | None, stream: bool) -> dict:
+    """The load from the cached editions, timed, with the CPU of two parts: this process and the server's process
+    for this connection. By default `PgIndex.load`: `loaders` processes (None: one per core) each read chunks
+    of the cache, make their rows and COPY them on connections of their own; this process only builds the
+    indexes and swaps the tables in, and the loaders' CPU is neither counted here nor in `server_cpu_s`.
+    `stream`: `PgIndex.rebuild`, one stream of works read and COPYed by this process (rows made here, or in
+    `processes` row-making workers, the forkserver's children, whose CPU is not counted)."""
+    from indexer.pg.index import default_loaders
+
     t, c, server = time.perf_counter(), time.process_time(), _server_cpu(ix.conn)
-    ix.rebuild(read_editions(path), timeout=5, processes=processes)
+    if stream:
+        ix.rebuild(read_editions(path), timeout=5, processes=processes)
+    else:
+        loaders = default_loaders() if loaders is None else loaders
+        ix.load(chunks_of(path), chunk_works, loaders=loaders, timeout=5)
     load_s, load_cpu = time.perf_counter() - t, time.process_time() - c
     server_after = _server_cpu(ix.conn)
     return {"load_s": round(load_s, 1), "editions_per_s": round(editions / load_s),
             "client_cpu_s": round(load_cpu, 1),
             "server_cpu_s": round(server_after - server, 1) if server is not None else None,
-            "processes": processes, "cpus": os.cpu_count(),
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
+            "way": "rebuild (one stream)" if stream else f"load ({loaders} loader processes)",
+            "processes": processes if stream else None, "loaders": None if stream else loaders,
+            "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def postgresql(args, holdings: int) -> int:
@@ -276,7 +304,7 @@ def postgresql(args, holdings: int) -> int:
         try:
             if args.rebuild or ix.doc_count() != meta["editions"] or not load_path.exists():
                 print(f"loading {meta['editions']:,} editions into {ix.index_dir} ...", flush=True)
-                load = timed_load(ix, path, meta["editions"], args.processes)
+                load = timed_load(ix, path, meta["editions"], args.processes, args.loaders, args.stream)
                 t = time.perf_counter()
                 ix.optimize()  # VACUUM ANALYZE: GIN's pending list merged, as after a nightly run
                 load["vacuum_s"] = round(time.perf_counter() - t, 1)
@@ -292,7 +320,7 @@ def postgresql(args, holdings: int) -> int:
         print(f"index: {meta['editions']:,} editions, {meta['holdings']:,} holdings; generated in "
               f"{meta['generate_s']} s (cached), loaded in {load['load_s']} s = {load['editions_per_s']:,} "
               f"editions/s (target ≥ 5,000; CPU: loader {load['client_cpu_s']} s, server "
-              f"{load.get('server_cpu_s')} s; {load.get('processes')} row workers), VACUUM ANALYZE "
+              f"{load.get('server_cpu_s')} s; {load.get('way', 'rebuild')}), VACUUM ANALYZE "
               f"{load['vacuum_s']} s; load average {load['load_average']}", flush=True)
         if args.load_only:
             return 0
@@ -416,7 +444,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--database", help="PostgreSQL URL (default: a database in the private cluster --pg-cluster)")
     ap.add_argument("--pg-cluster", type=Path, default=ROOT / "var" / "bench" / "pg-search")
     ap.add_argument("--out", type=Path, help="JSON file (postgresql: local_search-postgresql-h<holdings>.json)")
-    ap.add_argument("--processes", type=int, help="postgresql load: row-making worker processes "
+    ap.add_argument("--loaders", type=int, help="postgresql load: loader processes, each reading the cache's "
+                    "chunks, making rows and COPYing them (default: one per core)")
+    ap.add_argument("--stream", action="store_true", help="postgresql load: one stream of editions read and "
+                    "COPYed by the benchmark's process (PgIndex.rebuild, as before loaders)")
+    ap.add_argument("--processes", type=int, help="postgresql load with --stream: row-making worker processes "
                     "(default: the index's own choice, cores - 2)")
     ap.add_argument("--load-only", action="store_true", help="postgresql: load (again) and stop, no queries")
     ap.add_argument("--slices", type=int, help="postgresql: slices a broad page is split into (default: the "

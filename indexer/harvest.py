@@ -63,7 +63,7 @@ from dedup.work import (
     plan_merge,
 )
 from indexer.errors import HarvestError, HarvestStopped
-from indexer.pg.store import MemberBusy
+from indexer.pg.store import MemberBusy, PgHarvestStore, PlannedPart, planned_works
 from indexer.schema import document, dump_work, work_digest
 from indexer.store import (
     RECORD_PICKLE,
@@ -94,6 +94,8 @@ BATCH = 500  # records per store transaction (and checkpoint) in a paged pass
 REPORT_VERSION = 1
 LOCK_NAME = "harvest.lock"
 PART_RECORDS = 20_000  # records read at a time to build the editions of a whole-store merge
+LOAD_PART_RECORDS = 5_000  # records of a loader process's part (a whole-store merge into a database)
+LOADERS_FROM = 20_000  # records: a smaller store's editions are loaded in the harvest process itself
 PART_EDITIONS = 2_000  # editions whose stored digests are read at a time
 
 
@@ -886,7 +888,15 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
         works = _noted(works, assignment, groups, digests)
         if rebuild:
             progress.phase(f"写索引 index: {len(plan.editions)} editions")
-            done = ix.rebuild(works, harvested=harvested)
+            if isinstance(store, PgHarvestStore):  # the editions built and loaded by loader processes
+                parts = _planned_parts(plan, keys, store.location, store.export_snapshot())
+                done = ix.load(parts, planned_works, note=_edition_note, harvested=harvested,
+                               loaders=None if len(keys) >= LOADERS_FROM else 0)
+                for work_id, group, recs in done["notes"]:
+                    groups[work_id] = group
+                    assignment.update(dict.fromkeys(recs, work_id))
+            else:
+                done = ix.rebuild(works, harvested=harvested)
             lap("write")
             out = {"mode": "rebuild", "records_merged": len(keys), "upserted": done["documents"], "deleted": 0}
             store.mark_indexed(assignment, digests=digests, replace_all=True, edges=pairs, groups=groups,
@@ -970,6 +980,28 @@ def _keep_keys(store: Store, rekeyed: list[tuple[str, str, str, bytes]]) -> None
     except Exception as exc:  # noqa: BLE001 - the index is written; the keys are only a saving
         log.warning("the match keys of %d records could not be kept (%s); the next index phase makes them again",
                     len(rekeyed), exc)
+
+
+def _planned_parts(plan: MergePlan, keys: list[tuple[str, str]], location: str, snapshot: str
+                   ) -> Iterator[PlannedPart]:
+    """The plan's editions, LOAD_PART_RECORDS records or so a part, for the loader processes to build."""
+    editions: list[list[tuple[str, str]]] = []
+    groups: list[str | None] = []
+    size = 0
+    for edition, name in zip(plan.editions, plan.groups, strict=True):
+        editions.append([keys[i] for i in edition])
+        groups.append(name)
+        size += len(edition)
+        if size >= LOAD_PART_RECORDS:
+            yield PlannedPart(location, snapshot, editions, groups)
+            editions, groups, size = [], [], 0
+    if editions:
+        yield PlannedPart(location, snapshot, editions, groups)
+
+
+def _edition_note(w: Work) -> tuple[str, str, list[tuple[str, str]]]:
+    """What the index phase keeps of each edition a loader built: its id, group and records."""
+    return w.work_id, w.group_id, [(r.member, r.record_id) for r in w.records]
 
 
 def _noted(works: Iterable[Work], assignment: dict, groups: dict, digests: dict | None) -> Iterator[Work]:

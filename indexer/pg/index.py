@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import gc
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import chain, islice
+from typing import TypeVar
 
 import psycopg
 
@@ -31,6 +33,18 @@ CONNECT_TIMEOUT = 10  # seconds: a server that does not answer is reported rathe
 SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 WRITE_CHUNK = 5000  # editions a write replaces at a time (one DELETE and one COPY each)
 REBUILD_MEMORY = "512MB"  # maintenance_work_mem of a rebuild's index builds (its session only)
+LOADERS_MAX = 8  # loader processes a load starts at most by default
+TABLES = ("editions", "holdings")  # what a rebuild replaces (the referenced table first)
+
+
+P = TypeVar("P")  # a part of a load
+N = TypeVar("N")  # what a load notes of each work
+
+
+def default_loaders() -> int:
+    """Loader processes of a `PgIndex.load`: one per core (the server's COPY parsing shares them), at most
+    LOADERS_MAX."""
+    return max(1, min(LOADERS_MAX, os.cpu_count() or 1))
 
 
 def is_database(location: object) -> bool:
@@ -152,9 +166,12 @@ class PgIndex:
         try:
             cur.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
         except psycopg.errors.LockNotAvailable:
-            raise IndexBusyError(f"the union index {self.index_dir} is being written by {self._writer()}; wait "
-                                 "for it to finish (a harvest), then try again") from None
+            raise self._busy() from None
         cur.execute("SET LOCAL lock_timeout = 0")
+
+    def _busy(self) -> IndexBusyError:
+        return IndexBusyError(f"the union index {self.index_dir} is being written by {self._writer()}; wait for it "
+                              "to finish (a harvest), then try again")
 
     def _writer(self) -> str:
         with psycopg.connect(connection_url(self.location), autocommit=True) as other:
@@ -210,15 +227,82 @@ class PgIndex:
             self._lock(cur, timeout)
             cur.execute("SET LOCAL synchronous_commit = off")  # a lost rebuild is made again, never half-made
             cur.execute(f"SET LOCAL maintenance_work_mem = '{REBUILD_MEMORY}'")
-            staged = _Staged(cur, ("editions", "holdings"))
+            staged = _Staged()
+            staged.create(cur)
             n = self._copy(cur, rows_of(works, processes), editions=staged.name("editions"),
                            holdings=staged.name("holdings"), freeze=True)
-            staged.build()
-            staged.swap()
+            staged.build(cur)
+            staged.swap(cur)
             self._after(cur, harvested, replace=True)
         self.conn.execute("ANALYZE editions")
         self.conn.execute("ANALYZE holdings")
         return {"documents": n}
+
+    def load(self, parts: Iterable[P], make: Callable[[P], Iterable[Work]], *,
+             note: Callable[[Work], N] | None = None, loaders: int | None = None,
+             harvested: dict[str, str] | None = None, timeout: float = 30.0) -> dict:
+        """Replace the whole index by the works `make(part)` gives for each of `parts`, with `loaders` processes
+        at once (None: `default_loaders()`; 0: in this process). Each loader makes its part's works, their rows,
+        and COPYs them into the new tables on a connection of its own, so the reading, the row making and the
+        server's parsing of COPY run on as many cores as there are loaders. `make` and `note` must be
+        module-level functions and the parts picklable (they go to the loader processes).
+
+        Returns {"documents": n, "notes": [note(work) for every work, in the parts' order]}. As `rebuild`,
+        readers see the old index until the new tables are swapped in, and a load that fails, or is killed,
+        leaves the index as it was: the new tables are committed before the loaders fill them (each loader's
+        part is a transaction of its own), and are dropped when the load fails or, after a kill, when the next
+        rebuild or load starts. The writer's lock is held by this connection's session throughout.
+        """
+        from indexer.pg import terms
+        from indexer.pg.loaders import run_at_once, run_loaders
+
+        loaders = default_loaders() if loaders is None else max(0, loaders)
+        staged = _Staged()
+        collecting = gc.isenabled()
+        gc.disable()
+        self._lock_session(timeout)
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {terms.COUNTED}")  # left by a load that was killed
+                staged.create(cur)
+            try:
+                n, notes = run_loaders(self.location, tuple(staged.name(t) for t in TABLES), parts, make, note,
+                                       loaders)
+                with self.conn.cursor() as cur:
+                    builds, after = staged.plan(cur)
+                # the indexes and the spelling words' counts, each on a connection of its own
+                run_at_once(self.location, [*builds, terms.count_into(terms.COUNTED, staged.name("editions"))],
+                            max(1, loaders))
+                with self.conn.transaction(), self.conn.cursor() as cur:
+                    cur.execute("SET LOCAL synchronous_commit = off")
+                    for statement in after:
+                        cur.execute(statement)
+                    staged.swap(cur)
+                    self._after(cur, harvested, replace=True, counted=terms.COUNTED)
+            except BaseException:
+                if not self.conn.closed and not self.conn.broken:
+                    with self.conn.transaction(), self.conn.cursor() as cur:
+                        staged.drop(cur)
+                        cur.execute(f"DROP TABLE IF EXISTS {terms.COUNTED}")
+                raise
+        finally:
+            if not self.conn.closed and not self.conn.broken:
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK,))
+            if collecting:
+                gc.enable()
+        self.conn.execute("ANALYZE editions")
+        self.conn.execute("ANALYZE holdings")
+        return {"documents": n, "notes": notes}
+
+    def _lock_session(self, timeout: float) -> None:
+        """The writer's lock for this connection's session (a write's transaction-level lock waits for it)."""
+        self.conn.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
+        try:
+            self.conn.execute(f"SELECT pg_advisory_lock({WRITER_LOCK})")
+        except psycopg.errors.LockNotAvailable:
+            raise self._busy() from None
+        finally:
+            self.conn.execute("SET lock_timeout = 0")
 
     def optimize(self, timeout: float = 30.0) -> None:
         """Reclaim the space of replaced rows and refresh the planner's statistics."""
@@ -250,11 +334,12 @@ class PgIndex:
             if n - done < chunk:
                 return n
 
-    def _after(self, cur: psycopg.Cursor, harvested: dict[str, str] | None, *, replace: bool) -> None:
+    def _after(self, cur: psycopg.Cursor, harvested: dict[str, str] | None, *, replace: bool,
+               counted: str | None = None) -> None:
         if replace:
             from indexer.pg import terms  # the rebuilt editions' words, for spelling suggestions
 
-            terms.refresh(cur)
+            terms.refresh(cur, counted)
         got = {} if replace and harvested is not None else self.harvested(cur)
         got.update(harvested or {})
         cur.execute("UPDATE index_meta SET value = to_jsonb(CAST(value AS text)::bigint + 1) WHERE key = 'generation'")
@@ -310,16 +395,22 @@ class _Staged:
 
     SUFFIX = "_load"
 
-    def __init__(self, cur: psycopg.Cursor, tables: tuple[str, ...]) -> None:
-        self.cur = cur
+    def __init__(self, tables: tuple[str, ...] = TABLES) -> None:
         self.tables = tables
         self.indexes: list[str] = []
-        for t in tables:
+
+    def create(self, cur: psycopg.Cursor) -> None:
+        """The new tables, empty (any left by a load that was killed are dropped first)."""
+        self.drop(cur)
+        for t in self.tables:
             cur.execute(f"CREATE TABLE {self.name(t)} (LIKE {t} INCLUDING DEFAULTS INCLUDING STORAGE "
                         "INCLUDING COMPRESSION INCLUDING CONSTRAINTS INCLUDING STATISTICS)")
             options = cur.execute("SELECT reloptions FROM pg_class WHERE oid = CAST(%s AS regclass)", (t,)).fetchone()
             if options and options[0]:  # the table's storage parameters (0004: editions keep vectors in the row)
                 cur.execute(f"ALTER TABLE {self.name(t)} SET ({', '.join(options[0])})")
+
+    def drop(self, cur: psycopg.Cursor) -> None:
+        cur.execute(f"DROP TABLE IF EXISTS {', '.join(self.name(t) for t in self.tables)}")
 
     def name(self, table: str) -> str:
         return table + self.SUFFIX
@@ -330,34 +421,50 @@ class _Staged:
         return re.sub(rf"\b(ON|REFERENCES) (?:ONLY )?(?:\w+\.)?({names})\b(?=[ (])",
                       lambda m: f"{m[1]} {self.name(m[2])}", definition)
 
-    def build(self) -> None:
-        """The live tables' indexes, primary keys, unique and foreign keys, on the loaded tables."""
-        cur = self.cur
+    def plan(self, cur: psycopg.Cursor) -> tuple[list[str], list[str]]:
+        """What makes the live tables' indexes, primary keys, unique and foreign keys on the loaded tables: the
+        index builds (largest first, as the live ones are; each may run on a connection of its own once the
+        loaded tables are committed) and what must follow them in the swap's transaction (constraints put on
+        the built indexes, exclusion constraints, foreign keys)."""
+        builds: list[str] = []
+        after: list[str] = []
         for t in self.tables:
-            backed = cur.execute(
-                "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.conrelid = "
-                "CAST(%s AS regclass) AND c.contype IN ('p', 'u', 'x') ORDER BY c.conname", (t,)).fetchall()
-            for name, definition in backed:
-                cur.execute(f"ALTER TABLE {self.name(t)} ADD CONSTRAINT {name}{self.SUFFIX} {definition}")
-                self.indexes.append(name)
-            plain = cur.execute(
-                "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON "
-                "c.oid = i.indexrelid WHERE i.indrelid = CAST(%s AS regclass) AND NOT EXISTS (SELECT 1 FROM "
-                "pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY c.relname", (t,)).fetchall()
-            for name, definition in plain:
-                definition = re.sub(rf"^CREATE (UNIQUE )?INDEX {re.escape(name)} ",
-                                    lambda m, n=name: f"CREATE {m[1] or ''}INDEX {n}{self.SUFFIX} ", definition)
-                cur.execute(self._retarget(definition))
-                self.indexes.append(name)
+            for index, definition, constraint, kind, condef in cur.execute(
+                    "SELECT c.relname, pg_get_indexdef(i.indexrelid), k.conname, k.contype, "
+                    "pg_get_constraintdef(k.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid "
+                    "AND k.contype IN ('p', 'u', 'x') WHERE i.indrelid = CAST(%s AS regclass) "
+                    "ORDER BY pg_relation_size(i.indexrelid) DESC, c.relname", (t,)).fetchall():
+                staged = f"{index}{self.SUFFIX}"
+                if kind == "x":  # an exclusion constraint builds its own index
+                    after.append(f"ALTER TABLE {self.name(t)} ADD CONSTRAINT {constraint}{self.SUFFIX} {condef}")
+                    self.indexes.append(constraint)
+                    continue
+                definition = re.sub(rf"^CREATE (UNIQUE )?INDEX {re.escape(index)} ",
+                                    lambda m, n=staged: f"CREATE {m[1] or ''}INDEX {n} ", definition)
+                builds.append(self._retarget(definition))
+                if kind is None:
+                    self.indexes.append(index)
+                else:  # the constraint takes the index (and its name)
+                    after.append(f"ALTER TABLE {self.name(t)} ADD CONSTRAINT {constraint}{self.SUFFIX} "
+                                 f"{'PRIMARY KEY' if kind == 'p' else 'UNIQUE'} USING INDEX {staged}")
+                    self.indexes.append(constraint)
         for t in self.tables:
             for name, definition in cur.execute(
                     "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
                     "CAST(%s AS regclass) AND contype = 'f' ORDER BY conname", (t,)).fetchall():
-                cur.execute(f"ALTER TABLE {self.name(t)} ADD CONSTRAINT {name} {self._retarget(definition)}")
+                after.append(f"ALTER TABLE {self.name(t)} ADD CONSTRAINT {name} {self._retarget(definition)}")
+        return builds, after
 
-    def swap(self) -> None:
+    def build(self, cur: psycopg.Cursor) -> None:
+        """The live tables' indexes, primary keys, unique and foreign keys, on the loaded tables, in `cur`'s
+        transaction."""
+        builds, after = self.plan(cur)
+        for statement in builds + after:
+            cur.execute(statement)
+
+    def swap(self, cur: psycopg.Cursor) -> None:
         """Drop the live tables and give the loaded ones, and their indexes, the live names."""
-        cur = self.cur
         for t in reversed(self.tables):  # the referencing tables first
             cur.execute(f"DROP TABLE {t}")
         for t in self.tables:

@@ -23,8 +23,10 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 from dedup import MERGE_RULES
 from dedup.cluster import FUZZY, FUZZY_MAX
@@ -168,6 +170,12 @@ class PgHarvestStore:
             self._boundary = None
             if not db.closed:
                 db.execute("SELECT pg_advisory_unlock(%s)", (PHASE_LOCK,))
+
+    def export_snapshot(self) -> str:
+        """The index phase's snapshot, for other connections to read the same records (`planned_works`)."""
+        if self._snapshot is None:
+            raise HarvestStoreError("the harvest store's snapshot is exported only during an index phase")
+        return self.db.execute("SELECT pg_export_snapshot()").fetchone()[0]
 
     def _end_snapshot(self, *exc) -> None:
         snap, self._snapshot = self._snapshot, None
@@ -622,3 +630,36 @@ class PgHarvestStore:
             for table in ("harvest_pending", "harvest_pending_keys", "harvest_pending_works"):
                 cur.execute(f"DELETE FROM {table} WHERE true{upto}")
 
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPart:
+    """Editions of a merge plan for a loader process to build (`planned_works`): each edition's records, in
+    order, and its group's name, read from the store at `location` in the index phase's `snapshot`."""
+
+    location: str
+    snapshot: str
+    editions: list[list[tuple[str, str]]]
+    groups: list[str | None]
+
+
+def planned_works(part: PlannedPart) -> list:
+    """The works of a part of a merge plan, built as `dedup.work.build_planned` builds them, from the records as
+    the index phase's snapshot holds them (in a loader process: `PgIndex.load`; a connection a part, which is
+    thousands of records)."""
+    from dedup.work import build_work, name_group
+    from indexer.harvest import renormaliser
+
+    wanted = sorted({k for edition in part.editions for k in edition})
+    with connect(part.location) as db:
+        reader = PgHarvestStore(part.location, db)
+        with db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            db.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(part.snapshot)))
+            at = dict(zip(wanted, reader.load(wanted, renormaliser), strict=True))
+    works = []
+    for edition, name in zip(part.editions, part.groups, strict=True):
+        w = build_work([at[k] for k in edition])
+        name_group(w, name)
+        works.append(w)
+    return works

@@ -57,12 +57,24 @@ REFRESH = [f"""
       for event, when in _EVENTS.items()),
     "DELETE FROM index_terms",
     _ADD.format(counts=_COUNTS.format(rows="editions"))]
+COUNTED = "index_terms_load"  # a load's words, counted beside its index builds
 
 
-def refresh(cur: psycopg.Cursor) -> None:
-    """After a rebuild (in its transaction): the triggers on the new `editions`, and its words counted."""
-    for statement in REFRESH:
+def count_into(table: str, editions: str) -> str:
+    """The statement that counts the words of the `editions` table into a new `table`."""
+    return f"CREATE TABLE {table} AS {_COUNTS.format(rows=editions)}"
+
+
+def refresh(cur: psycopg.Cursor, counted: str | None = None) -> None:
+    """After a rebuild (in its transaction): the triggers on the new `editions`, and its words counted (or
+    taken from the table `counted`, made by `count_into`, which is then dropped)."""
+    for statement in REFRESH if counted is None else REFRESH[:-1]:
         cur.execute(statement)
+    if counted is not None:
+        cur.execute(f"INSERT INTO index_terms (field, word, docs, occurrences) "
+                    f"SELECT field, word, docs, occurrences FROM {counted}")
+        cur.execute(f"DROP TABLE {counted}")
+
 
 _NEAR = f"""
     SELECT word, occurrences, docs FROM index_terms

@@ -21,6 +21,11 @@ AWKWARD = ["Tabs\tand\\backslashes", 'Quotes "in" {braces, commas}', "Lines\nand
 
 @pytest.fixture(scope="module")
 def works():
+    return awkward_works()
+
+
+def awkward_works() -> list:
+    """A small consortium's editions, and editions whose texts COPY must escape."""
     plan = plan_catalogues(17, member_profiles(5), 150)
     made = merge(plan_records(plan))
     for i, title in enumerate(AWKWARD):
