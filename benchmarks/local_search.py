@@ -273,17 +273,19 @@ def timed_load(ix, path: Path, editions: int, processes: int | None, loaders: in
     from indexer.pg.index import default_loaders
 
     t, c, server = time.perf_counter(), time.process_time(), _server_cpu(ix.conn)
+    steps = None
     if stream:
         ix.rebuild(read_editions(path), timeout=5, processes=processes)
     else:
         loaders = default_loaders() if loaders is None else loaders
-        ix.load(chunks_of(path), chunk_works, loaders=loaders, timeout=5)
+        steps = ix.load(chunks_of(path), chunk_works, loaders=loaders, timeout=5)["seconds"]
     load_s, load_cpu = time.perf_counter() - t, time.process_time() - c
     server_after = _server_cpu(ix.conn)
     return {"load_s": round(load_s, 1), "editions_per_s": round(editions / load_s),
             "client_cpu_s": round(load_cpu, 1),
             "server_cpu_s": round(server_after - server, 1) if server is not None else None,
             "way": "rebuild (one stream)" if stream else f"load ({loaders} loader processes)",
+            "steps_s": steps,
             "processes": processes if stream else None, "loaders": None if stream else loaders,
             "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
@@ -320,7 +322,7 @@ def postgresql(args, holdings: int) -> int:
         print(f"index: {meta['editions']:,} editions, {meta['holdings']:,} holdings; generated in "
               f"{meta['generate_s']} s (cached), loaded in {load['load_s']} s = {load['editions_per_s']:,} "
               f"editions/s (target ≥ 5,000; CPU: loader {load['client_cpu_s']} s, server "
-              f"{load.get('server_cpu_s')} s; {load.get('way', 'rebuild')}), VACUUM ANALYZE "
+              f"{load.get('server_cpu_s')} s; {load.get('way', 'rebuild')}; steps {load.get('steps_s')}), VACUUM ANALYZE "
               f"{load['vacuum_s']} s; load average {load['load_average']}", flush=True)
         if args.load_only:
             return 0

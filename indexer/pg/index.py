@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import chain, islice
@@ -247,7 +248,8 @@ class PgIndex:
         server's parsing of COPY run on as many cores as there are loaders. `make` and `note` must be
         module-level functions and the parts picklable (they go to the loader processes).
 
-        Returns {"documents": n, "notes": [note(work) for every work, in the parts' order]}. As `rebuild`,
+        Returns {"documents": n, "notes": [note(work) for every work, in the parts' order], "seconds": the
+        loading, the index builds, the swap's transaction and the ANALYZE after it}. As `rebuild`,
         readers see the old index until the new tables are swapped in, and a load that fails, or is killed,
         leaves the index as it was: the new tables are committed before the loaders fill them (each loader's
         part is a transaction of its own), and are dropped when the load fails or, after a kill, when the next
@@ -257,22 +259,25 @@ class PgIndex:
         from indexer.pg.loaders import run_at_once, run_loaders
 
         loaders = default_loaders() if loaders is None else max(0, loaders)
-        staged = _Staged()
+        staged = _Staged(also=(terms.COUNTED,))
         collecting = gc.isenabled()
         gc.disable()
         self._lock_session(timeout)
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.execute(f"DROP TABLE IF EXISTS {terms.COUNTED}")  # left by a load that was killed
-                staged.create(cur)
+                staged.create(cur)  # what a load that was killed left is dropped first
             try:
+                started = time.monotonic()
                 n, notes = run_loaders(self.location, tuple(staged.name(t) for t in TABLES), parts, make, note,
                                        loaders)
+                loaded = time.monotonic()
                 with self.conn.cursor() as cur:
                     builds, after = staged.plan(cur)
-                # the indexes and the spelling words' counts, each on a connection of its own
-                run_at_once(self.location, [*builds, terms.count_into(terms.COUNTED, staged.name("editions"))],
-                            max(1, loaders))
+                # the indexes and the spelling words' counts, each on a connection of its own; the counts
+                # take about as long as the match vector's index, so they start second
+                count = terms.count_into(terms.COUNTED, staged.name("editions"))
+                run_at_once(self.location, [*builds[:1], count, *builds[1:]], max(1, loaders))
+                built = time.monotonic()
                 with self.conn.transaction(), self.conn.cursor() as cur:
                     cur.execute("SET LOCAL synchronous_commit = off")
                     for statement in after:
@@ -283,16 +288,18 @@ class PgIndex:
                 if not self.conn.closed and not self.conn.broken:
                     with self.conn.transaction(), self.conn.cursor() as cur:
                         staged.drop(cur)
-                        cur.execute(f"DROP TABLE IF EXISTS {terms.COUNTED}")
                 raise
         finally:
             if not self.conn.closed and not self.conn.broken:
                 self.conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK,))
             if collecting:
                 gc.enable()
+        swapped = time.monotonic()
         self.conn.execute("ANALYZE editions")
         self.conn.execute("ANALYZE holdings")
-        return {"documents": n, "notes": notes}
+        seconds = {"loading": loaded - started, "indexing": built - loaded, "swap": swapped - built,
+                   "analyze": time.monotonic() - swapped}
+        return {"documents": n, "notes": notes, "seconds": {k: round(v, 1) for k, v in seconds.items()}}
 
     def _lock_session(self, timeout: float) -> None:
         """The writer's lock for this connection's session (a write's transaction-level lock waits for it)."""
@@ -395,8 +402,9 @@ class _Staged:
 
     SUFFIX = "_load"
 
-    def __init__(self, tables: tuple[str, ...] = TABLES) -> None:
+    def __init__(self, tables: tuple[str, ...] = TABLES, also: tuple[str, ...] = ()) -> None:
         self.tables = tables
+        self.also = also  # tables made beside them (by the caller), dropped with them
         self.indexes: list[str] = []
 
     def create(self, cur: psycopg.Cursor) -> None:
@@ -410,7 +418,7 @@ class _Staged:
                 cur.execute(f"ALTER TABLE {self.name(t)} SET ({', '.join(options[0])})")
 
     def drop(self, cur: psycopg.Cursor) -> None:
-        cur.execute(f"DROP TABLE IF EXISTS {', '.join(self.name(t) for t in self.tables)}")
+        cur.execute(f"DROP TABLE IF EXISTS {', '.join([*(self.name(t) for t in self.tables), *self.also])}")
 
     def name(self, table: str) -> str:
         return table + self.SUFFIX

@@ -59,7 +59,8 @@ def test_a_load_writes_what_a_rebuild_writes(works, databases, loaders):
     ix.write(upsert=works[:5])  # replaced by the load
     done = ix.load(parts_of(works), list, note=operator.attrgetter("work_id"), loaders=loaders,
                    harvested={"PKU": "2026-12-07T20:00:00+00:00"})
-    assert done == {"documents": len(works), "notes": [w.work_id for w in works]}  # in the parts' order
+    assert done["documents"] == len(works) and done["notes"] == [w.work_id for w in works]  # in the parts' order
+    assert set(done["seconds"]) == {"loading", "indexing", "swap", "analyze"}
     assert ix.harvested() == {"PKU": "2026-12-07T20:00:00+00:00"}
     ix.close()
     with open_index(rebuilt, create=True) as other:
