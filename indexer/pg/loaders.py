@@ -8,6 +8,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import psycopg
 
@@ -80,6 +81,11 @@ def run_loaders(location: str, tables: tuple[str, str], parts: Iterable, make: C
                     add(waiting.popleft().result())
             while waiting:
                 add(waiting.popleft().result())
+        except BrokenProcessPool:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise LocalIndexError("a loader process of the union index load ended abruptly (killed, or out of "
+                                  "memory: see the system log); the index is as it was; run the load again, "
+                                  "with fewer loaders if memory is short") from None
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise

@@ -6,12 +6,14 @@ it is killed, and while it runs."""
 from __future__ import annotations
 
 import operator
+import os
+import signal
 
 import psycopg
 import pytest
 
 from indexer.backend import open_index
-from indexer.errors import IndexBusyError
+from indexer.errors import IndexBusyError, LocalIndexError
 from indexer.pg import terms
 from tests.indexer.test_pg_rebuild import awkward_works, content, schema
 
@@ -31,6 +33,13 @@ def failing(part: list) -> list:
     """A part's works, but a part marked to fail fails (as a harvest store that went away)."""
     if part and part[-1] == "fail":
         raise RuntimeError("the harvest store went away")
+    return part
+
+
+def dying(part: list) -> list:
+    """A part's works, but the loader taking a part marked "die" is killed (as by the out-of-memory killer)."""
+    if part and part[-1] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
     return part
 
 
@@ -89,6 +98,20 @@ def test_a_failed_load_leaves_the_index_as_it_was_and_nothing_staged(works, data
     ix.write(upsert=works[30:31])  # the writer's lock was let go
     assert ix.load(parts_of(works[:40]), list, loaders=loaders)["documents"] == 40  # and the next load goes through
     assert ix.doc_count() == 40
+    ix.close()
+
+
+def test_a_killed_loader_process_is_told_and_leaves_the_index_as_it_was(works, databases):
+    url = databases[0]
+    ix = open_index(url, create=True)
+    ix.write(upsert=works[:30])
+    before, shape = content(url), schema(url)
+    parts = parts_of(works)
+    parts[1].append("die")
+    with pytest.raises(LocalIndexError, match="loader process .* ended abruptly .* the index is as it was"):
+        ix.load(parts, dying, loaders=2)
+    assert content(url) == before and schema(url) == shape
+    assert ix.load(parts_of(works[:20]), list, loaders=2)["documents"] == 20
     ix.close()
 
 
