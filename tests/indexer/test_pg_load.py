@@ -49,16 +49,9 @@ def index_terms(url: str) -> list[tuple]:
 
 
 @pytest.fixture()
-def databases(index_database):
-    server, name = index_database.rsplit("/", 1)
-    made = [f"{name}_{k}" for k in ("l", "r")]
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        for db in made:
-            admin.execute(f'CREATE DATABASE "{db}"')
-    yield [f"{server}/{db}" for db in made]
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        for db in made:
-            admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
+def databases(new_database):
+    """Two empty databases: one loaded, one for comparison."""
+    return [new_database("loaded"), new_database("compared")]
 
 
 @pytest.mark.parametrize("loaders", [0, 2])
