@@ -891,7 +891,7 @@ def _write_index(store: Store, index_dir: Path | str, *, full: bool, harvested: 
             if isinstance(store, PgHarvestStore):  # the editions built and loaded by loader processes
                 parts = _planned_parts(plan, keys, store.location, store.export_snapshot())
                 done = ix.load(parts, planned_works, note=_edition_note, harvested=harvested,
-                               loaders=None if len(keys) >= LOADERS_FROM else 0)
+                               loaders=None if len(keys) >= LOADERS_FROM else 0, told=progress.phase)
                 for work_id, group, recs in done["notes"]:
                     groups[work_id] = group
                     assignment.update(dict.fromkeys(recs, work_id))

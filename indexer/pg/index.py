@@ -241,12 +241,14 @@ class PgIndex:
 
     def load(self, parts: Iterable[P], make: Callable[[P], Iterable[Work]], *,
              note: Callable[[Work], N] | None = None, loaders: int | None = None,
-             harvested: dict[str, str] | None = None, timeout: float = 30.0) -> dict:
+             harvested: dict[str, str] | None = None, timeout: float = 30.0,
+             told: Callable[[str], None] | None = None) -> dict:
         """Replace the whole index by the works `make(part)` gives for each of `parts`, with `loaders` processes
         at once (None: `default_loaders()`; 0: in this process). Each loader makes its part's works, their rows,
         and COPYs them into the new tables on a connection of its own, so the reading, the row making and the
         server's parsing of COPY run on as many cores as there are loaders. `make` and `note` must be
-        module-level functions and the parts picklable (they go to the loader processes).
+        module-level functions and the parts picklable (they go to the loader processes). `told(text)` hears
+        when the loading is done and the index builds begin.
 
         Returns {"documents": n, "notes": [note(work) for every work, in the parts' order], "seconds": the
         loading, the index builds, the swap's transaction and the ANALYZE after it}. As `rebuild`,
@@ -271,6 +273,8 @@ class PgIndex:
                 n, notes = run_loaders(self.location, tuple(staged.name(t) for t in TABLES), parts, make, note,
                                        loaders)
                 loaded = time.monotonic()
+                if told is not None:
+                    told(f"写索引 index: {n} editions loaded in {loaded - started:.0f} s; building its indexes")
                 with self.conn.cursor() as cur:
                     builds, after = staged.plan(cur)
                 # the indexes and the spelling words' counts, each on a connection of its own; the counts

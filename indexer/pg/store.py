@@ -631,7 +631,6 @@ class PgHarvestStore:
                 cur.execute(f"DELETE FROM {table} WHERE true{upto}")
 
 
-
 @dataclass(frozen=True, slots=True)
 class PlannedPart:
     """Editions of a merge plan for a loader process to build (`planned_works`): each edition's records, in

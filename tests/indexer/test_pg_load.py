@@ -59,8 +59,10 @@ def test_a_load_writes_what_a_rebuild_writes(works, databases, loaders):
     loaded, rebuilt = databases
     ix = open_index(loaded, create=True)
     ix.write(upsert=works[:5])  # replaced by the load
+    said: list[str] = []
     done = ix.load(parts_of(works), list, note=operator.attrgetter("work_id"), loaders=loaders,
-                   harvested={"PKU": "2026-12-07T20:00:00+00:00"})
+                   harvested={"PKU": "2026-12-07T20:00:00+00:00"}, told=said.append)
+    assert len(said) == 1 and f"{len(works)} editions loaded" in said[0] and "building its indexes" in said[0]
     assert done["documents"] == len(works) and done["notes"] == [w.work_id for w in works]  # in the parts' order
     assert set(done["seconds"]) == {"loading", "indexing", "swap", "analyze"}
     assert ix.harvested() == {"PKU": "2026-12-07T20:00:00+00:00"}
