@@ -290,8 +290,11 @@ class PgIndex:
                     self._after(cur, harvested, replace=True, counted=terms.COUNTED)
             except BaseException:
                 if not self.conn.closed and not self.conn.broken:
-                    with self.conn.transaction(), self.conn.cursor() as cur:
-                        staged.drop(cur)
+                    try:
+                        with self.conn.transaction(), self.conn.cursor() as cur:
+                            staged.drop(cur)
+                    except psycopg.Error:  # the load's own error is the one to tell; the next load drops them
+                        pass
                 raise
         finally:
             if not self.conn.closed and not self.conn.broken:

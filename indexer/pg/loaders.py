@@ -97,7 +97,8 @@ BUILD_MEMORY_MB = 1024  # maintenance_work_mem shared by the index builds runnin
 
 def run_at_once(location: str, statements: list[str], connections: int) -> None:
     """Run `statements` (index builds, in the order given: the largest first) `connections` at a time, each on a
-    connection of its own, committed as it ends. The first failure is raised once the running ones end."""
+    connection of its own, committed as it ends. The first failure is raised once the running ones end; the
+    others are not begun."""
     from indexer.pg.index import connect, shown
 
     memory = max(64, BUILD_MEMORY_MB // max(1, min(connections, len(statements))))
@@ -114,5 +115,9 @@ def run_at_once(location: str, statements: list[str], connections: int) -> None:
             conn.close()
 
     with ThreadPoolExecutor(max(1, connections), thread_name_prefix="index-build") as pool:
-        for done in [pool.submit(run, s) for s in statements]:
-            done.result()
+        try:
+            for done in [pool.submit(run, s) for s in statements]:
+                done.result()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # builds not started are not begun
+            raise

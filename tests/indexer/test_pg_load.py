@@ -193,3 +193,23 @@ def test_a_first_harvest_into_a_database_loads_its_editions_with_loader_processe
     assert groups == {w.work_id: w.group_id for w in works}
     assert digests == {w.work_id: work_digest(dump_work(w)) for w in works}
     assert assigned == sorted(((r.member, r.record_id), w.work_id) for w in works for r in w.records)
+
+
+def test_an_index_build_that_fails_is_told_and_leaves_the_index_as_it_was(works, databases, monkeypatch):
+    from indexer.pg import index
+
+    url = databases[0]
+    ix = open_index(url, create=True)
+    ix.write(upsert=works[:30])
+    before, shape = content(url), schema(url)
+    plan = index._Staged.plan
+
+    def broken(self, cur):  # a build the server refuses (as one running out of disk would be)
+        builds, after = plan(self, cur)
+        return [*builds, "CREATE INDEX editions_wrong_load ON editions_load (no_such_column)"], after
+
+    monkeypatch.setattr(index._Staged, "plan", broken)
+    with pytest.raises(LocalIndexError, match="building the union index .* failed .*no_such_column"):
+        ix.load(parts_of(works), list, loaders=2)
+    assert content(url) == before and schema(url) == shape
+    ix.close()
