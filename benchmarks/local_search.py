@@ -329,6 +329,7 @@ def postgresql(args, holdings: int) -> int:
         queries = make_queries(meta["samples"], args.queries)
         parsed = [parse(q) for q in queries]
         searcher = open_searcher(url, slices=args.slices)
+        searcher.prune = not args.no_prune
         from balis.process import settle, tune_collector
 
         tune_collector()  # the collector policy of `balis search` and `balis serve` (balis/process.py): without it,
@@ -343,7 +344,7 @@ def postgresql(args, holdings: int) -> int:
         load_before = [round(x, 2) for x in os.getloadavg()]
         for text, q in zip(queries, parsed, strict=True):
             t = time.perf_counter()
-            r = searcher.search(q, size=PAGE_SIZE)
+            r = searcher.search(q, size=PAGE_SIZE, sort=args.sort)
             ms = (time.perf_counter() - t) * 1000
             times.append(ms)
             totals.append(r.total)
@@ -356,6 +357,7 @@ def postgresql(args, holdings: int) -> int:
         "backend": "postgresql", "holdings": meta["holdings"], "editions": meta["editions"],
         "generate_s": meta["generate_s"], **load, "target_editions_per_s": 5000,
         "queries": len(queries), "page_size": PAGE_SIZE, "warmup_queries": len(warmup), "slices": slices,
+        "prune": not args.no_prune, "sort": args.sort,
         "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 95), 1),
         "max_ms": round(max(times), 1), "mean_ms": round(statistics.mean(times), 1), "target_p95_ms": target,
         "cold_first_query_ms": round(cold_ms, 1), "median_hits": statistics.median(totals), "max_hits": max(totals),
@@ -453,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", type=int, help="postgresql load with --stream: row-making worker processes "
                     "(default: the index's own choice, cores - 2)")
     ap.add_argument("--load-only", action="store_true", help="postgresql: load (again) and stop, no queries")
+    ap.add_argument("--sort", default="relevance", choices=("relevance", "year", "year_asc", "title"),
+                    help="postgresql: the order of the measured pages")
+    ap.add_argument("--no-prune", action="store_true", help="postgresql: score every match of a sorted page too "
+                    "(as before decision 0027), to compare")
     ap.add_argument("--slices", type=int, help="postgresql: slices a broad page is split into (default: the "
                     "searcher's, BALIS_INDEX_SLICES or 2; 1: never split)")
     args = ap.parse_args(argv)

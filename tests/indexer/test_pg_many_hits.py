@@ -14,7 +14,7 @@ import pytest
 from connectors.query import parse
 from federator import facets as facet_mod
 from federator.rank import rank
-from indexer.backend import open_searcher
+from indexer.backend import open_index, open_searcher
 from indexer.pg.search import about
 
 BROAD = ["中国", "管理", "研究", "中国 OR history", "ti:中国 NOT 历史", '"中国历史"', "发展 报告"]
@@ -125,3 +125,81 @@ def test_every_match_scores_as_live_ranking_scores_it(works, pg, text):
     wrong = {i: (float(s), round(score(by_id[i], query), 9)) for i, s in got.items()
              if float(s) != round(score(by_id[i], query), 9)}
     assert not wrong, f"{len(wrong)} of {len(got)} scores differ, e.g. {list(wrong.items())[:3]}"
+
+
+def _scored_rows(pg, text: str, sort: str, selected: dict, page: int, size: int, prune: bool = True) -> dict[str, int]:
+    """The rows of each part (CTE) of the page's statement as the server ran it (EXPLAIN ANALYZE): `m` the
+    matches, `r` the editions a sorted page scores; `m` alone when every match is scored as it is found."""
+    from indexer.pg.search import _search_sql
+    from indexer.pg.sql import Sql
+
+    q = Sql()
+    statement = _search_sql(q, parse(text), selected, sort, limit=size, offset=(page - 1) * size, prune=prune)
+    plan = pg.reads.run(lambda conn: conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, q.params).fetchone())
+    nodes, rows = [plan[0][0]["Plan"]], {}
+    while nodes:
+        node = nodes.pop()
+        if node.get("Subplan Name", "").startswith("CTE "):
+            rows[node["Subplan Name"][4:]] = node["Actual Rows"]
+        nodes += node.get("Plans", [])
+    return {k: v for k, v in rows.items() if k in ("m", "r")}
+
+
+@pytest.mark.parametrize("sort", ["year", "year_asc", "title"])
+@pytest.mark.parametrize("text", ["中国", "发展 报告", "中国 OR history", "ti:中国 NOT 历史"])
+def test_a_sorted_page_scores_only_the_editions_up_to_its_last_key(works, pg, text, sort):
+    """Sorted by year or title, relevance orders only the editions that share a year (or title): a page scores
+    the matches up to its last edition's year or title, not every match, and is still live search's page, the
+    last page and a page past the end too, with facets selected or not."""
+    every = _all(pg, text).works
+    language = max(facet_mod.counts(every, {})["language"], key=lambda r: r["count"])["value"]
+    for selected in ({}, {"language": [language]}):
+        kept = facet_mod.apply(every, selected)
+        expected = [w.work_id for w in rank(kept, parse(text), sort=sort)]
+        pages = -(-len(kept) // 20)
+        for page in (1, 2, pages, pages + 1):
+            got = pg.search(parse(text), sort=sort, page=page, size=20, selected=selected)
+            assert [w.work_id for w in got.works] == expected[(page - 1) * 20:page * 20], (selected, page)
+            assert got.total == len(kept)
+        rows = _scored_rows(pg, text, sort, selected, 1, 20)
+        assert rows["m"] == len(every)
+        assert rows["r"] < len(kept) / 2, f"page 1 scored {rows['r']} of {len(kept)} editions"
+
+
+@pytest.mark.parametrize("sort", ["year", "year_asc", "title"])
+def test_a_sorted_page_among_editions_without_a_year_or_of_one_title(new_database, sort):
+    """Editions without a year sort after the dated ones in both year orders, and many editions share a year
+    and a title: where a page ends among those, every edition tied with its last one is scored, and the pages
+    are live search's."""
+    from dedup.work import build_work
+    from records.model import Author, Holding, Record
+
+    made = []
+    for i in range(90):
+        year = None if i % 3 == 0 else 1990 + i % 4
+        title = ["Atlas of rivers", "Atlas", "Atlas of the world rivers and seas"][i % 3 if i < 60 else 1]
+        rec = Record(member=f"M{i % 5}", record_id=f"r{i}", syntax="marc21", title=title, authors=[Author("Ames")],
+                     year=year, subjects=["rivers"] if i % 2 else [],
+                     holdings=[Holding(member=f"M{i % 5}", call_number=f"c{i}")])
+        made.append(build_work([rec]))
+    url = new_database("sorted")
+    with open_index(url, create=True) as ix:
+        ix.rebuild(made)
+    with open_searcher(url, slices=1) as pg:
+        for text in ("atlas", "atlas rivers", "rivers OR atlas"):
+            every = pg.search(parse(text), size=1000).works
+            expected = [w.work_id for w in rank(every, parse(text), sort=sort)]
+            got = [w.work_id for page in range(1, 7) for w in pg.search(parse(text), sort=sort, page=page, size=17).works]
+            assert got == expected, text
+
+
+def test_a_relevance_page_scores_every_match_and_unpruned_sorted_pages_are_the_same(pg, monkeypatch):
+    """Relevance needs every match's score (decision 0022); `prune = False` scores every match for the sorts
+    too (the check the benchmarks compare with), and gives the same pages."""
+    assert _scored_rows(pg, "中国", "relevance", {}, 1, 20) == {"m": _all(pg, "中国").matched}
+    pruned = {sort: [w.work_id for w in pg.search(parse("中国"), sort=sort, size=20).works]
+              for sort in ("year", "year_asc", "title")}
+    assert set(_scored_rows(pg, "中国", "year", {}, 1, 20, prune=False)) == {"m"}
+    monkeypatch.setattr(pg, "prune", False)
+    assert {sort: [w.work_id for w in pg.search(parse("中国"), sort=sort, size=20).works]
+            for sort in pruned} == pruned
