@@ -390,14 +390,16 @@ def _place_fields(body: bytes, entries: list[tuple[str, int, int]],
     shared = {off for _tag, _ln, off in entries if off in seen_offsets or seen_offsets.add(off)}
 
     def offset_backed(e: int, u: int, p: int) -> bool:
-        """An offset alone places a field only where the entry before ends there, or points at the field
-        before. Not for the first entry (its offset is 0 whatever went wrong) nor an offset two entries
-        give (it is wrong for one of them)."""
+        """An offset alone places a field only where the entry before, itself pointing at a field, ends there,
+        or points at the field before. Not for the first entry (its offset is 0 whatever went wrong) nor an
+        offset two entries give (it is wrong for one of them); nor by an entry before that points at no field:
+        its end says nothing, and its own field may be the one at this offset."""
         if not e or entries[e][2] in shared:
             return False
         _tag, prev_ln, prev_off = entries[e - 1]
-        return prev_off + prev_ln == entries[e][2] or (p > 0 and prev_off not in shared
-                                                         and starts_at[u].get(prev_off) == p - 1)
+        if prev_off in shared or starts_at[u].get(prev_off) is None:
+            return False
+        return prev_off + prev_ln == entries[e][2] or (p > 0 and starts_at[u].get(prev_off) == p - 1)
 
     def supported(e: int, u: int, shift: int) -> bool:
         """A neighbouring entry's field is found at the same shift from its offset, with its length, and no

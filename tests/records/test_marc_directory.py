@@ -203,6 +203,22 @@ def test_any_broken_directory_is_refused_or_read_without_a_shifted_field(case):
     _no_field_shifted(rec, good)
 
 
+def test_an_offset_is_not_backed_by_an_entry_before_that_points_at_no_field():
+    """Found by the property above: 700's offset points inside 490's data, and 710's at the 700's field with a
+    wrong length. That 700 "ends" where 710 begins says nothing (700 points at no field), so 710 is not given
+    the 700's data: the two are placed in order between the sound entries around them."""
+    raw = _raw(DATA, "traject/test_data.utf8.mrc", 5)
+    leader, fields = _split(raw)
+    entries = _layout(fields)
+    assert entries[-2:] == [("700", 24, 656), ("710", 33, 680)]
+    broken = [*entries[:-2], ("700", 24, 632), ("710", 34, 656)]
+    rec = read_iso2709(_build(leader, broken, b"".join(d for _, d in fields)), member="m", position=1)
+    _no_field_shifted(rec, read_iso2709(raw))
+    assert [f.tag for f in rec.get_fields("700", "710")] == ["700", "710"]
+    assert "Mazur" in str(rec.get_fields("700")[0]) and "Constitution" in str(rec.get_fields("710")[0])
+    assert any("do not match the data" in w for w in rec.warnings)
+
+
 def test_an_entry_pointing_at_a_dropped_entrys_field_is_not_given_its_data():
     """Found by the property above: 082's entry is missing and 100's has a wrong length whose offset is
     where 082's data begins (the entry before ends there). Either field could be the 100's: neither is taken."""
