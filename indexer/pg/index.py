@@ -23,6 +23,7 @@ from itertools import chain, islice
 from typing import TypeVar
 
 import psycopg
+from psycopg import sql
 
 from dedup.work import Work
 from indexer.errors import IndexBusyError, LocalIndexError, NoIndexError
@@ -109,6 +110,13 @@ def upgrade(location: str) -> str:
     finally:
         engine.dispose()
     return head
+
+
+def import_snapshot(conn: psycopg.Connection, name: str) -> None:
+    """Make the transaction just begun (repeatable read) see the snapshot another transaction exported
+    (`pg_export_snapshot`): a loader reading the store as its index phase sees it, a slice reading its page's
+    snapshot. psycopg.Error when that snapshot is gone or of another server."""
+    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(name)))
 
 
 def connect(location: str) -> psycopg.Connection:

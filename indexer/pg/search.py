@@ -37,7 +37,7 @@ from dedup.work import Work
 from federator import facets as facet_mod
 from federator.rank import SORTS
 from indexer.errors import LocalIndexError, NoIndexError
-from indexer.pg.index import PgIndex, shown
+from indexer.pg.index import PgIndex, import_snapshot, shown
 from indexer.pg.reads import ReadConnections
 from indexer.pg.sql import FACET_COLUMNS, ORDER, Sql
 from indexer.schema import load_work
@@ -357,7 +357,7 @@ def _in_snapshot(conn: psycopg.Connection, statement: str, params: dict, snapsho
                 name = None
             if name and _SNAPSHOT_NAME.fullmatch(name):
                 try:
-                    conn.execute(f"SET TRANSACTION SNAPSHOT '{name}'")
+                    import_snapshot(conn, name)
                 except psycopg.Error:  # gone already, or of another server: this slice reads its own
                     conn.execute("ROLLBACK")
                     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")

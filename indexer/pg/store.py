@@ -26,12 +26,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 
 from dedup import MERGE_RULES
 from dedup.cluster import FUZZY, FUZZY_MAX
 from indexer.errors import HarvestStoreError, LocalIndexError
-from indexer.pg.index import WRITER_LOCK, connect, head_revision, shown, upgrade
+from indexer.pg.index import WRITER_LOCK, connect, head_revision, import_snapshot, shown, upgrade
 from indexer.schema import work_digest
 from indexer.store import (
     CHECKPOINT_COLUMNS,
@@ -654,7 +653,7 @@ def planned_works(part: PlannedPart) -> list:
         reader = PgHarvestStore(part.location, db)
         with db.transaction():
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            db.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(part.snapshot)))
+            import_snapshot(db, part.snapshot)
             at = dict(zip(wanted, reader.load(wanted, renormaliser), strict=True))
     works = []
     for edition, name in zip(part.editions, part.groups, strict=True):
