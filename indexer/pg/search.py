@@ -442,7 +442,9 @@ def _search_sql(q: Sql, query: Query, selected: dict[str, list[str]], sort: str,
     selected facets keep), and the page in `sort` order with its stored editions. Rows: (kind, value, count,
     position, work, *sort keys), kind 'page' for the page's editions (with the keys `ORDER` sorts them by:
     score, holders, year, title_fold, title_key), and one row 'harvested' (the index's harvest times, as JSON
-    text). `part=(i, k)`: only the editions of slice i of k (`slice_of`), the others' matches left out."""
+    text). `part=(i, k)`: only the editions of slice i of k (`slice_of`), the others' matches left out.
+    Sorted by year or title (with `prune`), `m` holds no relevance: only the matches up to the page's last key
+    are read again and scored (`r`), the rest cannot reach the page (decision 0027)."""
     match = q.match(query)
     if part[1] > 1:
         match = f"({match} AND {slice_of(q.e, part[1])} = {int(part[0])})"
