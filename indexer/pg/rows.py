@@ -38,7 +38,8 @@ HOLDING_COLUMNS = ("work_id", "member", "library", "call_number", "status", "bar
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One edition's row (values in COLUMNS order) and its holdings' rows."""
+    """One edition's row (values in COLUMNS order, as COPY takes them: arrays and vectors as their literals) and
+    its holdings' rows."""
 
     values: tuple
     holdings: list[tuple]
@@ -54,32 +55,48 @@ def _entries(weight: str) -> list[str]:
 class _Vector:
     """Lexemes with their positions and weights, written as a tsvector literal.
 
-    Texts are added in position order, so each lexeme's positions come ascending and need no sorting.
-    Lexemes are kept quoted (as the literal writes them).
+    Texts are added in position order. PostgreSQL merges a lexeme's entries when it reads the literal, so a
+    vector within the limits (no lexeme past MAX_POSITIONS, no position past MAX_POSITION: nearly every
+    edition) is written as one entry per token ("'word':12A") without grouping here; a larger one is grouped
+    here, keeping each field's first position of a lexeme past the limit.
     """
 
     def __init__(self) -> None:
-        self.lexemes: dict[str, list[str]] = {}
+        self.added: list[tuple[tuple[tuple[str, int], ...], int, str]] = []  # (tokens, base, weight) per text
+        self.tokens = 0
         self.next = 1  # PostgreSQL positions start at 1
 
     def add(self, text: str, weight: str, *, apart: bool) -> None:
         """Tokens of `text` from the next free position; `apart` leaves a gap so no phrase reaches it."""
         base = self.next + (1 if apart and self.next > 1 else 0)
         tokens, width = _tokens(text)
-        lexemes = self.lexemes
-        entries = _entries(weight)
-        for token, pos in tokens:
-            p = base + pos
-            entry = entries[p if p < MAX_POSITION else MAX_POSITION]
-            slots = lexemes.get(token)
-            if slots is None:
-                lexemes[token] = [entry]
-            elif slots[-1] is not entry and (len(slots) < MAX_POSITIONS or slots[-1][-1] != weight):
-                slots.append(entry)  # past the limit, only a field's first position (the match needs it)
+        if tokens:
+            self.added.append((tokens, base, weight))
+            self.tokens += len(tokens)
         self.next = base + width
 
     def literal(self) -> str:
-        return " ".join([f"{lexeme}:{','.join(ps)}" for lexeme, ps in self.lexemes.items()])
+        if self.tokens <= MAX_POSITIONS and self.next <= MAX_POSITION:
+            out: list[str] = []
+            for tokens, base, weight in self.added:
+                entries = _entries(weight)
+                out += [f"{t}:{entries[base + p]}" for t, p in tokens]
+            return " ".join(out)
+        return self._grouped()
+
+    def _grouped(self) -> str:
+        lexemes: dict[str, list[str]] = {}
+        for tokens, base, weight in self.added:
+            entries = _entries(weight)
+            for token, pos in tokens:
+                p = base + pos
+                entry = entries[p if p < MAX_POSITION else MAX_POSITION]
+                slots = lexemes.get(token)
+                if slots is None:
+                    lexemes[token] = [entry]
+                elif slots[-1] is not entry and (len(slots) < MAX_POSITIONS or slots[-1][-1] != weight):
+                    slots.append(entry)  # past the limit, only a field's first position (the match needs it)
+        return " ".join([f"{lexeme}:{','.join(ps)}" for lexeme, ps in lexemes.items()])
 
 
 @lru_cache(maxsize=65536)
@@ -126,12 +143,25 @@ def _row(work: Work, doc: dict) -> Row:
     facets = facet_values(work)
     values = (
         work.work_id, work.group_id or "", work_year(work), len(work.members), fold(display.title or ""),
-        title_sort_key(display.title or ""), sorted(wt.exact_titles), list(wt.title_tokens),
-        doc.get("isbn", "").split(), doc.get("issn", "").split(), doc.get("id", "").lower().split(),
-        *(facets[f] for f in FACETS), match.literal(), pub.literal(), ranked.literal(), doc["work"],
+        title_sort_key(display.title or ""), _array(sorted(wt.exact_titles)), _array(wt.title_tokens),
+        _array(doc.get("isbn", "").split()), _array(doc.get("issn", "").split()),
+        _array(doc.get("id", "").lower().split()), *(_facet_array(tuple(facets[f])) for f in FACETS),
+        match.literal(), pub.literal(), ranked.literal(), doc["work"],
     )
     holdings = [(work.work_id, h.member, h.library, h.call_number, h.status, h.barcode) for h in work.holdings]
     return Row(values, holdings)
+
+
+def _array(values: Iterable[str]) -> str:
+    """A text[] literal, every element quoted, as COPY reads it into an array column (psycopg dumps a list
+    element by element in Python, at twice the cost)."""
+    return "{" + ",".join(['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]) + "}"
+
+
+@lru_cache(maxsize=8192)
+def _facet_array(values: tuple[str, ...]) -> str:
+    """A facet's values as a text[] literal (members, languages and classes come again and again)."""
+    return _array(values)
 
 
 PARALLEL_FROM = 4000  # works: fewer are made in this process (starting workers costs about a second)

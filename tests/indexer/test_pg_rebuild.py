@@ -9,8 +9,10 @@ import pytest
 
 from dedup import merge
 from dedup.work import build_work
+from federator.rank import work_text
 from indexer.backend import open_index
 from indexer.pg import rows
+from indexer.schema import facet_values, search_fields
 from records.model import AVAILABLE, Author, Holding, Record
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
@@ -83,6 +85,29 @@ def test_a_rebuild_writes_what_editions_written_one_by_one_write(works, database
     assert len(got["editions"]) == len(works) + 1  # and the empty line after the last
     assert got == expected
     assert schema(rebuilt) == schema(written)  # the same tables, indexes, keys and names; nothing left staged
+
+
+def test_array_columns_hold_each_works_values_as_written(works, databases):
+    """The array columns (sent to COPY as literals) read back as the values themselves: quotes, braces, commas,
+    backslashes, "NULL", CJK and empty arrays included."""
+    url = databases[0]
+    odd = [build_work([Record(member="PKU", record_id=rid, syntax="marc21", title=f"C# {rid}", year=2001,
+                              holdings=[Holding(member="PKU", status=AVAILABLE)])])
+           for rid in ('ocm"1"{2,3}', "back\\slash", "NULL", "\\N", "甲,乙")]
+    works = [*works, *odd]
+    ix = open_index(url, create=True)
+    ix.write(upsert=works)
+    ix.close()
+    with psycopg.connect(url) as conn:
+        got = {r[0]: list(r[1:]) for r in conn.execute(
+            "SELECT work_id, exact_titles, title_tokens, isbns, issns, ids, f_member, f_language, f_material_type, "
+            "f_clc FROM editions")}
+    assert {"c#", "ocm\"1\"{2,3}", "back\\slash", "null", "\\n"} <= {v for r in got.values() for a in r for v in a}
+    for w in works:
+        wt, doc, facets = work_text(w), search_fields(w), facet_values(w)
+        assert got[w.work_id] == [sorted(wt.exact_titles), list(wt.title_tokens), doc.get("isbn", "").split(),
+                                  doc.get("issn", "").split(), doc.get("id", "").lower().split(),
+                                  *(facets[f] for f in rows.FACETS)], w.work_id
 
 
 def test_a_failed_rebuild_leaves_the_index_as_it_was(works, databases):
