@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import MISSING, asdict, dataclass, field
+from itertools import repeat
 from typing import NamedTuple
 
 # Item statuses a holding can have; members' own codes are mapped onto these.
@@ -31,8 +33,14 @@ class Holding:
     def __setstate__(self, state) -> None:
         """Read back a pickled Holding, also one stored before `library` and `status_word` existed."""
         values = list(state) if isinstance(state, (list, tuple)) else []
+        if len(values) == len(_HOLDING_FIELDS):  # as pickled now: every field, in order (set in C, no loop here)
+            deque(map(object.__setattr__, repeat(self), _HOLDING_FIELDS, values), 0)
+            return
         for i, (name, f) in enumerate(self.__dataclass_fields__.items()):
             object.__setattr__(self, name, values[i] if i < len(values) else f.default)
+
+
+_HOLDING_FIELDS = tuple(Holding.__dataclass_fields__)  # in order, as a pickled Holding keeps its values
 
 
 class SerialHolding(NamedTuple):
@@ -116,6 +124,9 @@ class Record:
         """Read back a pickled Record, also one stored before the model gained its newest fields (they
         get their defaults): pickle keeps a slotted object's state as (None, {slot: value})."""
         slots = state[1] if isinstance(state, tuple) and len(state) == 2 else state
+        if slots.keys() == _RECORD_FIELDS:  # as pickled now: every field (set in C; a harvest reads millions)
+            deque(map(object.__setattr__, repeat(self), slots.keys(), slots.values()), 0)
+            return
         for name, f in self.__dataclass_fields__.items():
             if name in slots:
                 value = slots[name]
@@ -129,3 +140,6 @@ class Record:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+_RECORD_FIELDS = frozenset(Record.__dataclass_fields__)  # the slots a pickled Record keeps when it has them all

@@ -292,3 +292,22 @@ def test_a_holding_pickled_before_library_and_status_word_reads_back():
     old = Holding.__new__(Holding)
     old.__setstate__(["PKU", "F124/26", "总馆", ON_LOAN, "2026-12-01", "B1"])  # as a 6-field Holding pickled
     assert (old.barcode, old.library, old.status_word) == ("B1", None, None)
+
+
+def test_a_record_pickled_now_and_one_pickled_before_its_newest_fields_read_back():
+    import pickle
+
+    from records.model import Author, Holding, Isbn, Record, SerialHolding
+
+    rec = Record(member="PKU", record_id="r1", syntax="cnmarc", title="数据结构", authors=[Author("严蔚敏", "著")],
+                 isbns=[Isbn("7-302-02368-9", "9787302023685", None, True)], year=1997,
+                 holdings=[Holding("PKU", "TP311.12/Y2", "总馆", ON_LOAN, None, "B7")],
+                 serial_holdings=[SerialHolding("PKU", "v.1-20")])
+    back = pickle.loads(pickle.dumps(rec))
+    assert back == rec and back.holdings[0] == rec.holdings[0] and back.serial_holdings is not rec.serial_holdings
+    state = rec.__getstate__() if hasattr(rec, "__getstate__") else rec.__reduce_ex__(2)[2]
+    slots = dict(state[1] if isinstance(state, tuple) else state)
+    del slots["serial_holdings"]  # as a Record pickled before the model had serial holdings
+    old = Record.__new__(Record)
+    old.__setstate__((None, slots))
+    assert old.serial_holdings == [] and old.title == "数据结构" and old.holdings == rec.holdings
