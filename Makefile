@@ -37,7 +37,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25  # the slowest tests, to keep the suite within its 20 minutes
 
 screenshots: install
 	BALIS_SCREENSHOTS=1 $(BIN)/pytest -q tests/portal -k browser
