@@ -24,13 +24,12 @@ from indexer.index import LocalIndex
 from indexer.schema import SEARCH_ONLY, document, dump_work, load_work
 from indexer.search import LocalSearcher
 from records.errors import RecordError
-from records.marc import iter_iso2709, iter_marcxml
 from records.normalise import normalise
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
+from tests.marc_files import readable_marc
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_MARC = ROOT.parent / "shared" / "data" / "marc"
 
 
 @pytest.fixture(scope="module")
@@ -96,19 +95,13 @@ def test_stored_work_changes_when_only_its_search_text_does(works):
 def _real_records(limit: int = 3000) -> list:
     """Readable records of the real MARC files beside the project (MARC21, CNMARC, MARC-8, UTF-8, broken ones)."""
     out = []
-    for path in sorted(p for p in SHARED_MARC.rglob("*") if p.is_file()):
-        if path.name.startswith(("LICENSE", "README")) or path.suffix in (".md", ".txt"):
+    for path, position, marc in readable_marc():
+        try:
+            out.append(normalise(marc, syntax="auto", member=f"M{len(out) % 7}", record_id=f"{path.stem}:{position}"))
+        except RecordError:
             continue
-        reader = iter_marcxml(path) if path.suffix == ".xml" else iter_iso2709(path)
-        for position, marc in reader:
-            if isinstance(marc, RecordError):
-                continue
-            try:
-                out.append(normalise(marc, syntax="auto", member=f"M{len(out) % 7}", record_id=f"{path.stem}:{position}"))
-            except RecordError:
-                continue
-            if len(out) >= limit:
-                return out
+        if len(out) >= limit:
+            break
     return out
 
 

@@ -20,11 +20,11 @@ from federator.rank import title_sort_key
 from records import tables
 from records.errors import RecordError
 from records.fold import fold, is_cjk
-from records.marc import iter_iso2709, iter_marcxml
 from records.normalise import normalise
 from records.tables import Style, lazy_pinyin
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
+from tests.marc_files import readable_marc
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_MARC = ROOT.parent / "shared" / "data" / "marc"
@@ -45,19 +45,13 @@ def _marc_texts(folder: Path) -> set[str]:
     """Every CJK text of every record the project's readers read in the folder: the fields balis keeps, and
     every subfield of every field besides."""
     texts: set[str] = set()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.name.startswith(("LICENSE", "README")) or path.suffix in (".md", ".txt"):
+    for _path, position, marc in readable_marc(folder):
+        texts |= {sf.value for f in marc.fields if not f.is_control_field() for sf in f.subfields
+                  if sf.value and is_cjk(sf.value)}
+        try:
+            texts |= _texts_of(normalise(marc, syntax="auto", member="T", record_id=str(position)))
+        except RecordError:
             continue
-        reader = iter_marcxml(path) if path.suffix == ".xml" else iter_iso2709(path)
-        for position, marc in reader:
-            if isinstance(marc, RecordError):
-                continue
-            texts |= {sf.value for f in marc.fields if not f.is_control_field() for sf in f.subfields
-                      if sf.value and is_cjk(sf.value)}
-            try:
-                texts |= _texts_of(normalise(marc, syntax="auto", member="T", record_id=str(position)))
-            except RecordError:
-                continue
     return texts
 
 
