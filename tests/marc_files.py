@@ -8,6 +8,7 @@ from pathlib import Path
 
 from records.errors import RecordError
 from records.marc import iter_iso2709, iter_marcxml
+from records.normalise import normalise
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MARC = ROOT.parent / "shared" / "data" / "marc"
@@ -27,3 +28,17 @@ def readable_marc(folder: Path | None = None) -> Iterator[tuple[Path, int, objec
         for position, marc in reader:
             if not isinstance(marc, RecordError):
                 yield path, position, marc
+
+
+def readable_records(limit: int = 3000) -> list:
+    """Up to `limit` records of `readable_marc()` normalised (the ones normalising refuses left out), spread over
+    seven members so that merging them makes editions held by several."""
+    out = []
+    for path, position, marc in readable_marc():
+        try:
+            out.append(normalise(marc, syntax="auto", member=f"M{len(out) % 7}", record_id=f"{path.stem}:{position}"))
+        except RecordError:
+            continue
+        if len(out) >= limit:
+            break
+    return out

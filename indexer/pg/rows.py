@@ -20,7 +20,7 @@ from functools import cache, lru_cache
 from itertools import islice
 
 from dedup.work import Work
-from federator.rank import title_sort_key, work_text
+from federator.rank import WorkText, title_sort_key, work_text
 from indexer.analysis import positioned_tokens
 from indexer.schema import facet_values, load_work, search_fields, work_year
 from records.fold import fold
@@ -126,12 +126,12 @@ def row_of_document(doc: dict) -> Row:
     return _row(load_work(doc["work"]), doc)
 
 
-def _row(work: Work, doc: dict) -> Row:
+def _vectors(doc: dict, wt: WorkText) -> tuple[_Vector, _Vector, _Vector]:
+    """The match (`doc`), rank (`rk`) and publisher (`pub`) vectors of a work's search fields and ranking texts."""
     match = _Vector()
     for name, weight in FIELD_WEIGHT.items():
         text = doc.get(name) or ""
         match.add(text, weight, apart=True)  # texts of a field are joined by newlines, as in whoosh
-    wt = work_text(work)
     ranked = _Vector()
     for name, weight in FIELD_WEIGHT.items():
         for piece in _pieces(wt.text(name)):
@@ -139,6 +139,12 @@ def _row(work: Work, doc: dict) -> Row:
     pub = _Vector()
     for piece in _pieces(wt.text("publisher")):
         pub.add(piece, "D", apart=True)
+    return match, ranked, pub
+
+
+def _row(work: Work, doc: dict) -> Row:
+    wt = work_text(work)
+    match, ranked, pub = _vectors(doc, wt)
     display = work.display
     facets = facet_values(work)
     values = (

@@ -23,11 +23,9 @@ from indexer.errors import IndexBusyError, LocalIndexError, NoIndexError
 from indexer.index import LocalIndex
 from indexer.schema import SEARCH_ONLY, document, dump_work, load_work
 from indexer.search import LocalSearcher
-from records.errors import RecordError
-from records.normalise import normalise
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
-from tests.marc_files import readable_marc
+from tests.marc_files import readable_records
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,24 +90,11 @@ def test_stored_work_changes_when_only_its_search_text_does(works):
     assert "note" in document(edited)["other"] and "new note" not in document(w)["other"]
 
 
-def _real_records(limit: int = 3000) -> list:
-    """Readable records of the real MARC files beside the project (MARC21, CNMARC, MARC-8, UTF-8, broken ones)."""
-    out = []
-    for path, position, marc in readable_marc():
-        try:
-            out.append(normalise(marc, syntax="auto", member=f"M{len(out) % 7}", record_id=f"{path.stem}:{position}"))
-        except RecordError:
-            continue
-        if len(out) >= limit:
-            break
-    return out
-
-
 def test_stored_work_is_the_json_the_standard_library_writes(works):
     """The stored work's bytes are what json.dumps gives (compact, UTF-8): the digests of the works an index
     holds stay those of the same works, whichever JSON writer made them (real records: control characters,
     line separators, CJK beyond the BMP, broken encodings repaired)."""
-    real = merge(_real_records())
+    real = merge(readable_records())
     assert len(real) > 500
     for w in [*works, *real]:
         raw = zlib.decompress(dump_work(w))

@@ -5,7 +5,6 @@ positions past the largest it keeps), and in both cases what a field's search fi
 from __future__ import annotations
 
 import psycopg
-import pytest
 
 from dedup import merge
 from dedup.work import build_work
@@ -16,41 +15,28 @@ from indexer.schema import search_fields
 from records.model import AVAILABLE, Holding, Record
 from testbed.generate import plan_catalogues, plan_records
 from testbed.members import member_profiles
-from tests.indexer.test_index import _real_records
+from tests.marc_files import readable_records
 
 
-def _vectors(w) -> list[rows._Vector]:
-    """The three vectors `rows.row` makes of a work, made the same way."""
-    doc, wt = search_fields(w), work_text(w)
-    match, ranked, pub = rows._Vector(), rows._Vector(), rows._Vector()
-    for name, weight in rows.FIELD_WEIGHT.items():
-        match.add(doc.get(name) or "", weight, apart=True)
-        for piece in rows._pieces(wt.text(name)):
-            ranked.add(piece, weight, apart=True)
-    for piece in rows._pieces(wt.text("publisher")):
-        pub.add(piece, "D", apart=True)
-    return [match, ranked, pub]
+def _vectors(w) -> tuple[rows._Vector, ...]:
+    """The three vectors `rows.row` makes of a work."""
+    return rows._vectors(search_fields(w), work_text(w))
 
 
-@pytest.fixture(scope="module")
-def conn(postgres_url):
-    with psycopg.connect(postgres_url.replace("+psycopg", "") + "/postgres") as c:
-        yield c
-
-
-def test_entries_per_token_read_as_the_grouped_vector(conn):
-    works = merge(plan_records(plan_catalogues(5, member_profiles(5), 120))) + merge(_real_records())
+def test_entries_per_token_read_as_the_grouped_vector(new_database):
+    works = merge(plan_records(plan_catalogues(5, member_profiles(5), 120))) + merge(readable_records())
     pairs = [(v.literal(), v._grouped()) for w in works for v in _vectors(w)]
     assert sum(a != b for a, b in pairs) > len(pairs) // 2  # the two writings differ, mostly
-    for i in range(0, len(pairs), 500):
-        chunk = pairs[i:i + 500]
-        same = conn.execute("SELECT bool_and(CAST(a AS tsvector) = CAST(b AS tsvector)) "
-                            "FROM unnest(CAST(%s AS text[]), CAST(%s AS text[])) AS t(a, b)",
-                            ([a for a, _ in chunk], [b for _, b in chunk])).fetchone()[0]
-        assert same
+    with psycopg.connect(new_database("casts")) as conn:
+        for i in range(0, len(pairs), 500):
+            chunk = pairs[i:i + 500]
+            same = conn.execute("SELECT bool_and(CAST(a AS tsvector) = CAST(b AS tsvector)) "
+                                "FROM unnest(CAST(%s AS text[]), CAST(%s AS text[])) AS t(a, b)",
+                                ([a for a, _ in chunk], [b for _, b in chunk])).fetchone()[0]
+            assert same
 
 
-def test_a_vector_past_the_limits_keeps_each_fields_match(postgres_url, new_database):
+def test_a_vector_past_the_limits_keeps_each_fields_match(new_database):
     many = " ".join(["repeated"] * 400)  # more positions than a lexeme keeps
     long = " ".join(f"w{i}" for i in range(17000))  # positions past the largest kept
     rec = Record(member="THU", record_id="big1", syntax="marc21", title=f"{many} {long}", year=2001,
